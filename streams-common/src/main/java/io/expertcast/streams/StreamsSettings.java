@@ -1,0 +1,39 @@
+package io.expertcast.streams;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.streams.StreamsConfig;
+
+/** The one base configuration every expertcast Kafka Streams application starts from. */
+public final class StreamsSettings {
+
+    /** Total off-heap memory all RocksDB stores of one instance may use (block cache + memtables). */
+    public static final String ROCKSDB_MEMORY_BYTES = "expertcast.rocksdb.memory.bytes";
+
+    private StreamsSettings() {
+    }
+
+    /**
+     * Base settings: exactly_once_v2, bounded RocksDB memory, undecodable records to the dead-letter
+     * topic, loopback defaults. {@code overrides} win over every default.
+     */
+    public static Properties base(String applicationId, String bootstrapServers, Path stateDir,
+                                  Map<String, ?> overrides) {
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 200);
+        p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+        p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, BoundedMemoryRocksDbConfig.class);
+        p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterDeserializationHandler.class);
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 1);
+        p.put(ROCKSDB_MEMORY_BYTES, 64L * 1024 * 1024);
+        // -1: the broker's default replication factor (1 on the local broker, higher on a real cluster).
+        p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, -1);
+        p.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
+        p.putAll(overrides);
+        return p;
+    }
+}

@@ -1,0 +1,129 @@
+package io.expertcast.streams.pass;
+
+import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.core.model.ModelShape;
+import io.expertcast.schemas.AllocationPlan;
+import io.expertcast.schemas.ForwardPass;
+import io.expertcast.schemas.PassInput;
+import io.expertcast.schemas.PassProgress;
+import io.expertcast.schemas.SelectionEvent;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+
+/**
+ * Keeps each input of a pass under {@code model/pass/<kind>/...} (one store entry per input, so
+ * arrival costs O(1) and completion one prefix scan) and a small progress row per pass.
+ * A repeated input (same request and token offset, same layer's plan) is stored once and counted once.
+ */
+final class PassAssembler implements Processor<String, PassInput, String, CompletedPass> {
+    private final String itemsStoreName;
+    private final String progressStoreName;
+    private final ModelCatalog catalog;
+    private final boolean needPlans;
+    private ProcessorContext<String, CompletedPass> context;
+    private KeyValueStore<String, PassInput> items;
+    private KeyValueStore<String, PassProgress> progress;
+
+    PassAssembler(String itemsStoreName, String progressStoreName, ModelCatalog catalog, boolean needPlans) {
+        this.itemsStoreName = itemsStoreName;
+        this.progressStoreName = progressStoreName;
+        this.catalog = catalog;
+        this.needPlans = needPlans;
+    }
+
+    @Override
+    public void init(ProcessorContext<String, CompletedPass> context) {
+        this.context = context;
+        this.items = context.getStateStore(itemsStoreName);
+        this.progress = context.getStateStore(progressStoreName);
+    }
+
+    @Override
+    public void process(Record<String, PassInput> record) {
+        String passKey = record.key();
+        Object payload = record.value().getPayload();
+        PassProgress p = progress.get(passKey);
+        if (p == null) {
+            p = new PassProgress("", -1L, 0, -1, 0, 0, record.timestamp());
+        }
+        String itemKey;
+        if (payload instanceof SelectionEvent e) {
+            itemKey = passKey + "/s/" + e.getRequestId() + "/" + String.format("%09d", e.getTokenOffset());
+            if (items.get(itemKey) != null) {
+                return;
+            }
+            p.setModel(e.getModel());
+            p.setPassId(e.getPassId());
+            p.setTokensSeen(p.getTokensSeen() + e.getTokenCount());
+            p.setEventsSeen(p.getEventsSeen() + 1);
+        } else if (payload instanceof ForwardPass f) {
+            itemKey = passKey + "/f";
+            if (items.get(itemKey) != null) {
+                return;
+            }
+            p.setModel(f.getModel());
+            p.setPassId(f.getPassId());
+            p.setExpectedTokens(f.getTotalTokens());
+        } else if (payload instanceof AllocationPlan plan) {
+            itemKey = passKey + "/p/" + String.format("%05d", plan.getLayer());
+            if (items.get(itemKey) != null) {
+                return;
+            }
+            p.setModel(plan.getModel());
+            p.setPassId(plan.getPassId());
+            p.setPlansSeen(p.getPlansSeen() + 1);
+        } else {
+            throw new IllegalStateException("unexpected pass input " + payload);
+        }
+        items.put(itemKey, record.value());
+        if (isComplete(p)) {
+            complete(passKey, record);
+        } else {
+            progress.put(passKey, p);
+        }
+    }
+
+    private boolean isComplete(PassProgress p) {
+        if (p.getExpectedTokens() < 0 || p.getTokensSeen() < p.getExpectedTokens()) {
+            return false;
+        }
+        if (!needPlans) {
+            return true;
+        }
+        int layers = catalog.byId(p.getModel()).map(ModelShape::numMoeLayers).orElse(Integer.MAX_VALUE);
+        return p.getPlansSeen() >= layers;
+    }
+
+    private void complete(String passKey, Record<String, PassInput> trigger) {
+        ForwardPass pass = null;
+        List<SelectionEvent> selections = new ArrayList<>();
+        List<AllocationPlan> plans = new ArrayList<>();
+        List<String> keys = new ArrayList<>();
+        try (KeyValueIterator<String, PassInput> it = items.prefixScan(passKey + "/", new StringSerializer())) {
+            while (it.hasNext()) {
+                KeyValue<String, PassInput> kv = it.next();
+                keys.add(kv.key);
+                Object payload = kv.value.getPayload();
+                if (payload instanceof SelectionEvent e) {
+                    selections.add(e);
+                } else if (payload instanceof ForwardPass f) {
+                    pass = f;
+                } else if (payload instanceof AllocationPlan plan) {
+                    plans.add(plan);
+                }
+            }
+        }
+        for (String key : keys) {
+            items.delete(key);
+        }
+        progress.delete(passKey);
+        context.forward(trigger.withValue(new CompletedPass(pass, selections, plans)));
+    }
+}
