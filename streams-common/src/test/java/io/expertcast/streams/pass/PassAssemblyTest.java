@@ -1,0 +1,107 @@
+package io.expertcast.streams.pass;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.schemas.AllocationPlan;
+import io.expertcast.schemas.ForwardPass;
+import io.expertcast.schemas.PassEntry;
+import io.expertcast.schemas.SelectionEvent;
+import io.expertcast.schemas.Topics;
+import io.expertcast.streams.StreamsSettings;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PassAssemblyTest {
+    @TempDir
+    Path stateDir;
+
+    private final List<CompletedPass> completed = new ArrayList<>();
+
+    private TopologyTestDriver driver(boolean withPlans) {
+        StreamsBuilder builder = new StreamsBuilder();
+        var selections = builder.stream(Topics.SELECTIONS.name(),
+                Consumed.with(Topics.SELECTIONS.keySerde(), Topics.SELECTIONS.valueSerde()));
+        var passes = builder.stream(Topics.PASSES.name(),
+                Consumed.with(Topics.PASSES.keySerde(), Topics.PASSES.valueSerde()));
+        var plans = withPlans ? builder.stream(Topics.ALLOCATIONS.name(),
+                Consumed.with(Topics.ALLOCATIONS.keySerde(), Topics.ALLOCATIONS.valueSerde())) : null;
+        PassAssembly.assemble(builder, "t", ModelCatalog.standard(), selections, passes, plans)
+                .foreach((k, v) -> completed.add(v));
+        return new TopologyTestDriver(builder.build(), StreamsSettings.base("t", "unused:9092", stateDir, Map.of()));
+    }
+
+    private static SelectionEvent sel(String r, int step, int off, int n, long pass, int batchOff) {
+        return io.expertcast.streams.StreamsTestData.selection(r, step, off, n, pass, batchOff, 1);
+    }
+
+    @Test
+    void emitsOncePerPassWhenEveryTokenHasArrivedInAnyOrder() {
+        try (TopologyTestDriver driver = driver(false)) {
+            var sIn = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
+                    Topics.SELECTIONS.valueSerde().serializer());
+            var pIn = driver.createInputTopic(Topics.PASSES.name(), new StringSerializer(),
+                    Topics.PASSES.valueSerde().serializer());
+            ForwardPass p0 = io.expertcast.streams.StreamsTestData.pass(0,
+                    List.of(new PassEntry("a", 0, 5), new PassEntry("b", 1, 1)));
+            sIn.pipeInput("a", sel("a", 0, 0, 3, 0, 0));
+            pIn.pipeInput("m", p0); // the pass record may come before the last selections
+            assertTrue(completed.isEmpty());
+            sIn.pipeInput("a", sel("a", 0, 0, 3, 0, 0)); // duplicate chunk: stored and counted once
+            sIn.pipeInput("b", sel("b", 1, 0, 1, 0, 5));
+            assertTrue(completed.isEmpty());
+            sIn.pipeInput("a", sel("a", 0, 3, 2, 0, 3));
+            assertEquals(1, completed.size());
+            CompletedPass done = completed.get(0);
+            assertEquals(p0, done.pass());
+            assertEquals(3, done.selections().size());
+            assertEquals(List.of("a", "a", "b"), done.selections().stream().map(SelectionEvent::getRequestId).toList());
+            assertTrue(done.plans().isEmpty());
+            // State is cleared once the pass is emitted.
+            assertEquals(0, countEntries(driver, "t-pass-items"));
+            assertEquals(0, countEntries(driver, "t-pass-progress"));
+        }
+    }
+
+    @Test
+    void waitsForOnePlanPerMoeLayerWhenPlansAreAssembled() {
+        try (TopologyTestDriver driver = driver(true)) {
+            var sIn = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
+                    Topics.SELECTIONS.valueSerde().serializer());
+            var pIn = driver.createInputTopic(Topics.PASSES.name(), new StringSerializer(),
+                    Topics.PASSES.valueSerde().serializer());
+            var planIn = driver.createInputTopic(Topics.ALLOCATIONS.name(), new StringSerializer(),
+                    Topics.ALLOCATIONS.valueSerde().serializer());
+            sIn.pipeInput("a", sel("a", 1, 0, 1, 9, 0));
+            pIn.pipeInput("m", io.expertcast.streams.StreamsTestData.pass(9, List.of(new PassEntry("a", 1, 1))));
+            for (int layer = 23; layer >= 0; layer--) {
+                assertTrue(completed.isEmpty());
+                planIn.pipeInput(Topics.passKey("llama4-maverick", 9), new AllocationPlan("llama4-maverick", 9L,
+                        layer, 24, "dojo-5x5", List.of(), 1, 0L));
+            }
+            assertEquals(1, completed.size());
+            assertEquals(24, completed.get(0).plans().size());
+            assertEquals(0, completed.get(0).plans().get(0).getLayer());
+        }
+    }
+
+    private static int countEntries(TopologyTestDriver driver, String store) {
+        int n = 0;
+        try (var it = driver.getKeyValueStore(store).all()) {
+            while (it.hasNext()) {
+                it.next();
+                n++;
+            }
+        }
+        return n;
+    }
+}
