@@ -1,0 +1,86 @@
+package io.expertcast.predictor;
+
+import io.expertcast.core.model.ModelCatalog;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.apache.kafka.streams.KafkaStreams;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** {@code expertcast predictor}: runs the predictor until Ctrl-C. */
+@Command(name = "predictor", mixinStandardHelpOptions = true,
+        description = "Prefill-driven decode prediction (Insight 1): prefetch commands to moe.prefetch, "
+                + "recall@n to moe.predictor-metrics.")
+public final class PredictorCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(PredictorCommand.class);
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092", description = "Kafka bootstrap servers (default: ${DEFAULT-VALUE})")
+    String bootstrap;
+
+    @Option(names = "--state-dir", defaultValue = "./work/state", description = "Kafka Streams state directory (default: ${DEFAULT-VALUE})")
+    Path stateDir;
+
+    @Option(names = "--n", defaultValue = "" + PredictorSettings.DEFAULT_N, description = "Experts planned per MoE layer (default: ${DEFAULT-VALUE})")
+    int n;
+
+    @Option(names = "--application-id", defaultValue = PredictorSettings.DEFAULT_APPLICATION, description = "Kafka Streams application id (default: ${DEFAULT-VALUE})")
+    String applicationId;
+
+    @Option(names = "--publish-interval-ms", defaultValue = "1000", description = "How often accuracy is published (default: ${DEFAULT-VALUE})")
+    long publishIntervalMs;
+
+    @Option(names = "--model-shape", description = "Extra model shape id:layers:moeLayers:experts:k[:hidden:intermediate] (repeatable)")
+    List<String> modelShapes = new ArrayList<>();
+
+    @Override
+    public Integer call() throws InterruptedException {
+        PredictorSettings settings = settings();
+        CountDownLatch stopped = new CountDownLatch(1);
+        KafkaStreams streams = PredictorApp.create(bootstrap, stateDir, settings, Map.of());
+        streams.setStateListener((now, before) -> {
+            if (now == KafkaStreams.State.ERROR || now == KafkaStreams.State.NOT_RUNNING) {
+                stopped.countDown();
+            }
+        });
+        streams.start();
+        Thread hook = new Thread(() -> {
+            streams.close(Duration.ofSeconds(30));
+            stopped.countDown();
+        }, "predictor-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        LOG.info("predictor {} running on {} (n={}), Ctrl-C to stop", applicationId, bootstrap, n);
+        stopped.await();
+        if (streams.state() == KafkaStreams.State.ERROR) {
+            LOG.error("predictor {} stopped on an error", applicationId);
+            streams.close(Duration.ofSeconds(30));
+            return 1;
+        }
+        return 0;
+    }
+
+    /** The settings the options describe; a bad option is a usage error, not a stack trace. */
+    PredictorSettings settings() {
+        try {
+            ModelCatalog catalog = ModelCatalog.standard();
+            for (String spec : modelShapes) {
+                catalog.register(ModelCatalog.parseShape(spec));
+            }
+            return new PredictorSettings(catalog, n, Duration.ofMillis(publishIntervalMs), applicationId);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+        }
+    }
+}

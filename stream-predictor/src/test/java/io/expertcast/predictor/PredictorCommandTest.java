@@ -1,0 +1,46 @@
+package io.expertcast.predictor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class PredictorCommandTest {
+
+    @Test
+    void optionsBecomeSettingsWithTheDocumentedDefaults() {
+        PredictorCommand command = new PredictorCommand();
+        new CommandLine(command).parseArgs("--model-shape", "toy:4:all:16:2");
+        PredictorSettings settings = command.settings();
+        assertEquals("127.0.0.1:9092", command.bootstrap);
+        assertEquals(Path.of("./work/state"), command.stateDir);
+        assertEquals(8, settings.n());
+        assertEquals(Duration.ofSeconds(1), settings.publishInterval());
+        assertEquals("expertcast-predictor", settings.applicationName());
+        assertTrue(settings.catalog().byId("toy").isPresent());
+        assertTrue(settings.catalog().byId("llama4-maverick").isPresent());
+
+        new CommandLine(command).parseArgs("--n", "4", "--application-id", "p2");
+        assertEquals(4, command.settings().n());
+        assertEquals("p2", command.settings().applicationName());
+    }
+
+    @Test
+    void badOptionsAreUsageErrorsNamingTheProblemNotStackTraces() {
+        assertUsageError("n must be positive", "--n", "0");
+        assertUsageError("model shape 'nonsense'", "--model-shape", "nonsense");
+        assertUsageError("publish interval must be positive", "--publish-interval-ms", "0");
+    }
+
+    private static void assertUsageError(String message, String... args) {
+        StringWriter err = new StringWriter();
+        CommandLine commandLine = new CommandLine(new PredictorCommand()).setErr(new PrintWriter(err));
+        assertEquals(2, commandLine.execute(args));
+        assertTrue(err.toString().contains(message), err.toString());
+    }
+}

@@ -1,0 +1,229 @@
+package io.expertcast.predictor;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.predict.DecodePlan;
+import io.expertcast.core.predict.DecodePlanEvaluator;
+import io.expertcast.core.predict.DecodePlanner;
+import io.expertcast.core.predict.PrefillHeatmap;
+import io.expertcast.core.predict.RecallAtN;
+import io.expertcast.core.trace.RequestTrace;
+import io.expertcast.schemas.DeadLetter;
+import io.expertcast.schemas.MemoryTier;
+import io.expertcast.schemas.PredictorMetrics;
+import io.expertcast.schemas.PrefetchCommand;
+import io.expertcast.schemas.PrefetchScope;
+import io.expertcast.schemas.RequestForecastState;
+import io.expertcast.schemas.SelectionEvent;
+import io.expertcast.schemas.Topics;
+import io.expertcast.streams.StreamsSettings;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PredictorTopologyTest {
+    /** 4 MoE layers, 32 experts, k = 4: small, but k > 1 so a plan can half-hit a row. */
+    private static final ModelShape TOY = new ModelShape("toy-moe", 4, new int[] {0, 1, 2, 3}, 32, 4, 64, 64, 2.0);
+    private static final int N = 6;
+    private static final Duration INTERVAL = Duration.ofMillis(500);
+
+    @TempDir
+    Path stateDir;
+
+    private final PredictorSettings settings = PredictorSettings.defaults()
+            .withCatalog(ModelCatalog.standard().register(TOY)).withN(N).withPublishInterval(INTERVAL)
+            .withApplicationName("predictor-test");
+    private TopologyTestDriver driver;
+    private TestInputTopic<String, SelectionEvent> selections;
+    private TestOutputTopic<String, PrefetchCommand> prefetch;
+    private TestOutputTopic<String, PredictorMetrics> metrics;
+    private TestOutputTopic<byte[], DeadLetter> deadLetters;
+
+    @BeforeEach
+    void startDriver() {
+        StreamsBuilder builder = new StreamsBuilder();
+        PredictorTopology.build(builder, settings);
+        driver = new TopologyTestDriver(builder.build(),
+                StreamsSettings.base(settings.applicationName(), "unused:9092", stateDir, Map.of()));
+        selections = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
+                Topics.SELECTIONS.valueSerde().serializer());
+        prefetch = driver.createOutputTopic(Topics.PREFETCH.name(), Topics.PREFETCH.keySerde().deserializer(),
+                Topics.PREFETCH.valueSerde().deserializer());
+        metrics = driver.createOutputTopic(Topics.PREDICTOR_METRICS.name(),
+                Topics.PREDICTOR_METRICS.keySerde().deserializer(), Topics.PREDICTOR_METRICS.valueSerde().deserializer());
+        deadLetters = driver.createOutputTopic(Topics.DEAD_LETTER.name(), Topics.DEAD_LETTER.keySerde().deserializer(),
+                Topics.DEAD_LETTER.valueSerde().deserializer());
+    }
+
+    @AfterEach
+    void closeDriver() {
+        driver.close();
+    }
+
+    private void pipe(List<SelectionEvent> events) {
+        for (SelectionEvent e : events) {
+            selections.pipeInput(e.getRequestId(), e);
+        }
+    }
+
+    private static void assertSameAsEvaluator(RecallAtN expected, PredictorMetrics published) {
+        assertEquals(TOY.id(), published.getModel());
+        assertEquals("decode_plan", published.getPredictor());
+        assertEquals(N, published.getN());
+        assertEquals(expected.samples(), published.getSamples());
+        assertEquals(expected.hits(), published.getHits());
+        assertEquals(expected.selected(), published.getSelected());
+        assertEquals(expected.requests(), published.getRequests());
+        assertEquals(expected.recall(), published.getRecall(), 0.0);
+    }
+
+    private boolean requestStoreIsEmpty() {
+        KeyValueStore<String, RequestForecastState> store = driver.getKeyValueStore(PredictorTopology.REQUEST_STORE);
+        try (KeyValueIterator<String, RequestForecastState> all = store.all()) {
+            return !all.hasNext();
+        }
+    }
+
+    @Test
+    void onePrefetchPerDecodingRequestAndPublishedRecallEqualsTheOfflineEvaluator() {
+        List<RequestTrace> requests = List.of(
+                TraceEvents.randomRequest(TOY, "toy/a", 7, 5, 1),
+                TraceEvents.randomRequest(TOY, "toy/b", 3, 2, 2),
+                TraceEvents.randomRequest(TOY, "toy/c", 4, 0, 3), // prefill only: no plan, no score
+                TraceEvents.randomRequest(TOY, "toy/d", 1, 3, 4));
+        pipe(TraceEvents.lockstep(requests, 3));
+
+        List<PrefetchCommand> commands = prefetch.readValuesToList();
+        assertEquals(List.of("toy/a", "toy/b", "toy/d"), commands.stream().map(PrefetchCommand::getRequestId).toList());
+        for (PrefetchCommand command : commands) {
+            RequestTrace request = requests.stream().filter(r -> r.requestId().equals(command.getRequestId()))
+                    .findFirst().orElseThrow();
+            PrefillHeatmap heatmap = new PrefillHeatmap(TOY.numMoeLayers(), TOY.numExperts(), TOY.topK());
+            heatmap.add(request.steps().get(0));
+            DecodePlan plan = new DecodePlanner(N).plan(heatmap);
+            assertEquals(PrefetchScope.DECODE_PHASE, command.getScope());
+            assertEquals(MemoryTier.HBM, command.getTier());
+            assertEquals(1, command.getTargetStep());
+            assertEquals(TOY.numMoeLayers(), command.getLayers().size());
+            for (int layer = 0; layer < TOY.numMoeLayers(); layer++) {
+                assertEquals(layer, command.getLayers().get(layer).getLayer());
+                assertArrayEquals(plan.experts(layer),
+                        command.getLayers().get(layer).getExperts().stream().mapToInt(Integer::intValue).toArray());
+                assertArrayEquals(Arrays.stream(plan.scores(layer)).asDoubleStream().toArray(),
+                        command.getLayers().get(layer).getScores().stream().mapToDouble(Double::doubleValue).toArray());
+            }
+        }
+        // The prefetch for the first decode step is sent with the pass that carried it.
+        assertEquals(TraceEvents.lockstep(requests, 3).stream()
+                .filter(e -> e.getRequestId().equals("toy/a") && e.getStep() == 1).findFirst().orElseThrow().getPassId(),
+                commands.get(0).getSourcePassId());
+
+        assertTrue(metrics.isEmpty(), "published only on the wall-clock schedule");
+        driver.advanceWallClockTime(INTERVAL);
+        List<PredictorMetrics> published = metrics.readValuesToList();
+        assertEquals(1, published.size());
+        RecallAtN expected = DecodePlanEvaluator.evaluate(requests, N);
+        assertTrue(expected.recall() > 0 && expected.recall() < 1, "a recall that can tell plans apart: " + expected);
+        assertSameAsEvaluator(expected, published.get(0));
+
+        driver.advanceWallClockTime(INTERVAL);
+        assertTrue(metrics.isEmpty(), "unchanged totals are not published again");
+        assertTrue(requestStoreIsEmpty(), "every request's state is deleted after its last step");
+        assertTrue(deadLetters.isEmpty());
+
+        // Totals are cumulative: one more request moves them to the evaluator's value on all five.
+        RequestTrace e = TraceEvents.randomRequest(TOY, "toy/e", 2, 4, 5);
+        pipe(TraceEvents.lockstep(List.of(e), 2));
+        driver.advanceWallClockTime(INTERVAL);
+        List<RequestTrace> all = new java.util.ArrayList<>(requests);
+        all.add(e);
+        assertSameAsEvaluator(DecodePlanEvaluator.evaluate(all, N), metrics.readValue());
+    }
+
+    @Test
+    void badRecordsBecomeDeadLettersAreNeverCountedAndProcessingGoesOn() {
+        RequestTrace good = TraceEvents.randomRequest(TOY, "toy/good", 5, 3, 11);
+        RequestTrace dup = TraceEvents.randomRequest(TOY, "toy/dup", 4, 3, 12);
+        RequestTrace late = TraceEvents.randomRequest(TOY, "toy/late", 2, 2, 13);
+        RequestTrace after = TraceEvents.randomRequest(TOY, "toy/after", 3, 2, 14);
+        SelectionEvent valid = TraceEvents.prefillChunk(good, 0, 2, 0);
+
+        // 0: decode step 1 of "late" before its prefill.
+        selections.pipeInput(late.requestId(), TraceEvents.decodeStep(late, 1, 0));
+        // 1-2: "dup" prefill chunk [0,2) twice; 3: its chunk [2,4); 4-5: decode 1 twice; 6: step 1 again after 2.
+        selections.pipeInput(dup.requestId(), TraceEvents.prefillChunk(dup, 0, 2, 0));
+        selections.pipeInput(dup.requestId(), TraceEvents.prefillChunk(dup, 0, 2, 0));
+        selections.pipeInput(dup.requestId(), TraceEvents.prefillChunk(dup, 2, 2, 1));
+        selections.pipeInput(dup.requestId(), TraceEvents.decodeStep(dup, 1, 2));
+        selections.pipeInput(dup.requestId(), TraceEvents.decodeStep(dup, 1, 2));
+        selections.pipeInput(dup.requestId(), TraceEvents.decodeStep(dup, 2, 3));
+        selections.pipeInput(dup.requestId(), TraceEvents.decodeStep(dup, 1, 3));
+        // 8: a prefill chunk after decode began.
+        selections.pipeInput(dup.requestId(), TraceEvents.prefillChunk(dup, 4, 1, 3));
+        // 9-11: rejected by validation: unknown model, expert id out of range, wrong k.
+        selections.pipeInput(good.requestId(), SelectionEvent.newBuilder(valid).setModel("gpt-moe").build());
+        int[] outOfRange = new int[2 * TOY.numMoeLayers() * TOY.topK()];
+        outOfRange[5] = TOY.numExperts();
+        selections.pipeInput(good.requestId(), SelectionEvent.newBuilder(valid)
+                .setExpertIds(ByteBuffer.wrap(io.expertcast.core.model.ExpertIds.pack(outOfRange))).build());
+        selections.pipeInput(good.requestId(), SelectionEvent.newBuilder(valid).setTopK(2).build());
+        // 12: the key is not the request id.
+        selections.pipeInput("someone-else", valid);
+        // 13: undecodable bytes (the deserialization handler's dead letter is not visible in the test driver).
+        TestInputTopic<String, byte[]> raw = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
+                new ByteArraySerializer());
+        byte[] bytes = Topics.SELECTIONS.valueSerde().serializer().serialize("t", valid);
+        raw.pipeInput(good.requestId(), Arrays.copyOf(bytes, bytes.length - 7));
+        // Then the rest of "dup" and the good requests, which must still be scored.
+        selections.pipeInput(dup.requestId(), TraceEvents.decodeStep(dup, 3, 4));
+        pipe(TraceEvents.lockstep(List.of(good, after), 2));
+
+        List<DeadLetter> letters = deadLetters.readValuesToList();
+        List<String> reasons = letters.stream().map(DeadLetter::getReason).toList();
+        assertEquals(9, letters.size(), reasons.toString());
+        assertTrue(reasons.get(0).startsWith("decode step 1 before its prefill"), reasons.get(0));
+        assertTrue(reasons.get(1).startsWith("duplicated or out-of-order prefill chunk at token offset 0, expected 2"),
+                reasons.get(1));
+        assertTrue(reasons.get(2).startsWith("duplicated step 1"), reasons.get(2));
+        assertTrue(reasons.get(3).startsWith("duplicated step 1"), reasons.get(3));
+        assertTrue(reasons.get(4).contains("after decode began"), reasons.get(4));
+        assertTrue(reasons.get(5).contains("unknown model 'gpt-moe'"), reasons.get(5));
+        assertTrue(reasons.get(6).contains("expert id 32 out of range"), reasons.get(6));
+        assertTrue(reasons.get(7).contains("wrong k"), reasons.get(7));
+        assertTrue(reasons.get(8).contains("is not the request id"), reasons.get(8));
+        // Source offsets point at the rejected input records; the raw record rides along.
+        assertEquals(List.of(0L, 2L, 5L, 7L, 8L, 9L, 10L, 11L, 12L),
+                letters.stream().map(DeadLetter::getSourceOffset).toList());
+        assertEquals("predictor-test", letters.get(0).getApplication());
+        assertEquals(Topics.SELECTIONS.name(), letters.get(0).getSourceTopic());
+        assertEquals("toy/late", new String(letters.get(0).getKey().array()));
+        assertEquals(TraceEvents.decodeStep(late, 1, 0), Topics.SELECTIONS.valueSerde().deserializer()
+                .deserialize("t", letters.get(0).getValue().array()));
+
+        driver.advanceWallClockTime(INTERVAL);
+        PredictorMetrics published = metrics.readValuesToList().get(0);
+        // "late" never had a prefill: nothing of it is counted. "dup" counts once per step.
+        assertSameAsEvaluator(DecodePlanEvaluator.evaluate(List.of(dup, good, after), N), published);
+        assertEquals(1, prefetch.readValuesToList().stream().filter(c -> c.getRequestId().equals("toy/dup")).count());
+        assertTrue(requestStoreIsEmpty(), "dup, good and after ended; late never got state");
+    }
+}
