@@ -1,0 +1,39 @@
+package io.expertcast.allocator;
+
+import io.expertcast.streams.StreamsSettings;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Builds the allocator topology on the shared base settings and starts it. */
+public final class AllocatorApp {
+    private static final Logger LOG = LoggerFactory.getLogger(AllocatorApp.class);
+
+    private AllocatorApp() {
+    }
+
+    /**
+     * Starts the allocator. The application id is {@code settings.applicationName()} unless
+     * {@code overrides} set one; the caller closes the returned instance.
+     */
+    public static KafkaStreams start(String bootstrap, Path stateDir, AllocatorSettings settings,
+                                     Map<String, ?> overrides) {
+        Properties props = StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides);
+        StreamsBuilder builder = new StreamsBuilder();
+        AllocatorTopology.build(builder, settings);
+        KafkaStreams streams = new KafkaStreams(builder.build(props), props);
+        streams.setUncaughtExceptionHandler(e -> {
+            LOG.error("allocator stream thread failed; shutting the client down", e);
+            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+        });
+        streams.start();
+        LOG.info("allocator started: {} on {} for {}", props.get("application.id"), bootstrap,
+                settings.hardware().name());
+        return streams;
+    }
+}

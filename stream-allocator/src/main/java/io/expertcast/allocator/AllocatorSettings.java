@@ -1,0 +1,27 @@
+package io.expertcast.allocator;
+
+import io.expertcast.core.hardware.HardwareConfig;
+import io.expertcast.core.model.ModelCatalog;
+
+/**
+ * What the allocator topology is built with.
+ *
+ * @param catalog         the models whose passes it plans (others go to the dead letters)
+ * @param hardware        the wafer it plans for (paper Table I preset or a mesh file)
+ * @param applicationName Kafka Streams application id, also the {@code application} of its dead letters
+ */
+public record AllocatorSettings(ModelCatalog catalog, HardwareConfig hardware, String applicationName) {
+    public static final String DEFAULT_APPLICATION_ID = "expertcast-allocator";
+    public static final String DEFAULT_MESH = "dojo-5x5";
+
+    public AllocatorSettings {
+        if (catalog == null || hardware == null || applicationName == null || applicationName.isBlank()) {
+            throw new IllegalArgumentException("allocator settings need a catalog, a hardware config and a name");
+        }
+    }
+
+    /** The four published models on the Dojo-like 5x5 wafer. */
+    public static AllocatorSettings defaults() {
+        return new AllocatorSettings(ModelCatalog.standard(), HardwareConfig.load(DEFAULT_MESH), DEFAULT_APPLICATION_ID);
+    }
+}

@@ -1,0 +1,77 @@
+package io.expertcast.allocator;
+
+import io.expertcast.schemas.AllocationPlan;
+import io.expertcast.schemas.AllocatorMetrics;
+import io.expertcast.schemas.ForwardPass;
+import io.expertcast.schemas.PlacementEntry;
+import io.expertcast.schemas.SelectionEvent;
+import io.expertcast.schemas.Topics;
+import io.expertcast.streams.ValidatedSelections;
+import io.expertcast.streams.pass.CompletedPass;
+import io.expertcast.streams.pass.PassAssembly;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.Branched;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * The allocator stage (Insight 3, Algorithm 1): moe.selections + moe.passes -> per forward pass and
+ * MoE layer one AllocationPlan on moe.allocations (key model/pass) and one AllocatorMetrics on
+ * moe.allocator-metrics (key model); the initial even table once per model on moe.placement.
+ *
+ * <p>Bad input: invalid selections and invalid passes (unknown model, no tokens) go to
+ * moe.dead-letter. A pass one of whose selections was dead-lettered never has all its tokens, so
+ * it is never planned: nothing is emitted for it and its parts stay in the pass-assembly stores
+ * (PassAssembly has no expiry yet). Later passes are unaffected.
+ *
+ * <p>The table is published by each task (partition of the repartitioned pass stream) on its first
+ * pass of a model: several partitions write identical rows, which the compacted topic collapses.
+ *
+ * <p>Plan layers are MoE layer indexes (0..numMoeLayers-1), not transformer layer numbers.
+ */
+public final class AllocatorTopology {
+    /** Prefix of the pass-assembly stores and repartition topic. */
+    public static final String ASSEMBLY_NAME = "allocator";
+    /** model -> version of the table published on moe.placement by this task. */
+    public static final String PLACEMENT_PUBLISHED_STORE = "allocator-placement-published";
+
+    private AllocatorTopology() {
+    }
+
+    public static void build(StreamsBuilder builder, AllocatorSettings settings) {
+        KStream<String, SelectionEvent> selections =
+                ValidatedSelections.stream(builder, settings.catalog(), settings.applicationName());
+        KStream<String, ForwardPass> passes =
+                ValidatedPasses.stream(builder, settings.catalog(), settings.applicationName());
+        KStream<String, CompletedPass> completed =
+                PassAssembly.assemble(builder, ASSEMBLY_NAME, settings.catalog(), selections, passes, null);
+
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PLACEMENT_PUBLISHED_STORE),
+                Serdes.String(), Serdes.Long()));
+        KStream<String, SpecificRecord> out = completed.process(
+                () -> new PassPlanner(settings.catalog(), settings.hardware()), Named.as("plan-pass"),
+                PLACEMENT_PUBLISHED_STORE);
+        out.split(Named.as("allocator-out-"))
+                .branch((k, v) -> v instanceof AllocationPlan, Branched.withConsumer(s -> s
+                        .mapValues(v -> (AllocationPlan) v, Named.as("as-plan"))
+                        .to(Topics.ALLOCATIONS.name(), Produced.with(Topics.ALLOCATIONS.keySerde(),
+                                Topics.ALLOCATIONS.valueSerde()).withName("allocations-sink")), "plans"))
+                .branch((k, v) -> v instanceof AllocatorMetrics, Branched.withConsumer(s -> s
+                        .mapValues(v -> (AllocatorMetrics) v, Named.as("as-metrics"))
+                        .to(Topics.ALLOCATOR_METRICS.name(), Produced.with(Topics.ALLOCATOR_METRICS.keySerde(),
+                                Topics.ALLOCATOR_METRICS.valueSerde()).withName("allocator-metrics-sink")), "metrics"))
+                .branch((k, v) -> v instanceof PlacementEntry, Branched.withConsumer(s -> s
+                        .mapValues(v -> (PlacementEntry) v, Named.as("as-placement"))
+                        .to(Topics.PLACEMENT.name(), Produced.with(Topics.PLACEMENT.keySerde(),
+                                Topics.PLACEMENT.valueSerde()).withName("placement-sink")), "placement"));
+    }
+
+    /** Key of a row of the expert distribution table on moe.placement. */
+    public static String placementKey(String model, int moeLayer, int expert) {
+        return model + "/" + moeLayer + "/" + expert;
+    }
+}

@@ -1,0 +1,125 @@
+package io.expertcast.allocator;
+
+import io.expertcast.core.allocation.AllocationResult;
+import io.expertcast.core.allocation.TaskAllocator;
+import io.expertcast.core.hardware.DieCostModel;
+import io.expertcast.core.hardware.HardwareConfig;
+import io.expertcast.core.hardware.Mesh;
+import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.placement.ExpertDistributionTable;
+import io.expertcast.schemas.AllocationPlan;
+import io.expertcast.schemas.AllocatorMetrics;
+import io.expertcast.schemas.Assignment;
+import io.expertcast.schemas.ForwardPass;
+import io.expertcast.schemas.PlacementEntry;
+import io.expertcast.schemas.SelectionEvent;
+import io.expertcast.schemas.Topics;
+import io.expertcast.streams.pass.CompletedPass;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueStore;
+
+/**
+ * Per completed forward pass: counts tokens per expert per MoE layer from all its selections (a
+ * token choosing k experts counts once per expert), runs Algorithm 1 ({@link TaskAllocator},
+ * Insight 3) for every MoE layer against the model's even, EP-like distribution table and forwards
+ * one {@link AllocationPlan} and one {@link AllocatorMetrics} per layer. The first pass of a model
+ * seen by this task also forwards the table itself as {@link PlacementEntry} rows, once: a flag in
+ * {@link AllocatorTopology#PLACEMENT_PUBLISHED_STORE} survives restarts through its changelog.
+ */
+final class PassPlanner implements Processor<String, CompletedPass, String, SpecificRecord> {
+    private final ModelCatalog catalog;
+    private final HardwareConfig hardware;
+    private final TaskAllocator allocator;
+    private final Map<String, ExpertDistributionTable> tables = new HashMap<>();
+    private ProcessorContext<String, SpecificRecord> context;
+    private KeyValueStore<String, Long> published;
+
+    PassPlanner(ModelCatalog catalog, HardwareConfig hardware) {
+        this.catalog = catalog;
+        this.hardware = hardware;
+        this.allocator = new TaskAllocator(Mesh.of(hardware), new DieCostModel(hardware));
+    }
+
+    @Override
+    public void init(ProcessorContext<String, SpecificRecord> context) {
+        this.context = context;
+        this.published = context.getStateStore(AllocatorTopology.PLACEMENT_PUBLISHED_STORE);
+    }
+
+    @Override
+    public void process(Record<String, CompletedPass> record) {
+        ForwardPass pass = record.value().pass();
+        // Passes were validated before assembly; the catalog cannot lose a model at run time.
+        ModelShape model = catalog.byId(pass.getModel()).orElseThrow();
+        ExpertDistributionTable table = tables.computeIfAbsent(model.id(),
+                id -> ExpertDistributionTable.even(model, hardware.dies()));
+        long time = pass.getEventTimeMs();
+        if (published.get(model.id()) == null) {
+            publishTable(model, table, record, time);
+        }
+        int[] counts = tokensPerExpert(model, record.value().selections());
+        String planKey = Topics.passKey(model.id(), pass.getPassId());
+        int experts = model.numExperts();
+        int[] layerCounts = new int[experts];
+        for (int layer = 0; layer < model.numMoeLayers(); layer++) {
+            System.arraycopy(counts, layer * experts, layerCounts, 0, experts);
+            AllocationResult result = allocator.allocate(model, table, layer, layerCounts);
+            List<Assignment> assignments = new ArrayList<>(result.size());
+            for (int i = 0; i < result.size(); i++) {
+                assignments.add(new Assignment(result.expert(i), result.die(i), result.tokens(i)));
+            }
+            context.forward(record.withKey(planKey).withValue(new AllocationPlan(model.id(), pass.getPassId(), layer,
+                    model.numMoeLayers(), hardware.name(), assignments, result.totalTokens(), time)));
+            context.forward(record.withKey(model.id()).withValue(new AllocatorMetrics(model.id(), pass.getPassId(),
+                    layer, result.maxDieTokens(), result.meanDieTokens(), result.remoteTokens(), 0, time)));
+        }
+    }
+
+    /** Tokens per expert per MoE layer, flat [layer][expert], read straight from the packed uint16 ids. */
+    static int[] tokensPerExpert(ModelShape model, List<SelectionEvent> selections) {
+        int experts = model.numExperts();
+        int layers = model.numMoeLayers();
+        int k = model.topK();
+        int[] counts = new int[layers * experts];
+        for (SelectionEvent e : selections) {
+            ByteBuffer ids = e.getExpertIds();
+            int pos = ids.position();
+            for (int token = 0; token < e.getTokenCount(); token++) {
+                for (int layer = 0; layer < layers; layer++) {
+                    int base = layer * experts;
+                    for (int slot = 0; slot < k; slot++, pos += 2) {
+                        counts[base + ((ids.get(pos) & 0xFF) | ((ids.get(pos + 1) & 0xFF) << 8))]++;
+                    }
+                }
+            }
+        }
+        return counts;
+    }
+
+    private void publishTable(ModelShape model, ExpertDistributionTable table, Record<String, CompletedPass> record,
+                              long time) {
+        for (int layer = 0; layer < model.numMoeLayers(); layer++) {
+            for (int expert = 0; expert < model.numExperts(); expert++) {
+                int home = table.homeDie(layer, expert);
+                List<Integer> replicas = new ArrayList<>();
+                for (int die : table.holders(layer, expert)) {
+                    if (die != home) {
+                        replicas.add(die);
+                    }
+                }
+                context.forward(record.withKey(AllocatorTopology.placementKey(model.id(), layer, expert))
+                        .withValue(new PlacementEntry(model.id(), layer, expert, home, replicas, 0L, time)));
+            }
+        }
+        published.put(model.id(), 0L);
+    }
+}

@@ -1,0 +1,30 @@
+package io.expertcast.allocator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class AllocatorCommandTest {
+    @Test
+    void anUnknownMeshIsAClearErrorNotAStackTrace() {
+        StringWriter err = new StringWriter();
+        CommandLine cli = new CommandLine(new AllocatorCommand()).setErr(new PrintWriter(err));
+        int code = cli.execute("--mesh", "no-such-wafer", "--bootstrap", "127.0.0.1:1");
+        assertEquals(2, code);
+        assertTrue(err.toString().startsWith("allocator: unknown hardware config 'no-such-wafer'"), err.toString());
+    }
+
+    @Test
+    void helpListsTheOptions() {
+        StringWriter out = new StringWriter();
+        int code = new CommandLine(new AllocatorCommand()).setOut(new PrintWriter(out)).execute("--help");
+        assertEquals(0, code);
+        for (String option : new String[] {"--bootstrap", "--state-dir", "--mesh", "--application-id"}) {
+            assertTrue(out.toString().contains(option), option);
+        }
+    }
+}
