@@ -1,0 +1,75 @@
+package io.expertcast.launcher;
+
+import io.expertcast.allocator.AllocatorCommand;
+import io.expertcast.launcher.broker.BrokerCommand;
+import io.expertcast.launcher.topics.TopicsCommand;
+import io.expertcast.predictor.PredictorCommand;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Properties;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/**
+ * The {@code expertcast} command: one entry point for every part of the pipeline (design.md,
+ * "one launcher"). Each stage module owns its own picocli command; this class only lists them.
+ */
+// TODO(lead): add io.expertcast.replayer.ReplayCommand, io.expertcast.emulator.EmulatorCommand and the demo
+//  command to `subcommands` once they compile (they did not exist when the launcher was written).
+@Command(name = "expertcast",
+        mixinStandardHelpOptions = true,
+        versionProvider = ExpertcastCommand.Version.class,
+        description = "Streaming expert-selection forecaster and placement controller for MoE serving "
+                + "(arXiv 2510.05497).",
+        subcommands = {BrokerCommand.class, TopicsCommand.class, PredictorCommand.class, AllocatorCommand.class,
+            CommandLine.HelpCommand.class})
+public final class ExpertcastCommand implements Runnable {
+
+    @Spec
+    CommandSpec spec;
+
+    /** A command line with the launcher's conventions: usage on a missing subcommand, case-insensitive enums. */
+    public static CommandLine commandLine() {
+        CommandLine commandLine = new CommandLine(new ExpertcastCommand());
+        commandLine.setCaseInsensitiveEnumValuesAllowed(true);
+        commandLine.setExecutionExceptionHandler(ExpertcastCommand::reportFailure);
+        return commandLine;
+    }
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "Missing subcommand");
+    }
+
+    /**
+     * A command that throws gets one clear line naming the command, not a stack trace; set
+     * EXPERTCAST_DEBUG=1 for the trace.
+     */
+    private static int reportFailure(Exception e, CommandLine failed, CommandLine.ParseResult parsed) {
+        String message = e.getMessage() == null ? e.toString() : e.getMessage();
+        failed.getErr().println(failed.getCommandSpec().qualifiedName() + ": " + message);
+        if (System.getenv("EXPERTCAST_DEBUG") != null) {
+            e.printStackTrace(failed.getErr());
+        }
+        return 1;
+    }
+
+    /** Reads the Maven-filtered version.properties, so the version has one source: the pom. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() throws IOException {
+            Properties properties = new Properties();
+            try (InputStream in = ExpertcastCommand.class.getResourceAsStream("version.properties")) {
+                if (in != null) {
+                    properties.load(in);
+                }
+            }
+            return new String[] {
+                "expertcast " + properties.getProperty("version", "unknown"),
+                "Kafka " + properties.getProperty("kafka", "unknown") + ", Java " + Runtime.version()
+            };
+        }
+    }
+}

@@ -1,0 +1,144 @@
+package io.expertcast.launcher.broker;
+
+import io.expertcast.launcher.WorkDir;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.OptionalLong;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code expertcast broker start|stop|status}: the local single-node KRaft broker ({@link LocalBroker}). */
+@Command(name = "broker", mixinStandardHelpOptions = true,
+        description = "Start, stop or inspect the local single-node KRaft broker (127.0.0.1 only).",
+        subcommands = {BrokerCommand.Start.class, BrokerCommand.Stop.class, BrokerCommand.StatusCommand.class})
+public final class BrokerCommand implements Runnable {
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+    }
+
+    /** Options every broker subcommand shares: they locate the broker and its ports. */
+    static final class Location {
+        private static final int[] DEFAULT_PORTS = {9092, 9093};
+
+        @Option(names = "--port", description = "Client (PLAINTEXT) port. Default: 9092 for start; for stop and "
+                + "status, the port the last start recorded in <work-dir>/broker/server.properties.")
+        Integer port;
+
+        @Option(names = "--controller-port", description = "KRaft controller port. Default: 9093 (stop and status: "
+                + "as recorded).")
+        Integer controllerPort;
+
+        @Option(names = "--work-dir", description = "Work directory; the broker lives in <work-dir>/broker. "
+                + "Default: $EXPERTCAST_HOME/work.")
+        Path workDir;
+
+        /** The broker with the given ports, else (if {@code useRecordedPorts}) the recorded ones, else 9092/9093. */
+        LocalBroker broker(boolean useRecordedPorts) {
+            Path dir = workDir != null ? workDir : WorkDir.defaultPath();
+            int[] recorded = useRecordedPorts ? LocalBroker.recordedPorts(dir).orElse(DEFAULT_PORTS) : DEFAULT_PORTS;
+            List<String> jvm = new ArrayList<>(List.of("-Xms128m", "-Xmx512m"));
+            String extra = System.getenv("EXPERTCAST_BROKER_JAVA_OPTS");
+            if (extra != null && !extra.isBlank()) {
+                jvm.addAll(Arrays.asList(extra.trim().split("\\s+")));
+            }
+            return new LocalBroker(dir, port != null ? port : recorded[0],
+                    controllerPort != null ? controllerPort : recorded[1], System.getProperty("java.class.path"), jvm);
+        }
+    }
+
+    @Command(name = "start", mixinStandardHelpOptions = true,
+            description = "Format the storage once (fixed cluster id), start the broker in the background and "
+                    + "wait until it answers. Log: <work-dir>/broker/broker.log.")
+    static final class Start implements Callable<Integer> {
+        @Mixin
+        Location location;
+        @Spec
+        CommandSpec spec;
+        @Option(names = "--timeout", defaultValue = "60",
+                description = "Seconds to wait for the broker to answer. Default: ${DEFAULT-VALUE}.")
+        int timeoutSeconds;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
+            if (timeoutSeconds < 1) {
+                err.println("broker start: --timeout must be at least 1 second, got " + timeoutSeconds);
+                return 2;
+            }
+            try {
+                LocalBroker broker = location.broker(false);
+                long started = System.nanoTime();
+                long pid = broker.start(Duration.ofSeconds(timeoutSeconds));
+                out.printf("broker started: pid %d, bootstrap %s, cluster id %s, ready in %.1f s%n", pid,
+                        broker.bootstrapServers(), LocalBroker.CLUSTER_ID, (System.nanoTime() - started) / 1e9);
+                out.printf("log: %s%n", broker.logFile());
+                return 0;
+            } catch (LocalBrokerException | IllegalArgumentException e) {
+                err.println("broker start: " + e.getMessage());
+                return 1;
+            }
+        }
+    }
+
+    @Command(name = "stop", mixinStandardHelpOptions = true,
+            description = "Stop the broker named by <work-dir>/broker/broker.pid (SIGTERM, then a forced kill "
+                    + "after 20 s).")
+    static final class Stop implements Callable<Integer> {
+        @Mixin
+        Location location;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            LocalBroker broker = location.broker(true);
+            OptionalLong pid = broker.stop(Duration.ofSeconds(20));
+            spec.commandLine().getOut().println(pid.isPresent() ? "broker stopped: pid " + pid.getAsLong()
+                    : "broker not running (no live broker in " + broker.pidFile() + ")");
+            return 0;
+        }
+    }
+
+    @Command(name = "status", mixinStandardHelpOptions = true,
+            description = "Whether the broker runs and answers. Exit code 0: answers, 1: runs but does not answer, "
+                    + "3: not running.")
+    static final class StatusCommand implements Callable<Integer> {
+        @Mixin
+        Location location;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            LocalBroker broker = location.broker(true);
+            LocalBroker.Status status = broker.status(Duration.ofSeconds(5));
+            PrintWriter out = spec.commandLine().getOut();
+            if (!status.running()) {
+                out.println("broker not running");
+                return 3;
+            }
+            if (status.answers()) {
+                out.printf("broker running: pid %d, answers at %s, cluster id %s%n", status.pid().getAsLong(),
+                        broker.bootstrapServers(), status.clusterId().get());
+                return 0;
+            }
+            out.printf("broker running: pid %d, but does not answer at %s (see %s)%n", status.pid().getAsLong(),
+                    broker.bootstrapServers(), broker.logFile());
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,184 @@
+package io.expertcast.launcher.topics;
+
+import io.expertcast.schemas.Topic;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ListTopicsOptions;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
+
+/**
+ * Creates and lists the pipeline's topics on any Kafka cluster. Creation is idempotent: topics that
+ * exist are reported, never altered, and a cleanup policy that differs from the registry's is
+ * reported as a mismatch (a compacted table topic on delete would lose the table).
+ */
+public final class TopicAdmin implements AutoCloseable {
+
+    private final Admin admin;
+    private final Duration timeout;
+
+    /**
+     * @param bootstrap bootstrap servers
+     * @param timeout   bound of each admin call; a cluster that does not answer fails within it
+     */
+    public TopicAdmin(String bootstrap, Duration timeout) {
+        this.timeout = timeout;
+        int millis = (int) timeout.toMillis();
+        Properties config = new Properties();
+        config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        config.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, millis);
+        config.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, millis);
+        config.put(AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, 1000);
+        config.put(AdminClientConfig.CLIENT_ID_CONFIG, "expertcast-topics");
+        this.admin = Admin.create(config);
+    }
+
+    /**
+     * Creates every topic of {@code topics} that does not exist yet, with {@code cleanup.policy=compact}
+     * where {@link Topic#compacted()}, else {@code delete}.
+     *
+     * @throws TopicAdminException if the cluster does not answer or refuses a creation (e.g. more
+     *                             replicas than brokers)
+     */
+    public Creation createAll(Collection<? extends Topic<?, ?>> topics, int partitions, short replicationFactor) {
+        if (partitions < 1) {
+            throw new IllegalArgumentException("partitions must be at least 1, got " + partitions);
+        }
+        if (replicationFactor < 1) {
+            throw new IllegalArgumentException("replication factor must be at least 1, got " + replicationFactor);
+        }
+        Set<String> existing = await(admin.listTopics(new ListTopicsOptions().listInternal(false)).names(),
+                "list topics");
+        List<NewTopic> toCreate = new ArrayList<>();
+        List<String> present = new ArrayList<>();
+        for (Topic<?, ?> topic : topics) {
+            if (existing.contains(topic.name())) {
+                present.add(topic.name());
+            } else {
+                toCreate.add(new NewTopic(topic.name(), partitions, replicationFactor)
+                        .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, cleanupPolicy(topic))));
+            }
+        }
+        List<String> created = new ArrayList<>();
+        Map<String, KafkaFuture<Void>> results = toCreate.isEmpty() ? Map.of()
+                : admin.createTopics(toCreate).values();
+        for (NewTopic topic : toCreate) {
+            try {
+                await(results.get(topic.name()), "create " + topic.name());
+                created.add(topic.name());
+            } catch (TopicAdminException e) {
+                // Another client created it between our list and our create: that is the goal reached.
+                if (!(e.getCause() instanceof TopicExistsException)) {
+                    throw e;
+                }
+                present.add(topic.name());
+            }
+        }
+        List<String> mismatches = new ArrayList<>();
+        Map<String, String> policies = cleanupPolicies(present);
+        for (Topic<?, ?> topic : topics) {
+            String actual = policies.get(topic.name());
+            if (actual != null && !actual.equals(cleanupPolicy(topic))) {
+                mismatches.add(topic.name() + " has cleanup.policy=" + actual + ", expected " + cleanupPolicy(topic));
+            }
+        }
+        return new Creation(created, present, mismatches);
+    }
+
+    /** Every non-internal topic of the cluster with its partition count and cleanup policy, sorted by name. */
+    public List<TopicInfo> list() {
+        Set<String> names = await(admin.listTopics(new ListTopicsOptions().listInternal(false)).names(),
+                "list topics");
+        if (names.isEmpty()) {
+            return List.of();
+        }
+        Map<String, TopicDescription> descriptions = await(admin.describeTopics(names).allTopicNames(),
+                "describe topics");
+        Map<String, String> policies = cleanupPolicies(names);
+        List<TopicInfo> infos = new ArrayList<>();
+        for (TopicDescription description : descriptions.values()) {
+            int replicas = description.partitions().isEmpty() ? 0 : description.partitions().get(0).replicas().size();
+            infos.add(new TopicInfo(description.name(), description.partitions().size(), replicas,
+                    policies.getOrDefault(description.name(), "?")));
+        }
+        infos.sort(Comparator.comparing(TopicInfo::name));
+        return infos;
+    }
+
+    /** The cleanup policy the registry asks for. */
+    public static String cleanupPolicy(Topic<?, ?> topic) {
+        return topic.compacted() ? TopicConfig.CLEANUP_POLICY_COMPACT : TopicConfig.CLEANUP_POLICY_DELETE;
+    }
+
+    /** cleanup.policy of each named topic, as the broker reports it. */
+    public Map<String, String> cleanupPolicies(Collection<String> names) {
+        if (names.isEmpty()) {
+            return Map.of();
+        }
+        List<ConfigResource> resources = names.stream()
+                .map(name -> new ConfigResource(ConfigResource.Type.TOPIC, name)).toList();
+        Map<ConfigResource, Config> configs = await(admin.describeConfigs(resources).all(), "describe configs");
+        Map<String, String> policies = new HashMap<>();
+        configs.forEach((resource, config) -> {
+            var entry = config.get(TopicConfig.CLEANUP_POLICY_CONFIG);
+            policies.put(resource.name(), entry == null ? "?" : entry.value());
+        });
+        return policies;
+    }
+
+    @Override
+    public void close() {
+        admin.close(Duration.ofSeconds(5));
+    }
+
+    private <T> T await(KafkaFuture<T> future, String what) {
+        try {
+            return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw new TopicAdminException(what + " failed: " + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new TopicAdminException(what + ": no answer within " + timeout.toSeconds() + " s", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TopicAdminException(what + ": interrupted", e);
+        }
+    }
+
+    /**
+     * Outcome of {@link #createAll}.
+     *
+     * @param created    topics this call created
+     * @param existing   topics that were already there
+     * @param mismatches existing topics whose cleanup policy differs from the registry's
+     */
+    public record Creation(List<String> created, List<String> existing, List<String> mismatches) {
+    }
+
+    /**
+     * One topic as {@link #list} reports it.
+     *
+     * @param name              topic name
+     * @param partitions        partition count
+     * @param replicationFactor replicas of partition 0
+     * @param cleanupPolicy     cleanup.policy
+     */
+    public record TopicInfo(String name, int partitions, int replicationFactor, String cleanupPolicy) {
+    }
+}

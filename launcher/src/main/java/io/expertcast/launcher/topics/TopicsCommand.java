@@ -1,0 +1,124 @@
+package io.expertcast.launcher.topics;
+
+import io.expertcast.launcher.BootstrapProbe;
+import io.expertcast.schemas.Topics;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code expertcast topics create|list}: the pipeline's topics ({@link Topics#ALL}) on a cluster. */
+@Command(name = "topics", mixinStandardHelpOptions = true,
+        description = "Create or list the pipeline's topics.",
+        subcommands = {TopicsCommand.Create.class, TopicsCommand.ListTopics.class})
+public final class TopicsCommand implements Runnable {
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+    }
+
+    /** Options of both subcommands. */
+    static final class Connection {
+        @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092",
+                description = "Bootstrap servers. Default: ${DEFAULT-VALUE}.")
+        String bootstrap;
+
+        @Option(names = "--timeout", defaultValue = "30",
+                description = "Seconds to wait for the cluster to accept connections and to answer each call. Default: ${DEFAULT-VALUE}.")
+        int timeoutSeconds;
+
+        TopicAdmin open() {
+            if (timeoutSeconds < 1) {
+                throw new IllegalArgumentException("--timeout must be at least 1 second, got " + timeoutSeconds);
+            }
+            if (!BootstrapProbe.awaitReachable(bootstrap, Duration.ofSeconds(timeoutSeconds))) {
+                throw new TopicAdminException("no broker accepts connections at " + bootstrap + " within "
+                        + timeoutSeconds + " s", null);
+            }
+            return new TopicAdmin(bootstrap, Duration.ofSeconds(timeoutSeconds));
+        }
+    }
+
+    @Command(name = "create", mixinStandardHelpOptions = true,
+            description = "Create every pipeline topic that does not exist (compacted where the registry says so). "
+                    + "Existing topics are left as they are.")
+    static final class Create implements Callable<Integer> {
+        @picocli.CommandLine.Mixin
+        Connection connection;
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--partitions", defaultValue = "4", description = "Partitions per topic. Default: ${DEFAULT-VALUE}.")
+        int partitions;
+
+        @Option(names = "--replication-factor", defaultValue = "1",
+                description = "Replicas per partition. Default: ${DEFAULT-VALUE}.")
+        short replicationFactor;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
+            if (partitions < 1 || replicationFactor < 1) {
+                err.printf("topics create: --partitions and --replication-factor must be at least 1, got %d and %d%n",
+                        partitions, replicationFactor);
+                return 2;
+            }
+            try (TopicAdmin admin = connection.open()) {
+                TopicAdmin.Creation creation = admin.createAll(Topics.ALL, partitions, replicationFactor);
+                for (var topic : Topics.ALL) {
+                    String state = creation.created().contains(topic.name()) ? "created" : "existing";
+                    out.printf("%-8s  %-26s  %s%n", state, topic.name(), TopicAdmin.cleanupPolicy(topic));
+                }
+                out.printf("topics on %s: %d created, %d existing%n", connection.bootstrap,
+                        creation.created().size(), creation.existing().size());
+                creation.mismatches().forEach(m -> err.println("warning: " + m));
+                return 0;
+            } catch (TopicAdminException | IllegalArgumentException e) {
+                err.println("topics create: " + e.getMessage()
+                        + (e instanceof TopicAdminException ? hint(connection.bootstrap) : ""));
+                return 1;
+            }
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true,
+            description = "List the cluster's topics: name, partitions, replication factor, cleanup policy.")
+    static final class ListTopics implements Callable<Integer> {
+        @picocli.CommandLine.Mixin
+        Connection connection;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            try (TopicAdmin admin = connection.open()) {
+                List<TopicAdmin.TopicInfo> topics = admin.list();
+                out.printf("%-40s  %10s  %11s  %s%n", "topic", "partitions", "replication", "cleanup.policy");
+                for (TopicAdmin.TopicInfo t : topics) {
+                    out.printf("%-40s  %10d  %11d  %s%n", t.name(), t.partitions(), t.replicationFactor(),
+                            t.cleanupPolicy());
+                }
+                return 0;
+            } catch (TopicAdminException | IllegalArgumentException e) {
+                spec.commandLine().getErr().println("topics list: " + e.getMessage()
+                        + (e instanceof TopicAdminException ? hint(connection.bootstrap) : ""));
+                return 1;
+            }
+        }
+    }
+
+    private static String hint(String bootstrap) {
+        return bootstrap.startsWith("127.0.0.1:") || bootstrap.startsWith("localhost:")
+                ? " (is a broker running? `expertcast broker start`)" : "";
+    }
+}
