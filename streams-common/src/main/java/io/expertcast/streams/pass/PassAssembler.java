@@ -7,10 +7,15 @@ import io.expertcast.schemas.ForwardPass;
 import io.expertcast.schemas.PassInput;
 import io.expertcast.schemas.PassProgress;
 import io.expertcast.schemas.SelectionEvent;
+import io.expertcast.schemas.DeadLetter;
+import io.expertcast.streams.DeadLetters;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
@@ -21,28 +26,45 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * Keeps each input of a pass under {@code model/pass/<kind>/...} (one store entry per input, so
  * arrival costs O(1) and completion one prefix scan) and a small progress row per pass.
  * A repeated input (same request and token offset, same layer's plan) is stored once and counted once.
+ * A pass that receives nothing for {@code idleTimeout} of wall-clock time (one of its selections was
+ * dead-lettered, or its producer died) is dropped from the stores and reported as a dead letter.
  */
-final class PassAssembler implements Processor<String, PassInput, String, CompletedPass> {
+final class PassAssembler implements Processor<String, PassInput, String, PassAssembler.Outcome> {
+
+    /** Exactly one of the two is set. */
+    record Outcome(CompletedPass completed, DeadLetter abandoned) {
+    }
+
     private final String itemsStoreName;
     private final String progressStoreName;
     private final ModelCatalog catalog;
     private final boolean needPlans;
-    private ProcessorContext<String, CompletedPass> context;
+    private final Duration idleTimeout;
+    private String application;
+    private String repartitionTopic;
+    private ProcessorContext<String, Outcome> context;
     private KeyValueStore<String, PassInput> items;
     private KeyValueStore<String, PassProgress> progress;
 
-    PassAssembler(String itemsStoreName, String progressStoreName, ModelCatalog catalog, boolean needPlans) {
+    PassAssembler(String itemsStoreName, String progressStoreName, ModelCatalog catalog, boolean needPlans,
+                  Duration idleTimeout) {
         this.itemsStoreName = itemsStoreName;
         this.progressStoreName = progressStoreName;
         this.catalog = catalog;
         this.needPlans = needPlans;
+        this.idleTimeout = idleTimeout;
     }
 
     @Override
-    public void init(ProcessorContext<String, CompletedPass> context) {
+    public void init(ProcessorContext<String, Outcome> context) {
         this.context = context;
         this.items = context.getStateStore(itemsStoreName);
         this.progress = context.getStateStore(progressStoreName);
+        this.application = context.applicationId();
+        this.repartitionTopic = application + "-" + itemsStoreName.replace("-pass-items", "-pass-inputs-repartition");
+        Duration every = idleTimeout.dividedBy(4).compareTo(Duration.ofSeconds(1)) < 0
+                ? Duration.ofSeconds(1) : idleTimeout.dividedBy(4);
+        context.schedule(every, PunctuationType.WALL_CLOCK_TIME, this::expireIdlePasses);
     }
 
     @Override
@@ -83,6 +105,7 @@ final class PassAssembler implements Processor<String, PassInput, String, Comple
             throw new IllegalStateException("unexpected pass input " + payload);
         }
         items.put(itemKey, record.value());
+        p.setEventTimeMs(context.currentSystemTimeMs()); // last arrival, for the idle timeout
         if (isComplete(p)) {
             complete(passKey, record);
         } else {
@@ -99,6 +122,38 @@ final class PassAssembler implements Processor<String, PassInput, String, Comple
         }
         int layers = catalog.byId(p.getModel()).map(ModelShape::numMoeLayers).orElse(Integer.MAX_VALUE);
         return p.getPlansSeen() >= layers;
+    }
+
+    private void expireIdlePasses(long nowMs) {
+        List<KeyValue<String, PassProgress>> idle = new ArrayList<>();
+        try (KeyValueIterator<String, PassProgress> it = progress.all()) {
+            while (it.hasNext()) {
+                KeyValue<String, PassProgress> kv = it.next();
+                if (nowMs - kv.value.getEventTimeMs() >= idleTimeout.toMillis()) {
+                    idle.add(kv);
+                }
+            }
+        }
+        for (KeyValue<String, PassProgress> kv : idle) {
+            PassProgress p = kv.value;
+            int plansNeeded = needPlans ? catalog.byId(p.getModel()).map(ModelShape::numMoeLayers).orElse(-1) : 0;
+            String reason = "pass " + p.getPassId() + " of " + p.getModel() + " incomplete after "
+                    + idleTimeout.toSeconds() + " s without input: tokens " + p.getTokensSeen() + "/"
+                    + (p.getExpectedTokens() < 0 ? "? (no ForwardPass record)" : p.getExpectedTokens())
+                    + (needPlans ? ", plans " + p.getPlansSeen() + "/" + plansNeeded : "")
+                    + "; its " + p.getEventsSeen() + " stored selections are dropped";
+            List<String> keys = new ArrayList<>();
+            try (KeyValueIterator<String, PassInput> it = items.prefixScan(kv.key + "/", new StringSerializer())) {
+                while (it.hasNext()) {
+                    keys.add(it.next().key);
+                }
+            }
+            keys.forEach(items::delete);
+            progress.delete(kv.key);
+            DeadLetter letter = DeadLetters.of(application, repartitionTopic, -1, -1L, reason,
+                    kv.key.getBytes(StandardCharsets.UTF_8), null);
+            context.forward(new Record<>(kv.key, new Outcome(null, letter), nowMs));
+        }
     }
 
     private void complete(String passKey, Record<String, PassInput> trigger) {
@@ -124,6 +179,6 @@ final class PassAssembler implements Processor<String, PassInput, String, Comple
             items.delete(key);
         }
         progress.delete(passKey);
-        context.forward(trigger.withValue(new CompletedPass(pass, selections, plans)));
+        context.forward(trigger.withValue(new Outcome(new CompletedPass(pass, selections, plans), null)));
     }
 }

@@ -8,10 +8,14 @@ import io.expertcast.schemas.PassProgress;
 import io.expertcast.schemas.SelectionEvent;
 import io.expertcast.schemas.SerdeFactory;
 import io.expertcast.schemas.Topics;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.state.Stores;
 
@@ -25,6 +29,9 @@ public final class PassAssembly {
     private PassAssembly() {
     }
 
+    /** How long a pass may wait for its next input before it is given up (dead-lettered). */
+    public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(2);
+
     /**
      * @param name      prefix of the repartition topic and the stores (unique per application)
      * @param plans     the plans stream, or null when the pass is complete without plans
@@ -33,6 +40,15 @@ public final class PassAssembly {
                                                           KStream<String, SelectionEvent> selections,
                                                           KStream<String, ForwardPass> passes,
                                                           KStream<String, AllocationPlan> plans) {
+        return assemble(builder, name, catalog, selections, passes, plans, DEFAULT_IDLE_TIMEOUT);
+    }
+
+    /** As above, with the idle timeout after which an incomplete pass becomes a dead letter. */
+    public static KStream<String, CompletedPass> assemble(StreamsBuilder builder, String name, ModelCatalog catalog,
+                                                          KStream<String, SelectionEvent> selections,
+                                                          KStream<String, ForwardPass> passes,
+                                                          KStream<String, AllocationPlan> plans,
+                                                          Duration idleTimeout) {
         var inputSerde = SerdeFactory.defaultFactory().serde(PassInput.class);
         var progressSerde = SerdeFactory.defaultFactory().serde(PassProgress.class);
         String itemsStore = name + "-pass-items";
@@ -43,19 +59,26 @@ public final class PassAssembly {
                 Serdes.String(), progressSerde));
 
         KStream<String, PassInput> inputs = selections
-                .map((k, v) -> org.apache.kafka.streams.KeyValue.pair(Topics.passKey(v.getModel(), v.getPassId()),
+                .map((k, v) -> KeyValue.pair(Topics.passKey(v.getModel(), v.getPassId()),
                         new PassInput(v)), Named.as(name + "-key-selections"))
-                .merge(passes.map((k, v) -> org.apache.kafka.streams.KeyValue.pair(
+                .merge(passes.map((k, v) -> KeyValue.pair(
                         Topics.passKey(v.getModel(), v.getPassId()), new PassInput(v)),
                         Named.as(name + "-key-passes")), Named.as(name + "-merge-passes"));
         if (plans != null) {
-            inputs = inputs.merge(plans.map((k, v) -> org.apache.kafka.streams.KeyValue.pair(
+            inputs = inputs.merge(plans.map((k, v) -> KeyValue.pair(
                     Topics.passKey(v.getModel(), v.getPassId()), new PassInput(v)),
                     Named.as(name + "-key-plans")), Named.as(name + "-merge-plans"));
         }
-        return inputs
+        var outcomes = inputs
                 .repartition(Repartitioned.with(Serdes.String(), inputSerde).withName(name + "-pass-inputs"))
-                .process(() -> new PassAssembler(itemsStore, progressStore, catalog, plans != null),
+                .process(() -> new PassAssembler(itemsStore, progressStore, catalog, plans != null, idleTimeout),
                         Named.as(name + "-assemble-pass"), itemsStore, progressStore);
+        outcomes.filter((k, v) -> v.abandoned() != null, Named.as(name + "-abandoned-passes"))
+                .map((k, v) -> KeyValue.pair(k.getBytes(StandardCharsets.UTF_8), v.abandoned()),
+                        Named.as(name + "-abandoned-to-dead-letter"))
+                .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
+                        Topics.DEAD_LETTER.valueSerde()).withName(name + "-abandoned-sink"));
+        return outcomes.filter((k, v) -> v.completed() != null, Named.as(name + "-completed-passes"))
+                .mapValues(PassAssembler.Outcome::completed, Named.as(name + "-completed"));
     }
 }

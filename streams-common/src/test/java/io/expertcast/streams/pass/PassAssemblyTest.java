@@ -94,6 +94,33 @@ class PassAssemblyTest {
         }
     }
 
+    @Test
+    void aPassThatStopsReceivingInputIsDroppedAndDeadLettered() {
+        try (TopologyTestDriver driver = driver(false)) {
+            var sIn = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
+                    Topics.SELECTIONS.valueSerde().serializer());
+            var pIn = driver.createInputTopic(Topics.PASSES.name(), new StringSerializer(),
+                    Topics.PASSES.valueSerde().serializer());
+            var dead = driver.createOutputTopic(Topics.DEAD_LETTER.name(),
+                    Topics.DEAD_LETTER.keySerde().deserializer(), Topics.DEAD_LETTER.valueSerde().deserializer());
+            // Request "b" of pass 4 never arrives (e.g. it was dead-lettered upstream).
+            sIn.pipeInput("a", sel("a", 1, 0, 1, 4, 0));
+            pIn.pipeInput("m", io.expertcast.streams.StreamsTestData.pass(4, List.of(new PassEntry("a", 1, 1), new PassEntry("b", 1, 1))));
+            driver.advanceWallClockTime(PassAssembly.DEFAULT_IDLE_TIMEOUT.minusSeconds(31));
+            assertTrue(dead.isEmpty());
+            assertEquals(1, countEntries(driver, "t-pass-progress"));
+            driver.advanceWallClockTime(java.time.Duration.ofSeconds(61));
+            var letters = dead.readValuesToList();
+            assertEquals(1, letters.size());
+            assertTrue(letters.get(0).getReason().contains("pass 4 of llama4-maverick incomplete"), letters.get(0).getReason());
+            assertTrue(letters.get(0).getReason().contains("tokens 1/2"), letters.get(0).getReason());
+            assertEquals("t-t-pass-inputs-repartition", letters.get(0).getSourceTopic());
+            assertEquals(0, countEntries(driver, "t-pass-items"));
+            assertEquals(0, countEntries(driver, "t-pass-progress"));
+            assertTrue(completed.isEmpty());
+        }
+    }
+
     private static int countEntries(TopologyTestDriver driver, String store) {
         int n = 0;
         try (var it = driver.getKeyValueStore(store).all()) {
