@@ -1,0 +1,86 @@
+package io.expertcast.replayer;
+
+import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.core.trace.TraceFormatException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Option;
+
+/** {@code expertcast replay}: a trace folder into moe.selections and moe.passes. */
+@Command(name = "replay", mixinStandardHelpOptions = true,
+        description = "Replay a trace folder (the paper's dataset layout) into Kafka in lockstep batches.")
+public final class ReplayCommand implements Callable<Integer> {
+
+    @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092", description = "Kafka bootstrap servers (default ${DEFAULT-VALUE}).")
+    String bootstrap;
+
+    @Option(names = "--traces", required = true, description = "Dataset root: <org>/<model>/<benchmark>/<subject>/<index>.json")
+    Path traces;
+
+    @Option(names = "--batch", defaultValue = "32", description = "Requests per batch (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--rate", defaultValue = "max", converter = RateConverter.class,
+            description = "Tokens per second, or max (default ${DEFAULT-VALUE}).")
+    double rate;
+
+    @Option(names = "--limit", defaultValue = "0", description = "Replay only the first N requests (default: all).")
+    int limit;
+
+    @Option(names = "--skip-bad", description = "Skip malformed trace files (counted and listed in the summary).")
+    boolean skipBad;
+
+    @Option(names = "--prefill-chunk", defaultValue = "256", description = "Tokens per prefill event (default ${DEFAULT-VALUE}).")
+    int prefillChunk;
+
+    @Option(names = "--experts", defaultValue = "0", description = "Routed experts of a model the catalog does not know.")
+    int experts;
+
+    @Option(names = "--model-shape", description = "Extra model shape id:layers:moeLayers:experts:k[:hidden:intermediate].")
+    List<String> modelShapes = new ArrayList<>();
+
+    @Override
+    public Integer call() {
+        if (batch <= 0 || prefillChunk <= 0) {
+            System.err.println("replay: --batch and --prefill-chunk must be positive");
+            return 2;
+        }
+        ModelCatalog catalog = ModelCatalog.standard();
+        try {
+            for (String spec : modelShapes) {
+                catalog.register(ModelCatalog.parseShape(spec));
+            }
+            ReplaySummary summary = TraceReplayer.replay(
+                    new ReplayOptions(bootstrap, traces, batch, rate, limit, skipBad, prefillChunk), catalog, experts,
+                    System.console() != null ? System.err : null);
+            System.out.print(summary.format());
+            return 0;
+        } catch (TraceFormatException | IllegalArgumentException e) {
+            System.err.println("replay: " + e.getMessage()
+                    + (e instanceof TraceFormatException ? " (nothing of this request was sent; --skip-bad skips such files)" : ""));
+            return 2;
+        } catch (IllegalStateException e) {
+            System.err.println("replay: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    /** "max" or a positive number of tokens per second. */
+    static final class RateConverter implements ITypeConverter<Double> {
+        @Override
+        public Double convert(String value) {
+            if (value.equalsIgnoreCase("max")) {
+                return 0.0;
+            }
+            double rate = Double.parseDouble(value);
+            if (!(rate > 0)) {
+                throw new IllegalArgumentException("--rate must be positive or max, got " + value);
+            }
+            return rate;
+        }
+    }
+}

@@ -1,0 +1,165 @@
+package io.expertcast.replayer;
+
+import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.core.trace.RequestTrace;
+import io.expertcast.core.trace.TraceDataset;
+import io.expertcast.schemas.SelectionEvent;
+import io.expertcast.schemas.Topics;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * Replays a trace folder into Kafka: SelectionEvents keyed by request id on moe.selections, then
+ * each pass's ForwardPass keyed by model on moe.passes, with an idempotent producer (a retried send
+ * is never written twice).
+ */
+public final class TraceReplayer {
+    private TraceReplayer() {
+    }
+
+    public static ReplaySummary replay(ReplayOptions options, PrintStream progressOrNull) {
+        return replay(options, ModelCatalog.standard(), 0, progressOrNull);
+    }
+
+    /** As above, with a catalog holding extra shapes and an expert count for inferred models. */
+    public static ReplaySummary replay(ReplayOptions options, ModelCatalog catalog, int experts,
+                                       PrintStream progressOrNull) {
+        TraceDataset dataset = TraceDataset.open(options.traces(), catalog, experts);
+        List<String> skipped = new ArrayList<>();
+        Iterator<RequestTrace> requests = limited(dataset.requests(options.skipBad(), skipped), options.limit());
+        int totalRequests = options.limit() > 0 ? Math.min(options.limit(), dataset.files().size())
+                : dataset.files().size();
+        BatchScheduler scheduler = new BatchScheduler(requests, options.batchSize(), options.prefillChunk(),
+                System::currentTimeMillis);
+
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrap());
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+        p.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
+        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 30_000);
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 60_000);
+        var selectionSerializer = Topics.SELECTIONS.valueSerde().serializer();
+        var passSerializer = Topics.PASSES.valueSerde().serializer();
+        AtomicReference<Exception> failure = new AtomicReference<>();
+        long started = System.nanoTime();
+        long passes = 0;
+        long events = 0;
+        long tokens = 0;
+        long bytes = 0;
+        long finished = 0;
+        long lastProgress = 0;
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(),
+                new ByteArraySerializer())) {
+            while (scheduler.hasNext()) {
+                ScheduledPass pass = scheduler.next();
+                for (SelectionEvent e : pass.selections()) {
+                    byte[] key = e.getRequestId().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                    byte[] value = selectionSerializer.serialize(Topics.SELECTIONS.name(), e);
+                    bytes += key.length + value.length;
+                    producer.send(new ProducerRecord<>(Topics.SELECTIONS.name(), key, value), (md, ex) -> {
+                        if (ex != null) {
+                            failure.compareAndSet(null, ex);
+                        }
+                    });
+                    if (e.getLastStep()) {
+                        finished++;
+                    }
+                }
+                byte[] key = pass.pass().getModel().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                byte[] value = passSerializer.serialize(Topics.PASSES.name(), pass.pass());
+                bytes += key.length + value.length;
+                producer.send(new ProducerRecord<>(Topics.PASSES.name(), key, value), (md, ex) -> {
+                    if (ex != null) {
+                        failure.compareAndSet(null, ex);
+                    }
+                });
+                passes++;
+                events += pass.selections().size();
+                tokens += pass.pass().getTotalTokens();
+                if (failure.get() != null) {
+                    break;
+                }
+                if (options.tokensPerSecond() > 0) {
+                    pace(started, tokens, options.tokensPerSecond());
+                }
+                if (progressOrNull != null && System.nanoTime() - lastProgress > 200_000_000L) {
+                    lastProgress = System.nanoTime();
+                    progress(progressOrNull, finished, totalRequests, passes);
+                }
+            }
+            producer.flush();
+        } catch (KafkaException e) {
+            throw new IllegalStateException("replay to " + options.bootstrap() + " failed: " + e.getMessage(), e);
+        }
+        if (failure.get() != null) {
+            throw new IllegalStateException("replay to " + options.bootstrap() + " failed: " + failure.get().getMessage(),
+                    failure.get());
+        }
+        if (progressOrNull != null) {
+            progress(progressOrNull, finished, totalRequests, passes);
+            progressOrNull.println();
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        return new ReplaySummary(finished, passes, events, tokens, bytes, seconds, events / Math.max(seconds, 1e-9),
+                List.copyOf(skipped));
+    }
+
+    /** Sleeps so that tokens sent so far do not run ahead of the rate. */
+    private static void pace(long startedNanos, long tokensSent, double tokensPerSecond) {
+        long dueNanos = startedNanos + (long) (tokensSent / tokensPerSecond * 1e9);
+        long wait = dueNanos - System.nanoTime();
+        if (wait > 0) {
+            try {
+                TimeUnit.NANOSECONDS.sleep(wait);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("replay interrupted", e);
+            }
+        }
+    }
+
+    private static void progress(PrintStream out, long done, long total, long passes) {
+        int width = 30;
+        int filled = total == 0 ? width : (int) Math.min(width, done * width / total);
+        out.print("\r[" + "#".repeat(filled) + " ".repeat(width - filled) + "] " + done + "/" + total
+                + " requests, " + passes + " passes");
+        out.flush();
+    }
+
+    private static <T> Iterator<T> limited(Iterator<T> it, int limit) {
+        if (limit <= 0) {
+            return it;
+        }
+        return new Iterator<>() {
+            private int taken;
+
+            @Override
+            public boolean hasNext() {
+                return taken < limit && it.hasNext();
+            }
+
+            @Override
+            public T next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                taken++;
+                return it.next();
+            }
+        };
+    }
+}
