@@ -6,6 +6,7 @@ import io.expertcast.schemas.ForwardPass;
 import io.expertcast.schemas.PlacementEntry;
 import io.expertcast.schemas.SelectionEvent;
 import io.expertcast.schemas.Topics;
+import io.expertcast.streams.ValidatedPasses;
 import io.expertcast.streams.ValidatedSelections;
 import io.expertcast.streams.pass.CompletedPass;
 import io.expertcast.streams.pass.PassAssembly;

@@ -1,10 +1,9 @@
-package io.expertcast.allocator;
+package io.expertcast.streams;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.schemas.DeadLetter;
 import io.expertcast.schemas.ForwardPass;
 import io.expertcast.schemas.Topics;
-import io.expertcast.streams.DeadLetters;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 import org.apache.kafka.streams.KeyValue;

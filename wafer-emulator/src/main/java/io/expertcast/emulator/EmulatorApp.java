@@ -1,0 +1,24 @@
+package io.expertcast.emulator;
+
+import io.expertcast.streams.StreamsSettings;
+import java.nio.file.Path;
+import java.util.Map;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+
+/** Builds and starts the emulator service. */
+public final class EmulatorApp {
+    private EmulatorApp() {
+    }
+
+    /** The emulator's Kafka Streams application, started. */
+    public static KafkaStreams start(String bootstrap, Path stateDir, EmulatorSettings settings,
+                                     Map<String, ?> overrides) {
+        StreamsBuilder builder = new StreamsBuilder();
+        EmulatorTopology.build(builder, settings);
+        KafkaStreams streams = new KafkaStreams(builder.build(),
+                StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides));
+        streams.start();
+        return streams;
+    }
+}

@@ -1,0 +1,62 @@
+package io.expertcast.emulator;
+
+import io.expertcast.core.hardware.HardwareConfig;
+import io.expertcast.core.model.ModelCatalog;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.apache.kafka.streams.KafkaStreams;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code expertcast emulator}: the wafer emulator service, until Ctrl-C. */
+@Command(name = "emulator", mixinStandardHelpOptions = true,
+        description = "Emulate the wafer on the stream: Base, EP and the allocator's plans side by side, to moe.wafer-metrics.")
+public final class EmulatorCommand implements Callable<Integer> {
+
+    @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092", description = "Kafka bootstrap servers (default ${DEFAULT-VALUE}).")
+    String bootstrap;
+
+    @Option(names = "--state-dir", defaultValue = "work/state", description = "Kafka Streams state directory (default ${DEFAULT-VALUE}).")
+    Path stateDir;
+
+    @Option(names = "--mesh", defaultValue = "dojo-5x5", description = "Hardware preset or properties file (default ${DEFAULT-VALUE}).")
+    String mesh;
+
+    @Option(names = "--policies", defaultValue = "base,ep,allo", split = ",", description = "Policies to run (default ${DEFAULT-VALUE}).")
+    List<String> policies;
+
+    @Option(names = "--application-id", defaultValue = EmulatorSettings.DEFAULT_APPLICATION_ID, description = "Kafka Streams application id (default ${DEFAULT-VALUE}).")
+    String applicationId;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        EmulatorSettings settings;
+        try {
+            settings = new EmulatorSettings(ModelCatalog.standard(), HardwareConfig.load(mesh), policies, applicationId);
+        } catch (IllegalArgumentException e) {
+            System.err.println("emulator: " + e.getMessage());
+            return 2;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        KafkaStreams streams = EmulatorApp.start(bootstrap, stateDir, settings, Map.of());
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            streams.close(Duration.ofSeconds(30));
+            stopped.countDown();
+        }, "emulator-shutdown"));
+        System.out.println("emulator running on " + settings.hardware().name() + " (" + settings.hardware().dies()
+                + " dies), policies " + settings.policies() + "; Ctrl-C stops it");
+        while (!stopped.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
+            KafkaStreams.State state = streams.state();
+            if (state == KafkaStreams.State.ERROR || state == KafkaStreams.State.NOT_RUNNING) {
+                System.err.println("emulator: streams stopped in state " + state);
+                streams.close(Duration.ofSeconds(30));
+                return 1;
+            }
+        }
+        return streams.state() == KafkaStreams.State.ERROR ? 1 : 0;
+    }
+}

@@ -1,0 +1,56 @@
+package io.expertcast.emulator;
+
+import io.expertcast.schemas.Topics;
+import io.expertcast.schemas.WaferMetrics;
+import io.expertcast.streams.ValidatedPasses;
+import io.expertcast.streams.ValidatedSelections;
+import io.expertcast.streams.pass.PassAssembly;
+import java.nio.charset.StandardCharsets;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * The emulator service: a pass's selections, its ForwardPass and the allocator's plans meet on
+ * {@code model/pass}; every policy runs on it; per-policy deltas are summed on {@code model/policy}
+ * and published to moe.wafer-metrics. Prefetch commands (moe.prefetch) feed the Pred policies of the
+ * emulator issue and are not consumed yet.
+ */
+public final class EmulatorTopology {
+    private EmulatorTopology() {
+    }
+
+    public static void build(StreamsBuilder builder, EmulatorSettings settings) {
+        String app = settings.applicationName();
+        var selections = ValidatedSelections.stream(builder, settings.catalog(), app);
+        var passes = ValidatedPasses.stream(builder, settings.catalog(), app);
+        // A plan that matches no pass (unknown model or pass id) never completes an assembly and is
+        // reported on moe.dead-letter by the assembly's idle timeout; a bad plan of a real pass is
+        // reported by PassEmulator.
+        var plans = builder.stream(Topics.ALLOCATIONS.name(),
+                Consumed.with(Topics.ALLOCATIONS.keySerde(), Topics.ALLOCATIONS.valueSerde()).withName("emulator-plans"));
+        PassEmulator emulator = new PassEmulator(settings);
+        var outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans)
+                .mapValues(pass -> emulator.emulate(pass, app), Named.as("emulate-pass"));
+        outcomes.filter((k, v) -> v.rejectedPlan() != null, Named.as("rejected-plans"))
+                .map((k, v) -> KeyValue.pair(k.getBytes(StandardCharsets.UTF_8), v.rejectedPlan()),
+                        Named.as("rejected-plan-letters"))
+                .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
+                        Topics.DEAD_LETTER.valueSerde()).withName("emulator-dead-letter-sink"));
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(WaferTotals.STORE),
+                Serdes.String(), Topics.WAFER_METRICS.valueSerde()));
+        outcomes.flatMap((k, v) -> v.deltas().stream()
+                        .map(d -> KeyValue.pair(d.getModel() + "/" + d.getPolicy(), d)).toList(),
+                        Named.as("per-policy-deltas"))
+                .repartition(Repartitioned.<String, WaferMetrics>with(Serdes.String(), Topics.WAFER_METRICS.valueSerde())
+                        .withName("emulator-policy-deltas"))
+                .process(WaferTotals::new, Named.as("sum-wafer-totals"), WaferTotals.STORE)
+                .to(Topics.WAFER_METRICS.name(), Produced.with(Topics.WAFER_METRICS.keySerde(),
+                        Topics.WAFER_METRICS.valueSerde()).withName("wafer-metrics-sink"));
+    }
+}

@@ -1,0 +1,12 @@
+package io.expertcast.emulator.engine;
+
+/**
+ * Decides where each expert's tokens of a layer are computed. A new policy is one new class,
+ * registered by name in {@link Policies}.
+ */
+public interface Policy {
+    String name();
+
+    /** The work of {@code moeLayer}; throws {@link InvalidPlanException} when its input is unusable. */
+    LayerWork assign(PassWorkload pass, int moeLayer, WaferContext wafer);
+}
