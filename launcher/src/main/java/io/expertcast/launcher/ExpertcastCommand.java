@@ -1,9 +1,12 @@
 package io.expertcast.launcher;
 
 import io.expertcast.allocator.AllocatorCommand;
+import io.expertcast.emulator.EmulatorCommand;
 import io.expertcast.launcher.broker.BrokerCommand;
+import io.expertcast.launcher.demo.DemoCommand;
 import io.expertcast.launcher.topics.TopicsCommand;
 import io.expertcast.predictor.PredictorCommand;
+import io.expertcast.replayer.ReplayCommand;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Properties;
@@ -16,15 +19,13 @@ import picocli.CommandLine.Spec;
  * The {@code expertcast} command: one entry point for every part of the pipeline (design.md,
  * "one launcher"). Each stage module owns its own picocli command; this class only lists them.
  */
-// TODO(lead): add io.expertcast.replayer.ReplayCommand, io.expertcast.emulator.EmulatorCommand and the demo
-//  command to `subcommands` once they compile (they did not exist when the launcher was written).
 @Command(name = "expertcast",
         mixinStandardHelpOptions = true,
         versionProvider = ExpertcastCommand.Version.class,
         description = "Streaming expert-selection forecaster and placement controller for MoE serving "
                 + "(arXiv 2510.05497).",
-        subcommands = {BrokerCommand.class, TopicsCommand.class, PredictorCommand.class, AllocatorCommand.class,
-            CommandLine.HelpCommand.class})
+        subcommands = {BrokerCommand.class, TopicsCommand.class, ReplayCommand.class, PredictorCommand.class,
+            AllocatorCommand.class, EmulatorCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
 public final class ExpertcastCommand implements Runnable {
 
     @Spec

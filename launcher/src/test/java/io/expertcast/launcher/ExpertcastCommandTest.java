@@ -31,7 +31,9 @@ class ExpertcastCommandTest {
         assertEquals(0, run("--help"));
         assertTrue(out.toString().contains("broker"), out.toString());
         assertTrue(out.toString().contains("topics"), out.toString());
-        assertTrue(out.toString().contains("predictor"), out.toString());
+        for (String sub : new String[] {"predictor", "replay", "allocator", "emulator", "demo"}) {
+            assertTrue(out.toString().contains(sub), sub + " missing from: " + out);
+        }
         assertTrue(out.toString().contains("allocator"), out.toString());
     }
 

@@ -1,0 +1,165 @@
+package io.expertcast.launcher.demo;
+
+import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.emulator.EmulatorSettings;
+import io.expertcast.launcher.WorkDir;
+import io.expertcast.launcher.broker.LocalBroker;
+import io.expertcast.launcher.topics.TopicAdmin;
+import io.expertcast.predictor.PredictorSettings;
+import io.expertcast.replayer.ReplaySummary;
+import io.expertcast.replayer.TraceReplayer;
+import io.expertcast.replayer.ReplayOptions;
+import io.expertcast.schemas.Topics;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The whole pipeline on a real broker: starts a local KRaft broker (unless --bootstrap names one),
+ * creates the topics, runs predictor, allocator and emulator, replays a trace folder (the bundled
+ * real Llama-4 sample by default), waits until every expected output is committed, prints a
+ * summary and stops everything - also on Ctrl-C.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Run broker, topics, predictor, allocator, emulator and a replay of the bundled sample; print a summary.")
+public final class DemoCommand implements Callable<Integer> {
+
+    @Option(names = "--bootstrap", description = "Use this broker instead of starting one.")
+    String bootstrap;
+
+    @Option(names = "--port", defaultValue = "19092", description = "Port of the demo's own broker (default ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--controller-port", defaultValue = "19093", description = "Controller port of the demo's broker (default ${DEFAULT-VALUE}).")
+    int controllerPort;
+
+    @Option(names = "--traces", description = "Trace folder in the dataset's layout (default: the bundled sample).")
+    Path traces;
+
+    @Option(names = "--batch", defaultValue = "16", description = "Requests per batch (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--limit", defaultValue = "0", description = "Replay only the first N requests (default: all).")
+    int limit;
+
+    @Option(names = "--partitions", defaultValue = "4", description = "Partitions per topic (default ${DEFAULT-VALUE}).")
+    int partitions;
+
+    @Option(names = "--timeout", defaultValue = "150", description = "Seconds to wait for the outputs (default ${DEFAULT-VALUE}).")
+    int timeoutSeconds;
+
+    @Option(names = "--work-dir", description = "Where the demo keeps its broker data and state (default: <repo>/work/demo).")
+    Path workDir;
+
+    static final int PREFILL_CHUNK = 256;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintStream out = System.out;
+        Path home = WorkDir.defaultPath();
+        Path work = workDir != null ? workDir : home.resolve("demo");
+        Path sample = traces != null ? traces : home.getParent().resolve("data").resolve("sample");
+        if (!Files.isDirectory(sample)) {
+            System.err.println("demo: trace folder not found: " + sample);
+            return 2;
+        }
+        ModelCatalog catalog = ModelCatalog.standard();
+        PredictorSettings predictor = PredictorSettings.defaults();
+        List<String> policies = EmulatorSettings.defaults().policies();
+        ExpectedOutputs expected = ExpectedOutputs.of(sample, catalog, limit, batch, PREFILL_CHUNK, predictor.n());
+
+        Cleanup cleanup = new Cleanup();
+        Thread hook = new Thread(cleanup::run, "demo-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            String servers = bootstrap;
+            if (servers == null) {
+                deleteRecursively(work); // a fresh broker each run, so the summary counts only this run
+                LocalBroker broker = LocalBroker.withCurrentClasspath(work, port, controllerPort);
+                out.printf("starting a KRaft broker on 127.0.0.1:%d (data in %s)%n", port, broker.dataDir());
+                broker.start(Duration.ofSeconds(90));
+                cleanup.broker = broker;
+                servers = broker.bootstrapServers();
+            }
+            try (TopicAdmin admin = new TopicAdmin(servers, Duration.ofSeconds(30))) {
+                var created = admin.createAll(Topics.ALL, partitions, (short) 1);
+                out.printf("topics: %d created, %d already there%n", created.created().size(), created.existing().size());
+            }
+            String prefix = "expertcast-demo-" + System.currentTimeMillis() + "-";
+            cleanup.stages = PipelineStages.start(servers, work.resolve("state"), prefix, Map.of());
+            cleanup.stages.awaitRunning(Duration.ofSeconds(60));
+            out.println("predictor, allocator and emulator running; replaying " + sample);
+
+            ReplaySummary replay = TraceReplayer.replay(new ReplayOptions(servers, sample, batch, 0, limit, true,
+                    PREFILL_CHUNK), System.console() != null ? System.err : null);
+
+            try (PipelineOutputs outputs = new PipelineOutputs(servers)) {
+                long deadline = System.nanoTime() + Duration.ofSeconds(timeoutSeconds).toNanos();
+                while (!expected.reachedBy(outputs, policies)) {
+                    if (System.nanoTime() > deadline) {
+                        System.err.println("demo: outputs incomplete after " + timeoutSeconds + " s: "
+                                + expected.missing(outputs) + " (stages: " + cleanup.stages.states() + ")");
+                        return 1;
+                    }
+                    outputs.poll(Duration.ofMillis(500));
+                }
+                outputs.poll(Duration.ofMillis(200));
+                out.println();
+                out.print(DemoSummary.format(replay, expected, outputs, policies, EmulatorSettings.defaults()));
+            }
+            return 0;
+        } finally {
+            cleanup.run();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // Ctrl-C: the hook is running the same cleanup.
+            }
+        }
+    }
+
+    /** Stops what the demo started, once, whether it ends normally or by Ctrl-C. */
+    private static final class Cleanup {
+        private final AtomicBoolean done = new AtomicBoolean();
+        volatile PipelineStages stages;
+        volatile LocalBroker broker;
+
+        void run() {
+            if (!done.compareAndSet(false, true)) {
+                return;
+            }
+            if (stages != null) {
+                stages.close();
+            }
+            if (broker != null) {
+                broker.stop(Duration.ofSeconds(20));
+            }
+        }
+    }
+
+    private static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.delete(p);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,58 @@
+package io.expertcast.launcher.demo;
+
+import io.expertcast.emulator.EmulatorSettings;
+import io.expertcast.replayer.ReplaySummary;
+import io.expertcast.schemas.PredictorMetrics;
+import io.expertcast.schemas.WaferMetrics;
+import java.util.List;
+import java.util.Locale;
+
+/** The demo's printed summary. */
+final class DemoSummary {
+    private DemoSummary() {
+    }
+
+    static String format(ReplaySummary replay, ExpectedOutputs expected, PipelineOutputs out, List<String> policies,
+                         EmulatorSettings emulator) {
+        StringBuilder s = new StringBuilder();
+        s.append("== expertcast demo summary\n");
+        s.append(String.format(Locale.ROOT, "replay     %d requests, %d passes, %d selection events, %d tokens, %.1f MB in %.1f s (%.0f events/s)%n",
+                replay.requests(), replay.passes(), replay.events(), replay.tokens(), replay.bytes() / 1e6,
+                replay.elapsedSeconds(), replay.eventsPerSecond()));
+        if (!replay.skipped().isEmpty()) {
+            s.append("           skipped bad files: ").append(replay.skipped().size()).append('\n');
+        }
+        s.append(String.format(Locale.ROOT, "predictor  %d decode-phase prefetch commands%n", out.prefetchCommands()));
+        for (PredictorMetrics m : out.predictorMetrics().values()) {
+            s.append(String.format(Locale.ROOT,
+                    "           %s: decode recall@%d = %.4f over %d (request, decode step, MoE layer) samples"
+                            + " (computed offline from the same files: %.4f)%n",
+                    m.getModel(), m.getN(), m.getRecall(), m.getSamples(),
+                    expected.recallPerModel().get(m.getModel()).recall()));
+        }
+        s.append(String.format(Locale.ROOT, "allocator  %d allocation plans (%d passes x MoE layers)%n",
+                out.allocationPlans(), expected.totalPasses()));
+        s.append(String.format(Locale.ROOT, "emulator   %s, %d dies; MoE-layer time per pass = slowest die%n",
+                emulator.hardware().name(), emulator.hardware().dies()));
+        for (String model : expected.passesPerModel().keySet()) {
+            WaferMetrics base = out.waferMetrics().get(model + "/base");
+            s.append(String.format(Locale.ROOT, "  %-16s %-6s %16s %9s %12s %14s%n", model, "policy",
+                    "tokens/s", "vs base", "hops", "hops vs base"));
+            for (String policy : policies) {
+                WaferMetrics m = out.waferMetrics().get(model + "/" + policy);
+                if (m == null) {
+                    continue;
+                }
+                String speedup = base == null ? "-" : String.format(Locale.ROOT, "%.2fx",
+                        m.getThroughputTokensPerS() / base.getThroughputTokensPerS());
+                String hops = base == null || base.getHops() == 0 ? "-"
+                        : m.getHops() == 0 ? "no hops"
+                        : String.format(Locale.ROOT, "%.1fx fewer", (double) base.getHops() / m.getHops());
+                s.append(String.format(Locale.ROOT, "  %-16s %-6s %16.0f %9s %12d %14s%n", "", policy,
+                        m.getThroughputTokensPerS(), speedup, m.getHops(), hops));
+            }
+        }
+        s.append(String.format(Locale.ROOT, "dead letters %d%n", out.deadLetters().size()));
+        return s.toString();
+    }
+}
