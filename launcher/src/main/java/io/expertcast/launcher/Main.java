@@ -16,14 +16,20 @@ public final class Main {
     /**
      * Kafka clients log every config dump and (re)connect at INFO; on a terminal that buries the
      * command's own output. Only a default: {@code EXPERTCAST_JAVA_OPTS=-Dorg.slf4j.simpleLogger.log.org.apache.kafka=info}
-     * brings them back.
+     * brings them back. The transactional producer's Sender warns on every retried
+     * CONCURRENT_TRANSACTIONS / OUT_OF_ORDER_SEQUENCE_NUMBER response, which exactly_once_v2 with a short
+     * commit interval produces routinely and retries without loss; it is kept to errors.
      */
     static void quietKafkaClientLogs() {
-        for (String logger : new String[] {"org.apache.kafka", "kafka"}) {
-            String key = "org.slf4j.simpleLogger.log." + logger;
-            if (System.getProperty(key) == null) {
-                System.setProperty(key, "warn");
-            }
+        quiet("org.apache.kafka", "warn");
+        quiet("kafka", "warn");
+        quiet("org.apache.kafka.clients.producer.internals.Sender", "error");
+    }
+
+    private static void quiet(String logger, String level) {
+        String key = "org.slf4j.simpleLogger.log." + logger;
+        if (System.getProperty(key) == null) {
+            System.setProperty(key, level);
         }
     }
 }

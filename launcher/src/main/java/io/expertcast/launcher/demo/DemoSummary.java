@@ -45,7 +45,7 @@ final class DemoSummary {
                 }
                 String speedup = base == null ? "-" : String.format(Locale.ROOT, "%.2fx",
                         m.getThroughputTokensPerS() / base.getThroughputTokensPerS());
-                String hops = base == null || base.getHops() == 0 ? "-"
+                String hops = base == null || base.getHops() == 0 || m == base ? "-"
                         : m.getHops() == 0 ? "no hops"
                         : String.format(Locale.ROOT, "%.1fx fewer", (double) base.getHops() / m.getHops());
                 s.append(String.format(Locale.ROOT, "  %-16s %-6s %16.0f %9s %12d %14s%n", "", policy,
