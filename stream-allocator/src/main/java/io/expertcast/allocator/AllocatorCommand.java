@@ -2,13 +2,11 @@ package io.expertcast.allocator;
 
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.streams.StreamsService;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -50,31 +48,9 @@ public class AllocatorCommand implements Callable<Integer> {
         }
         AllocatorSettings settings = new AllocatorSettings(ModelCatalog.standard(), hardware, applicationId);
         KafkaStreams streams = AllocatorApp.start(bootstrap, stateDir, settings, Map.of());
-        CountDownLatch stopped = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
-            streams.close(Duration.ofSeconds(30));
-            stopped.countDown();
-        }, "allocator-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
         spec.commandLine().getOut().println("allocator running on " + bootstrap + " for " + hardware.name()
                 + " (Ctrl-C stops it)");
-        // The instance is already started (no state listener can be added): watch its state instead.
-        while (!stopped.await(1, TimeUnit.SECONDS)) {
-            KafkaStreams.State state = streams.state();
-            if (state == KafkaStreams.State.ERROR || state == KafkaStreams.State.PENDING_ERROR
-                    || state == KafkaStreams.State.NOT_RUNNING) {
-                break;
-            }
-        }
-        boolean failed = streams.state() == KafkaStreams.State.ERROR
-                || streams.state() == KafkaStreams.State.PENDING_ERROR;
-        try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-            streams.close(Duration.ofSeconds(30));
-        } catch (IllegalStateException shuttingDown) {
-            // Ctrl-C: the hook is already closing the streams.
-        }
-        return failed ? 1 : 0;
+        return StreamsService.runUntilStopped(streams, "allocator");
     }
 
     public static void main(String[] args) {

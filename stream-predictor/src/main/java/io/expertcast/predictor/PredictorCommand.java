@@ -1,13 +1,13 @@
 package io.expertcast.predictor;
 
 import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.streams.StreamsService;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.streams.KafkaStreams;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,27 +48,9 @@ public final class PredictorCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         PredictorSettings settings = settings();
-        CountDownLatch stopped = new CountDownLatch(1);
-        KafkaStreams streams = PredictorApp.create(bootstrap, stateDir, settings, Map.of());
-        streams.setStateListener((now, before) -> {
-            if (now == KafkaStreams.State.ERROR || now == KafkaStreams.State.NOT_RUNNING) {
-                stopped.countDown();
-            }
-        });
-        streams.start();
-        Thread hook = new Thread(() -> {
-            streams.close(Duration.ofSeconds(30));
-            stopped.countDown();
-        }, "predictor-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
+        KafkaStreams streams = PredictorApp.start(bootstrap, stateDir, settings, Map.of());
         LOG.info("predictor {} running on {} (n={}), Ctrl-C to stop", applicationId, bootstrap, n);
-        stopped.await();
-        if (streams.state() == KafkaStreams.State.ERROR) {
-            LOG.error("predictor {} stopped on an error", applicationId);
-            streams.close(Duration.ofSeconds(30));
-            return 1;
-        }
-        return 0;
+        return StreamsService.runUntilStopped(streams, "predictor");
     }
 
     /** The settings the options describe; a bad option is a usage error, not a stack trace. */

@@ -2,12 +2,11 @@ package io.expertcast.emulator;
 
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.streams.StreamsService;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -41,22 +40,9 @@ public final class EmulatorCommand implements Callable<Integer> {
             System.err.println("emulator: " + e.getMessage());
             return 2;
         }
-        CountDownLatch stopped = new CountDownLatch(1);
         KafkaStreams streams = EmulatorApp.start(bootstrap, stateDir, settings, Map.of());
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            streams.close(Duration.ofSeconds(30));
-            stopped.countDown();
-        }, "emulator-shutdown"));
         System.out.println("emulator running on " + settings.hardware().name() + " (" + settings.hardware().dies()
                 + " dies), policies " + settings.policies() + "; Ctrl-C stops it");
-        while (!stopped.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
-            KafkaStreams.State state = streams.state();
-            if (state == KafkaStreams.State.ERROR || state == KafkaStreams.State.NOT_RUNNING) {
-                System.err.println("emulator: streams stopped in state " + state);
-                streams.close(Duration.ofSeconds(30));
-                return 1;
-            }
-        }
-        return streams.state() == KafkaStreams.State.ERROR ? 1 : 0;
+        return StreamsService.runUntilStopped(streams, "emulator");
     }
 }
