@@ -1,5 +1,6 @@
 package io.expertcast.emulator;
 
+import io.expertcast.emulator.engine.Policies;
 import io.expertcast.schemas.Topics;
 import io.expertcast.schemas.WaferMetrics;
 import io.expertcast.streams.ValidatedPasses;
@@ -31,15 +32,19 @@ public final class EmulatorTopology {
         var passes = ValidatedPasses.stream(builder, settings.catalog(), app);
         // A plan that matches no pass (unknown model or pass id) never completes an assembly and is
         // reported on moe.dead-letter by the assembly's idle timeout; a bad plan of a real pass is
-        // reported by PassEmulator.
-        var plans = builder.stream(Topics.ALLOCATIONS.name(),
-                Consumed.with(Topics.ALLOCATIONS.keySerde(), Topics.ALLOCATIONS.valueSerde()).withName("emulator-plans"));
+        // reported by PassEmulator. Without the allo policy a pass does not wait for plans at all.
+        var plans = settings.policies().contains(Policies.ALLO)
+                ? builder.stream(Topics.ALLOCATIONS.name(), Consumed.with(Topics.ALLOCATIONS.keySerde(),
+                        Topics.ALLOCATIONS.valueSerde()).withName("emulator-plans"))
+                : null;
+        // Seam for the Pred policies (emulator issue): moe.prefetch commands are consumed here, next
+        // to the plans, to pre-place experts before their pass; no policy uses them yet.
         PassEmulator emulator = new PassEmulator(settings);
         var outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans)
                 .mapValues(pass -> emulator.emulate(pass, app), Named.as("emulate-pass"));
-        outcomes.filter((k, v) -> v.rejectedPlan() != null, Named.as("rejected-plans"))
-                .map((k, v) -> KeyValue.pair(k.getBytes(StandardCharsets.UTF_8), v.rejectedPlan()),
-                        Named.as("rejected-plan-letters"))
+        outcomes.filter((k, v) -> v.deadLetter() != null, Named.as("rejected-inputs"))
+                .map((k, v) -> KeyValue.pair(k.getBytes(StandardCharsets.UTF_8), v.deadLetter()),
+                        Named.as("rejected-input-letters"))
                 .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
                         Topics.DEAD_LETTER.valueSerde()).withName("emulator-dead-letter-sink"));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(WaferTotals.STORE),

@@ -5,6 +5,7 @@ import io.expertcast.emulator.engine.InvalidPlanException;
 import io.expertcast.emulator.engine.PassResult;
 import io.expertcast.emulator.engine.PassWorkload;
 import io.expertcast.emulator.engine.Policies;
+import io.expertcast.emulator.engine.PolicyTotals;
 import io.expertcast.emulator.engine.WaferContext;
 import io.expertcast.emulator.engine.WaferEngine;
 import io.expertcast.schemas.AllocationPlan;
@@ -25,69 +26,109 @@ import java.util.Map;
 
 /**
  * Runs every configured policy on one completed pass (Kafka-free apart from the record types), giving
- * one per-pass WaferMetrics delta per policy, and a dead letter when the controller's plan is unusable
- * (the allo policy then skips the pass; the others still run).
+ * one per-pass WaferMetrics delta per policy in the configured order. Two kinds of bad input become a
+ * dead letter instead of a wrong number:
+ * <ul>
+ *   <li>an unusable controller plan (die outside the mesh, expert or layer out of range, tokens that
+ *       do not match the pass's routing): the allo policy skips the pass, the others still count it;</li>
+ *   <li>selections whose batch token indices do not tile the ForwardPass exactly (outside it,
+ *       overlapping, or leaving a token without selections): no policy counts the pass.</li>
+ * </ul>
+ * The source offset of such a letter is -1: the pass was assembled from several records.
  */
 final class PassEmulator {
     private final EmulatorSettings settings;
-    private final Map<String, WaferContext> wafers = new HashMap<>();
+    private final Map<String, WaferContext> wafers = new HashMap<>(); // lookup only, never iterated
 
     PassEmulator(EmulatorSettings settings) {
         this.settings = settings;
     }
 
-    record Outcome(List<WaferMetrics> deltas, DeadLetter rejectedPlan) {
+    /** The per-policy deltas of one pass, and at most one dead letter. */
+    record Outcome(List<WaferMetrics> deltas, DeadLetter deadLetter) {
     }
 
     Outcome emulate(CompletedPass completed, String application) {
         String modelId = completed.pass().getModel();
-        ModelShape model = settings.catalog().byId(modelId).orElseThrow();
+        long passId = completed.pass().getPassId();
+        ModelShape model = settings.catalog().byId(modelId).orElseThrow(); // ValidatedPasses admits known models only
+        PassWorkload workload;
+        try {
+            workload = workload(model, completed);
+        } catch (IllegalArgumentException e) {
+            return new Outcome(List.of(), letter(application, Topics.SELECTIONS.name(), modelId, passId,
+                    "selections do not fit their pass, no policy counts it: " + e.getMessage()));
+        }
         WaferContext wafer = wafers.computeIfAbsent(modelId, id -> WaferContext.even(settings.hardware(), model));
-        PassWorkload workload = workload(model, completed);
-        List<int[][]> plans = plansByLayer(model, completed.plans());
+        List<int[][]> plans = null;
+        String planProblem = null;
+        try {
+            plans = plansByLayer(model, completed.plans());
+        } catch (InvalidPlanException e) {
+            planProblem = e.getMessage();
+        }
         List<WaferMetrics> deltas = new ArrayList<>();
-        DeadLetter rejected = null;
         for (String name : settings.policies()) {
             try {
+                if (planProblem != null && name.equals(Policies.ALLO)) {
+                    throw new InvalidPlanException(planProblem);
+                }
                 PassResult r = WaferEngine.run(workload, Policies.of(name, plans), wafer);
-                deltas.add(delta(modelId, completed.pass().getPassId(), r));
+                deltas.add(WaferTotals.delta(modelId, settings.hardware().name(), passId,
+                        completed.pass().getEventTimeMs(), PolicyTotals.of(r)));
             } catch (InvalidPlanException e) {
-                String key = Topics.passKey(modelId, completed.pass().getPassId());
-                rejected = DeadLetters.of(application, Topics.ALLOCATIONS.name(), -1, -1L,
-                        "invalid plan, the allo policy skips this pass: " + e.getMessage(),
-                        key.getBytes(StandardCharsets.UTF_8), null);
+                planProblem = e.getMessage();
             }
         }
+        DeadLetter rejected = planProblem == null ? null : letter(application, Topics.ALLOCATIONS.name(), modelId,
+                passId, "invalid plan, the allo policy skips this pass: " + planProblem);
         return new Outcome(deltas, rejected);
     }
 
-    private WaferMetrics delta(String model, long passId, PassResult r) {
-        return WaferMetrics.newBuilder().setModel(model).setMesh(settings.hardware().name()).setPolicy(r.policy())
-                .setPasses(1).setTokens(r.tokens()).setMoeTimeNs(r.moeNs()).setThroughputTokensPerS(0)
-                .setHops(r.hops()).setLocalReads(r.localReads()).setRemoteReads(r.remoteReads()).setCopyWrites(0)
-                .setLastPassId(passId).setEventTimeMs(System.currentTimeMillis()).build();
+    private static DeadLetter letter(String application, String topic, String model, long passId, String reason) {
+        byte[] key = Topics.passKey(model, passId).getBytes(StandardCharsets.UTF_8);
+        return DeadLetters.of(application, topic, -1, -1L, reason, key, null);
     }
 
-    /** Each event's ids placed at its batch token offset: the pass in batch order. */
+    /**
+     * Each event's ids placed at its batch token offset: the pass in batch order. Throws
+     * IllegalArgumentException unless the events cover every token of the pass exactly once.
+     */
     static PassWorkload workload(ModelShape model, CompletedPass completed) {
         int tokens = completed.pass().getTotalTokens();
         int perToken = model.numMoeLayers() * model.topK();
         int[] ids = new int[tokens * perToken];
+        boolean[] covered = new boolean[tokens];
         for (SelectionEvent e : completed.selections()) {
-            ByteBuffer b = e.getExpertIds().duplicate().order(ByteOrder.LITTLE_ENDIAN);
-            int at = e.getBatchTokenOffset() * perToken;
-            int n = e.getTokenCount() * perToken;
-            if (at + n > ids.length) {
-                throw new IllegalStateException("selection of " + e.getRequestId() + " lies outside pass "
-                        + e.getPassId() + " (" + tokens + " tokens)");
+            int first = e.getBatchTokenOffset();
+            if (first < 0 || first + e.getTokenCount() > tokens) {
+                throw new IllegalArgumentException("request " + e.getRequestId() + " step " + e.getStep()
+                        + " claims batch tokens " + first + ".." + (first + e.getTokenCount() - 1) + " of pass "
+                        + e.getPassId() + ", which has " + tokens);
             }
-            for (int i = 0; i < n; i++) {
+            for (int t = first; t < first + e.getTokenCount(); t++) {
+                if (covered[t]) {
+                    throw new IllegalArgumentException("batch token " + t + " of pass " + e.getPassId()
+                            + " claimed twice (again by request " + e.getRequestId() + ")");
+                }
+                covered[t] = true;
+            }
+            ByteBuffer b = e.getExpertIds().duplicate().order(ByteOrder.LITTLE_ENDIAN);
+            int at = first * perToken;
+            for (int i = 0; i < e.getTokenCount() * perToken; i++) {
                 ids[at + i] = b.getShort() & 0xFFFF;
+            }
+        }
+        for (int t = 0; t < tokens; t++) {
+            if (!covered[t]) {
+                throw new IllegalArgumentException("batch token " + t + " of pass " + completed.pass().getPassId()
+                        + " has no selections");
             }
         }
         return new PassWorkload(model, completed.pass().getPassId(), tokens, ids);
     }
 
+    /** Plans indexed by MoE layer; a layer outside the model is an unusable plan, not a silent skip. */
     private static List<int[][]> plansByLayer(ModelShape model, List<AllocationPlan> plans) {
         List<int[][]> byLayer = new ArrayList<>();
         for (int l = 0; l < model.numMoeLayers(); l++) {
@@ -95,7 +136,8 @@ final class PassEmulator {
         }
         for (AllocationPlan plan : plans) {
             if (plan.getLayer() < 0 || plan.getLayer() >= model.numMoeLayers()) {
-                continue; // reported as "no plan for layer ..." when a layer then lacks one
+                throw new InvalidPlanException("plan for pass " + plan.getPassId() + " names MoE layer "
+                        + plan.getLayer() + ", model " + model.id() + " has " + model.numMoeLayers());
             }
             int[][] triples = new int[plan.getAssignments().size()][];
             for (int i = 0; i < triples.length; i++) {

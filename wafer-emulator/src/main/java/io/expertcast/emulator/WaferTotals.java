@@ -1,5 +1,6 @@
 package io.expertcast.emulator;
 
+import io.expertcast.emulator.engine.PolicyTotals;
 import io.expertcast.schemas.WaferMetrics;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -8,7 +9,8 @@ import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
  * Adds each pass's per-policy delta to the cumulative totals of its model/policy key (a RocksDB
- * store, so totals survive a restart) and forwards the updated totals. Observes only.
+ * store, so totals survive a restart) and forwards the updated totals. The sums are
+ * {@link PolicyTotals}'; this class only maps them to and from the record on moe.wafer-metrics.
  */
 final class WaferTotals implements Processor<String, WaferMetrics, String, WaferMetrics> {
     static final String STORE = "emulator-wafer-totals";
@@ -24,22 +26,30 @@ final class WaferTotals implements Processor<String, WaferMetrics, String, Wafer
     @Override
     public void process(Record<String, WaferMetrics> record) {
         WaferMetrics d = record.value();
-        WaferMetrics t = totals.get(record.key());
-        if (t == null) {
-            t = WaferMetrics.newBuilder(d).setPasses(0).setTokens(0).setMoeTimeNs(0).setHops(0).setLocalReads(0)
-                    .setRemoteReads(0).setCopyWrites(0).setLastPassId(-1).build();
-        }
-        t.setPasses(t.getPasses() + d.getPasses());
-        t.setTokens(t.getTokens() + d.getTokens());
-        t.setMoeTimeNs(t.getMoeTimeNs() + d.getMoeTimeNs());
-        t.setHops(t.getHops() + d.getHops());
-        t.setLocalReads(t.getLocalReads() + d.getLocalReads());
-        t.setRemoteReads(t.getRemoteReads() + d.getRemoteReads());
-        t.setCopyWrites(t.getCopyWrites() + d.getCopyWrites());
-        t.setLastPassId(Math.max(t.getLastPassId(), d.getLastPassId()));
-        t.setThroughputTokensPerS(t.getMoeTimeNs() > 0 ? t.getTokens() / (t.getMoeTimeNs() * 1e-9) : 0);
-        t.setEventTimeMs(d.getEventTimeMs());
+        WaferMetrics before = totals.get(record.key());
+        PolicyTotals sum = before == null ? totals(d) : totals(before).plus(totals(d));
+        WaferMetrics t = WaferMetrics.newBuilder(d)
+                .setPasses(sum.passes()).setTokens(sum.tokens()).setMoeTimeNs(sum.moeNs())
+                .setThroughputTokensPerS(sum.throughputTokensPerS()).setHops(sum.hops())
+                .setLocalReads(sum.localReads()).setRemoteReads(sum.remoteReads())
+                .setCopyWrites((before == null ? 0 : before.getCopyWrites()) + d.getCopyWrites())
+                .setLastPassId(before == null ? d.getLastPassId() : Math.max(before.getLastPassId(), d.getLastPassId()))
+                .build();
         totals.put(record.key(), t);
         context.forward(record.withValue(t));
+    }
+
+    static PolicyTotals totals(WaferMetrics m) {
+        return new PolicyTotals(m.getPolicy(), m.getPasses(), m.getTokens(), m.getMoeTimeNs(), m.getHops(),
+                m.getLocalReads(), m.getRemoteReads());
+    }
+
+    /** A one-pass delta for moe.wafer-metrics (throughput filled in by the totals). */
+    static WaferMetrics delta(String model, String mesh, long passId, long eventTimeMs, PolicyTotals pass) {
+        return WaferMetrics.newBuilder().setModel(model).setMesh(mesh).setPolicy(pass.policy())
+                .setPasses(pass.passes()).setTokens(pass.tokens()).setMoeTimeNs(pass.moeNs())
+                .setThroughputTokensPerS(pass.throughputTokensPerS()).setHops(pass.hops())
+                .setLocalReads(pass.localReads()).setRemoteReads(pass.remoteReads()).setCopyWrites(0)
+                .setLastPassId(passId).setEventTimeMs(eventTimeMs).build();
     }
 }

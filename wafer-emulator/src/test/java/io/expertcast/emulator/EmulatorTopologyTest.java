@@ -13,6 +13,8 @@ import io.expertcast.emulator.engine.WaferEngine;
 import io.expertcast.schemas.AllocationPlan;
 import io.expertcast.schemas.Assignment;
 import io.expertcast.schemas.DeadLetter;
+import io.expertcast.schemas.ForwardPass;
+import io.expertcast.schemas.SelectionEvent;
 import io.expertcast.schemas.PassEntry;
 import io.expertcast.schemas.Topics;
 import io.expertcast.schemas.WaferMetrics;
@@ -25,6 +27,8 @@ import java.util.List;
 import java.util.Map;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,9 +40,53 @@ class EmulatorTopologyTest {
     private static final String MODEL = StreamsTestData.MODEL; // llama4-maverick: 24 MoE layers, k = 1
 
     private TopologyTestDriver driver() {
+        return driver(EmulatorSettings.defaults().withApplicationName("emu"));
+    }
+
+    private TopologyTestDriver driver(EmulatorSettings settings) {
         StreamsBuilder builder = new StreamsBuilder();
-        EmulatorTopology.build(builder, EmulatorSettings.defaults().withApplicationName("emu"));
+        EmulatorTopology.build(builder, settings);
         return new TopologyTestDriver(builder.build(), StreamsSettings.base("emu", "unused:9092", stateDir, Map.of()));
+    }
+
+    /** The input and output topics of one driver. */
+    private record Topics4(TestInputTopic<String, SelectionEvent> selections, TestInputTopic<String, ForwardPass> passes,
+                           TestInputTopic<String, AllocationPlan> plans, TestOutputTopic<String, WaferMetrics> metrics,
+                           TestOutputTopic<byte[], DeadLetter> dead) {
+        static Topics4 of(TopologyTestDriver driver) {
+            return new Topics4(
+                    driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
+                            Topics.SELECTIONS.valueSerde().serializer()),
+                    driver.createInputTopic(Topics.PASSES.name(), new StringSerializer(),
+                            Topics.PASSES.valueSerde().serializer()),
+                    driver.createInputTopic(Topics.ALLOCATIONS.name(), new StringSerializer(),
+                            Topics.ALLOCATIONS.valueSerde().serializer()),
+                    driver.createOutputTopic(Topics.WAFER_METRICS.name(), Topics.WAFER_METRICS.keySerde().deserializer(),
+                            Topics.WAFER_METRICS.valueSerde().deserializer()),
+                    driver.createOutputTopic(Topics.DEAD_LETTER.name(), Topics.DEAD_LETTER.keySerde().deserializer(),
+                            Topics.DEAD_LETTER.valueSerde().deserializer()));
+        }
+
+        /** Pass {@code pass}: request r prefills 2 tokens on expert 7 at batch offset {@code batchOffset}. */
+        void twoTokenPass(long pass, int batchOffset) {
+            selections.pipeInput("r" + pass, StreamsTestData.selection("r" + pass, 0, 0, 2, pass, batchOffset, 7));
+            passes.pipeInput(MODEL, StreamsTestData.pass(pass, List.of(new PassEntry("r" + pass, 0, 2))));
+        }
+
+        void plans(long pass, AllocationPlan... byLayer) {
+            for (AllocationPlan p : byLayer) {
+                plans.pipeInput(Topics.passKey(MODEL, pass), p);
+            }
+        }
+    }
+
+    /** Plans of pass {@code pass} for all 24 layers, EP-like (expert 7, 2 tokens, on its home die 1). */
+    private static AllocationPlan[] epPlans(long pass) {
+        AllocationPlan[] plans = new AllocationPlan[24];
+        for (int layer = 0; layer < 24; layer++) {
+            plans[layer] = plan(pass, layer, 7, 2, 1);
+        }
+        return plans;
     }
 
     /** EP-like plan: every layer's tokens of {@code expert} on its home die. */
@@ -118,6 +166,76 @@ class EmulatorTopologyTest {
             pass.setModel("mystery-moe");
             pIn.pipeInput("mystery-moe", pass);
             assertEquals(1, dead.readValuesToList().size());
+        }
+    }
+
+    @Test
+    void aPassWithoutPlansEmitsNothingUnlessAlloIsOff() {
+        try (TopologyTestDriver driver = driver()) {
+            Topics4 t = Topics4.of(driver);
+            t.twoTokenPass(0, 0);
+            assertTrue(t.metrics().isEmpty(), "allo needs the pass's plans; no policy reports it alone");
+            assertTrue(t.dead().isEmpty());
+        }
+        var baseAndEp = new EmulatorSettings(ModelCatalog.standard(), HardwareConfig.load("dojo-5x5"),
+                List.of("base", "ep"), "emu");
+        try (TopologyTestDriver driver = driver(baseAndEp)) {
+            Topics4 t = Topics4.of(driver);
+            t.twoTokenPass(0, 0);
+            assertEquals(List.of(MODEL + "/base", MODEL + "/ep"),
+                    t.metrics().readKeyValuesToList().stream().map(kv -> kv.key).toList());
+        }
+    }
+
+    @Test
+    void eachKindOfUnusablePlanIsADeadLetterAndOnlyAlloSkipsThePass() {
+        try (TopologyTestDriver driver = driver()) {
+            Topics4 t = Topics4.of(driver);
+            AllocationPlan[] badExpert = epPlans(0);
+            badExpert[3] = plan(0, 3, 128, 2, 1);
+            AllocationPlan[] badLayer = epPlans(1);
+            badLayer[23] = plan(1, 24, 7, 2, 1);
+            AllocationPlan[] tooManyTokens = epPlans(2);
+            tooManyTokens[0] = plan(2, 0, 7, 3, 1); // 2 tokens x k = 1 routed to expert 7, the plan computes 3
+            AllocationPlan[][] bad = {badExpert, badLayer, tooManyTokens};
+            for (int pass = 0; pass < 3; pass++) {
+                t.twoTokenPass(pass, 0);
+                t.plans(pass, bad[pass]);
+            }
+            List<String> reasons = t.dead().readValuesToList().stream().map(DeadLetter::getReason).toList();
+            assertEquals(List.of(
+                    "invalid plan, the allo policy skips this pass: plan for pass 0 layer 3 names expert 128 (model has 128)",
+                    "invalid plan, the allo policy skips this pass: plan for pass 1 names MoE layer 24, model "
+                            + MODEL + " has 24",
+                    "invalid plan, the allo policy skips this pass: plan for pass 2 layer 0 gives expert 7 3 tokens,"
+                            + " the pass routed 2 to it"), reasons);
+            var totals = t.metrics().readKeyValuesToMap();
+            assertEquals(3, totals.get(MODEL + "/base").getPasses());
+            assertEquals(3, totals.get(MODEL + "/ep").getPasses());
+            assertTrue(!totals.containsKey(MODEL + "/allo"));
+        }
+    }
+
+    @Test
+    void selectionsThatDoNotTileTheirPassAreADeadLetterForEveryPolicy() {
+        try (TopologyTestDriver driver = driver()) {
+            Topics4 t = Topics4.of(driver);
+            t.twoTokenPass(0, 1); // tokens 1..2 of a 2-token pass
+            t.plans(0, epPlans(0));
+            // pass 1: two requests both claiming batch token 0
+            t.selections().pipeInput("x", StreamsTestData.selection("x", 0, 0, 1, 1, 0, 7));
+            t.selections().pipeInput("y", StreamsTestData.selection("y", 0, 0, 1, 1, 0, 7));
+            t.passes().pipeInput(MODEL, StreamsTestData.pass(1, List.of(new PassEntry("x", 0, 1), new PassEntry("y", 0, 1))));
+            t.plans(1, epPlans(1));
+            List<DeadLetter> letters = t.dead().readValuesToList();
+            assertEquals(List.of(
+                    "selections do not fit their pass, no policy counts it: request r0 step 0 claims batch tokens 1..2"
+                            + " of pass 0, which has 2",
+                    "selections do not fit their pass, no policy counts it: batch token 0 of pass 1 claimed twice"
+                            + " (again by request y)"),
+                    letters.stream().map(DeadLetter::getReason).toList());
+            assertEquals(Topics.SELECTIONS.name(), letters.get(0).getSourceTopic());
+            assertTrue(t.metrics().isEmpty());
         }
     }
 }
