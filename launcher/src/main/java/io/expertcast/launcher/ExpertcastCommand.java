@@ -1,6 +1,7 @@
 package io.expertcast.launcher;
 
 import io.expertcast.allocator.AllocatorCommand;
+import io.expertcast.analysis.AnalyzeCommand;
 import io.expertcast.emulator.EmulatorCommand;
 import io.expertcast.launcher.broker.BrokerCommand;
 import io.expertcast.launcher.demo.DemoCommand;
@@ -24,7 +25,7 @@ import picocli.CommandLine.Spec;
         versionProvider = ExpertcastCommand.Version.class,
         description = "Streaming expert-selection forecaster and placement controller for MoE serving "
                 + "(arXiv 2510.05497).",
-        subcommands = {BrokerCommand.class, TopicsCommand.class, ReplayCommand.class, PredictorCommand.class,
+        subcommands = {BrokerCommand.class, TopicsCommand.class, ReplayCommand.class, AnalyzeCommand.class, PredictorCommand.class,
             AllocatorCommand.class, EmulatorCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
 public final class ExpertcastCommand implements Runnable {
 

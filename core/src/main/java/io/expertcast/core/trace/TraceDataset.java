@@ -54,7 +54,7 @@ public final class TraceDataset {
 
     /**
      * @param experts routed expert count for models the catalog does not know (0: the largest id in
-     *                the model's first file + 1)
+     *                the model's files + 1)
      */
     public static TraceDataset open(Path root, ModelCatalog catalog, int experts) {
         if (!Files.isDirectory(root)) {
@@ -158,14 +158,61 @@ public final class TraceDataset {
                 language, steps);
     }
 
+    /**
+     * The shape of a model folder: the catalog's by dataset folder ({@code meta-llama/Llama-4-...}) or by
+     * id ({@code synthetic/deepseek-v3}), then a {@value #SHAPE_FILE} in the model folder (written by
+     * the synthetic generator for custom shapes), else inferred from the files.
+     */
     private synchronized ModelShape shapeOf(String folder, Path file) {
-        return catalog.byDatasetFolder(folder).orElseGet(() -> inferred.computeIfAbsent(folder, f -> infer(f, file)));
+        return catalog.byDatasetFolder(folder)
+                .or(() -> catalog.byId(folder.substring(folder.indexOf('/') + 1)))
+                .orElseGet(() -> inferred.computeIfAbsent(folder, f -> {
+                    Path shapeFile = root.resolve(f).resolve(SHAPE_FILE);
+                    return Files.isRegularFile(shapeFile) ? readShapeFile(shapeFile) : infer(f, file);
+                }));
+    }
+
+    /** A model folder's own shape, one line {@code id:layers:moeLayers:experts:k[:hidden:intermediate]}. */
+    public static final String SHAPE_FILE = "model-shape.txt";
+
+    private static ModelShape readShapeFile(Path shapeFile) {
+        try {
+            return ModelCatalog.parseShape(Files.readString(shapeFile).strip());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + shapeFile, e);
+        } catch (IllegalArgumentException e) {
+            throw new TraceFormatException(shapeFile + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The largest expert id in any file of a model folder (for a model whose expert count nobody gave). */
+    private int largestIdIn(String folder) {
+        int max = -1;
+        for (Path f : files) {
+            if (!modelFolder(root.relativize(f)).equals(folder)) {
+                continue;
+            }
+            try (JsonParser p = JSON.createParser(f.toFile())) {
+                JsonToken t;
+                while ((t = p.nextToken()) != null) {
+                    if (t == JsonToken.VALUE_NUMBER_INT) {
+                        max = Math.max(max, p.getIntValue());
+                    }
+                }
+            } catch (JsonProcessingException e) {
+                throw new TraceFormatException(f + ": malformed JSON at " + where(e.getLocation()) + ": "
+                        + e.getOriginalMessage(), e);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + f, e);
+            }
+        }
+        return max;
     }
 
     /**
      * Shape of a model the catalog does not know, from its first file: the layer keys give the layer
      * count, null layers are dense, the first row's length is k; the expert count is --experts or the
-     * largest id in this file + 1 (a later file with a larger id is then an error naming --experts).
+     * largest id in any of the model's files + 1.
      */
     private ModelShape infer(String folder, Path file) {
         int layers = 0;
@@ -204,7 +251,7 @@ public final class TraceDataset {
         if (moe.isEmpty() || k <= 0) {
             throw new TraceFormatException(file + ": cannot infer the model shape (no MoE layer in the prefill step)");
         }
-        int experts = explicitExperts > 0 ? explicitExperts : maxId + 1;
+        int experts = explicitExperts > 0 ? explicitExperts : Math.max(maxId, largestIdIn(folder)) + 1;
         String id = folder.substring(folder.indexOf('/') + 1);
         moe.sort(Integer::compare);
         return new ModelShape(id, layers, moe.stream().mapToInt(Integer::intValue).toArray(), experts, k, 7168, 2048, 2.0);

@@ -1,0 +1,97 @@
+package io.expertcast.analysis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class AnalyzeCommandTest {
+    /** The 30 real Llama-4 requests bundled with the project. */
+    private static final Path SAMPLE = Path.of("..", "data", "sample");
+
+    @TempDir
+    Path temp;
+
+    private record Run(int exit, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            int exit = new CommandLine(new AnalyzeCommand()).execute(args);
+            return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    @Test
+    void jsonHasIssueThreesKeysAndTheReportHasHeatmaps() throws Exception {
+        Path report = temp.resolve("report");
+        Run r = run("--traces", SAMPLE.toString(), "--format", "json", "--report", report.toString(),
+                "--report-layers", "7,47");
+        assertEquals(0, r.exit(), r.err());
+        JsonNode json = new ObjectMapper().readTree(r.out());
+        assertEquals("llama4-maverick", json.get("model").asText());
+        assertEquals(30, json.get("requests").asInt());
+        for (String key : new String[] {"token_level_top20_coverage", "layer_level_top20_coverage",
+                "prefill_decode_spearman_mean", "top5_overlap", "top10_overlap", "top20_overlap", "hot_expert_ratio_max"}) {
+            double v = json.get(key).asDouble();
+            assertTrue(v > 0, key + " = " + v);
+            // per layer; layer->layer pairs each MoE layer with the next, so it has one entry fewer
+            assertEquals(key.startsWith("layer_level") ? 23 : 24, json.get("per_layer").get(key).size(), key);
+        }
+        assertTrue(json.get("top10pct_pair_share").isNull(), "Llama-4 is top-1: no pairs");
+        assertTrue(Files.size(report.resolve("llama4-maverick-layer7-token.png")) > 1000);
+        assertTrue(Files.size(report.resolve("llama4-maverick-layer7-layer.png")) > 1000);
+        assertTrue(Files.exists(report.resolve("llama4-maverick-layer47-token.png")));
+        assertTrue(Files.readString(report.resolve("index.html")).contains("layer7-token.png"));
+    }
+
+    @Test
+    void aModelOutsideTheCatalogGetsAnInferredShape() throws Exception {
+        Path file = temp.resolve("acme/Tiny-MoE/bench/subject/0.json");
+        Files.createDirectories(file.getParent());
+        // 3 layers, layer 0 dense; k = 2; largest id 6, so E = 7.
+        Files.writeString(file, "[{\"0\": null, \"1\": [[0, 1], [2, 3]], \"2\": [[4, 5], [6, 0]]},"
+                + " {\"0\": null, \"1\": [[0, 1]], \"2\": [[4, 5]]}, {\"0\": null, \"1\": [[0, 2]], \"2\": [[4, 6]]}]");
+        Run r = run("--traces", temp.resolve("acme").getParent().toString(), "--format", "json");
+        assertEquals(0, r.exit(), r.err());
+        JsonNode json = new ObjectMapper().readTree(r.out());
+        assertEquals("Tiny-MoE", json.get("model").asText());
+        assertEquals(7, json.get("experts").asInt());
+        assertEquals(2, json.get("moe_layers").asInt());
+        assertTrue(json.get("top10pct_pair_share").isNumber());
+    }
+
+    @Test
+    void badInputIsAClearErrorWithExitCode2() throws Exception {
+        Run phase = run("--traces", SAMPLE.toString(), "--phase", "both");
+        assertEquals(2, phase.exit());
+        assertTrue(phase.err().contains("--phase must be decode or prefill"), phase.err());
+        Path bad = temp.resolve("o/m/b/s/1.json");
+        Files.createDirectories(bad.getParent());
+        Files.writeString(bad, "[{\"0\": [[1]], ");
+        Run truncated = run("--traces", temp.resolve("o").getParent().toString());
+        assertEquals(2, truncated.exit());
+        assertTrue(truncated.err().contains("1.json"), truncated.err());
+        Run layers = run("--traces", SAMPLE.toString(), "--report", temp.resolve("r").toString(), "--report-layers", "2");
+        assertEquals(2, layers.exit());
+        assertTrue(layers.err().contains("layer 2 is not a MoE layer"), layers.err());
+    }
+}
