@@ -2,6 +2,10 @@ package io.expertcast.replayer;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.trace.TraceFormatException;
+import io.expertcast.replayer.source.DatasetSource;
+import io.expertcast.replayer.source.JsonLinesSource;
+import io.expertcast.replayer.source.SyntheticSource;
+import io.expertcast.replayer.source.TraceSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,14 +16,27 @@ import picocli.CommandLine.Option;
 
 /** {@code expertcast replay}: a trace folder into moe.selections and moe.passes. */
 @Command(name = "replay", mixinStandardHelpOptions = true,
-        description = "Replay a trace folder (the paper's dataset layout) into Kafka in lockstep batches.")
+        description = "Replay trace folders (the paper's dataset layout), JSON-lines files and synthetic runs into "
+                + "Kafka in lockstep batches, one source after the other.")
 public final class ReplayCommand implements Callable<Integer> {
 
     @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092", description = "Kafka bootstrap servers (default ${DEFAULT-VALUE}).")
     String bootstrap;
 
-    @Option(names = "--traces", required = true, description = "Dataset root: <org>/<model>/<benchmark>/<subject>/<index>.json")
-    Path traces;
+    @Option(names = "--traces", description = "Dataset root: <org>/<model>/<benchmark>/<subject>/<index>.json (repeatable).")
+    List<Path> traces = new ArrayList<>();
+
+    @Option(names = "--jsonl", description = "A JSON-lines trace file, one step per line (repeatable; README).")
+    List<Path> jsonl = new ArrayList<>();
+
+    @Option(names = "--synth", description = "Calibrated synthetic requests of a model: catalog id or shape (repeatable).")
+    List<String> synth = new ArrayList<>();
+
+    @Option(names = "--requests", defaultValue = "1000", description = "Requests per --synth model (default ${DEFAULT-VALUE}).")
+    int synthRequests;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the synthetic generator (default ${DEFAULT-VALUE}).")
+    long seed;
 
     @Option(names = "--batch", defaultValue = "32", description = "Requests per batch (default ${DEFAULT-VALUE}).")
     int batch;
@@ -54,9 +71,23 @@ public final class ReplayCommand implements Callable<Integer> {
             for (String spec : modelShapes) {
                 catalog.register(ModelCatalog.parseShape(spec));
             }
+            List<TraceSource> sources = new ArrayList<>();
+            for (Path t : traces) {
+                sources.add(new DatasetSource(t, catalog, experts));
+            }
+            for (Path f : jsonl) {
+                sources.add(new JsonLinesSource(f, catalog));
+            }
+            for (String model : synth) {
+                sources.add(new SyntheticSource(SynthCommand.model(model, catalog), synthRequests, seed));
+            }
+            if (sources.isEmpty()) {
+                System.err.println("replay: give at least one of --traces, --jsonl or --synth");
+                return 2;
+            }
             ReplaySummary summary = TraceReplayer.replay(
-                    new ReplayOptions(bootstrap, traces, batch, rate, limit, skipBad, prefillChunk), catalog, experts,
-                    System.console() != null ? System.err : null);
+                    new ReplayOptions(bootstrap, traces.isEmpty() ? null : traces.get(0), batch, rate, limit, skipBad,
+                            prefillChunk), sources, System.console() != null ? System.err : null);
             System.out.print(summary.format());
             return 0;
         } catch (TraceFormatException | IllegalArgumentException e) {

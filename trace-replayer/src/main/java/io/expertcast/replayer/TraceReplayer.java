@@ -2,7 +2,8 @@ package io.expertcast.replayer;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.trace.RequestTrace;
-import io.expertcast.core.trace.TraceDataset;
+import io.expertcast.replayer.source.DatasetSource;
+import io.expertcast.replayer.source.TraceSource;
 import io.expertcast.schemas.SelectionEvent;
 import io.expertcast.schemas.Topics;
 import java.io.PrintStream;
@@ -20,7 +21,7 @@ import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
- * Replays a trace folder into Kafka: SelectionEvents keyed by request id on moe.selections, then
+ * Replays trace sources into Kafka: SelectionEvents keyed by request id on moe.selections, then
  * each pass's ForwardPass keyed by model on moe.passes, with an idempotent producer (a retried send
  * is never written twice).
  */
@@ -35,11 +36,19 @@ public final class TraceReplayer {
     /** As above, with a catalog holding extra shapes and an expert count for inferred models. */
     public static ReplaySummary replay(ReplayOptions options, ModelCatalog catalog, int experts,
                                        PrintStream progressOrNull) {
-        TraceDataset dataset = TraceDataset.open(options.traces(), catalog, experts);
+        return replay(options, List.of(new DatasetSource(options.traces(), catalog, experts)), progressOrNull);
+    }
+
+    /**
+     * Replays several sources one after the other (dataset folders, JSON-lines files, synthetic runs);
+     * a batch holds one model, so a source of another model starts when the batch has drained.
+     */
+    public static ReplaySummary replay(ReplayOptions options, List<TraceSource> sources, PrintStream progressOrNull) {
         List<String> skipped = new ArrayList<>();
-        Iterator<RequestTrace> requests = limited(dataset.requests(options.skipBad(), skipped), options.limit());
-        int totalRequests = options.limit() > 0 ? Math.min(options.limit(), dataset.files().size())
-                : dataset.files().size();
+        Iterator<RequestTrace> requests = limited(concatenated(sources, options.skipBad(), skipped), options.limit());
+        boolean sizeKnown = sources.stream().allMatch(s -> s.size() >= 0);
+        long sum = sources.stream().mapToLong(TraceSource::size).sum();
+        long totalRequests = !sizeKnown ? -1 : options.limit() > 0 ? Math.min(options.limit(), sum) : sum;
         BatchScheduler scheduler = new BatchScheduler(requests, options.batchSize(), options.prefillChunk(),
                 System::currentTimeMillis);
 
@@ -56,6 +65,7 @@ public final class TraceReplayer {
         var passSerializer = Topics.PASSES.valueSerde().serializer();
         AtomicReference<Exception> failure = new AtomicReference<>();
         long started = System.nanoTime();
+        RatePacer pacer = new RatePacer(options.tokensPerSecond(), System::nanoTime, TimeUnit.NANOSECONDS::sleep);
         long passes = 0;
         long events = 0;
         long tokens = 0;
@@ -93,9 +103,7 @@ public final class TraceReplayer {
                 if (failure.get() != null) {
                     break;
                 }
-                if (options.tokensPerSecond() > 0) {
-                    pace(started, tokens, options.tokensPerSecond());
-                }
+                pacer.awaitDue(tokens);
                 if (progressOrNull != null && System.nanoTime() - lastProgress > 200_000_000L) {
                     lastProgress = System.nanoTime();
                     progress(progressOrNull, finished, totalRequests, passes);
@@ -118,26 +126,36 @@ public final class TraceReplayer {
                 List.copyOf(skipped));
     }
 
-    /** Sleeps so that tokens sent so far do not run ahead of the rate. */
-    private static void pace(long startedNanos, long tokensSent, double tokensPerSecond) {
-        long dueNanos = startedNanos + (long) (tokensSent / tokensPerSecond * 1e9);
-        long wait = dueNanos - System.nanoTime();
-        if (wait > 0) {
-            try {
-                TimeUnit.NANOSECONDS.sleep(wait);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("replay interrupted", e);
-            }
-        }
-    }
-
     private static void progress(PrintStream out, long done, long total, long passes) {
         int width = 30;
-        int filled = total == 0 ? width : (int) Math.min(width, done * width / total);
-        out.print("\r[" + "#".repeat(filled) + " ".repeat(width - filled) + "] " + done + "/" + total
-                + " requests, " + passes + " passes");
+        int filled = total <= 0 ? width : (int) Math.min(width, done * width / total);
+        out.print("\r[" + (total < 0 ? "?".repeat(width) : "#".repeat(filled) + " ".repeat(width - filled)) + "] " + done
+                + "/" + (total < 0 ? "?" : total) + " requests, " + passes + " passes");
         out.flush();
+    }
+
+    /** The sources' requests one source after the other, each opened when reached. */
+    private static Iterator<RequestTrace> concatenated(List<TraceSource> sources, boolean skipBad, List<String> skipped) {
+        return new Iterator<>() {
+            private int source;
+            private Iterator<RequestTrace> current;
+
+            @Override
+            public boolean hasNext() {
+                while ((current == null || !current.hasNext()) && source < sources.size()) {
+                    current = sources.get(source++).requests(skipBad, skipped);
+                }
+                return current != null && current.hasNext();
+            }
+
+            @Override
+            public RequestTrace next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                return current.next();
+            }
+        };
     }
 
     private static <T> Iterator<T> limited(Iterator<T> it, int limit) {
