@@ -37,7 +37,7 @@ public record SyntheticCalibration(double tokenWeight, double layerWeight, doubl
     public static final int MAX_DECODE_STEPS = 128;
 
     public SyntheticCalibration {
-        if (tokenWeight < 0 || layerWeight < 0 || requestWeight < 0 || tokenWeight + layerWeight + requestWeight > 1) {
+        if (tokenWeight < 0 || layerWeight < 0 || requestWeight < 0 || tokenWeight + layerWeight + requestWeight > 1 + 1e-9) {
             throw new IllegalArgumentException("group weights (token, layer, request) must be >= 0 and sum to at most 1");
         }
         if (pairWeight < 0 || pairWeight > 1 || hotShare < 0 || hotShare > 1) {
