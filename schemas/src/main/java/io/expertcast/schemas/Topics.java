@@ -48,10 +48,14 @@ public final class Topics {
     public static final Topic<byte[], DeadLetter> DEAD_LETTER =
             new Topic<>("moe.dead-letter", Serdes.ByteArray(), SERDES.serde(DeadLetter.class), false);
 
+    /** Key: replay id. Where a named replay stands, for resuming it (written transactionally). */
+    public static final Topic<String, ReplayCheckpoint> REPLAY_CHECKPOINTS =
+            new Topic<>("moe.replay-checkpoints", Serdes.String(), SERDES.serde(ReplayCheckpoint.class), true);
+
     /** All topics, in pipeline order. */
     public static final List<Topic<?, ?>> ALL = List.of(SELECTIONS, PASSES, HEATMAPS, PREDICTION_TABLES, PREFETCH,
             ALLOCATIONS, PLACEMENT, PLACEMENT_COMMANDS, PREDICTOR_METRICS, ALLOCATOR_METRICS, WAFER_METRICS,
-            DEAD_LETTER);
+            DEAD_LETTER, REPLAY_CHECKPOINTS);
 
     private Topics() {
     }

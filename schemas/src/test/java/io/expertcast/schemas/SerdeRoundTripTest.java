@@ -50,7 +50,8 @@ class SerdeRoundTripTest {
     @Test
     void everyTopicHasADistinctName() {
         assertEquals(Topics.ALL.size(), Topics.ALL.stream().map(Topic::name).distinct().count());
-        assertArrayEquals(new String[] {"moe.heatmaps", "moe.prediction-tables", "moe.placement"},
+        assertArrayEquals(new String[] {"moe.heatmaps", "moe.prediction-tables", "moe.placement",
+                    "moe.replay-checkpoints"},
                 Topics.ALL.stream().filter(Topic::compacted).map(Topic::name).toArray());
     }
 }

@@ -11,7 +11,9 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.TreeMap;
 import java.util.function.LongSupplier;
 
 /**
@@ -27,10 +29,31 @@ public final class BatchScheduler implements Iterator<ScheduledPass> {
     private final LongSupplier clockMs;
     private final RequestTrace[] slots;
     private final int[] nextStep;
+    private final long[] slotIndex;
+    private final Resume resume;
     private RequestTrace waiting;
+    private long waitingIndex;
+    private long taken;
     private long passId;
 
+    /**
+     * Where a resumed replay picks up: requests before {@code nextRequest} (in source order) were sent
+     * already, except those in {@code inFlight} (index -> first step not yet sent), which continue.
+     */
+    public record Resume(long nextRequest, long nextPassId, Map<Long, Integer> inFlight) {
+        public static final Resume NONE = new Resume(0, 0, Map.of());
+    }
+
+    /** Where the scheduler stands now, for a checkpoint. */
+    public record Position(long nextRequest, long nextPassId, Map<Long, Integer> inFlight) {
+    }
+
     public BatchScheduler(Iterator<RequestTrace> source, int batchSize, int prefillChunk, LongSupplier clockMs) {
+        this(source, batchSize, prefillChunk, clockMs, Resume.NONE);
+    }
+
+    public BatchScheduler(Iterator<RequestTrace> source, int batchSize, int prefillChunk, LongSupplier clockMs,
+                          Resume resume) {
         if (batchSize <= 0 || prefillChunk <= 0) {
             throw new IllegalArgumentException("batch size and prefill chunk must be positive");
         }
@@ -39,6 +62,20 @@ public final class BatchScheduler implements Iterator<ScheduledPass> {
         this.clockMs = clockMs;
         this.slots = new RequestTrace[batchSize];
         this.nextStep = new int[batchSize];
+        this.slotIndex = new long[batchSize];
+        this.resume = resume;
+        this.passId = resume.nextPassId();
+    }
+
+    /** Requests taken so far and those in the batch with their next step (call between passes). */
+    public Position position() {
+        Map<Long, Integer> inFlight = new TreeMap<>();
+        for (int s = 0; s < slots.length; s++) {
+            if (slots[s] != null) {
+                inFlight.put(slotIndex[s], nextStep[s]);
+            }
+        }
+        return new Position(waiting != null ? waitingIndex : taken, passId, inFlight);
     }
 
     @Override
@@ -48,7 +85,24 @@ public final class BatchScheduler implements Iterator<ScheduledPass> {
                 return true;
             }
         }
-        return waiting != null || source.hasNext();
+        return waiting != null || pullWaiting();
+    }
+
+    /**
+     * Takes the next request to run from the source into {@code waiting}; on a resume, requests sent
+     * before are passed over and an in-flight one comes back at its next step.
+     */
+    private boolean pullWaiting() {
+        while (waiting == null && source.hasNext()) {
+            RequestTrace r = source.next();
+            long index = taken++;
+            if (index < resume.nextRequest() && !resume.inFlight().containsKey(index)) {
+                continue;
+            }
+            waiting = r;
+            waitingIndex = index;
+        }
+        return waiting != null;
     }
 
     @Override
@@ -105,14 +159,13 @@ public final class BatchScheduler implements Iterator<ScheduledPass> {
             if (slots[s] != null) {
                 continue;
             }
-            if (waiting == null && source.hasNext()) {
-                waiting = source.next();
-            }
+            pullWaiting();
             if (waiting == null || (batchModel != null && !batchModel.equals(waiting.model().id()))) {
                 return;
             }
             slots[s] = waiting;
-            nextStep[s] = 0;
+            slotIndex[s] = waitingIndex;
+            nextStep[s] = waitingIndex < resume.nextRequest() ? resume.inFlight().get(waitingIndex) : 0;
             batchModel = waiting.model().id();
             waiting = null;
         }

@@ -38,6 +38,13 @@ public final class ReplayCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the synthetic generator (default ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--replay-id", description = "Name of a resumable replay: sends are transactional with a checkpoint on "
+            + "moe.replay-checkpoints; running the same command again after an interruption continues without sending any step twice.")
+    String replayId;
+
+    @Option(names = "--checkpoint-passes", defaultValue = "50", description = "Passes per transaction and checkpoint of a --replay-id replay (default ${DEFAULT-VALUE}).")
+    int checkpointPasses;
+
     @Option(names = "--batch", defaultValue = "32", description = "Requests per batch (default ${DEFAULT-VALUE}).")
     int batch;
 
@@ -62,8 +69,8 @@ public final class ReplayCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (batch <= 0 || prefillChunk <= 0) {
-            System.err.println("replay: --batch and --prefill-chunk must be positive");
+        if (batch <= 0 || prefillChunk <= 0 || checkpointPasses <= 0) {
+            System.err.println("replay: --batch, --prefill-chunk and --checkpoint-passes must be positive");
             return 2;
         }
         ModelCatalog catalog = ModelCatalog.standard();
@@ -87,7 +94,7 @@ public final class ReplayCommand implements Callable<Integer> {
             }
             ReplaySummary summary = TraceReplayer.replay(
                     new ReplayOptions(bootstrap, traces.isEmpty() ? null : traces.get(0), batch, rate, limit, skipBad,
-                            prefillChunk), sources, System.console() != null ? System.err : null);
+                            prefillChunk, replayId, checkpointPasses), sources, System.console() != null ? System.err : null);
             System.out.print(summary.format());
             return 0;
         } catch (TraceFormatException | IllegalArgumentException e) {

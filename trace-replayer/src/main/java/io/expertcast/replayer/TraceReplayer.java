@@ -49,8 +49,12 @@ public final class TraceReplayer {
         boolean sizeKnown = sources.stream().allMatch(s -> s.size() >= 0);
         long sum = sources.stream().mapToLong(TraceSource::size).sum();
         long totalRequests = !sizeKnown ? -1 : options.limit() > 0 ? Math.min(options.limit(), sum) : sum;
+        String sourceNames = String.join(" + ", sources.stream().map(TraceSource::describe).toList());
+        ReplayCheckpoints checkpoints = options.replayId() == null ? null
+                : new ReplayCheckpoints(options.bootstrap(), options.replayId(), sourceNames);
+        BatchScheduler.Resume resume = checkpoints == null ? BatchScheduler.Resume.NONE : checkpoints.resume();
         BatchScheduler scheduler = new BatchScheduler(requests, options.batchSize(), options.prefillChunk(),
-                System::currentTimeMillis);
+                System::currentTimeMillis, resume);
 
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrap());
@@ -61,6 +65,11 @@ public final class TraceReplayer {
         p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 30_000);
         p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 60_000);
+        if (checkpoints != null) {
+            // One transactional id per named replay: a restarted replay fences (and so aborts) whatever
+            // the interrupted one left uncommitted, and its committed checkpoint says where to go on.
+            p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "expertcast-replay-" + options.replayId());
+        }
         var selectionSerializer = Topics.SELECTIONS.valueSerde().serializer();
         var passSerializer = Topics.PASSES.valueSerde().serializer();
         AtomicReference<Exception> failure = new AtomicReference<>();
@@ -72,42 +81,66 @@ public final class TraceReplayer {
         long bytes = 0;
         long finished = 0;
         long lastProgress = 0;
+        long finishedBefore = checkpoints == null ? 0 : checkpoints.finishedBefore();
+        int passesInTransaction = 0;
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(),
                 new ByteArraySerializer())) {
-            while (scheduler.hasNext()) {
-                ScheduledPass pass = scheduler.next();
-                for (SelectionEvent e : pass.selections()) {
-                    byte[] key = e.getRequestId().getBytes(java.nio.charset.StandardCharsets.UTF_8);
-                    byte[] value = selectionSerializer.serialize(Topics.SELECTIONS.name(), e);
+            if (checkpoints != null) {
+                producer.initTransactions();
+                producer.beginTransaction();
+            }
+            try {
+                while (scheduler.hasNext()) {
+                    ScheduledPass pass = scheduler.next();
+                    for (SelectionEvent e : pass.selections()) {
+                        byte[] key = e.getRequestId().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                        byte[] value = selectionSerializer.serialize(Topics.SELECTIONS.name(), e);
+                        bytes += key.length + value.length;
+                        producer.send(new ProducerRecord<>(Topics.SELECTIONS.name(), key, value), (md, ex) -> {
+                            if (ex != null) {
+                                failure.compareAndSet(null, ex);
+                            }
+                        });
+                        if (e.getLastStep()) {
+                            finished++;
+                        }
+                    }
+                    byte[] key = pass.pass().getModel().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                    byte[] value = passSerializer.serialize(Topics.PASSES.name(), pass.pass());
                     bytes += key.length + value.length;
-                    producer.send(new ProducerRecord<>(Topics.SELECTIONS.name(), key, value), (md, ex) -> {
+                    producer.send(new ProducerRecord<>(Topics.PASSES.name(), key, value), (md, ex) -> {
                         if (ex != null) {
                             failure.compareAndSet(null, ex);
                         }
                     });
-                    if (e.getLastStep()) {
-                        finished++;
+                    passes++;
+                    events += pass.selections().size();
+                    tokens += pass.pass().getTotalTokens();
+                    if (failure.get() != null) {
+                        break;
+                    }
+                    if (checkpoints != null && ++passesInTransaction >= Math.max(1, options.checkpointPasses())) {
+                        checkpoints.commit(producer, scheduler.position(), finishedBefore + finished, !scheduler.hasNext());
+                        passesInTransaction = 0;
+                        if (scheduler.hasNext()) {
+                            producer.beginTransaction();
+                        }
+                    }
+                    pacer.awaitDue(tokens);
+                    if (progressOrNull != null && System.nanoTime() - lastProgress > 200_000_000L) {
+                        lastProgress = System.nanoTime();
+                        progress(progressOrNull, finished, totalRequests, passes);
                     }
                 }
-                byte[] key = pass.pass().getModel().getBytes(java.nio.charset.StandardCharsets.UTF_8);
-                byte[] value = passSerializer.serialize(Topics.PASSES.name(), pass.pass());
-                bytes += key.length + value.length;
-                producer.send(new ProducerRecord<>(Topics.PASSES.name(), key, value), (md, ex) -> {
-                    if (ex != null) {
-                        failure.compareAndSet(null, ex);
-                    }
-                });
-                passes++;
-                events += pass.selections().size();
-                tokens += pass.pass().getTotalTokens();
-                if (failure.get() != null) {
-                    break;
+            } catch (RuntimeException e) {
+                if (checkpoints != null) {
+                    abortQuietly(producer); // what this transaction sent is never read; the checkpoint stays
                 }
-                pacer.awaitDue(tokens);
-                if (progressOrNull != null && System.nanoTime() - lastProgress > 200_000_000L) {
-                    lastProgress = System.nanoTime();
-                    progress(progressOrNull, finished, totalRequests, passes);
-                }
+                throw e;
+            }
+            if (checkpoints != null && failure.get() == null && (passesInTransaction > 0 || passes == 0)) {
+                // (with nothing sent at all, the transaction begun above records the replay as complete)
+                checkpoints.commit(producer, scheduler.position(), finishedBefore + finished, true);
             }
             producer.flush();
         } catch (KafkaException e) {
@@ -132,6 +165,14 @@ public final class TraceReplayer {
         out.print("\r[" + (total < 0 ? "?".repeat(width) : "#".repeat(filled) + " ".repeat(width - filled)) + "] " + done
                 + "/" + (total < 0 ? "?" : total) + " requests, " + passes + " passes");
         out.flush();
+    }
+
+    private static void abortQuietly(KafkaProducer<byte[], byte[]> producer) {
+        try {
+            producer.abortTransaction();
+        } catch (KafkaException ignored) {
+            // the producer is failing anyway; the next replay with this id fences the transaction
+        }
     }
 
     /** The sources' requests one source after the other, each opened when reached. */

@@ -94,7 +94,7 @@ class LocalBrokerTest {
         try (TopicAdmin admin = new TopicAdmin(broker.bootstrapServers(), Duration.ofSeconds(30))) {
             TopicAdmin.Creation first = admin.createAll(Topics.ALL, PARTITIONS, (short) 1);
             List<String> names = Topics.ALL.stream().map(Topic::name).toList();
-            assertEquals(12, names.size());
+            assertEquals(13, names.size());
             assertEquals(names, first.created());
             assertEquals(List.of(), first.existing());
 
@@ -129,7 +129,7 @@ class LocalBrokerTest {
         // Every topic exists, so nothing is created; a fresh name would be refused by the broker.
         int code = cli.execute("topics", "create", "--bootstrap", broker.bootstrapServers(), "--replication-factor", "3");
         assertEquals(0, code, err.toString());
-        assertTrue(out.toString().contains("0 created, 12 existing"), out.toString());
+        assertTrue(out.toString().contains("0 created, 13 existing"), out.toString());
         try (TopicAdmin admin = new TopicAdmin(broker.bootstrapServers(), Duration.ofSeconds(30))) {
             Topic<String, String> fresh = new Topic<>("test.fresh", null, null, false);
             var e = assertThrows(io.expertcast.launcher.topics.TopicAdminException.class,

@@ -1,0 +1,110 @@
+package io.expertcast.replayer;
+
+import io.expertcast.schemas.InFlightRequest;
+import io.expertcast.schemas.ReplayCheckpoint;
+import io.expertcast.schemas.Topics;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
+/**
+ * The position of a named replay on moe.replay-checkpoints. It is written inside the producer's
+ * transaction together with the passes it covers, and read back with read_committed, so after a
+ * crash the last committed checkpoint and the committed selections agree: a resume sends each step
+ * of each request exactly once (what the crash left uncommitted is aborted when the resumed replay's
+ * producer, with the same transactional id, starts).
+ */
+final class ReplayCheckpoints {
+    private final String replayId;
+    private final String sources;
+    private final ReplayCheckpoint last;
+
+    ReplayCheckpoints(String bootstrap, String replayId, String sources) {
+        this.replayId = replayId;
+        this.sources = sources;
+        this.last = read(bootstrap, replayId);
+        if (last != null && !last.getSources().equals(sources)) {
+            throw new IllegalArgumentException("replay id " + replayId + " was a replay of " + last.getSources()
+                    + ", not of " + sources + "; use another --replay-id");
+        }
+    }
+
+    /** Where to pick up: nothing sent yet, or the last committed position. */
+    BatchScheduler.Resume resume() {
+        if (last == null) {
+            return BatchScheduler.Resume.NONE;
+        }
+        Map<Long, Integer> inFlight = new HashMap<>();
+        for (InFlightRequest r : last.getInFlight()) {
+            inFlight.put(r.getIndex(), r.getNextStep());
+        }
+        return new BatchScheduler.Resume(last.getNextRequest(), last.getNextPassId(), inFlight);
+    }
+
+    /** Requests a resumed replay already finished before (0 for a new one). */
+    long finishedBefore() {
+        return last == null ? 0 : last.getRequestsFinished();
+    }
+
+    boolean wasComplete() {
+        return last != null && last.getComplete();
+    }
+
+    /** Adds the checkpoint to the open transaction and commits it. */
+    void commit(KafkaProducer<byte[], byte[]> producer, BatchScheduler.Position position, long finished,
+                boolean complete) {
+        List<InFlightRequest> inFlight = new ArrayList<>();
+        position.inFlight().forEach((index, step) -> inFlight.add(new InFlightRequest(index, step)));
+        ReplayCheckpoint checkpoint = new ReplayCheckpoint(replayId, sources, position.nextRequest(),
+                position.nextPassId(), inFlight, finished, complete, System.currentTimeMillis());
+        producer.send(new ProducerRecord<>(Topics.REPLAY_CHECKPOINTS.name(), replayId.getBytes(StandardCharsets.UTF_8),
+                Topics.REPLAY_CHECKPOINTS.valueSerde().serializer().serialize(Topics.REPLAY_CHECKPOINTS.name(),
+                        checkpoint)));
+        producer.commitTransaction();
+    }
+
+    /** The last committed checkpoint of a replay id, read to the end of the topic; null if none. */
+    private static ReplayCheckpoint read(String bootstrap, String replayId) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        ReplayCheckpoint found = null;
+        byte[] key = replayId.getBytes(StandardCharsets.UTF_8);
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(),
+                new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor(Topics.REPLAY_CHECKPOINTS.name(),
+                    Duration.ofSeconds(30)).stream().map(i -> new TopicPartition(i.topic(), i.partition())).toList();
+            if (partitions.isEmpty()) {
+                throw new IllegalStateException("topic " + Topics.REPLAY_CHECKPOINTS.name()
+                        + " does not exist: create the topics first (expertcast topics create)");
+            }
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+                if (System.currentTimeMillis() > deadline) {
+                    throw new IllegalStateException("could not read " + Topics.REPLAY_CHECKPOINTS.name() + " to its end");
+                }
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    if (java.util.Arrays.equals(r.key(), key)) {
+                        found = Topics.REPLAY_CHECKPOINTS.valueSerde().deserializer().deserialize(r.topic(), r.value());
+                    }
+                }
+            }
+        }
+        return found;
+    }
+}
