@@ -3,6 +3,7 @@ package io.expertcast.launcher;
 import io.expertcast.allocator.AllocatorCommand;
 import io.expertcast.analysis.AnalyzeCommand;
 import io.expertcast.emulator.EmulatorCommand;
+import io.expertcast.launcher.bench.BenchCommand;
 import io.expertcast.launcher.broker.BrokerCommand;
 import io.expertcast.launcher.demo.DemoCommand;
 import io.expertcast.launcher.topics.TopicsCommand;
@@ -27,7 +28,7 @@ import picocli.CommandLine.Spec;
         description = "Streaming expert-selection forecaster and placement controller for MoE serving "
                 + "(arXiv 2510.05497).",
         subcommands = {BrokerCommand.class, TopicsCommand.class, ReplayCommand.class, SynthCommand.class, AnalyzeCommand.class, PredictorCommand.class,
-            AllocatorCommand.class, EmulatorCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+            AllocatorCommand.class, EmulatorCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class ExpertcastCommand implements Runnable {
 
     @Spec

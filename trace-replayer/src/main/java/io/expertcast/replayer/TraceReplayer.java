@@ -44,7 +44,7 @@ public final class TraceReplayer {
      * a batch holds one model, so a source of another model starts when the batch has drained.
      */
     public static ReplaySummary replay(ReplayOptions options, List<TraceSource> sources, PrintStream progressOrNull) {
-        List<String> skipped = new ArrayList<>();
+        List<String> skipped = java.util.Collections.synchronizedList(new ArrayList<>());
         Iterator<RequestTrace> requests = limited(concatenated(sources, options.skipBad(), skipped), options.limit());
         boolean sizeKnown = sources.stream().allMatch(s -> s.size() >= 0);
         long sum = sources.stream().mapToLong(TraceSource::size).sum();

@@ -141,6 +141,77 @@ public final class TraceDataset {
         };
     }
 
+    /**
+     * The requests in dataset order, parsed ahead on {@code threads} daemon threads (at most
+     * 4 x threads files in flight, so memory stays bounded); a bad file surfaces in its place in the
+     * order, as with the sequential reader. Stop early by dropping the iterator: the threads are
+     * daemons and only run ahead by the window.
+     */
+    public Iterator<RequestTrace> requests(boolean skipBad, List<String> skippedOut, int threads) {
+        if (threads <= 1) {
+            return requests(skipBad, skippedOut);
+        }
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "trace-read-ahead");
+            t.setDaemon(true);
+            return t;
+        });
+        int window = 4 * threads;
+        java.util.ArrayDeque<java.util.concurrent.Future<RequestTrace>> ahead = new java.util.ArrayDeque<>();
+        return new Iterator<>() {
+            private int submitted;
+            private RequestTrace next;
+
+            private void fill() {
+                while (ahead.size() < window && submitted < files.size()) {
+                    Path file = files.get(submitted++);
+                    ahead.add(pool.submit(() -> read(file)));
+                }
+                if (ahead.isEmpty()) {
+                    pool.shutdown();
+                }
+            }
+
+            @Override
+            public boolean hasNext() {
+                while (next == null) {
+                    fill();
+                    if (ahead.isEmpty()) {
+                        return false;
+                    }
+                    try {
+                        next = ahead.poll().get();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        pool.shutdownNow();
+                        throw new IllegalStateException("interrupted while reading traces", e);
+                    } catch (java.util.concurrent.ExecutionException e) {
+                        if (e.getCause() instanceof TraceFormatException bad && skipBad) {
+                            skippedOut.add(bad.getMessage());
+                            continue;
+                        }
+                        pool.shutdownNow();
+                        if (e.getCause() instanceof RuntimeException r) {
+                            throw r;
+                        }
+                        throw new IllegalStateException(e.getCause());
+                    }
+                }
+                return true;
+            }
+
+            @Override
+            public RequestTrace next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                RequestTrace out = next;
+                next = null;
+                return out;
+            }
+        };
+    }
+
     /** Reads and checks one request file. */
     public RequestTrace read(Path file) {
         Path relative = root.relativize(file);
@@ -257,7 +328,19 @@ public final class TraceDataset {
         return new ModelShape(id, layers, moe.stream().mapToInt(Integer::intValue).toArray(), experts, k, 7168, 2048, 2.0);
     }
 
+    /** The fast reader for well-formed files; the Jackson reader below for the rest and for every error. */
     private static List<int[]> parse(Path file, ModelShape shape) {
+        byte[] data;
+        try {
+            data = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file, e);
+        }
+        List<int[]> fast = FastTraceParser.parse(data, shape);
+        return fast != null ? fast : parseWithJackson(data, file, shape);
+    }
+
+    static List<int[]> parseWithJackson(byte[] data, Path file, ModelShape shape) {
         int layers = shape.numLayers();
         int moeLayers = shape.numMoeLayers();
         int k = shape.topK();
@@ -265,7 +348,7 @@ public final class TraceDataset {
         int[][] rowsOfLayer = new int[moeLayers][];
         int[] rowCount = new int[moeLayers];
         boolean[] seen = new boolean[layers];
-        try (JsonParser p = JSON.createParser(file.toFile())) {
+        try (JsonParser p = JSON.createParser(data)) {
             expect(p, JsonToken.START_ARRAY, file);
             JsonToken t;
             while ((t = p.nextToken()) == JsonToken.START_OBJECT) {
