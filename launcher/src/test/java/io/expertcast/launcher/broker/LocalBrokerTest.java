@@ -102,7 +102,8 @@ class LocalBrokerTest {
             for (Topic<?, ?> topic : Topics.ALL) {
                 assertEquals(topic.compacted() ? "compact" : "delete", policies.get(topic.name()), topic.name());
             }
-            assertEquals(List.of("moe.heatmaps", "moe.placement", "moe.prediction-tables"),
+            assertEquals(List.of("moe.heatmaps", "moe.placement", "moe.prediction-tables",
+                    "moe.replay-checkpoints"),
                     policies.entrySet().stream().filter(e -> e.getValue().equals("compact")).map(Map.Entry::getKey)
                             .sorted().toList());
 
