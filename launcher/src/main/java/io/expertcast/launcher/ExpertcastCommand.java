@@ -10,6 +10,7 @@ import io.expertcast.launcher.topics.TopicsCommand;
 import io.expertcast.predictor.PredictorCommand;
 import io.expertcast.replayer.ReplayCommand;
 import io.expertcast.replayer.SynthCommand;
+import io.expertcast.replayer.sglang.ImportSglangCommand;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Properties;
@@ -27,7 +28,7 @@ import picocli.CommandLine.Spec;
         versionProvider = ExpertcastCommand.Version.class,
         description = "Streaming expert-selection forecaster and placement controller for MoE serving "
                 + "(arXiv 2510.05497).",
-        subcommands = {BrokerCommand.class, TopicsCommand.class, ReplayCommand.class, SynthCommand.class, AnalyzeCommand.class, PredictorCommand.class,
+        subcommands = {BrokerCommand.class, TopicsCommand.class, ReplayCommand.class, SynthCommand.class, ImportSglangCommand.class, AnalyzeCommand.class, PredictorCommand.class,
             AllocatorCommand.class, EmulatorCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class ExpertcastCommand implements Runnable {
 

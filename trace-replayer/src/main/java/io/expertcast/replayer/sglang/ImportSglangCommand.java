@@ -1,0 +1,216 @@
+package io.expertcast.replayer.sglang;
+
+import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.trace.DatasetWriter;
+import io.expertcast.core.trace.RequestTrace;
+import io.expertcast.replayer.ReplayOptions;
+import io.expertcast.replayer.ReplaySummary;
+import io.expertcast.replayer.TraceReplayer;
+import io.expertcast.replayer.source.TraceSource;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code expertcast import-sglang}: SGLang expert distribution recorder dumps to requests (per_token)
+ * and load statistics (per_pass, stat, logical_count JSON), written in the dataset's layout or
+ * replayed into Kafka. Everything is read and checked before anything is written, so a bad file
+ * leaves no half-written output.
+ */
+@Command(name = "import-sglang", mixinStandardHelpOptions = true,
+        description = "Import SGLang expert-distribution dumps (.pt per_token/per_pass/stat, logical_count JSON).")
+public final class ImportSglangCommand implements Callable<Integer> {
+
+    @Option(names = "--dump-dir", required = true, description = "Folder of expert_distribution_recorder_*.pt (and *.json) files.")
+    Path dumpDir;
+
+    @Option(names = "--out", description = "Write requests here (dataset layout: <out>/sglang/<model>/sglang-dump/<dump>/<n>.json) "
+            + "and load statistics as <out>/<dump>.logical_count.json.")
+    Path out;
+
+    @Option(names = "--replay", description = "Replay the recovered requests into Kafka instead of writing them.")
+    boolean replay;
+
+    @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092", description = "Kafka for --replay (default ${DEFAULT-VALUE}).")
+    String bootstrap;
+
+    @Option(names = "--batch", defaultValue = "32", description = "Requests per batch for --replay (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--model", description = "Catalog id or shape id:layers:moeLayers:experts:k (default: inferred from the dump).")
+    String model;
+
+    @Override
+    public Integer call() {
+        if (out == null == !replay) {
+            System.err.println("import-sglang: give exactly one of --out DIR or --replay");
+            return 2;
+        }
+        List<Path> files;
+        try (Stream<Path> list = Files.list(dumpDir)) {
+            files = list.filter(p -> p.toString().endsWith(".pt") || p.toString().endsWith(".json"))
+                    .sorted(Comparator.comparing(Path::toString)).toList();
+        } catch (IOException e) {
+            System.err.println("import-sglang: cannot list " + dumpDir + ": " + e.getMessage());
+            return 2;
+        }
+        if (files.isEmpty()) {
+            System.err.println("import-sglang: no .pt or .json files in " + dumpDir);
+            return 2;
+        }
+        List<RequestTrace> requests = new ArrayList<>();
+        List<String> lines = new ArrayList<>();
+        List<Object[]> counts = new ArrayList<>(); // [name, long[][]]
+        try {
+            for (Path file : files) {
+                String name = file.getFileName().toString().replaceFirst("\\.(pt|json)$", "");
+                if (file.toString().endsWith(".json")) {
+                    long[][] c = readLogicalCountJson(file);
+                    counts.add(new Object[] {name, c});
+                    lines.add(file.getFileName() + ": logical_count JSON, " + c.length + " layers x " + c[0].length
+                            + " experts (load statistics, no token sequence)");
+                    continue;
+                }
+                RecorderDump dump = RecorderDump.read(file);
+                if (dump instanceof RecorderDump.PerToken pt) {
+                        ModelShape shape = shape(pt);
+                        PerTokenSplitter.Result r = PerTokenSplitter.split(pt, shape, name);
+                        requests.addAll(r.requests());
+                        PerTokenSplitter.Report rep = r.report();
+                        lines.add(String.format("%s: per_token, %d passes -> %d requests of %s (%d MoE layers, k=%d, "
+                                        + "E=%d); %d position matches were ambiguous (taken in batch order), %d tokens "
+                                        + "continued no request of this window (dropped), %d requests dropped",
+                                file.getFileName(), rep.passes(), rep.requests(), shape.id(), shape.numMoeLayers(),
+                                shape.topK(), shape.numExperts(), rep.ambiguousMatches(), rep.droppedTokens(),
+                                rep.droppedRequests()));
+                        rep.notes().forEach(n -> lines.add("  " + n));
+                        counts.add(new Object[] {name, LogicalCounts.fromRecords(pt.records(), pt.physicalToLogical(), file)});
+                } else if (dump instanceof RecorderDump.PerPass pp) {
+                        counts.add(new Object[] {name, LogicalCounts.fromRecords(pp.records(), pp.physicalToLogical(), file)});
+                        lines.add(file.getFileName() + ": per_pass, " + pp.records().size()
+                                + " passes (counts only: no requests can be recovered; written as load statistics)");
+                } else if (dump instanceof RecorderDump.Stat st) {
+                        counts.add(new Object[] {name, LogicalCounts.fromStat(st.logicalCount())});
+                        lines.add(file.getFileName() + ": stat, buffer of " + st.logicalCount().dim(0)
+                                + " passes summed (load statistics only)");
+                }
+            }
+        } catch (IOException | IllegalArgumentException e) {
+            System.err.println("import-sglang: " + e.getMessage());
+            return 2;
+        }
+        lines.forEach(System.out::println);
+        try {
+            if (replay) {
+                if (requests.isEmpty()) {
+                    System.err.println("import-sglang: no per_token dump, so no requests to replay");
+                    return 2;
+                }
+                ReplaySummary summary = TraceReplayer.replay(new ReplayOptions(bootstrap, null, batch, 0, 0, false, 256),
+                        List.of(new Imported(requests, dumpDir)), null);
+                System.out.print(summary.format());
+                return 0;
+            }
+            DatasetWriter writer = new DatasetWriter(out, "sglang");
+            for (RequestTrace r : requests) {
+                if (ModelCatalog.standard().byId(r.model().id()).isEmpty()
+                        && !Files.exists(writer.modelFolder(r.model()).resolve("model-shape.txt"))) {
+                    writer.writeShape(r.model(), shapeSpec(r.model()));
+                }
+                writer.write(r);
+            }
+            for (Object[] c : counts) {
+                LogicalCounts.write((long[][]) c[1], out.resolve(c[0] + ".logical_count.json"));
+            }
+            System.out.println("import-sglang: " + requests.size() + " requests and " + counts.size()
+                    + " logical_count files written under " + out);
+            return 0;
+        } catch (IOException | UncheckedIOException e) {
+            System.err.println("import-sglang: cannot write: " + e.getMessage());
+            return 1;
+        } catch (IllegalStateException e) {
+            System.err.println("import-sglang: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private ModelShape shape(RecorderDump.PerToken dump) throws IOException {
+        ModelShape inferred = PerTokenSplitter.inferShape(dump, "sglang-model");
+        if (model == null) {
+            return inferred;
+        }
+        ModelShape given = model.contains(":") ? ModelCatalog.parseShape(model) : ModelCatalog.standard().byId(model)
+                .orElseThrow(() -> new IllegalArgumentException("unknown model " + model));
+        if (given.numLayers() != inferred.numLayers() || given.topK() < inferred.topK()
+                || given.numExperts() < inferred.numExperts()) {
+            throw new IOException(dump.file() + ": the dump has " + inferred.numLayers() + " layers, k=" + inferred.topK()
+                    + ", " + inferred.numExperts() + " logical experts; " + given.id() + " does not fit");
+        }
+        return given;
+    }
+
+    private static String shapeSpec(ModelShape m) {
+        StringBuilder layers = new StringBuilder();
+        for (int l : m.moeLayers()) {
+            layers.append(layers.length() == 0 ? "" : ",").append(l);
+        }
+        return m.id() + ":" + m.numLayers() + ":" + layers + ":" + m.numExperts() + ":" + m.topK();
+    }
+
+    private static long[][] readLogicalCountJson(Path file) throws IOException {
+        com.fasterxml.jackson.databind.JsonNode root;
+        try {
+            root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IOException(file + ": malformed JSON: " + e.getOriginalMessage(), e);
+        }
+        var rows = root == null ? null : root.get("logical_count");
+        if (rows == null || !rows.isArray() || rows.isEmpty()) {
+            throw new IOException(file + ": expected {\"logical_count\": [[count per expert] per layer]}");
+        }
+        long[][] counts = new long[rows.size()][];
+        for (int l = 0; l < rows.size(); l++) {
+            var row = rows.get(l);
+            if (!row.isArray() || (l > 0 && row.size() != counts[0].length)) {
+                throw new IOException(file + ": logical_count row " + l + " is not a list of " + (l > 0 ? counts[0].length : "")
+                        + " counts");
+            }
+            counts[l] = new long[row.size()];
+            for (int e = 0; e < row.size(); e++) {
+                if (!row.get(e).isNumber() || row.get(e).asDouble() < 0) {
+                    throw new IOException(file + ": logical_count[" + l + "][" + e + "] is " + row.get(e));
+                }
+                counts[l][e] = row.get(e).asLong();
+            }
+        }
+        return counts;
+    }
+
+    /** Recovered requests as a replay source. */
+    private record Imported(List<RequestTrace> requests, Path dir) implements TraceSource {
+        @Override
+        public Iterator<RequestTrace> requests(boolean skipBad, List<String> skippedOut) {
+            return requests.iterator();
+        }
+
+        @Override
+        public int size() {
+            return requests.size();
+        }
+
+        @Override
+        public String describe() {
+            return "sglang " + dir;
+        }
+    }
+}

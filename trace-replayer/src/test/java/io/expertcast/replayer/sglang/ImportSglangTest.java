@@ -1,0 +1,160 @@
+package io.expertcast.replayer.sglang;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.trace.RequestTrace;
+import io.expertcast.core.trace.TraceDataset;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * Against dumps written by real torch in SGLang's layout (scripts/fixtures/make_sglang_dumps.py) and
+ * the ground truth the script wrote beside them.
+ */
+class ImportSglangTest {
+    private static final Path FIXTURES = Path.of("src", "test", "resources", "sglang");
+
+    @TempDir
+    Path temp;
+
+    private static JsonNode expected() throws Exception {
+        return new ObjectMapper().readTree(FIXTURES.resolve("expected.json").toFile());
+    }
+
+    @Test
+    void perTokenPassesSplitIntoTheRequestsThatMadeThem() throws Exception {
+        RecorderDump.PerToken dump = (RecorderDump.PerToken) RecorderDump.read(
+                FIXTURES.resolve("per_token/expert_distribution_recorder_1700000000.0_0.pt"));
+        ModelShape shape = PerTokenSplitter.inferShape(dump, "tiny");
+        JsonNode truth = expected();
+        assertEquals(truth.get("layers").asInt(), shape.numLayers());
+        assertArrayEquals(new int[] {1, 2, 3}, shape.moeLayers(), "layer 0 records only -1: dense");
+        assertEquals(truth.get("k").asInt(), shape.topK());
+        assertEquals(truth.get("logical_experts").asInt(), shape.numExperts());
+
+        PerTokenSplitter.Result result = PerTokenSplitter.split(dump, shape, "dump");
+        List<String> names = List.of("A", "B", "C", "D", "E", "F"); // admission order
+        assertEquals(names.size(), result.requests().size());
+        for (int i = 0; i < names.size(); i++) {
+            RequestTrace got = result.requests().get(i);
+            JsonNode steps = truth.get("requests").get(names.get(i));
+            assertEquals(steps.size(), got.numSteps(), names.get(i) + " steps");
+            for (int s = 0; s < steps.size(); s++) {
+                JsonNode tokens = steps.get(s);
+                assertEquals(tokens.size(), got.tokens(s), names.get(i) + " step " + s + " tokens");
+                for (int t = 0; t < tokens.size(); t++) {
+                    for (int m = 0; m < 3; m++) {
+                        int[] want = new int[4];
+                        int[] have = new int[4];
+                        for (int a = 0; a < 4; a++) {
+                            want[a] = tokens.get(t).get(m).get(a).asInt();
+                            have[a] = got.expert(s, t, m, a);
+                        }
+                        Arrays.sort(have);
+                        assertArrayEquals(want, have, names.get(i) + " step " + s + " token " + t + " layer " + m);
+                    }
+                }
+            }
+        }
+        // D's prefill came in two chunks; E and F decode at equal positions (resolved in batch order).
+        assertEquals(5, result.requests().get(3).prefillTokens());
+        assertTrue(result.report().ambiguousMatches() > 0);
+        assertEquals(0, result.report().droppedTokens());
+    }
+
+    @Test
+    void perPassStatAndPerTokenGiveTheSameLogicalCounts() throws Exception {
+        long[][] want = new ObjectMapper().convertValue(expected().get("logical_count"), long[][].class);
+        RecorderDump.PerPass perPass = (RecorderDump.PerPass) RecorderDump.read(
+                FIXTURES.resolve("per_pass/expert_distribution_recorder_1700000001.0_0.pt"));
+        assertArrayEquals(want, LogicalCounts.fromRecords(perPass.records(), perPass.physicalToLogical(), perPass.file()));
+        RecorderDump.Stat stat = (RecorderDump.Stat) RecorderDump.read(
+                FIXTURES.resolve("stat/expert_distribution_recorder_1700000002.0.pt"));
+        assertEquals(16, stat.logicalCount().dim(0), "the whole ring buffer, unfilled rows zero");
+        assertArrayEquals(want, LogicalCounts.fromStat(stat.logicalCount()));
+        assertEquals("int64", perPass.physicalToLogical().dtype(), "SGLang's map is int64, the counts int32");
+    }
+
+    private record Run(int exit, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            int exit = new CommandLine(new ImportSglangCommand()).execute(args);
+            return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    @Test
+    void theCommandWritesRequestsTheDatasetReaderReadsAndLoadStatistics() throws Exception {
+        Path dumps = temp.resolve("dumps");
+        Files.createDirectories(dumps);
+        for (String f : List.of("per_token/expert_distribution_recorder_1700000000.0_0.pt",
+                "stat/expert_distribution_recorder_1700000002.0.pt")) {
+            Files.copy(FIXTURES.resolve(f), dumps.resolve(Path.of(f).getFileName()));
+        }
+        Path out = temp.resolve("out");
+        Run r = run("--dump-dir", dumps.toString(), "--out", out.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("per_token, 12 passes -> 6 requests"), r.out());
+        List<RequestTrace> read = new ArrayList<>();
+        TraceDataset.open(out, ModelCatalog.standard()).requests(false, new ArrayList<>()).forEachRemaining(read::add);
+        assertEquals(6, read.size());
+        assertEquals(12, read.get(0).model().numExperts());
+        JsonNode stat = new ObjectMapper().readTree(out.resolve("expert_distribution_recorder_1700000002.0.logical_count.json").toFile());
+        assertEquals(expected().get("logical_count"), stat.get("logical_count"));
+    }
+
+    @Test
+    void aFileThatIsNotADumpOrIsTruncatedIsAClearErrorAndNothingIsWritten() throws Exception {
+        Path dumps = temp.resolve("bad");
+        Files.createDirectories(dumps);
+        Files.copy(FIXTURES.resolve("not_a_dump.pt"), dumps.resolve("not_a_dump.pt"));
+        Path out = temp.resolve("out");
+        Run notDump = run("--dump-dir", dumps.toString(), "--out", out.toString());
+        assertEquals(2, notDump.exit());
+        assertTrue(notDump.err().contains("not_a_dump.pt: not an expert distribution recorder dump (keys [answer]"),
+                notDump.err());
+        assertFalse(Files.exists(out), "nothing half-written");
+
+        Files.delete(dumps.resolve("not_a_dump.pt"));
+        byte[] good = Files.readAllBytes(FIXTURES.resolve("per_token/expert_distribution_recorder_1700000000.0_0.pt"));
+        Files.write(dumps.resolve("cut.pt"), Arrays.copyOf(good, good.length / 2));
+        Run truncated = run("--dump-dir", dumps.toString(), "--out", out.toString());
+        assertEquals(2, truncated.exit());
+        assertTrue(truncated.err().contains("cut.pt: not a torch.save file"), truncated.err());
+        assertFalse(Files.exists(out));
+
+        Files.delete(dumps.resolve("cut.pt"));
+        Files.writeString(dumps.resolve("load.json"), "{\"logical_count\": [[1, 2], [3]]}");
+        Run shape = run("--dump-dir", dumps.toString(), "--out", out.toString());
+        assertEquals(2, shape.exit());
+        assertTrue(shape.err().contains("load.json: logical_count row 1"), shape.err());
+        assertEquals(2, run("--dump-dir", dumps.toString()).exit(), "needs --out or --replay");
+    }
+}
