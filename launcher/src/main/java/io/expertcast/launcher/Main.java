@@ -18,12 +18,15 @@ public final class Main {
      * command's own output. Only a default: {@code EXPERTCAST_JAVA_OPTS=-Dorg.slf4j.simpleLogger.log.org.apache.kafka=info}
      * brings them back. The transactional producer's Sender warns on every retried
      * CONCURRENT_TRANSACTIONS / OUT_OF_ORDER_SEQUENCE_NUMBER response, which exactly_once_v2 with a short
-     * commit interval produces routinely and retries without loss; it is kept to errors.
+     * commit interval produces routinely and retries without loss; it is kept to errors. So is
+     * NetworkClient, which warns about every Streams-internal repartition topic in the seconds before
+     * Streams creates it; an unreachable broker is reported by our own commands (BootstrapProbe).
      */
     static void quietKafkaClientLogs() {
         quiet("org.apache.kafka", "warn");
         quiet("kafka", "warn");
         quiet("org.apache.kafka.clients.producer.internals.Sender", "error");
+        quiet("org.apache.kafka.clients.NetworkClient", "error");
     }
 
     private static void quiet(String logger, String level) {
