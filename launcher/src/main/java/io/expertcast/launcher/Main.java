@@ -21,12 +21,15 @@ public final class Main {
      * commit interval produces routinely and retries without loss; it is kept to errors. So is
      * NetworkClient, which warns about every Streams-internal repartition topic in the seconds before
      * Streams creates it; an unreachable broker is reported by our own commands (BootstrapProbe).
+     * StreamsConfig warns that the global thread's processing handler is off each time a
+     * StreamsBuilder makes its default config, though the apps' own config enables it.
      */
     static void quietKafkaClientLogs() {
         quiet("org.apache.kafka", "warn");
         quiet("kafka", "warn");
         quiet("org.apache.kafka.clients.producer.internals.Sender", "error");
         quiet("org.apache.kafka.clients.NetworkClient", "error");
+        quiet("org.apache.kafka.streams.StreamsConfig", "error");
     }
 
     private static void quiet(String logger, String level) {

@@ -28,7 +28,7 @@ public final class PredictorApp {
                                       Map<String, ?> overrides) {
         StreamsBuilder builder = new StreamsBuilder();
         PredictorTopology.build(builder, settings);
-        return new KafkaStreams(builder.build(),
-                StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides));
+        var props = StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides);
+        return new KafkaStreams(builder.build(props), props);
     }
 }

@@ -16,8 +16,8 @@ public final class EmulatorApp {
                                      Map<String, ?> overrides) {
         StreamsBuilder builder = new StreamsBuilder();
         EmulatorTopology.build(builder, settings);
-        KafkaStreams streams = new KafkaStreams(builder.build(),
-                StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides));
+        var props = StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides);
+        KafkaStreams streams = new KafkaStreams(builder.build(props), props);
         streams.start();
         return streams;
     }
