@@ -2,6 +2,7 @@ package io.expertcast.launcher;
 
 import io.expertcast.allocator.AllocatorCommand;
 import io.expertcast.analysis.AnalyzeCommand;
+import io.expertcast.analysis.EvaluatePredictorCommand;
 import io.expertcast.emulator.EmulatorCommand;
 import io.expertcast.launcher.bench.BenchCommand;
 import io.expertcast.launcher.broker.BrokerCommand;
@@ -28,7 +29,8 @@ import picocli.CommandLine.Spec;
         versionProvider = ExpertcastCommand.Version.class,
         description = "Streaming expert-selection forecaster and placement controller for MoE serving "
                 + "(arXiv 2510.05497).",
-        subcommands = {BrokerCommand.class, TopicsCommand.class, ReplayCommand.class, SynthCommand.class, ImportSglangCommand.class, AnalyzeCommand.class, PredictorCommand.class,
+        subcommands = {BrokerCommand.class, TopicsCommand.class, ReplayCommand.class, SynthCommand.class, ImportSglangCommand.class, AnalyzeCommand.class, EvaluatePredictorCommand.class,
+            PredictorCommand.class,
             AllocatorCommand.class, EmulatorCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class ExpertcastCommand implements Runnable {
 
