@@ -1,6 +1,7 @@
 package io.expertcast.launcher;
 
 import io.expertcast.allocator.AllocatorCommand;
+import io.expertcast.allocator.PlaceCommand;
 import io.expertcast.analysis.AnalyzeCommand;
 import io.expertcast.analysis.EvaluatePredictorCommand;
 import io.expertcast.emulator.EmulatorCommand;
@@ -31,7 +32,7 @@ import picocli.CommandLine.Spec;
                 + "(arXiv 2510.05497).",
         subcommands = {BrokerCommand.class, TopicsCommand.class, ReplayCommand.class, SynthCommand.class, ImportSglangCommand.class, AnalyzeCommand.class, EvaluatePredictorCommand.class,
             PredictorCommand.class,
-            AllocatorCommand.class, EmulatorCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+            AllocatorCommand.class, PlaceCommand.class, EmulatorCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class ExpertcastCommand implements Runnable {
 
     @Spec

@@ -2,6 +2,7 @@ package io.expertcast.replayer.sglang;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.placement.LogicalCountFile;
 import io.expertcast.core.trace.DatasetWriter;
 import io.expertcast.core.trace.RequestTrace;
 import io.expertcast.replayer.ReplayOptions;
@@ -75,7 +76,7 @@ public final class ImportSglangCommand implements Callable<Integer> {
             for (Path file : files) {
                 String name = file.getFileName().toString().replaceFirst("\\.(pt|json)$", "");
                 if (file.toString().endsWith(".json")) {
-                    long[][] c = readLogicalCountJson(file);
+                    long[][] c = LogicalCountFile.read(file);
                     counts.add(new Object[] {name, c});
                     lines.add(file.getFileName() + ": logical_count JSON, " + c.length + " layers x " + c[0].length
                             + " experts (load statistics, no token sequence)");
@@ -130,7 +131,7 @@ public final class ImportSglangCommand implements Callable<Integer> {
                 writer.write(r);
             }
             for (Object[] c : counts) {
-                LogicalCounts.write((long[][]) c[1], out.resolve(c[0] + ".logical_count.json"));
+                LogicalCountFile.write((long[][]) c[1], out.resolve(c[0] + ".logical_count.json"));
             }
             System.out.println("import-sglang: " + requests.size() + " requests and " + counts.size()
                     + " logical_count files written under " + out);
@@ -165,35 +166,6 @@ public final class ImportSglangCommand implements Callable<Integer> {
             layers.append(layers.length() == 0 ? "" : ",").append(l);
         }
         return m.id() + ":" + m.numLayers() + ":" + layers + ":" + m.numExperts() + ":" + m.topK();
-    }
-
-    private static long[][] readLogicalCountJson(Path file) throws IOException {
-        com.fasterxml.jackson.databind.JsonNode root;
-        try {
-            root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IOException(file + ": malformed JSON: " + e.getOriginalMessage(), e);
-        }
-        var rows = root == null ? null : root.get("logical_count");
-        if (rows == null || !rows.isArray() || rows.isEmpty()) {
-            throw new IOException(file + ": expected {\"logical_count\": [[count per expert] per layer]}");
-        }
-        long[][] counts = new long[rows.size()][];
-        for (int l = 0; l < rows.size(); l++) {
-            var row = rows.get(l);
-            if (!row.isArray() || (l > 0 && row.size() != counts[0].length)) {
-                throw new IOException(file + ": logical_count row " + l + " is not a list of " + (l > 0 ? counts[0].length : "")
-                        + " counts");
-            }
-            counts[l] = new long[row.size()];
-            for (int e = 0; e < row.size(); e++) {
-                if (!row.get(e).isNumber() || row.get(e).asDouble() < 0) {
-                    throw new IOException(file + ": logical_count[" + l + "][" + e + "] is " + row.get(e));
-                }
-                counts[l][e] = row.get(e).asLong();
-            }
-        }
-        return counts;
     }
 
     /** Recovered requests as a replay source. */

@@ -1,13 +1,13 @@
 package io.expertcast.replayer.sglang;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
 
 /**
  * Token -> expert assignment counts per layer and logical expert, the {@code logical_count} JSON of
- * formats.md section 3 (what the allocator's placement commands read): from per_pass and per_token
+ * formats.md section 3, written by {@link io.expertcast.core.placement.LogicalCountFile} (what the
+ * allocator's {@code place} reads): from per_pass and per_token
  * records through the physical -> logical map, or a stat dump's buffer summed.
  */
 public final class LogicalCounts {
@@ -50,10 +50,6 @@ public final class LogicalCounts {
             }
         }
         return counts;
-    }
-
-    public static void write(long[][] counts, Path file) throws IOException {
-        new ObjectMapper().writeValue(file.toFile(), Map.of("logical_count", counts));
     }
 
     static long max(Tensor t) {

@@ -1,0 +1,160 @@
+package io.expertcast.allocator;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.expertcast.core.placement.EplbPlacement;
+import io.expertcast.core.placement.LogicalCountFile;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code expertcast place}: a placement of a load file's experts on N dies (GPUs) by a named policy,
+ * printed with EPLB's names (phy2log, log2phy, logcnt) and the max/mean load per die.
+ */
+@Command(name = "place", mixinStandardHelpOptions = true,
+        description = "Place the experts of a logical_count load file on N dies (GPUs) and report the load balance.")
+public final class PlaceCommand implements Callable<Integer> {
+
+    enum Policy { even, eplb }
+
+    enum Format { text, json }
+
+    @Option(names = "--policy", defaultValue = "eplb", description = "even (contiguous, EP-like) or eplb (DeepSeek's EPLB). Default: ${DEFAULT-VALUE}.")
+    Policy policy;
+
+    @Option(names = "--load", required = true, description = "logical_count JSON: {\"logical_count\": [[count per expert] per layer]}.")
+    Path load;
+
+    @Option(names = "--dies", required = true, description = "Dies (GPUs) to place on.")
+    int dies;
+
+    @Option(names = "--replicas", defaultValue = "0", description = "Redundant experts: physical slots beyond one per logical expert (default ${DEFAULT-VALUE}).")
+    int redundant;
+
+    @Option(names = "--groups", defaultValue = "1", description = "Expert groups, for EPLB's hierarchical policy (default ${DEFAULT-VALUE}).")
+    int groups;
+
+    @Option(names = "--nodes", defaultValue = "1", description = "Server nodes, for EPLB's hierarchical policy (default ${DEFAULT-VALUE}).")
+    int nodes;
+
+    @Option(names = "--format", defaultValue = "text", description = "text or json (default ${DEFAULT-VALUE}).")
+    Format format;
+
+    /** A placement of every layer and its balance. */
+    record Placement(List<Integer> layers, List<EplbPlacement.Layer> placements, double[] maxOverMean) {
+        double meanMaxOverMean() {
+            return java.util.Arrays.stream(maxOverMean).average().orElse(Double.NaN);
+        }
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        long[][] counts;
+        try {
+            counts = LogicalCountFile.read(load);
+        } catch (IOException e) {
+            System.err.println("place: " + e.getMessage());
+            return 2;
+        }
+        Placement placement;
+        try {
+            placement = place(counts, policy, dies, redundant, groups, nodes);
+        } catch (IllegalArgumentException e) {
+            System.err.println("place: " + e.getMessage());
+            return 2;
+        }
+        int experts = counts[0].length;
+        int slots = experts + redundant;
+        if (format == Format.json) {
+            Map<String, Object> json = new LinkedHashMap<>();
+            json.put("policy", policy.name());
+            json.put("dies", dies);
+            json.put("logical_experts", experts);
+            json.put("physical_experts", slots);
+            json.put("layers", placement.layers());
+            int width = placement.placements().stream().flatMapToInt(p -> java.util.Arrays.stream(p.logicalCount()))
+                    .max().orElse(1);
+            json.put("phy2log", placement.placements().stream().map(EplbPlacement.Layer::physicalToLogical).toList());
+            json.put("log2phy", placement.placements().stream().map(p -> p.logicalToPhysical(width)).toList());
+            json.put("logcnt", placement.placements().stream().map(EplbPlacement.Layer::logicalCount).toList());
+            json.put("max_over_mean_load_per_layer", placement.maxOverMean());
+            json.put("max_over_mean_load", placement.meanMaxOverMean());
+            System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(json));
+            return 0;
+        }
+        EplbPlacement.Layer first = placement.placements().get(0);
+        System.out.printf(Locale.ROOT, "%s: %d logical experts on %d dies, %d physical slots (%d per die), %d loaded layers%n",
+                policy, experts, dies, slots, slots / dies, placement.layers().size());
+        System.out.printf(Locale.ROOT, "max/mean load per die: %.3f (mean over layers), %.3f (worst layer)%n",
+                placement.meanMaxOverMean(), java.util.Arrays.stream(placement.maxOverMean()).max().orElse(Double.NaN));
+        System.out.println("layer " + placement.layers().get(0) + " phy2log: " + java.util.Arrays.toString(first.physicalToLogical()));
+        System.out.println("layer " + placement.layers().get(0) + " logcnt:  " + java.util.Arrays.toString(first.logicalCount()));
+        return 0;
+    }
+
+    /** Places every layer with load (all-zero layers, e.g. DeepSeek's dense 0-2, are skipped). */
+    static Placement place(long[][] counts, Policy policy, int dies, int redundant, int groups, int nodes) {
+        int experts = counts[0].length;
+        int slots = experts + redundant;
+        if (dies <= 0 || redundant < 0) {
+            throw new IllegalArgumentException("--dies must be positive and --replicas >= 0");
+        }
+        if (slots % dies != 0) {
+            throw new IllegalArgumentException(slots + " physical experts (" + experts + " + " + redundant
+                    + " redundant) do not split evenly over " + dies + " dies");
+        }
+        if (policy == Policy.even && redundant > 0) {
+            throw new IllegalArgumentException("the even policy places no replicas; use --replicas 0");
+        }
+        List<Integer> layers = new ArrayList<>();
+        List<EplbPlacement.Layer> placements = new ArrayList<>();
+        List<Double> balance = new ArrayList<>();
+        for (int l = 0; l < counts.length; l++) {
+            double[] load = new double[experts];
+            double total = 0;
+            for (int e = 0; e < experts; e++) {
+                load[e] = counts[l][e];
+                total += load[e];
+            }
+            if (total == 0) {
+                continue;
+            }
+            EplbPlacement.Layer p = policy == Policy.eplb ? EplbPlacement.rebalance(load, slots, groups, nodes, dies)
+                    : contiguous(experts);
+            double[] dieLoad = new double[dies];
+            int perDie = slots / dies;
+            for (int s = 0; s < slots; s++) {
+                int e = p.physicalToLogical()[s];
+                dieLoad[s / perDie] += load[e] / p.logicalCount()[e];
+            }
+            double max = java.util.Arrays.stream(dieLoad).max().orElse(0);
+            layers.add(l);
+            placements.add(p);
+            balance.add(max / (total / dies));
+        }
+        if (layers.isEmpty()) {
+            throw new IllegalArgumentException("every layer of the load file is zero");
+        }
+        return new Placement(layers, placements, balance.stream().mapToDouble(Double::doubleValue).toArray());
+    }
+
+    /** EP-like: slot s holds expert s, one replica each. */
+    private static EplbPlacement.Layer contiguous(int experts) {
+        int[] phy2log = new int[experts];
+        int[] rank = new int[experts];
+        int[] count = new int[experts];
+        for (int e = 0; e < experts; e++) {
+            phy2log[e] = e;
+            count[e] = 1;
+        }
+        return new EplbPlacement.Layer(phy2log, rank, count);
+    }
+}
