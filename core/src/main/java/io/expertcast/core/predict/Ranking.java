@@ -8,6 +8,9 @@ final class Ranking {
     /** The ids of the {@code n} best scores (fewer if the vector is shorter). */
     static int[] top(double[] scores, int n) {
         int m = Math.min(n, scores.length);
+        if (m <= 0) {
+            return new int[0];
+        }
         int[] best = new int[m];
         double[] bestScore = new double[m];
         int filled = 0;
