@@ -1,5 +1,6 @@
 package io.expertcast.launcher.bench;
 
+import io.expertcast.emulator.offline.EmulatorBench;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -8,7 +9,7 @@ import picocli.CommandLine.Spec;
 /** {@code expertcast bench}: benchmarks that print figures and ratios measured in the same run. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: each prints its figures beside a baseline measured in the same run.",
-        subcommands = {ReplayBench.class})
+        subcommands = {ReplayBench.class, EmulatorBench.class})
 public final class BenchCommand implements Runnable {
     @Spec
     CommandSpec spec;
