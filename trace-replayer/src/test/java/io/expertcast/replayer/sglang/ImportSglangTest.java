@@ -11,14 +11,13 @@ import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
 import io.expertcast.core.trace.RequestTrace;
 import io.expertcast.core.trace.TraceDataset;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import io.expertcast.core.testing.ConsoleCapture;
+import io.expertcast.core.testing.ConsoleCapture.Run;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -91,23 +90,9 @@ class ImportSglangTest {
         assertEquals("int64", perPass.physicalToLogical().dtype(), "SGLang's map is int64, the counts int32");
     }
 
-    private record Run(int exit, String out, String err) {
-    }
 
     private static Run run(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int exit = new CommandLine(new ImportSglangCommand()).execute(args);
-            return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+        return ConsoleCapture.run(() -> new CommandLine(new ImportSglangCommand()).execute(args));
     }
 
     @Test
