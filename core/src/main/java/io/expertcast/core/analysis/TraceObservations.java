@@ -1,6 +1,7 @@
 package io.expertcast.core.analysis;
 
 import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.predict.TokenTransitionTable;
 import io.expertcast.core.trace.RequestTrace;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -27,7 +28,7 @@ public final class TraceObservations {
     private final int experts;
     private final int k;
     private final long[][] frequency;
-    private final long[][] tokenTransitions;
+    private final TokenTransitionTable tokenTransitions;
     private final long[][] layerTransitions;
     private final long[][] pairs;
     private final long[][] prefillFrequency;
@@ -47,7 +48,7 @@ public final class TraceObservations {
             throw new IllegalArgumentException(model.id() + ": " + experts + " experts are too many for E x E counts");
         }
         this.frequency = new long[layers][experts];
-        this.tokenTransitions = new long[layers][(int) cells];
+        this.tokenTransitions = new TokenTransitionTable(model);
         this.layerTransitions = new long[Math.max(0, layers - 1)][(int) cells];
         this.pairs = k > 1 ? new long[layers][(int) cells] : null;
         this.prefillFrequency = new long[layers][experts];
@@ -81,7 +82,7 @@ public final class TraceObservations {
                 int base = t * layers * k;
                 countToken(ids, base);
                 if (previousIds != null) {
-                    countTokenTransition(previousIds, previousBase, ids, base);
+                    tokenTransitions.add(previousIds, previousBase, ids, base);
                 }
                 previousIds = ids;
                 previousBase = base;
@@ -123,20 +124,6 @@ public final class TraceObservations {
         }
     }
 
-    private void countTokenTransition(int[] before, int beforeBase, int[] after, int afterBase) {
-        for (int l = 0; l < layers; l++) {
-            long[] counts = tokenTransitions[l];
-            int from = beforeBase + l * k;
-            int to = afterBase + l * k;
-            for (int a = 0; a < k; a++) {
-                int row = before[from + a] * experts;
-                for (int b = 0; b < k; b++) {
-                    counts[row + after[to + b]]++;
-                }
-            }
-        }
-    }
-
     private void addFrequencies(long[][] into, int[] ids) {
         int tokens = ids.length / (layers * k);
         for (int t = 0; t < tokens; t++) {
@@ -151,7 +138,7 @@ public final class TraceObservations {
 
     /** Token->token counts of MoE layer {@code moeLayer}, row-major E x E (row = expert at token t). */
     public long[] tokenTransitions(int moeLayer) {
-        return tokenTransitions[moeLayer].clone();
+        return tokenTransitions.counts(moeLayer);
     }
 
     /** Layer->layer counts from MoE layer {@code moeLayer} to the next, row-major E x E. */
@@ -184,7 +171,7 @@ public final class TraceObservations {
         double[] hot = new double[layers];
         for (int l = 0; l < layers; l++) {
             int i = mostFrequentExpert(l);
-            tokenCoverage[l] = i < 0 ? Double.NaN : topShare(tokenTransitions[l], i * experts, experts, topCells);
+            tokenCoverage[l] = i < 0 ? Double.NaN : tokenTransitions.topShare(l, i, topCells);
             if (l < layers - 1) {
                 layerCoverage[l] = i < 0 ? Double.NaN : topShare(layerTransitions[l], i * experts, experts, topCells);
             }

@@ -85,8 +85,7 @@ public final class PredictorEvaluation {
         final int experts;
         final int k;
         final long[][] popularity;
-        final long[][] transitions; // per layer, E x E: expert at token t -> expert at token t + 1
-        final long[][] rowTotals;
+        final TokenTransitionTable transitions;
         final Map<String, long[][]> tagPopularity = new HashMap<>();
         final List<int[]> library = new ArrayList<>(); // finished requests' layer x expert counts
         final List<Double> libraryNorms = new ArrayList<>();
@@ -96,8 +95,7 @@ public final class PredictorEvaluation {
             experts = m.numExperts();
             k = m.topK();
             popularity = new long[layers][experts];
-            transitions = new long[layers][experts * experts];
-            rowTotals = new long[layers][experts];
+            transitions = new TokenTransitionTable(m);
         }
 
         long[][] tag(String key) {
@@ -251,14 +249,10 @@ public final class PredictorEvaluation {
                     for (String key : tagKeys) {
                         st.tag(key)[l][e]++;
                     }
-                    if (previous != null) {
-                        for (int b = 0; b < k; b++) {
-                            int from = previous[previousAt + l * k + b];
-                            st.transitions[l][from * experts + e]++;
-                            st.rowTotals[l][from]++;
-                        }
-                    }
                 }
+            }
+            if (previous != null) {
+                st.transitions.add(previous, previousAt, ids, at);
             }
             previous = ids;
             previousAt = at;
@@ -267,21 +261,10 @@ public final class PredictorEvaluation {
 
         /** Sum over the previous token's experts of P(next = j | that expert), from the global table. */
         double[] heatmapScores(int l) {
-            int experts = st.experts;
-            double[] scores = new double[experts];
-            if (previous == null) {
-                return scores;
-            }
-            for (int b = 0; b < st.k; b++) {
-                int from = previous[previousAt + l * st.k + b];
-                long total = st.rowTotals[l][from];
-                if (total == 0) {
-                    continue;
-                }
-                long[] row = st.transitions[l];
-                int base = from * experts;
-                for (int j = 0; j < experts; j++) {
-                    scores[j] += row[base + j] / (double) total;
+            double[] scores = new double[st.experts];
+            if (previous != null) {
+                for (int b = 0; b < st.k; b++) {
+                    st.transitions.addRowProbabilities(l, previous[previousAt + l * st.k + b], scores);
                 }
             }
             return scores;
