@@ -6,14 +6,17 @@ import java.util.Objects;
 
 /**
  * What the predictor topology needs to be built: the models it accepts, how many experts it plans
- * per layer, how often it publishes accuracy, and its application name (used as the Kafka Streams
- * application id and on its dead letters).
+ * per layer, how often it publishes accuracy, its application name (used as the Kafka Streams
+ * application id and on its dead letters), and how long a request may go without a step before its
+ * state is dropped (a request whose last step never comes must not stay in the store for ever).
  */
-public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInterval, String applicationName) {
+public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInterval, String applicationName,
+                                Duration requestIdleTimeout) {
 
     public static final int DEFAULT_N = 8;
     public static final Duration DEFAULT_PUBLISH_INTERVAL = Duration.ofMillis(1000);
     public static final String DEFAULT_APPLICATION = "expertcast-predictor";
+    public static final Duration DEFAULT_REQUEST_IDLE_TIMEOUT = Duration.ofMinutes(10);
 
     public PredictorSettings {
         Objects.requireNonNull(catalog, "catalog");
@@ -27,6 +30,15 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
         if (applicationName == null || applicationName.isBlank()) {
             throw new IllegalArgumentException("application name is empty");
         }
+        Objects.requireNonNull(requestIdleTimeout, "requestIdleTimeout");
+        if (requestIdleTimeout.isNegative() || requestIdleTimeout.isZero()) {
+            throw new IllegalArgumentException("request idle timeout must be positive, got " + requestIdleTimeout);
+        }
+    }
+
+    /** With the default request idle timeout. */
+    public PredictorSettings(ModelCatalog catalog, int n, Duration publishInterval, String applicationName) {
+        this(catalog, n, publishInterval, applicationName, DEFAULT_REQUEST_IDLE_TIMEOUT);
     }
 
     /** The standard catalog, n = 8, publish every second, application {@value #DEFAULT_APPLICATION}. */
@@ -36,18 +48,22 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
     }
 
     public PredictorSettings withCatalog(ModelCatalog value) {
-        return new PredictorSettings(value, n, publishInterval, applicationName);
+        return new PredictorSettings(value, n, publishInterval, applicationName, requestIdleTimeout);
     }
 
     public PredictorSettings withN(int value) {
-        return new PredictorSettings(catalog, value, publishInterval, applicationName);
+        return new PredictorSettings(catalog, value, publishInterval, applicationName, requestIdleTimeout);
     }
 
     public PredictorSettings withPublishInterval(Duration value) {
-        return new PredictorSettings(catalog, n, value, applicationName);
+        return new PredictorSettings(catalog, n, value, applicationName, requestIdleTimeout);
     }
 
     public PredictorSettings withApplicationName(String value) {
-        return new PredictorSettings(catalog, n, publishInterval, value);
+        return new PredictorSettings(catalog, n, publishInterval, value, requestIdleTimeout);
+    }
+
+    public PredictorSettings withRequestIdleTimeout(Duration value) {
+        return new PredictorSettings(catalog, n, publishInterval, applicationName, value);
     }
 }

@@ -18,6 +18,7 @@ import io.expertcast.schemas.Topics;
 import io.expertcast.streams.DeadLetters;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -26,6 +27,8 @@ import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.processor.api.RecordMetadata;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
@@ -35,7 +38,7 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * and keeps the plan; scores every decode step against the plan with the same core code as
  * {@link io.expertcast.core.predict.DecodePlanEvaluator} and forwards the score keyed by model.
  * Out-of-order or duplicated records become dead letters and are never counted; the state is
- * deleted on the request's last step.
+ * deleted on the request's last step, or after the settings' idle timeout without a step.
  *
  * <p>Outputs: a prefetch command keyed by request id, a {@link PredictorMetrics} delta keyed by
  * model, or a dead letter keyed by request id.
@@ -47,6 +50,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     private final DecodePlanner planner;
     private ProcessorContext<String, ForecastOutput> context;
     private KeyValueStore<String, RequestForecastState> requests;
+    private long latestEventTimeMs = Long.MIN_VALUE; // the newest event time this task has seen
 
     RequestForecastProcessor(PredictorSettings settings) {
         this.settings = settings;
@@ -57,11 +61,45 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     public void init(ProcessorContext<String, ForecastOutput> context) {
         this.context = context;
         this.requests = context.getStateStore(PredictorTopology.REQUEST_STORE);
+        Duration timeout = settings.requestIdleTimeout();
+        // Checked on stream time and measured in the events' own time, so a replay of old traces expires
+        // requests exactly as it would have live.
+        context.schedule(timeout.dividedBy(4).isZero() ? timeout : timeout.dividedBy(4), PunctuationType.STREAM_TIME,
+                this::dropIdleRequests);
+    }
+
+    /**
+     * Drops the state of every request with no step for longer than the idle timeout (its last step
+     * never came: a client that went away, a replay cut short) and says so on the dead-letter topic.
+     */
+    private void dropIdleRequests(long streamTimeMs) {
+        if (latestEventTimeMs == Long.MIN_VALUE) {
+            return;
+        }
+        long cutoff = latestEventTimeMs - settings.requestIdleTimeout().toMillis();
+        List<String> idle = new ArrayList<>();
+        try (KeyValueIterator<String, RequestForecastState> all = requests.all()) {
+            while (all.hasNext()) {
+                var entry = all.next();
+                if (entry.value.getEventTimeMs() < cutoff) {
+                    idle.add(entry.key);
+                }
+            }
+        }
+        for (String requestId : idle) {
+            RequestForecastState state = requests.delete(requestId);
+            context.forward(new Record<>(requestId, ForecastOutput.deadLetter(DeadLetters.of(settings.applicationName(),
+                    Topics.SELECTIONS.name(), -1, -1L, "request " + requestId + " had no step for more than "
+                            + settings.requestIdleTimeout().toMinutes() + " min (last at event time "
+                            + state.getEventTimeMs() + "); its predictor state was dropped",
+                    requestId.getBytes(StandardCharsets.UTF_8), null)), streamTimeMs));
+        }
     }
 
     @Override
     public void process(Record<String, SelectionEvent> record) {
         SelectionEvent event = record.value();
+        latestEventTimeMs = Math.max(latestEventTimeMs, event.getEventTimeMs());
         // Validated upstream: the model is in the catalog and the ids fit its shape.
         ModelShape shape = settings.catalog().byId(event.getModel()).orElseThrow();
         String requestId = event.getRequestId();

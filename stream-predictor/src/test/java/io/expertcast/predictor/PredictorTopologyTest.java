@@ -226,4 +226,27 @@ class PredictorTopologyTest {
         assertEquals(1, prefetch.readValuesToList().stream().filter(c -> c.getRequestId().equals("toy/dup")).count());
         assertTrue(requestStoreIsEmpty(), "dup, good and after ended; late never got state");
     }
+
+    @Test
+    void aRequestWithoutStepsForLongerThanTheIdleTimeoutIsDroppedAndReported() {
+        RequestTrace stalled = TraceEvents.randomRequest(TOY, "toy/stalled", 3, 4, 21);
+        RequestTrace other = TraceEvents.randomRequest(TOY, "toy/other", 3, 4, 22);
+        long start = 1_000_000L;
+        long later = start + PredictorSettings.DEFAULT_REQUEST_IDLE_TIMEOUT.toMillis() + 60_000;
+        selections.pipeInput(stalled.requestId(), SelectionEvent.newBuilder(TraceEvents.prefillChunk(stalled, 0, 3, 0))
+                .setEventTimeMs(start).build(), start);
+        selections.pipeInput(stalled.requestId(), SelectionEvent.newBuilder(TraceEvents.decodeStep(stalled, 1, 1))
+                .setEventTimeMs(start).build(), start);
+        assertTrue(deadLetters.isEmpty());
+        // Stream time moves past the timeout with another request's records: the stalled one is dropped.
+        selections.pipeInput(other.requestId(), SelectionEvent.newBuilder(TraceEvents.prefillChunk(other, 0, 3, 2))
+                .setEventTimeMs(later).build(), later);
+        List<DeadLetter> letters = deadLetters.readValuesToList();
+        assertEquals(1, letters.size());
+        assertTrue(letters.get(0).getReason().startsWith("request toy/stalled had no step for more than 10 min"),
+                letters.get(0).getReason());
+        KeyValueStore<String, ?> store = driver.getKeyValueStore(PredictorTopology.REQUEST_STORE);
+        assertEquals(null, store.get(stalled.requestId()));
+        assertTrue(store.get(other.requestId()) != null, "a live request keeps its state");
+    }
 }
