@@ -1,5 +1,6 @@
 package io.expertcast.launcher.bench;
 
+import io.expertcast.allocator.bench.AllocatorBench;
 import io.expertcast.emulator.offline.EmulatorBench;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -9,7 +10,7 @@ import picocli.CommandLine.Spec;
 /** {@code expertcast bench}: benchmarks that print figures and ratios measured in the same run. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: each prints its figures beside a baseline measured in the same run.",
-        subcommands = {ReplayBench.class, EmulatorBench.class})
+        subcommands = {ReplayBench.class, EmulatorBench.class, AllocatorBench.class})
 public final class BenchCommand implements Runnable {
     @Spec
     CommandSpec spec;
