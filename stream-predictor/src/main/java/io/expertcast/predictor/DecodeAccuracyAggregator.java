@@ -45,9 +45,16 @@ final class DecodeAccuracyAggregator implements Processor<String, PredictorMetri
         }
         long hits = total.getHits() + delta.getHits();
         long selected = total.getSelected() + delta.getSelected();
+        long samples = total.getSamples() + delta.getSamples();
+        long predicted = total.getPredicted() + delta.getPredicted();
+        long hitSamples = total.getHitSamples() + delta.getHitSamples();
         totals.put(record.key(), PredictorMetrics.newBuilder(total)
+                .setPredicted(predicted)
+                .setHitSamples(hitSamples)
+                .setPrecision(predicted == 0 ? 0.0 : (double) hits / predicted)
+                .setHitRate(samples == 0 ? 0.0 : (double) hitSamples / samples)
                 .setN(delta.getN())
-                .setSamples(total.getSamples() + delta.getSamples())
+                .setSamples(samples)
                 .setHits(hits)
                 .setSelected(selected)
                 .setRecall(selected == 0 ? 0.0 : (double) hits / selected)

@@ -192,6 +192,10 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
                 .setSelected(score.selected())
                 .setRecall(score.recall())
                 .setRequests(score.requests())
+                .setPredicted(score.predicted())
+                .setHitSamples(score.hitSamples())
+                .setPrecision(score.precision())
+                .setHitRate(score.hitRate())
                 .setEventTimeMs(event.getEventTimeMs())
                 .build())));
     }

@@ -80,8 +80,9 @@ public final class DecodePlan {
 
     /** Scores one decode token into {@code recall}: one sample per MoE layer. */
     public void score(int[] decodeTokenIds, RecallAtN recall) {
-        for (int h : hits(decodeTokenIds)) {
-            recall.addSample(h, topK);
+        int[] hits = hits(decodeTokenIds);
+        for (int layer = 0; layer < hits.length; layer++) {
+            recall.addSample(hits[layer], topK, experts[layer].length);
         }
     }
 

@@ -26,9 +26,9 @@ final class DemoSummary {
         for (PredictorMetrics m : out.predictorMetrics().values()) {
             s.append(String.format(Locale.ROOT,
                     "           %s: decode recall@%d = %.4f over %d (request, decode step, MoE layer) samples"
-                            + " (computed offline from the same files: %.4f)%n",
+                            + " (computed offline from the same files: %.4f); precision@%d = %.4f, hit rate = %.4f%n",
                     m.getModel(), m.getN(), m.getRecall(), m.getSamples(),
-                    expected.recallPerModel().get(m.getModel()).recall()));
+                    expected.recallPerModel().get(m.getModel()).recall(), m.getN(), m.getPrecision(), m.getHitRate()));
         }
         s.append(String.format(Locale.ROOT, "allocator  %d allocation plans (%d passes x MoE layers)%n",
                 out.allocationPlans(), expected.totalPasses()));

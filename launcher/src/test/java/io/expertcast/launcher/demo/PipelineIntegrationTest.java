@@ -104,6 +104,10 @@ class PipelineIntegrationTest {
             assertEquals(offline.hits(), live.getHits());
             assertEquals(offline.selected(), live.getSelected());
             assertEquals(offline.recall(), live.getRecall(), 0.0);
+            assertEquals(offline.predicted(), live.getPredicted());
+            assertEquals(offline.hitSamples(), live.getHitSamples());
+            assertEquals(offline.precision(), live.getPrecision(), 0.0);
+            assertEquals(offline.hitRate(), live.getHitRate(), 0.0);
             for (String policy : policies) {
                 var m = out.waferMetrics().get("llama4-maverick/" + policy);
                 assertEquals(expected.totalPasses(), m.getPasses(), policy + " emulated every pass once");
