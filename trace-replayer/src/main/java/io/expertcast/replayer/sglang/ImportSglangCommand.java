@@ -15,8 +15,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
@@ -72,6 +74,7 @@ public final class ImportSglangCommand implements Callable<Integer> {
         List<RequestTrace> requests = new ArrayList<>();
         List<String> lines = new ArrayList<>();
         List<Object[]> counts = new ArrayList<>(); // [name, long[][]]
+        Map<Long, String> perTokenSeen = new HashMap<>();
         try {
             for (Path file : files) {
                 String name = file.getFileName().toString().replaceFirst("\\.(pt|json)$", "");
@@ -84,26 +87,39 @@ public final class ImportSglangCommand implements Callable<Integer> {
                 }
                 RecorderDump dump = RecorderDump.read(file);
                 if (dump instanceof RecorderDump.PerToken pt) {
-                        ModelShape shape = shape(pt);
-                        PerTokenSplitter.Result r = PerTokenSplitter.split(pt, shape, name);
-                        requests.addAll(r.requests());
-                        PerTokenSplitter.Report rep = r.report();
-                        lines.add(String.format("%s: per_token, %d passes -> %d requests of %s (%d MoE layers, k=%d, "
-                                        + "E=%d); %d position matches were ambiguous (taken in batch order), %d tokens "
-                                        + "continued no request of this window (dropped), %d requests dropped",
-                                file.getFileName(), rep.passes(), rep.requests(), shape.id(), shape.numMoeLayers(),
-                                shape.topK(), shape.numExperts(), rep.ambiguousMatches(), rep.droppedTokens(),
-                                rep.droppedRequests()));
-                        rep.notes().forEach(n -> lines.add("  " + n));
-                        counts.add(new Object[] {name, LogicalCounts.fromRecords(pt.records(), pt.physicalToLogical(), file)});
+                    // Without DP attention every rank selects experts for the same tokens, so the ranks'
+                    // files are copies: import the tokens once.
+                    String copyOf = perTokenSeen.putIfAbsent(pt.contentHash(), file.getFileName().toString());
+                    if (copyOf != null) {
+                        lines.add(file.getFileName() + ": per_token, the same passes and tokens as " + copyOf
+                                + " (another rank of a tensor-parallel group); imported once");
+                        continue;
+                    }
+                    ModelShape shape = shape(pt);
+                    PerTokenSplitter.Result r = PerTokenSplitter.split(pt, shape, name);
+                    requests.addAll(r.requests());
+                    PerTokenSplitter.Report rep = r.report();
+                    lines.add(String.format("%s: per_token, %d passes -> %d requests of %s (%d MoE layers, k=%d, E=%d)",
+                            file.getFileName(), rep.passes(), rep.requests(), shape.id(), shape.numMoeLayers(),
+                            shape.topK(), shape.numExperts()));
+                    lines.add(String.format("  recovered: %d chunked-prefill continuations, %d requests whose prefill"
+                                    + " began after a cached prefix (only computed tokens are recorded), %d still"
+                                    + " running at the end of the window", rep.chunkedContinuations(),
+                            rep.cachedPrefixStarts(), rep.openAtEnd()));
+                    lines.add(String.format("  not recovered: %d position matches ambiguous (taken in admission order),"
+                                    + " %d decode tokens continuing no request of the window (dropped), %d requests"
+                                    + " dropped, %d passes of other forward modes skipped", rep.ambiguousMatches(),
+                            rep.droppedTokens(), rep.droppedRequests(), rep.skippedPasses()));
+                    rep.notes().forEach(n -> lines.add("  " + n));
+                    counts.add(new Object[] {name, LogicalCounts.fromRecords(pt.records(), pt.physicalToLogical(), file)});
                 } else if (dump instanceof RecorderDump.PerPass pp) {
-                        counts.add(new Object[] {name, LogicalCounts.fromRecords(pp.records(), pp.physicalToLogical(), file)});
-                        lines.add(file.getFileName() + ": per_pass, " + pp.records().size()
-                                + " passes (counts only: no requests can be recovered; written as load statistics)");
+                    counts.add(new Object[] {name, LogicalCounts.fromRecords(pp.records(), pp.physicalToLogical(), file)});
+                    lines.add(file.getFileName() + ": per_pass, " + pp.records().size()
+                            + " passes: counts only, no request can be recovered; " + loadNote(name));
                 } else if (dump instanceof RecorderDump.Stat st) {
-                        counts.add(new Object[] {name, LogicalCounts.fromStat(st.logicalCount())});
-                        lines.add(file.getFileName() + ": stat, buffer of " + st.logicalCount().dim(0)
-                                + " passes summed (load statistics only)");
+                    counts.add(new Object[] {name, LogicalCounts.fromStat(st.logicalCount())});
+                    lines.add(file.getFileName() + ": stat, a ring buffer of " + st.logicalCount().dim(0)
+                            + " passes summed: counts only; " + loadNote(name));
                 }
             }
         } catch (IOException | IllegalArgumentException e) {
@@ -143,6 +159,11 @@ public final class ImportSglangCommand implements Callable<Integer> {
             System.err.println("import-sglang: " + e.getMessage());
             return 1;
         }
+    }
+
+    private String loadNote(String name) {
+        return out == null ? "load statistics are not replayed (use --out to write them for place --load)"
+                : "load statistics -> " + out.resolve(name + ".logical_count.json") + " (for place --load)";
     }
 
     private ModelShape shape(RecorderDump.PerToken dump) throws IOException {

@@ -22,7 +22,7 @@ public final class LogicalCounts {
         int logical = (int) max(physicalToLogical) + 1;
         long[][] counts = new long[layers][logical];
         for (Map<String, Object> r : records) {
-            if (!(r.get("global_physical_count") instanceof Tensor c) || c.rank() != 2 || c.dim(0) != layers
+            if (!(r.get("global_physical_count") instanceof Tensor c) || !c.isInteger() || c.rank() != 2 || c.dim(0) != layers
                     || c.dim(1) != physical) {
                 throw new IOException(file + ": pass " + r.get("forward_pass_id") + " has global_physical_count "
                         + r.get("global_physical_count") + ", expected int[" + layers + ", " + physical + "]");

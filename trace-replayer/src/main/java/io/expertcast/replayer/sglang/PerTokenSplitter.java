@@ -5,26 +5,40 @@ import io.expertcast.core.trace.RequestTrace;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 
 /**
  * Splits per_token passes into requests. SGLang records no request ids yet, so a request is followed
- * by its token positions:
+ * by its token positions and by how SGLang's scheduler forms batches (python/sglang/srt/managers/
+ * scheduler.py, schedule_batch.py):
  * <ul>
- *   <li>an EXTEND (or MIXED) pass cuts its tokens by {@code extend_seq_lens}; a chunk starting at
- *       position 0 is a new request's prefill, a chunk starting at p continues the request whose
- *       last position was p - 1 (a chunked prefill, or a decode token in a MIXED pass);</li>
- *   <li>a DECODE pass has one token per running request: a token at position p continues the
- *       request whose last position was p - 1.</li>
+ *   <li>an EXTEND pass is cut by {@code extend_seq_lens}. A chunk starting at position 0 is a new
+ *       request. A chunk starting at p &gt; 0 is either the next piece of a chunked prefill (SGLang
+ *       cuts only the last request of an EXTEND pass and continues it first in the next one, so only
+ *       the first chunk of a pass can continue the previous pass's last prefill chunk, and only when
+ *       that one ended at p - 1), or else a new request whose first p prompt tokens were prefix-cache
+ *       hits (the radix cache is on by default; EXTEND computes only the uncached suffix, and the
+ *       dataset's step 0 likewise holds only the computed tokens, formats.md section 1);</li>
+ *   <li>a DECODE pass has one token per running request: a token at position p continues the open
+ *       request whose last position was p - 1; a MIXED pass (--enable-mixed-chunk) holds prefill
+ *       chunks plus 1-token chunks of running requests, told apart the same way;</li>
+ *   <li>every running request decodes in every DECODE pass, so one absent from a DECODE pass has
+ *       finished (a retracted request comes back later as a new prefill, usually with a cached prefix,
+ *       and is then imported as a new request).</li>
  * </ul>
- * A request missing from a DECODE pass has finished (SGLang decodes every running request in every
- * decode pass; a retracted request comes back with a new prefill from position 0, so as a new one).
- * When several open requests end at p - 1 the earliest admitted one not yet served in this pass is
- * taken (SGLang keeps its running batch in admission order) and the choice is counted as ambiguous;
- * a token that continues no open request began before the recording window and is dropped, and
- * counted. Physical slot ids map to logical experts through {@code last_physical_to_logical_map}.
+ * What cannot be recovered is counted, never silently guessed: when several open requests end at
+ * p - 1, the earliest admitted one not yet served in this pass is taken (a running batch keeps
+ * admission order, and tokens come in batch order) and the match is counted as ambiguous; a decode
+ * token that continues no request of the window (it began before recording, or was prefilled on
+ * another instance under prefill/decode disaggregation) is dropped and counted; passes of other
+ * forward modes (speculative TARGET_VERIFY / DRAFT_EXTEND, PD PREBUILT, ...) are skipped and
+ * counted; a token with other than k ids at a MoE layer drops its request. Physical slot ids map to
+ * logical experts through {@code last_physical_to_logical_map}.
  */
 public final class PerTokenSplitter {
     static final int EXTEND = 1;
@@ -32,9 +46,20 @@ public final class PerTokenSplitter {
     static final int MIXED = 3;
     static final int IDLE = 4;
 
-    /** What the split recovered and what it could not. */
-    public record Report(int passes, int requests, int ambiguousMatches, int droppedTokens, int droppedRequests,
-                         List<String> notes) {
+    /**
+     * What the split recovered and what it could not.
+     *
+     * @param chunkedContinuations prefill chunks that continued a request cut at the end of the previous pass
+     * @param cachedPrefixStarts   requests whose prefill began at a position &gt; 0 (prefix-cache hits not recorded)
+     * @param ambiguousMatches     tokens that could continue several open requests (taken in admission order)
+     * @param droppedTokens        decode tokens that continue no request of the window
+     * @param droppedRequests      requests dropped because a token lacked some of its k picks, or its tokens did not follow on
+     * @param skippedPasses        passes of forward modes other than EXTEND, DECODE, MIXED and IDLE
+     * @param openAtEnd            requests still running when the window ended (their decode is cut short)
+     */
+    public record Report(int passes, int requests, int chunkedContinuations, int cachedPrefixStarts,
+                         int ambiguousMatches, int droppedTokens, int droppedRequests, int skippedPasses,
+                         int openAtEnd, List<String> notes) {
     }
 
     public record Result(List<RequestTrace> requests, Report report) {
@@ -99,80 +124,120 @@ public final class PerTokenSplitter {
         records.sort(Comparator.comparingLong(r -> number(r, "forward_pass_id", dump)));
         Map<Integer, Open> open = new LinkedHashMap<>();
         List<Open> all = new ArrayList<>();
+        Open chunkedTail = null; // the last prefill chunk of the latest EXTEND/MIXED pass: may continue first in the next
         int ambiguous = 0;
         int dropped = 0;
         int passes = 0;
+        int chunked = 0;
+        int cachedStarts = 0;
+        Map<Integer, Integer> skippedModes = new TreeMap<>();
         List<String> notes = new ArrayList<>();
         for (Map<String, Object> r : records) {
             int mode = (int) number(r, "forward_mode", dump);
             if (mode == IDLE) {
                 continue;
             }
+            if (mode != EXTEND && mode != DECODE && mode != MIXED) {
+                skippedModes.merge(mode, 1, Integer::sum);
+                continue;
+            }
             passes++;
+            Object passId = r.get("forward_pass_id");
             Tensor topk = topk(dump, r);
             List<Long> positions = longs(r.get("positions"), "positions", dump);
             int tokens = topk.dim(1);
             if (positions.size() != tokens || topk.dim(0) != model.numLayers()) {
-                throw new IOException(dump.file() + ": pass " + r.get("forward_pass_id") + " has " + positions.size()
-                        + " positions for topk_ids_of_layer " + topk);
+                throw new IOException(dump.file() + ": pass " + passId + " has " + positions.size()
+                        + " positions for topk_ids_of_layer " + topk + " (expected [" + model.numLayers() + ", "
+                        + positions.size() + ", k])");
             }
             List<Long> lens = r.get("extend_seq_lens") == null ? null : longs(r.get("extend_seq_lens"), "extend_seq_lens", dump);
             if (lens == null && mode != DECODE) {
-                throw new IOException(dump.file() + ": pass " + r.get("forward_pass_id") + " is mode " + mode
+                throw new IOException(dump.file() + ": pass " + passId + " is mode " + mode
                         + " without extend_seq_lens, so its tokens cannot be cut into requests");
             }
             List<int[]> chunks = new ArrayList<>(); // [start, length]
-            if (lens == null) {
+            if (mode == DECODE) {
                 for (int t = 0; t < tokens; t++) {
                     chunks.add(new int[] {t, 1});
                 }
             } else {
                 int at = 0;
                 for (long len : lens) {
+                    if (len <= 0) {
+                        throw new IOException(dump.file() + ": pass " + passId + ": extend_seq_lens holds " + len);
+                    }
                     chunks.add(new int[] {at, (int) len});
                     at += (int) len;
                 }
                 if (at != tokens) {
-                    throw new IOException(dump.file() + ": pass " + r.get("forward_pass_id") + ": extend_seq_lens sum to "
+                    throw new IOException(dump.file() + ": pass " + passId + ": extend_seq_lens sum to "
                             + at + ", the pass has " + tokens + " tokens");
                 }
             }
-            java.util.Set<Integer> served = new java.util.HashSet<>();
-            for (int[] chunk : chunks) {
+            Set<Integer> served = new HashSet<>();
+            Open lastPrefillChunk = null;
+            for (int c = 0; c < chunks.size(); c++) {
+                int[] chunk = chunks.get(c);
                 long firstPos = positions.get(chunk[0]);
+                for (int t = 1; t < chunk[1]; t++) {
+                    if (positions.get(chunk[0] + t) != firstPos + t) {
+                        throw new IOException(dump.file() + ": pass " + passId + ": positions of chunk " + c
+                                + " do not follow on (" + positions.subList(chunk[0], chunk[0] + chunk[1]) + ")");
+                    }
+                }
                 List<int[]> ids = new ArrayList<>();
                 boolean complete = true;
                 for (int t = chunk[0]; t < chunk[0] + chunk[1]; t++) {
-                    int[] token = token(topk, t, model, p2l, physical);
+                    int[] token = token(topk, t, model, p2l, physical, dump, passId);
                     complete &= token != null;
                     ids.add(token);
                 }
                 Open target;
-                if (firstPos == 0 && lens != null) {
-                    target = new Open(all.size());
-                    all.add(target);
-                    open.put(target.index, target);
-                    target.prefill.addAll(ids);
-                } else {
-                    List<Open> candidates = open.values().stream()
-                            .filter(o -> o.lastPosition == firstPos - 1 && !served.contains(o.index)).toList();
-                    if (candidates.isEmpty()) {
-                        dropped += chunk[1];
+                boolean prefill;
+                if (mode != DECODE && firstPos > 0 && c == 0 && chunkedTail != null
+                        && chunkedTail.lastPosition == firstPos - 1) {
+                    target = chunkedTail; // the next piece of a chunked prefill
+                    prefill = true;
+                    chunked++;
+                } else if (mode == DECODE || (mode == MIXED && chunk[1] == 1 && firstPos > 0)) {
+                    List<Open> candidates = new ArrayList<>();
+                    for (Open o : open.values()) {
+                        if (o.lastPosition == firstPos - 1 && !served.contains(o.index)) {
+                            candidates.add(o);
+                        }
+                    }
+                    if (candidates.isEmpty() && mode == DECODE) {
+                        dropped++;
                         continue;
                     }
                     if (candidates.size() > 1) {
                         ambiguous++;
                     }
-                    target = candidates.get(0);
-                    if (target.decode.isEmpty() && lens != null && chunk[1] > 1) {
-                        target.prefill.addAll(ids); // a later chunk of a chunked prefill
-                    } else if (chunk[1] == 1) {
-                        target.decode.add(ids.get(0));
-                    } else {
-                        target.broken = true;
-                        notes.add("pass " + r.get("forward_pass_id") + ": " + chunk[1] + " tokens continue request "
-                                + target.index + " after its decode began; the request is dropped");
+                    target = candidates.isEmpty() ? null : candidates.get(0);
+                    prefill = target == null; // MIXED: a 1-token prefill of a new request with a cached prefix
+                } else {
+                    target = null;
+                    prefill = true;
+                }
+                if (target == null) {
+                    target = new Open(all.size());
+                    all.add(target);
+                    open.put(target.index, target);
+                    if (firstPos > 0) {
+                        cachedStarts++;
                     }
+                }
+                if (prefill) {
+                    if (!target.decode.isEmpty()) {
+                        target.broken = true;
+                        notes.add("pass " + passId + ": a prefill chunk continues request " + target.index
+                                + " after its decode began; the request is dropped");
+                    }
+                    target.prefill.addAll(ids);
+                    lastPrefillChunk = target;
+                } else {
+                    target.decode.add(ids.get(0));
                 }
                 if (!complete) {
                     target.broken = true;
@@ -181,8 +246,15 @@ public final class PerTokenSplitter {
                 target.lastPosition = (int) (firstPos + chunk[1] - 1);
             }
             if (mode == DECODE) {
-                // Every running request decodes in every decode pass: one that sat this pass out has finished.
-                open.keySet().removeIf(index -> !served.contains(index));
+                // Every running request decodes in every decode pass: one that sat this pass out has finished
+                // (unless it is the prefill cut at the end of the last EXTEND pass, which continues there).
+                Open tail = chunkedTail;
+                open.values().removeIf(o -> !served.contains(o.index) && o != tail);
+                if (tail != null && served.contains(tail.index)) {
+                    chunkedTail = null;
+                }
+            } else {
+                chunkedTail = lastPrefillChunk;
             }
         }
         List<RequestTrace> out = new ArrayList<>();
@@ -207,11 +279,19 @@ public final class PerTokenSplitter {
             notes.add(droppedRequests + " request(s) dropped: a token lacked some of its k picks, or its tokens did not"
                     + " follow on");
         }
-        return new Result(out, new Report(passes, out.size(), ambiguous, dropped, droppedRequests, notes));
+        int skipped = 0;
+        for (Map.Entry<Integer, Integer> e : skippedModes.entrySet()) {
+            skipped += e.getValue();
+            notes.add(e.getValue() + " pass(es) of forward mode " + e.getKey() + " skipped (only EXTEND=1, DECODE=2,"
+                    + " MIXED=3 are split; speculative decoding's TARGET_VERIFY/DRAFT_EXTEND passes are not)");
+        }
+        return new Result(out, new Report(passes, out.size(), chunked, cachedStarts, ambiguous, dropped,
+                droppedRequests, skipped, open.size(), notes));
     }
 
     /** A token's logical ids [moe layer][k], or null when a MoE layer has other than k recorded ids. */
-    private static int[] token(Tensor topk, int t, ModelShape model, Tensor p2l, int physical) throws IOException {
+    private static int[] token(Tensor topk, int t, ModelShape model, Tensor p2l, int physical, RecorderDump dump,
+                               Object passId) throws IOException {
         int tokens = topk.dim(1);
         int width = topk.dim(2);
         int k = model.topK();
@@ -225,8 +305,8 @@ public final class PerTokenSplitter {
                     continue;
                 }
                 if (slot >= physical) {
-                    throw new IOException("physical expert " + slot + " at layer " + l + " is outside the map (" + physical
-                            + " slots)");
+                    throw new IOException(dump.file() + ": pass " + passId + ", token " + t + ": physical expert "
+                            + slot + " at layer " + l + " is outside last_physical_to_logical_map (" + physical + " slots)");
                 }
                 if (n < k) {
                     ids[m * k + n] = (int) p2l.longAt((long) l * physical + slot);

@@ -19,6 +19,30 @@ public sealed interface RecorderDump {
 
     /** per_token: every record has topk_ids_of_layer (physical ids, -1 padded). */
     record PerToken(Path file, List<Map<String, Object>> records, Tensor physicalToLogical) implements RecorderDump {
+
+        /** A 64-bit hash of what the passes recorded (pass ids, modes, positions, input ids, expert ids), rank aside. */
+        public long contentHash() {
+            long h = 0x9E3779B97F4A7C15L;
+            for (Map<String, Object> r : records) {
+                for (String key : List.of("forward_pass_id", "forward_mode", "positions", "input_ids", "extend_seq_lens")) {
+                    h = mix(h, String.valueOf(r.get(key)).hashCode());
+                }
+                if (r.get("topk_ids_of_layer") instanceof Tensor t && t.isInteger()) {
+                    for (int d : t.shape()) {
+                        h = mix(h, d);
+                    }
+                    for (long i = 0; i < t.size(); i++) {
+                        h = mix(h, t.longAt(i));
+                    }
+                }
+            }
+            return h;
+        }
+
+        private static long mix(long h, long v) {
+            h ^= v + 0x9E3779B97F4A7C15L + (h << 6) + (h >>> 2);
+            return h * 0xBF58476D1CE4E5B9L;
+        }
     }
 
     /** per_pass: every record has global_physical_count [layers, physical]. */
@@ -46,6 +70,13 @@ public sealed interface RecorderDump {
         if (map.get("records") instanceof List<?> records && map.get("last_physical_to_logical_map") instanceof Tensor p2l) {
             if (p2l.rank() != 2 || !p2l.isInteger()) {
                 throw new IOException(file + ": last_physical_to_logical_map is " + p2l + ", expected int[layers, physical]");
+            }
+            for (long i = 0; i < p2l.size(); i++) {
+                long logical = p2l.longAt(i);
+                if (logical < 0 || logical >= 65535) {
+                    throw new IOException(file + ": last_physical_to_logical_map maps physical slot " + (i % p2l.dim(1))
+                            + " of layer " + (i / p2l.dim(1)) + " to logical expert " + logical);
+                }
             }
             for (Object r : records) {
                 if (!(r instanceof Map<?, ?>)) {

@@ -48,7 +48,9 @@ class ImportSglangTest {
         assertEquals(truth.get("logical_experts").asInt(), shape.numExperts());
 
         PerTokenSplitter.Result result = PerTokenSplitter.split(dump, shape, "dump");
-        List<String> names = List.of("A", "B", "C", "D", "E", "F"); // admission order
+        List<String> names = new ArrayList<>();
+        truth.get("admission_order").forEach(n -> names.add(n.asText()));
+        assertEquals(List.of("A", "B", "C", "D", "G", "E", "F", "H", "I"), names);
         assertEquals(names.size(), result.requests().size());
         for (int i = 0; i < names.size(); i++) {
             RequestTrace got = result.requests().get(i);
@@ -71,10 +73,19 @@ class ImportSglangTest {
                 }
             }
         }
-        // D's prefill came in two chunks; E and F decode at equal positions (resolved in batch order).
-        assertEquals(5, result.requests().get(3).prefillTokens());
-        assertTrue(result.report().ambiguousMatches() > 0);
-        assertEquals(0, result.report().droppedTokens());
+        PerTokenSplitter.Report report = result.report();
+        assertEquals(5, result.requests().get(3).prefillTokens(), "D's prefill came in two chunks");
+        assertEquals(3, result.requests().get(4).prefillTokens(), "G: only the 3 computed tokens after 6 cached ones");
+        assertEquals(5, result.requests().get(7).prefillTokens(), "H: 4 tokens, then a 1-token last chunk");
+        assertEquals(14, report.passes(), "16 passes less one IDLE and one TARGET_VERIFY");
+        assertEquals(2, report.chunkedContinuations());
+        assertEquals(1, report.cachedPrefixStarts());
+        // A and G both at 9 (A taken first), E and F both at 2 and again at 3 in the MIXED pass.
+        assertEquals(3, report.ambiguousMatches());
+        assertEquals(1, report.droppedTokens(), "Z's decode token began before the window");
+        assertEquals(0, report.droppedRequests());
+        assertEquals(1, report.skippedPasses());
+        assertEquals(4, report.openAtEnd(), "E, F, H and I still running");
     }
 
     @Test
@@ -85,9 +96,16 @@ class ImportSglangTest {
         assertArrayEquals(want, LogicalCounts.fromRecords(perPass.records(), perPass.physicalToLogical(), perPass.file()));
         RecorderDump.Stat stat = (RecorderDump.Stat) RecorderDump.read(
                 FIXTURES.resolve("stat/expert_distribution_recorder_1700000002.0.pt"));
-        assertEquals(16, stat.logicalCount().dim(0), "the whole ring buffer, unfilled rows zero");
+        assertEquals(24, stat.logicalCount().dim(0), "the whole ring buffer (saved at a storage offset), unfilled rows zero");
         assertArrayEquals(want, LogicalCounts.fromStat(stat.logicalCount()));
         assertEquals("int64", perPass.physicalToLogical().dtype(), "SGLang's map is int64, the counts int32");
+        RecorderDump.PerToken perToken = (RecorderDump.PerToken) RecorderDump.read(
+                FIXTURES.resolve("per_token/expert_distribution_recorder_1700000000.0_0.pt"));
+        for (long i = 0; i < perToken.physicalToLogical().size(); i++) {
+            assertEquals(perToken.physicalToLogical().longAt(i), perPass.physicalToLogical().longAt(i),
+                    "the per_pass map is saved transposed twice (strides (1, layers)): same values");
+        }
+        assertArrayEquals(want, LogicalCounts.fromRecords(perToken.records(), perToken.physicalToLogical(), perToken.file()));
     }
 
 
@@ -100,19 +118,30 @@ class ImportSglangTest {
         Path dumps = temp.resolve("dumps");
         Files.createDirectories(dumps);
         for (String f : List.of("per_token/expert_distribution_recorder_1700000000.0_0.pt",
+                "per_token/expert_distribution_recorder_1700000000.5_1.pt", "per_pass/expert_distribution_recorder_1700000001.0_0.pt",
                 "stat/expert_distribution_recorder_1700000002.0.pt")) {
             Files.copy(FIXTURES.resolve(f), dumps.resolve(Path.of(f).getFileName()));
         }
         Path out = temp.resolve("out");
         Run r = run("--dump-dir", dumps.toString(), "--out", out.toString());
         assertEquals(0, r.exit(), r.err());
-        assertTrue(r.out().contains("per_token, 12 passes -> 6 requests"), r.out());
+        assertTrue(r.out().contains("per_token, 14 passes -> 9 requests"), r.out());
+        assertTrue(r.out().contains("expert_distribution_recorder_1700000000.5_1.pt: per_token, the same passes and tokens as "
+                + "expert_distribution_recorder_1700000000.0_0.pt"), r.out());
+        assertTrue(r.out().contains("1 requests whose prefill began after a cached prefix"), r.out());
+        assertTrue(r.out().contains("1 decode tokens continuing no request of the window"), r.out());
+        assertTrue(r.out().contains("1 pass(es) of forward mode 5 skipped"), r.out());
+        assertTrue(r.out().contains("per_pass, 16 passes: counts only, no request can be recovered; load statistics -> "), r.out());
+        assertTrue(r.out().contains("(for place --load)"), r.out());
         List<RequestTrace> read = new ArrayList<>();
         TraceDataset.open(out, ModelCatalog.standard()).requests(false, new ArrayList<>()).forEachRemaining(read::add);
-        assertEquals(6, read.size());
+        assertEquals(9, read.size(), "rank 1's copy is imported once");
         assertEquals(12, read.get(0).model().numExperts());
         JsonNode stat = new ObjectMapper().readTree(out.resolve("expert_distribution_recorder_1700000002.0.logical_count.json").toFile());
         assertEquals(expected().get("logical_count"), stat.get("logical_count"));
+        JsonNode perPass = new ObjectMapper().readTree(out.resolve("expert_distribution_recorder_1700000001.0_0.logical_count.json").toFile());
+        assertEquals(expected().get("logical_count"), perPass.get("logical_count"));
+        assertFalse(Files.exists(out.resolve("expert_distribution_recorder_1700000000.5_1.logical_count.json")));
     }
 
     @Test
@@ -141,5 +170,25 @@ class ImportSglangTest {
         assertEquals(2, shape.exit());
         assertTrue(shape.err().contains("load.json: logical_count row 1"), shape.err());
         assertEquals(2, run("--dump-dir", dumps.toString()).exit(), "needs --out or --replay");
+    }
+
+    @Test
+    void idsOutsideTheMapWrongShapesAndBadMapsNameTheFileAndWriteNothing() throws Exception {
+        String[][] cases = {
+                {"outside_map.pt", "outside_map.pt: pass 2, token 1: physical expert 16 at layer 2 is outside last_physical_to_logical_map (16 slots)"},
+                {"wrong_layers.pt", "wrong_layers.pt: the map has 3 layers, sglang-model has 4"},
+                {"negative_map.pt", "negative_map.pt: last_physical_to_logical_map maps physical slot 3 of layer 1 to logical expert -1"},
+        };
+        for (String[] c : cases) {
+            Path dumps = temp.resolve("bad-" + c[0]);
+            Files.createDirectories(dumps);
+            Files.copy(FIXTURES.resolve("bad").resolve(c[0]), dumps.resolve(c[0]));
+            Path out = temp.resolve("out-" + c[0]);
+            Run r = run("--dump-dir", dumps.toString(), "--out", out.toString());
+            assertEquals(2, r.exit(), c[0] + ": " + r.err());
+            assertTrue(r.err().contains(c[1]), r.err());
+            assertFalse(r.err().contains("Exception"), "a message, not a stack trace: " + r.err());
+            assertFalse(Files.exists(out), "nothing half-written");
+        }
     }
 }
