@@ -2,8 +2,12 @@ package io.expertcast.replayer.sglang;
 
 import java.util.Arrays;
 
-/** A dense tensor read from a torch.save file: its shape and its values, as longs (integer dtypes) or doubles. */
-public record Tensor(String dtype, int[] shape, long[] longs, double[] doubles) {
+/**
+ * A dense tensor read from a torch.save file: its shape and its values in row-major order, as ints
+ * (integer dtypes of up to 32 bits: SGLang's expert ids and counts, half the memory of longs), longs
+ * (int64) or doubles (floating dtypes); exactly one of the three arrays is set.
+ */
+public record Tensor(String dtype, int[] shape, int[] ints, long[] longs, double[] doubles) {
 
     public int rank() {
         return shape.length;
@@ -23,6 +27,9 @@ public record Tensor(String dtype, int[] shape, long[] longs, double[] doubles) 
 
     /** The integer at a row-major flat index. */
     public long longAt(long flat) {
+        if (ints != null) {
+            return ints[(int) flat];
+        }
         if (longs == null) {
             throw new IllegalStateException("a " + dtype + " tensor holds no integers");
         }
@@ -30,7 +37,7 @@ public record Tensor(String dtype, int[] shape, long[] longs, double[] doubles) 
     }
 
     public boolean isInteger() {
-        return longs != null;
+        return ints != null || longs != null;
     }
 
     @Override

@@ -110,8 +110,13 @@ public final class TorchPickle {
         int bytes = storage.type().bytes();
         long elements = storage.bytes().length / bytes;
         ByteBuffer buf = ByteBuffer.wrap(storage.bytes()).order(storage.order());
-        boolean floating = storage.type().dtype().startsWith("float");
-        long[] longs = floating ? null : new long[(int) count];
+        if (count > Integer.MAX_VALUE - 8) {
+            throw new PickleException("a tensor of " + count + " elements is too large");
+        }
+        String dtype = storage.type().dtype();
+        boolean floating = dtype.startsWith("float");
+        int[] ints = !floating && !dtype.equals("int64") ? new int[(int) count] : null;
+        long[] longs = dtype.equals("int64") ? new long[(int) count] : null;
         double[] doubles = floating ? new double[(int) count] : null;
         int[] index = new int[shape.length];
         for (long flat = 0; flat < count; flat++) {
@@ -123,12 +128,12 @@ public final class TorchPickle {
                 throw new PickleException("tensor view reaches element " + at + " of a storage of " + elements);
             }
             int pos = (int) (at * bytes);
-            switch (storage.type().dtype()) {
-                case "int32" -> longs[(int) flat] = buf.getInt(pos);
+            switch (dtype) {
+                case "int32" -> ints[(int) flat] = buf.getInt(pos);
                 case "int64" -> longs[(int) flat] = buf.getLong(pos);
-                case "int16" -> longs[(int) flat] = buf.getShort(pos);
-                case "uint8", "bool" -> longs[(int) flat] = buf.get(pos) & 0xFF;
-                case "int8" -> longs[(int) flat] = buf.get(pos);
+                case "int16" -> ints[(int) flat] = buf.getShort(pos);
+                case "uint8", "bool" -> ints[(int) flat] = buf.get(pos) & 0xFF;
+                case "int8" -> ints[(int) flat] = buf.get(pos);
                 case "float32" -> doubles[(int) flat] = buf.getFloat(pos);
                 default -> doubles[(int) flat] = buf.getDouble(pos);
             }
@@ -139,7 +144,7 @@ public final class TorchPickle {
                 index[d] = 0;
             }
         }
-        return new Tensor(storage.type().dtype(), shape, longs, doubles);
+        return new Tensor(dtype, shape, ints, longs, doubles);
     }
 
     static String describe(Object o) {
