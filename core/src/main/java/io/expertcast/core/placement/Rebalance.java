@@ -13,7 +13,10 @@ import java.util.List;
  * from the nearest holder; a full die first EVICTs a copy the target drops from it whose expert
  * keeps another copy. EVICTs move no bytes and do not count as moves. Copies the target no longer
  * wants are evicted at the end only when the expert keeps at least as many copies as the target
- * gives it, so a bounded rebalance never leaves an expert with fewer copies than it had.
+ * gives it, so a bounded rebalance never leaves an expert with fewer copies than it had. Limit: a
+ * swap of two single-copy experts between two full dies needs a free slot, so give each die at
+ * least one slot more than the target fills (the HBM share usually has several); without one such
+ * adds are skipped and the table stays valid, short of the target.
  */
 public final class Rebalance {
     private Rebalance() {
@@ -53,26 +56,33 @@ public final class Rebalance {
                 .thenComparingInt(a -> a[0]).thenComparingInt(a -> a[1]));
         List<PlacementMove> moves = new ArrayList<>();
         int moved = 0;
-        for (int[] add : adds) {
-            if (moved >= maxMoves) {
-                break;
-            }
-            int e = add[0];
-            int d = add[1];
-            if (table.copiesOnDie(layer, d) >= slotsPerDie && !evictOneFor(table, layer, d, wanted, load, moves)) {
-                continue;
-            }
-            int from = -1;
-            for (int h : table.holders(layer, e)) {
-                if (!wanted[h][e] && (from < 0 || mesh.hops(h, d) < mesh.hops(from, d))) {
-                    from = h;
+        // Passes until nothing changes: an add skipped because its die was full may fit once a later
+        // migration has taken a copy off that die.
+        boolean progress = true;
+        while (progress && moved < maxMoves) {
+            progress = false;
+            for (int[] add : adds) {
+                int e = add[0];
+                int d = add[1];
+                if (moved >= maxMoves || table.holds(layer, e, d)) {
+                    continue;
                 }
+                if (table.copiesOnDie(layer, d) >= slotsPerDie && !evictOneFor(table, layer, d, wanted, load, moves)) {
+                    continue;
+                }
+                int from = -1;
+                for (int h : table.holders(layer, e)) {
+                    if (!wanted[h][e] && (from < 0 || mesh.hops(h, d) < mesh.hops(from, d))) {
+                        from = h;
+                    }
+                }
+                PlacementMove move = from >= 0 ? PlacementMove.migrate(layer, e, from, d, expertBytes)
+                        : PlacementMove.replicate(layer, e, table.nearestHolder(layer, e, d, mesh), d, expertBytes);
+                move.applyTo(table);
+                moves.add(move);
+                moved++;
+                progress = true;
             }
-            PlacementMove move = from >= 0 ? PlacementMove.migrate(layer, e, from, d, expertBytes)
-                    : PlacementMove.replicate(layer, e, table.nearestHolder(layer, e, d, mesh), d, expertBytes);
-            move.applyTo(table);
-            moves.add(move);
-            moved++;
         }
         for (int d = 0; d < dies; d++) {
             for (int e = 0; e < experts; e++) {
