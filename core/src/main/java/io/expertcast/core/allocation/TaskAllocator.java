@@ -68,6 +68,8 @@ public final class TaskAllocator {
     private final double[] actNsPerToken;
     private final double[] actLatencyNs;
     private final boolean[] cachedMark;
+    /** Hops from a candidate to the expert's nearest holder (0 for holders and LLC-cached dies). */
+    private final int[] hopsByDie;
     /** Mesh hops between every pair of dies, flat [from x dies + to] (no divisions in the hot loop). */
     private final int[] hopTable;
     /** weightTransferNs(model, h) of this call's model, by hop count. */
@@ -98,6 +100,7 @@ public final class TaskAllocator {
         this.actNsPerToken = new double[dies];
         this.actLatencyNs = new double[dies];
         this.cachedMark = new boolean[dies];
+        this.hopsByDie = new int[dies];
         this.hopTable = new int[dies * dies];
         int maxHops = 0;
         for (int from = 0; from < dies; from++) {
@@ -182,6 +185,7 @@ public final class TaskAllocator {
 
         int pieces = 0;
         int remote = 0;
+        long remoteHops = 0;
         for (int o = 0; o < active; o++) {
             int expert = (int) order[o];
             int tokens = (int) (order[o] >>> 32);
@@ -237,6 +241,7 @@ public final class TaskAllocator {
                     dieTokens[die] += assigned[i];
                     if (holderMark[die] != stamp && !cachedMark[die]) {
                         remote += assigned[i];
+                        remoteHops += hopsByDie[die];
                     }
                 }
             }
@@ -252,7 +257,8 @@ public final class TaskAllocator {
             outDies[i] = (int) (key % dies);
             outTokens[i] = (int) packed[i];
         }
-        return new AllocationResult(outExperts, outDies, outTokens, load.clone(), dieTokens.clone(), remote);
+        return new AllocationResult(outExperts, outDies, outTokens, load.clone(), dieTokens.clone(), remote,
+                remoteHops);
     }
 
     private double computeOfBlocks(ModelShape model, int blocks) {
@@ -290,6 +296,7 @@ public final class TaskAllocator {
             holderMark[die] = stamp;
             candidateMark[die] = stamp;
             cachedMark[die] = false;
+            hopsByDie[die] = 0;
             fetchByDie[die] = costModel.localWeightAccessNs(false) + actLatencyNs[die];
             candidates[n++] = die;
         }
@@ -299,8 +306,9 @@ public final class TaskAllocator {
                     candidateMark[neighbour] = stamp;
                     boolean cached = llc.cached(layer, expert, neighbour);
                     cachedMark[neighbour] = cached;
+                    hopsByDie[neighbour] = cached ? 0 : hopsToNearest(neighbour);
                     fetchByDie[neighbour] = actLatencyNs[neighbour] + (cached ? costModel.localWeightAccessNs(true)
-                            : fetchByHops[hopsToNearest(neighbour)]);
+                            : fetchByHops[hopsByDie[neighbour]]);
                     candidates[n++] = neighbour;
                 }
             }

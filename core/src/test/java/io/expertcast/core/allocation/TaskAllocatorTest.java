@@ -49,6 +49,7 @@ class TaskAllocatorTest {
         assertArrayEquals(new double[] {707.5, 696, 727.5, 231.5}, r.dieNs(), 1e-6);
         assertArrayEquals(new int[] {550, 120, 350, 30}, r.dieTokens());
         assertEquals(450, r.remoteTokens());
+        assertEquals(2, r.remoteHops(), "two pieces of expert 0, each one hop from die 0");
         assertEquals(550, r.maxDieTokens());
         assertEquals(1050 / 4.0, r.meanDieTokens(), 1e-12);
         assertEquals(1050, r.totalTokens());
@@ -71,6 +72,7 @@ class TaskAllocatorTest {
         assertTrue(warmOn2 > coldOn2, "warm " + warmOn2 + " vs cold " + coldOn2);
         assertEquals(cold.dieTokens()[1] + coldOn2, cold.remoteTokens());
         assertEquals(warm.dieTokens()[1], warm.remoteTokens(), "only die 1 fetches over the mesh");
+        assertEquals(1, warm.remoteHops());
         assertTrue(warm.maxDieNs() < cold.maxDieNs());
     }
 
