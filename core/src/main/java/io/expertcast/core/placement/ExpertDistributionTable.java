@@ -153,6 +153,24 @@ public final class ExpertDistributionTable {
         return best;
     }
 
+    /**
+     * Sets one row: {@code home} plus {@code replicas} hold the expert, no other die does (a row read
+     * back from the moe.placement topic).
+     */
+    public void set(int layer, int expert, int home, int[] replicas) {
+        checkDie(home);
+        for (int die : replicas) {
+            checkDie(die);
+        }
+        int slot = slot(layer, expert);
+        java.util.Arrays.fill(bits, slot * words, (slot + 1) * words, 0L);
+        bits[slot * words + (home >>> 6)] |= 1L << home;
+        for (int die : replicas) {
+            bits[slot * words + (die >>> 6)] |= 1L << die;
+        }
+        homeDie[slot] = home;
+    }
+
     /** Adds a copy on {@code die} (Insight 4, replicating hot experts). Returns false if it was already there. */
     public boolean replicate(int layer, int expert, int die) {
         checkDie(die);
