@@ -78,6 +78,10 @@ public final class TaskAllocator {
     private long[] packed = new long[0];
     /** computeNs(model, n x 50), filled lazily per call: before its last block an expert's share on a die is a multiple of 50. */
     private double[] blockComputeNs = new double[0];
+    /** computeNs(n+1 blocks) - computeNs(n blocks), for the current call's model. */
+    private double[] blockIncNs = new double[0];
+    /** Activation ns of one full block on each die. */
+    private final double[] blockActNs;
     private int blockComputeFilled;
 
     public TaskAllocator(Mesh mesh, DieCostModel costModel) {
@@ -98,6 +102,7 @@ public final class TaskAllocator {
         this.nextCost = new double[dies];
         this.fetchByDie = new double[dies];
         this.actNsPerToken = new double[dies];
+        this.blockActNs = new double[dies];
         this.actLatencyNs = new double[dies];
         this.cachedMark = new boolean[dies];
         this.hopsByDie = new int[dies];
@@ -156,6 +161,7 @@ public final class TaskAllocator {
         blockComputeFilled = 0;
         for (int die = 0; die < dies; die++) {
             actNsPerToken[die] = costModel.activationExchangeNsPerToken(model, neighbours[die].length, dies);
+            blockActNs[die] = BLOCK_TOKENS * actNsPerToken[die];
         }
         for (int h = 0; h < fetchByHops.length; h++) {
             fetchByHops[h] = costModel.weightTransferNs(model, h);
@@ -179,6 +185,15 @@ public final class TaskAllocator {
             }
         }
         Arrays.sort(order, 0, active);
+        // computeNs of n blocks and the increment of the (n+1)-th, up to the largest expert's blocks + 1.
+        int maxBlocks = active == 0 ? 0 : (int) (order[active - 1] >>> 32) / BLOCK_TOKENS + 1;
+        computeOfBlocks(model, maxBlocks + 1);
+        if (blockIncNs.length < maxBlocks + 1) {
+            blockIncNs = new double[maxBlocks + 1];
+        }
+        for (int b = 0; b <= maxBlocks; b++) {
+            blockIncNs[b] = blockComputeNs[b + 1] - blockComputeNs[b];
+        }
         if (packed.length < maxPieces) {
             packed = new long[maxPieces];
         }
@@ -196,7 +211,7 @@ public final class TaskAllocator {
             for (int i = 0; i < k; i++) {
                 assigned[i] = 0;
                 int die = candidates[i];
-                nextCost[i] = load[die] + fetchByDie[die] + computeOfBlocks(model, 1) + BLOCK_TOKENS * actNsPerToken[die];
+                nextCost[i] = load[die] + fetchByDie[die] + blockIncNs[0] + blockActNs[die];
             }
             int fullBlocks = tokens / BLOCK_TOKENS;
             for (int b = 0; b < fullBlocks; b++) {
@@ -211,8 +226,7 @@ public final class TaskAllocator {
                 int die = candidates[best];
                 load[die] = bestCost;
                 int blocks = ++assigned[best];
-                nextCost[best] = bestCost + computeOfBlocks(model, blocks + 1) - computeOfBlocks(model, blocks)
-                        + BLOCK_TOKENS * actNsPerToken[die];
+                nextCost[best] = bestCost + blockIncNs[blocks] + blockActNs[die];
             }
             for (int i = 0; i < k; i++) {
                 assigned[i] *= BLOCK_TOKENS;
