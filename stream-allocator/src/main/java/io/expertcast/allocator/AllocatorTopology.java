@@ -2,6 +2,7 @@ package io.expertcast.allocator;
 
 import io.expertcast.schemas.AllocationPlan;
 import io.expertcast.schemas.AllocatorMetrics;
+import io.expertcast.schemas.DeadLetter;
 import io.expertcast.schemas.ForwardPass;
 import io.expertcast.schemas.PlacementEntry;
 import io.expertcast.schemas.SelectionEvent;
@@ -12,8 +13,11 @@ import io.expertcast.streams.pass.CompletedPass;
 import io.expertcast.streams.pass.PassAssembly;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Serdes;
+import java.nio.charset.StandardCharsets;
+import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Branched;
+import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
@@ -39,6 +43,8 @@ public final class AllocatorTopology {
     public static final String ASSEMBLY_NAME = "allocator";
     /** model -> version of the table published on moe.placement by this task. */
     public static final String PLACEMENT_PUBLISHED_STORE = "allocator-placement-published";
+    /** Global store of moe.placement: the expert distribution table every task plans with. */
+    public static final String PLACEMENT_TABLE_STORE = "allocator-placement-table";
 
     private AllocatorTopology() {
     }
@@ -51,11 +57,33 @@ public final class AllocatorTopology {
         KStream<String, CompletedPass> completed =
                 PassAssembly.assemble(builder, ASSEMBLY_NAME, settings.catalog(), selections, passes, null);
 
+        PlacementTableVersion version = new PlacementTableVersion();
+        builder.addGlobalStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PLACEMENT_TABLE_STORE),
+                        Serdes.String(), Topics.PLACEMENT.valueSerde()).withLoggingDisabled(),
+                Topics.PLACEMENT.name(), Consumed.with(Topics.PLACEMENT.keySerde(), Topics.PLACEMENT.valueSerde())
+                        .withName("placement-table-source"),
+                () -> new PlacementTableUpdater(settings.catalog(), settings.hardware().dies(), version));
+
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PLACEMENT_PUBLISHED_STORE),
                 Serdes.String(), Serdes.Long()));
         KStream<String, SpecificRecord> out = completed.process(
-                () -> new PassPlanner(settings.catalog(), settings.hardware()), Named.as("plan-pass"),
+                () -> new PassPlanner(settings.catalog(), settings.hardware(), version), Named.as("plan-pass"),
                 PLACEMENT_PUBLISHED_STORE);
+        KStream<String, SpecificRecord> applied = builder
+                .stream(Topics.PLACEMENT_COMMANDS.name(), Consumed.with(Topics.PLACEMENT_COMMANDS.keySerde(),
+                        Topics.PLACEMENT_COMMANDS.valueSerde()).withName("placement-commands-source"))
+                .process(() -> new PlacementCommandApplier(settings.catalog(), settings.hardware(),
+                        settings.applicationName(), version), Named.as("apply-placement-command"));
+        applied.split(Named.as("placement-commands-out-"))
+                .branch((k, v) -> v instanceof PlacementEntry, Branched.withConsumer(s -> s
+                        .mapValues(v -> (PlacementEntry) v, Named.as("command-as-placement"))
+                        .to(Topics.PLACEMENT.name(), Produced.with(Topics.PLACEMENT.keySerde(),
+                                Topics.PLACEMENT.valueSerde()).withName("command-placement-sink")), "rows"))
+                .branch((k, v) -> v instanceof DeadLetter, Branched.withConsumer(s -> s
+                        .map((k, v) -> KeyValue.pair(k == null ? null : k.getBytes(StandardCharsets.UTF_8),
+                                (DeadLetter) v), Named.as("command-as-dead-letter"))
+                        .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
+                                Topics.DEAD_LETTER.valueSerde()).withName("command-dead-letter-sink")), "rejected"));
         out.split(Named.as("allocator-out-"))
                 .branch((k, v) -> v instanceof AllocationPlan, Branched.withConsumer(s -> s
                         .mapValues(v -> (AllocationPlan) v, Named.as("as-plan"))

@@ -26,25 +26,33 @@ import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 
 /**
  * Per completed forward pass: counts tokens per expert per MoE layer from all its selections (a
  * token choosing k experts counts once per expert), runs Algorithm 1 ({@link TaskAllocator},
- * Insight 3) for every MoE layer against the model's even, EP-like distribution table and forwards
- * one {@link AllocationPlan} and one {@link AllocatorMetrics} per layer. The first pass of a model
- * seen by this task also forwards the table itself as {@link PlacementEntry} rows, once: a flag in
+ * Insight 3) for every MoE layer against the model's expert distribution table and forwards one
+ * {@link AllocationPlan} and one {@link AllocatorMetrics} per layer. The table is the one on
+ * moe.placement, read from the global store {@link AllocatorTopology#PLACEMENT_TABLE_STORE} (re-read
+ * when the store changes), so placement commands take effect on the next pass and a restarted
+ * allocator plans with the table the topic holds. A model with no rows there starts on the even,
+ * EP-like table, which the first pass of the model seen by this task publishes, once: a flag in
  * {@link AllocatorTopology#PLACEMENT_PUBLISHED_STORE} survives restarts through its changelog.
  */
 final class PassPlanner implements Processor<String, CompletedPass, String, SpecificRecord> {
     private final ModelCatalog catalog;
     private final HardwareConfig hardware;
     private final TaskAllocator allocator;
+    private final PlacementTableVersion version;
     private final Map<String, ExpertDistributionTable> tables = new HashMap<>();
+    private final Map<String, Long> builtAt = new HashMap<>();
+    private ReadOnlyKeyValueStore<String, PlacementEntry> placementStore;
     private ProcessorContext<String, SpecificRecord> context;
     private KeyValueStore<String, Long> published;
 
-    PassPlanner(ModelCatalog catalog, HardwareConfig hardware) {
+    PassPlanner(ModelCatalog catalog, HardwareConfig hardware, PlacementTableVersion version) {
         this.catalog = catalog;
+        this.version = version;
         this.hardware = hardware;
         this.allocator = new TaskAllocator(Mesh.of(hardware), new DieCostModel(hardware));
     }
@@ -53,6 +61,7 @@ final class PassPlanner implements Processor<String, CompletedPass, String, Spec
     public void init(ProcessorContext<String, SpecificRecord> context) {
         this.context = context;
         this.published = context.getStateStore(AllocatorTopology.PLACEMENT_PUBLISHED_STORE);
+        this.placementStore = context.getStateStore(AllocatorTopology.PLACEMENT_TABLE_STORE);
     }
 
     @Override
@@ -60,11 +69,14 @@ final class PassPlanner implements Processor<String, CompletedPass, String, Spec
         ForwardPass pass = record.value().pass();
         // Passes were validated before assembly; the catalog cannot lose a model at run time.
         ModelShape model = catalog.byId(pass.getModel()).orElseThrow();
-        ExpertDistributionTable table = tables.computeIfAbsent(model.id(),
-                id -> ExpertDistributionTable.even(model, hardware.dies()));
         long time = pass.getEventTimeMs();
+        ExpertDistributionTable table = table(model);
         if (published.get(model.id()) == null) {
-            publishTable(model, table, record, time);
+            if (StoredPlacement.hasRows(model, placementStore)) {
+                published.put(model.id(), 0L); // the topic has the table already (e.g. after a restart)
+            } else {
+                publishTable(model, table, record, time);
+            }
         }
         int[] counts = tokensPerExpert(model, record.value().selections());
         String planKey = Topics.passKey(model.id(), pass.getPassId());
@@ -79,9 +91,24 @@ final class PassPlanner implements Processor<String, CompletedPass, String, Spec
             }
             context.forward(record.withKey(planKey).withValue(new AllocationPlan(model.id(), pass.getPassId(), layer,
                     model.numMoeLayers(), hardware.name(), assignments, result.totalTokens(), time)));
-            context.forward(record.withKey(model.id()).withValue(new AllocatorMetrics(model.id(), pass.getPassId(),
-                    layer, result.maxDieTokens(), result.meanDieTokens(), result.remoteTokens(), 0, time)));
+            context.forward(record.withKey(model.id()).withValue(AllocatorMetrics.newBuilder()
+                    .setModel(model.id()).setPassId(pass.getPassId()).setLayer(layer)
+                    .setMaxDieTokens(result.maxDieTokens()).setMeanDieTokens(result.meanDieTokens())
+                    .setRemoteTokens(result.remoteTokens()).setRemoteHops(result.remoteHops())
+                    .setPlannedLayerNs(result.maxDieNs()).setMoves(0).setMovedBytes(0L).setEventTimeMs(time).build()));
         }
+    }
+
+    /** The model's table from the global store, re-read only when the store has changed. */
+    private ExpertDistributionTable table(ModelShape model) {
+        long now = version.current();
+        ExpertDistributionTable table = tables.get(model.id());
+        if (table == null || builtAt.get(model.id()) != now) {
+            table = StoredPlacement.table(model, hardware.dies(), placementStore);
+            tables.put(model.id(), table);
+            builtAt.put(model.id(), now);
+        }
+        return table;
     }
 
     /** Tokens per expert per MoE layer, flat [layer][expert], read straight from the packed uint16 ids. */

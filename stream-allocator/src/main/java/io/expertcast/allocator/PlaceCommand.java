@@ -2,8 +2,10 @@ package io.expertcast.allocator;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import io.expertcast.core.placement.EplbPlacement;
+import io.expertcast.core.placement.LayerPlacement;
 import io.expertcast.core.placement.LogicalCountFile;
+import io.expertcast.core.placement.PlacementPolicies;
+import io.expertcast.core.placement.PlacementRequest;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,12 +25,12 @@ import picocli.CommandLine.Option;
         description = "Place the experts of a logical_count load file on N dies (GPUs) and report the load balance.")
 public final class PlaceCommand implements Callable<Integer> {
 
-    enum Policy { even, eplb }
-
     enum Format { text, json }
 
-    @Option(names = "--policy", defaultValue = "eplb", description = "even (contiguous, EP-like) or eplb (DeepSeek's EPLB). Default: ${DEFAULT-VALUE}.")
-    Policy policy;
+    @Option(names = "--policy", defaultValue = "eplb", description = "even (contiguous, EP-like), eplb (DeepSeek's EPLB), "
+            + "hot-replicate (Insight 4: EP homes kept, spare slots to the hottest per copy), pair-separate "
+            + "(Insight 5 packing; plain greedy packing without pair counts). Default: ${DEFAULT-VALUE}.")
+    String policy;
 
     @Option(names = "--load", required = true, description = "logical_count JSON: {\"logical_count\": [[count per expert] per layer]}.")
     Path load;
@@ -49,7 +51,7 @@ public final class PlaceCommand implements Callable<Integer> {
     Format format;
 
     /** A placement of every layer and its balance. */
-    record Placement(List<Integer> layers, List<EplbPlacement.Layer> placements, double[] maxOverMean) {
+    record Placement(List<Integer> layers, List<LayerPlacement> placements, double[] maxOverMean) {
         double meanMaxOverMean() {
             return java.util.Arrays.stream(maxOverMean).average().orElse(Double.NaN);
         }
@@ -75,22 +77,22 @@ public final class PlaceCommand implements Callable<Integer> {
         int slots = experts + redundant;
         if (format == Format.json) {
             Map<String, Object> json = new LinkedHashMap<>();
-            json.put("policy", policy.name());
+            json.put("policy", policy);
             json.put("dies", dies);
             json.put("logical_experts", experts);
             json.put("physical_experts", slots);
             json.put("layers", placement.layers());
             int width = placement.placements().stream().flatMapToInt(p -> java.util.Arrays.stream(p.logicalCount()))
                     .max().orElse(1);
-            json.put("phy2log", placement.placements().stream().map(EplbPlacement.Layer::physicalToLogical).toList());
+            json.put("phy2log", placement.placements().stream().map(LayerPlacement::physicalToLogical).toList());
             json.put("log2phy", placement.placements().stream().map(p -> p.logicalToPhysical(width)).toList());
-            json.put("logcnt", placement.placements().stream().map(EplbPlacement.Layer::logicalCount).toList());
+            json.put("logcnt", placement.placements().stream().map(LayerPlacement::logicalCount).toList());
             json.put("max_over_mean_load_per_layer", placement.maxOverMean());
             json.put("max_over_mean_load", placement.meanMaxOverMean());
             System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(json));
             return 0;
         }
-        EplbPlacement.Layer first = placement.placements().get(0);
+        LayerPlacement first = placement.placements().get(0);
         System.out.printf(Locale.ROOT, "%s: %d logical experts on %d dies, %d physical slots (%d per die), %d loaded layers%n",
                 policy, experts, dies, slots, slots / dies, placement.layers().size());
         System.out.printf(Locale.ROOT, "max/mean load per die: %.3f (mean over layers), %.3f (worst layer)%n",
@@ -101,44 +103,21 @@ public final class PlaceCommand implements Callable<Integer> {
     }
 
     /** Places every layer with load (all-zero layers, e.g. DeepSeek's dense 0-2, are skipped). */
-    static Placement place(long[][] counts, Policy policy, int dies, int redundant, int groups, int nodes) {
+    static Placement place(long[][] counts, String policyName, int dies, int redundant, int groups, int nodes) {
+        var policy = PlacementPolicies.byName(policyName);
         int experts = counts[0].length;
-        int slots = experts + redundant;
-        if (dies <= 0 || redundant < 0) {
-            throw new IllegalArgumentException("--dies must be positive and --replicas >= 0");
-        }
-        if (slots % dies != 0) {
-            throw new IllegalArgumentException(slots + " physical experts (" + experts + " + " + redundant
-                    + " redundant) do not split evenly over " + dies + " dies");
-        }
-        if (policy == Policy.even && redundant > 0) {
-            throw new IllegalArgumentException("the even policy places no replicas; use --replicas 0");
-        }
         List<Integer> layers = new ArrayList<>();
-        List<EplbPlacement.Layer> placements = new ArrayList<>();
+        List<LayerPlacement> placements = new ArrayList<>();
         List<Double> balance = new ArrayList<>();
         for (int l = 0; l < counts.length; l++) {
-            double[] load = new double[experts];
-            double total = 0;
-            for (int e = 0; e < experts; e++) {
-                load[e] = counts[l][e];
-                total += load[e];
-            }
-            if (total == 0) {
+            double[] load = load(counts[l]);
+            if (java.util.Arrays.stream(load).sum() == 0) {
                 continue;
             }
-            EplbPlacement.Layer p = policy == Policy.eplb ? EplbPlacement.rebalance(load, slots, groups, nodes, dies)
-                    : contiguous(experts);
-            double[] dieLoad = new double[dies];
-            int perDie = slots / dies;
-            for (int s = 0; s < slots; s++) {
-                int e = p.physicalToLogical()[s];
-                dieLoad[s / perDie] += load[e] / p.logicalCount()[e];
-            }
-            double max = java.util.Arrays.stream(dieLoad).max().orElse(0);
+            LayerPlacement p = policy.place(new PlacementRequest(load, dies, redundant, groups, nodes, null));
             layers.add(l);
             placements.add(p);
-            balance.add(max / (total / dies));
+            balance.add(p.maxOverMean(load));
         }
         if (layers.isEmpty()) {
             throw new IllegalArgumentException("every layer of the load file is zero");
@@ -146,15 +125,11 @@ public final class PlaceCommand implements Callable<Integer> {
         return new Placement(layers, placements, balance.stream().mapToDouble(Double::doubleValue).toArray());
     }
 
-    /** EP-like: slot s holds expert s, one replica each. */
-    private static EplbPlacement.Layer contiguous(int experts) {
-        int[] phy2log = new int[experts];
-        int[] rank = new int[experts];
-        int[] count = new int[experts];
-        for (int e = 0; e < experts; e++) {
-            phy2log[e] = e;
-            count[e] = 1;
+    static double[] load(long[] counts) {
+        double[] load = new double[counts.length];
+        for (int e = 0; e < counts.length; e++) {
+            load[e] = counts[e];
         }
-        return new EplbPlacement.Layer(phy2log, rank, count);
+        return load;
     }
 }

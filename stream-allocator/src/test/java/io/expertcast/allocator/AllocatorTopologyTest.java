@@ -18,6 +18,8 @@ import io.expertcast.schemas.DeadLetter;
 import io.expertcast.schemas.ForwardPass;
 import io.expertcast.schemas.PassEntry;
 import io.expertcast.schemas.Phase;
+import io.expertcast.schemas.PlacementAction;
+import io.expertcast.schemas.PlacementCommand;
 import io.expertcast.schemas.PlacementEntry;
 import io.expertcast.schemas.SelectionEvent;
 import io.expertcast.schemas.Topics;
@@ -56,6 +58,8 @@ class AllocatorTopologyTest {
     private TestOutputTopic<String, AllocatorMetrics> metrics;
     private TestOutputTopic<String, PlacementEntry> placement;
     private TestOutputTopic<byte[], DeadLetter> deadLetters;
+    private TestInputTopic<String, PlacementCommand> commands;
+    private TestInputTopic<String, PlacementEntry> placementIn;
 
     @BeforeEach
     void start() {
@@ -75,6 +79,105 @@ class AllocatorTopologyTest {
                 Topics.PLACEMENT.valueSerde().deserializer());
         deadLetters = driver.createOutputTopic(Topics.DEAD_LETTER.name(),
                 Topics.DEAD_LETTER.keySerde().deserializer(), Topics.DEAD_LETTER.valueSerde().deserializer());
+        commands = driver.createInputTopic(Topics.PLACEMENT_COMMANDS.name(), new StringSerializer(),
+                Topics.PLACEMENT_COMMANDS.valueSerde().serializer());
+        placementIn = driver.createInputTopic(Topics.PLACEMENT.name(), new StringSerializer(),
+                Topics.PLACEMENT.valueSerde().serializer());
+    }
+
+    private static PlacementCommand command(String model, int layer, int expert, PlacementAction action, int from,
+                                            int to) {
+        return new PlacementCommand(model, layer, expert, action, from, to, DEEPSEEK.expertBytes(), "test", 5L);
+    }
+
+    /** What the broker does between the allocator's sink and its global store: the row comes back. */
+    private List<PlacementEntry> echoPlacementRows() {
+        List<KeyValue<String, PlacementEntry>> rows = placement.readKeyValuesToList();
+        rows.forEach(kv -> placementIn.pipeInput(kv.key, kv.value));
+        return rows.stream().map(kv -> kv.value).toList();
+    }
+
+    @Test
+    void aReplicateCommandBecomesATableRowAndTheNextPassPlansWithTheReplica() {
+        // Expert 3 of MoE layer 0 lives on die 0; copy it to die 12, the centre of the 5x5 mesh.
+        commands.pipeInput("deepseek-v3/0/3", command(DEEPSEEK.id(), 0, 3, PlacementAction.REPLICATE, 0, 12));
+        List<PlacementEntry> rows = echoPlacementRows();
+        assertEquals(1, rows.size());
+        assertEquals(new PlacementEntry(DEEPSEEK.id(), 0, 3, 0, List.of(12), 1L, 5L), rows.get(0));
+        assertTrue(deadLetters.isEmpty());
+        // A second command for the same expert sees the first (version 2, two replicas).
+        commands.pipeInput("deepseek-v3/0/3", command(DEEPSEEK.id(), 0, 3, PlacementAction.REPLICATE, 12, 24));
+        rows = echoPlacementRows();
+        assertEquals(List.of(12, 24), rows.get(0).getReplicaDies());
+        assertEquals(2L, rows.get(0).getVersion());
+
+        List<SelectionEvent> events = List.of(selection("a", 0, 0, 40, 9, 0));
+        events.forEach(e -> selections.pipeInput(e.getRequestId(), e));
+        passes.pipeInput(DEEPSEEK.id(), pass(9, List.of(new PassEntry("a", 0, 40))));
+        List<AllocationPlan> out = plans.readValuesToList();
+        assertEquals(LAYERS, out.size());
+        ExpertDistributionTable table = ExpertDistributionTable.even(DEEPSEEK, 25);
+        table.replicate(0, 3, 12);
+        table.replicate(0, 3, 24);
+        AllocationResult direct = new TaskAllocator(Mesh.of(settings.hardware()), new DieCostModel(settings.hardware()))
+                .allocate(DEEPSEEK, table, 0, countsByLayer(events)[0]);
+        assertEquals(direct.assignments().stream().map(x -> new Assignment(x.expert(), x.die(), x.tokens())).toList(),
+                out.get(0).getAssignments());
+        List<AllocatorMetrics> m = metrics.readValuesToList();
+        assertEquals(direct.remoteHops(), m.get(0).getRemoteHops());
+        assertEquals(direct.maxDieNs(), m.get(0).getPlannedLayerNs(), 1e-6);
+    }
+
+    @Test
+    void commandsTheTableCannotTakeGoToTheDeadLettersWithTheirReason() {
+        // Die 12 is home to 11 experts in each of the 58 layers (638 copies); 179 replicas make 817, all
+        // its usable HBM (72 GB / 88 MB).
+        int given = 0;
+        for (int layer = 0; layer < LAYERS && given < 179; layer++) {
+            for (int e = 0; e < 256 && given < 179; e++) {
+                if (EvenPlacementHome.home(e) != 12) {
+                    placementIn.pipeInput(AllocatorTopology.placementKey(DEEPSEEK.id(), layer, e), new PlacementEntry(
+                            DEEPSEEK.id(), layer, e, EvenPlacementHome.home(e), List.of(12), 1L, 0L));
+                    given++;
+                }
+            }
+        }
+        List<PlacementCommand> bad = List.of(
+                command("gpt-moe-x", 0, 3, PlacementAction.REPLICATE, 0, 1),
+                command(DEEPSEEK.id(), 58, 3, PlacementAction.REPLICATE, 0, 1),
+                command(DEEPSEEK.id(), 0, 256, PlacementAction.REPLICATE, 0, 1),
+                command(DEEPSEEK.id(), 57, 3, PlacementAction.REPLICATE, 0, 25),
+                command(DEEPSEEK.id(), 57, 3, PlacementAction.REPLICATE, 0, 12),
+                command(DEEPSEEK.id(), 57, 3, PlacementAction.MIGRATE, 5, 6),
+                command(DEEPSEEK.id(), 57, 3, PlacementAction.EVICT, 0, -1),
+                command(DEEPSEEK.id(), 57, 3, PlacementAction.REPLICATE, 0, 0));
+        bad.forEach(c -> commands.pipeInput(c.getModel() + "/" + c.getLayer() + "/" + c.getExpert(), c));
+        List<DeadLetter> letters = deadLetters.readValuesToList();
+        assertEquals(List.of(
+                "unknown model 'gpt-moe-x'",
+                "MoE layer 58 out of range 0..57 of deepseek-v3",
+                "unknown expert 256: deepseek-v3 has experts 0..255",
+                "REPLICATE to die 25: out of range 0..24",
+                "placement beyond HBM capacity: die 12 already holds 817 copies of deepseek-v3 experts (72.0 GB of 72.0 GB usable)",
+                "MIGRATE: die 5 holds no copy of expert 3 of MoE layer 57",
+                "EVICT: die 0 holds the last copy of expert 3 of MoE layer 57",
+                "REPLICATE: die 0 already holds expert 3 of MoE layer 57"),
+                letters.stream().map(DeadLetter::getReason).toList());
+        for (int i = 0; i < letters.size(); i++) {
+            assertEquals(Topics.PLACEMENT_COMMANDS.name(), letters.get(i).getSourceTopic());
+            assertEquals(i, letters.get(i).getSourceOffset());
+        }
+        assertTrue(placement.isEmpty());
+        // Still running: a good command goes through.
+        commands.pipeInput("deepseek-v3/57/3", command(DEEPSEEK.id(), 57, 3, PlacementAction.REPLICATE, 0, 1));
+        assertEquals(List.of(1), placement.readValuesToList().get(0).getReplicaDies());
+    }
+
+    /** EvenPlacement's home die of a DeepSeek expert on the 25 dies. */
+    private static final class EvenPlacementHome {
+        static int home(int expert) {
+            return io.expertcast.core.placement.EvenPlacement.homeDie(expert, 256, 25);
+        }
     }
 
     @AfterEach

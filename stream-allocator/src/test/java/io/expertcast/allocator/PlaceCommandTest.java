@@ -58,4 +58,54 @@ class PlaceCommandTest {
         assertTrue(uneven.err().contains("264 physical experts (256 + 8 redundant) do not split evenly over 16 dies"),
                 uneven.err());
     }
+
+    @Test
+    void ourPoliciesRunByNameOnTheRealLoadAndAnUnknownPolicyIsAClearError() throws Exception {
+        Run hot = run("--policy", "hot-replicate", "--load", LOAD, "--dies", "16", "--replicas", "32", "--format", "json");
+        assertEquals(0, hot.exit(), hot.err());
+        JsonNode json = new ObjectMapper().readTree(hot.out());
+        assertEquals("hot-replicate", json.get("policy").asText());
+        double hotBalance = json.get("max_over_mean_load").asDouble();
+        Run even = run("--policy", "even", "--load", LOAD, "--dies", "16", "--format", "json");
+        double evenBalance = new ObjectMapper().readTree(even.out()).get("max_over_mean_load").asDouble();
+        assertTrue(hotBalance < evenBalance, "hot-replicate " + hotBalance + " vs even " + evenBalance);
+        Run sep = run("--policy", "pair-separate", "--load", LOAD, "--dies", "16", "--replicas", "32", "--format", "json");
+        assertEquals(0, sep.exit(), sep.err());
+        Run unknown = run("--policy", "lru", "--load", LOAD, "--dies", "16");
+        assertEquals(2, unknown.exit());
+        assertTrue(unknown.err().contains("place: unknown placement policy 'lru'; known: [even, eplb, hot-replicate, "
+                + "pair-separate]"), unknown.err());
+    }
+
+    @Test
+    void exportPlacementWritesTheMapSglangInitExpertLocationReads() throws Exception {
+        Path out = temp.resolve("placement.json");
+        Run export = ConsoleCapture.run(() -> new CommandLine(new ExportPlacementCommand())
+                .setCaseInsensitiveEnumValuesAllowed(true)
+                .execute("--format", "sglang", "--load", LOAD, "--dies", "8", "--replicas", "32", "--out", out.toString()));
+        assertEquals(0, export.exit(), export.err());
+        JsonNode json = new ObjectMapper().readTree(out.toFile());
+        assertEquals(1, json.size(), "init_by_mapping takes the keys as arguments: only physical_to_logical_map");
+        JsonNode map = json.get("physical_to_logical_map");
+        assertEquals(61, map.size(), "every layer of the model, dense ones included");
+        for (int l = 0; l < 61; l++) {
+            assertEquals(288, map.get(l).size());
+            boolean[] seen = new boolean[256];
+            for (JsonNode e : map.get(l)) {
+                seen[e.asInt()] = true;
+            }
+            for (int e = 0; e < 256; e++) {
+                assertTrue(seen[e], "layer " + l + " lacks expert " + e);
+            }
+        }
+        assertEquals(31, map.get(0).get(287).asInt(), "a dense layer gets the trivial map p mod 256");
+        // The same placement as place prints.
+        Run place = run("--load", LOAD, "--dies", "8", "--replicas", "32", "--format", "json");
+        assertEquals(new ObjectMapper().readTree(place.out()).get("phy2log").get(0), map.get(3));
+
+        Run bad = ConsoleCapture.run(() -> new CommandLine(new ExportPlacementCommand())
+                .execute("--load", LOAD, "--dies", "16", "--replicas", "8"));
+        assertEquals(2, bad.exit());
+        assertTrue(bad.err().contains("export-placement: 264 physical experts"), bad.err());
+    }
 }

@@ -20,15 +20,18 @@ public final class AllocationResult {
     private final double[] dieNs;
     private final int[] dieTokens;
     private final int remoteTokens;
+    private final long remoteHops;
     private final int totalTokens;
 
-    AllocationResult(int[] experts, int[] dies, int[] tokens, double[] dieNs, int[] dieTokens, int remoteTokens) {
+    AllocationResult(int[] experts, int[] dies, int[] tokens, double[] dieNs, int[] dieTokens, int remoteTokens,
+                     long remoteHops) {
         this.experts = experts;
         this.dies = dies;
         this.tokens = tokens;
         this.dieNs = dieNs;
         this.dieTokens = dieTokens;
         this.remoteTokens = remoteTokens;
+        this.remoteHops = remoteHops;
         this.totalTokens = Arrays.stream(tokens).sum();
     }
 
@@ -51,6 +54,12 @@ public final class AllocationResult {
 
     /** Tokens placed on a die that holds no copy of their expert (its weights cross the mesh). */
     public int remoteTokens() { return remoteTokens; }
+
+    /**
+     * Sum over the pieces placed on a die holding no copy (nor an LLC copy) of the hops to the
+     * expert's nearest holder: the weight reads that cross the mesh, counted as the emulator counts hops.
+     */
+    public long remoteHops() { return remoteHops; }
 
     /** Planned ns per die: roofline compute of its experts plus weight fetches, as costed by Algorithm 1. */
     public double[] dieNs() { return dieNs.clone(); }

@@ -12,25 +12,32 @@ import java.util.Arrays;
  * <ol>
  *   <li>sort the experts with work by token count ascending (ties: lower expert id);</li>
  *   <li>for each expert, candidates = the dies holding it plus their neighbours at Manhattan
- *       distance 1, sorted by current planned load (ties: lower die id) and capped at
- *       {@code max_split_num = max(1, ceil(tokens / 295))}. The load of a die holding no copy
- *       counts the weight fetch it would need first: ranking on bare load sent most small experts
+ *       distance 1, sorted by current planned load plus the fixed cost of starting a piece there
+ *       (ties: lower die id) and capped at {@code max_split_num = max(1, ceil(tokens / 295))}.
+ *       Counting the start cost matters: ranking on bare load sent most small experts
  *       (max_split_num = 1) to a marginally idler neighbour, 62 % remote tokens and a max die time
- *       above EP's at batch 4096 on DeepSeek / dojo-5x5; with the fetch counted: 31 %, below EP;</li>
+ *       above EP's at batch 4096 on DeepSeek / dojo-5x5; with it: 31 %, below EP;</li>
  *   <li>hand out the expert's tokens in blocks of 50 (the last block smaller); each block goes to the
  *       candidate of lowest cost (ties: earlier in the candidate order); blocks on one die merge.</li>
  * </ol>
- * The paper does not publish its cost; ours, in ns, from the emulator's own {@link DieCostModel}:
+ * The paper does not publish its cost; ours is the die's planned finishing time after taking the
+ * block, in ns, with every term from the hardware config the emulator uses ({@link DieCostModel}):
  * <pre>
- * cost(die) = load[die]                                            ns already planned on the die
- *           + computeNs(assigned + block) - computeNs(assigned)    incremental roofline of this expert there
- *           + weightTransferNs(hops to nearest holder)             only if the die holds no copy and has
- *                                                                  not fetched this expert in this plan yet
+ * cost(die, block) = load[die]                                         ns already planned on the die
+ *   + computeNs(assigned + block) - computeNs(assigned)                incremental roofline of this expert there:
+ *                                                                      max(FLOPs/peak, weight bytes/HBM bandwidth)
+ *   + block x act(die)                                                 activations there and back over the die's links
+ *   + first block of the expert on the die only:
+ *       weights: local HBM access (300 ns) on a holder,
+ *                LLC hit (100 ns) when the die has it in LLC,
+ *                hops x 200 ns + weight bytes / link bandwidth from the nearest holder otherwise
+ *     + meanHops(die) x 200 ns                                         the activations' route latency
+ * act(die) = 2 x hidden x 2 B x (D-1)/D / (links(die) x link bandwidth)   tokens come evenly from all D dies
  * </pre>
- * so cost(die) is exactly the die's planned finishing time after taking the block. max_split_num:
- * 295 tokens is where an expert's GEMMs turn compute-bound on an H100-class die (989 TFLOP/s over
- * 3.35 TB/s, paper-notes.md); below it every extra split re-reads the full weights for no compute
- * gain, so an expert is split into at most one piece per 295 tokens, never more than its candidates.
+ * max_split_num: 295 tokens is where an expert's GEMMs turn compute-bound on an H100-class die
+ * (989 TFLOP/s over 3.35 TB/s, paper-notes.md); below it every extra split re-reads the full weights
+ * for no compute gain, so an expert is split into at most one piece per 295 tokens, never more than
+ * its candidates.
  *
  * <p>Deterministic. Allocation-light: scratch arrays are reused across calls, so an instance is not
  * thread-safe (one per stream task).
@@ -55,12 +62,26 @@ public final class TaskAllocator {
     private final int[] holders;
     private final int[] candidates;
     private final int[] assigned;
-    private final double[] fetchNs;
+    private final double[] nextCost;
     private final double[] fetchByDie;
+    /** Per die: ns per token of activation exchange, and the fixed route latency of a piece's activations. */
+    private final double[] actNsPerToken;
+    private final double[] actLatencyNs;
+    private final boolean[] cachedMark;
+    /** Hops from a candidate to the expert's nearest holder (0 for holders and LLC-cached dies). */
+    private final int[] hopsByDie;
+    /** Mesh hops between every pair of dies, flat [from x dies + to] (no divisions in the hot loop). */
+    private final int[] hopTable;
+    /** weightTransferNs(model, h) of this call's model, by hop count. */
+    private final double[] fetchByHops;
     private long[] order = new long[0];
     private long[] packed = new long[0];
     /** computeNs(model, n x 50), filled lazily per call: before its last block an expert's share on a die is a multiple of 50. */
     private double[] blockComputeNs = new double[0];
+    /** computeNs(n+1 blocks) - computeNs(n blocks), for the current call's model. */
+    private double[] blockIncNs = new double[0];
+    /** Activation ns of one full block on each die. */
+    private final double[] blockActNs;
     private int blockComputeFilled;
 
     public TaskAllocator(Mesh mesh, DieCostModel costModel) {
@@ -78,8 +99,29 @@ public final class TaskAllocator {
         this.holders = new int[dies];
         this.candidates = new int[dies];
         this.assigned = new int[dies];
-        this.fetchNs = new double[dies];
+        this.nextCost = new double[dies];
         this.fetchByDie = new double[dies];
+        this.actNsPerToken = new double[dies];
+        this.blockActNs = new double[dies];
+        this.actLatencyNs = new double[dies];
+        this.cachedMark = new boolean[dies];
+        this.hopsByDie = new int[dies];
+        this.hopTable = new int[dies * dies];
+        int maxHops = 0;
+        for (int from = 0; from < dies; from++) {
+            for (int to = 0; to < dies; to++) {
+                hopTable[from * dies + to] = mesh.hops(from, to);
+                maxHops = Math.max(maxHops, hopTable[from * dies + to]);
+            }
+        }
+        this.fetchByHops = new double[maxHops + 1];
+        for (int die = 0; die < dies; die++) {
+            double hops = 0;
+            for (int from = 0; from < dies; from++) {
+                hops += mesh.hops(from, die);
+            }
+            actLatencyNs[die] = hops / dies * costModel.hardware().hopLatencyNs();
+        }
     }
 
     public Mesh mesh() {
@@ -94,6 +136,15 @@ public final class TaskAllocator {
      */
     public AllocationResult allocate(ModelShape model, ExpertDistributionTable table, int moeLayer,
                                      int[] tokensPerExpert) {
+        return allocate(model, table, moeLayer, tokensPerExpert, LlcResidency.NONE);
+    }
+
+    /**
+     * Plans one MoE layer knowing which dies hold which experts in their LLC (an expert larger than
+     * the LLC is never counted as cached).
+     */
+    public AllocationResult allocate(ModelShape model, ExpertDistributionTable table, int moeLayer,
+                                     int[] tokensPerExpert, LlcResidency llc) {
         int numExperts = model.numExperts();
         if (tokensPerExpert.length != numExperts || table.numExperts() != numExperts) {
             throw new IllegalArgumentException("model " + model.id() + " has " + numExperts + " experts, got "
@@ -108,6 +159,14 @@ public final class TaskAllocator {
         Arrays.fill(load, 0);
         Arrays.fill(dieTokens, 0);
         blockComputeFilled = 0;
+        for (int die = 0; die < dies; die++) {
+            actNsPerToken[die] = costModel.activationExchangeNsPerToken(model, neighbours[die].length, dies);
+            blockActNs[die] = BLOCK_TOKENS * actNsPerToken[die];
+        }
+        for (int h = 0; h < fetchByHops.length; h++) {
+            fetchByHops[h] = costModel.weightTransferNs(model, h);
+        }
+        LlcResidency cache = model.expertBytes() <= costModel.hardware().llcBytes() ? llc : LlcResidency.NONE;
 
         // 1. Experts with work, by token count ascending, ties by id: one primitive sort of (tokens, id).
         if (order.length < numExperts) {
@@ -126,47 +185,77 @@ public final class TaskAllocator {
             }
         }
         Arrays.sort(order, 0, active);
+        // computeNs of n blocks and the increment of the (n+1)-th, up to the largest expert's blocks + 1.
+        int maxBlocks = active == 0 ? 0 : (int) (order[active - 1] >>> 32) / BLOCK_TOKENS + 1;
+        computeOfBlocks(model, maxBlocks + 1);
+        if (blockIncNs.length < maxBlocks + 1) {
+            blockIncNs = new double[maxBlocks + 1];
+        }
+        for (int b = 0; b <= maxBlocks; b++) {
+            blockIncNs[b] = blockComputeNs[b + 1] - blockComputeNs[b];
+        }
         if (packed.length < maxPieces) {
             packed = new long[maxPieces];
         }
 
         int pieces = 0;
         int remote = 0;
+        long remoteHops = 0;
         for (int o = 0; o < active; o++) {
             int expert = (int) order[o];
             int tokens = (int) (order[o] >>> 32);
-            int k = rankCandidates(model, table, moeLayer, expert, tokens);
+            int k = rankCandidates(model, table, moeLayer, expert, tokens, cache);
+            // 3. Blocks of 50 to the cheapest candidate; cost(die) is the die's finish time after the block.
+            // next[i] = candidate i's cost for the next full block, updated only for the candidate that
+            // took the block, so a block costs one pass over k doubles.
             for (int i = 0; i < k; i++) {
                 assigned[i] = 0;
-                fetchNs[i] = fetchByDie[candidates[i]];
+                int die = candidates[i];
+                nextCost[i] = load[die] + fetchByDie[die] + blockIncNs[0] + blockActNs[die];
             }
-            // 3. Blocks of 50 to the cheapest candidate; cost(die) is the die's finish time after the block.
-            for (int remaining = tokens; remaining > 0; ) {
-                int block = Math.min(BLOCK_TOKENS, remaining);
+            int fullBlocks = tokens / BLOCK_TOKENS;
+            for (int b = 0; b < fullBlocks; b++) {
+                int best = 0;
+                double bestCost = nextCost[0];
+                for (int i = 1; i < k; i++) {
+                    if (nextCost[i] < bestCost) {
+                        bestCost = nextCost[i];
+                        best = i;
+                    }
+                }
+                int die = candidates[best];
+                load[die] = bestCost;
+                int blocks = ++assigned[best];
+                nextCost[best] = bestCost + blockIncNs[blocks] + blockActNs[die];
+            }
+            for (int i = 0; i < k; i++) {
+                assigned[i] *= BLOCK_TOKENS;
+            }
+            int last = tokens - fullBlocks * BLOCK_TOKENS;
+            if (last > 0) {
                 int best = 0;
                 double bestCost = Double.POSITIVE_INFINITY;
                 for (int i = 0; i < k; i++) {
-                    int blocks = assigned[i] / BLOCK_TOKENS;
-                    double after = block == BLOCK_TOKENS ? computeOfBlocks(model, blocks + 1)
-                            : costModel.computeNs(model, assigned[i] + block);
-                    double cost = load[candidates[i]] + after - computeOfBlocks(model, blocks)
-                            + (assigned[i] == 0 ? fetchNs[i] : 0);
+                    int die = candidates[i];
+                    double cost = load[die] + costModel.computeNs(model, assigned[i] + last)
+                            - computeOfBlocks(model, assigned[i] / BLOCK_TOKENS) + last * actNsPerToken[die]
+                            + (assigned[i] == 0 ? fetchByDie[die] : 0);
                     if (cost < bestCost) {
                         bestCost = cost;
                         best = i;
                     }
                 }
                 load[candidates[best]] = bestCost;
-                assigned[best] += block;
-                remaining -= block;
+                assigned[best] += last;
             }
             for (int i = 0; i < k; i++) {
                 if (assigned[i] > 0) {
                     int die = candidates[i];
                     packed[pieces++] = ((long) expert * dies + die) << 32 | assigned[i];
                     dieTokens[die] += assigned[i];
-                    if (holderMark[die] != stamp) {
+                    if (holderMark[die] != stamp && !cachedMark[die]) {
                         remote += assigned[i];
+                        remoteHops += hopsByDie[die];
                     }
                 }
             }
@@ -182,7 +271,8 @@ public final class TaskAllocator {
             outDies[i] = (int) (key % dies);
             outTokens[i] = (int) packed[i];
         }
-        return new AllocationResult(outExperts, outDies, outTokens, load.clone(), dieTokens.clone(), remote);
+        return new AllocationResult(outExperts, outDies, outTokens, load.clone(), dieTokens.clone(), remote,
+                remoteHops);
     }
 
     private double computeOfBlocks(ModelShape model, int blocks) {
@@ -210,7 +300,8 @@ public final class TaskAllocator {
      * (min(candidates, max_split_num)). Leaves the holders in {@link #holders} / {@link #holderCount}
      * and marks them in {@link #holderMark} with the new stamp.
      */
-    private int rankCandidates(ModelShape model, ExpertDistributionTable table, int layer, int expert, int tokens) {
+    private int rankCandidates(ModelShape model, ExpertDistributionTable table, int layer, int expert, int tokens,
+                               LlcResidency llc) {
         stamp++;
         holderCount = table.holders(layer, expert, holders);
         int n = 0;
@@ -218,14 +309,20 @@ public final class TaskAllocator {
             int die = holders[h];
             holderMark[die] = stamp;
             candidateMark[die] = stamp;
-            fetchByDie[die] = 0;
+            cachedMark[die] = false;
+            hopsByDie[die] = 0;
+            fetchByDie[die] = costModel.localWeightAccessNs(false) + actLatencyNs[die];
             candidates[n++] = die;
         }
         for (int h = 0; h < holderCount; h++) {
             for (int neighbour : neighbours[holders[h]]) {
                 if (candidateMark[neighbour] != stamp) {
                     candidateMark[neighbour] = stamp;
-                    fetchByDie[neighbour] = costModel.weightTransferNs(model, hopsToNearest(neighbour));
+                    boolean cached = llc.cached(layer, expert, neighbour);
+                    cachedMark[neighbour] = cached;
+                    hopsByDie[neighbour] = cached ? 0 : hopsToNearest(neighbour);
+                    fetchByDie[neighbour] = actLatencyNs[neighbour] + (cached ? costModel.localWeightAccessNs(true)
+                            : fetchByHops[hopsByDie[neighbour]]);
                     candidates[n++] = neighbour;
                 }
             }
@@ -252,7 +349,7 @@ public final class TaskAllocator {
     private int hopsToNearest(int die) {
         int best = Integer.MAX_VALUE;
         for (int h = 0; h < holderCount; h++) {
-            best = Math.min(best, mesh.hops(die, holders[h]));
+            best = Math.min(best, hopTable[die * dies + holders[h]]);
         }
         return best;
     }

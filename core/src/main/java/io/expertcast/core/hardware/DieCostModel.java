@@ -41,6 +41,37 @@ public final class DieCostModel {
         return hops * hw.hopLatencyNs() + model.expertBytes() / hw.linkBytesPerS() * 1e9;
     }
 
+    /**
+     * Latency of starting to read an expert's weights that are already on the die: the local HBM access
+     * (Table I: 300 ns), or the LLC hit (100 ns) when a copy sits in the die's LLC. The bytes themselves
+     * are in {@link #computeNs}'s memory term.
+     */
+    public double localWeightAccessNs(boolean inLlc) {
+        return inLlc ? hw.llcHitNs() : hw.hbmAccessNs();
+    }
+
+    /**
+     * Dispatch and combine of {@code tokens} tokens computed on a die whose tokens come evenly from
+     * every die of the mesh (data-parallel attention): the farthest-average route's latency
+     * ({@code meanHops} x per-hop latency) once, plus the BF16 hidden vectors there and back over the
+     * die's {@code links} links, minus the share that is already on the die.
+     */
+    public double activationExchangeNs(ModelShape model, int tokens, double meanHops, int links, int dies) {
+        if (tokens <= 0 || dies <= 1) {
+            return 0;
+        }
+        return meanHops * hw.hopLatencyNs() + activationExchangeNsPerToken(model, links, dies) * tokens;
+    }
+
+    /** The bandwidth part of {@link #activationExchangeNs} per token. */
+    public double activationExchangeNsPerToken(ModelShape model, int links, int dies) {
+        if (dies <= 1 || links <= 0) {
+            return 0;
+        }
+        double bytes = 2.0 * model.hiddenSize() * 2 * (dies - 1) / dies; // there and back, BF16
+        return bytes / (links * hw.linkBytesPerS()) * 1e9;
+    }
+
     /** Time to move {@code tokens} tokens' activations (BF16 hidden vectors) over {@code hops} hops. */
     public double activationTransferNs(ModelShape model, int tokens, int hops) {
         if (hops <= 0 || tokens <= 0) {

@@ -108,6 +108,27 @@ public final class ExpertDistributionTable {
         return n;
     }
 
+    /** Expert copies on {@code die} in one MoE layer. */
+    public int copiesOnDie(int layer, int die) {
+        checkDie(die);
+        int n = 0;
+        for (int expert = 0; expert < numExperts; expert++) {
+            if ((bits[slot(layer, expert) * words + (die >>> 6)] & (1L << die)) != 0) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Expert copies on {@code die} over all MoE layers (what its HBM must hold). */
+    public int copiesOnDie(int die) {
+        int n = 0;
+        for (int layer = 0; layer < numMoeLayers; layer++) {
+            n += copiesOnDie(layer, die);
+        }
+        return n;
+    }
+
     /** The holder closest to {@code die} in mesh hops (ties: the lower die id); {@code die} itself if it holds one. */
     public int nearestHolder(int layer, int expert, int die, Mesh mesh) {
         checkDie(die);
@@ -130,6 +151,24 @@ public final class ExpertDistributionTable {
             }
         }
         return best;
+    }
+
+    /**
+     * Sets one row: {@code home} plus {@code replicas} hold the expert, no other die does (a row read
+     * back from the moe.placement topic).
+     */
+    public void set(int layer, int expert, int home, int[] replicas) {
+        checkDie(home);
+        for (int die : replicas) {
+            checkDie(die);
+        }
+        int slot = slot(layer, expert);
+        java.util.Arrays.fill(bits, slot * words, (slot + 1) * words, 0L);
+        bits[slot * words + (home >>> 6)] |= 1L << home;
+        for (int die : replicas) {
+            bits[slot * words + (die >>> 6)] |= 1L << die;
+        }
+        homeDie[slot] = home;
     }
 
     /** Adds a copy on {@code die} (Insight 4, replicating hot experts). Returns false if it was already there. */

@@ -28,28 +28,52 @@ class TaskAllocatorTest {
     void twoByTwoMeshCaseCheckedByHand() {
         DieCostModel cost = new DieCostModel(TINY_2X2);
         assertEquals(230.0, cost.weightTransferNs(TINY, 1), 1e-9);
+        // Activations: 2 x 1000 x 2 B x 3/4 over 2 links of 3e13 B/s = 0.05 ns per token; every die of a
+        // 2x2 mesh is 1 hop from the average die, so a piece starts with 130 ns of route latency.
+        assertEquals(0.05, cost.activationExchangeNsPerToken(TINY, 2, 4), 1e-12);
         TaskAllocator allocator = new TaskAllocator(Mesh.of(TINY_2X2), cost);
-        // Expert e lives on die e. Dies 0 1 / 2 3. compute(t) = max(t, 100) ns.
+        // Expert e lives on die e. Dies 0 1 / 2 3. compute(t) = max(t, 100) ns; local HBM access 0 ns.
         AllocationResult r = allocator.allocate(TINY, ExpertDistributionTable.even(TINY, 4), 0,
                 new int[] {1000, 20, 0, 30});
         // Order: e1 (20), e3 (30), e0 (1000); e2 has no work.
-        // e1: candidates 1 (0), 0 (0+230), 3 (0+230); max_split 1 -> die 1, load 100.
-        // e3: candidates 3 (0), 2 (230), 1 (100+230); max_split 1 -> die 3, load 100.
-        // e0: candidates 0 (0), 2 (230), 1 (330); max_split ceil(1000/295) = 4, capped at 3.
-        //   blocks 1-6 -> die 0 (cost 100,100,150,...,300; block 6 ties nothing: die 2 costs 330)
-        //   then die 2 enters at 330 (fetch 230 + 100 HBM read), die 1 at 430; from there the three
-        //   dies take blocks in turn, ties going to the earlier candidate (0, then 2, then 1).
-        //   Final: die 0 500 tokens / 500 ns, die 2 300 / 530 ns, die 1 200 (+20 of e1) / 530 ns.
-        assertEquals(List.of(new ExpertAssignment(0, 0, 500), new ExpertAssignment(0, 1, 200),
-                new ExpertAssignment(0, 2, 300), new ExpertAssignment(1, 1, 20), new ExpertAssignment(3, 3, 30)),
+        // e1: candidates 1 (130), 0 (130+230), 3 (360); max_split 1 -> die 1: 100 + 20 x 0.05 + 130 = 231.
+        // e3: candidates 3 (130), 2 (360), 1 (231+360); max_split 1 -> die 3: 100 + 1.5 + 130 = 231.5.
+        // e0: candidates 0 (130), 2 (360), 1 (591); max_split ceil(1000/295) = 4, capped at 3.
+        //   A die's finish time after its n-th block: first 100 + 2.5 + start, second + 2.5 (the HBM
+        //   read is already paid), then + 52.5 each (50 ns compute + 2.5 ns activations):
+        //   die 0: 232.5, 235, 287.5, ..., die 2: 462.5, 465, 517.5, ..., die 1: 693.5, 696, 748.5, ...
+        //   The 20 blocks take the 20 smallest: 11 on die 0 (last 707.5), 7 on die 2 (727.5), 2 on die 1 (696).
+        assertEquals(List.of(new ExpertAssignment(0, 0, 550), new ExpertAssignment(0, 1, 100),
+                new ExpertAssignment(0, 2, 350), new ExpertAssignment(1, 1, 20), new ExpertAssignment(3, 3, 30)),
                 r.assignments());
-        assertArrayEquals(new double[] {500, 530, 530, 100}, r.dieNs(), 1e-6);
-        assertArrayEquals(new int[] {500, 220, 300, 30}, r.dieTokens());
-        assertEquals(500, r.remoteTokens());
-        assertEquals(500, r.maxDieTokens());
+        assertArrayEquals(new double[] {707.5, 696, 727.5, 231.5}, r.dieNs(), 1e-6);
+        assertArrayEquals(new int[] {550, 120, 350, 30}, r.dieTokens());
+        assertEquals(450, r.remoteTokens());
+        assertEquals(2, r.remoteHops(), "two pieces of expert 0, each one hop from die 0");
+        assertEquals(550, r.maxDieTokens());
         assertEquals(1050 / 4.0, r.meanDieTokens(), 1e-12);
         assertEquals(1050, r.totalTokens());
-        assertEquals(530, r.maxDieNs(), 1e-6);
+        assertEquals(727.5, r.maxDieNs(), 1e-6);
+    }
+
+    @Test
+    void aNeighbourWithTheExpertInItsLlcIsCostedAsAnLlcHitNotARemoteFetch() {
+        // TINY's 3 MB expert fits a 64 MB LLC; hit 100 ns instead of the 230 ns fetch.
+        HardwareConfig hw = new HardwareConfig("tiny-llc", 2, 2, 6e15, 1_000_000_000L, 3e13, 3e13, 130,
+                64L << 20, 100, 110, 30, 0, 0, 0);
+        TaskAllocator allocator = new TaskAllocator(Mesh.of(hw), new DieCostModel(hw));
+        ExpertDistributionTable table = ExpertDistributionTable.even(TINY, 4);
+        int[] tokens = {1000, 0, 0, 0};
+        AllocationResult cold = allocator.allocate(TINY, table, 0, tokens);
+        AllocationResult warm = allocator.allocate(TINY, table, 0, tokens, (layer, expert, die) -> die == 2);
+        // With die 2 warm its pieces are not remote and it starts 130 ns earlier, so it takes more blocks.
+        int coldOn2 = cold.dieTokens()[2];
+        int warmOn2 = warm.dieTokens()[2];
+        assertTrue(warmOn2 > coldOn2, "warm " + warmOn2 + " vs cold " + coldOn2);
+        assertEquals(cold.dieTokens()[1] + coldOn2, cold.remoteTokens());
+        assertEquals(warm.dieTokens()[1], warm.remoteTokens(), "only die 1 fetches over the mesh");
+        assertEquals(1, warm.remoteHops());
+        assertTrue(warm.maxDieNs() < cold.maxDieNs());
     }
 
     @Test
