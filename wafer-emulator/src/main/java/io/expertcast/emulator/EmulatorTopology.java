@@ -1,6 +1,5 @@
 package io.expertcast.emulator;
 
-import io.expertcast.emulator.engine.Policies;
 import io.expertcast.schemas.Topics;
 import io.expertcast.schemas.WaferMetrics;
 import io.expertcast.streams.ValidatedPasses;
@@ -19,8 +18,8 @@ import org.apache.kafka.streams.state.Stores;
 /**
  * The emulator service: a pass's selections, its ForwardPass and the allocator's plans meet on
  * {@code model/pass}; every policy runs on it; per-policy deltas are summed on {@code model/policy}
- * and published to moe.wafer-metrics. Prefetch commands (moe.prefetch) feed the Pred policies of the
- * emulator issue and are not consumed yet.
+ * and published to moe.wafer-metrics. The Pred policies forecast
+ * with the core's token-level heatmap in-process ({@link PassEmulator}); moe.prefetch is not consumed.
  */
 public final class EmulatorTopology {
     private EmulatorTopology() {
@@ -33,12 +32,10 @@ public final class EmulatorTopology {
         // A plan that matches no pass (unknown model or pass id) never completes an assembly and is
         // reported on moe.dead-letter by the assembly's idle timeout; a bad plan of a real pass is
         // reported by PassEmulator. Without the allo policy a pass does not wait for plans at all.
-        var plans = settings.policies().contains(Policies.ALLO)
+        var plans = settings.needsPlans()
                 ? builder.stream(Topics.ALLOCATIONS.name(), Consumed.with(Topics.ALLOCATIONS.keySerde(),
                         Topics.ALLOCATIONS.valueSerde()).withName("emulator-plans"))
                 : null;
-        // Seam for the Pred policies (emulator issue): moe.prefetch commands are consumed here, next
-        // to the plans, to pre-place experts before their pass; no policy uses them yet.
         PassEmulator emulator = new PassEmulator(settings);
         var outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans)
                 .mapValues(pass -> emulator.emulate(pass, app), Named.as("emulate-pass"));

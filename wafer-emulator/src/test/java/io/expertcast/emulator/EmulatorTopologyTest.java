@@ -119,13 +119,13 @@ class EmulatorTopologyTest {
             assertTrue(metrics.isEmpty(), "nothing until every layer's plan arrived");
             planIn.pipeInput(Topics.passKey(MODEL, 0), plan(0, 23, 7, 3, 1));
             var out = metrics.readKeyValuesToMap();
-            assertEquals(List.of(MODEL + "/allo", MODEL + "/base", MODEL + "/ep"), out.keySet().stream().sorted().toList());
+            assertEquals(List.of(MODEL + "/allo", MODEL + "/allo+pred", MODEL + "/base", MODEL + "/ep", MODEL + "/pred"), out.keySet().stream().sorted().toList());
 
             var hw = HardwareConfig.load("dojo-5x5");
             var wafer = WaferContext.even(hw, ModelCatalog.LLAMA4_MAVERICK);
             var completed = new CompletedPass(StreamsTestData.pass(0, List.of(new PassEntry("a", 0, 3))), List.of(sel), List.of());
-            PassResult base = WaferEngine.run(PassEmulator.workload(ModelCatalog.LLAMA4_MAVERICK, completed), new BasePolicy(), wafer);
-            PassResult ep = WaferEngine.run(PassEmulator.workload(ModelCatalog.LLAMA4_MAVERICK, completed), new ExpertParallelPolicy(), wafer);
+            PassResult base = new WaferEngine(wafer, ModelCatalog.LLAMA4_MAVERICK).run(PassEmulator.workload(ModelCatalog.LLAMA4_MAVERICK, completed), new BasePolicy(), null);
+            PassResult ep = new WaferEngine(wafer, ModelCatalog.LLAMA4_MAVERICK).run(PassEmulator.workload(ModelCatalog.LLAMA4_MAVERICK, completed), new ExpertParallelPolicy(), null);
             WaferMetrics b = out.get(MODEL + "/base");
             assertEquals(1, b.getPasses());
             assertEquals(3, b.getTokens());
@@ -148,6 +148,8 @@ class EmulatorTopologyTest {
             assertEquals(2, second.get(MODEL + "/base").getPasses());
             assertEquals(2, second.get(MODEL + "/ep").getPasses());
             assertTrue(!second.containsKey(MODEL + "/allo"), "allo skipped the pass with the bad plan");
+            assertTrue(!second.containsKey(MODEL + "/allo+pred"), "allo+pred skipped the pass with the bad plan");
+            assertEquals(2, second.get(MODEL + "/pred").getPasses());
             List<DeadLetter> letters = new ArrayList<>(dead.readValuesToList());
             assertEquals(1, letters.size());
             assertTrue(letters.get(0).getReason().contains("die 25 outside the 5x5 mesh"), letters.get(0).getReason());
@@ -204,15 +206,17 @@ class EmulatorTopologyTest {
             }
             List<String> reasons = t.dead().readValuesToList().stream().map(DeadLetter::getReason).toList();
             assertEquals(List.of(
-                    "invalid plan, the allo policy skips this pass: plan for pass 0 layer 3 names expert 128 (model has 128)",
-                    "invalid plan, the allo policy skips this pass: plan for pass 1 names MoE layer 24, model "
+                    "invalid plan, the plan-driven policies skip this pass: plan for pass 0 layer 3 names expert 128 (model has 128)",
+                    "invalid plan, the plan-driven policies skip this pass: plan for pass 1 names MoE layer 24, model "
                             + MODEL + " has 24",
-                    "invalid plan, the allo policy skips this pass: plan for pass 2 layer 0 gives expert 7 3 tokens,"
+                    "invalid plan, the plan-driven policies skip this pass: plan for pass 2 layer 0 gives expert 7 3 tokens,"
                             + " the pass routed 2 to it"), reasons);
             var totals = t.metrics().readKeyValuesToMap();
             assertEquals(3, totals.get(MODEL + "/base").getPasses());
             assertEquals(3, totals.get(MODEL + "/ep").getPasses());
             assertTrue(!totals.containsKey(MODEL + "/allo"));
+            assertTrue(!totals.containsKey(MODEL + "/allo+pred"));
+            assertEquals(3, totals.get(MODEL + "/pred").getPasses());
         }
     }
 
