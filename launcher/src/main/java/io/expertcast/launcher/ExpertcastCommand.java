@@ -5,6 +5,7 @@ import io.expertcast.allocator.PlaceCommand;
 import io.expertcast.analysis.AnalyzeCommand;
 import io.expertcast.analysis.EvaluatePredictorCommand;
 import io.expertcast.emulator.EmulatorCommand;
+import io.expertcast.emulator.offline.SimulateCommand;
 import io.expertcast.launcher.bench.BenchCommand;
 import io.expertcast.launcher.broker.BrokerCommand;
 import io.expertcast.launcher.demo.DemoCommand;
@@ -32,7 +33,7 @@ import picocli.CommandLine.Spec;
                 + "(arXiv 2510.05497).",
         subcommands = {BrokerCommand.class, TopicsCommand.class, ReplayCommand.class, SynthCommand.class, ImportSglangCommand.class, AnalyzeCommand.class, EvaluatePredictorCommand.class,
             PredictorCommand.class,
-            AllocatorCommand.class, PlaceCommand.class, EmulatorCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+            AllocatorCommand.class, PlaceCommand.class, EmulatorCommand.class, SimulateCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class ExpertcastCommand implements Runnable {
 
     @Spec

@@ -87,7 +87,16 @@ public final class PassEmulator {
         return run == null ? null : run.engines.get(policy);
     }
 
+    /** A pass from the stream: the plan-driven policies execute its plans (moe.allocations). */
     public Outcome emulate(CompletedPass completed, String application) {
+        return emulate(completed, application, null);
+    }
+
+    /**
+     * A pass with its plans given per MoE layer as {expert, die, tokens} triples (the offline
+     * simulation runs Algorithm 1 in-process), or null to read them from {@code completed.plans()}.
+     */
+    public Outcome emulate(CompletedPass completed, String application, List<int[][]> givenPlans) {
         String modelId = completed.pass().getModel();
         long passId = completed.pass().getPassId();
         ModelShape model = settings.catalog().byId(modelId).orElseThrow(); // ValidatedPasses admits known models only
@@ -105,7 +114,9 @@ public final class PassEmulator {
         }
         List<int[][]> plans = null;
         String planProblem = null;
-        if (settings.needsPlans()) {
+        if (givenPlans != null) {
+            plans = givenPlans;
+        } else if (settings.needsPlans()) {
             try {
                 plans = plansByLayer(model, completed.plans());
             } catch (InvalidPlanException e) {
