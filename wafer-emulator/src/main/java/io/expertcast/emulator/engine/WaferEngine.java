@@ -17,9 +17,10 @@ import io.expertcast.core.placement.ExpertDistributionTable;
  *       {@code llc_hit_ns}), its own HBM as a holder or a copy (LLC miss: hit + miss + HBM access
  *       latency, then bytes / HBM bandwidth on its HBM port), or the nearest holder in the Expert
  *       Distribution Table over the XY route: the 16 B command reaches the holder after hops x
- *       {@code hop_latency_ns}, the holder's HBM port and every link of the route are then reserved
- *       together (a cut-through stream at the slower of HBM and link bandwidth), and the data arrives
- *       hops x {@code hop_latency_ns} after it leaves.</li>
+ *       {@code hop_latency_ns}; the stream starts when the holder's HBM port and every link of the
+ *       route are free (cut-through), holds the port for bytes / HBM bandwidth and each link for
+ *       bytes / link bandwidth, lasts the longer of the two, and arrives hops x
+ *       {@code hop_latency_ns} after it leaves.</li>
  *   <li>Compute streams with the read (roofline): it starts when the data starts to arrive and the
  *       die's compute engine is free, takes tokens x FLOPs / peak, and the item ends when both the
  *       read and the compute are done.</li>
@@ -48,7 +49,7 @@ public final class WaferEngine {
     private final int dies;
     private final int experts;
     private final double readNs;        // one expert's weights at HBM bandwidth
-    private final double streamNs;      // one expert's weights over a route: the slower of HBM and link
+    private final double linkNs;        // one expert's weights over one link
     private final double flopsNsPerToken;
     private final double localLatencyNs;
     private final int[][] routes;       // (src x dies + dst) -> directed link ids, filled on first use
@@ -79,7 +80,7 @@ public final class WaferEngine {
         this.experts = model.numExperts();
         long bytes = model.expertBytes();
         this.readNs = bytes / hw.hbmBytesPerS() * 1e9;
-        this.streamNs = bytes / Math.min(hw.hbmBytesPerS(), hw.linkBytesPerS()) * 1e9;
+        this.linkNs = bytes / hw.linkBytesPerS() * 1e9;
         this.flopsNsPerToken = model.flopsPerToken() / hw.peakFlopsPerS() * 1e9;
         this.localLatencyNs = hw.llcHitNs() + hw.llcMissExtraNs() + hw.hbmAccessNs();
         this.routes = new int[dies * dies][];
@@ -198,10 +199,10 @@ public final class WaferEngine {
                         for (int link : route) {
                             start = Math.max(start, linkBusy[link]);
                         }
-                        double end = start + streamNs;
-                        hbmBusy[holder] = end;
+                        double end = start + Math.max(readNs, linkNs);
+                        hbmBusy[holder] = start + readNs;
                         for (int link : route) {
-                            linkBusy[link] = end;
+                            linkBusy[link] = start + linkNs;
                             linkBytes[link] += bytes;
                         }
                         int[] back = route(d, holder);

@@ -33,21 +33,26 @@ class WaferEngineTest {
     // t0 (e0) and t2 (e2) on die 0, t1 (e0) and t3 (e3) on die 1.
     static final PassWorkload PASS = new PassWorkload(MODEL, 7, 4, new int[] {0, 0, 2, 3});
 
+    // Base deals e2 (2 tokens) to die 0, then e0 and e1 (1 token each) to die 1: all three remote.
+    static final PassWorkload SPREAD = new PassWorkload(MODEL, 8, 4, new int[] {2, 2, 0, 1});
+
     @Test
-    void baseReadsRemoteExpertsFromTheirHomeDieBehindTheHoldersHbmPort() {
-        PassResult r = new WaferEngine(WAFER, MODEL).run(PASS, new BasePolicy(), null);
-        // Local reads at t=0: die 0 e0 and die 1 e3 both 510..1510. Remote commands arrive at 200;
-        // each holder's HBM port is busy until 1510, so both stream 1510..2510 and land 2710.
-        assertArrayEquals(new double[] {2710}, r.layerNs(), 1e-9);
-        assertEquals(2710, r.meanDieNs(), 1e-9);
-        assertEquals(2, r.hops());
-        assertEquals(2, r.localReads());
-        assertEquals(2, r.remoteReads());
-        assertEquals(4, r.reads());
-        // link 0 = die 0 eastwards (e0's weights to die 1 + die 0's command for e2); link 5 = die 1 westwards.
-        assertEquals(3_000_016, r.linkBytes()[0]);
-        assertEquals(3_000_016, r.linkBytes()[5]);
-        assertEquals(4, r.events());
+    void baseDealsTasksToTheLeastLoadedDieWhereverTheirWeightsAre() {
+        PassResult r = new WaferEngine(WAFER, MODEL).run(SPREAD, new BasePolicy(), null);
+        // Commands reach the holders at 200 and wait 510: die 0's e2 streams from die 1 710..1710 and
+        // lands 910..1910; die 1's e0 from die 0 likewise; its e1 waits for die 0's port and link 0
+        // until 1710, streams to 2710 and lands 2910.
+        assertArrayEquals(new double[] {2910}, r.layerNs(), 1e-9);
+        assertEquals((1910 + 2910) / 2.0, r.meanDieNs(), 1e-9);
+        assertEquals(3, r.hops());
+        assertEquals(0, r.localReads());
+        assertEquals(3, r.remoteReads());
+        // link 0 = die 0 eastwards (e0 and e1 to die 1 + die 0's command for e2); link 5 = die 1 westwards.
+        assertEquals(6_000_016, r.linkBytes()[0]);
+        assertEquals(3_000_032, r.linkBytes()[5]);
+        assertEquals(3, r.events());
+        // PASS's largest task (e0, 2 tokens) goes to die 0, its home; e2 and e3 to die 1, theirs.
+        assertEquals(0, new WaferEngine(WAFER, MODEL).run(PASS, new BasePolicy(), null).remoteReads());
     }
 
     @Test
@@ -66,7 +71,9 @@ class WaferEngineTest {
         // 1x3 mesh, 3 experts (one per die), every token on expert 2 (home die 2).
         ModelShape m = new ModelShape("t3", 1, new int[] {0}, 3, 1, 1000, 1000, 1.0);
         WaferContext w = WaferContext.even(mesh(3, 0), m);
-        PassResult r = new WaferEngine(w, m).run(new PassWorkload(m, 0, 3, new int[] {2, 2, 2}), new BasePolicy(), null);
+        List<int[][]> plan = List.<int[][]>of(new int[][] {{2, 0, 1}, {2, 1, 1}, {2, 2, 1}});
+        PassResult r = new WaferEngine(w, m).run(new PassWorkload(m, 0, 3, new int[] {2, 2, 2}),
+                new ControllerPlanPolicy(plan), null);
         // die 2 local 510..1510; die 1's command lands at 200, streams 1510..2510 (HBM port), arrives 2710;
         // die 0's lands at 400, waits for the port and the link 2->1 until 2510, streams to 3510, arrives 3910.
         assertArrayEquals(new double[] {3910}, r.layerNs(), 1e-9);
@@ -88,20 +95,20 @@ class WaferEngineTest {
         WaferEngine pred = new WaferEngine(WAFER, MODEL);
         Policy policy = Policies.of(Policies.PRED, List.of());
         boolean[][] all = {{true, true, true, true}};
-        PassResult first = pred.run(PASS, policy, all);
-        assertArrayEquals(new double[] {2710}, first.layerNs(), 1e-9, "the first pass is Base's");
-        assertEquals(2, first.copyWrites());
-        PassResult second = pred.run(PASS, policy, all);
-        // The copies were written 2710..3710 on each HBM port; pass 2 starts at 2710: die 0 reads e0
-        // 3710..4710 then its copy of e2 4710..5710 -> 3000 ns, no hops.
+        PassResult first = pred.run(SPREAD, policy, all);
+        assertArrayEquals(new double[] {2910}, first.layerNs(), 1e-9, "the first pass is Base's");
+        assertEquals(3, first.copyWrites());
+        PassResult second = pred.run(SPREAD, policy, all);
+        // Copies are written on arrival: die 0's e2 1910..2910; die 1's e0 1910..2910, e1 2910..3910.
+        // Pass 2 starts at 2910; die 1 reads its copies of e0 3910..4910 and e1 4910..5910 -> 3000 ns.
         assertArrayEquals(new double[] {3000}, second.layerNs(), 1e-9);
         assertEquals(0, second.hops());
-        assertEquals(2, second.copyReads());
+        assertEquals(3, second.copyReads());
         assertEquals(0, second.remoteReads());
 
         WaferEngine notPredicted = new WaferEngine(WAFER, MODEL);
-        notPredicted.run(PASS, policy, new boolean[][] {{false, false, false, false}});
-        assertEquals(2, notPredicted.run(PASS, policy, all).remoteReads(), "no forecast, no copy");
+        notPredicted.run(SPREAD, policy, new boolean[][] {{false, false, false, false}});
+        assertEquals(3, notPredicted.run(SPREAD, policy, all).remoteReads(), "no forecast, no copy");
     }
 
     @Test
@@ -158,6 +165,7 @@ class WaferEngineTest {
     void sameInputSameNumbers() {
         PassResult a = new WaferEngine(WAFER, MODEL).run(PASS, new BasePolicy(), null);
         PassResult b = new WaferEngine(WaferContext.even(mesh(2, 0), MODEL), MODEL).run(PASS, new BasePolicy(), null);
+        assertEquals(a.moeNs(), b.moeNs());
         assertArrayEquals(a.layerNs(), b.layerNs());
         assertArrayEquals(a.linkBytes(), b.linkBytes());
         assertThrows(IllegalArgumentException.class, () -> Policies.of("oracle", List.of()));
