@@ -180,7 +180,7 @@ public final class SimulateCommand implements Callable<Integer> {
     }
 
     /** The JSON shape, one object per (model, mesh, batch, policy), plus the detail figures. */
-    static List<Map<String, Object>> jsonRows(List<Simulation.Row> rows) {
+    public static List<Map<String, Object>> jsonRows(List<Simulation.Row> rows) {
         List<Map<String, Object>> out = new ArrayList<>();
         for (Simulation.Row r : rows) {
             PolicyTotals base = baseOf(rows, r);
@@ -219,7 +219,7 @@ public final class SimulateCommand implements Callable<Integer> {
         return null;
     }
 
-    static void printTable(Simulation.Result result, PrintStream out) {
+    public static void printTable(Simulation.Result result, PrintStream out) {
         out.printf(Locale.ROOT, "%-16s %-14s %6s %-10s %12s %8s %14s %12s %7s %9s %8s%n", "model", "mesh", "batch",
                 "policy", "tokens/s", "vs base", "hops", "hops vs base", "passes", "copies", "balance");
         for (Simulation.Row r : result.rows()) {

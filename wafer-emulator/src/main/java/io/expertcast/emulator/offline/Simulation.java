@@ -13,7 +13,9 @@ import io.expertcast.replayer.ScheduledPass;
 import io.expertcast.replayer.source.TraceSource;
 import io.expertcast.schemas.DeadLetter;
 import io.expertcast.streams.pass.CompletedPass;
+import io.expertcast.core.trace.RequestTrace;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -54,15 +56,23 @@ public final class Simulation {
         long steps = 0;
         long events = 0;
         long emulateNanos = 0;
+        // With a pass cap the decode-only requests are small (batch x passes tokens): read or generate
+        // them once for every (mesh, batch) run instead of once per run.
+        List<RequestTrace> cached = null;
+        if (maxPasses > 0) {
+            cached = new ArrayList<>();
+            new DecodeOnlySource(source.get(), maxPasses, catalog).requests(false, new ArrayList<>())
+                    .forEachRemaining(cached::add);
+        }
         for (HardwareConfig hw : meshes) {
             for (int batch : batches) {
                 EmulatorSettings settings = new EmulatorSettings(catalog, hw, policies, "simulate", predictN);
                 PassEmulator emulator = new PassEmulator(settings);
                 InProcessPlanner planner = settings.needsPlans() ? new InProcessPlanner(hw) : null;
                 Map<String, Map<String, PolicyTotals>> totals = new LinkedHashMap<>(); // model -> policy -> totals
-                TraceSource decodeOnly = new DecodeOnlySource(source.get(), maxPasses, catalog);
-                BatchScheduler scheduler = new BatchScheduler(decodeOnly.requests(false, new ArrayList<>()), batch,
-                        Integer.MAX_VALUE, () -> 0L);
+                Iterator<RequestTrace> requests = cached != null ? cached.iterator()
+                        : new DecodeOnlySource(source.get(), maxPasses, catalog).requests(false, new ArrayList<>());
+                BatchScheduler scheduler = new BatchScheduler(requests, batch, Integer.MAX_VALUE, () -> 0L);
                 for (long pass = 0; scheduler.hasNext() && (maxPasses <= 0 || pass < maxPasses); pass++) {
                     ScheduledPass scheduled = scheduler.next();
                     CompletedPass completed = new CompletedPass(scheduled.pass(), scheduled.selections(), List.of());
