@@ -3,12 +3,17 @@ package io.expertcast.emulator.engine;
 import java.util.Arrays;
 
 /**
- * A die's store of expert-weight copies with least-recently-used eviction: its LLC, or the part of
- * its HBM not taken by the experts it is home to (where the PDU's copy-on-read lands). Entries are
- * (MoE layer, expert) keys of one size (one routed expert's weights), so the capacity is a count.
- * Intrusive doubly linked list over the key space: no allocation per access.
+ * A die's store of expert-weight copies: its LLC (least-recently-used eviction), or the part of its
+ * HBM not taken by the experts it is home to, where the PDU's copy-on-read lands. The HBM pool keeps
+ * what it holds and takes a new copy only while it has room: a die meets its experts layer after
+ * layer in the same cyclic order every token, and under a cyclic scan larger than the pool LRU
+ * evicts exactly the copy needed next (every copy would be written and none read); moving copies
+ * over time is placement's job (Insight 6), not the PDU's. Entries are (MoE layer, expert) keys of
+ * one size (one routed expert's weights), so the capacity is a count. Intrusive doubly linked list
+ * over the key space: no allocation per access.
  */
 final class ExpertLru {
+    private final boolean evicts;
     private final int capacity;
     private final int[] prev;
     private final int[] next;
@@ -17,8 +22,13 @@ final class ExpertLru {
     private int tail = -1; // least recent
     private int size;
 
-    /** @param keys layers x experts; @param capacity entries that fit (0: never holds anything) */
-    ExpertLru(int keys, long capacity) {
+    /**
+     * @param keys     layers x experts
+     * @param capacity entries that fit (0: never holds anything)
+     * @param evicts   true: least-recently-used eviction; false: a full store takes nothing new
+     */
+    ExpertLru(int keys, long capacity, boolean evicts) {
+        this.evicts = evicts;
         this.capacity = (int) Math.max(0, Math.min(capacity, keys));
         this.prev = new int[keys];
         this.next = new int[keys];
@@ -44,7 +54,7 @@ final class ExpertLru {
         return true;
     }
 
-    /** Holds {@code key}, evicting the least recently used entry when full; false if nothing fits. */
+    /** Holds {@code key}, evicting the least recently used entry when full (if it evicts); false if it is not held. */
     boolean insert(int key) {
         if (capacity == 0) {
             return false;
@@ -54,6 +64,9 @@ final class ExpertLru {
             return true;
         }
         if (size == capacity) {
+            if (!evicts) {
+                return false;
+            }
             int victim = tail;
             unlink(victim);
             present[victim] = false;

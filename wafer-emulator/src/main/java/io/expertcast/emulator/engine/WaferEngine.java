@@ -25,8 +25,8 @@ import io.expertcast.core.placement.ExpertDistributionTable;
  *       die's compute engine is free, takes tokens x FLOPs / peak, and the item ends when both the
  *       read and the compute are done.</li>
  *   <li>Copy-on-read (the PDU's cp_en, Pred policies): a remote read of an expert the predictor
- *       forecasts for the next token is written into the reading die's HBM (one HBM-port write,
- *       least-recently-used eviction within the HBM left after the home experts) and LLC when it fits;
+ *       forecasts for the next token is written into the reading die's HBM (one HBM-port write, while
+ *       the HBM left after the home experts has room: see {@link ExpertLru}) and LLC when it fits;
  *       later reads use it (the ATU's redirect).</li>
  *   <li>The layer ends when the slowest die's last item ends (the paper's per-layer time); the next
  *       layer starts then. Events are ordered by (time, priority, sequence): local and LLC reads,
@@ -107,8 +107,8 @@ public final class WaferEngine {
                         + " holds " + homeBytes[d] / 1_000_000_000.0 + " GB of experts, "
                         + hw.usableHbmBytes() / 1_000_000_000.0 + " GB of HBM usable (set a smaller --bytes-per-param)");
             }
-            llc[d] = new ExpertLru(keys, hw.llcBytes() / bytes);
-            copies[d] = new ExpertLru(keys, free / bytes);
+            llc[d] = new ExpertLru(keys, hw.llcBytes() / bytes, true);
+            copies[d] = new ExpertLru(keys, free / bytes, false);
         }
     }
 
@@ -217,10 +217,11 @@ public final class WaferEngine {
                         }
                     }
                     case COPY -> {
-                        double start = Math.max(t, hbmBusy[d]);
-                        hbmBusy[d] = start + readNs;
-                        copies[d].insert(key);
-                        copyWrites++;
+                        if (copies[d].insert(key)) {
+                            double start = Math.max(t, hbmBusy[d]);
+                            hbmBusy[d] = start + readNs;
+                            copyWrites++;
+                        }
                     }
                     default -> throw new IllegalStateException("unknown event kind " + queue.kind());
                 }

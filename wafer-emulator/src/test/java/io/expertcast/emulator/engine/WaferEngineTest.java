@@ -33,26 +33,23 @@ class WaferEngineTest {
     // t0 (e0) and t2 (e2) on die 0, t1 (e0) and t3 (e3) on die 1.
     static final PassWorkload PASS = new PassWorkload(MODEL, 7, 4, new int[] {0, 0, 2, 3});
 
-    // Base deals e2 (2 tokens) to die 0, then e0 and e1 (1 token each) to die 1: all three remote.
+    // Base deals expert e's task to die e mod 2: e0 (home) and e2 (from die 1) on die 0, e1 (from die 0) on die 1.
     static final PassWorkload SPREAD = new PassWorkload(MODEL, 8, 4, new int[] {2, 2, 0, 1});
 
     @Test
-    void baseDealsTasksToTheLeastLoadedDieWhereverTheirWeightsAre() {
+    void baseDealsTasksRoundRobinWhereverTheirWeightsAre() {
         PassResult r = new WaferEngine(WAFER, MODEL).run(SPREAD, new BasePolicy(), null);
-        // Commands reach the holders at 200 and wait 510: die 0's e2 streams from die 1 710..1710 and
-        // lands 910..1910; die 1's e0 from die 0 likewise; its e1 waits for die 0's port and link 0
-        // until 1710, streams to 2710 and lands 2910.
-        assertArrayEquals(new double[] {2910}, r.layerNs(), 1e-9);
-        assertEquals((1910 + 2910) / 2.0, r.meanDieNs(), 1e-9);
-        assertEquals(3, r.hops());
-        assertEquals(0, r.localReads());
-        assertEquals(3, r.remoteReads());
-        // link 0 = die 0 eastwards (e0 and e1 to die 1 + die 0's command for e2); link 5 = die 1 westwards.
-        assertEquals(6_000_016, r.linkBytes()[0]);
-        assertEquals(3_000_032, r.linkBytes()[5]);
+        // die 0 reads e0 locally 510..1510; its command for e2 reaches die 1 at 200, streams 710..1710
+        // and lands 910..1910. die 1's e1 waits for die 0's HBM port until 1510, lands 1710..2710.
+        assertArrayEquals(new double[] {2710}, r.layerNs(), 1e-9);
+        assertEquals((1910 + 2710) / 2.0, r.meanDieNs(), 1e-9);
+        assertEquals(2, r.hops());
+        assertEquals(1, r.localReads());
+        assertEquals(2, r.remoteReads());
+        // link 0 = die 0 eastwards (e1's weights + die 0's command for e2); link 5 = die 1 westwards.
+        assertEquals(3_000_016, r.linkBytes()[0]);
+        assertEquals(3_000_016, r.linkBytes()[5]);
         assertEquals(3, r.events());
-        // PASS's largest task (e0, 2 tokens) goes to die 0, its home; e2 and e3 to die 1, theirs.
-        assertEquals(0, new WaferEngine(WAFER, MODEL).run(PASS, new BasePolicy(), null).remoteReads());
     }
 
     @Test
@@ -96,19 +93,35 @@ class WaferEngineTest {
         Policy policy = Policies.of(Policies.PRED, List.of());
         boolean[][] all = {{true, true, true, true}};
         PassResult first = pred.run(SPREAD, policy, all);
-        assertArrayEquals(new double[] {2910}, first.layerNs(), 1e-9, "the first pass is Base's");
-        assertEquals(3, first.copyWrites());
+        assertArrayEquals(new double[] {2710}, first.layerNs(), 1e-9, "the first pass is Base's");
+        assertEquals(2, first.copyWrites());
         PassResult second = pred.run(SPREAD, policy, all);
-        // Copies are written on arrival: die 0's e2 1910..2910; die 1's e0 1910..2910, e1 2910..3910.
-        // Pass 2 starts at 2910; die 1 reads its copies of e0 3910..4910 and e1 4910..5910 -> 3000 ns.
-        assertArrayEquals(new double[] {3000}, second.layerNs(), 1e-9);
+        // Copies are written on arrival, behind what the HBM port already serves: die 0's port sent e1
+        // until 2510, so its copy of e2 is written 2510..3510; die 1's e1 2710..3710. Pass 2 starts at
+        // 2710: die 0 reads e0 3510..4510 then its copy of e2 4510..5510 -> 2800 ns, no hops.
+        assertArrayEquals(new double[] {2800}, second.layerNs(), 1e-9);
         assertEquals(0, second.hops());
-        assertEquals(3, second.copyReads());
+        assertEquals(2, second.copyReads());
         assertEquals(0, second.remoteReads());
 
         WaferEngine notPredicted = new WaferEngine(WAFER, MODEL);
         notPredicted.run(SPREAD, policy, new boolean[][] {{false, false, false, false}});
-        assertEquals(3, notPredicted.run(SPREAD, policy, all).remoteReads(), "no forecast, no copy");
+        assertEquals(2, notPredicted.run(SPREAD, policy, all).remoteReads(), "no forecast, no copy");
+    }
+
+    @Test
+    void theLlcEvictsTheLeastRecentlyUsedAndTheHbmCopyPoolKeepsWhatItHolds() {
+        ExpertLru llc = new ExpertLru(10, 2, true);
+        llc.insert(1);
+        llc.insert(2);
+        llc.touch(1);
+        llc.insert(3); // evicts 2
+        assertTrue(llc.contains(1) && llc.contains(3) && !llc.contains(2));
+        ExpertLru pool = new ExpertLru(10, 2, false);
+        assertTrue(pool.insert(1));
+        assertTrue(pool.insert(2));
+        assertTrue(!pool.insert(3), "full: no copy");
+        assertTrue(pool.contains(1) && pool.contains(2) && !pool.contains(3));
     }
 
     @Test
