@@ -1,5 +1,6 @@
 package io.expertcast.emulator;
 
+import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.schemas.Topics;
 import io.expertcast.schemas.WaferMetrics;
 import io.expertcast.streams.ValidatedPasses;
@@ -26,6 +27,11 @@ public final class EmulatorTopology {
     }
 
     public static void build(StreamsBuilder builder, EmulatorSettings settings) {
+        build(builder, settings, new WaferSnapshot());
+    }
+
+    /** As above; {@code snapshot} observes every pass's results and the published totals (for the HTTP API). */
+    public static void build(StreamsBuilder builder, EmulatorSettings settings, WaferSnapshot snapshot) {
         String app = settings.applicationName();
         var selections = ValidatedSelections.stream(builder, settings.catalog(), app);
         var passes = ValidatedPasses.stream(builder, settings.catalog(), app);
@@ -38,7 +44,11 @@ public final class EmulatorTopology {
                 : null;
         PassEmulator emulator = new PassEmulator(settings);
         var outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans)
-                .mapValues(pass -> emulator.emulate(pass, app), Named.as("emulate-pass"));
+                .mapValues(pass -> {
+                    PassEmulator.Outcome outcome = emulator.emulate(pass, app);
+                    outcome.results().forEach(r -> snapshot.lastPass(pass.pass().getModel(), pass.pass().getPassId(), r));
+                    return outcome;
+                }, Named.as("emulate-pass"));
         outcomes.filter((k, v) -> v.deadLetter() != null, Named.as("rejected-inputs"))
                 .map((k, v) -> KeyValue.pair(k.getBytes(StandardCharsets.UTF_8), v.deadLetter()),
                         Named.as("rejected-input-letters"))
@@ -52,6 +62,7 @@ public final class EmulatorTopology {
                 .repartition(Repartitioned.<String, WaferMetrics>with(Serdes.String(), Topics.WAFER_METRICS.valueSerde())
                         .withName("emulator-policy-deltas"))
                 .process(WaferTotals::new, Named.as("sum-wafer-totals"), WaferTotals.STORE)
+                .peek(snapshot::totals, Named.as("observe-wafer-totals"))
                 .to(Topics.WAFER_METRICS.name(), Produced.with(Topics.WAFER_METRICS.keySerde(),
                         Topics.WAFER_METRICS.valueSerde()).withName("wafer-metrics-sink"));
     }

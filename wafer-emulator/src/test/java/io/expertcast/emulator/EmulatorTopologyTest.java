@@ -242,4 +242,37 @@ class EmulatorTopologyTest {
             assertTrue(t.metrics().isEmpty());
         }
     }
+
+    @Test
+    void theHttpApiServesTheTotalsAndTheLastPassPerLayerOnLoopback() throws Exception {
+        io.expertcast.emulator.http.WaferSnapshot snapshot = new io.expertcast.emulator.http.WaferSnapshot();
+        StreamsBuilder builder = new StreamsBuilder();
+        EmulatorTopology.build(builder, EmulatorSettings.defaults().withApplicationName("emu"), snapshot);
+        try (TopologyTestDriver driver = new TopologyTestDriver(builder.build(),
+                StreamsSettings.base("emu", "unused:9092", stateDir, Map.of()));
+             var http = io.expertcast.emulator.http.WaferHttpServer.start(0, snapshot)) {
+            Topics4 t = Topics4.of(driver);
+            t.twoTokenPass(0, 0);
+            t.plans(0, epPlans(0));
+            WaferMetrics published = t.metrics().readKeyValuesToMap().get(MODEL + "/base");
+            var client = java.net.http.HttpClient.newHttpClient();
+            var response = client.send(java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create("http://127.0.0.1:" + http.port() + "/metrics")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, response.statusCode());
+            var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(response.body());
+            var base = json.get("totals").get(MODEL + "/base");
+            assertEquals(1, base.get("passes").asLong());
+            assertEquals(published.getMoeTimeNs(), base.get("moe_time_ns").asDouble(), 0.0);
+            assertEquals(published.getHops(), base.get("hops").asLong());
+            assertEquals(5, json.get("totals").size());
+            var last = json.get("last_pass").get(MODEL + "/allo+pred");
+            assertEquals(24, last.get("layer_ns").size(), "one time per MoE layer");
+            assertEquals(100, last.get("link_bytes").size(), "25 dies x 4 directed links");
+            var missing = client.send(java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create("http://127.0.0.1:" + http.port() + "/other")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(404, missing.statusCode());
+        }
+    }
 }
