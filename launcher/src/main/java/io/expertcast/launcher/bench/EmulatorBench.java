@@ -78,13 +78,18 @@ public final class EmulatorBench implements Callable<Integer> {
         for (boolean[] row : allPredicted) {
             Arrays.fill(row, true);
         }
+        for (String name : Policies.ALL) { // warm-up: every policy through both models once, untimed
+            timeEngine(name, wafer, model, workloads, plans, allPredicted, 1);
+            timeAnalytical(name, wafer, cost, model, workloads, plans, 1);
+        }
         for (String name : Policies.ALL) {
-            double[] des = timeEngine(name, wafer, model, workloads, plans, allPredicted);
-            double analytical = timeAnalytical(name, wafer, cost, model, workloads, plans);
+            double[] des = timeEngine(name, wafer, model, workloads, plans, allPredicted, 3);
+            double analytical = timeAnalytical(name, wafer, cost, model, workloads, plans, 3);
             System.out.printf(Locale.ROOT, "  %-10s %16.0f %16.0f %10.2f %14.0f%n", name, des[0], analytical,
                     des[0] / analytical, des[1]);
         }
-        System.out.println("  (a step = one token through one MoE layer under one policy; one thread; best of 3 runs)");
+        System.out.println("  (a step = one token through one MoE layer under one policy; one thread; best of 3 runs after a warm-up;"
+                + " Pred with every expert forecast)");
         if (!sweepBatches.isEmpty()) {
             Simulation.Result r = new Simulation(ModelCatalog.standard(), Policies.ALL, 4, sweepPasses)
                     .run(List.of(hw), sweepBatches, () -> new SyntheticSource(model,
@@ -98,10 +103,10 @@ public final class EmulatorBench implements Callable<Integer> {
 
     /** Best of three: steps/s and events/s of the engine alone over the prepared passes. */
     private static double[] timeEngine(String name, WaferContext wafer, ModelShape model, List<PassWorkload> passes,
-                                       List<List<int[][]>> plans, boolean[][] predicted) {
+                                       List<List<int[][]>> plans, boolean[][] predicted, int runs) {
         double best = 0;
         double bestEvents = 0;
-        for (int run = 0; run < 3; run++) {
+        for (int run = 0; run < runs; run++) {
             WaferEngine engine = new WaferEngine(wafer, model);
             long steps = 0;
             long events = 0;
@@ -122,10 +127,10 @@ public final class EmulatorBench implements Callable<Integer> {
 
     /** The foundation's analytical model on the same assignment: per die, sum of transfer + roofline. */
     private static double timeAnalytical(String name, WaferContext wafer, DieCostModel cost, ModelShape model,
-                                         List<PassWorkload> passes, List<List<int[][]>> plans) {
+                                         List<PassWorkload> passes, List<List<int[][]>> plans, int runs) {
         double best = 0;
         double sink = 0;
-        for (int run = 0; run < 3; run++) {
+        for (int run = 0; run < runs; run++) {
             long steps = 0;
             long t0 = System.nanoTime();
             for (int p = 0; p < passes.size(); p++) {
