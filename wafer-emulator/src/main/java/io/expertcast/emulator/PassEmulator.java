@@ -43,7 +43,9 @@ import java.util.Map;
  *   <li>an unusable controller plan (die outside the mesh, expert or layer out of range, tokens that
  *       do not match the pass's routing): the plan-driven policies skip the pass, the others count it;</li>
  *   <li>selections whose batch token indices do not tile the ForwardPass exactly (outside it,
- *       overlapping, or leaving a token without selections): no policy counts the pass.</li>
+ *       overlapping, or leaving a token without selections): no policy counts the pass;</li>
+ *   <li>a pass of a model whose experts do not fit the wafer's HBM (e.g. Kimi-K2 in BF16 on 25
+ *       dies): no policy counts it.</li>
  * </ul>
  * The source offset of such a letter is -1: the pass was assembled from several records.
  */
@@ -109,7 +111,12 @@ public final class PassEmulator {
         }
         ModelRun run = runs.get(modelId);
         if (run == null) {
-            run = new ModelRun(model);
+            try {
+                run = new ModelRun(model);
+            } catch (IllegalArgumentException e) { // its experts do not fit the wafer's HBM
+                return new Outcome(List.of(), List.of(), letter(application, Topics.PASSES.name(), modelId, passId,
+                        "the wafer cannot hold this model, no policy counts the pass: " + e.getMessage()));
+            }
             runs.put(modelId, run);
         }
         List<int[][]> plans = null;

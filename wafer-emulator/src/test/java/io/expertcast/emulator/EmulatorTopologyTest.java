@@ -275,4 +275,23 @@ class EmulatorTopologyTest {
             assertEquals(404, missing.statusCode());
         }
     }
+
+    @Test
+    void aModelTooBigForTheWaferIsADeadLetterAndTheServiceKeepsRunning() {
+        // 2 dies of 80 GB cannot hold Llama-4's 771 GB of experts.
+        HardwareConfig two = new HardwareConfig("two-dies", 1, 2, 989e12, 80_000_000_000L, 3.35e12, 1.7e12, 200,
+                64L << 20, 100, 110, 30, 300, 16, 0.1);
+        var settings = new EmulatorSettings(ModelCatalog.standard(), two, List.of("base", "ep"), "emu");
+        try (TopologyTestDriver driver = driver(settings)) {
+            Topics4 t = Topics4.of(driver);
+            t.twoTokenPass(0, 0);
+            t.twoTokenPass(1, 0);
+            List<DeadLetter> letters = t.dead().readValuesToList();
+            assertEquals(2, letters.size());
+            assertTrue(letters.get(0).getReason().startsWith("the wafer cannot hold this model, no policy counts the pass: "
+                    + "llama4-maverick does not fit on two-dies"), letters.get(0).getReason());
+            assertEquals(Topics.PASSES.name(), letters.get(1).getSourceTopic());
+            assertTrue(t.metrics().isEmpty());
+        }
+    }
 }
