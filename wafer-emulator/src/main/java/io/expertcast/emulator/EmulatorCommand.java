@@ -2,6 +2,8 @@ package io.expertcast.emulator;
 
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.emulator.http.WaferHttpServer;
+import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.streams.StreamsService;
 import java.nio.file.Path;
 import java.util.List;
@@ -13,7 +15,7 @@ import picocli.CommandLine.Option;
 
 /** {@code expertcast emulator}: the wafer emulator service, until Ctrl-C. */
 @Command(name = "emulator", mixinStandardHelpOptions = true,
-        description = "Emulate the wafer on the stream: Base, EP and the allocator's plans side by side, to moe.wafer-metrics.")
+        description = "Emulate the wafer on the stream: Base, EP, Allo, Pred and Allo+Pred side by side, to moe.wafer-metrics and JSON over HTTP.")
 public final class EmulatorCommand implements Callable<Integer> {
 
     @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092", description = "Kafka bootstrap servers (default ${DEFAULT-VALUE}).")
@@ -25,24 +27,40 @@ public final class EmulatorCommand implements Callable<Integer> {
     @Option(names = "--mesh", defaultValue = "dojo-5x5", description = "Hardware preset or properties file (default ${DEFAULT-VALUE}).")
     String mesh;
 
-    @Option(names = "--policies", defaultValue = "base,ep,allo", split = ",", description = "Policies to run (default ${DEFAULT-VALUE}).")
+    @Option(names = "--policies", defaultValue = "base,ep,allo,pred,allo+pred", split = ",", description = "Policies to run (default ${DEFAULT-VALUE}).")
     List<String> policies;
+
+    @Option(names = "--http-port", defaultValue = "8470", description = "JSON API on 127.0.0.1 (GET /metrics); 0 picks a free port, -1 turns it off (default ${DEFAULT-VALUE}).")
+    int httpPort;
+
+    @Option(names = "--pred-n", defaultValue = "" + EmulatorSettings.DEFAULT_PREDICT_N, description = "Top-n heatmap successors per selected expert for the Pred policies (default ${DEFAULT-VALUE}).")
+    int predictN;
 
     @Option(names = "--application-id", defaultValue = EmulatorSettings.DEFAULT_APPLICATION_ID, description = "Kafka Streams application id (default ${DEFAULT-VALUE}).")
     String applicationId;
 
     @Override
-    public Integer call() throws InterruptedException {
+    public Integer call() throws InterruptedException, java.io.IOException {
         EmulatorSettings settings;
         try {
-            settings = new EmulatorSettings(ModelCatalog.standard(), HardwareConfig.load(mesh), policies, applicationId);
+            settings = new EmulatorSettings(ModelCatalog.standard(), HardwareConfig.load(mesh), policies, applicationId,
+                    predictN);
         } catch (IllegalArgumentException e) {
             System.err.println("emulator: " + e.getMessage());
             return 2;
         }
-        KafkaStreams streams = EmulatorApp.start(bootstrap, stateDir, settings, Map.of());
-        System.out.println("emulator running on " + settings.hardware().name() + " (" + settings.hardware().dies()
-                + " dies), policies " + settings.policies() + "; Ctrl-C stops it");
-        return StreamsService.runUntilStopped(streams, "emulator");
+        WaferSnapshot snapshot = new WaferSnapshot();
+        WaferHttpServer http = httpPort >= 0 ? WaferHttpServer.start(httpPort, snapshot) : null;
+        try {
+            KafkaStreams streams = EmulatorApp.start(bootstrap, stateDir, settings, Map.of(), snapshot);
+            System.out.println("emulator running on " + settings.hardware().name() + " (" + settings.hardware().dies()
+                    + " dies), policies " + settings.policies()
+                    + (http == null ? "" : "; JSON on http://127.0.0.1:" + http.port() + "/metrics") + "; Ctrl-C stops it");
+            return StreamsService.runUntilStopped(streams, "emulator");
+        } finally {
+            if (http != null) {
+                http.close();
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 package io.expertcast.emulator;
 
-import io.expertcast.emulator.engine.Policies;
+import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.schemas.Topics;
 import io.expertcast.schemas.WaferMetrics;
 import io.expertcast.streams.ValidatedPasses;
@@ -19,29 +19,36 @@ import org.apache.kafka.streams.state.Stores;
 /**
  * The emulator service: a pass's selections, its ForwardPass and the allocator's plans meet on
  * {@code model/pass}; every policy runs on it; per-policy deltas are summed on {@code model/policy}
- * and published to moe.wafer-metrics. Prefetch commands (moe.prefetch) feed the Pred policies of the
- * emulator issue and are not consumed yet.
+ * and published to moe.wafer-metrics. The Pred policies forecast
+ * with the core's token-level heatmap in-process ({@link PassEmulator}); moe.prefetch is not consumed.
  */
 public final class EmulatorTopology {
     private EmulatorTopology() {
     }
 
     public static void build(StreamsBuilder builder, EmulatorSettings settings) {
+        build(builder, settings, new WaferSnapshot());
+    }
+
+    /** As above; {@code snapshot} observes every pass's results and the published totals (for the HTTP API). */
+    public static void build(StreamsBuilder builder, EmulatorSettings settings, WaferSnapshot snapshot) {
         String app = settings.applicationName();
         var selections = ValidatedSelections.stream(builder, settings.catalog(), app);
         var passes = ValidatedPasses.stream(builder, settings.catalog(), app);
         // A plan that matches no pass (unknown model or pass id) never completes an assembly and is
         // reported on moe.dead-letter by the assembly's idle timeout; a bad plan of a real pass is
         // reported by PassEmulator. Without the allo policy a pass does not wait for plans at all.
-        var plans = settings.policies().contains(Policies.ALLO)
+        var plans = settings.needsPlans()
                 ? builder.stream(Topics.ALLOCATIONS.name(), Consumed.with(Topics.ALLOCATIONS.keySerde(),
                         Topics.ALLOCATIONS.valueSerde()).withName("emulator-plans"))
                 : null;
-        // Seam for the Pred policies (emulator issue): moe.prefetch commands are consumed here, next
-        // to the plans, to pre-place experts before their pass; no policy uses them yet.
         PassEmulator emulator = new PassEmulator(settings);
         var outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans)
-                .mapValues(pass -> emulator.emulate(pass, app), Named.as("emulate-pass"));
+                .mapValues(pass -> {
+                    PassEmulator.Outcome outcome = emulator.emulate(pass, app);
+                    outcome.results().forEach(r -> snapshot.lastPass(pass.pass().getModel(), pass.pass().getPassId(), r));
+                    return outcome;
+                }, Named.as("emulate-pass"));
         outcomes.filter((k, v) -> v.deadLetter() != null, Named.as("rejected-inputs"))
                 .map((k, v) -> KeyValue.pair(k.getBytes(StandardCharsets.UTF_8), v.deadLetter()),
                         Named.as("rejected-input-letters"))
@@ -55,6 +62,7 @@ public final class EmulatorTopology {
                 .repartition(Repartitioned.<String, WaferMetrics>with(Serdes.String(), Topics.WAFER_METRICS.valueSerde())
                         .withName("emulator-policy-deltas"))
                 .process(WaferTotals::new, Named.as("sum-wafer-totals"), WaferTotals.STORE)
+                .peek(snapshot::totals, Named.as("observe-wafer-totals"))
                 .to(Topics.WAFER_METRICS.name(), Produced.with(Topics.WAFER_METRICS.keySerde(),
                         Topics.WAFER_METRICS.valueSerde()).withName("wafer-metrics-sink"));
     }

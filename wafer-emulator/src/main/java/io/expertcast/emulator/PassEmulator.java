@@ -1,6 +1,7 @@
 package io.expertcast.emulator;
 
 import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.predict.TransitionHeatmap;
 import io.expertcast.emulator.engine.InvalidPlanException;
 import io.expertcast.emulator.engine.PassResult;
 import io.expertcast.emulator.engine.PassWorkload;
@@ -21,34 +22,83 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
  * Runs every configured policy on one completed pass (Kafka-free apart from the record types), giving
- * one per-pass WaferMetrics delta per policy in the configured order. Two kinds of bad input become a
- * dead letter instead of a wrong number:
+ * one per-pass WaferMetrics delta per policy in the configured order. The service and the offline
+ * {@code simulate} both call it, so both give the same numbers for the same passes in the same order.
+ *
+ * <p>State per model, in memory: one {@link WaferEngine} per policy (resource clocks, LLC and HBM
+ * copies carry over from pass to pass) and the predictor's token-level {@link TransitionHeatmap}
+ * with each running request's last token. For a pass, the forecast at each MoE layer is the union of
+ * the top-n successors of the experts its tokens selected (the next token's likely experts); the
+ * heatmap then learns the pass's transitions (a request's previous token -> this one). Passes of a
+ * model must therefore arrive in order, as they do from one partition.
+ *
+ * <p>Two kinds of bad input become a dead letter instead of a wrong number:
  * <ul>
  *   <li>an unusable controller plan (die outside the mesh, expert or layer out of range, tokens that
- *       do not match the pass's routing): the allo policy skips the pass, the others still count it;</li>
+ *       do not match the pass's routing): the plan-driven policies skip the pass, the others count it;</li>
  *   <li>selections whose batch token indices do not tile the ForwardPass exactly (outside it,
- *       overlapping, or leaving a token without selections): no policy counts the pass.</li>
+ *       overlapping, or leaving a token without selections): no policy counts the pass;</li>
+ *   <li>a pass of a model whose experts do not fit the wafer's HBM (e.g. Kimi-K2 in BF16 on 25
+ *       dies): no policy counts it.</li>
  * </ul>
  * The source offset of such a letter is -1: the pass was assembled from several records.
  */
-final class PassEmulator {
+public final class PassEmulator {
     private final EmulatorSettings settings;
-    private final Map<String, WaferContext> wafers = new HashMap<>(); // lookup only, never iterated
+    private final Map<String, ModelRun> runs = new HashMap<>(); // lookup only, never iterated
 
-    PassEmulator(EmulatorSettings settings) {
+    /** One model's wafer under every policy, and the predictor's state. */
+    private final class ModelRun {
+        final ModelShape model;
+        final WaferContext wafer;
+        final Map<String, WaferEngine> engines = new LinkedHashMap<>();
+        final TransitionHeatmap heatmap;
+        final Map<String, int[]> lastToken = new HashMap<>(); // request -> its last token's ids [layer][k]
+
+        ModelRun(ModelShape model) {
+            this.model = model;
+            this.wafer = WaferContext.even(settings.hardware(), model);
+            for (String p : settings.policies()) {
+                engines.put(p, new WaferEngine(wafer, model));
+            }
+            this.heatmap = new TransitionHeatmap(model.numMoeLayers(), model.numExperts());
+        }
+    }
+
+    public PassEmulator(EmulatorSettings settings) {
         this.settings = settings;
     }
 
-    /** The per-policy deltas of one pass, and at most one dead letter. */
-    record Outcome(List<WaferMetrics> deltas, DeadLetter deadLetter) {
+    public EmulatorSettings settings() {
+        return settings;
     }
 
-    Outcome emulate(CompletedPass completed, String application) {
+    /** The per-policy deltas of one pass, and at most one dead letter. */
+    public record Outcome(List<WaferMetrics> deltas, List<PassResult> results, DeadLetter deadLetter) {
+    }
+
+    /** The engine of a model and policy once a pass of that model was emulated (for snapshots and tests). */
+    public WaferEngine engine(String model, String policy) {
+        ModelRun run = runs.get(model);
+        return run == null ? null : run.engines.get(policy);
+    }
+
+    /** A pass from the stream: the plan-driven policies execute its plans (moe.allocations). */
+    public Outcome emulate(CompletedPass completed, String application) {
+        return emulate(completed, application, null);
+    }
+
+    /**
+     * A pass with its plans given per MoE layer as {expert, die, tokens} triples (the offline
+     * simulation runs Algorithm 1 in-process), or null to read them from {@code completed.plans()}.
+     */
+    public Outcome emulate(CompletedPass completed, String application, List<int[][]> givenPlans) {
         String modelId = completed.pass().getModel();
         long passId = completed.pass().getPassId();
         ModelShape model = settings.catalog().byId(modelId).orElseThrow(); // ValidatedPasses admits known models only
@@ -56,33 +106,99 @@ final class PassEmulator {
         try {
             workload = workload(model, completed);
         } catch (IllegalArgumentException e) {
-            return new Outcome(List.of(), letter(application, Topics.SELECTIONS.name(), modelId, passId,
+            return new Outcome(List.of(), List.of(), letter(application, Topics.SELECTIONS.name(), modelId, passId,
                     "selections do not fit their pass, no policy counts it: " + e.getMessage()));
         }
-        WaferContext wafer = wafers.computeIfAbsent(modelId, id -> WaferContext.even(settings.hardware(), model));
+        ModelRun run = runs.get(modelId);
+        if (run == null) {
+            try {
+                run = new ModelRun(model);
+            } catch (IllegalArgumentException e) { // its experts do not fit the wafer's HBM
+                return new Outcome(List.of(), List.of(), letter(application, Topics.PASSES.name(), modelId, passId,
+                        "the wafer cannot hold this model, no policy counts the pass: " + e.getMessage()));
+            }
+            runs.put(modelId, run);
+        }
         List<int[][]> plans = null;
         String planProblem = null;
-        try {
-            plans = plansByLayer(model, completed.plans());
-        } catch (InvalidPlanException e) {
-            planProblem = e.getMessage();
+        if (givenPlans != null) {
+            plans = givenPlans;
+        } else if (settings.needsPlans()) {
+            try {
+                plans = plansByLayer(model, completed.plans());
+            } catch (InvalidPlanException e) {
+                planProblem = e.getMessage();
+            }
         }
+        boolean[][] predicted = settings.needsPrediction() ? forecast(run, workload) : null;
         List<WaferMetrics> deltas = new ArrayList<>();
+        List<PassResult> results = new ArrayList<>();
         for (String name : settings.policies()) {
             try {
-                if (planProblem != null && name.equals(Policies.ALLO)) {
+                if (planProblem != null && Policies.needsPlans(name)) {
                     throw new InvalidPlanException(planProblem);
                 }
-                PassResult r = WaferEngine.run(workload, Policies.of(name, plans), wafer);
+                PassResult r = run.engines.get(name).run(workload, Policies.of(name, plans), predicted);
+                results.add(r);
                 deltas.add(WaferTotals.delta(modelId, settings.hardware().name(), passId,
                         completed.pass().getEventTimeMs(), PolicyTotals.of(r)));
             } catch (InvalidPlanException e) {
                 planProblem = e.getMessage();
             }
         }
+        if (settings.needsPrediction()) {
+            learn(run, completed.selections());
+        }
         DeadLetter rejected = planProblem == null ? null : letter(application, Topics.ALLOCATIONS.name(), modelId,
-                passId, "invalid plan, the allo policy skips this pass: " + planProblem);
-        return new Outcome(deltas, rejected);
+                passId, "invalid plan, the plan-driven policies skip this pass: " + planProblem);
+        return new Outcome(deltas, results, rejected);
+    }
+
+    /** Per MoE layer, the union of the top-n heatmap successors of the experts this pass selected. */
+    private boolean[][] forecast(ModelRun run, PassWorkload pass) {
+        ModelShape model = run.model;
+        int layers = model.numMoeLayers();
+        int k = model.topK();
+        boolean[][] predicted = new boolean[layers][model.numExperts()];
+        boolean[] selected = new boolean[model.numExperts()];
+        for (int l = 0; l < layers; l++) {
+            java.util.Arrays.fill(selected, false);
+            for (int t = 0; t < pass.tokens(); t++) {
+                for (int s = 0; s < k; s++) {
+                    selected[pass.expert(t, l, s)] = true;
+                }
+            }
+            run.heatmap.predictInto(l, selected, settings.predictN(), predicted[l]);
+        }
+        return predicted;
+    }
+
+    /** Token -> token transitions of every request in the pass, in token order; finished requests forgotten. */
+    private static void learn(ModelRun run, List<SelectionEvent> selections) {
+        ModelShape model = run.model;
+        int perToken = model.numMoeLayers() * model.topK();
+        for (SelectionEvent e : selections) {
+            ByteBuffer b = e.getExpertIds().duplicate().order(ByteOrder.LITTLE_ENDIAN);
+            int[] ids = new int[e.getTokenCount() * perToken];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = b.getShort() & 0xFFFF;
+            }
+            int[] previous = run.lastToken.get(e.getRequestId());
+            int previousAt = 0;
+            for (int t = 0; t < e.getTokenCount(); t++) {
+                if (previous != null) {
+                    run.heatmap.observeToken(previous, previousAt, ids, t * perToken, model.topK());
+                }
+                previous = ids;
+                previousAt = t * perToken;
+            }
+            if (e.getLastStep()) {
+                run.lastToken.remove(e.getRequestId());
+            } else {
+                run.lastToken.put(e.getRequestId(),
+                        java.util.Arrays.copyOfRange(ids, previousAt, previousAt + perToken));
+            }
+        }
     }
 
     private static DeadLetter letter(String application, String topic, String model, long passId, String reason) {
@@ -94,7 +210,7 @@ final class PassEmulator {
      * Each event's ids placed at its batch token offset: the pass in batch order. Throws
      * IllegalArgumentException unless the events cover every token of the pass exactly once.
      */
-    static PassWorkload workload(ModelShape model, CompletedPass completed) {
+    public static PassWorkload workload(ModelShape model, CompletedPass completed) {
         int tokens = completed.pass().getTotalTokens();
         int perToken = model.numMoeLayers() * model.topK();
         int[] ids = new int[tokens * perToken];

@@ -28,28 +28,35 @@ final class WaferTotals implements Processor<String, WaferMetrics, String, Wafer
         WaferMetrics d = record.value();
         WaferMetrics before = totals.get(record.key());
         PolicyTotals sum = before == null ? totals(d) : totals(before).plus(totals(d));
-        WaferMetrics t = WaferMetrics.newBuilder(d)
-                .setPasses(sum.passes()).setTokens(sum.tokens()).setMoeTimeNs(sum.moeNs())
-                .setThroughputTokensPerS(sum.throughputTokensPerS()).setHops(sum.hops())
-                .setLocalReads(sum.localReads()).setRemoteReads(sum.remoteReads())
-                .setCopyWrites((before == null ? 0 : before.getCopyWrites()) + d.getCopyWrites())
+        WaferMetrics t = WaferMetrics.newBuilder(metrics(d.getModel(), d.getMesh(), sum))
                 .setLastPassId(before == null ? d.getLastPassId() : Math.max(before.getLastPassId(), d.getLastPassId()))
+                .setEventTimeMs(d.getEventTimeMs())
                 .build();
         totals.put(record.key(), t);
         context.forward(record.withValue(t));
     }
 
     static PolicyTotals totals(WaferMetrics m) {
-        return new PolicyTotals(m.getPolicy(), m.getPasses(), m.getTokens(), m.getMoeTimeNs(), m.getHops(),
-                m.getLocalReads(), m.getRemoteReads());
+        return new PolicyTotals(m.getPolicy(), m.getPasses(), m.getTokens(), m.getMoeTimeNs(), m.getMeanDieNs(),
+                m.getHops(), m.getReads(), m.getLocalReads(), m.getRemoteReads(), m.getCopyReads(), m.getCopyWrites(),
+                m.getLlcHits(), m.getLinkBytes(), m.getMaxPassLinkBytes());
     }
 
-    /** A one-pass delta for moe.wafer-metrics (throughput filled in by the totals). */
+    /** The record of some totals (last pass id and event time left 0 for the caller). */
+    static WaferMetrics metrics(String model, String mesh, PolicyTotals t) {
+        return WaferMetrics.newBuilder().setModel(model).setMesh(mesh).setPolicy(t.policy())
+                .setPasses(t.passes()).setTokens(t.tokens()).setMoeTimeNs(t.moeNs())
+                .setThroughputTokensPerS(t.throughputTokensPerS()).setHops(t.hops())
+                .setLocalReads(t.localReads()).setRemoteReads(t.remoteReads()).setCopyWrites(t.copyWrites())
+                .setMeanDieNs(t.meanDieNs()).setDieBalance(t.dieBalance()).setReads(t.reads())
+                .setCopyReads(t.copyReads()).setLlcHits(t.llcHits()).setLlcHitRate(t.llcHitRate())
+                .setLinkBytes(t.linkBytes()).setMaxPassLinkBytes(t.maxPassLinkBytes())
+                .setLastPassId(0).setEventTimeMs(0).build();
+    }
+
+    /** A one-pass delta for moe.wafer-metrics. */
     static WaferMetrics delta(String model, String mesh, long passId, long eventTimeMs, PolicyTotals pass) {
-        return WaferMetrics.newBuilder().setModel(model).setMesh(mesh).setPolicy(pass.policy())
-                .setPasses(pass.passes()).setTokens(pass.tokens()).setMoeTimeNs(pass.moeNs())
-                .setThroughputTokensPerS(pass.throughputTokensPerS()).setHops(pass.hops())
-                .setLocalReads(pass.localReads()).setRemoteReads(pass.remoteReads()).setCopyWrites(0)
-                .setLastPassId(passId).setEventTimeMs(eventTimeMs).build();
+        return WaferMetrics.newBuilder(metrics(model, mesh, pass)).setLastPassId(passId).setEventTimeMs(eventTimeMs)
+                .build();
     }
 }

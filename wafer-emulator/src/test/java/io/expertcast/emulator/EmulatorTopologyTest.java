@@ -119,13 +119,13 @@ class EmulatorTopologyTest {
             assertTrue(metrics.isEmpty(), "nothing until every layer's plan arrived");
             planIn.pipeInput(Topics.passKey(MODEL, 0), plan(0, 23, 7, 3, 1));
             var out = metrics.readKeyValuesToMap();
-            assertEquals(List.of(MODEL + "/allo", MODEL + "/base", MODEL + "/ep"), out.keySet().stream().sorted().toList());
+            assertEquals(List.of(MODEL + "/allo", MODEL + "/allo+pred", MODEL + "/base", MODEL + "/ep", MODEL + "/pred"), out.keySet().stream().sorted().toList());
 
             var hw = HardwareConfig.load("dojo-5x5");
             var wafer = WaferContext.even(hw, ModelCatalog.LLAMA4_MAVERICK);
             var completed = new CompletedPass(StreamsTestData.pass(0, List.of(new PassEntry("a", 0, 3))), List.of(sel), List.of());
-            PassResult base = WaferEngine.run(PassEmulator.workload(ModelCatalog.LLAMA4_MAVERICK, completed), new BasePolicy(), wafer);
-            PassResult ep = WaferEngine.run(PassEmulator.workload(ModelCatalog.LLAMA4_MAVERICK, completed), new ExpertParallelPolicy(), wafer);
+            PassResult base = new WaferEngine(wafer, ModelCatalog.LLAMA4_MAVERICK).run(PassEmulator.workload(ModelCatalog.LLAMA4_MAVERICK, completed), new BasePolicy(), null);
+            PassResult ep = new WaferEngine(wafer, ModelCatalog.LLAMA4_MAVERICK).run(PassEmulator.workload(ModelCatalog.LLAMA4_MAVERICK, completed), new ExpertParallelPolicy(), null);
             WaferMetrics b = out.get(MODEL + "/base");
             assertEquals(1, b.getPasses());
             assertEquals(3, b.getTokens());
@@ -148,6 +148,8 @@ class EmulatorTopologyTest {
             assertEquals(2, second.get(MODEL + "/base").getPasses());
             assertEquals(2, second.get(MODEL + "/ep").getPasses());
             assertTrue(!second.containsKey(MODEL + "/allo"), "allo skipped the pass with the bad plan");
+            assertTrue(!second.containsKey(MODEL + "/allo+pred"), "allo+pred skipped the pass with the bad plan");
+            assertEquals(2, second.get(MODEL + "/pred").getPasses());
             List<DeadLetter> letters = new ArrayList<>(dead.readValuesToList());
             assertEquals(1, letters.size());
             assertTrue(letters.get(0).getReason().contains("die 25 outside the 5x5 mesh"), letters.get(0).getReason());
@@ -204,15 +206,17 @@ class EmulatorTopologyTest {
             }
             List<String> reasons = t.dead().readValuesToList().stream().map(DeadLetter::getReason).toList();
             assertEquals(List.of(
-                    "invalid plan, the allo policy skips this pass: plan for pass 0 layer 3 names expert 128 (model has 128)",
-                    "invalid plan, the allo policy skips this pass: plan for pass 1 names MoE layer 24, model "
+                    "invalid plan, the plan-driven policies skip this pass: plan for pass 0 layer 3 names expert 128 (model has 128)",
+                    "invalid plan, the plan-driven policies skip this pass: plan for pass 1 names MoE layer 24, model "
                             + MODEL + " has 24",
-                    "invalid plan, the allo policy skips this pass: plan for pass 2 layer 0 gives expert 7 3 tokens,"
+                    "invalid plan, the plan-driven policies skip this pass: plan for pass 2 layer 0 gives expert 7 3 tokens,"
                             + " the pass routed 2 to it"), reasons);
             var totals = t.metrics().readKeyValuesToMap();
             assertEquals(3, totals.get(MODEL + "/base").getPasses());
             assertEquals(3, totals.get(MODEL + "/ep").getPasses());
             assertTrue(!totals.containsKey(MODEL + "/allo"));
+            assertTrue(!totals.containsKey(MODEL + "/allo+pred"));
+            assertEquals(3, totals.get(MODEL + "/pred").getPasses());
         }
     }
 
@@ -235,6 +239,58 @@ class EmulatorTopologyTest {
                             + " (again by request y)"),
                     letters.stream().map(DeadLetter::getReason).toList());
             assertEquals(Topics.SELECTIONS.name(), letters.get(0).getSourceTopic());
+            assertTrue(t.metrics().isEmpty());
+        }
+    }
+
+    @Test
+    void theHttpApiServesTheTotalsAndTheLastPassPerLayerOnLoopback() throws Exception {
+        io.expertcast.emulator.http.WaferSnapshot snapshot = new io.expertcast.emulator.http.WaferSnapshot();
+        StreamsBuilder builder = new StreamsBuilder();
+        EmulatorTopology.build(builder, EmulatorSettings.defaults().withApplicationName("emu"), snapshot);
+        try (TopologyTestDriver driver = new TopologyTestDriver(builder.build(),
+                StreamsSettings.base("emu", "unused:9092", stateDir, Map.of()));
+             var http = io.expertcast.emulator.http.WaferHttpServer.start(0, snapshot)) {
+            Topics4 t = Topics4.of(driver);
+            t.twoTokenPass(0, 0);
+            t.plans(0, epPlans(0));
+            WaferMetrics published = t.metrics().readKeyValuesToMap().get(MODEL + "/base");
+            var client = java.net.http.HttpClient.newHttpClient();
+            var response = client.send(java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create("http://127.0.0.1:" + http.port() + "/metrics")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, response.statusCode());
+            var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(response.body());
+            var base = json.get("totals").get(MODEL + "/base");
+            assertEquals(1, base.get("passes").asLong());
+            assertEquals(published.getMoeTimeNs(), base.get("moe_time_ns").asDouble(), 0.0);
+            assertEquals(published.getHops(), base.get("hops").asLong());
+            assertEquals(5, json.get("totals").size());
+            var last = json.get("last_pass").get(MODEL + "/allo+pred");
+            assertEquals(24, last.get("layer_ns").size(), "one time per MoE layer");
+            assertEquals(100, last.get("link_bytes").size(), "25 dies x 4 directed links");
+            var missing = client.send(java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create("http://127.0.0.1:" + http.port() + "/other")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(404, missing.statusCode());
+        }
+    }
+
+    @Test
+    void aModelTooBigForTheWaferIsADeadLetterAndTheServiceKeepsRunning() {
+        // 2 dies of 80 GB cannot hold Llama-4's 771 GB of experts.
+        HardwareConfig two = new HardwareConfig("two-dies", 1, 2, 989e12, 80_000_000_000L, 3.35e12, 1.7e12, 200,
+                64L << 20, 100, 110, 30, 300, 16, 0.1);
+        var settings = new EmulatorSettings(ModelCatalog.standard(), two, List.of("base", "ep"), "emu");
+        try (TopologyTestDriver driver = driver(settings)) {
+            Topics4 t = Topics4.of(driver);
+            t.twoTokenPass(0, 0);
+            t.twoTokenPass(1, 0);
+            List<DeadLetter> letters = t.dead().readValuesToList();
+            assertEquals(2, letters.size());
+            assertTrue(letters.get(0).getReason().startsWith("the wafer cannot hold this model, no policy counts the pass: "
+                    + "llama4-maverick does not fit on two-dies"), letters.get(0).getReason());
+            assertEquals(Topics.PASSES.name(), letters.get(1).getSourceTopic());
             assertTrue(t.metrics().isEmpty());
         }
     }

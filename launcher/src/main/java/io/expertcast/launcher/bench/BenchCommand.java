@@ -1,7 +1,6 @@
 package io.expertcast.launcher.bench;
 
 import io.expertcast.allocator.bench.AllocatorBench;
-import io.expertcast.emulator.offline.EmulatorBench;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

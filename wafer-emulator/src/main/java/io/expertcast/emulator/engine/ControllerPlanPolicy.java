@@ -8,21 +8,27 @@ import java.util.List;
  * pass routed to it (a plan that drops or invents work would be a silent wrong result).
  */
 public final class ControllerPlanPolicy implements Policy {
+    private final String name;
     private final List<int[][]> plansByLayer;
 
     /** @param plansByLayer per MoE layer, the plan's triples {expert, die, tokens} */
     public ControllerPlanPolicy(List<int[][]> plansByLayer) {
+        this(Policies.ALLO, plansByLayer);
+    }
+
+    public ControllerPlanPolicy(String name, List<int[][]> plansByLayer) {
+        this.name = name;
         this.plansByLayer = plansByLayer;
     }
 
     @Override
     public String name() {
-        return "allo";
+        return name;
     }
 
     @Override
     public LayerWork assign(PassWorkload pass, int moeLayer, WaferContext wafer) {
-        if (moeLayer >= plansByLayer.size() || plansByLayer.get(moeLayer) == null) {
+        if (plansByLayer == null || moeLayer >= plansByLayer.size() || plansByLayer.get(moeLayer) == null) {
             throw new InvalidPlanException("no plan for MoE layer " + moeLayer + " of pass " + pass.passId());
         }
         int experts = pass.model().numExperts();

@@ -9,4 +9,9 @@ public interface Policy {
 
     /** The work of {@code moeLayer}; throws {@link InvalidPlanException} when its input is unusable. */
     LayerWork assign(PassWorkload pass, int moeLayer, WaferContext wafer);
+
+    /** Whether remote reads of predicted experts are copied into the reader's HBM and LLC (the PDU's cp_en). */
+    default boolean copyOnRead() {
+        return false;
+    }
 }

@@ -1,52 +1,283 @@
 package io.expertcast.emulator.engine;
 
-import io.expertcast.core.hardware.DieCostModel;
+import io.expertcast.core.hardware.HardwareConfig;
+import io.expertcast.core.hardware.Mesh;
 import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.placement.ExpertDistributionTable;
 
 /**
- * Analytical per-layer model of the wafer (paper case study): a die's time for a layer is the sum
- * over the experts it computes of (weight transfer from the nearest holder: hops x per-hop latency
- * + bytes / link bandwidth, zero when local) + (roofline compute of its tokens); the layer takes as
- * long as its slowest die. Every die reads an expert's weights once per layer. Link contention, the
- * LLC and a discrete-event core are the emulator issue's; this engine is deterministic and exact
- * for what it models.
+ * Discrete-event model of the wafer (paper case study, Table I) running one model's MoE layers
+ * under one policy. Stateful across passes: resource clocks and the dies' LLC and HBM copies carry
+ * over, as on the machine. Simple enough to check by hand (style.md, ASTRA-sim):
+ * <ul>
+ *   <li>Resources are FIFOs with a busy-until time: each die's HBM port (bandwidth {@code hbm_bytes_per_s}),
+ *       each die's compute engine (peak FLOP/s), each directed D2D link (bandwidth {@code link_bytes_per_s}).</li>
+ *   <li>Per layer every die issues, at the layer's start t0, one weight read per expert it computes
+ *       (dies in id order, experts in id order). The read is served by the die's LLC (latency
+ *       {@code llc_hit_ns}), its own HBM as a holder or a copy (LLC miss: hit + miss + HBM access
+ *       latency, then bytes / HBM bandwidth on its HBM port), or the nearest holder in the Expert
+ *       Distribution Table over the XY route: the 16 B command reaches the holder after hops x
+ *       {@code hop_latency_ns}; the stream starts when the holder's HBM port and every link of the
+ *       route are free (cut-through), holds the port for bytes / HBM bandwidth and each link for
+ *       bytes / link bandwidth, lasts the longer of the two, and arrives hops x
+ *       {@code hop_latency_ns} after it leaves.</li>
+ *   <li>Compute streams with the read (roofline): it starts when the data starts to arrive and the
+ *       die's compute engine is free, takes tokens x FLOPs / peak, and the item ends when both the
+ *       read and the compute are done.</li>
+ *   <li>Copy-on-read (the PDU's cp_en, Pred policies): a remote read of an expert the predictor
+ *       forecasts for the next token is written into the reading die's HBM (one HBM-port write, while
+ *       the HBM left after the home experts has room: see {@link ExpertLru}) and LLC when it fits;
+ *       later reads use it (the ATU's redirect).</li>
+ *   <li>The layer ends when the slowest die's last item ends (the paper's per-layer time); the next
+ *       layer starts then. Events are ordered by (time, priority, sequence): local and LLC reads,
+ *       then remote reads, then copy writes at equal times, each in the order issued.</li>
+ * </ul>
+ * What it leaves out, on purpose: activations moving between dies (the paper's hop count is of
+ * weight transfers), attention and dense layers, and HBM write/read interference beyond the FIFO.
  */
 public final class WaferEngine {
-    private WaferEngine() {
+    private static final int LOCAL = 0;
+    private static final int LLC = 1;
+    private static final int REMOTE = 2;
+    private static final int COPY = 3;
+
+    private final WaferContext wafer;
+    private final ModelShape model;
+    private final HardwareConfig hw;
+    private final Mesh mesh;
+    private final ExpertDistributionTable table;
+    private final int dies;
+    private final int experts;
+    private final double readNs;        // one expert's weights at HBM bandwidth
+    private final double linkNs;        // one expert's weights over one link
+    private final double flopsNsPerToken;
+    private final double localLatencyNs;
+    private final int[][] routes;       // (src x dies + dst) -> directed link ids, filled on first use
+
+    private final double[] hbmBusy;
+    private final double[] computeBusy;
+    private final double[] linkBusy;
+    private final long[] linkBytes;
+    private final ExpertLru[] llc;
+    private final ExpertLru[] copies;
+    private double clock;
+    private final EventQueue queue = new EventQueue();
+
+    // per-layer items
+    private int[] itemDie = new int[1024];
+    private int[] itemExpert = new int[1024];
+    private int[] itemTokens = new int[1024];
+    private int[] itemHolder = new int[1024];
+    private final double[] dieEnd;
+
+    public WaferEngine(WaferContext wafer, ModelShape model) {
+        this.wafer = wafer;
+        this.model = model;
+        this.hw = wafer.hardware();
+        this.mesh = wafer.mesh();
+        this.table = wafer.table();
+        this.dies = mesh.dies();
+        this.experts = model.numExperts();
+        long bytes = model.expertBytes();
+        this.readNs = bytes / hw.hbmBytesPerS() * 1e9;
+        this.linkNs = bytes / hw.linkBytesPerS() * 1e9;
+        this.flopsNsPerToken = model.flopsPerToken() / hw.peakFlopsPerS() * 1e9;
+        this.localLatencyNs = hw.llcHitNs() + hw.llcMissExtraNs() + hw.hbmAccessNs();
+        this.routes = new int[dies * dies][];
+        this.hbmBusy = new double[dies];
+        this.computeBusy = new double[dies];
+        this.linkBusy = new double[dies * 4];
+        this.linkBytes = new long[dies * 4];
+        this.dieEnd = new double[dies];
+        int keys = model.numMoeLayers() * experts;
+        long[] homeBytes = new long[dies];
+        for (int l = 0; l < model.numMoeLayers(); l++) {
+            for (int e = 0; e < experts; e++) {
+                for (int d : table.holders(l, e)) {
+                    homeBytes[d] += bytes;
+                }
+            }
+        }
+        this.llc = new ExpertLru[dies];
+        this.copies = new ExpertLru[dies];
+        for (int d = 0; d < dies; d++) {
+            long free = hw.usableHbmBytes() - homeBytes[d];
+            if (free < 0) {
+                throw new IllegalArgumentException(model.id() + " does not fit on " + hw.name() + ": die " + d
+                        + " holds " + homeBytes[d] / 1_000_000_000.0 + " GB of experts, "
+                        + hw.usableHbmBytes() / 1_000_000_000.0 + " GB of HBM usable (set a smaller --bytes-per-param)");
+            }
+            llc[d] = new ExpertLru(keys, hw.llcBytes() / bytes, true);
+            copies[d] = new ExpertLru(keys, free / bytes, false);
+        }
     }
 
-    public static PassResult run(PassWorkload pass, Policy policy, WaferContext wafer) {
-        ModelShape model = pass.model();
-        DieCostModel cost = wafer.cost();
+    public ModelShape model() { return model; }
+    public WaferContext wafer() { return wafer; }
+
+    /** Expert copies each die's HBM can take besides its home experts. */
+    public int copyCapacity(int die) {
+        return copies[die].capacity();
+    }
+
+    /** Cumulative bytes per directed link since the engine started (index die x 4 + E, W, S, N). */
+    public long[] linkBytes() {
+        return linkBytes.clone();
+    }
+
+    /**
+     * Runs one pass. {@code predicted[layer][expert]} marks the experts forecast for the next token
+     * (used only when {@code policy.copyOnRead()}; may be null otherwise).
+     */
+    public PassResult run(PassWorkload pass, Policy policy, boolean[][] predicted) {
         int layers = model.numMoeLayers();
         double[] layerNs = new double[layers];
-        long hops = 0;
-        long local = 0;
-        long remote = 0;
+        long[] bytesBefore = linkBytes.clone();
+        boolean copyOnRead = policy.copyOnRead() && predicted != null;
+        double meanDieNs = 0;
+        long hops = 0, reads = 0, local = 0, remote = 0, copyReads = 0, copyWrites = 0, llcHits = 0, events = 0;
+        long bytes = model.expertBytes();
         for (int layer = 0; layer < layers; layer++) {
             LayerWork work = policy.assign(pass, layer, wafer);
-            double slowest = 0;
-            for (int die = 0; die < work.dies(); die++) {
-                double dieNs = 0;
-                for (int e = 0; e < work.experts(); e++) {
-                    int tokens = work.tokens(die, e);
+            double t0 = clock;
+            int n = 0;
+            for (int d = 0; d < dies; d++) {
+                dieEnd[d] = t0;
+                for (int e = 0; e < experts; e++) {
+                    int tokens = work.tokens(d, e);
                     if (tokens == 0) {
                         continue;
                     }
-                    int holder = wafer.table().nearestHolder(layer, e, die, wafer.mesh());
-                    int h = wafer.mesh().hops(die, holder);
-                    if (h == 0) {
+                    if (n == itemDie.length) {
+                        grow();
+                    }
+                    itemDie[n] = d;
+                    itemExpert[n] = e;
+                    itemTokens[n] = tokens;
+                    itemHolder[n] = d;
+                    reads++;
+                    int key = layer * experts + e;
+                    if (llc[d].touch(key)) {
+                        llcHits++;
+                        queue.schedule(t0, 0, LLC, n);
+                    } else if (table.holds(layer, e, d)) {
                         local++;
+                        queue.schedule(t0, 0, LOCAL, n);
+                    } else if (copies[d].touch(key)) {
+                        copyReads++;
+                        queue.schedule(t0, 0, LOCAL, n);
                     } else {
+                        int holder = table.nearestHolder(layer, e, d, mesh);
+                        int h = mesh.hops(d, holder);
+                        itemHolder[n] = holder;
                         remote++;
                         hops += h;
+                        queue.schedule(t0 + h * hw.hopLatencyNs(), 1, REMOTE, n);
                     }
-                    dieNs += cost.weightTransferNs(model, h) + cost.computeNs(model, tokens);
+                    n++;
                 }
+            }
+            while (!queue.isEmpty()) {
+                queue.pop();
+                events++;
+                double t = queue.time();
+                int i = queue.payload();
+                int d = itemDie[i];
+                int key = layer * experts + itemExpert[i];
+                switch (queue.kind()) {
+                    case LLC -> finish(i, t + hw.llcHitNs(), t + hw.llcHitNs() + readNs);
+                    case LOCAL -> {
+                        double start = Math.max(t + localLatencyNs, hbmBusy[d]);
+                        hbmBusy[d] = start + readNs;
+                        llc[d].insert(key);
+                        finish(i, start, start + readNs);
+                    }
+                    case REMOTE -> {
+                        int holder = itemHolder[i];
+                        int[] route = route(holder, d);
+                        double start = Math.max(t + localLatencyNs, hbmBusy[holder]);
+                        for (int link : route) {
+                            start = Math.max(start, linkBusy[link]);
+                        }
+                        double end = start + Math.max(readNs, linkNs);
+                        hbmBusy[holder] = start + readNs;
+                        for (int link : route) {
+                            linkBusy[link] = start + linkNs;
+                            linkBytes[link] += bytes;
+                        }
+                        int[] back = route(d, holder);
+                        for (int link : back) {
+                            linkBytes[link] += hw.commandBytes();
+                        }
+                        double flight = route.length * hw.hopLatencyNs();
+                        llc[d].insert(key);
+                        finish(i, start + flight, end + flight);
+                        if (copyOnRead && predicted[layer][itemExpert[i]]) {
+                            queue.schedule(end + flight, 2, COPY, i);
+                        }
+                    }
+                    case COPY -> {
+                        if (copies[d].insert(key)) {
+                            double start = Math.max(t, hbmBusy[d]);
+                            hbmBusy[d] = start + readNs;
+                            copyWrites++;
+                        }
+                    }
+                    default -> throw new IllegalStateException("unknown event kind " + queue.kind());
+                }
+            }
+            double slowest = 0;
+            double sum = 0;
+            for (int d = 0; d < dies; d++) {
+                double dieNs = dieEnd[d] - t0;
                 slowest = Math.max(slowest, dieNs);
+                sum += dieNs;
             }
             layerNs[layer] = slowest;
+            meanDieNs += sum / dies;
+            clock = t0 + slowest;
         }
-        return new PassResult(policy.name(), pass.tokens(), layerNs, hops, local, remote);
+        long[] passBytes = new long[linkBytes.length];
+        for (int i = 0; i < passBytes.length; i++) {
+            passBytes[i] = linkBytes[i] - bytesBefore[i];
+        }
+        return new PassResult(policy.name(), pass.tokens(), layerNs, meanDieNs, hops, reads, local, remote, copyReads,
+                copyWrites, llcHits, passBytes, events);
+    }
+
+    /** The read of item i streams over [readStart, readEnd]; its compute follows the roofline. */
+    private void finish(int i, double readStart, double readEnd) {
+        int d = itemDie[i];
+        double start = Math.max(readStart, computeBusy[d]);
+        computeBusy[d] = start + itemTokens[i] * flopsNsPerToken;
+        double end = Math.max(readEnd, computeBusy[d]);
+        if (end > dieEnd[d]) {
+            dieEnd[d] = end;
+        }
+    }
+
+    /** Directed links of the XY route from {@code src} to {@code dst}. */
+    private int[] route(int src, int dst) {
+        int[] r = routes[src * dies + dst];
+        if (r == null) {
+            var path = mesh.xyRoute(src, dst);
+            r = new int[path.size() - 1];
+            for (int i = 0; i + 1 < path.size(); i++) {
+                int a = path.get(i);
+                int b = path.get(i + 1);
+                int dir = b == a + 1 ? 0 : b == a - 1 ? 1 : b > a ? 2 : 3;
+                r[i] = a * 4 + dir;
+            }
+            routes[src * dies + dst] = r;
+        }
+        return r;
+    }
+
+    private void grow() {
+        int m = itemDie.length * 2;
+        itemDie = java.util.Arrays.copyOf(itemDie, m);
+        itemExpert = java.util.Arrays.copyOf(itemExpert, m);
+        itemTokens = java.util.Arrays.copyOf(itemTokens, m);
+        itemHolder = java.util.Arrays.copyOf(itemHolder, m);
     }
 }

@@ -1,151 +1,102 @@
 package io.expertcast.emulator.offline;
 
-import io.expertcast.core.allocation.AllocationResult;
-import io.expertcast.core.allocation.TaskAllocator;
 import io.expertcast.core.hardware.HardwareConfig;
+import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
-import io.expertcast.core.predict.TokenTransitionTable;
-import io.expertcast.core.trace.RequestTrace;
-import io.expertcast.emulator.engine.BasePolicy;
-import io.expertcast.emulator.engine.ControllerPlanPolicy;
-import io.expertcast.emulator.engine.ExpertParallelPolicy;
+import io.expertcast.emulator.EmulatorSettings;
+import io.expertcast.emulator.PassEmulator;
 import io.expertcast.emulator.engine.PassResult;
 import io.expertcast.emulator.engine.PassWorkload;
-import io.expertcast.emulator.engine.Policy;
 import io.expertcast.emulator.engine.PolicyTotals;
-import io.expertcast.emulator.engine.WaferContext;
-import io.expertcast.emulator.engine.WaferEngine;
+import io.expertcast.replayer.BatchScheduler;
+import io.expertcast.replayer.ScheduledPass;
+import io.expertcast.replayer.source.TraceSource;
+import io.expertcast.schemas.DeadLetter;
+import io.expertcast.streams.pass.CompletedPass;
+import io.expertcast.core.trace.RequestTrace;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
- * Offline emulation of the paper's case study: decode-only batches ({@link DecodeBatches}) run
- * through the same engine as the emulator service, every policy on the same passes, each on its own
- * copy of the wafer's expert distribution table:
- * <ul>
- *   <li>{@code base}: placement-oblivious even split; {@code ep}: each expert's tokens on its home die;</li>
- *   <li>{@code allo}: Algorithm 1 ({@link TaskAllocator}, the stream-allocator's code) per pass and layer;</li>
- *   <li>{@code pred}: base's split plus copy-on-read of predicted experts ({@link PredictiveCopies});</li>
- *   <li>{@code allo+pred}: Algorithm 1 on the table the copies grow, plus copy-on-read.</li>
- * </ul>
- * The prediction for a step is the paper's: for every expert the previous step selected, its
- * {@value #SUCCESSORS} most frequent successors in the token->token table learned from the passes so far.
+ * The offline {@code simulate}: for each mesh and batch size, the requests of a source fill a
+ * decode-only batch in source (dataset) order, stepped as the replayer steps them
+ * ({@link BatchScheduler}); every pass runs through the same {@link PassEmulator} as the service,
+ * with Algorithm 1's plans computed in-process ({@link InProcessPlanner}). No Kafka.
  */
 public final class Simulation {
-    public static final List<String> POLICIES = List.of("base", "ep", "allo", "pred", "allo+pred");
-    static final int SUCCESSORS = 2;
-
-    /** One policy's totals over the run, and its copies. */
-    public record Outcome(PolicyTotals totals, long copies, long evictions) {
+    /** What one policy achieved for one model, mesh and batch size. */
+    public record Row(String model, String mesh, int batch, String policy, PolicyTotals totals) {
     }
 
-    private final ModelShape model;
-    private final HardwareConfig hardware;
-    private final int batch;
+    /** The rows, plus what the run cost (for the benchmark). */
+    public record Result(List<Row> rows, long tokenLayerSteps, long events, long emulateNanos, long wallNanos) {
+    }
+
+    private final ModelCatalog catalog;
     private final List<String> policies;
+    private final int predictN;
+    private final int maxPasses;
 
-    public Simulation(ModelShape model, HardwareConfig hardware, int batch, List<String> policies) {
-        for (String p : policies) {
-            if (!POLICIES.contains(p)) {
-                throw new IllegalArgumentException("unknown policy '" + p + "', known: " + POLICIES);
-            }
-        }
-        if (batch <= 0) {
-            throw new IllegalArgumentException("batch must be positive");
-        }
-        this.model = model;
-        this.hardware = hardware;
-        this.batch = batch;
+    /** @param maxPasses passes per (mesh, batch) run; {@code <= 0}: until the source is drained */
+    public Simulation(ModelCatalog catalog, List<String> policies, int predictN, int maxPasses) {
+        this.catalog = catalog;
         this.policies = List.copyOf(policies);
+        this.predictN = predictN;
+        this.maxPasses = maxPasses;
     }
 
-    private final class PolicyRun {
-        final String name;
-        final WaferContext wafer;
-        final TaskAllocator allocator;
-        final PredictiveCopies copies;
-        PolicyTotals totals;
-
-        PolicyRun(String name) {
-            this.name = name;
-            this.wafer = WaferContext.even(hardware, model);
-            this.allocator = name.startsWith("allo") ? new TaskAllocator(wafer.mesh(), wafer.cost()) : null;
-            this.copies = name.endsWith("pred") ? new PredictiveCopies(model, wafer.table(), hardware.usableHbmBytes()) : null;
-            this.totals = PolicyTotals.empty(name);
+    /** Runs every (mesh, batch) on a fresh wafer with the source's requests from the start. */
+    public Result run(List<HardwareConfig> meshes, List<Integer> batches, Supplier<TraceSource> source) {
+        long started = System.nanoTime();
+        List<Row> rows = new ArrayList<>();
+        long steps = 0;
+        long events = 0;
+        long emulateNanos = 0;
+        // With a pass cap the decode-only requests are small (batch x passes tokens): read or generate
+        // them once for every (mesh, batch) run instead of once per run.
+        List<RequestTrace> cached = null;
+        if (maxPasses > 0) {
+            cached = new ArrayList<>();
+            new DecodeOnlySource(source.get(), maxPasses, catalog).requests(false, new ArrayList<>())
+                    .forEachRemaining(cached::add);
         }
-
-        Policy policy(PassWorkload pass) {
-            if (allocator == null) {
-                return name.equals("ep") ? new ExpertParallelPolicy() : new BasePolicy();
-            }
-            List<int[][]> plans = new ArrayList<>();
-            for (int l = 0; l < model.numMoeLayers(); l++) {
-                AllocationResult r = allocator.allocate(model, wafer.table(), l, pass.tokensPerExpert(l));
-                int[][] triples = new int[r.size()][];
-                for (int i = 0; i < r.size(); i++) {
-                    triples[i] = new int[] {r.expert(i), r.die(i), r.tokens(i)};
-                }
-                plans.add(triples);
-            }
-            return new ControllerPlanPolicy(plans);
-        }
-    }
-
-    /** Runs the requests (dataset order) and returns each policy's outcome, in the order asked. */
-    public Map<String, Outcome> run(Iterator<RequestTrace> requests) {
-        DecodeBatches batches = new DecodeBatches(model, requests, batch);
-        TokenTransitionTable transitions = new TokenTransitionTable(model);
-        List<PolicyRun> runs = policies.stream().map(PolicyRun::new).toList();
-        int layers = model.numMoeLayers();
-        int k = model.topK();
-        int perToken = layers * k;
-        DecodeBatches.Pass p;
-        while ((p = batches.next()) != null) {
-            PassWorkload pass = new PassWorkload(model, p.id(), p.tokens(), p.ids());
-            boolean[][] predicted = null;
-            if (runs.stream().anyMatch(r -> r.copies != null)) {
-                predicted = new boolean[layers][model.numExperts()];
-                boolean[][] selected = new boolean[layers][model.numExperts()]; // by the previous step
-                for (int t = 0; t < p.tokens(); t++) {
-                    for (int l = 0; l < layers; l++) {
-                        for (int a = 0; a < k; a++) {
-                            selected[l][p.previousIds()[t * perToken + l * k + a]] = true;
-                        }
+        for (HardwareConfig hw : meshes) {
+            for (int batch : batches) {
+                EmulatorSettings settings = new EmulatorSettings(catalog, hw, policies, "simulate", predictN);
+                PassEmulator emulator = new PassEmulator(settings);
+                InProcessPlanner planner = settings.needsPlans() ? new InProcessPlanner(hw) : null;
+                Map<String, Map<String, PolicyTotals>> totals = new LinkedHashMap<>(); // model -> policy -> totals
+                Iterator<RequestTrace> requests = cached != null ? cached.iterator()
+                        : new DecodeOnlySource(source.get(), maxPasses, catalog).requests(false, new ArrayList<>());
+                BatchScheduler scheduler = new BatchScheduler(requests, batch, Integer.MAX_VALUE, () -> 0L);
+                for (long pass = 0; scheduler.hasNext() && (maxPasses <= 0 || pass < maxPasses); pass++) {
+                    ScheduledPass scheduled = scheduler.next();
+                    CompletedPass completed = new CompletedPass(scheduled.pass(), scheduled.selections(), List.of());
+                    ModelShape model = catalog.byId(scheduled.pass().getModel()).orElseThrow();
+                    long t0 = System.nanoTime();
+                    List<int[][]> plans = planner == null ? null
+                            : planner.plan(PassEmulator.workload(model, completed));
+                    PassEmulator.Outcome outcome = emulator.emulate(completed, "simulate", plans);
+                    emulateNanos += System.nanoTime() - t0;
+                    DeadLetter letter = outcome.deadLetter();
+                    if (letter != null) { // the stream would dead-letter it; offline it is bad input: stop with the reason
+                        throw new IllegalArgumentException("pass " + scheduled.pass().getPassId() + ": " + letter.getReason());
+                    }
+                    Map<String, PolicyTotals> byPolicy = totals.computeIfAbsent(model.id(), id -> new LinkedHashMap<>());
+                    for (PassResult r : outcome.results()) {
+                        byPolicy.merge(r.policy(), PolicyTotals.of(r), PolicyTotals::plus);
+                        steps += (long) r.tokens() * model.numMoeLayers();
+                        events += r.events();
                     }
                 }
-                for (int l = 0; l < layers; l++) {
-                    for (int e = 0; e < model.numExperts(); e++) {
-                        if (selected[l][e]) {
-                            for (int next : transitions.successors(l, e, SUCCESSORS)) {
-                                predicted[l][next] = true;
-                            }
-                        }
-                    }
-                }
-            }
-            for (PolicyRun run : runs) {
-                Policy policy = run.policy(pass);
-                PassResult result = WaferEngine.run(pass, policy, run.wafer);
-                run.totals = run.totals.plus(new PolicyTotals(run.name, 1, result.tokens(), result.moeNs(),
-                        result.hops(), result.localReads(), result.remoteReads()));
-                if (run.copies != null) {
-                    for (int l = 0; l < layers; l++) {
-                        run.copies.afterLayer(l, policy.assign(pass, l, run.wafer), predicted[l], p.id());
-                    }
-                }
-            }
-            for (int t = 0; t < p.tokens(); t++) {
-                transitions.add(p.previousIds(), t * perToken, p.ids(), t * perToken);
+                totals.forEach((model, byPolicy) -> byPolicy.forEach((policy, t) ->
+                        rows.add(new Row(model, hw.name(), batch, policy, t))));
             }
         }
-        Map<String, Outcome> out = new LinkedHashMap<>();
-        for (PolicyRun run : runs) {
-            out.put(run.name, new Outcome(run.totals, run.copies == null ? 0 : run.copies.copiesMade(),
-                    run.copies == null ? 0 : run.copies.evictions()));
-        }
-        return out;
+        return new Result(rows, steps, events, emulateNanos, System.nanoTime() - started);
     }
 }

@@ -1,0 +1,58 @@
+package io.expertcast.core.predict;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+
+class TransitionHeatmapTest {
+
+    @Test
+    void countsEveryPairOfConsecutiveTokensPerLayer() {
+        // 2 layers, k = 2; token a: layer 0 {0,1}, layer 1 {2,3}; token b: layer 0 {1,2}, layer 1 {3,3}
+        TransitionHeatmap h = new TransitionHeatmap(2, 4);
+        int[] a = {0, 1, 2, 3};
+        int[] b = {1, 2, 3, 3};
+        h.observeToken(a, 0, b, 0, 2);
+        assertEquals(1, h.count(0, 0, 1));
+        assertEquals(1, h.count(0, 0, 2));
+        assertEquals(1, h.count(0, 1, 1));
+        assertEquals(1, h.count(0, 1, 2));
+        assertEquals(2, h.count(1, 2, 3));
+        assertEquals(2, h.count(1, 3, 3));
+        assertEquals(4, h.total(0));
+        assertEquals(0, h.count(1, 0, 0));
+    }
+
+    @Test
+    void topSuccessorsRankByCountThenLowerIdAndSkipUnseen() {
+        TransitionHeatmap h = new TransitionHeatmap(1, 5);
+        h.observe(0, 0, 4);
+        h.observe(0, 0, 4);
+        h.observe(0, 0, 3);
+        h.observe(0, 0, 1);
+        int[] out = new int[5];
+        assertEquals(3, h.topSuccessors(0, 0, 5, out));
+        assertArrayEquals(new int[] {4, 1, 3}, java.util.Arrays.copyOf(out, 3));
+        assertEquals(2, h.topSuccessors(0, 0, 2, out));
+        assertArrayEquals(new int[] {4, 1}, java.util.Arrays.copyOf(out, 2));
+        assertEquals(0, h.topSuccessors(0, 2, 3, out));
+    }
+
+    @Test
+    void thePredictionIsTheUnionOfTheSelectedExpertsTopRows() {
+        TransitionHeatmap h = new TransitionHeatmap(1, 6);
+        h.observe(0, 0, 1);
+        h.observe(0, 0, 1);
+        h.observe(0, 0, 2);
+        h.observe(0, 3, 1);
+        h.observe(0, 3, 5);
+        h.observe(0, 3, 5);
+        boolean[] selected = {true, false, false, true, false, false};
+        boolean[] predicted = new boolean[6];
+        assertEquals(2, h.predictInto(0, selected, 1, predicted)); // top-1 of 0 is 1, of 3 is 5
+        assertArrayEquals(new boolean[] {false, true, false, false, false, true}, predicted);
+        assertEquals(1, h.predictInto(0, selected, 2, predicted)); // adds 2 (row 0); row 3's second is 1, already in
+        assertArrayEquals(new boolean[] {false, true, true, false, false, true}, predicted);
+    }
+}

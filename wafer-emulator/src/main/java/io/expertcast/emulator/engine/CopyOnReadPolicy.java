@@ -1,0 +1,31 @@
+package io.expertcast.emulator.engine;
+
+/**
+ * A work distribution plus the paper's predictor-driven copy-on-read (PDU/ATU): Pred Only is Base
+ * with it, Allo+Pred is the allocator's plans with it. Which experts are forecast is the engine
+ * run's input ({@code predicted}), from the token-level heatmap.
+ */
+public final class CopyOnReadPolicy implements Policy {
+    private final String name;
+    private final Policy work;
+
+    public CopyOnReadPolicy(String name, Policy work) {
+        this.name = name;
+        this.work = work;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public LayerWork assign(PassWorkload pass, int moeLayer, WaferContext wafer) {
+        return work.assign(pass, moeLayer, wafer);
+    }
+
+    @Override
+    public boolean copyOnRead() {
+        return true;
+    }
+}

@@ -1,0 +1,73 @@
+package io.expertcast.emulator.http;
+
+import io.expertcast.emulator.engine.PassResult;
+import io.expertcast.schemas.WaferMetrics;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * What the HTTP API serves: per model/policy the cumulative totals (as published on
+ * moe.wafer-metrics) and the last emulated pass per layer. An observer: the topology writes into it
+ * after the fact and nothing reads it back into the computation. Thread-safe (stream thread writes,
+ * HTTP threads read).
+ */
+public final class WaferSnapshot {
+    private final Map<String, WaferMetrics> totals = new ConcurrentHashMap<>();
+    private final Map<String, Map<String, Object>> lastPass = new ConcurrentHashMap<>();
+
+    /** Totals of {@code model/policy}, as just published. */
+    public void totals(String key, WaferMetrics m) {
+        totals.put(key, m);
+    }
+
+    /** The last pass of a model under a policy. */
+    public void lastPass(String model, long passId, PassResult r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("pass_id", passId);
+        m.put("tokens", r.tokens());
+        m.put("moe_time_ns", r.moeNs());
+        m.put("layer_ns", r.layerNs().clone());
+        m.put("mean_die_ns", r.meanDieNs());
+        m.put("hops", r.hops());
+        m.put("local_reads", r.localReads());
+        m.put("remote_reads", r.remoteReads());
+        m.put("copy_reads", r.copyReads());
+        m.put("copy_writes", r.copyWrites());
+        m.put("llc_hits", r.llcHits());
+        m.put("link_bytes", r.linkBytes().clone());
+        lastPass.put(model + "/" + r.policy(), m);
+    }
+
+    /** {"totals": {model/policy: {...}}, "last_pass": {model/policy: {...}}}, keys sorted. */
+    public Map<String, Object> json() {
+        Map<String, Object> t = new TreeMap<>();
+        totals.forEach((key, m) -> {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("model", m.getModel());
+            row.put("mesh", m.getMesh());
+            row.put("policy", m.getPolicy());
+            row.put("passes", m.getPasses());
+            row.put("tokens", m.getTokens());
+            row.put("throughput_tokens_per_s", m.getThroughputTokensPerS());
+            row.put("moe_time_ns", m.getMoeTimeNs());
+            row.put("hops", m.getHops());
+            row.put("reads", m.getReads());
+            row.put("local_reads", m.getLocalReads());
+            row.put("remote_reads", m.getRemoteReads());
+            row.put("copy_reads", m.getCopyReads());
+            row.put("copy_writes", m.getCopyWrites());
+            row.put("llc_hit_rate", m.getLlcHitRate());
+            row.put("die_balance", m.getDieBalance());
+            row.put("link_bytes", m.getLinkBytes());
+            row.put("max_pass_link_bytes", m.getMaxPassLinkBytes());
+            row.put("last_pass_id", m.getLastPassId());
+            t.put(key, row);
+        });
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("totals", t);
+        out.put("last_pass", new TreeMap<>(lastPass));
+        return out;
+    }
+}
