@@ -23,6 +23,8 @@ public final class Main {
      * Streams creates it; an unreachable broker is reported by our own commands (BootstrapProbe).
      * StreamsConfig warns that the global thread's processing handler is off each time a
      * StreamsBuilder makes its default config, though the apps' own config enables it.
+     * OffsetFetcherUtils warns when a global store's consumer drops the partitions it just restored
+     * from (the global thread re-assigns them itself): routine, no data is lost.
      */
     static void quietKafkaClientLogs() {
         quiet("org.apache.kafka", "warn");
@@ -30,6 +32,7 @@ public final class Main {
         quiet("org.apache.kafka.clients.producer.internals.Sender", "error");
         quiet("org.apache.kafka.clients.NetworkClient", "error");
         quiet("org.apache.kafka.streams.StreamsConfig", "error");
+        quiet("org.apache.kafka.clients.consumer.internals.OffsetFetcherUtils", "error");
     }
 
     private static void quiet(String logger, String level) {

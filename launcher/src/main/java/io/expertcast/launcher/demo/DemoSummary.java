@@ -36,7 +36,7 @@ final class DemoSummary {
                 emulator.hardware().name(), emulator.hardware().dies()));
         for (String model : expected.passesPerModel().keySet()) {
             WaferMetrics base = out.waferMetrics().get(model + "/base");
-            s.append(String.format(Locale.ROOT, "  %-16s %-6s %16s %9s %12s %14s%n", model, "policy",
+            s.append(String.format(Locale.ROOT, "  %-16s %-9s %13s %9s %12s %14s%n", model, "policy",
                     "tokens/s", "vs base", "hops", "hops vs base"));
             for (String policy : policies) {
                 WaferMetrics m = out.waferMetrics().get(model + "/" + policy);
@@ -48,7 +48,7 @@ final class DemoSummary {
                 String hops = base == null || base.getHops() == 0 || m == base ? "-"
                         : m.getHops() == 0 ? "no hops"
                         : String.format(Locale.ROOT, "%.1fx fewer", (double) base.getHops() / m.getHops());
-                s.append(String.format(Locale.ROOT, "  %-16s %-6s %16.0f %9s %12d %14s%n", "", policy,
+                s.append(String.format(Locale.ROOT, "  %-16s %-9s %13.0f %9s %12d %14s%n", "", policy,
                         m.getThroughputTokensPerS(), speedup, m.getHops(), hops));
             }
         }
