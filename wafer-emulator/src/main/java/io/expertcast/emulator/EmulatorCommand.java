@@ -30,8 +30,12 @@ public final class EmulatorCommand implements Callable<Integer> {
     @Option(names = "--policies", defaultValue = "base,ep,allo,pred,allo+pred", split = ",", description = "Policies to run (default ${DEFAULT-VALUE}).")
     List<String> policies;
 
-    @Option(names = "--http-port", defaultValue = "8470", description = "JSON API on 127.0.0.1 (GET /metrics); 0 picks a free port, -1 turns it off (default ${DEFAULT-VALUE}).")
+    @Option(names = "--http-port", defaultValue = "8470", description = "Dashboard and JSON API (/, /metrics, /events, /prometheus); 0 picks a free port, -1 turns it off (default ${DEFAULT-VALUE}).")
     int httpPort;
+
+    @Option(names = "--http-address", defaultValue = "127.0.0.1",
+            description = "Address the HTTP server binds (default ${DEFAULT-VALUE}; a container publishing the port needs 0.0.0.0).")
+    String httpAddress;
 
     @Option(names = "--pred-n", defaultValue = "" + EmulatorSettings.DEFAULT_PREDICT_N, description = "Top-n heatmap successors per selected expert for the Pred policies (default ${DEFAULT-VALUE}).")
     int predictN;
@@ -50,12 +54,20 @@ public final class EmulatorCommand implements Callable<Integer> {
             return 2;
         }
         WaferSnapshot snapshot = new WaferSnapshot();
-        WaferHttpServer http = httpPort >= 0 ? WaferHttpServer.start(httpPort, snapshot) : null;
+        WaferHttpServer http;
+        try {
+            http = httpPort >= 0 ? WaferHttpServer.start(java.net.InetAddress.getByName(httpAddress), httpPort, snapshot,
+                    java.time.Duration.ofSeconds(1)) : null;
+        } catch (java.net.BindException | java.net.UnknownHostException e) {
+            System.err.println("emulator: cannot serve HTTP on " + httpAddress + ":" + httpPort + ": " + e.getMessage()
+                    + " (choose --http-port, or -1 to turn it off)");
+            return 2;
+        }
         try {
             KafkaStreams streams = EmulatorApp.start(bootstrap, stateDir, settings, Map.of(), snapshot);
             System.out.println("emulator running on " + settings.hardware().name() + " (" + settings.hardware().dies()
                     + " dies), policies " + settings.policies()
-                    + (http == null ? "" : "; JSON on http://127.0.0.1:" + http.port() + "/metrics") + "; Ctrl-C stops it");
+                    + (http == null ? "" : "; dashboard on " + http.url() + " (JSON: /metrics)") + "; Ctrl-C stops it");
             return StreamsService.runUntilStopped(streams, "emulator");
         } finally {
             if (http != null) {

@@ -33,6 +33,7 @@ public final class EmulatorTopology {
     /** As above; {@code snapshot} observes every pass's results and the published totals (for the HTTP API). */
     public static void build(StreamsBuilder builder, EmulatorSettings settings, WaferSnapshot snapshot) {
         String app = settings.applicationName();
+        snapshot.mesh(settings.hardware());
         var selections = ValidatedSelections.stream(builder, settings.catalog(), app);
         var passes = ValidatedPasses.stream(builder, settings.catalog(), app);
         // A plan that matches no pass (unknown model or pass id) never completes an assembly and is

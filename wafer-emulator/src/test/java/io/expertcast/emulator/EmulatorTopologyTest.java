@@ -273,6 +273,72 @@ class EmulatorTopologyTest {
                             java.net.URI.create("http://127.0.0.1:" + http.port() + "/other")).build(),
                     java.net.http.HttpResponse.BodyHandlers.ofString());
             assertEquals(404, missing.statusCode());
+            assertEquals("dojo-5x5", json.get("mesh").get("name").asText());
+            assertEquals(5, json.get("mesh").get("cols").asInt());
+
+            String prometheus = client.send(java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create(http.url() + "prometheus")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            assertTrue(prometheus.contains("# TYPE expertcast_wafer_hops counter"), prometheus);
+            assertTrue(prometheus.contains("expertcast_wafer_hops{model=\"" + MODEL + "\",mesh=\"dojo-5x5\",policy=\"base\"} "
+                    + published.getHops() + "\n"), prometheus);
+
+            // The event stream sends the same snapshot while the client stays connected.
+            var events = client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(http.url() + "events")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofLines());
+            assertEquals("text/event-stream", events.headers().firstValue("Content-Type").orElse(""));
+            String first;
+            try (var lines = events.body()) {
+                first = lines.filter(l -> l.startsWith("data: ")).findFirst().orElseThrow();
+            }
+            var streamed = new com.fasterxml.jackson.databind.ObjectMapper().readTree(first.substring("data: ".length()));
+            assertEquals(published.getHops(), streamed.get("totals").get(MODEL + "/base").get("hops").asLong());
+
+            var page = client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(http.url())).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, page.statusCode());
+            assertTrue(page.body().contains("new EventSource(\"/events\")"), "the dashboard reads the event stream");
+            var post = client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(http.url() + "metrics"))
+                    .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(405, post.statusCode());
+        }
+    }
+
+    /**
+     * The dashboard page in a real browser (Debian's headless chromium): the script reads
+     * /events and draws one table row per policy and the mesh's links. Skipped, and said, where
+     * chromium is not installed; CI installs it, and under CI=true a missing browser fails.
+     */
+    @Test
+    void theDashboardDrawsTheLiveTotalsInAHeadlessBrowser() throws Exception {
+        var chromium = io.expertcast.emulator.http.HeadlessChromium.binary();
+        if (chromium.isEmpty() && "true".equals(System.getenv("CI"))) {
+            throw new AssertionError("CI must install Debian's chromium for the dashboard test");
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(chromium.isPresent(), "chromium not installed: dashboard not tested");
+        io.expertcast.emulator.http.WaferSnapshot snapshot = new io.expertcast.emulator.http.WaferSnapshot();
+        StreamsBuilder builder = new StreamsBuilder();
+        EmulatorTopology.build(builder, EmulatorSettings.defaults().withApplicationName("emu"), snapshot);
+        try (TopologyTestDriver driver = new TopologyTestDriver(builder.build(),
+                StreamsSettings.base("emu", "unused:9092", stateDir, Map.of()));
+             var http = io.expertcast.emulator.http.WaferHttpServer.start(0, snapshot, java.time.Duration.ofMillis(200));
+             var browser = new io.expertcast.emulator.http.HeadlessChromium(chromium.get(), stateDir.resolve("chromium"), http.url())) {
+            // The page is open before the first pass: it must follow the event stream, not a one-off read.
+            browser.await("document.getElementById('status').textContent.startsWith('live')", java.time.Duration.ofSeconds(30));
+            Topics4 t = Topics4.of(driver);
+            t.twoTokenPass(0, 0);
+            t.plans(0, epPlans(0));
+            WaferMetrics allo = t.metrics().readKeyValuesToMap().get(MODEL + "/allo");
+            browser.await("document.querySelectorAll('table[data-model] tr[data-policy]').length === 5", java.time.Duration.ofSeconds(30));
+            String alloRow = browser.evaluate("document.querySelector('tr[data-policy=\"allo\"]').innerText").asText();
+            assertTrue(alloRow.contains(String.format(java.util.Locale.ENGLISH, "%,d", allo.getHops())), alloRow);
+            assertEquals("1.00x", browser.evaluate(
+                    "document.querySelector('tr[data-policy=\"base\"]').children[2].textContent").asText());
+            assertEquals(40, browser.evaluate("document.querySelectorAll('#mesh line').length").asInt(),
+                    "5x5 mesh: 2 x 5 x 4 neighbour links drawn");
+            assertEquals(24, browser.evaluate("document.querySelectorAll('#layers rect').length").asInt(),
+                    "one bar per Llama-4 MoE layer");
         }
     }
 

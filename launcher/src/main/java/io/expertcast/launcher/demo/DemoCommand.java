@@ -2,17 +2,20 @@ package io.expertcast.launcher.demo;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.emulator.EmulatorSettings;
+import io.expertcast.emulator.http.WaferHttpServer;
+import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.launcher.WorkDir;
 import io.expertcast.launcher.broker.LocalBroker;
 import io.expertcast.launcher.topics.TopicAdmin;
 import io.expertcast.predictor.PredictorSettings;
+import io.expertcast.replayer.ReplayOptions;
 import io.expertcast.replayer.ReplaySummary;
 import io.expertcast.replayer.TraceReplayer;
-import io.expertcast.replayer.ReplayOptions;
 import io.expertcast.schemas.Topics;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
+import java.net.BindException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,6 +23,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
@@ -29,7 +33,8 @@ import picocli.CommandLine.Option;
  * The whole pipeline on a real broker: starts a local KRaft broker (unless --bootstrap names one),
  * creates the topics, runs predictor, allocator and emulator, replays a trace folder (the bundled
  * real Llama-4 sample by default), waits until every expected output is committed, prints a
- * summary and stops everything - also on Ctrl-C.
+ * summary and the dashboard's address; on a terminal it keeps running for the dashboard until
+ * Ctrl-C, otherwise (or with --exit) it stops everything after the summary.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Run broker, topics, predictor, allocator, emulator and a replay of the bundled sample; print a summary.")
@@ -58,6 +63,13 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--timeout", defaultValue = "150", description = "Seconds to wait for the outputs (default ${DEFAULT-VALUE}).")
     int timeoutSeconds;
+
+    @Option(names = "--http-port", defaultValue = "8470",
+            description = "Port of the dashboard and the emulator's JSON on 127.0.0.1 (default ${DEFAULT-VALUE}; 0: any free port).")
+    int httpPort;
+
+    @Option(names = "--exit", description = "Stop after the summary even on a terminal (without a terminal the demo always stops).")
+    boolean exitAfterSummary;
 
     @Option(names = "--work-dir", description = "Where the demo keeps its broker data and state (default: <repo>/work/demo).")
     Path workDir;
@@ -97,7 +109,9 @@ public final class DemoCommand implements Callable<Integer> {
                 out.printf("topics: %d created, %d already there%n", created.created().size(), created.existing().size());
             }
             String prefix = "expertcast-demo-" + System.currentTimeMillis() + "-";
-            cleanup.stages = PipelineStages.start(servers, work.resolve("state"), prefix, Map.of());
+            WaferSnapshot wafer = new WaferSnapshot();
+            cleanup.stages = PipelineStages.start(servers, work.resolve("state"), prefix, Map.of(), wafer);
+            cleanup.http = startDashboard(wafer, out);
             cleanup.stages.awaitRunning(Duration.ofSeconds(60));
             out.println("predictor, allocator and emulator running; replaying " + sample);
 
@@ -118,6 +132,11 @@ public final class DemoCommand implements Callable<Integer> {
                 out.println();
                 out.print(DemoSummary.format(replay, expected, outputs, policies, EmulatorSettings.defaults()));
             }
+            out.println("dashboard    " + cleanup.http.url() + " (JSON: " + cleanup.http.url() + "metrics)");
+            if (System.console() != null && !exitAfterSummary) {
+                out.println("the pipeline keeps running for the dashboard; Ctrl-C stops it (--exit stops here)");
+                new CountDownLatch(1).await(); // until Ctrl-C: the shutdown hook stops everything
+            }
             return 0;
         } finally {
             cleanup.run();
@@ -129,15 +148,30 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
+    /** The emulator's HTTP server on the asked port, or on a free one (said) when that port is taken. */
+    private WaferHttpServer startDashboard(WaferSnapshot wafer, PrintStream out) throws IOException {
+        try {
+            return WaferHttpServer.start(httpPort, wafer);
+        } catch (BindException taken) {
+            WaferHttpServer server = WaferHttpServer.start(0, wafer);
+            out.printf("port %d is taken; the dashboard uses %d%n", httpPort, server.port());
+            return server;
+        }
+    }
+
     /** Stops what the demo started, once, whether it ends normally or by Ctrl-C. */
     private static final class Cleanup {
         private final AtomicBoolean done = new AtomicBoolean();
         volatile PipelineStages stages;
         volatile LocalBroker broker;
+        volatile WaferHttpServer http;
 
         void run() {
             if (!done.compareAndSet(false, true)) {
                 return;
+            }
+            if (http != null) {
+                http.close();
             }
             if (stages != null) {
                 stages.close();

@@ -4,6 +4,7 @@ import io.expertcast.allocator.AllocatorApp;
 import io.expertcast.allocator.AllocatorSettings;
 import io.expertcast.emulator.EmulatorApp;
 import io.expertcast.emulator.EmulatorSettings;
+import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.predictor.PredictorApp;
 import io.expertcast.predictor.PredictorSettings;
 import java.nio.file.Path;
@@ -30,6 +31,12 @@ public final class PipelineStages implements AutoCloseable {
      */
     public static PipelineStages start(String bootstrap, Path stateRoot, String applicationPrefix,
                                        Map<String, ?> overrides) {
+        return start(bootstrap, stateRoot, applicationPrefix, overrides, new WaferSnapshot());
+    }
+
+    /** As above; the emulator reports to {@code wafer} (what its HTTP server and dashboard show). */
+    public static PipelineStages start(String bootstrap, Path stateRoot, String applicationPrefix,
+                                       Map<String, ?> overrides, WaferSnapshot wafer) {
         PipelineStages stages = new PipelineStages();
         try {
             String predictorId = applicationPrefix + "predictor";
@@ -41,7 +48,7 @@ public final class PipelineStages implements AutoCloseable {
                     new AllocatorSettings(allocator.catalog(), allocator.hardware(), allocatorId), overrides));
             String emulatorId = applicationPrefix + "emulator";
             stages.add(emulatorId, EmulatorApp.start(bootstrap, stateRoot.resolve("emulator"),
-                    EmulatorSettings.defaults().withApplicationName(emulatorId), overrides));
+                    EmulatorSettings.defaults().withApplicationName(emulatorId), overrides, wafer));
             return stages;
         } catch (RuntimeException e) {
             stages.close();

@@ -1,5 +1,6 @@
 package io.expertcast.emulator.http;
 
+import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.emulator.engine.PassResult;
 import io.expertcast.schemas.WaferMetrics;
 import java.util.LinkedHashMap;
@@ -16,6 +17,18 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class WaferSnapshot {
     private final Map<String, WaferMetrics> totals = new ConcurrentHashMap<>();
     private final Map<String, Map<String, Object>> lastPass = new ConcurrentHashMap<>();
+    private volatile Map<String, Object> mesh = Map.of();
+
+    /** The wafer the passes run on, so a reader can lay {@code link_bytes} (die x 4 + E, W, S, N) out on the mesh. */
+    public void mesh(HardwareConfig hw) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", hw.name());
+        m.put("rows", hw.rows());
+        m.put("cols", hw.cols());
+        m.put("dies", hw.dies());
+        m.put("link_order", java.util.List.of("E", "W", "S", "N"));
+        mesh = m;
+    }
 
     /** Totals of {@code model/policy}, as just published. */
     public void totals(String key, WaferMetrics m) {
@@ -40,7 +53,7 @@ public final class WaferSnapshot {
         lastPass.put(model + "/" + r.policy(), m);
     }
 
-    /** {"totals": {model/policy: {...}}, "last_pass": {model/policy: {...}}}, keys sorted. */
+    /** {"mesh": {...}, "totals": {model/policy: {...}}, "last_pass": {model/policy: {...}}}, keys sorted. */
     public Map<String, Object> json() {
         Map<String, Object> t = new TreeMap<>();
         totals.forEach((key, m) -> {
@@ -66,6 +79,7 @@ public final class WaferSnapshot {
             t.put(key, row);
         });
         Map<String, Object> out = new LinkedHashMap<>();
+        out.put("mesh", mesh);
         out.put("totals", t);
         out.put("last_pass", new TreeMap<>(lastPass));
         return out;
