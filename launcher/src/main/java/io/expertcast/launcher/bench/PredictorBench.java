@@ -343,47 +343,34 @@ public final class PredictorBench implements Callable<Integer> {
         reader.start();
 
         Serializer<SelectionEvent> values = Topics.SELECTIONS.valueSerde().serializer();
+        // Generated and serialized before the clock starts, so the pace is the broker's and the predictor's.
+        List<Paced> events = paced(values, (long) Math.ceil(rate * latencySeconds));
         long sent = 0;
         long decode = 0;
         long firstSteps = 0;
-        long start = 0;
-        long deadline = Long.MAX_VALUE;
+        long start = System.nanoTime();
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerConfig(servers, 0),
                 new StringSerializer(), new ByteArraySerializer())) {
-            int needed = (int) Math.ceil(rate * latencySeconds / 100) + batch;
-            Iterator<RequestTrace> source = renamed(new SyntheticSource(MODEL, needed, seed + 1)
-                    .requests(false, new ArrayList<>()), "latency/");
-            BatchScheduler passes = new BatchScheduler(source, batch, PREFILL_CHUNK, System::currentTimeMillis);
-            outer:
-            while (passes.hasNext()) {
-                for (SelectionEvent e : passes.next().selections()) {
-                    if (sent == 0) {
-                        // The clock starts at the first send: generating the first batch takes a while.
-                        start = System.nanoTime();
-                        deadline = start + TimeUnit.SECONDS.toNanos(latencySeconds);
-                    }
-                    long due = start + (long) (sent / rate * 1e9);
-                    long now = System.nanoTime();
-                    if (now >= deadline) {
-                        break outer;
-                    }
-                    if (due > now) {
-                        TimeUnit.NANOSECONDS.sleep(due - now);
-                    }
-                    String key = e.getRequestId() + "#" + e.getStep();
-                    boolean isDecode = e.getPhase() == Phase.DECODE;
-                    producer.send(new ProducerRecord<>(Topics.SELECTIONS.name(), e.getRequestId(),
-                            values.serialize(Topics.SELECTIONS.name(), e)), (meta, error) -> {
-                                if (error == null && isDecode) {
-                                    appended.put(key, meta.timestamp());
-                                }
-                            });
-                    sent++;
-                    if (isDecode) {
-                        decode++;
-                        if (e.getStep() == 1) {
-                            firstSteps++;
-                        }
+            start = System.nanoTime();
+            for (Paced e : events) {
+                long due = start + (long) (sent / rate * 1e9);
+                long now = System.nanoTime();
+                if (due > now) {
+                    TimeUnit.NANOSECONDS.sleep(due - now);
+                }
+                String key = e.requestId() + "#" + e.step();
+                boolean isDecode = e.step() > 0;
+                producer.send(new ProducerRecord<>(Topics.SELECTIONS.name(), e.requestId(), e.value()),
+                        (meta, error) -> {
+                            if (error == null && isDecode) {
+                                appended.put(key, meta.timestamp());
+                            }
+                        });
+                sent++;
+                if (isDecode) {
+                    decode++;
+                    if (e.step() == 1) {
+                        firstSteps++;
                     }
                 }
             }
@@ -422,6 +409,27 @@ public final class PredictorBench implements Callable<Integer> {
         }
         return new Latency(achieved, decode, firstSteps, column(next, 0), column(next, 1), column(phase, 0),
                 column(phase, 1), unmatched);
+    }
+
+    /** One serialized selection event of the paced run. */
+    private record Paced(String requestId, int step, byte[] value) {
+    }
+
+    /** The first {@code count} events of a fresh synthetic stream (ids prefixed, so no id of the first run recurs). */
+    private List<Paced> paced(Serializer<SelectionEvent> values, long count) {
+        int needed = (int) Math.ceil(count / 100.0) + batch;
+        Iterator<RequestTrace> source = renamed(new SyntheticSource(MODEL, needed, seed + 1)
+                .requests(false, new ArrayList<>()), "latency/");
+        BatchScheduler passes = new BatchScheduler(source, batch, PREFILL_CHUNK, System::currentTimeMillis);
+        List<Paced> events = new ArrayList<>();
+        while (passes.hasNext() && events.size() < count) {
+            for (SelectionEvent e : passes.next().selections()) {
+                if (events.size() < count) {
+                    events.add(new Paced(e.getRequestId(), e.getStep(), values.serialize(Topics.SELECTIONS.name(), e)));
+                }
+            }
+        }
+        return events;
     }
 
     private static long[] column(List<long[]> rows, int index) {
