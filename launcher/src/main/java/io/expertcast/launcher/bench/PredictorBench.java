@@ -64,6 +64,7 @@ import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -118,6 +119,12 @@ public final class PredictorBench implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "Generator seed (default ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--linger-ms", description = "Override the predictor's producer linger.ms (default: the Streams setting, 100 ms).")
+    Integer lingerMs;
+
+    @Option(names = "--commit-interval-ms", description = "Override the predictor's commit interval (default: StreamsSettings, 200 ms).")
+    Integer commitIntervalMs;
+
     @Option(names = "--work-dir", description = "Broker data and Streams state (default: <repo>/work/bench/predictor, wiped first).")
     Path workDir;
 
@@ -170,8 +177,15 @@ public final class PredictorBench implements Callable<Integer> {
             }
             String appId = "expertcast-bench-predictor-" + System.currentTimeMillis();
             PredictorSettings settings = PredictorSettings.defaults().withApplicationName(appId);
-            Properties base = StreamsSettings.base(appId, servers, work.resolve("state"), Map.of());
-            app[0] = PredictorApp.create(servers, work.resolve("state"), settings, Map.of());
+            Map<String, Object> overrides = new HashMap<>();
+            if (lingerMs != null) {
+                overrides.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), lingerMs);
+            }
+            if (commitIntervalMs != null) {
+                overrides.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitIntervalMs);
+            }
+            Properties base = StreamsSettings.base(appId, servers, work.resolve("state"), overrides);
+            app[0] = PredictorApp.create(servers, work.resolve("state"), settings, overrides);
             KafkaStreams streams = app[0];
             streams.start();
             await(() -> streams.state() == KafkaStreams.State.RUNNING, Duration.ofSeconds(60), "predictor RUNNING");
@@ -190,8 +204,9 @@ public final class PredictorBench implements Callable<Integer> {
             }
             double predictorSeconds = (System.nanoTime() - t0) / 1e9;
 
-            System.out.printf(Locale.ROOT, "%n== throughput (exactly_once_v2, commit every %s ms)%n",
-                    base.get(org.apache.kafka.streams.StreamsConfig.COMMIT_INTERVAL_MS_CONFIG));
+            System.out.printf(Locale.ROOT, "%n== throughput (exactly_once_v2, commit every %s ms, producer linger %s)%n",
+                    base.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG),
+                    lingerMs == null ? "100 ms (Streams' default)" : lingerMs + " ms");
             System.out.printf(Locale.ROOT, "records   %d selection events: %d decode, %d prefill chunks; %.0f MB%n",
                     load.events(), load.decodeEvents(), load.events() - load.decodeEvents(), load.bytes() / 1e6);
             System.out.printf(Locale.ROOT, "  plain consumer, deserialize only   %9.0f events/s  %9.0f decode events/s  (%.2f s)%n",
