@@ -157,8 +157,8 @@ public final class PredictorBench implements Callable<Integer> {
                 deleteRecursively(work);
                 broker = LocalBroker.withCurrentClasspath(work, port, controllerPort);
                 System.out.printf("starting a KRaft broker on 127.0.0.1:%d (data in %s)%n", port, broker.dataDir());
+                started[0] = broker; // stopped by its PID file, also if Ctrl-C comes during the start
                 broker.start(Duration.ofSeconds(90));
-                started[0] = broker;
                 servers = broker.bootstrapServers();
             } else {
                 deleteRecursively(work.resolve("state"));
