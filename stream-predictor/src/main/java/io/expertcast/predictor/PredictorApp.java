@@ -1,10 +1,16 @@
 package io.expertcast.predictor;
 
+import io.expertcast.predictor.query.PredictorQueries;
 import io.expertcast.streams.StreamsSettings;
+import io.expertcast.streams.query.QueryServer;
+import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
 
 /** Builds the predictor topology on the project's base Streams settings and starts it. */
 public final class PredictorApp {
@@ -30,5 +36,39 @@ public final class PredictorApp {
         PredictorTopology.build(builder, settings);
         var props = StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides);
         return new KafkaStreams(builder.build(props), props);
+    }
+
+    /**
+     * Starts the predictor with its interactive-query HTTP server on 127.0.0.1:{@code httpPort} (0: any
+     * free port), advertised to the other instances as {@code application.server} so queries reach the
+     * instance that owns a key. The caller closes the returned instance (streams, then server).
+     */
+    public static Queried startWithQueries(String bootstrap, Path stateDir, PredictorSettings settings,
+                                           Map<String, ?> overrides, int httpPort) throws IOException {
+        QueryServer http = QueryServer.bind(httpPort);
+        try {
+            Map<String, Object> all = new HashMap<>(overrides);
+            all.put(StreamsConfig.APPLICATION_SERVER_CONFIG, http.advertisedAddress());
+            KafkaStreams streams = create(bootstrap, stateDir, settings, all);
+            PredictorQueries.install(http, () -> streams, settings.catalog());
+            http.start();
+            streams.start();
+            return new Queried(streams, http);
+        } catch (RuntimeException e) {
+            http.close();
+            throw e;
+        }
+    }
+
+    /** A running predictor and its query server. */
+    public record Queried(KafkaStreams streams, QueryServer http) implements AutoCloseable {
+        @Override
+        public void close() {
+            try {
+                streams.close(Duration.ofSeconds(30));
+            } finally {
+                http.close();
+            }
+        }
     }
 }

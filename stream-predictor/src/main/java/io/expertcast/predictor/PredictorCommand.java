@@ -2,13 +2,15 @@ package io.expertcast.predictor;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.streams.StreamsService;
+import io.expertcast.streams.query.QueryServer;
+import java.io.IOException;
+import java.net.BindException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.apache.kafka.streams.KafkaStreams;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -20,7 +22,8 @@ import picocli.CommandLine.Spec;
 /** {@code expertcast predictor}: runs the predictor until Ctrl-C. */
 @Command(name = "predictor", mixinStandardHelpOptions = true,
         description = "Prefill-driven decode prediction (Insight 1): prefetch commands to moe.prefetch, "
-                + "recall@n to moe.predictor-metrics.")
+                + "recall@n to moe.predictor-metrics; "
+                + "interactive queries over HTTP (GET /requests/{id}, /accuracy, /tables/{model}/{layer}).")
 public final class PredictorCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(PredictorCommand.class);
 
@@ -42,15 +45,31 @@ public final class PredictorCommand implements Callable<Integer> {
     @Option(names = "--publish-interval-ms", defaultValue = "1000", description = "How often accuracy is published (default: ${DEFAULT-VALUE})")
     long publishIntervalMs;
 
+    @Option(names = "--http-port", defaultValue = "8471",
+            description = "Port of the interactive-query HTTP API on 127.0.0.1 (0: any free port; default: ${DEFAULT-VALUE})")
+    int httpPort;
+
     @Option(names = "--model-shape", description = "Extra model shape id:layers:moeLayers:experts:k[:hidden:intermediate] (repeatable)")
     List<String> modelShapes = new ArrayList<>();
 
     @Override
-    public Integer call() throws InterruptedException {
+    public Integer call() throws InterruptedException, IOException {
         PredictorSettings settings = settings();
-        KafkaStreams streams = PredictorApp.start(bootstrap, stateDir, settings, Map.of());
-        LOG.info("predictor {} running on {} (n={}), Ctrl-C to stop", applicationId, bootstrap, n);
-        return StreamsService.runUntilStopped(streams, "predictor");
+        if (httpPort < 0 || httpPort > 65535) {
+            throw new ParameterException(spec.commandLine(), "--http-port must be in 0..65535, got " + httpPort);
+        }
+        PredictorApp.Queried predictor;
+        try {
+            predictor = PredictorApp.startWithQueries(bootstrap, stateDir, settings, Map.of(), httpPort);
+        } catch (BindException e) {
+            throw new IOException("cannot serve queries on 127.0.0.1:" + httpPort + " (" + e.getMessage()
+                    + "); choose another --http-port", e);
+        }
+        try (QueryServer http = predictor.http()) {
+            LOG.info("predictor {} running on {} (n={}), queries on http://{}/, Ctrl-C to stop", applicationId,
+                    bootstrap, n, http.advertisedAddress());
+            return StreamsService.runUntilStopped(predictor.streams(), "predictor");
+        }
     }
 
     /** The settings the options describe; a bad option is a usage error, not a stack trace. */

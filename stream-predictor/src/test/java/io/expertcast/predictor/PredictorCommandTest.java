@@ -22,6 +22,7 @@ class PredictorCommandTest {
         assertEquals(8, settings.n());
         assertEquals(Duration.ofSeconds(1), settings.publishInterval());
         assertEquals("expertcast-predictor", settings.applicationName());
+        assertEquals(8471, command.httpPort);
         assertTrue(settings.catalog().byId("toy").isPresent());
         assertTrue(settings.catalog().byId("llama4-maverick").isPresent());
 
@@ -35,6 +36,7 @@ class PredictorCommandTest {
         assertUsageError("n must be positive", "--n", "0");
         assertUsageError("model shape 'nonsense'", "--model-shape", "nonsense");
         assertUsageError("publish interval must be positive", "--publish-interval-ms", "0");
+        assertUsageError("--http-port must be in 0..65535", "--http-port", "70000");
     }
 
     private static void assertUsageError(String message, String... args) {

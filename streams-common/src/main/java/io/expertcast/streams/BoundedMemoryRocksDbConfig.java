@@ -1,6 +1,7 @@
 package io.expertcast.streams;
 
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.streams.state.RocksDBConfigSetter;
 import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.Cache;
@@ -9,35 +10,72 @@ import org.rocksdb.Options;
 import org.rocksdb.WriteBufferManager;
 
 /**
- * Caps the off-heap memory of all RocksDB stores of this JVM: one LRU cache shared by every store,
- * with memtables charged to it through a WriteBufferManager (the pattern Kafka Streams documents).
- * The cap comes from {@link StreamsSettings#ROCKSDB_MEMORY_BYTES}, read by the first store opened.
+ * Caps the off-heap memory of the RocksDB stores of this JVM (the pattern the Kafka Streams memory
+ * management guide documents): one LRU block cache shared by every store, memtables charged to that
+ * same cache through a {@link WriteBufferManager}, and index and filter blocks cached there too
+ * instead of pinned outside it. Stores configured with the same sizes share one cache, so an
+ * instance's total is {@link StreamsSettings#ROCKSDB_MEMORY_BYTES} however many stores and tasks it
+ * holds; {@link StreamsSettings#ROCKSDB_MEMTABLE_BYTES} (default a quarter) of it may be memtables.
  */
 public class BoundedMemoryRocksDbConfig implements RocksDBConfigSetter {
 
-    private static Cache cache;
-    private static WriteBufferManager writeBufferManager;
+    /** Default total when the setting is absent: 64 MiB. */
+    public static final long DEFAULT_TOTAL_BYTES = 64L * 1024 * 1024;
 
-    private static synchronized void init(long totalBytes) {
-        if (cache == null) {
-            // A quarter of the cap for memtables; index and filter blocks count against the cache too.
-            cache = new LRUCache(totalBytes, -1, false, 0.1);
-            writeBufferManager = new WriteBufferManager(totalBytes / 4, cache);
+    /** The cache and write buffer manager of one (total, memtable) budget; never closed while the JVM runs. */
+    private record SharedMemory(Cache cache, WriteBufferManager writeBuffers) {
+    }
+
+    private static final Map<Budget, SharedMemory> SHARED = new ConcurrentHashMap<>();
+
+    /** A memory budget: the cache's capacity and the memtables' share of it. */
+    public record Budget(long totalBytes, long memtableBytes) {
+        public Budget {
+            if (totalBytes <= 0) {
+                throw new IllegalArgumentException(StreamsSettings.ROCKSDB_MEMORY_BYTES + " must be positive, got "
+                        + totalBytes);
+            }
+            if (memtableBytes <= 0 || memtableBytes > totalBytes) {
+                throw new IllegalArgumentException(StreamsSettings.ROCKSDB_MEMTABLE_BYTES + " must be in 1.."
+                        + totalBytes + ", got " + memtableBytes);
+            }
+        }
+
+        /** The budget the Streams configuration names (absent values: the defaults). */
+        public static Budget of(Map<String, ?> configs) {
+            Object total = configs.get(StreamsSettings.ROCKSDB_MEMORY_BYTES);
+            long totalBytes = total == null ? DEFAULT_TOTAL_BYTES : Long.parseLong(total.toString().trim());
+            Object memtables = configs.get(StreamsSettings.ROCKSDB_MEMTABLE_BYTES);
+            long memtableBytes = memtables == null ? totalBytes / 4 : Long.parseLong(memtables.toString().trim());
+            return new Budget(totalBytes, memtableBytes);
         }
     }
 
     @Override
     public void setConfig(String storeName, Options options, Map<String, Object> configs) {
-        Object configured = configs.get(StreamsSettings.ROCKSDB_MEMORY_BYTES);
-        long total = configured == null ? 64L * 1024 * 1024 : Long.parseLong(configured.toString());
-        init(total);
+        SharedMemory shared = SHARED.computeIfAbsent(Budget.of(configs), budget -> {
+            // High-priority pool (10 %) keeps index and filter blocks from being evicted by data blocks.
+            Cache cache = new LRUCache(budget.totalBytes(), -1, false, 0.1);
+            return new SharedMemory(cache, new WriteBufferManager(budget.memtableBytes(), cache));
+        });
         BlockBasedTableConfig table = (BlockBasedTableConfig) options.tableFormatConfig();
-        table.setBlockCache(cache);
+        table.setBlockCache(shared.cache());
         table.setCacheIndexAndFilterBlocks(true);
+        table.setCacheIndexAndFilterBlocksWithHighPriority(true);
         table.setPinTopLevelIndexAndFilter(true);
-        options.setWriteBufferManager(writeBufferManager);
+        options.setWriteBufferManager(shared.writeBuffers());
         options.setMaxWriteBufferNumber(2);
         options.setTableFormatConfig(table);
+    }
+
+    /**
+     * Bytes in use in the shared cache of {@code budget} (data, index and filter blocks plus the
+     * memtables charged to it), or -1 when no store was configured with that budget. Metrics
+     * observe: this never changes the stores.
+     */
+    public static long usageBytes(Budget budget) {
+        SharedMemory shared = SHARED.get(budget);
+        return shared == null ? -1 : shared.cache().getUsage();
     }
 
     @Override

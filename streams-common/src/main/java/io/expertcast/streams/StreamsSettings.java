@@ -10,6 +10,8 @@ public final class StreamsSettings {
 
     /** Total off-heap memory all RocksDB stores of one instance may use (block cache + memtables). */
     public static final String ROCKSDB_MEMORY_BYTES = "expertcast.rocksdb.memory.bytes";
+    /** How much of {@link #ROCKSDB_MEMORY_BYTES} memtables may take (default: a quarter of it). */
+    public static final String ROCKSDB_MEMTABLE_BYTES = "expertcast.rocksdb.memtable.bytes";
 
     private StreamsSettings() {
     }
@@ -32,7 +34,7 @@ public final class StreamsSettings {
         // No topology here has global stores; enabling the (default) handler for the global thread
         // only silences Kafka 4.3's start-up warning that it is off.
         p.put("processing.exception.handler.global.enabled", true);
-        p.put(ROCKSDB_MEMORY_BYTES, 64L * 1024 * 1024);
+        p.put(ROCKSDB_MEMORY_BYTES, BoundedMemoryRocksDbConfig.DEFAULT_TOTAL_BYTES);
         // -1: the broker's default replication factor (1 on the local broker, higher on a real cluster).
         p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, -1);
         p.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");

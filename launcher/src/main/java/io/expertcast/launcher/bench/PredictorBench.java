@@ -1,0 +1,612 @@
+package io.expertcast.launcher.bench;
+
+import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.trace.RequestTrace;
+import io.expertcast.launcher.WorkDir;
+import io.expertcast.launcher.broker.LocalBroker;
+import io.expertcast.launcher.topics.TopicAdmin;
+import io.expertcast.predictor.PredictorApp;
+import io.expertcast.predictor.PredictorSettings;
+import io.expertcast.replayer.BatchScheduler;
+import io.expertcast.replayer.ScheduledPass;
+import io.expertcast.replayer.source.SyntheticSource;
+import io.expertcast.schemas.Phase;
+import io.expertcast.schemas.PrefetchCommand;
+import io.expertcast.schemas.PrefetchScope;
+import io.expertcast.schemas.SelectionEvent;
+import io.expertcast.schemas.Topics;
+import io.expertcast.streams.BoundedMemoryRocksDbConfig;
+import io.expertcast.streams.StreamsSettings;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryUsage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code expertcast bench predictor}: the predictor topology under exactly_once_v2 on a real broker,
+ * fed a DeepSeek-shaped synthetic stream (58 MoE layers, top-8, one record per request per step).
+ * <ol>
+ *   <li>Throughput: the stream is loaded while the predictor is paused, a plain consumer reads and
+ *       deserializes the same records (baseline), then the predictor is resumed and timed until its
+ *       committed offsets reach the end. Both rates and their ratio come from the same run.</li>
+ *   <li>Latency: events paced at a fixed rate through the running predictor; per prefetch command, its
+ *       append time minus the append time of the decode event that triggered it (both topics use
+ *       LogAppendTime, so both are the broker's clock), and the time until a read_committed consumer
+ *       sees it. NEXT_TOKEN commands match their event by (request, targetStep - 1), DECODE_PHASE
+ *       commands by (request, targetStep).</li>
+ *   <li>Memory at the end: heap after a GC, RocksDB from the Streams metrics and the shared cache.</li>
+ * </ol>
+ */
+@Command(name = "predictor", mixinStandardHelpOptions = true,
+        description = "Predictor throughput (exactly_once_v2) vs a plain deserializing consumer, prefetch latency at a "
+                + "paced rate, heap and RocksDB memory; DeepSeek-shaped synthetic stream.")
+public final class PredictorBench implements Callable<Integer> {
+    private static final ModelShape MODEL = ModelCatalog.DEEPSEEK_V3;
+    private static final int PREFILL_CHUNK = 256;
+    /** How long the latency run waits for outstanding commands after its last send. */
+    private static final Duration DRAIN = Duration.ofSeconds(60);
+
+    @Option(names = "--bootstrap", description = "Use this broker (its moe.selections must be empty) instead of starting one.")
+    String bootstrap;
+
+    @Option(names = "--port", defaultValue = "29092", description = "Client port of the bench's own broker (default ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--controller-port", defaultValue = "29093", description = "Controller port of the bench's broker (default ${DEFAULT-VALUE}).")
+    int controllerPort;
+
+    @Option(names = "--requests", defaultValue = "500", description = "Synthetic requests of the throughput run (default ${DEFAULT-VALUE}).")
+    int requests;
+
+    @Option(names = "--batch", defaultValue = "256", description = "Requests in flight, as a serving batch (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--partitions", defaultValue = "4", description = "Partitions per topic (default ${DEFAULT-VALUE}).")
+    int partitions;
+
+    @Option(names = "--rate", defaultValue = "10000", description = "Selection events per second in the latency run (default ${DEFAULT-VALUE}).")
+    double rate;
+
+    @Option(names = "--latency-seconds", defaultValue = "20", description = "Length of the paced latency run (default ${DEFAULT-VALUE}).")
+    int latencySeconds;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Generator seed (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--linger-ms", description = "Override the predictor's producer linger.ms (default: the Streams setting, 100 ms).")
+    Integer lingerMs;
+
+    @Option(names = "--commit-interval-ms", description = "Override the predictor's commit interval (default: StreamsSettings, 200 ms).")
+    Integer commitIntervalMs;
+
+    @Option(names = "--work-dir", description = "Broker data and Streams state (default: <repo>/work/bench/predictor, wiped first).")
+    Path workDir;
+
+    @Override
+    public Integer call() throws Exception {
+        if (requests <= 0 || batch <= 0 || partitions <= 0 || rate <= 0 || latencySeconds <= 0) {
+            System.err.println("bench predictor: --requests, --batch, --partitions, --rate and --latency-seconds must be positive");
+            return 2;
+        }
+        Path work = workDir != null ? workDir : WorkDir.defaultPath().resolve("bench").resolve("predictor");
+        LocalBroker broker = null;
+        AtomicBoolean cleaned = new AtomicBoolean();
+        KafkaStreams[] app = new KafkaStreams[1];
+        LocalBroker[] started = new LocalBroker[1];
+        Runnable cleanup = () -> {
+            if (cleaned.compareAndSet(false, true)) {
+                if (app[0] != null) {
+                    app[0].close(Duration.ofSeconds(30));
+                }
+                if (started[0] != null) {
+                    started[0].stop(Duration.ofSeconds(20));
+                }
+            }
+        };
+        Thread hook = new Thread(cleanup, "bench-predictor-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            String servers = bootstrap;
+            if (servers == null) {
+                deleteRecursively(work);
+                broker = LocalBroker.withCurrentClasspath(work, port, controllerPort);
+                System.out.printf("starting a KRaft broker on 127.0.0.1:%d (data in %s)%n", port, broker.dataDir());
+                started[0] = broker; // stopped by its PID file, also if Ctrl-C comes during the start
+                broker.start(Duration.ofSeconds(90));
+                servers = broker.bootstrapServers();
+            } else {
+                deleteRecursively(work.resolve("state"));
+            }
+            try (TopicAdmin topics = new TopicAdmin(servers, Duration.ofSeconds(30))) {
+                topics.createAll(Topics.ALL, partitions, (short) 1);
+            }
+            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
+                if (endOffsets(admin, Topics.SELECTIONS.name()).values().stream().mapToLong(Long::longValue).sum() > 0) {
+                    System.err.println("bench predictor: " + Topics.SELECTIONS.name() + " on " + servers
+                            + " is not empty; run without --bootstrap to use a fresh broker");
+                    return 2;
+                }
+                // Broker append times on both sides, so latency is measured on one clock.
+                useLogAppendTime(admin, Topics.SELECTIONS.name(), Topics.PREFETCH.name());
+            }
+            String appId = "expertcast-bench-predictor-" + System.currentTimeMillis();
+            PredictorSettings settings = PredictorSettings.defaults().withApplicationName(appId);
+            Map<String, Object> overrides = new HashMap<>();
+            if (lingerMs != null) {
+                overrides.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), lingerMs);
+            }
+            if (commitIntervalMs != null) {
+                overrides.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitIntervalMs);
+            }
+            Properties base = StreamsSettings.base(appId, servers, work.resolve("state"), overrides);
+            app[0] = PredictorApp.create(servers, work.resolve("state"), settings, overrides);
+            KafkaStreams streams = app[0];
+            streams.start();
+            await(() -> streams.state() == KafkaStreams.State.RUNNING, Duration.ofSeconds(60), "predictor RUNNING");
+            streams.pause();
+
+            System.out.printf(Locale.ROOT, "loading %d synthetic %s requests (%d MoE layers, top-%d), batch %d, "
+                    + "%d partitions ...%n", requests, MODEL.id(), MODEL.numMoeLayers(), MODEL.topK(), batch, partitions);
+            Load load = load(servers);
+            Throughput plain = plainConsumer(servers);
+            long t0 = System.nanoTime();
+            streams.resume();
+            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
+                Map<TopicPartition, Long> end = endOffsets(admin, Topics.SELECTIONS.name());
+                await(() -> committed(admin, appId, end.keySet()).equals(end), Duration.ofMinutes(20),
+                        "the predictor to commit every loaded record");
+            }
+            double predictorSeconds = (System.nanoTime() - t0) / 1e9;
+
+            System.out.printf(Locale.ROOT, "%n== throughput (exactly_once_v2, commit every %s ms, producer linger %s)%n",
+                    base.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG),
+                    lingerMs == null ? "100 ms (Streams' default)" : lingerMs + " ms");
+            System.out.printf(Locale.ROOT, "records   %d selection events: %d decode, %d prefill chunks; %.0f MB%n",
+                    load.events(), load.decodeEvents(), load.events() - load.decodeEvents(), load.bytes() / 1e6);
+            System.out.printf(Locale.ROOT, "  plain consumer, deserialize only   %9.0f events/s  %9.0f decode events/s  (%.2f s)%n",
+                    plain.events() / plain.seconds(), plain.decodeEvents() / plain.seconds(), plain.seconds());
+            double predictorDecodeRate = load.decodeEvents() / predictorSeconds;
+            System.out.printf(Locale.ROOT, "  predictor, committed               %9.0f events/s  %9.0f decode events/s  (%.2f s)%n",
+                    load.events() / predictorSeconds, predictorDecodeRate, predictorSeconds);
+            System.out.printf(Locale.ROOT, "  predictor / plain consumer         %9.2f   (targets: >= 20000 decode events/s, >= 0.5)%n",
+                    plain.seconds() / predictorSeconds);
+
+            Latency latency = latency(servers, streams);
+            System.out.printf(Locale.ROOT, "%n== latency at %.0f events/s for %d s (achieved %.0f events/s, %d decode events)%n",
+                    rate, latencySeconds, latency.achievedRate(), latency.decodeEvents());
+            printLatency("next-token", "NEXT_TOKEN: decode event of step t -> command for step t+1",
+                    latency.nextToken(), latency.nextTokenVisible(), -1);
+            printLatency("decode-phase", "DECODE_PHASE: first decode step -> plan of the decode phase",
+                    latency.decodePhase(), latency.decodePhaseVisible(), latency.firstDecodeSteps());
+            if (latency.unmatched() > 0) {
+                System.out.printf("  %d commands matched no event of this run%n", latency.unmatched());
+            }
+
+            System.out.printf(Locale.ROOT, "%n== memory at the end%n");
+            System.gc();
+            MemoryUsage heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+            System.out.printf(Locale.ROOT, "  heap used after GC %8.1f MB  (committed %.1f MB, max %.1f MB; the bench's "
+                    + "own clients share this JVM)%n", heap.getUsed() / 1e6, heap.getCommitted() / 1e6, heap.getMax() / 1e6);
+            RocksMemory rocks = rocksMemory(streams);
+            long cache = BoundedMemoryRocksDbConfig.usageBytes(BoundedMemoryRocksDbConfig.Budget.of(toMap(base)));
+            System.out.printf(Locale.ROOT, "  RocksDB (Streams metrics) %d stores: memtables %.1f MB, block cache usage "
+                    + "%.1f MB (shared; pinned %.1f MB), table readers %.1f MB%n", rocks.stores(), rocks.memtables() / 1e6,
+                    rocks.blockCache() / 1e6, rocks.pinned() / 1e6, rocks.tableReaders() / 1e6);
+            System.out.printf(Locale.ROOT, "  RocksDB shared cache (memtables charged to it) %.1f MB of a %.1f MB bound%n",
+                    cache / 1e6, BoundedMemoryRocksDbConfig.Budget.of(toMap(base)).totalBytes() / 1e6);
+            return 0;
+        } finally {
+            cleanup.run();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // Ctrl-C: the hook runs the same cleanup.
+            }
+        }
+    }
+
+    private record Load(long events, long decodeEvents, long bytes) {
+    }
+
+    /** Produces the whole synthetic stream to moe.selections (the predictor is paused meanwhile). */
+    private Load load(String servers) throws Exception {
+        Serializer<SelectionEvent> values = Topics.SELECTIONS.valueSerde().serializer();
+        long events = 0;
+        long decode = 0;
+        long bytes = 0;
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerConfig(servers, 20),
+                new StringSerializer(), new ByteArraySerializer())) {
+            Iterator<RequestTrace> source = new SyntheticSource(MODEL, requests, seed).requests(false, new ArrayList<>());
+            BatchScheduler passes = new BatchScheduler(source, batch, PREFILL_CHUNK, System::currentTimeMillis);
+            while (passes.hasNext()) {
+                ScheduledPass pass = passes.next();
+                for (SelectionEvent e : pass.selections()) {
+                    byte[] value = values.serialize(Topics.SELECTIONS.name(), e);
+                    producer.send(new ProducerRecord<>(Topics.SELECTIONS.name(), e.getRequestId(), value));
+                    events++;
+                    bytes += value.length;
+                    if (e.getPhase() == Phase.DECODE) {
+                        decode++;
+                    }
+                }
+            }
+            producer.flush();
+        }
+        return new Load(events, decode, bytes);
+    }
+
+    private record Throughput(long events, long decodeEvents, double seconds) {
+    }
+
+    /** The baseline: a plain consumer that reads every loaded record and deserializes it, nothing more. */
+    private static Throughput plainConsumer(String servers) {
+        Deserializer<SelectionEvent> values = Topics.SELECTIONS.valueSerde().deserializer();
+        Properties config = new Properties();
+        config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
+        config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        config.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 2000);
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(config, new ByteArrayDeserializer(),
+                new ByteArrayDeserializer())) {
+            List<TopicPartition> parts = consumer.partitionsFor(Topics.SELECTIONS.name()).stream()
+                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+            consumer.assign(parts);
+            consumer.seekToBeginning(parts);
+            Map<TopicPartition, Long> end = consumer.endOffsets(parts);
+            long total = end.values().stream().mapToLong(Long::longValue).sum();
+            long events = 0;
+            long decode = 0;
+            long start = System.nanoTime();
+            while (events < total) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    SelectionEvent e = values.deserialize(r.topic(), r.value());
+                    events++;
+                    if (e.getPhase() == Phase.DECODE) {
+                        decode++;
+                    }
+                }
+            }
+            return new Throughput(events, decode, (System.nanoTime() - start) / 1e9);
+        }
+    }
+
+    /** Per matched command, sorted: event append -> command append, and event append -> visible to read_committed. */
+    private record Latency(double achievedRate, long decodeEvents, long firstDecodeSteps, long[] nextToken, long[] nextTokenVisible,
+                           long[] decodePhase, long[] decodePhaseVisible, long unmatched) {
+    }
+
+    /**
+     * Paces a fresh synthetic stream through the running predictor and matches every prefetch command to
+     * the decode event that caused it.
+     */
+    private Latency latency(String servers, KafkaStreams streams) throws Exception {
+        Map<String, Long> appended = new ConcurrentHashMap<>(); // requestId#step -> append time of the decode event
+        List<long[]> received = new ArrayList<>(); // [scope, appendMs of command, visibleMs, eventKeyIndex]
+        List<String> receivedKeys = new ArrayList<>();
+        AtomicBoolean stop = new AtomicBoolean();
+        Deserializer<PrefetchCommand> commands = Topics.PREFETCH.valueSerde().deserializer();
+        Properties cc = new Properties();
+        cc.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
+        cc.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(cc, new ByteArrayDeserializer(),
+                new ByteArrayDeserializer());
+        List<TopicPartition> parts = consumer.partitionsFor(Topics.PREFETCH.name()).stream()
+                .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+        consumer.assign(parts);
+        consumer.seekToEnd(parts);
+        parts.forEach(consumer::position); // resolve the end now, before any command of this run exists
+        long[] lastReceiptNanos = {System.nanoTime()};
+        Thread reader = new Thread(() -> {
+            while (!stop.get()) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(20))) {
+                    long visible = System.currentTimeMillis();
+                    PrefetchCommand c = commands.deserialize(r.topic(), r.value());
+                    int eventStep = c.getScope() == PrefetchScope.NEXT_TOKEN ? c.getTargetStep() - 1 : c.getTargetStep();
+                    synchronized (received) {
+                        received.add(new long[] {c.getScope().ordinal(), r.timestamp(), visible});
+                        receivedKeys.add(c.getRequestId() + "#" + eventStep);
+                        lastReceiptNanos[0] = System.nanoTime();
+                    }
+                }
+            }
+        }, "bench-prefetch-reader");
+        reader.start();
+
+        Serializer<SelectionEvent> values = Topics.SELECTIONS.valueSerde().serializer();
+        // Generated and serialized before the clock starts, so the pace is the broker's and the predictor's.
+        List<Paced> events = paced(values, (long) Math.ceil(rate * latencySeconds));
+        long sent = 0;
+        long decode = 0;
+        long firstSteps = 0;
+        long start = System.nanoTime();
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerConfig(servers, 0),
+                new StringSerializer(), new ByteArraySerializer())) {
+            start = System.nanoTime();
+            for (Paced e : events) {
+                long due = start + (long) (sent / rate * 1e9);
+                long now = System.nanoTime();
+                if (due > now) {
+                    TimeUnit.NANOSECONDS.sleep(due - now);
+                }
+                String key = e.requestId() + "#" + e.step();
+                boolean isDecode = e.step() > 0;
+                producer.send(new ProducerRecord<>(Topics.SELECTIONS.name(), e.requestId(), e.value()),
+                        (meta, error) -> {
+                            if (error == null && isDecode) {
+                                appended.put(key, meta.timestamp());
+                            }
+                        });
+                sent++;
+                if (isDecode) {
+                    decode++;
+                    if (e.step() == 1) {
+                        firstSteps++;
+                    }
+                }
+            }
+            producer.flush();
+        }
+        double achieved = sent / ((System.nanoTime() - start) / 1e9);
+        // Drain: until no command arrived for 3 s (commits run every few hundred ms), at most DRAIN after the
+        // last send; a predictor that is behind leaves commands unseen, reported as missing.
+        long drainEnd = System.nanoTime() + DRAIN.toNanos();
+        while (System.nanoTime() < drainEnd) {
+            long quiet;
+            synchronized (received) {
+                quiet = System.nanoTime() - lastReceiptNanos[0];
+            }
+            if (quiet > TimeUnit.SECONDS.toNanos(3)) {
+                break;
+            }
+            Thread.sleep(200);
+        }
+        stop.set(true);
+        reader.join();
+        consumer.close();
+
+        List<long[]> next = new ArrayList<>();
+        List<long[]> phase = new ArrayList<>();
+        long unmatched = 0;
+        for (int i = 0; i < received.size(); i++) {
+            long[] r = received.get(i);
+            Long eventAppend = appended.get(receivedKeys.get(i));
+            if (eventAppend == null) {
+                unmatched++;
+                continue;
+            }
+            long[] pair = {r[1] - eventAppend, r[2] - eventAppend};
+            (r[0] == PrefetchScope.NEXT_TOKEN.ordinal() ? next : phase).add(pair);
+        }
+        return new Latency(achieved, decode, firstSteps, column(next, 0), column(next, 1), column(phase, 0),
+                column(phase, 1), unmatched);
+    }
+
+    /** One serialized selection event of the paced run. */
+    private record Paced(String requestId, int step, byte[] value) {
+    }
+
+    /** The first {@code count} events of a fresh synthetic stream (ids prefixed, so no id of the first run recurs). */
+    private List<Paced> paced(Serializer<SelectionEvent> values, long count) {
+        int needed = (int) Math.ceil(count / 100.0) + batch;
+        Iterator<RequestTrace> source = renamed(new SyntheticSource(MODEL, needed, seed + 1)
+                .requests(false, new ArrayList<>()), "latency/");
+        BatchScheduler passes = new BatchScheduler(source, batch, PREFILL_CHUNK, System::currentTimeMillis);
+        List<Paced> events = new ArrayList<>();
+        while (passes.hasNext() && events.size() < count) {
+            for (SelectionEvent e : passes.next().selections()) {
+                if (events.size() < count) {
+                    events.add(new Paced(e.getRequestId(), e.getStep(), values.serialize(Topics.SELECTIONS.name(), e)));
+                }
+            }
+        }
+        return events;
+    }
+
+    private static long[] column(List<long[]> rows, int index) {
+        return rows.stream().mapToLong(r -> r[index]).sorted().toArray();
+    }
+
+    /** {@code expected}: how many commands the events sent call for (-1: not known here). */
+    private static void printLatency(String kind, String label, long[] appendToAppend, long[] appendToVisible,
+                                     long expected) {
+        System.out.println("  " + kind + " (" + label + ")");
+        if (appendToAppend.length == 0) {
+            System.out.println("    no " + kind + " commands observed"
+                    + (expected > 0 ? " (" + expected + " expected)" : ""));
+            return;
+        }
+        if (expected > appendToAppend.length) {
+            long missing = expected - appendToAppend.length;
+            System.out.printf(Locale.ROOT, "    %d of %d expected commands not seen within %d s after the last send "
+                    + "(the predictor is behind)%s%n", missing, expected, DRAIN.toSeconds(),
+                    missing * 100 > expected ? ": the true p99 exceeds that wait" : "");
+        }
+        System.out.printf(Locale.ROOT, "    %d commands; event append -> command append:  p50 %4d ms  p99 %4d ms  max %4d ms%n",
+                appendToAppend.length, percentile(appendToAppend, 0.50), percentile(appendToAppend, 0.99),
+                appendToAppend[appendToAppend.length - 1]);
+        System.out.printf(Locale.ROOT, "    %d commands; event append -> visible (read_committed): p50 %4d ms  p99 %4d ms  max %4d ms%n",
+                appendToVisible.length, percentile(appendToVisible, 0.50), percentile(appendToVisible, 0.99),
+                appendToVisible[appendToVisible.length - 1]);
+    }
+
+    private static long percentile(long[] sorted, double q) {
+        return sorted[Math.min(sorted.length - 1, (int) Math.ceil(q * sorted.length) - 1)];
+    }
+
+    private static Iterator<RequestTrace> renamed(Iterator<RequestTrace> source, String prefix) {
+        return new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return source.hasNext();
+            }
+
+            @Override
+            public RequestTrace next() {
+                RequestTrace r = source.next();
+                return new RequestTrace(r.model(), prefix + r.requestId(), r.benchmark(), r.subject(), r.language(),
+                        r.steps());
+            }
+        };
+    }
+
+    private record RocksMemory(int stores, double memtables, double blockCache, double pinned, double tableReaders) {
+    }
+
+    /**
+     * RocksDB memory from the Streams metrics: memtables and table readers summed over stores; the block
+     * cache is shared by all stores (each reports the same cache), so its largest report is the usage.
+     */
+    private static RocksMemory rocksMemory(KafkaStreams streams) {
+        Set<String> stores = new HashSet<>();
+        double memtables = 0;
+        double readers = 0;
+        double cache = 0;
+        double pinned = 0;
+        for (Map.Entry<MetricName, ? extends Metric> e : streams.metrics().entrySet()) {
+            MetricName name = e.getKey();
+            if (!name.group().equals("stream-state-metrics") || !(e.getValue().metricValue() instanceof Number n)) {
+                continue;
+            }
+            String store = name.tags().get("rocksdb-state-id");
+            if (store == null) {
+                continue;
+            }
+            stores.add(name.tags().get("task-id") + "/" + store);
+            switch (name.name()) {
+                case "size-all-mem-tables" -> memtables += n.doubleValue();
+                case "estimate-table-readers-mem" -> readers += n.doubleValue();
+                case "block-cache-usage" -> cache = Math.max(cache, n.doubleValue());
+                case "block-cache-pinned-usage" -> pinned = Math.max(pinned, n.doubleValue());
+                default -> {
+                }
+            }
+        }
+        return new RocksMemory(stores.size(), memtables, cache, pinned, readers);
+    }
+
+    private static Map<String, Object> producerConfig(String servers, int lingerMs) {
+        Map<String, Object> config = new HashMap<>();
+        config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
+        config.put(ProducerConfig.ACKS_CONFIG, "all");
+        config.put(ProducerConfig.LINGER_MS_CONFIG, lingerMs);
+        config.put(ProducerConfig.BATCH_SIZE_CONFIG, 512 * 1024);
+        config.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 4 * 1024 * 1024);
+        return config;
+    }
+
+    private static void useLogAppendTime(Admin admin, String... topics) throws Exception {
+        Map<ConfigResource, Collection<AlterConfigOp>> ops = new HashMap<>();
+        for (String topic : topics) {
+            ops.put(new ConfigResource(ConfigResource.Type.TOPIC, topic), List.of(new AlterConfigOp(
+                    new ConfigEntry(TopicConfig.MESSAGE_TIMESTAMP_TYPE_CONFIG, "LogAppendTime"), AlterConfigOp.OpType.SET)));
+        }
+        admin.incrementalAlterConfigs(ops).all().get(30, TimeUnit.SECONDS);
+    }
+
+    private static Map<TopicPartition, Long> endOffsets(Admin admin, String topic) throws Exception {
+        int count = admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic)
+                .partitions().size();
+        Map<TopicPartition, OffsetSpec> request = new HashMap<>();
+        for (int p = 0; p < count; p++) {
+            request.put(new TopicPartition(topic, p), OffsetSpec.latest());
+        }
+        Map<TopicPartition, Long> end = new HashMap<>();
+        admin.listOffsets(request).all().get(30, TimeUnit.SECONDS).forEach((tp, info) -> end.put(tp, info.offset()));
+        return end;
+    }
+
+    private static Map<TopicPartition, Long> committed(Admin admin, String group, Set<TopicPartition> parts) {
+        try {
+            Map<TopicPartition, OffsetAndMetadata> offsets = admin.listConsumerGroupOffsets(group)
+                    .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
+            Map<TopicPartition, Long> result = new HashMap<>();
+            for (TopicPartition tp : parts) {
+                OffsetAndMetadata o = offsets.get(tp);
+                result.put(tp, o == null ? 0L : o.offset());
+            }
+            return result;
+        } catch (Exception e) {
+            return Map.of();
+        }
+    }
+
+    private interface Condition {
+        boolean holds() throws Exception;
+    }
+
+    private static void await(Condition condition, Duration timeout, String what) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.holds()) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("timed out after " + timeout.toSeconds() + " s waiting for " + what);
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    private static Map<String, Object> toMap(Properties p) {
+        Map<String, Object> m = new HashMap<>();
+        p.forEach((k, v) -> m.put(k.toString(), v));
+        return m;
+    }
+
+    private static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.delete(p);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        }
+    }
+}

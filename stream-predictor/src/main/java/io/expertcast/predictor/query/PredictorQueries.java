@@ -1,0 +1,231 @@
+package io.expertcast.predictor.query;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.core.model.ModelShape;
+import io.expertcast.predictor.PredictorTopology;
+import io.expertcast.schemas.PredictorMetrics;
+import io.expertcast.schemas.RequestForecastState;
+import io.expertcast.streams.query.AvroJson;
+import io.expertcast.streams.query.QueryException;
+import io.expertcast.streams.query.QueryReply;
+import io.expertcast.streams.query.QueryRequest;
+import io.expertcast.streams.query.QueryServer;
+import io.expertcast.streams.query.StoreRouting;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Supplier;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.state.HostInfo;
+
+/**
+ * The predictor's interactive queries (design.md, Predictor: "a request's heatmap, a layer's table,
+ * current accuracy"), read from its state stores and routed to the instance that owns the key:
+ * <ul>
+ *   <li>{@code GET /requests/{requestId}} (the id may hold slashes): the request's prefill heatmap [MoE layer][expert] and its
+ *       decode plan ({@link PredictorTopology#REQUEST_STORE}); 404 for a request the predictor does
+ *       not hold (unknown, or ended: its state is deleted at its last step).</li>
+ *   <li>{@code GET /accuracy}: current accuracy of every model, gathered from every instance;
+ *       {@code GET /accuracy/{model}}: one model ({@link PredictorTopology#ACCURACY_STORE}).</li>
+ *   <li>{@code GET /tables/{model}/{moeLayer}?level=token|layer}: a layer's prediction table (Insight 2)
+ *       from {@link #PREDICTION_TABLE_STORE}, keyed like moe.prediction-tables
+ *       ({@code model/layer/LEVEL}); 404 with a message while the topology has no such store.</li>
+ * </ul>
+ * 400 for a malformed parameter, 404 for an unknown model or layer, 503 while the application
+ * rebalances or restores. Every answer names the instance that read the store ({@code servedBy}).
+ */
+public final class PredictorQueries {
+    /**
+     * The store of per-layer prediction tables (key {@code model/layer/LEVEL}, the moe.prediction-tables
+     * key). Once the topology has it, this must name the topology's own constant.
+     */
+    public static final String PREDICTION_TABLE_STORE = "predictor-prediction-tables";
+
+    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+    private static final Serializer<String> KEYS = Serdes.String().serializer();
+
+    private final QueryServer server;
+    private final StoreRouting stores;
+    private final ModelCatalog catalog;
+
+    private PredictorQueries(QueryServer server, StoreRouting stores, ModelCatalog catalog) {
+        this.server = server;
+        this.stores = stores;
+        this.catalog = catalog;
+    }
+
+    /**
+     * Adds the predictor's routes to {@code server} (not started here). {@code streams} may answer null
+     * until the application is built: queries are 503 until then.
+     */
+    public static void install(QueryServer server, Supplier<KafkaStreams> streams, ModelCatalog catalog) {
+        PredictorQueries queries = new PredictorQueries(server, new StoreRouting(streams, server.hostInfo()), catalog);
+        server.route("/requests", queries::request)
+                .route("/accuracy", queries::accuracy)
+                .route("/tables", queries::table)
+                .route("/", queries::index);
+    }
+
+    private QueryReply index(QueryRequest request) {
+        if (!request.segments().isEmpty()) {
+            throw QueryException.notFound("no such endpoint; try GET /requests/{requestId}, /accuracy, "
+                    + "/accuracy/{model}, /tables/{model}/{moeLayer}?level=token|layer");
+        }
+        ObjectNode body = NODES.objectNode();
+        ArrayNode endpoints = body.putArray("endpoints");
+        endpoints.add("/requests/{requestId}").add("/accuracy").add("/accuracy/{model}")
+                .add("/tables/{model}/{moeLayer}?level=token|layer");
+        body.put("servedBy", self());
+        return QueryReply.ok(body);
+    }
+
+    private QueryReply request(QueryRequest request) {
+        if (request.segments().isEmpty()) {
+            throw QueryException.badRequest("expected /requests/{requestId}");
+        }
+        // Request ids hold slashes (model/benchmark/subject/index): the rest of the path is the id.
+        String requestId = String.join("/", request.segments());
+        StoreRouting.Located<RequestForecastState> located =
+                stores.locate(PredictorTopology.REQUEST_STORE, requestId, KEYS);
+        if (located instanceof StoreRouting.Located.Elsewhere<RequestForecastState> e) {
+            return server.forward(e.owner(), request);
+        }
+        return QueryReply.ok(heatmapJson(((StoreRouting.Located.Here<RequestForecastState>) located).value()
+                .orElseThrow(() -> QueryException.notFound("request " + requestId
+                        + " is not in the predictor's state (unknown, or it has ended)"))));
+    }
+
+    private JsonNode heatmapJson(RequestForecastState state) {
+        ObjectNode body = NODES.objectNode();
+        body.put("requestId", state.getRequestId());
+        body.put("model", state.getModel());
+        body.put("prefillTokens", state.getPrefillTokens());
+        body.put("lastScoredStep", state.getLastScoredStep());
+        body.put("eventTimeMs", state.getEventTimeMs());
+        List<Integer> counts = state.getHeatmap();
+        int experts = catalog.byId(state.getModel()).map(ModelShape::numExperts).orElse(counts.size());
+        ArrayNode layers = body.putArray("heatmap"); // [MoE layer][expert] prefill counts
+        for (int from = 0; from + experts <= counts.size(); from += experts) {
+            ArrayNode row = layers.addArray();
+            counts.subList(from, from + experts).forEach(row::add);
+        }
+        body.set("plannedExperts", AvroJson.toJson(state.getPlannedExperts()));
+        body.put("servedBy", self());
+        return body;
+    }
+
+    private QueryReply accuracy(QueryRequest request) {
+        if (request.segments().size() == 1) {
+            String model = knownModel(request.segments().get(0)).id();
+            StoreRouting.Located<PredictorMetrics> located =
+                    stores.locate(PredictorTopology.ACCURACY_STORE, model, KEYS);
+            if (located instanceof StoreRouting.Located.Elsewhere<PredictorMetrics> e) {
+                return server.forward(e.owner(), request);
+            }
+            ObjectNode body = (ObjectNode) AvroJson.toJson(((StoreRouting.Located.Here<PredictorMetrics>) located)
+                    .value().orElseThrow(() -> QueryException.notFound("no decode step of model " + model
+                            + " scored yet on this predictor")));
+            body.put("servedBy", self());
+            return QueryReply.ok(body);
+        }
+        if (!request.segments().isEmpty()) {
+            throw QueryException.badRequest("expected /accuracy or /accuracy/{model}");
+        }
+        String scope = request.param("scope", "all");
+        ObjectNode body = NODES.objectNode();
+        ArrayNode models = body.putArray("models");
+        ArrayNode instances = body.putArray("instances");
+        if (scope.equals("local") || request.forwarded()) {
+            addLocalAccuracy(models);
+            instances.add(self());
+            return QueryReply.ok(body);
+        }
+        if (!scope.equals("all")) {
+            throw QueryException.badRequest("scope must be all or local, got '" + scope + "'");
+        }
+        // Accuracy is keyed by model and spread over the instances: gather every instance's share.
+        for (HostInfo host : stores.hostsOf(PredictorTopology.ACCURACY_STORE)) {
+            instances.add(host.host() + ":" + host.port());
+            if (host.equals(stores.self())) {
+                addLocalAccuracy(models);
+                continue;
+            }
+            QueryReply reply = server.get(host, "/accuracy?scope=local");
+            if (reply.status() != 200) {
+                throw new QueryException(reply.status() == 404 ? 503 : reply.status(), "instance " + host.host() + ":"
+                        + host.port() + " answered " + reply.status() + ": " + reply.body().path("error").asText());
+            }
+            reply.body().path("models").forEach(models::add);
+        }
+        return QueryReply.ok(body);
+    }
+
+    private void addLocalAccuracy(ArrayNode models) {
+        for (KeyValue<String, PredictorMetrics> entry :
+                stores.<String, PredictorMetrics>localEntries(PredictorTopology.ACCURACY_STORE)) {
+            ObjectNode model = (ObjectNode) AvroJson.toJson(entry.value);
+            model.put("servedBy", self());
+            models.add(model);
+        }
+    }
+
+    private QueryReply table(QueryRequest request) {
+        if (request.segments().size() != 2) {
+            throw QueryException.badRequest("expected /tables/{model}/{moeLayer}?level=token|layer");
+        }
+        ModelShape shape = knownModel(request.segments().get(0));
+        int layer;
+        try {
+            layer = Integer.parseInt(request.segments().get(1));
+        } catch (NumberFormatException e) {
+            throw QueryException.badRequest("MoE layer must be an integer, got '" + request.segments().get(1) + "'");
+        }
+        if (layer < 0 || layer >= shape.numMoeLayers()) {
+            throw QueryException.notFound(shape.id() + " has MoE layers 0.." + (shape.numMoeLayers() - 1)
+                    + ", not " + layer);
+        }
+        String level = request.param("level", "token").toUpperCase(Locale.ROOT);
+        if (!level.equals("TOKEN") && !level.equals("LAYER")) {
+            throw QueryException.badRequest("level must be token or layer, got '" + request.param("level", "") + "'");
+        }
+        String key = tableKey(shape.id(), layer, level);
+        Object located;
+        try {
+            located = stores.locate(PREDICTION_TABLE_STORE, key, KEYS);
+        } catch (QueryException e) {
+            if (e.status() == 404) {
+                throw QueryException.notFound("prediction tables are not available: this predictor's topology has "
+                        + "no store " + PREDICTION_TABLE_STORE);
+            }
+            throw e;
+        }
+        if (located instanceof StoreRouting.Located.Elsewhere<?> e) {
+            return server.forward(e.owner(), request);
+        }
+        Object value = ((StoreRouting.Located.Here<?>) located).value().orElseThrow(() -> QueryException.notFound(
+                "no " + level.toLowerCase(Locale.ROOT) + "-level table published yet for " + key));
+        JsonNode json = AvroJson.toJson(value);
+        ObjectNode body = json instanceof ObjectNode o ? o : NODES.objectNode().set("table", json);
+        body.put("servedBy", self());
+        return QueryReply.ok(body);
+    }
+
+    /** The key of a layer's table: the moe.prediction-tables key, {@code model/layer/LEVEL}. */
+    public static String tableKey(String model, int moeLayer, String level) {
+        return model + "/" + moeLayer + "/" + level;
+    }
+
+    private ModelShape knownModel(String id) {
+        return catalog.byId(id).orElseThrow(() -> QueryException.notFound("unknown model '" + id + "'"));
+    }
+
+    private String self() {
+        return stores.self().host() + ":" + stores.self().port();
+    }
+}

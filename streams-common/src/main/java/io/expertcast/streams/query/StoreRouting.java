@@ -1,0 +1,127 @@
+package io.expertcast.streams.query;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Supplier;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.KeyQueryMetadata;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StoreQueryParameters;
+import org.apache.kafka.streams.StreamsMetadata;
+import org.apache.kafka.streams.errors.InvalidStateStoreException;
+import org.apache.kafka.streams.state.HostInfo;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.QueryableStoreTypes;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+
+/**
+ * Kafka Streams interactive queries of key-value stores, routed to the instance that owns the key
+ * ({@code application.server} + {@link KafkaStreams#queryMetadataForKey}). Everything that means
+ * "the state is moving" (not yet running, rebalancing, a store migrating) is a 503 the caller may
+ * retry; a store the topology does not have is a 404.
+ */
+public final class StoreRouting {
+    private final Supplier<KafkaStreams> streams;
+    private final HostInfo self;
+
+    /**
+     * @param streams the application, or null while it is not built yet (queries are then 503)
+     * @param self    this instance's {@code application.server}
+     */
+    public StoreRouting(Supplier<KafkaStreams> streams, HostInfo self) {
+        this.streams = streams;
+        this.self = self;
+    }
+
+    public HostInfo self() {
+        return self;
+    }
+
+    /** Where a key lives: here (with its value, or none) or on another instance. */
+    public sealed interface Located<V> {
+        /** This instance owns the key; {@code value} is empty when the store has no entry for it. */
+        record Here<V>(Optional<V> value) implements Located<V> {
+        }
+
+        /** Another instance owns the key: forward the query there. */
+        record Elsewhere<V>(HostInfo owner) implements Located<V> {
+        }
+    }
+
+    /** Finds the owner of {@code key} in {@code store}; reads it when this instance is the owner. */
+    public <K, V> Located<V> locate(String store, K key, Serializer<K> keySerializer) {
+        KafkaStreams app = running();
+        KeyQueryMetadata metadata;
+        try {
+            metadata = app.queryMetadataForKey(store, key, keySerializer);
+        } catch (IllegalStateException e) {
+            throw QueryException.unavailable("the application is not running: " + e.getMessage());
+        }
+        if (metadata == null) {
+            throw QueryException.notFound("state store " + store + " is not part of this application's topology");
+        }
+        if (metadata.equals(KeyQueryMetadata.NOT_AVAILABLE) || metadata.activeHost() == null
+                || metadata.activeHost().equals(HostInfo.unavailable())) {
+            throw QueryException.unavailable("the owner of this key in " + store + " is not known yet (rebalancing)");
+        }
+        if (!metadata.activeHost().equals(self)) {
+            return new Located.Elsewhere<>(metadata.activeHost());
+        }
+        try {
+            ReadOnlyKeyValueStore<K, V> local = app.store(StoreQueryParameters
+                    .fromNameAndType(store, QueryableStoreTypes.<K, V>keyValueStore())
+                    .withPartition(metadata.partition()));
+            return new Located.Here<>(Optional.ofNullable(local.get(key)));
+        } catch (InvalidStateStoreException e) {
+            throw QueryException.unavailable("store " + store + " partition " + metadata.partition()
+                    + " is not queryable here right now (" + e.getMessage() + ")");
+        }
+    }
+
+    /** Every entry of the active partitions of {@code store} held by this instance. */
+    public <K, V> List<KeyValue<K, V>> localEntries(String store) {
+        KafkaStreams app = running();
+        try {
+            ReadOnlyKeyValueStore<K, V> local = app.store(StoreQueryParameters
+                    .fromNameAndType(store, QueryableStoreTypes.<K, V>keyValueStore()));
+            List<KeyValue<K, V>> entries = new ArrayList<>();
+            try (KeyValueIterator<K, V> all = local.all()) {
+                all.forEachRemaining(entries::add);
+            }
+            return entries;
+        } catch (org.apache.kafka.streams.errors.UnknownStateStoreException e) {
+            throw QueryException.notFound("state store " + store + " is not part of this application's topology");
+        } catch (InvalidStateStoreException e) {
+            throw QueryException.unavailable("store " + store + " is not queryable here right now (" + e.getMessage() + ")");
+        }
+    }
+
+    /** The instances (this one included) that hold active partitions of {@code store}. */
+    public List<HostInfo> hostsOf(String store) {
+        KafkaStreams app = running();
+        Collection<StreamsMetadata> all = app.streamsMetadataForStore(store);
+        List<HostInfo> hosts = new ArrayList<>();
+        for (StreamsMetadata m : all) {
+            if (m.stateStoreNames().contains(store) && !hosts.contains(m.hostInfo())) {
+                hosts.add(m.hostInfo());
+            }
+        }
+        return hosts;
+    }
+
+    /** The application if it is RUNNING; otherwise 503 (starting, rebalancing, stopping). */
+    private KafkaStreams running() {
+        KafkaStreams app = streams.get();
+        if (app == null) {
+            throw QueryException.unavailable("the application is starting");
+        }
+        KafkaStreams.State state = app.state();
+        if (state != KafkaStreams.State.RUNNING) {
+            throw QueryException.unavailable("the application is " + state + "; retry when it is RUNNING");
+        }
+        return app;
+    }
+}
