@@ -75,14 +75,26 @@ public final class TaskAllocator {
     /** weightTransferNs(model, h) of this call's model, by hop count. */
     private final double[] fetchByHops;
     private long[] order = new long[0];
-    private long[] packed = new long[0];
-    /** computeNs(model, n x 50), filled lazily per call: before its last block an expert's share on a die is a multiple of 50. */
-    private double[] blockComputeNs = new double[0];
-    /** computeNs(n+1 blocks) - computeNs(n blocks), for the current call's model. */
+    /** This call's pieces, (die << 32 | tokens), each expert's together; sorted by die per expert. */
+    private long[] pieceOf = new long[0];
+    /** Per expert its first piece in {@link #pieceOf} and how many it has (0 = no work this call). */
+    private int[] pieceStart = new int[0];
+    private int[] pieceCount = new int[0];
+    /** Per candidate die its ranking key, load + start cost (filled by rankCandidates). */
+    private final double[] rankKey;
+    /**
+     * The model the per-model tables below were computed for; they are pure functions of the model
+     * and the hardware, so they persist across calls (per-block precompute, extended on demand).
+     */
+    private ModelShape cachedModel;
+    /** computeNs(model, t) for t = 0..computeFilled-1. */
+    private double[] computeByTokens = new double[0];
+    private int computeFilled;
+    /** computeNs(n+1 blocks) - computeNs(n blocks), n = 0..incFilled-1. */
     private double[] blockIncNs = new double[0];
+    private int incFilled;
     /** Activation ns of one full block on each die. */
     private final double[] blockActNs;
-    private int blockComputeFilled;
 
     public TaskAllocator(Mesh mesh, DieCostModel costModel) {
         this.mesh = mesh;
@@ -105,6 +117,7 @@ public final class TaskAllocator {
         this.blockActNs = new double[dies];
         this.actLatencyNs = new double[dies];
         this.cachedMark = new boolean[dies];
+        this.rankKey = new double[dies];
         this.hopsByDie = new int[dies];
         this.hopTable = new int[dies * dies];
         int maxHops = 0;
@@ -158,20 +171,18 @@ public final class TaskAllocator {
         }
         Arrays.fill(load, 0);
         Arrays.fill(dieTokens, 0);
-        blockComputeFilled = 0;
-        for (int die = 0; die < dies; die++) {
-            actNsPerToken[die] = costModel.activationExchangeNsPerToken(model, neighbours[die].length, dies);
-            blockActNs[die] = BLOCK_TOKENS * actNsPerToken[die];
-        }
-        for (int h = 0; h < fetchByHops.length; h++) {
-            fetchByHops[h] = costModel.weightTransferNs(model, h);
+        if (model != cachedModel) {
+            forModel(model);
         }
         LlcResidency cache = model.expertBytes() <= costModel.hardware().llcBytes() ? llc : LlcResidency.NONE;
 
         // 1. Experts with work, by token count ascending, ties by id: one primitive sort of (tokens, id).
         if (order.length < numExperts) {
             order = new long[numExperts];
+            pieceStart = new int[numExperts];
+            pieceCount = new int[numExperts];
         }
+        Arrays.fill(pieceCount, 0, numExperts, 0);
         int active = 0;
         int maxPieces = 0;
         for (int e = 0; e < numExperts; e++) {
@@ -185,17 +196,12 @@ public final class TaskAllocator {
             }
         }
         Arrays.sort(order, 0, active);
-        // computeNs of n blocks and the increment of the (n+1)-th, up to the largest expert's blocks + 1.
-        int maxBlocks = active == 0 ? 0 : (int) (order[active - 1] >>> 32) / BLOCK_TOKENS + 1;
-        computeOfBlocks(model, maxBlocks + 1);
-        if (blockIncNs.length < maxBlocks + 1) {
-            blockIncNs = new double[maxBlocks + 1];
-        }
-        for (int b = 0; b <= maxBlocks; b++) {
-            blockIncNs[b] = blockComputeNs[b + 1] - blockComputeNs[b];
-        }
-        if (packed.length < maxPieces) {
-            packed = new long[maxPieces];
+        // computeNs up to the largest expert's tokens and the block increments up to its blocks + 1.
+        int maxTokens = active == 0 ? 0 : (int) (order[active - 1] >>> 32);
+        extendCompute(model, maxTokens + BLOCK_TOKENS + 1);
+        extendIncrements(maxTokens / BLOCK_TOKENS + 2);
+        if (pieceOf.length < maxPieces) {
+            pieceOf = new long[maxPieces];
         }
 
         int pieces = 0;
@@ -237,8 +243,8 @@ public final class TaskAllocator {
                 double bestCost = Double.POSITIVE_INFINITY;
                 for (int i = 0; i < k; i++) {
                     int die = candidates[i];
-                    double cost = load[die] + costModel.computeNs(model, assigned[i] + last)
-                            - computeOfBlocks(model, assigned[i] / BLOCK_TOKENS) + last * actNsPerToken[die]
+                    double cost = load[die] + computeByTokens[assigned[i] + last]
+                            - computeByTokens[assigned[i]] + last * actNsPerToken[die]
                             + (assigned[i] == 0 ? fetchByDie[die] : 0);
                     if (cost < bestCost) {
                         bestCost = cost;
@@ -248,10 +254,18 @@ public final class TaskAllocator {
                 load[candidates[best]] = bestCost;
                 assigned[best] += last;
             }
+            // The expert's pieces, by die (insertion sort: at most one per candidate).
+            int first = pieces;
             for (int i = 0; i < k; i++) {
                 if (assigned[i] > 0) {
                     int die = candidates[i];
-                    packed[pieces++] = ((long) expert * dies + die) << 32 | assigned[i];
+                    long piece = (long) die << 32 | assigned[i];
+                    int j = pieces++;
+                    while (j > first && pieceOf[j - 1] > piece) {
+                        pieceOf[j] = pieceOf[j - 1];
+                        j--;
+                    }
+                    pieceOf[j] = piece;
                     dieTokens[die] += assigned[i];
                     if (holderMark[die] != stamp && !cachedMark[die]) {
                         remote += assigned[i];
@@ -259,33 +273,67 @@ public final class TaskAllocator {
                     }
                 }
             }
+            pieceStart[expert] = first;
+            pieceCount[expert] = pieces - first;
         }
 
-        Arrays.sort(packed, 0, pieces);
+        // Rows by expert then die: experts in id order, each one's pieces already by die.
         int[] outExperts = new int[pieces];
         int[] outDies = new int[pieces];
         int[] outTokens = new int[pieces];
-        for (int i = 0; i < pieces; i++) {
-            long key = packed[i] >>> 32;
-            outExperts[i] = (int) (key / dies);
-            outDies[i] = (int) (key % dies);
-            outTokens[i] = (int) packed[i];
+        int row = 0;
+        for (int expert = 0; expert < numExperts; expert++) {
+            for (int p = pieceStart[expert], end = p + pieceCount[expert]; p < end; p++, row++) {
+                outExperts[row] = expert;
+                outDies[row] = (int) (pieceOf[p] >>> 32);
+                outTokens[row] = (int) pieceOf[p];
+            }
         }
         return new AllocationResult(outExperts, outDies, outTokens, load.clone(), dieTokens.clone(), remote,
                 remoteHops);
     }
 
-    private double computeOfBlocks(ModelShape model, int blocks) {
-        if (blocks >= blockComputeFilled) {
-            if (blocks >= blockComputeNs.length) {
-                blockComputeNs = Arrays.copyOf(blockComputeNs, Math.max(64, 2 * blocks + 1));
-            }
-            for (int n = blockComputeFilled; n <= blocks; n++) {
-                blockComputeNs[n] = costModel.computeNs(model, n * BLOCK_TOKENS);
-            }
-            blockComputeFilled = blocks + 1;
+    /** The per-model tables: activation costs per die, weight fetch by hops; compute tables restart empty. */
+    private void forModel(ModelShape model) {
+        for (int die = 0; die < dies; die++) {
+            actNsPerToken[die] = costModel.activationExchangeNsPerToken(model, neighbours[die].length, dies);
+            blockActNs[die] = BLOCK_TOKENS * actNsPerToken[die];
         }
-        return blockComputeNs[blocks];
+        for (int h = 0; h < fetchByHops.length; h++) {
+            fetchByHops[h] = costModel.weightTransferNs(model, h);
+        }
+        computeFilled = 0;
+        incFilled = 0;
+        cachedModel = model;
+    }
+
+    /** Makes computeByTokens[t] = computeNs(model, t) hold for every t < {@code size}. */
+    private void extendCompute(ModelShape model, int size) {
+        if (size <= computeFilled) {
+            return;
+        }
+        if (size > computeByTokens.length) {
+            computeByTokens = Arrays.copyOf(computeByTokens, Math.max(size, 2 * computeByTokens.length));
+        }
+        for (int t = computeFilled; t < size; t++) {
+            computeByTokens[t] = costModel.computeNs(cachedModel, t);
+        }
+        computeFilled = size;
+    }
+
+    /** Makes blockIncNs[n] = computeNs((n+1) x 50) - computeNs(n x 50) hold for every n < {@code size}. */
+    private void extendIncrements(int size) {
+        if (size <= incFilled) {
+            return;
+        }
+        extendCompute(cachedModel, size * BLOCK_TOKENS + 1);
+        if (size > blockIncNs.length) {
+            blockIncNs = Arrays.copyOf(blockIncNs, Math.max(size, 2 * blockIncNs.length));
+        }
+        for (int n = incFilled; n < size; n++) {
+            blockIncNs[n] = computeByTokens[(n + 1) * BLOCK_TOKENS] - computeByTokens[n * BLOCK_TOKENS];
+        }
+        incFilled = size;
     }
 
     /** max_split_num: one piece per 295 tokens (the compute-bound point), at least one. */
@@ -318,7 +366,7 @@ public final class TaskAllocator {
             for (int neighbour : neighbours[holders[h]]) {
                 if (candidateMark[neighbour] != stamp) {
                     candidateMark[neighbour] = stamp;
-                    boolean cached = llc.cached(layer, expert, neighbour);
+                    boolean cached = llc != LlcResidency.NONE && llc.cached(layer, expert, neighbour);
                     cachedMark[neighbour] = cached;
                     hopsByDie[neighbour] = cached ? 0 : hopsToNearest(neighbour);
                     fetchByDie[neighbour] = actLatencyNs[neighbour] + (cached ? costModel.localWeightAccessNs(true)
@@ -328,6 +376,10 @@ public final class TaskAllocator {
             }
         }
         // Insertion sort: a handful of candidates per expert.
+        for (int i = 0; i < n; i++) {
+            int die = candidates[i];
+            rankKey[die] = load[die] + fetchByDie[die];
+        }
         for (int i = 1; i < n; i++) {
             int die = candidates[i];
             int j = i - 1;
@@ -341,8 +393,8 @@ public final class TaskAllocator {
     }
 
     private boolean before(int a, int b) {
-        double ka = load[a] + fetchByDie[a];
-        double kb = load[b] + fetchByDie[b];
+        double ka = rankKey[a];
+        double kb = rankKey[b];
         return ka < kb || (ka == kb && a < b);
     }
 
