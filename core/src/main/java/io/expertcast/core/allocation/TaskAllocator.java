@@ -75,6 +75,9 @@ public final class TaskAllocator {
     /** weightTransferNs(model, h) of this call's model, by hop count. */
     private final double[] fetchByHops;
     private long[] order = new long[0];
+    /** Radix sort's other buffer and its 256 digit counts. */
+    private long[] orderSwap = new long[0];
+    private final int[] digitCount = new int[257];
     /** This call's pieces, (die << 32 | tokens), each expert's together; sorted by die per expert. */
     private long[] pieceOf = new long[0];
     /** Per expert its first piece in {@link #pieceOf} and how many it has (0 = no work this call). */
@@ -179,6 +182,7 @@ public final class TaskAllocator {
         // 1. Experts with work, by token count ascending, ties by id: one primitive sort of (tokens, id).
         if (order.length < numExperts) {
             order = new long[numExperts];
+            orderSwap = new long[numExperts];
             pieceStart = new int[numExperts];
             pieceCount = new int[numExperts];
         }
@@ -195,7 +199,7 @@ public final class TaskAllocator {
                 maxPieces += Math.min(dies, maxSplit(t));
             }
         }
-        Arrays.sort(order, 0, active);
+        sortByTokens(active);
         // computeNs up to the largest expert's tokens and the block increments up to its blocks + 1.
         int maxTokens = active == 0 ? 0 : (int) (order[active - 1] >>> 32);
         extendCompute(model, maxTokens + BLOCK_TOKENS + 1);
@@ -291,6 +295,41 @@ public final class TaskAllocator {
         }
         return new AllocationResult(outExperts, outDies, outTokens, load.clone(), dieTokens.clone(), remote,
                 remoteHops);
+    }
+
+    /**
+     * Sorts order[0..n) by token count, ties by expert id: a stable LSD radix sort on the count's
+     * bytes (the entries were written in id order), the same order as sorting the (tokens, id) longs.
+     */
+    private void sortByTokens(int n) {
+        int maxTokens = 0;
+        for (int i = 0; i < n; i++) {
+            maxTokens = Math.max(maxTokens, (int) (order[i] >>> 32));
+        }
+        long[] from = order;
+        long[] to = orderSwap;
+        for (int shift = 32; shift < 64 && (maxTokens >>> (shift - 32)) != 0; shift += 8) {
+            Arrays.fill(digitCount, 0);
+            for (int i = 0; i < n; i++) {
+                digitCount[(int) (from[i] >>> shift) & 0xFF]++;
+            }
+            for (int d = 0, sum = 0; d < 256; d++) {
+                int c = digitCount[d];
+                digitCount[d] = sum;
+                sum += c;
+            }
+            for (int i = 0; i < n; i++) {
+                long v = from[i];
+                to[digitCount[(int) (v >>> shift) & 0xFF]++] = v;
+            }
+            long[] t = from;
+            from = to;
+            to = t;
+        }
+        if (from != order) {
+            orderSwap = order;
+            order = from;
+        }
     }
 
     /** The per-model tables: activation costs per die, weight fetch by hops; compute tables restart empty. */
