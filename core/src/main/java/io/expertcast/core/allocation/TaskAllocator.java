@@ -83,6 +83,8 @@ public final class TaskAllocator {
     /** Per expert its first piece in {@link #pieceOf} and how many it has (0 = no work this call). */
     private int[] pieceStart = new int[0];
     private int[] pieceCount = new int[0];
+    /** Per die the start cost of a piece on a holder: local HBM access + the activations' route latency. */
+    private final double[] holderStartNs;
     /** Per candidate die its ranking key, load + start cost (filled by rankCandidates). */
     private final double[] rankKey;
     /**
@@ -121,6 +123,7 @@ public final class TaskAllocator {
         this.actLatencyNs = new double[dies];
         this.cachedMark = new boolean[dies];
         this.rankKey = new double[dies];
+        this.holderStartNs = new double[dies];
         this.hopsByDie = new int[dies];
         this.hopTable = new int[dies * dies];
         int maxHops = 0;
@@ -137,6 +140,7 @@ public final class TaskAllocator {
                 hops += mesh.hops(from, die);
             }
             actLatencyNs[die] = hops / dies * costModel.hardware().hopLatencyNs();
+            holderStartNs[die] = costModel.localWeightAccessNs(false) + actLatencyNs[die];
         }
     }
 
@@ -398,7 +402,7 @@ public final class TaskAllocator {
             candidateMark[die] = stamp;
             cachedMark[die] = false;
             hopsByDie[die] = 0;
-            fetchByDie[die] = costModel.localWeightAccessNs(false) + actLatencyNs[die];
+            fetchByDie[die] = holderStartNs[die];
             candidates[n++] = die;
         }
         for (int h = 0; h < holderCount; h++) {
@@ -414,11 +418,23 @@ public final class TaskAllocator {
                 }
             }
         }
-        // Insertion sort: a handful of candidates per expert.
         for (int i = 0; i < n; i++) {
             int die = candidates[i];
             rankKey[die] = load[die] + fetchByDie[die];
         }
+        int keep = Math.min(n, maxSplit(tokens));
+        if (keep == 1) {
+            // One piece (up to 295 tokens): only the first in rank order matters.
+            int best = 0;
+            for (int i = 1; i < n; i++) {
+                if (before(candidates[i], candidates[best])) {
+                    best = i;
+                }
+            }
+            candidates[0] = candidates[best];
+            return 1;
+        }
+        // Insertion sort: a handful of candidates per expert.
         for (int i = 1; i < n; i++) {
             int die = candidates[i];
             int j = i - 1;
@@ -428,7 +444,7 @@ public final class TaskAllocator {
             }
             candidates[j + 1] = die;
         }
-        return Math.min(n, maxSplit(tokens));
+        return keep;
     }
 
     private boolean before(int a, int b) {
