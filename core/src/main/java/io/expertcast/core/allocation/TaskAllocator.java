@@ -85,6 +85,8 @@ public final class TaskAllocator {
     private int[] pieceCount = new int[0];
     /** Per die the start cost of a piece on a holder: local HBM access + the activations' route latency. */
     private final double[] holderStartNs;
+    /** Per die the start cost of a piece one hop from the only holder: weights over one hop + route latency. */
+    private final double[] oneHopStartNs;
     /** Per candidate die its ranking key, load + start cost (filled by rankCandidates). */
     private final double[] rankKey;
     /**
@@ -124,6 +126,7 @@ public final class TaskAllocator {
         this.cachedMark = new boolean[dies];
         this.rankKey = new double[dies];
         this.holderStartNs = new double[dies];
+        this.oneHopStartNs = new double[dies];
         this.hopsByDie = new int[dies];
         this.hopTable = new int[dies * dies];
         int maxHops = 0;
@@ -219,49 +222,7 @@ public final class TaskAllocator {
             int expert = (int) order[o];
             int tokens = (int) (order[o] >>> 32);
             int k = rankCandidates(model, table, moeLayer, expert, tokens, cache);
-            // 3. Blocks of 50 to the cheapest candidate; cost(die) is the die's finish time after the block.
-            // next[i] = candidate i's cost for the next full block, updated only for the candidate that
-            // took the block, so a block costs one pass over k doubles.
-            for (int i = 0; i < k; i++) {
-                assigned[i] = 0;
-                int die = candidates[i];
-                nextCost[i] = load[die] + fetchByDie[die] + blockIncNs[0] + blockActNs[die];
-            }
-            int fullBlocks = tokens / BLOCK_TOKENS;
-            for (int b = 0; b < fullBlocks; b++) {
-                int best = 0;
-                double bestCost = nextCost[0];
-                for (int i = 1; i < k; i++) {
-                    if (nextCost[i] < bestCost) {
-                        bestCost = nextCost[i];
-                        best = i;
-                    }
-                }
-                int die = candidates[best];
-                load[die] = bestCost;
-                int blocks = ++assigned[best];
-                nextCost[best] = bestCost + blockIncNs[blocks] + blockActNs[die];
-            }
-            for (int i = 0; i < k; i++) {
-                assigned[i] *= BLOCK_TOKENS;
-            }
-            int last = tokens - fullBlocks * BLOCK_TOKENS;
-            if (last > 0) {
-                int best = 0;
-                double bestCost = Double.POSITIVE_INFINITY;
-                for (int i = 0; i < k; i++) {
-                    int die = candidates[i];
-                    double cost = load[die] + computeByTokens[assigned[i] + last]
-                            - computeByTokens[assigned[i]] + last * actNsPerToken[die]
-                            + (assigned[i] == 0 ? fetchByDie[die] : 0);
-                    if (cost < bestCost) {
-                        bestCost = cost;
-                        best = i;
-                    }
-                }
-                load[candidates[best]] = bestCost;
-                assigned[best] += last;
-            }
+            handOut(k, tokens);
             // The expert's pieces, by die (insertion sort: at most one per candidate).
             int first = pieces;
             for (int i = 0; i < k; i++) {
@@ -299,6 +260,59 @@ public final class TaskAllocator {
         }
         return new AllocationResult(outExperts, outDies, outTokens, load.clone(), dieTokens.clone(), remote,
                 remoteHops);
+    }
+
+    /**
+     * 3. Hands the expert's tokens to the first {@code k} candidates in blocks of 50, each to the
+     * candidate of lowest cost, the last (smaller) block included; leaves each candidate's tokens in
+     * {@link #assigned} and the dies' planned ns in {@link #load}.
+     */
+    private void handOut(int k, int tokens) {
+        double[] inc = blockIncNs;
+        double[] next = nextCost;
+        // 3. Blocks of 50 to the cheapest candidate; cost(die) is the die's finish time after the block.
+        // next[i] = candidate i's cost for the next full block, updated only for the candidate that
+        // took the block, so a block costs one pass over k doubles.
+        for (int i = 0; i < k; i++) {
+            assigned[i] = 0;
+            int die = candidates[i];
+            next[i] = load[die] + fetchByDie[die] + inc[0] + blockActNs[die];
+        }
+        int fullBlocks = tokens / BLOCK_TOKENS;
+        for (int b = 0; b < fullBlocks; b++) {
+            int best = 0;
+            double bestCost = next[0];
+            for (int i = 1; i < k; i++) {
+                if (next[i] < bestCost) {
+                    bestCost = next[i];
+                    best = i;
+                }
+            }
+            int die = candidates[best];
+            load[die] = bestCost;
+            int blocks = ++assigned[best];
+            next[best] = bestCost + inc[blocks] + blockActNs[die];
+        }
+        for (int i = 0; i < k; i++) {
+            assigned[i] *= BLOCK_TOKENS;
+        }
+        int last = tokens - fullBlocks * BLOCK_TOKENS;
+        if (last > 0) {
+            int best = 0;
+            double bestCost = Double.POSITIVE_INFINITY;
+            for (int i = 0; i < k; i++) {
+                int die = candidates[i];
+                double cost = load[die] + computeByTokens[assigned[i] + last]
+                        - computeByTokens[assigned[i]] + last * actNsPerToken[die]
+                        + (assigned[i] == 0 ? fetchByDie[die] : 0);
+                if (cost < bestCost) {
+                    bestCost = cost;
+                    best = i;
+                }
+            }
+            load[candidates[best]] = bestCost;
+            assigned[best] += last;
+        }
     }
 
     /**
@@ -344,6 +358,9 @@ public final class TaskAllocator {
         }
         for (int h = 0; h < fetchByHops.length; h++) {
             fetchByHops[h] = costModel.weightTransferNs(model, h);
+        }
+        for (int die = 0; die < dies; die++) {
+            oneHopStartNs[die] = actLatencyNs[die] + fetchByHops[Math.min(1, fetchByHops.length - 1)];
         }
         computeFilled = 0;
         incFilled = 0;
@@ -405,6 +422,22 @@ public final class TaskAllocator {
             fetchByDie[die] = holderStartNs[die];
             candidates[n++] = die;
         }
+        if (holderCount == 1 && llc == LlcResidency.NONE) {
+            // The common case (one copy, no LLC state): the neighbours are 1 hop from the holder.
+            for (int neighbour : neighbours[holders[0]]) {
+                cachedMark[neighbour] = false;
+                hopsByDie[neighbour] = 1;
+                fetchByDie[neighbour] = oneHopStartNs[neighbour];
+                candidates[n++] = neighbour;
+            }
+        } else {
+            n = addNeighbours(n, layer, expert, llc);
+        }
+        return rank(n, tokens);
+    }
+
+    /** The distance-1 neighbours of every holder, each once, after the {@code n} holders in {@link #candidates}. */
+    private int addNeighbours(int n, int layer, int expert, LlcResidency llc) {
         for (int h = 0; h < holderCount; h++) {
             for (int neighbour : neighbours[holders[h]]) {
                 if (candidateMark[neighbour] != stamp) {
@@ -418,6 +451,11 @@ public final class TaskAllocator {
                 }
             }
         }
+        return n;
+    }
+
+    /** Sorts the {@code n} candidates by load + start cost, then die id; returns how many are kept. */
+    private int rank(int n, int tokens) {
         for (int i = 0; i < n; i++) {
             int die = candidates[i];
             rankKey[die] = load[die] + fetchByDie[die];
