@@ -38,14 +38,22 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * allocator plans with the table the topic holds. A model with no rows there starts on the even,
  * EP-like table, which the first pass of the model seen by this task publishes, once: a flag in
  * {@link AllocatorTopology#PLACEMENT_PUBLISHED_STORE} survives restarts through its changelog.
+ *
+ * <p>Each layer's metrics carry the placement moves that took effect since the model's previous
+ * pass on this task ({@link ExpertDistributionTable#changeFrom}: the fewest REPLICATE / MIGRATE /
+ * EVICT commands between the two tables, and one expert's weight bytes per copy gained). The first
+ * pass after a start reports none (there is no earlier table in memory to compare with).
  */
 final class PassPlanner implements Processor<String, CompletedPass, String, SpecificRecord> {
+    private static final ExpertDistributionTable.LayerChange NO_CHANGE = new ExpertDistributionTable.LayerChange(0, 0);
     private final ModelCatalog catalog;
     private final HardwareConfig hardware;
     private final TaskAllocator allocator;
     private final PlacementTableVersion version;
     private final Map<String, ExpertDistributionTable> tables = new HashMap<>();
     private final Map<String, Long> builtAt = new HashMap<>();
+    /** Per model the table its previous pass was planned with, to report the moves since. */
+    private final Map<String, ExpertDistributionTable> lastPlanned = new HashMap<>();
     private ReadOnlyKeyValueStore<String, PlacementEntry> placementStore;
     private ProcessorContext<String, SpecificRecord> context;
     private KeyValueStore<String, Long> published;
@@ -78,6 +86,7 @@ final class PassPlanner implements Processor<String, CompletedPass, String, Spec
                 publishTable(model, table, record, time);
             }
         }
+        ExpertDistributionTable previous = lastPlanned.put(model.id(), table);
         int[] counts = tokensPerExpert(model, record.value().selections());
         String planKey = Topics.passKey(model.id(), pass.getPassId());
         int experts = model.numExperts();
@@ -85,6 +94,8 @@ final class PassPlanner implements Processor<String, CompletedPass, String, Spec
         for (int layer = 0; layer < model.numMoeLayers(); layer++) {
             System.arraycopy(counts, layer * experts, layerCounts, 0, experts);
             AllocationResult result = allocator.allocate(model, table, layer, layerCounts);
+            ExpertDistributionTable.LayerChange change = previous == null || previous == table
+                    ? NO_CHANGE : table.changeFrom(previous, layer);
             List<Assignment> assignments = new ArrayList<>(result.size());
             for (int i = 0; i < result.size(); i++) {
                 assignments.add(new Assignment(result.expert(i), result.die(i), result.tokens(i)));
@@ -95,7 +106,8 @@ final class PassPlanner implements Processor<String, CompletedPass, String, Spec
                     .setModel(model.id()).setPassId(pass.getPassId()).setLayer(layer)
                     .setMaxDieTokens(result.maxDieTokens()).setMeanDieTokens(result.meanDieTokens())
                     .setRemoteTokens(result.remoteTokens()).setRemoteHops(result.remoteHops())
-                    .setPlannedLayerNs(result.maxDieNs()).setMoves(0).setMovedBytes(0L).setEventTimeMs(time).build()));
+                    .setPlannedLayerNs(result.maxDieNs()).setMoves(change.moves())
+                    .setMovedBytes(change.addedCopies() * model.expertBytes()).setEventTimeMs(time).build()));
         }
     }
 

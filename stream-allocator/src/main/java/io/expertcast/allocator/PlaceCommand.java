@@ -50,6 +50,10 @@ public final class PlaceCommand implements Callable<Integer> {
     @Option(names = "--format", defaultValue = "text", description = "text or json (default ${DEFAULT-VALUE}).")
     Format format;
 
+    @Option(names = "--measure", paramLabel = "FILE", description = "Also report max/mean load per die of the placement "
+            + "under another logical_count file of the same shape (out-of-sample: e.g. place on prefill, measure on decode).")
+    Path measure;
+
     /** A placement of every layer and its balance. */
     record Placement(List<Integer> layers, List<LayerPlacement> placements, double[] maxOverMean) {
         double meanMaxOverMean() {
@@ -67,9 +71,13 @@ public final class PlaceCommand implements Callable<Integer> {
             return 2;
         }
         Placement placement;
+        double[] measured = null;
         try {
             placement = place(counts, policy, dies, redundant, groups, nodes);
-        } catch (IllegalArgumentException e) {
+            if (measure != null) {
+                measured = measure(placement, counts, LogicalCountFile.read(measure), measure);
+            }
+        } catch (IOException | IllegalArgumentException e) {
             System.err.println("place: " + e.getMessage());
             return 2;
         }
@@ -89,6 +97,11 @@ public final class PlaceCommand implements Callable<Integer> {
             json.put("logcnt", placement.placements().stream().map(LayerPlacement::logicalCount).toList());
             json.put("max_over_mean_load_per_layer", placement.maxOverMean());
             json.put("max_over_mean_load", placement.meanMaxOverMean());
+            if (measured != null) {
+                json.put("measured_on", measure.toString());
+                json.put("measured_max_over_mean_load_per_layer", measured);
+                json.put("measured_max_over_mean_load", mean(measured));
+            }
             System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(json));
             return 0;
         }
@@ -97,6 +110,10 @@ public final class PlaceCommand implements Callable<Integer> {
                 policy, experts, dies, slots, slots / dies, placement.layers().size());
         System.out.printf(Locale.ROOT, "max/mean load per die: %.3f (mean over layers), %.3f (worst layer)%n",
                 placement.meanMaxOverMean(), java.util.Arrays.stream(placement.maxOverMean()).max().orElse(Double.NaN));
+        if (measured != null) {
+            System.out.printf(Locale.ROOT, "max/mean load per die measured on %s: %.3f (mean over layers), %.3f (worst layer)%n",
+                    measure, mean(measured), java.util.Arrays.stream(measured).max().orElse(Double.NaN));
+        }
         System.out.println("layer " + placement.layers().get(0) + " phy2log: " + java.util.Arrays.toString(first.physicalToLogical()));
         System.out.println("layer " + placement.layers().get(0) + " logcnt:  " + java.util.Arrays.toString(first.logicalCount()));
         return 0;
@@ -123,6 +140,32 @@ public final class PlaceCommand implements Callable<Integer> {
             throw new IllegalArgumentException("every layer of the load file is zero");
         }
         return new Placement(layers, placements, balance.stream().mapToDouble(Double::doubleValue).toArray());
+    }
+
+    /**
+     * Max/mean die load of each placed layer under another file's counts of the same layer (a layer
+     * without load there is skipped); IllegalArgumentException when the shapes differ or nothing is left.
+     */
+    static double[] measure(Placement placement, long[][] placedOn, long[][] other, Path otherFile) {
+        if (other.length != placedOn.length || other[0].length != placedOn[0].length) {
+            throw new IllegalArgumentException(otherFile + ": logical_count is " + other.length + " layers x "
+                    + other[0].length + " experts, the placed file " + placedOn.length + " x " + placedOn[0].length);
+        }
+        List<Double> balance = new ArrayList<>();
+        for (int i = 0; i < placement.layers().size(); i++) {
+            double[] load = load(other[placement.layers().get(i)]);
+            if (java.util.Arrays.stream(load).sum() > 0) {
+                balance.add(placement.placements().get(i).maxOverMean(load));
+            }
+        }
+        if (balance.isEmpty()) {
+            throw new IllegalArgumentException(otherFile + ": no load in any placed layer");
+        }
+        return balance.stream().mapToDouble(Double::doubleValue).toArray();
+    }
+
+    private static double mean(double[] values) {
+        return java.util.Arrays.stream(values).average().orElse(Double.NaN);
     }
 
     static double[] load(long[] counts) {

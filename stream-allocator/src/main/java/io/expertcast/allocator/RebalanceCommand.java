@@ -82,7 +82,14 @@ public final class RebalanceCommand implements Callable<Integer> {
         }
         int slots = HbmCapacity.slotsPerDiePerLayer(hw, shape);
         // The target fills one slot less than the HBM share, so swaps between dies have room.
-        int redundant = Math.max(0, (slots - 1) * hw.dies() - shape.numExperts());
+        int redundant = (slots - 1) * hw.dies() - shape.numExperts();
+        if (redundant < 0) {
+            System.err.printf(Locale.ROOT, "rebalance: placement beyond HBM capacity: %s on %s needs %d copies per layer "
+                            + "per die (one a spare for swaps), its %.1f GB usable HBM per die hold %d (%.1f MB x %d MoE layers each)%n",
+                    shape.id(), hw.name(), -Math.floorDiv(-shape.numExperts(), hw.dies()) + 1, hw.usableHbmBytes() / 1e9,
+                    slots, shape.expertBytes() / 1e6, shape.numMoeLayers());
+            return 2;
+        }
         System.out.printf(Locale.ROOT, "%s on %s: %d copies per layer per die fit HBM; target %s with %d redundant experts%n",
                 shape.id(), hw.name(), slots, policy, redundant);
         System.out.println("max moves/layer  moved experts  moved GB   max/mean die load");

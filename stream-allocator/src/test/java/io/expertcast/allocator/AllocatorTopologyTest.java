@@ -129,6 +129,43 @@ class AllocatorTopologyTest {
     }
 
     @Test
+    void eachLayersMetricsCountTheMovesAndBytesThatTookEffectSinceThePreviousPass() {
+        long passId = 20;
+        onePass(passId++);
+        placement.readKeyValuesToList(); // the even table, published on the first pass
+        assertTrue(metrics.readValuesToList().stream().allMatch(m -> m.getMoves() == 0 && m.getMovedBytes() == 0));
+
+        int home = ExpertDistributionTable.even(DEEPSEEK, 25).homeDie(5, 7);
+        commands.pipeInput("deepseek-v3/0/3", command(DEEPSEEK.id(), 0, 3, PlacementAction.REPLICATE, 0, 12));
+        commands.pipeInput("deepseek-v3/0/4", command(DEEPSEEK.id(), 0, 4, PlacementAction.REPLICATE, 0, 13));
+        commands.pipeInput("deepseek-v3/5/7", command(DEEPSEEK.id(), 5, 7, PlacementAction.MIGRATE, home, 13));
+        echoPlacementRows();
+        onePass(passId++);
+        List<AllocatorMetrics> second = metrics.readValuesToList();
+        assertEquals(LAYERS, second.size());
+        for (AllocatorMetrics m : second) {
+            int moves = m.getLayer() == 0 ? 2 : m.getLayer() == 5 ? 1 : 0;
+            assertEquals(moves, m.getMoves(), "layer " + m.getLayer());
+            assertEquals(moves * DEEPSEEK.expertBytes(), m.getMovedBytes(), "layer " + m.getLayer());
+        }
+
+        commands.pipeInput("deepseek-v3/0/3", command(DEEPSEEK.id(), 0, 3, PlacementAction.EVICT, 12, -1));
+        echoPlacementRows();
+        onePass(passId++);
+        AllocatorMetrics layer0 = metrics.readValuesToList().get(0);
+        assertEquals(1, layer0.getMoves(), "the eviction");
+        assertEquals(0L, layer0.getMovedBytes(), "an eviction moves no weights");
+        onePass(passId);
+        assertTrue(metrics.readValuesToList().stream().allMatch(m -> m.getMoves() == 0), "reported once");
+        assertTrue(deadLetters.isEmpty());
+    }
+
+    private void onePass(long passId) {
+        selections.pipeInput("a", selection("a", 0, 0, 40, passId, 0));
+        passes.pipeInput(DEEPSEEK.id(), pass(passId, List.of(new PassEntry("a", 0, 40))));
+    }
+
+    @Test
     void commandsTheTableCannotTakeGoToTheDeadLettersWithTheirReason() {
         // Die 12 is home to 11 experts in each of the 58 layers (638 copies); 179 replicas make 817, all
         // its usable HBM (72 GB / 88 MB).

@@ -108,4 +108,36 @@ class PlaceCommandTest {
         assertEquals(2, bad.exit());
         assertTrue(bad.err().contains("export-placement: 264 physical experts"), bad.err());
     }
+
+    @Test
+    void measureReportsThePlacementUnderAnotherLoadFileAndRejectsAnotherShape() throws Exception {
+        Run same = run("--load", LOAD, "--dies", "8", "--replicas", "32", "--measure", LOAD, "--format", "json");
+        assertEquals(0, same.exit(), same.err());
+        JsonNode json = new ObjectMapper().readTree(same.out());
+        assertEquals(json.get("max_over_mean_load").asDouble(), json.get("measured_max_over_mean_load").asDouble(), 1e-12);
+        // The same counts with the experts renamed (e -> 255 - e): the placement no longer fits the load.
+        long[][] counts = io.expertcast.core.placement.LogicalCountFile.read(Path.of(LOAD));
+        long[][] renamed = new long[counts.length][256];
+        for (int l = 0; l < counts.length; l++) {
+            for (int e = 0; e < 256; e++) {
+                renamed[l][e] = counts[l][255 - e];
+            }
+        }
+        Path other = temp.resolve("renamed.json");
+        io.expertcast.core.placement.LogicalCountFile.write(renamed, other);
+        Run out = run("--load", LOAD, "--dies", "8", "--replicas", "32", "--measure", other.toString(), "--format", "json");
+        assertEquals(0, out.exit(), out.err());
+        JsonNode measured = new ObjectMapper().readTree(out.out());
+        // In-sample 1.001; renamed 1.19 (the file's skew is mild once summed over a whole run).
+        assertTrue(measured.get("measured_max_over_mean_load").asDouble() > 1.1 * measured.get("max_over_mean_load").asDouble(),
+                "measured " + measured.get("measured_max_over_mean_load") + ", placed " + measured.get("max_over_mean_load"));
+        Run text = run("--load", LOAD, "--dies", "8", "--measure", other.toString());
+        assertTrue(text.out().contains("max/mean load per die measured on " + other + ": "), text.out());
+
+        Path small = temp.resolve("small.json");
+        Files.writeString(small, "{\"logical_count\": [[1, 2, 3], [4, 5, 6]]}");
+        Run bad = run("--load", LOAD, "--dies", "8", "--measure", small.toString());
+        assertEquals(2, bad.exit());
+        assertTrue(bad.err().contains("small.json: logical_count is 2 layers x 3 experts, the placed file 61 x 256"), bad.err());
+    }
 }

@@ -54,4 +54,60 @@ class RebalanceCommandTest {
         assertEquals(2, policy.exit());
         assertTrue(policy.err().contains("unknown placement policy 'lru'"), policy.err());
     }
+
+    @Test
+    void aWaferWhoseHbmCannotHoldTheModelIsAClearError() throws Exception {
+        // dojo-5x5 with half the HBM: 36 GB usable hold 7 DeepSeek copies per layer per die, 256 experts need 11 + a spare.
+        Path mesh = temp.resolve("small-hbm.properties");
+        Files.writeString(mesh, String.join("\n", "name=small-hbm", "rows=5", "cols=5", "peak_flops_per_s=989e12",
+                "hbm_bytes=40e9", "hbm_bytes_per_s=3.35e12", "link_bytes_per_s=1.7e12", "hop_latency_ns=200",
+                "llc_bytes=67108864", "llc_hit_ns=100", "llc_miss_extra_ns=110", "llc_write_ns=30", "hbm_access_ns=300",
+                "command_bytes=16", "dram_reserved_fraction=0.10", ""));
+        Run r = run("--load", LOAD, "--mesh", mesh.toString());
+        assertEquals(2, r.exit(), r.out() + r.err());
+        assertTrue(r.err().contains("rebalance: placement beyond HBM capacity: deepseek-v3 on small-hbm needs 12 copies "
+                + "per layer per die (one a spare for swaps), its 36.0 GB usable HBM per die hold 7"), r.err());
+    }
+
+    /** The README's loop: rebalance --publish, a running allocator applies every command to moe.placement. */
+    @Test
+    void publishedMovesAreAppliedByARunningAllocator() throws Exception {
+        try (var kafka = io.expertcast.streams.testing.EmbeddedKafka.start()) {
+            for (var topic : List.of(io.expertcast.schemas.Topics.SELECTIONS, io.expertcast.schemas.Topics.PASSES,
+                    io.expertcast.schemas.Topics.ALLOCATIONS, io.expertcast.schemas.Topics.ALLOCATOR_METRICS,
+                    io.expertcast.schemas.Topics.PLACEMENT, io.expertcast.schemas.Topics.PLACEMENT_COMMANDS,
+                    io.expertcast.schemas.Topics.DEAD_LETTER)) {
+                kafka.createTopic(topic.name(), 1);
+            }
+            Run r = run("--load", LOAD, "--max-moves", "2", "--publish", kafka.bootstrapServers());
+            assertEquals(0, r.exit(), r.err());
+            assertTrue(r.out().contains("sent 116 placement commands to moe.placement-commands"), r.out());
+            var rows = new java.util.ArrayList<io.expertcast.schemas.PlacementEntry>();
+            try (var streams = AllocatorApp.start(kafka.bootstrapServers(), temp.resolve("state"),
+                    AllocatorSettings.defaults(), java.util.Map.of());
+                 var consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<>(java.util.Map.<String, Object>of(
+                         org.apache.kafka.clients.consumer.ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+                         org.apache.kafka.clients.consumer.ConsumerConfig.GROUP_ID_CONFIG, "rebalance-test",
+                         org.apache.kafka.clients.consumer.ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                         org.apache.kafka.clients.consumer.ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
+                         new org.apache.kafka.common.serialization.StringDeserializer(),
+                         io.expertcast.schemas.Topics.PLACEMENT.valueSerde().deserializer())) {
+                consumer.subscribe(List.of(io.expertcast.schemas.Topics.PLACEMENT.name()));
+                io.expertcast.streams.testing.Poll.until(java.time.Duration.ofSeconds(60), () -> {
+                    consumer.poll(java.time.Duration.ofMillis(200)).forEach(x -> rows.add(x.value()));
+                    return rows.size() >= 116;
+                }, "116 table rows on moe.placement");
+            }
+            assertEquals(116, rows.size());
+            // Two new copies per MoE layer, homes untouched (hot-replicate's moves are REPLICATEs from the EP table).
+            for (int layer = 0; layer < 58; layer++) {
+                int l = layer;
+                assertEquals(2, rows.stream().filter(x -> x.getLayer() == l).count(), "layer " + layer);
+            }
+            for (var row : rows) {
+                assertEquals(io.expertcast.core.placement.EvenPlacement.homeDie(row.getExpert(), 256, 25), row.getHomeDie());
+                assertTrue(!row.getReplicaDies().isEmpty(), row.toString());
+            }
+        }
+    }
 }

@@ -32,7 +32,11 @@ public final class AllocationResult {
         this.dieTokens = dieTokens;
         this.remoteTokens = remoteTokens;
         this.remoteHops = remoteHops;
-        this.totalTokens = Arrays.stream(tokens).sum();
+        int total = 0;
+        for (int t : tokens) {
+            total += t;
+        }
+        this.totalTokens = total;
     }
 
     /** Number of assignments. */

@@ -75,14 +75,33 @@ public final class TaskAllocator {
     /** weightTransferNs(model, h) of this call's model, by hop count. */
     private final double[] fetchByHops;
     private long[] order = new long[0];
-    private long[] packed = new long[0];
-    /** computeNs(model, n x 50), filled lazily per call: before its last block an expert's share on a die is a multiple of 50. */
-    private double[] blockComputeNs = new double[0];
-    /** computeNs(n+1 blocks) - computeNs(n blocks), for the current call's model. */
+    /** Radix sort's other buffer and its 256 digit counts. */
+    private long[] orderSwap = new long[0];
+    private final int[] digitCount = new int[257];
+    /** This call's pieces, (die << 32 | tokens), each expert's together; sorted by die per expert. */
+    private long[] pieceOf = new long[0];
+    /** Per expert its first piece in {@link #pieceOf} and how many it has (0 = no work this call). */
+    private int[] pieceStart = new int[0];
+    private int[] pieceCount = new int[0];
+    /** Per die the start cost of a piece on a holder: local HBM access + the activations' route latency. */
+    private final double[] holderStartNs;
+    /** Per die the start cost of a piece one hop from the only holder: weights over one hop + route latency. */
+    private final double[] oneHopStartNs;
+    /** Per candidate die its ranking key, load + start cost (filled by rankCandidates). */
+    private final double[] rankKey;
+    /**
+     * The model the per-model tables below were computed for; they are pure functions of the model
+     * and the hardware, so they persist across calls (per-block precompute, extended on demand).
+     */
+    private ModelShape cachedModel;
+    /** computeNs(model, t) for t = 0..computeFilled-1. */
+    private double[] computeByTokens = new double[0];
+    private int computeFilled;
+    /** computeNs(n+1 blocks) - computeNs(n blocks), n = 0..incFilled-1. */
     private double[] blockIncNs = new double[0];
+    private int incFilled;
     /** Activation ns of one full block on each die. */
     private final double[] blockActNs;
-    private int blockComputeFilled;
 
     public TaskAllocator(Mesh mesh, DieCostModel costModel) {
         this.mesh = mesh;
@@ -105,6 +124,9 @@ public final class TaskAllocator {
         this.blockActNs = new double[dies];
         this.actLatencyNs = new double[dies];
         this.cachedMark = new boolean[dies];
+        this.rankKey = new double[dies];
+        this.holderStartNs = new double[dies];
+        this.oneHopStartNs = new double[dies];
         this.hopsByDie = new int[dies];
         this.hopTable = new int[dies * dies];
         int maxHops = 0;
@@ -121,6 +143,7 @@ public final class TaskAllocator {
                 hops += mesh.hops(from, die);
             }
             actLatencyNs[die] = hops / dies * costModel.hardware().hopLatencyNs();
+            holderStartNs[die] = costModel.localWeightAccessNs(false) + actLatencyNs[die];
         }
     }
 
@@ -158,20 +181,19 @@ public final class TaskAllocator {
         }
         Arrays.fill(load, 0);
         Arrays.fill(dieTokens, 0);
-        blockComputeFilled = 0;
-        for (int die = 0; die < dies; die++) {
-            actNsPerToken[die] = costModel.activationExchangeNsPerToken(model, neighbours[die].length, dies);
-            blockActNs[die] = BLOCK_TOKENS * actNsPerToken[die];
-        }
-        for (int h = 0; h < fetchByHops.length; h++) {
-            fetchByHops[h] = costModel.weightTransferNs(model, h);
+        if (model != cachedModel) {
+            forModel(model);
         }
         LlcResidency cache = model.expertBytes() <= costModel.hardware().llcBytes() ? llc : LlcResidency.NONE;
 
         // 1. Experts with work, by token count ascending, ties by id: one primitive sort of (tokens, id).
         if (order.length < numExperts) {
             order = new long[numExperts];
+            orderSwap = new long[numExperts];
+            pieceStart = new int[numExperts];
+            pieceCount = new int[numExperts];
         }
+        Arrays.fill(pieceCount, 0, numExperts, 0);
         int active = 0;
         int maxPieces = 0;
         for (int e = 0; e < numExperts; e++) {
@@ -184,18 +206,13 @@ public final class TaskAllocator {
                 maxPieces += Math.min(dies, maxSplit(t));
             }
         }
-        Arrays.sort(order, 0, active);
-        // computeNs of n blocks and the increment of the (n+1)-th, up to the largest expert's blocks + 1.
-        int maxBlocks = active == 0 ? 0 : (int) (order[active - 1] >>> 32) / BLOCK_TOKENS + 1;
-        computeOfBlocks(model, maxBlocks + 1);
-        if (blockIncNs.length < maxBlocks + 1) {
-            blockIncNs = new double[maxBlocks + 1];
-        }
-        for (int b = 0; b <= maxBlocks; b++) {
-            blockIncNs[b] = blockComputeNs[b + 1] - blockComputeNs[b];
-        }
-        if (packed.length < maxPieces) {
-            packed = new long[maxPieces];
+        sortByTokens(active);
+        // computeNs up to the largest expert's tokens and the block increments up to its blocks + 1.
+        int maxTokens = active == 0 ? 0 : (int) (order[active - 1] >>> 32);
+        extendCompute(model, maxTokens + BLOCK_TOKENS + 1);
+        extendIncrements(maxTokens / BLOCK_TOKENS + 2);
+        if (pieceOf.length < maxPieces) {
+            pieceOf = new long[maxPieces];
         }
 
         int pieces = 0;
@@ -205,53 +222,19 @@ public final class TaskAllocator {
             int expert = (int) order[o];
             int tokens = (int) (order[o] >>> 32);
             int k = rankCandidates(model, table, moeLayer, expert, tokens, cache);
-            // 3. Blocks of 50 to the cheapest candidate; cost(die) is the die's finish time after the block.
-            // next[i] = candidate i's cost for the next full block, updated only for the candidate that
-            // took the block, so a block costs one pass over k doubles.
-            for (int i = 0; i < k; i++) {
-                assigned[i] = 0;
-                int die = candidates[i];
-                nextCost[i] = load[die] + fetchByDie[die] + blockIncNs[0] + blockActNs[die];
-            }
-            int fullBlocks = tokens / BLOCK_TOKENS;
-            for (int b = 0; b < fullBlocks; b++) {
-                int best = 0;
-                double bestCost = nextCost[0];
-                for (int i = 1; i < k; i++) {
-                    if (nextCost[i] < bestCost) {
-                        bestCost = nextCost[i];
-                        best = i;
-                    }
-                }
-                int die = candidates[best];
-                load[die] = bestCost;
-                int blocks = ++assigned[best];
-                nextCost[best] = bestCost + blockIncNs[blocks] + blockActNs[die];
-            }
-            for (int i = 0; i < k; i++) {
-                assigned[i] *= BLOCK_TOKENS;
-            }
-            int last = tokens - fullBlocks * BLOCK_TOKENS;
-            if (last > 0) {
-                int best = 0;
-                double bestCost = Double.POSITIVE_INFINITY;
-                for (int i = 0; i < k; i++) {
-                    int die = candidates[i];
-                    double cost = load[die] + costModel.computeNs(model, assigned[i] + last)
-                            - computeOfBlocks(model, assigned[i] / BLOCK_TOKENS) + last * actNsPerToken[die]
-                            + (assigned[i] == 0 ? fetchByDie[die] : 0);
-                    if (cost < bestCost) {
-                        bestCost = cost;
-                        best = i;
-                    }
-                }
-                load[candidates[best]] = bestCost;
-                assigned[best] += last;
-            }
+            handOut(k, tokens);
+            // The expert's pieces, by die (insertion sort: at most one per candidate).
+            int first = pieces;
             for (int i = 0; i < k; i++) {
                 if (assigned[i] > 0) {
                     int die = candidates[i];
-                    packed[pieces++] = ((long) expert * dies + die) << 32 | assigned[i];
+                    long piece = (long) die << 32 | assigned[i];
+                    int j = pieces++;
+                    while (j > first && pieceOf[j - 1] > piece) {
+                        pieceOf[j] = pieceOf[j - 1];
+                        j--;
+                    }
+                    pieceOf[j] = piece;
                     dieTokens[die] += assigned[i];
                     if (holderMark[die] != stamp && !cachedMark[die]) {
                         remote += assigned[i];
@@ -259,33 +242,158 @@ public final class TaskAllocator {
                     }
                 }
             }
+            pieceStart[expert] = first;
+            pieceCount[expert] = pieces - first;
         }
 
-        Arrays.sort(packed, 0, pieces);
+        // Rows by expert then die: experts in id order, each one's pieces already by die.
         int[] outExperts = new int[pieces];
         int[] outDies = new int[pieces];
         int[] outTokens = new int[pieces];
-        for (int i = 0; i < pieces; i++) {
-            long key = packed[i] >>> 32;
-            outExperts[i] = (int) (key / dies);
-            outDies[i] = (int) (key % dies);
-            outTokens[i] = (int) packed[i];
+        int row = 0;
+        for (int expert = 0; expert < numExperts; expert++) {
+            for (int p = pieceStart[expert], end = p + pieceCount[expert]; p < end; p++, row++) {
+                outExperts[row] = expert;
+                outDies[row] = (int) (pieceOf[p] >>> 32);
+                outTokens[row] = (int) pieceOf[p];
+            }
         }
         return new AllocationResult(outExperts, outDies, outTokens, load.clone(), dieTokens.clone(), remote,
                 remoteHops);
     }
 
-    private double computeOfBlocks(ModelShape model, int blocks) {
-        if (blocks >= blockComputeFilled) {
-            if (blocks >= blockComputeNs.length) {
-                blockComputeNs = Arrays.copyOf(blockComputeNs, Math.max(64, 2 * blocks + 1));
-            }
-            for (int n = blockComputeFilled; n <= blocks; n++) {
-                blockComputeNs[n] = costModel.computeNs(model, n * BLOCK_TOKENS);
-            }
-            blockComputeFilled = blocks + 1;
+    /**
+     * 3. Hands the expert's tokens to the first {@code k} candidates in blocks of 50, each to the
+     * candidate of lowest cost, the last (smaller) block included; leaves each candidate's tokens in
+     * {@link #assigned} and the dies' planned ns in {@link #load}.
+     */
+    private void handOut(int k, int tokens) {
+        double[] inc = blockIncNs;
+        double[] next = nextCost;
+        // 3. Blocks of 50 to the cheapest candidate; cost(die) is the die's finish time after the block.
+        // next[i] = candidate i's cost for the next full block, updated only for the candidate that
+        // took the block, so a block costs one pass over k doubles.
+        for (int i = 0; i < k; i++) {
+            assigned[i] = 0;
+            int die = candidates[i];
+            next[i] = load[die] + fetchByDie[die] + inc[0] + blockActNs[die];
         }
-        return blockComputeNs[blocks];
+        int fullBlocks = tokens / BLOCK_TOKENS;
+        for (int b = 0; b < fullBlocks; b++) {
+            int best = 0;
+            double bestCost = next[0];
+            for (int i = 1; i < k; i++) {
+                if (next[i] < bestCost) {
+                    bestCost = next[i];
+                    best = i;
+                }
+            }
+            int die = candidates[best];
+            load[die] = bestCost;
+            int blocks = ++assigned[best];
+            next[best] = bestCost + inc[blocks] + blockActNs[die];
+        }
+        for (int i = 0; i < k; i++) {
+            assigned[i] *= BLOCK_TOKENS;
+        }
+        int last = tokens - fullBlocks * BLOCK_TOKENS;
+        if (last > 0) {
+            int best = 0;
+            double bestCost = Double.POSITIVE_INFINITY;
+            for (int i = 0; i < k; i++) {
+                int die = candidates[i];
+                double cost = load[die] + computeByTokens[assigned[i] + last]
+                        - computeByTokens[assigned[i]] + last * actNsPerToken[die]
+                        + (assigned[i] == 0 ? fetchByDie[die] : 0);
+                if (cost < bestCost) {
+                    bestCost = cost;
+                    best = i;
+                }
+            }
+            load[candidates[best]] = bestCost;
+            assigned[best] += last;
+        }
+    }
+
+    /**
+     * Sorts order[0..n) by token count, ties by expert id: a stable LSD radix sort on the count's
+     * bytes (the entries were written in id order), the same order as sorting the (tokens, id) longs.
+     */
+    private void sortByTokens(int n) {
+        int maxTokens = 0;
+        for (int i = 0; i < n; i++) {
+            maxTokens = Math.max(maxTokens, (int) (order[i] >>> 32));
+        }
+        long[] from = order;
+        long[] to = orderSwap;
+        for (int shift = 32; shift < 64 && (maxTokens >>> (shift - 32)) != 0; shift += 8) {
+            Arrays.fill(digitCount, 0);
+            for (int i = 0; i < n; i++) {
+                digitCount[(int) (from[i] >>> shift) & 0xFF]++;
+            }
+            for (int d = 0, sum = 0; d < 256; d++) {
+                int c = digitCount[d];
+                digitCount[d] = sum;
+                sum += c;
+            }
+            for (int i = 0; i < n; i++) {
+                long v = from[i];
+                to[digitCount[(int) (v >>> shift) & 0xFF]++] = v;
+            }
+            long[] t = from;
+            from = to;
+            to = t;
+        }
+        if (from != order) {
+            orderSwap = order;
+            order = from;
+        }
+    }
+
+    /** The per-model tables: activation costs per die, weight fetch by hops; compute tables restart empty. */
+    private void forModel(ModelShape model) {
+        for (int die = 0; die < dies; die++) {
+            actNsPerToken[die] = costModel.activationExchangeNsPerToken(model, neighbours[die].length, dies);
+            blockActNs[die] = BLOCK_TOKENS * actNsPerToken[die];
+        }
+        for (int h = 0; h < fetchByHops.length; h++) {
+            fetchByHops[h] = costModel.weightTransferNs(model, h);
+        }
+        for (int die = 0; die < dies; die++) {
+            oneHopStartNs[die] = actLatencyNs[die] + fetchByHops[Math.min(1, fetchByHops.length - 1)];
+        }
+        computeFilled = 0;
+        incFilled = 0;
+        cachedModel = model;
+    }
+
+    /** Makes computeByTokens[t] = computeNs(model, t) hold for every t < {@code size}. */
+    private void extendCompute(ModelShape model, int size) {
+        if (size <= computeFilled) {
+            return;
+        }
+        if (size > computeByTokens.length) {
+            computeByTokens = Arrays.copyOf(computeByTokens, Math.max(size, 2 * computeByTokens.length));
+        }
+        for (int t = computeFilled; t < size; t++) {
+            computeByTokens[t] = costModel.computeNs(cachedModel, t);
+        }
+        computeFilled = size;
+    }
+
+    /** Makes blockIncNs[n] = computeNs((n+1) x 50) - computeNs(n x 50) hold for every n < {@code size}. */
+    private void extendIncrements(int size) {
+        if (size <= incFilled) {
+            return;
+        }
+        extendCompute(cachedModel, size * BLOCK_TOKENS + 1);
+        if (size > blockIncNs.length) {
+            blockIncNs = Arrays.copyOf(blockIncNs, Math.max(size, 2 * blockIncNs.length));
+        }
+        for (int n = incFilled; n < size; n++) {
+            blockIncNs[n] = computeByTokens[(n + 1) * BLOCK_TOKENS] - computeByTokens[n * BLOCK_TOKENS];
+        }
+        incFilled = size;
     }
 
     /** max_split_num: one piece per 295 tokens (the compute-bound point), at least one. */
@@ -311,14 +419,30 @@ public final class TaskAllocator {
             candidateMark[die] = stamp;
             cachedMark[die] = false;
             hopsByDie[die] = 0;
-            fetchByDie[die] = costModel.localWeightAccessNs(false) + actLatencyNs[die];
+            fetchByDie[die] = holderStartNs[die];
             candidates[n++] = die;
         }
+        if (holderCount == 1 && llc == LlcResidency.NONE) {
+            // The common case (one copy, no LLC state): the neighbours are 1 hop from the holder.
+            for (int neighbour : neighbours[holders[0]]) {
+                cachedMark[neighbour] = false;
+                hopsByDie[neighbour] = 1;
+                fetchByDie[neighbour] = oneHopStartNs[neighbour];
+                candidates[n++] = neighbour;
+            }
+        } else {
+            n = addNeighbours(n, layer, expert, llc);
+        }
+        return rank(n, tokens);
+    }
+
+    /** The distance-1 neighbours of every holder, each once, after the {@code n} holders in {@link #candidates}. */
+    private int addNeighbours(int n, int layer, int expert, LlcResidency llc) {
         for (int h = 0; h < holderCount; h++) {
             for (int neighbour : neighbours[holders[h]]) {
                 if (candidateMark[neighbour] != stamp) {
                     candidateMark[neighbour] = stamp;
-                    boolean cached = llc.cached(layer, expert, neighbour);
+                    boolean cached = llc != LlcResidency.NONE && llc.cached(layer, expert, neighbour);
                     cachedMark[neighbour] = cached;
                     hopsByDie[neighbour] = cached ? 0 : hopsToNearest(neighbour);
                     fetchByDie[neighbour] = actLatencyNs[neighbour] + (cached ? costModel.localWeightAccessNs(true)
@@ -326,6 +450,27 @@ public final class TaskAllocator {
                     candidates[n++] = neighbour;
                 }
             }
+        }
+        return n;
+    }
+
+    /** Sorts the {@code n} candidates by load + start cost, then die id; returns how many are kept. */
+    private int rank(int n, int tokens) {
+        for (int i = 0; i < n; i++) {
+            int die = candidates[i];
+            rankKey[die] = load[die] + fetchByDie[die];
+        }
+        int keep = Math.min(n, maxSplit(tokens));
+        if (keep == 1) {
+            // One piece (up to 295 tokens): only the first in rank order matters.
+            int best = 0;
+            for (int i = 1; i < n; i++) {
+                if (before(candidates[i], candidates[best])) {
+                    best = i;
+                }
+            }
+            candidates[0] = candidates[best];
+            return 1;
         }
         // Insertion sort: a handful of candidates per expert.
         for (int i = 1; i < n; i++) {
@@ -337,12 +482,12 @@ public final class TaskAllocator {
             }
             candidates[j + 1] = die;
         }
-        return Math.min(n, maxSplit(tokens));
+        return keep;
     }
 
     private boolean before(int a, int b) {
-        double ka = load[a] + fetchByDie[a];
-        double kb = load[b] + fetchByDie[b];
+        double ka = rankKey[a];
+        double kb = rankKey[b];
         return ka < kb || (ka == kb && a < b);
     }
 

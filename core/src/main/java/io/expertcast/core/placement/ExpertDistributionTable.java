@@ -207,6 +207,36 @@ public final class ExpertDistributionTable {
         return true;
     }
 
+    /**
+     * What changed in one MoE layer from {@code before} to this table, as placement commands:
+     * per expert, copies gained and copies lost pair up as MIGRATEs, the rest are REPLICATEs or
+     * EVICTs, so {@code moves} is the fewest commands that make the change; every gained copy reads
+     * the expert's weights once over the mesh ({@code addedCopies}). Net of anything undone between.
+     */
+    public LayerChange changeFrom(ExpertDistributionTable before, int layer) {
+        if (before.numMoeLayers != numMoeLayers || before.numExperts != numExperts || before.dies != dies) {
+            throw new IllegalArgumentException("tables of different shapes");
+        }
+        int moves = 0;
+        int added = 0;
+        for (int expert = 0; expert < numExperts; expert++) {
+            int base = slot(layer, expert) * words;
+            int gained = 0;
+            int lost = 0;
+            for (int w = 0; w < words; w++) {
+                gained += Long.bitCount(bits[base + w] & ~before.bits[base + w]);
+                lost += Long.bitCount(before.bits[base + w] & ~bits[base + w]);
+            }
+            moves += Math.max(gained, lost);
+            added += gained;
+        }
+        return new LayerChange(moves, added);
+    }
+
+    /** Placement commands (REPLICATE / MIGRATE / EVICT) between two tables in one layer, and the copies they add. */
+    public record LayerChange(int moves, int addedCopies) {
+    }
+
     private int slot(int layer, int expert) {
         if (layer < 0 || layer >= numMoeLayers) {
             throw new IllegalArgumentException("MoE layer " + layer + " out of range 0.." + (numMoeLayers - 1));

@@ -217,4 +217,52 @@ class TaskAllocatorTest {
         }
         return tokens;
     }
+
+    /**
+     * Speed work must not change a plan: a digest of 360 plans (three meshes, three models, loads
+     * from 2 to 24,000 tokens per expert, replicas, LLC residency), every row and every die's planned
+     * ns to the bit, as the allocator of commit 22795ba computed them.
+     */
+    @Test
+    void plansAreBitIdenticalToTheReferenceDigest() {
+        long h = 17;
+        for (String mesh : new String[] {"dojo-5x5", "tsmc-sow-8x3", "dojo-enhanced"}) {
+            HardwareConfig hw = HardwareConfig.load(mesh);
+            TaskAllocator allocator = new TaskAllocator(Mesh.of(hw), new DieCostModel(hw));
+            for (ModelShape model : new ModelShape[] {ModelCatalog.DEEPSEEK_V3, ModelCatalog.QWEN3_235B,
+                    ModelCatalog.LLAMA4_MAVERICK}) {
+                Random random = new Random(2510_05497L);
+                ExpertDistributionTable table = ExpertDistributionTable.even(model, hw.dies());
+                for (int i = 0; i < 40; i++) {
+                    int layer = random.nextInt(model.numMoeLayers());
+                    if (i % 10 == 5) {
+                        for (int j = 0; j < 30; j++) {
+                            table.replicate(layer, random.nextInt(model.numExperts()), random.nextInt(hw.dies()));
+                        }
+                    }
+                    int[] counts = new int[model.numExperts()];
+                    int scale = new int[] {2, 40, 400, 4000}[i % 4];
+                    double skew = 0.5 + random.nextDouble();
+                    for (int e = 0; e < counts.length; e++) {
+                        counts[e] = (int) (scale * Math.pow(random.nextDouble(), 1 / (1 - skew / 2))
+                                * (random.nextInt(4) == 0 ? 6 : 1));
+                    }
+                    int salt = i;
+                    LlcResidency llc = i % 3 == 0 ? LlcResidency.NONE : (l, e, d) -> (e * 31 + d * 7 + l + salt) % 5 == 0;
+                    AllocationResult r = allocator.allocate(model, table, layer, counts, llc);
+                    for (int row = 0; row < r.size(); row++) {
+                        h = h * 31 + r.expert(row);
+                        h = h * 31 + r.die(row);
+                        h = h * 31 + r.tokens(row);
+                    }
+                    for (double ns : r.dieNs()) {
+                        h = h * 31 + Double.doubleToLongBits(ns);
+                    }
+                    h = h * 31 + r.remoteTokens();
+                    h = h * 31 + r.remoteHops();
+                }
+            }
+        }
+        assertEquals(8976646897161502632L, h);
+    }
 }

@@ -100,4 +100,23 @@ class ExpertDistributionTableTest {
         assertThrows(IllegalArgumentException.class, () -> t.evict(0, 0, -1));
         assertThrows(IllegalArgumentException.class, () -> ExpertDistributionTable.even(DEEPSEEK, 0));
     }
+
+    @Test
+    void changeFromCountsTheFewestCommandsAndTheCopiesTheyAdd() {
+        ExpertDistributionTable before = ExpertDistributionTable.even(DEEPSEEK, 25);
+        ExpertDistributionTable after = before.copy();
+        assertEquals(new ExpertDistributionTable.LayerChange(0, 0), after.changeFrom(before, 0));
+        PlacementMove.replicate(0, 3, 0, 12, 1).applyTo(after);   // 1 command, 1 copy
+        PlacementMove.migrate(0, 200, before.homeDie(0, 200), 7, 1).applyTo(after); // 1 command, 1 copy
+        PlacementMove.replicate(0, 9, 0, 5, 1).applyTo(after);
+        PlacementMove.evict(0, 9, 0).applyTo(after);               // replicate + evict of one expert = a migration
+        PlacementMove.replicate(0, 4, 0, 6, 1).applyTo(after);
+        PlacementMove.replicate(0, 4, 0, 8, 1).applyTo(after);
+        assertEquals(new ExpertDistributionTable.LayerChange(5, 5), after.changeFrom(before, 0));
+        assertEquals(new ExpertDistributionTable.LayerChange(0, 0), after.changeFrom(before, 1), "other layers untouched");
+        ExpertDistributionTable evicted = after.copy();
+        evicted.evict(0, 4, 8);
+        assertEquals(new ExpertDistributionTable.LayerChange(1, 0), evicted.changeFrom(after, 0), "an eviction moves no bytes");
+        assertThrows(IllegalArgumentException.class, () -> after.changeFrom(ExpertDistributionTable.even(DEEPSEEK, 24), 0));
+    }
 }

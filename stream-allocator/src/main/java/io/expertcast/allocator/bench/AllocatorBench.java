@@ -17,26 +17,41 @@ public final class AllocatorBench implements Callable<Integer> {
     @Option(names = "--iterations", defaultValue = "5", description = "Measurement iterations of 1 s (default ${DEFAULT-VALUE}).")
     int iterations;
 
+    @Option(names = "--warmup", defaultValue = "3", description = "Warm-up iterations of 1 s (default ${DEFAULT-VALUE}).")
+    int warmup;
+
     @Option(names = "--forks", defaultValue = "1", description = "JVM forks (default ${DEFAULT-VALUE}; 0 runs in this JVM).")
     int forks;
+
+    /** The MoE layer time Algorithm 1 plans for the benchmark's input (its slowest die), in us. */
+    static double plannedLayerUs(String mesh, int batch) {
+        AllocatorBenchmark b = new AllocatorBenchmark();
+        b.mesh = mesh;
+        b.batch = batch;
+        b.setUp();
+        return b.oneLayer().maxDieNs() / 1e3;
+    }
 
     @Override
     public Integer call() throws Exception {
         Options options = new OptionsBuilder()
                 .include(AllocatorBenchmark.class.getName())
-                .warmupIterations(3).warmupTime(TimeValue.seconds(1))
+                .warmupIterations(warmup).warmupTime(TimeValue.seconds(1))
                 .measurementIterations(iterations).measurementTime(TimeValue.seconds(1))
                 .forks(forks)
                 .jvmArgsAppend("-Xmx1g")
                 .build();
         var results = new Runner(options).run();
         System.out.println();
-        System.out.println("Algorithm 1, one DeepSeek-V3 layer (256 experts, top-8), target <= 50 us at batch 16384 on 5x5:");
+        System.out.println("Algorithm 1, one DeepSeek-V3 layer (256 experts, top-8), target <= 50 us at batch 16384 on 5x5;");
+        System.out.println("beside it the layer time it plans (slowest die) and the share the allocator would add if run serially:");
         for (RunResult r : results) {
             var p = r.getParams();
             var s = r.getPrimaryResult();
-            System.out.printf(java.util.Locale.ROOT, "  %-13s batch %6s  %8.2f +- %.2f us/layer%n", p.getParam("mesh"),
-                    p.getParam("batch"), s.getScore(), s.getScoreError());
+            double plannedUs = plannedLayerUs(p.getParam("mesh"), Integer.parseInt(p.getParam("batch")));
+            System.out.printf(java.util.Locale.ROOT, "  %-13s batch %6s  %8.2f +- %.2f us/layer   planned layer %8.1f us   %5.1f %%%n",
+                    p.getParam("mesh"), p.getParam("batch"), s.getScore(), s.getScoreError(), plannedUs,
+                    100 * s.getScore() / plannedUs);
         }
         return 0;
     }

@@ -27,7 +27,9 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * arrival costs O(1) and completion one prefix scan) and a small progress row per pass.
  * A repeated input (same request and token offset, same layer's plan) is stored once and counted once.
  * A pass that receives nothing for {@code idleTimeout} of wall-clock time (one of its selections was
- * dead-lettered, or its producer died) is dropped from the stores and reported as a dead letter.
+ * dead-lettered, or its producer died, or plans arrived for a pass that does not exist) is dropped
+ * from the stores and reported as a dead letter whose source offset is the pass's first input on
+ * the repartition topic.
  */
 final class PassAssembler implements Processor<String, PassInput, String, PassAssembler.Outcome> {
 
@@ -73,7 +75,8 @@ final class PassAssembler implements Processor<String, PassInput, String, PassAs
         Object payload = record.value().getPayload();
         PassProgress p = progress.get(passKey);
         if (p == null) {
-            p = new PassProgress("", -1L, 0, -1, 0, 0, record.timestamp());
+            p = new PassProgress("", -1L, 0, -1, 0, 0, record.timestamp(),
+                    context.recordMetadata().map(m -> m.offset()).orElse(-1L));
         }
         String itemKey;
         if (payload instanceof SelectionEvent e) {
@@ -150,7 +153,10 @@ final class PassAssembler implements Processor<String, PassInput, String, PassAs
             }
             keys.forEach(items::delete);
             progress.delete(kv.key);
-            DeadLetter letter = DeadLetters.of(application, repartitionTopic, -1, -1L, reason,
+            // The pass's first input marks where it starts on the repartition topic (e.g. the first plan of a
+            // pass that never came).
+            DeadLetter letter = DeadLetters.of(application, repartitionTopic, context.taskId().partition(),
+                    p.getFirstSourceOffset(), reason,
                     kv.key.getBytes(StandardCharsets.UTF_8), null);
             context.forward(new Record<>(kv.key, new Outcome(null, letter), nowMs));
         }

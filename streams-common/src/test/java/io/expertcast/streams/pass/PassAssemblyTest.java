@@ -115,8 +115,41 @@ class PassAssemblyTest {
             assertTrue(letters.get(0).getReason().contains("pass 4 of llama4-maverick incomplete"), letters.get(0).getReason());
             assertTrue(letters.get(0).getReason().contains("tokens 1/2"), letters.get(0).getReason());
             assertEquals("t-t-pass-inputs-repartition", letters.get(0).getSourceTopic());
+            assertEquals(0, letters.get(0).getSourcePartition());
+            assertEquals(0L, letters.get(0).getSourceOffset(), "the pass's first input");
             assertEquals(0, countEntries(driver, "t-pass-items"));
             assertEquals(0, countEntries(driver, "t-pass-progress"));
+            assertTrue(completed.isEmpty());
+        }
+    }
+
+    @Test
+    void plansForAPassThatNeverComesAreDeadLetteredWithTheFirstPlansOffset() {
+        try (TopologyTestDriver driver = driver(true)) {
+            var sIn = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
+                    Topics.SELECTIONS.valueSerde().serializer());
+            var pIn = driver.createInputTopic(Topics.PASSES.name(), new StringSerializer(),
+                    Topics.PASSES.valueSerde().serializer());
+            var planIn = driver.createInputTopic(Topics.ALLOCATIONS.name(), new StringSerializer(),
+                    Topics.ALLOCATIONS.valueSerde().serializer());
+            var dead = driver.createOutputTopic(Topics.DEAD_LETTER.name(),
+                    Topics.DEAD_LETTER.keySerde().deserializer(), Topics.DEAD_LETTER.valueSerde().deserializer());
+            // A real pass 9 (inputs 0-1 on the repartition topic) and two plans for pass 77, which never comes.
+            sIn.pipeInput("a", sel("a", 1, 0, 1, 9, 0));
+            pIn.pipeInput("m", io.expertcast.streams.StreamsTestData.pass(9, List.of(new PassEntry("a", 1, 1))));
+            for (int layer = 0; layer < 2; layer++) {
+                planIn.pipeInput(Topics.passKey("llama4-maverick", 77), new AllocationPlan("llama4-maverick", 77L,
+                        layer, 24, "dojo-5x5", List.of(), 1, 0L));
+            }
+            driver.advanceWallClockTime(PassAssembly.DEFAULT_IDLE_TIMEOUT.plusSeconds(30));
+            var letters = dead.readValuesToList();
+            assertEquals(2, letters.size(), "pass 9 lacks its plans, pass 77 its tokens");
+            var unknown = letters.stream().filter(l -> l.getReason().startsWith("pass 77 ")).findFirst().orElseThrow();
+            assertEquals("pass 77 of llama4-maverick incomplete after 120 s without input: tokens 0/? (no ForwardPass "
+                    + "record), plans 2/24; its 0 stored selections are dropped", unknown.getReason());
+            assertEquals("t-t-pass-inputs-repartition", unknown.getSourceTopic());
+            assertEquals(2L, unknown.getSourceOffset(), "the first plan of pass 77");
+            assertEquals(0, countEntries(driver, "t-pass-items"));
             assertTrue(completed.isEmpty());
         }
     }
