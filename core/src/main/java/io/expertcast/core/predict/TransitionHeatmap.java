@@ -150,6 +150,34 @@ public final class TransitionHeatmap {
         }
     }
 
+    /**
+     * As {@link #addRowProbabilities}, as if the k x k transitions from {@code previous} to {@code current}
+     * (two [k] rows of this layer) had been observed too: the live predictor reads a published table that
+     * cannot yet hold the request's own latest token, and adds it here without touching the table.
+     */
+    public void addRowProbabilitiesWith(int layer, int expert, int[] previous, int[] current, double[] into) {
+        int froms = 0;
+        for (int a : previous) {
+            if (a == expert) {
+                froms++;
+            }
+        }
+        if (froms == 0) {
+            addRowProbabilities(layer, expert, into);
+            return;
+        }
+        double total = rowTotals[layer][expert] / weight + froms * (double) current.length;
+        double[] extra = new double[experts];
+        for (int b : current) {
+            extra[b] += froms;
+        }
+        double[] c = cells[layer];
+        int base = expert * experts;
+        for (int j = 0; j < experts; j++) {
+            into[j] += (c[base + j] / weight + extra[j]) / total;
+        }
+    }
+
     /** The decayed counts of a layer, row-major E x E (row = the earlier expert); a copy. */
     public double[] counts(int layer) {
         double[] c = cells[layer].clone();
