@@ -4,6 +4,7 @@ import io.expertcast.core.predict.TransitionHeatmap;
 import io.expertcast.schemas.HeatmapKind;
 import io.expertcast.schemas.HeatmapSnapshot;
 import io.expertcast.schemas.LayerSelections;
+import io.expertcast.schemas.LayerTokens;
 import io.expertcast.schemas.PredictionLevel;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -20,7 +21,8 @@ import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * The global heatmaps of Insight 2, one (model, MoE layer) per key so that no key carries the whole
+ * The global heatmaps of Insight 2, per (model, MoE layer), aggregated on keys model/layer shard (the
+ * settings' heatmap shards; as many as layers gives one key per layer) so that no key carries the whole
  * stream: token->token counts (a request's token t at this layer -> its token t+1), layer->layer counts
  * (a token at this layer -> the same token at the next MoE layer), both decaying with the settings'
  * half-life counted in tokens of the model, and the popularity of finished requests, overall and per
@@ -74,32 +76,36 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     @Override
     public void process(Record<String, LayerSelections> record) {
         LayerSelections in = record.value();
-        LayerCounts counts = layers.computeIfAbsent(record.key(), key -> restore(in));
         int k = in.getTopK();
-        int[] tokens = ints(in.getTokens());
-        int[] next = ints(in.getNextLayer());
-        int[] previous = in.getPrevious().isEmpty() ? null : ints(in.getPrevious());
-        int previousAt = 0;
-        for (int t = 0; t < tokens.length / k; t++) {
-            counts.token.tick();
-            counts.nextLayer.tick();
-            if (previous != null) {
-                counts.token.observeToken(previous, previousAt, tokens, t * k, k);
+        for (LayerTokens layer : in.getLayers()) {
+            String key = in.getModel() + "/" + layer.getLayer();
+            LayerCounts counts = layers.computeIfAbsent(key,
+                    x -> restore(in.getModel(), layer.getLayer(), in.getNumExperts()));
+            int[] tokens = ints(layer.getTokens());
+            int[] next = ints(layer.getNextLayer());
+            int[] previous = layer.getPrevious().isEmpty() ? null : ints(layer.getPrevious());
+            int previousAt = 0;
+            for (int t = 0; t < tokens.length / k; t++) {
+                counts.token.tick();
+                counts.nextLayer.tick();
+                if (previous != null) {
+                    counts.token.observeToken(previous, previousAt, tokens, t * k, k);
+                }
+                if (next.length > 0) {
+                    counts.nextLayer.observeToken(tokens, t * k, next, t * k, k);
+                }
+                previous = tokens;
+                previousAt = t * k;
+                counts.changedTransitions = true;
             }
-            if (next.length > 0) {
-                counts.nextLayer.observeToken(tokens, t * k, next, t * k, k);
+            if (!layer.getFinishedCounts().isEmpty()) {
+                addPopularity(counts, "", layer.getFinishedCounts());
+                for (String tag : in.getTags()) {
+                    addPopularity(counts, tag, layer.getFinishedCounts());
+                }
             }
-            previous = tokens;
-            previousAt = t * k;
-            counts.changedTransitions = true;
+            dirty.add(key);
         }
-        if (!in.getFinishedCounts().isEmpty()) {
-            addPopularity(counts, "", in.getFinishedCounts());
-            for (String tag : in.getTags()) {
-                addPopularity(counts, tag, in.getFinishedCounts());
-            }
-        }
-        dirty.add(record.key());
         if (settings.heatmapPublishInterval().isZero()) {
             publishChanged(context.currentSystemTimeMs());
         }
@@ -114,11 +120,9 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     }
 
     /** The counts of a key as last stored (nothing after a first start). */
-    private LayerCounts restore(LayerSelections in) {
-        String model = in.getModel();
-        int layer = in.getLayer();
+    private LayerCounts restore(String model, int layer, int experts) {
         double halfLife = settings.heatmapHalfLifeTokens();
-        LayerCounts counts = new LayerCounts(model, layer, in.getNumExperts(), halfLife);
+        LayerCounts counts = new LayerCounts(model, layer, experts, halfLife);
         HeatmapSnapshot token = store.get(HeatmapSnapshots.key(model, layer, HeatmapKind.TOKEN_TO_TOKEN));
         HeatmapSnapshot next = store.get(HeatmapSnapshots.key(model, layer, HeatmapKind.LAYER_TO_LAYER));
         if (token != null) {

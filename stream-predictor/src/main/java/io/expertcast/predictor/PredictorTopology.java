@@ -34,7 +34,7 @@ import org.apache.kafka.streams.state.Stores;
  *   -> moe.prefetch: DECODE_PHASE (blended plan, first decode step) and NEXT_TOKEN (step t+1, every step t)
  *   -> scores, repartitioned by model (SCORES_REPARTITION) -> {@link DecodeAccuracyAggregator} [ACCURACY_STORE]
  *        -> moe.predictor-metrics (key model/predictor/tag, every publish interval)
- *   -> layer selections, repartitioned by model/layer (LAYER_SELECTIONS_REPARTITION)
+ *   -> layer selections, repartitioned by model/layer shard (LAYER_SELECTIONS_REPARTITION)
  *        -> {@link LayerHeatmapProcessor} [HEATMAP_STORE] -> moe.heatmaps, moe.prediction-tables
  *   -> rejected records -> moe.dead-letter
  * moe.heatmaps -> GLOBAL_HEATMAPS_STORE (a global store: every instance holds every model/layer)
@@ -51,7 +51,7 @@ public final class PredictorTopology {
     public static final String GLOBAL_HEATMAPS_STORE = "predictor-global-heatmaps";
     /** Name of the repartition topic carrying per-step scores keyed by model. */
     public static final String SCORES_REPARTITION = "predictor-decode-scores-by-model";
-    /** Name of the repartition topic carrying selections keyed by model/layer. */
+    /** Name of the repartition topic carrying selections keyed by model/layer shard. */
     public static final String LAYER_SELECTIONS_REPARTITION = "predictor-selections-by-layer";
 
     private PredictorTopology() {

@@ -11,6 +11,7 @@ import io.expertcast.core.predict.RequestHistory;
 import io.expertcast.core.predict.TransitionHeatmap;
 import io.expertcast.schemas.HeatmapSnapshot;
 import io.expertcast.schemas.LayerSelections;
+import io.expertcast.schemas.LayerTokens;
 import io.expertcast.schemas.LayerPrediction;
 import io.expertcast.schemas.MemoryTier;
 import io.expertcast.schemas.Phase;
@@ -391,9 +392,10 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     }
 
     /**
-     * One record per MoE layer to the global heatmaps (key model/layer): the event's tokens at the layer,
-     * the request's previous token there, the same tokens at the next MoE layer; with {@code finished}, the
-     * request's counts at the layer and its tag keys (popularity is learned from finished requests).
+     * What the event teaches the global heatmaps, one record per layer shard (key model/shard, layer l in
+     * shard l mod shards): per MoE layer the event's tokens, the request's previous token there, the same
+     * tokens at the next MoE layer; with {@code finished}, the request's counts and its tag keys
+     * (popularity is learned from finished requests).
      */
     private void forwardLayerSelections(Record<String, SelectionEvent> record, ModelShape shape, int[] previous,
                                         int[] ids, RequestHistory finished) {
@@ -401,8 +403,13 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int layers = shape.numMoeLayers();
         int k = shape.topK();
         int tokens = ids.length / (layers * k);
+        int shards = Math.min(settings.heatmapShards(), layers);
         List<String> tags = finished == null ? List.of()
                 : BlendedPredictor.tagKeys(event.getBenchmark(), event.getSubject(), event.getLanguage());
+        List<List<LayerTokens>> byShard = new ArrayList<>(shards);
+        for (int g = 0; g < shards; g++) {
+            byShard.add(new ArrayList<>());
+        }
         for (int l = 0; l < layers; l++) {
             List<Integer> here = new ArrayList<>(tokens * k);
             List<Integer> next = new ArrayList<>(l + 1 < layers ? tokens * k : 0);
@@ -423,19 +430,24 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
                 }
                 counts = toList(c);
             }
-            LayerSelections selections = LayerSelections.newBuilder()
-                    .setModel(event.getModel())
+            byShard.get(l % shards).add(LayerTokens.newBuilder()
                     .setLayer(l)
-                    .setNumExperts(shape.numExperts())
-                    .setTopK(k)
                     .setPrevious(previous == null ? List.of() : toList(Arrays.copyOfRange(previous, l * k, (l + 1) * k)))
                     .setTokens(here)
                     .setNextLayer(next)
                     .setFinishedCounts(counts)
+                    .build());
+        }
+        for (int g = 0; g < shards; g++) {
+            LayerSelections selections = LayerSelections.newBuilder()
+                    .setModel(event.getModel())
+                    .setNumExperts(shape.numExperts())
+                    .setTopK(k)
+                    .setLayers(byShard.get(g))
                     .setTags(tags)
                     .setEventTimeMs(event.getEventTimeMs())
                     .build();
-            context.forward(record.withKey(event.getModel() + "/" + l)
+            context.forward(record.withKey(event.getModel() + "/" + g)
                     .withValue(ForecastOutput.layerSelections(selections)));
         }
     }
