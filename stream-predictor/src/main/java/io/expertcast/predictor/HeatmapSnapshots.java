@@ -32,18 +32,39 @@ final class HeatmapSnapshots {
         return model + "/" + layer + "/" + level;
     }
 
+    /**
+     * Most cells a snapshot carries: about 13 bytes each, so a snapshot (and the store's changelog record)
+     * stays under Kafka's default 1 MB record limit even for a dense 384 x 384 table; beyond it each row
+     * keeps only its largest cells (the ones a prediction reads).
+     */
+    static final int MAX_CELLS = 60_000;
+
     /** Layer {@code layer} of a one-layer transition heatmap, sparse rows of decayed counts. */
     static HeatmapSnapshot ofTransitions(String model, int layer, HeatmapKind kind, TransitionHeatmap h, long timeMs) {
         int experts = h.experts();
         List<HeatmapRow> rows = new ArrayList<>();
         double mass = 0;
         double[] c = h.counts(0);
+        int nonZero = 0;
+        int rowsSeen = 0;
+        for (int from = 0; from < experts; from++) {
+            boolean any = false;
+            for (int to = 0; to < experts; to++) {
+                if (c[from * experts + to] != 0) {
+                    nonZero++;
+                    any = true;
+                }
+            }
+            rowsSeen += any ? 1 : 0;
+        }
+        int perRow = nonZero <= MAX_CELLS ? experts : Math.max(1, MAX_CELLS / Math.max(1, rowsSeen));
         for (int from = 0; from < experts; from++) {
             List<Integer> targets = new ArrayList<>();
             List<Double> weights = new ArrayList<>();
+            double floor = perRow >= experts ? 0 : kthLargest(c, from * experts, experts, perRow);
             for (int to = 0; to < experts; to++) {
                 double w = c[from * experts + to];
-                if (w != 0) {
+                if (w != 0 && w >= floor && targets.size() < perRow) {
                     targets.add(to);
                     weights.add(w);
                     mass += w;
@@ -55,6 +76,12 @@ final class HeatmapSnapshots {
         }
         return HeatmapSnapshot.newBuilder().setModel(model).setLayer(layer).setKind(kind).setNumExperts(experts)
                 .setRows(rows).setTotalMass(mass).setTag(null).setEventTimeMs(timeMs).build();
+    }
+
+    private static double kthLargest(double[] c, int from, int length, int k) {
+        double[] row = java.util.Arrays.copyOfRange(c, from, from + length);
+        java.util.Arrays.sort(row);
+        return row[Math.max(0, length - k)];
     }
 
     /** A one-layer heatmap holding a snapshot's counts (decaying from now on with the given half-life). */
