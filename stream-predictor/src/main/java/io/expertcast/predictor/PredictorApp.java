@@ -50,7 +50,7 @@ public final class PredictorApp {
             Map<String, Object> all = new HashMap<>(overrides);
             all.put(StreamsConfig.APPLICATION_SERVER_CONFIG, http.advertisedAddress());
             KafkaStreams streams = create(bootstrap, stateDir, settings, all);
-            PredictorQueries.install(http, () -> streams, settings.catalog());
+            PredictorQueries.install(http, () -> streams, settings);
             http.start();
             streams.start();
             return new Queried(streams, http);

@@ -21,8 +21,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code expertcast predictor}: runs the predictor until Ctrl-C. */
 @Command(name = "predictor", mixinStandardHelpOptions = true,
-        description = "Prefill-driven decode prediction (Insight 1): prefetch commands to moe.prefetch, "
-                + "recall@n to moe.predictor-metrics; "
+        description = "Decode-phase and next-token prediction (Insights 1-2): prefetch commands to moe.prefetch, "
+                + "heatmaps to moe.heatmaps and moe.prediction-tables, live accuracy to moe.predictor-metrics; "
                 + "interactive queries over HTTP (GET /requests/{id}, /accuracy, /tables/{model}/{layer}).")
 public final class PredictorCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(PredictorCommand.class);
@@ -48,6 +48,21 @@ public final class PredictorCommand implements Callable<Integer> {
     @Option(names = "--http-port", defaultValue = "8471",
             description = "Port of the interactive-query HTTP API on 127.0.0.1 (0: any free port; default: ${DEFAULT-VALUE})")
     int httpPort;
+
+    @Option(names = "--heatmap-half-life", defaultValue = "" + PredictorSettings.DEFAULT_HEATMAP_HALF_LIFE_TOKENS, description = "Half-life of the global heatmaps' counts, in tokens of the model; 0 = no decay (default: ${DEFAULT-VALUE})")
+    double heatmapHalfLife;
+
+    @Option(names = "--heatmap-publish-interval-ms", defaultValue = "1000", description = "How often changed heatmaps go to moe.heatmaps and moe.prediction-tables (default: ${DEFAULT-VALUE})")
+    long heatmapPublishIntervalMs;
+
+    @Option(names = "--table-refresh-ms", defaultValue = "1000", description = "How long a heatmap read from the global store is reused (default: ${DEFAULT-VALUE})")
+    long tableRefreshMs;
+
+    @Option(names = "--table-width", defaultValue = "" + PredictorSettings.DEFAULT_N, description = "Successors per row of a prediction table (default: ${DEFAULT-VALUE})")
+    int tableWidth;
+
+    @Option(names = "--heatmap-shards", defaultValue = "" + PredictorSettings.DEFAULT_HEATMAP_SHARDS, description = "Keys a model's MoE layers are spread over for the heatmaps; the layer count = one key per layer (default: ${DEFAULT-VALUE})")
+    int heatmapShards;
 
     @Option(names = "--model-shape", description = "Extra model shape id:layers:moeLayers:experts:k[:hidden:intermediate] (repeatable)")
     List<String> modelShapes = new ArrayList<>();
@@ -79,7 +94,12 @@ public final class PredictorCommand implements Callable<Integer> {
             for (String spec : modelShapes) {
                 catalog.register(ModelCatalog.parseShape(spec));
             }
-            return new PredictorSettings(catalog, n, Duration.ofMillis(publishIntervalMs), applicationId);
+            return new PredictorSettings(catalog, n, Duration.ofMillis(publishIntervalMs), applicationId)
+                    .withHeatmapHalfLifeTokens(heatmapHalfLife)
+                    .withHeatmapPublishInterval(Duration.ofMillis(heatmapPublishIntervalMs))
+                    .withTableRefresh(Duration.ofMillis(tableRefreshMs))
+                    .withTableWidth(tableWidth)
+                    .withHeatmapShards(heatmapShards);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage(), e);
         }

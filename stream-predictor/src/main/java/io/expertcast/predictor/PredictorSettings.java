@@ -5,18 +5,36 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * What the predictor topology needs to be built: the models it accepts, how many experts it plans
+ * What the predictor topology needs to be built: the models it accepts, how many experts it predicts
  * per layer, how often it publishes accuracy, its application name (used as the Kafka Streams
- * application id and on its dead letters), and how long a request may go without a step before its
- * state is dropped (a request whose last step never comes must not stay in the store for ever).
+ * application id and on its dead letters), how long a request may go without a step before its state
+ * is dropped (a request whose last step never comes must not stay in the store for ever), and the
+ * global heatmaps' settings (Insight 2):
+ *
+ * @param heatmapHalfLifeTokens decay of the token->token and layer->layer counts, in tokens of the model
+ *                              (0 = no decay)
+ * @param heatmapPublishInterval how often changed heatmaps go to moe.heatmaps / moe.prediction-tables
+ *                               (ZERO = after every update: deterministic, for tests)
+ * @param tableRefresh           how long the per-request side may reuse a heatmap it read from the global
+ *                               store (ZERO = read on every use: deterministic, for tests)
+ * @param tableWidth             successors per row of a published prediction table
+ * @param heatmapShards          how many keys a model's MoE layers are spread over for the heatmaps (layer l
+ *                               goes to key model/(l mod shards)); the model's layer count gives one key per
+ *                               (model, layer), fewer cuts the records per event at the price of bigger keys
  */
 public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInterval, String applicationName,
-                                Duration requestIdleTimeout) {
+                                Duration requestIdleTimeout, double heatmapHalfLifeTokens,
+                                Duration heatmapPublishInterval, Duration tableRefresh, int tableWidth,
+                                int heatmapShards) {
 
     public static final int DEFAULT_N = 8;
     public static final Duration DEFAULT_PUBLISH_INTERVAL = Duration.ofMillis(1000);
     public static final String DEFAULT_APPLICATION = "expertcast-predictor";
     public static final Duration DEFAULT_REQUEST_IDLE_TIMEOUT = Duration.ofMinutes(10);
+    public static final double DEFAULT_HEATMAP_HALF_LIFE_TOKENS = 50_000;
+    public static final Duration DEFAULT_HEATMAP_PUBLISH_INTERVAL = Duration.ofMillis(1000);
+    public static final Duration DEFAULT_TABLE_REFRESH = Duration.ofMillis(1000);
+    public static final int DEFAULT_HEATMAP_SHARDS = 4;
 
     public PredictorSettings {
         Objects.requireNonNull(catalog, "catalog");
@@ -34,11 +52,33 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
         if (requestIdleTimeout.isNegative() || requestIdleTimeout.isZero()) {
             throw new IllegalArgumentException("request idle timeout must be positive, got " + requestIdleTimeout);
         }
+        if (!(heatmapHalfLifeTokens >= 0)) {
+            throw new IllegalArgumentException("heatmap half-life must be >= 0 tokens (0 = no decay), got "
+                    + heatmapHalfLifeTokens);
+        }
+        Objects.requireNonNull(heatmapPublishInterval, "heatmapPublishInterval");
+        Objects.requireNonNull(tableRefresh, "tableRefresh");
+        if (heatmapPublishInterval.isNegative() || tableRefresh.isNegative()) {
+            throw new IllegalArgumentException("heatmap publish interval and table refresh must be >= 0");
+        }
+        if (heatmapShards <= 0) {
+            throw new IllegalArgumentException("heatmap shards must be positive, got " + heatmapShards);
+        }
+        if (tableWidth <= 0) {
+            throw new IllegalArgumentException("table width must be positive, got " + tableWidth);
+        }
     }
 
-    /** With the default request idle timeout. */
+    /** With the default idle timeout and heatmap settings. */
     public PredictorSettings(ModelCatalog catalog, int n, Duration publishInterval, String applicationName) {
         this(catalog, n, publishInterval, applicationName, DEFAULT_REQUEST_IDLE_TIMEOUT);
+    }
+
+    /** With the default heatmap settings. */
+    public PredictorSettings(ModelCatalog catalog, int n, Duration publishInterval, String applicationName,
+                             Duration requestIdleTimeout) {
+        this(catalog, n, publishInterval, applicationName, requestIdleTimeout, DEFAULT_HEATMAP_HALF_LIFE_TOKENS,
+                DEFAULT_HEATMAP_PUBLISH_INTERVAL, DEFAULT_TABLE_REFRESH, n, DEFAULT_HEATMAP_SHARDS);
     }
 
     /** The standard catalog, n = 8, publish every second, application {@value #DEFAULT_APPLICATION}. */
@@ -48,22 +88,52 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
     }
 
     public PredictorSettings withCatalog(ModelCatalog value) {
-        return new PredictorSettings(value, n, publishInterval, applicationName, requestIdleTimeout);
+        return new PredictorSettings(value, n, publishInterval, applicationName, requestIdleTimeout,
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableRefresh, tableWidth, heatmapShards);
     }
 
     public PredictorSettings withN(int value) {
-        return new PredictorSettings(catalog, value, publishInterval, applicationName, requestIdleTimeout);
+        return new PredictorSettings(catalog, value, publishInterval, applicationName, requestIdleTimeout,
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableRefresh, tableWidth, heatmapShards);
     }
 
     public PredictorSettings withPublishInterval(Duration value) {
-        return new PredictorSettings(catalog, n, value, applicationName, requestIdleTimeout);
+        return new PredictorSettings(catalog, n, value, applicationName, requestIdleTimeout,
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableRefresh, tableWidth, heatmapShards);
     }
 
     public PredictorSettings withApplicationName(String value) {
-        return new PredictorSettings(catalog, n, publishInterval, value, requestIdleTimeout);
+        return new PredictorSettings(catalog, n, publishInterval, value, requestIdleTimeout,
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableRefresh, tableWidth, heatmapShards);
     }
 
     public PredictorSettings withRequestIdleTimeout(Duration value) {
-        return new PredictorSettings(catalog, n, publishInterval, applicationName, value);
+        return new PredictorSettings(catalog, n, publishInterval, applicationName, value,
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableRefresh, tableWidth, heatmapShards);
+    }
+
+    public PredictorSettings withHeatmapHalfLifeTokens(double value) {
+        return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
+                value, heatmapPublishInterval, tableRefresh, tableWidth, heatmapShards);
+    }
+
+    public PredictorSettings withHeatmapPublishInterval(Duration value) {
+        return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
+                heatmapHalfLifeTokens, value, tableRefresh, tableWidth, heatmapShards);
+    }
+
+    public PredictorSettings withTableRefresh(Duration value) {
+        return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
+                heatmapHalfLifeTokens, heatmapPublishInterval, value, tableWidth, heatmapShards);
+    }
+
+    public PredictorSettings withTableWidth(int value) {
+        return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableRefresh, value, heatmapShards);
+    }
+
+    public PredictorSettings withHeatmapShards(int value) {
+        return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableRefresh, tableWidth, value);
     }
 }

@@ -1,5 +1,7 @@
 package io.expertcast.predictor;
 
+import io.expertcast.schemas.HeatmapSnapshot;
+import io.expertcast.schemas.LayerSelections;
 import io.expertcast.schemas.PredictorMetrics;
 import io.expertcast.schemas.RequestForecastState;
 import io.expertcast.schemas.SerdeFactory;
@@ -12,28 +14,45 @@ import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.kstream.Branched;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.processor.api.ProcessorSupplier;
+import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
 import org.apache.kafka.streams.state.Stores;
 
 /**
- * The predictor's topology (Insight 1, prefill-driven decode prediction):
- * validated moe.selections (key = request id) -> {@link RequestForecastProcessor} (per-request
- * prefill heatmap and decode plan in RocksDB) -> moe.prefetch; per-step scores repartitioned by model
- * -> {@link DecodeAccuracyAggregator} -> moe.predictor-metrics; rejected records -> moe.dead-letter.
+ * The predictor's topology (Insights 1-2):
+ * <pre>
+ * moe.selections (key request id, validated) -> {@link RequestForecastProcessor} [REQUEST_STORE, reads GLOBAL_HEATMAPS_STORE]
+ *   -> moe.prefetch: DECODE_PHASE (blended plan, first decode step) and NEXT_TOKEN (step t+1, every step t)
+ *   -> scores, repartitioned by model (SCORES_REPARTITION) -> {@link DecodeAccuracyAggregator} [ACCURACY_STORE]
+ *        -> moe.predictor-metrics (key model/predictor/tag, every publish interval)
+ *   -> layer selections, repartitioned by model/layer shard (LAYER_SELECTIONS_REPARTITION)
+ *        -> {@link LayerHeatmapProcessor} [HEATMAP_STORE] -> moe.heatmaps, moe.prediction-tables
+ *   -> rejected records -> moe.dead-letter
+ * moe.heatmaps -> GLOBAL_HEATMAPS_STORE (a global store: every instance holds every model/layer)
+ * </pre>
  */
 public final class PredictorTopology {
     /** Request id -> {@link RequestForecastState}. */
     public static final String REQUEST_STORE = "predictor-request-forecasts";
-    /** Model -> cumulative decode-plan accuracy. */
+    /** {@code model/predictor/tag} -> cumulative accuracy ({@link PredictorMetrics}); tag * = all requests. */
     public static final String ACCURACY_STORE = "predictor-decode-accuracy";
+    /** moe.heatmaps key -> the {@link HeatmapSnapshot} this instance's aggregator last published (its own keys). */
+    public static final String HEATMAP_STORE = "predictor-layer-heatmaps";
+    /** moe.heatmaps key -> {@link HeatmapSnapshot} (ValueAndTimestamp), every key: a global store from moe.heatmaps. */
+    public static final String GLOBAL_HEATMAPS_STORE = "predictor-global-heatmaps";
     /** Name of the repartition topic carrying per-step scores keyed by model. */
     public static final String SCORES_REPARTITION = "predictor-decode-scores-by-model";
+    /** Name of the repartition topic carrying selections keyed by model/layer shard. */
+    public static final String LAYER_SELECTIONS_REPARTITION = "predictor-selections-by-layer";
 
     private PredictorTopology() {
     }
@@ -43,6 +62,11 @@ public final class PredictorTopology {
         Serde<PredictorMetrics> metricsSerde = Topics.PREDICTOR_METRICS.valueSerde();
         KStream<String, SelectionEvent> selections =
                 ValidatedSelections.stream(builder, settings.catalog(), settings.applicationName());
+
+        builder.globalTable(Topics.HEATMAPS.name(),
+                Consumed.with(Topics.HEATMAPS.keySerde(), Topics.HEATMAPS.valueSerde()).withName("global-heatmaps-source"),
+                Materialized.<String, HeatmapSnapshot, KeyValueStore<Bytes, byte[]>>as(GLOBAL_HEATMAPS_STORE)
+                        .withKeySerde(Topics.HEATMAPS.keySerde()).withValueSerde(Topics.HEATMAPS.valueSerde()));
 
         StoreBuilder<?> requestStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(REQUEST_STORE),
                 Serdes.String(), serdes.serde(RequestForecastState.class));
@@ -61,6 +85,7 @@ public final class PredictorTopology {
         var branches = outputs.split(Named.as("forecast-"))
                 .branch((k, v) -> v.prefetch() != null, Branched.as("prefetch"))
                 .branch((k, v) -> v.score() != null, Branched.as("score"))
+                .branch((k, v) -> v.layerSelections() != null, Branched.as("layer"))
                 .defaultBranch(Branched.as("dead-letter"));
 
         branches.get("forecast-prefetch")
@@ -73,6 +98,35 @@ public final class PredictorTopology {
                         Named.as("forecast-dead-letter-record"))
                 .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
                         Topics.DEAD_LETTER.valueSerde()).withName("forecast-dead-letter-sink"));
+
+        StoreBuilder<?> heatmapStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(HEATMAP_STORE),
+                Serdes.String(), Topics.HEATMAPS.valueSerde());
+        var publications = branches.get("forecast-layer")
+                .mapValues(ForecastOutput::layerSelections, Named.as("layer-selections"))
+                .repartition(Repartitioned.with(Serdes.String(), serdes.serde(LayerSelections.class))
+                        .withName(LAYER_SELECTIONS_REPARTITION))
+                .process(new ProcessorSupplier<String, LayerSelections, String, HeatmapPublication>() {
+                    @Override
+                    public LayerHeatmapProcessor get() {
+                        return new LayerHeatmapProcessor(settings);
+                    }
+
+                    @Override
+                    public Set<StoreBuilder<?>> stores() {
+                        return Set.of(heatmapStore);
+                    }
+                }, Named.as("layer-heatmaps"))
+                .split(Named.as("heatmap-"))
+                .branch((k, v) -> v.snapshot() != null, Branched.as("snapshot"))
+                .defaultBranch(Branched.as("table"));
+        publications.get("heatmap-snapshot")
+                .mapValues(HeatmapPublication::snapshot, Named.as("heatmap-snapshot-value"))
+                .to(Topics.HEATMAPS.name(), Produced.with(Topics.HEATMAPS.keySerde(), Topics.HEATMAPS.valueSerde())
+                        .withName("heatmaps-sink"));
+        publications.get("heatmap-table")
+                .mapValues(HeatmapPublication::table, Named.as("prediction-table-value"))
+                .to(Topics.PREDICTION_TABLES.name(), Produced.with(Topics.PREDICTION_TABLES.keySerde(),
+                        Topics.PREDICTION_TABLES.valueSerde()).withName("prediction-tables-sink"));
 
         StoreBuilder<?> accuracyStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(ACCURACY_STORE),
                 Serdes.String(), metricsSerde);

@@ -2,10 +2,16 @@ package io.expertcast.predictor;
 
 import io.expertcast.core.model.ExpertIds;
 import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.analysis.RankCorrelation;
+import io.expertcast.core.predict.BlendedPredictor;
 import io.expertcast.core.predict.DecodePlan;
 import io.expertcast.core.predict.DecodePlanner;
 import io.expertcast.core.predict.PrefillHeatmap;
-import io.expertcast.core.predict.RecallAtN;
+import io.expertcast.core.predict.RequestHistory;
+import io.expertcast.core.predict.TransitionHeatmap;
+import io.expertcast.schemas.HeatmapSnapshot;
+import io.expertcast.schemas.LayerSelections;
+import io.expertcast.schemas.LayerTokens;
 import io.expertcast.schemas.LayerPrediction;
 import io.expertcast.schemas.MemoryTier;
 import io.expertcast.schemas.Phase;
@@ -17,6 +23,7 @@ import io.expertcast.schemas.SelectionEvent;
 import io.expertcast.schemas.Topics;
 import io.expertcast.streams.DeadLetters;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,26 +37,43 @@ import org.apache.kafka.streams.processor.api.RecordMetadata;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+import org.apache.kafka.streams.state.ValueAndTimestamp;
 
 /**
- * Insight 1 per request (key = request id, validated selections): accumulates the prefill heatmap
- * in {@link PredictorTopology#REQUEST_STORE}; at the request's first decode step plans the decode
- * phase (top-n experts per MoE layer, {@link DecodePlanner}), emits a DECODE_PHASE prefetch command
- * and keeps the plan; scores every decode step against the plan with the same core code as
- * {@link io.expertcast.core.predict.DecodePlanEvaluator} and forwards the score keyed by model.
- * Out-of-order or duplicated records become dead letters and are never counted; the state is
- * deleted on the request's last step, or after the settings' idle timeout without a step.
+ * Insights 1-2 per request (key = request id, validated selections), state in
+ * {@link PredictorTopology#REQUEST_STORE}: the prefill heatmap and the request's own history
+ * ({@link RequestHistory}); at its first decode step the blended decode-phase plan
+ * ({@link BlendedPredictor#decodePlanScores}: prefill counts blended with the popularity of finished
+ * requests of the same workload tag, read from the global heatmaps) as a DECODE_PHASE prefetch command;
+ * at every decode step t a NEXT_TOKEN command for step t+1 ({@link BlendedPredictor#nextTokenScores}:
+ * the global token->token table's rows of the experts just selected, the request's decayed history,
+ * global popularity). Every prediction is scored when its step arrives (per MoE layer) and the score
+ * forwarded keyed by model; at the last step, the request's prefill/decode Spearman per layer too.
+ * Every selection is also forwarded per MoE layer (key model/layer) to the global heatmaps.
  *
- * <p>Outputs: a prefetch command keyed by request id, a {@link PredictorMetrics} delta keyed by
- * model, or a dead letter keyed by request id.
+ * <p>What the global side contributes is {@link GlobalHeatmaps}' snapshot, which never holds the
+ * record being processed: the request's own latest token->token transition is added locally, and
+ * popularity is learned from finished requests only, to which the request's own counts are added. With a
+ * publication after every record and requests one after another this is exactly the offline
+ * evaluation's "everything before the predicted step" ({@code PredictorTopologyTest}).
+ *
+ * <p>Out-of-order or duplicated records become dead letters and are never counted; the state is
+ * deleted on the request's last step, or after the settings' idle timeout without a step.
  */
 final class RequestForecastProcessor implements Processor<String, SelectionEvent, String, ForecastOutput> {
-    static final String PREDICTOR = "decode_plan";
+    /** The blended decode-phase plan, the one sent as a prefetch command. */
+    static final String DECODE_PLAN = "decode_plan";
+    /** The prefill-only plan ({@link DecodePlanner}), scored beside it as a baseline. */
+    static final String DECODE_PLAN_PREFILL_ONLY = "decode_plan_prefill_only";
+    /** The blended next-token prediction. */
+    static final String NEXT_TOKEN = "next_token";
 
     private final PredictorSettings settings;
     private final DecodePlanner planner;
     private ProcessorContext<String, ForecastOutput> context;
     private KeyValueStore<String, RequestForecastState> requests;
+    private GlobalHeatmaps global;
     private long latestEventTimeMs = Long.MIN_VALUE; // the newest event time this task has seen
 
     RequestForecastProcessor(PredictorSettings settings) {
@@ -61,6 +85,9 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     public void init(ProcessorContext<String, ForecastOutput> context) {
         this.context = context;
         this.requests = context.getStateStore(PredictorTopology.REQUEST_STORE);
+        ReadOnlyKeyValueStore<String, ValueAndTimestamp<HeatmapSnapshot>> heatmaps =
+                context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
+        this.global = new GlobalHeatmaps(heatmaps, settings.tableRefresh(), context::currentSystemTimeMs);
         Duration timeout = settings.requestIdleTimeout();
         // Checked on stream time and measured in the events' own time, so a replay of old traces expires
         // requests exactly as it would have live.
@@ -135,19 +162,29 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         PrefillHeatmap heatmap = state == null
                 ? new PrefillHeatmap(shape.numMoeLayers(), shape.numExperts(), shape.topK())
                 : heatmapOf(shape, state);
-        heatmap.add(ids(event));
+        RequestHistory history = historyOf(shape, state);
+        int[] ids = ids(event);
+        heatmap.add(ids);
+        int perToken = shape.numMoeLayers() * shape.topK();
+        for (int t = 0; t < ids.length / perToken; t++) {
+            history.observe(ids, t * perToken);
+        }
+        int[] previous = state == null ? null : lastToken(state);
+        forwardLayerSelections(record, shape, previous, ids, event.getLastStep() ? history : null);
         if (event.getLastStep()) {
-            // A request without decode steps: nothing to plan or score.
+            // A request without decode steps: nothing to plan or score; its counts went to popularity.
             requests.delete(event.getRequestId());
             return;
         }
-        requests.put(event.getRequestId(), RequestForecastState.newBuilder()
+        RequestForecastState.Builder next = state == null ? RequestForecastState.newBuilder()
                 .setModel(event.getModel())
                 .setRequestId(event.getRequestId())
+                .setPlannedExperts(null)
+                .setLastScoredStep(0) : RequestForecastState.newBuilder(state);
+        requests.put(event.getRequestId(), withHistory(next, history)
                 .setPrefillTokens(heatmap.tokens())
                 .setHeatmap(toList(heatmap.counts()))
-                .setPlannedExperts(null)
-                .setLastScoredStep(0)
+                .setLastToken(toList(Arrays.copyOfRange(ids, ids.length - perToken, ids.length)))
                 .setEventTimeMs(event.getEventTimeMs())
                 .build());
     }
@@ -163,64 +200,363 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             reject(record, "duplicated step " + step + " (last scored step " + state.getLastScoredStep() + ")");
             return;
         }
+        int layers = shape.numMoeLayers();
+        int k = shape.topK();
         PrefillHeatmap heatmap = heatmapOf(shape, state);
-        RecallAtN score = new RecallAtN();
-        DecodePlan plan;
-        if (state.getPlannedExperts() == null) {
-            plan = planner.plan(heatmap);
-            score.addRequest();
-            context.forward(record.withValue(ForecastOutput.prefetch(prefetchCommand(event, plan))));
+        RequestHistory history = historyOf(shape, state);
+        int[] previous = lastToken(state);
+        int[] ids = ids(event);
+        boolean first = state.getPlannedExperts() == null;
+        int[][] blendedPlan;
+        DecodePlan prefillOnly;
+        int[][] nextTokenPlan;
+        if (first) {
+            double[][] planScores = new double[layers][];
+            blendedPlan = blendedPlan(event, shape, history, heatmap.tokens(), planScores);
+            prefillOnly = planner.plan(heatmap);
+            // The prediction for step 1 is the one the end of prefill allows (the last chunk is not flagged,
+            // so it is made here, from the state before this step; the global side already holds the prefill).
+            nextTokenPlan = nextToken(event, shape, history, previous, null, new double[layers][]);
+            context.forward(record.withValue(ForecastOutput.prefetch(prefetchCommand(event, PrefetchScope.DECODE_PHASE,
+                    step, MemoryTier.HBM, blendedPlan, planScores))));
         } else {
-            plan = planOf(heatmap, state.getPlannedExperts());
+            blendedPlan = toArrays(state.getPlannedExperts());
+            prefillOnly = planOf(heatmap, state.getPrefillOnlyExperts());
+            nextTokenPlan = toArrays(state.getNextTokenExperts());
         }
-        plan.score(ids(event), score);
+        long requestCount = first ? 1 : 0;
+        score(record, shape, DECODE_PLAN, ids, blendedPlan, requestCount,
+                event.getLastStep() ? spearman(shape, heatmap, history, ids) : null);
+        score(record, shape, DECODE_PLAN_PREFILL_ONLY, ids, prefillOnlyArrays(prefillOnly), requestCount, null);
+        score(record, shape, NEXT_TOKEN, ids, nextTokenPlan, requestCount, null);
+
+        history.observe(ids, 0);
+        forwardLayerSelections(record, shape, previous, ids, event.getLastStep() ? history : null);
         if (event.getLastStep()) {
             requests.delete(event.getRequestId());
-        } else {
-            requests.put(event.getRequestId(), RequestForecastState.newBuilder(state)
-                    .setPlannedExperts(plannedExperts(plan))
-                    .setLastScoredStep(step)
-                    .setEventTimeMs(event.getEventTimeMs())
-                    .build());
+            return;
         }
+        double[][] nextScores = new double[layers][];
+        int[][] nextPlan = nextToken(event, shape, history, ids, previous, nextScores);
+        context.forward(record.withValue(ForecastOutput.prefetch(prefetchCommand(event, PrefetchScope.NEXT_TOKEN,
+                step + 1, MemoryTier.HBM, nextPlan, nextScores))));
+        requests.put(event.getRequestId(), withHistory(RequestForecastState.newBuilder(state), history)
+                .setPlannedExperts(toLists(blendedPlan))
+                .setPrefillOnlyExperts(plannedExperts(prefillOnly))
+                .setNextTokenExperts(toLists(nextPlan))
+                .setLastToken(toList(ids))
+                .setLastScoredStep(step)
+                .setEventTimeMs(event.getEventTimeMs())
+                .build());
+    }
+
+    /**
+     * The blended decode plan ({@link BlendedPredictor#decodePlanScores}); tag popularity from finished
+     * requests: the first of the request's tag keys with counts at layer 0, else all finished requests.
+     */
+    private int[][] blendedPlan(SelectionEvent event, ModelShape shape, RequestHistory history, int prefillTokens,
+                                double[][] scoresOut) {
+        String model = event.getModel();
+        int experts = shape.numExperts();
+        String tag = null;
+        for (String key : BlendedPredictor.tagKeys(event.getBenchmark(), event.getSubject(), event.getLanguage())) {
+            if (sum(global.popularity(model, 0, key, experts)) > 0) {
+                tag = key;
+                break;
+            }
+        }
+        int[][] plan = new int[shape.numMoeLayers()][];
+        for (int l = 0; l < plan.length; l++) {
+            double[] scores = BlendedPredictor.decodePlanScores(history.countsOf(l), prefillTokens, shape.topK(),
+                    global.popularity(model, l, tag, experts));
+            plan[l] = BlendedPredictor.top(scores, settings.n());
+            scoresOut[l] = pick(scores, plan[l]);
+        }
+        return plan;
+    }
+
+    /**
+     * The blended next-token prediction ({@link BlendedPredictor#nextTokenScores}) after {@code history}'s
+     * last token {@code current}: the published token->token table plus, when {@code before} is given,
+     * the transition before -> current the table cannot hold yet; popularity = finished requests + own.
+     */
+    private int[][] nextToken(SelectionEvent event, ModelShape shape, RequestHistory history, int[] current,
+                              int[] before, double[][] scoresOut) {
+        String model = event.getModel();
+        int experts = shape.numExperts();
+        int k = shape.topK();
+        int[][] plan = new int[shape.numMoeLayers()][];
+        for (int l = 0; l < plan.length; l++) {
+            TransitionHeatmap table = global.tokenTransitions(model, l, experts);
+            double[] heat = new double[experts];
+            if (current != null) {
+                int[] cur = Arrays.copyOfRange(current, l * k, (l + 1) * k);
+                int[] prev = before == null ? new int[0] : Arrays.copyOfRange(before, l * k, (l + 1) * k);
+                for (int b = 0; b < k; b++) {
+                    table.addRowProbabilitiesWith(0, cur[b], prev, cur, heat);
+                }
+            }
+            double[] popularity = global.popularity(model, l, null, experts).clone();
+            for (int e = 0; e < experts; e++) {
+                popularity[e] += history.count(l, e);
+            }
+            double[] scores = BlendedPredictor.nextTokenScores(heat, history.decayed(l), popularity);
+            plan[l] = BlendedPredictor.top(scores, settings.n());
+            scoresOut[l] = pick(scores, plan[l]);
+        }
+        return plan;
+    }
+
+    /** Scores one step against one prediction, per MoE layer, and forwards the delta keyed by model. */
+    private void score(Record<String, SelectionEvent> record, ModelShape shape, String predictor, int[] ids,
+                       int[][] predicted, long requestCount, double[] spearman) {
+        SelectionEvent event = record.value();
+        int layers = shape.numMoeLayers();
+        int k = shape.topK();
+        List<Long> layerHits = new ArrayList<>(layers);
+        List<Long> layerPredicted = new ArrayList<>(layers);
+        List<Long> layerHitSamples = new ArrayList<>(layers);
+        List<Double> layerRecall = new ArrayList<>(layers);
+        long hits = 0;
+        long predictedTotal = 0;
+        long hitSamples = 0;
+        for (int l = 0; l < layers; l++) {
+            int h = 0;
+            for (int slot = 0; slot < k; slot++) {
+                int expert = ids[l * k + slot];
+                if (!seenEarlierInRow(ids, l * k, slot, expert) && contains(predicted[l], expert)) {
+                    h++;
+                }
+            }
+            hits += h;
+            predictedTotal += predicted[l].length;
+            hitSamples += h > 0 ? 1 : 0;
+            layerHits.add((long) h);
+            layerPredicted.add((long) predicted[l].length);
+            layerHitSamples.add(h > 0 ? 1L : 0L);
+            layerRecall.add(h / (double) k);
+        }
+        List<Double> spearmanSum = new ArrayList<>();
+        List<Long> spearmanRequests = new ArrayList<>();
+        if (spearman != null) {
+            for (double rho : spearman) {
+                spearmanSum.add(Double.isNaN(rho) ? 0.0 : rho);
+                spearmanRequests.add(Double.isNaN(rho) ? 0L : 1L);
+            }
+        }
+        long selected = (long) layers * k;
         context.forward(record.withKey(event.getModel()).withValue(ForecastOutput.score(PredictorMetrics.newBuilder()
                 .setModel(event.getModel())
-                .setPredictor(PREDICTOR)
+                .setPredictor(predictor)
                 .setN(settings.n())
-                .setSamples(score.samples())
-                .setHits(score.hits())
-                .setSelected(score.selected())
-                .setRecall(score.recall())
-                .setRequests(score.requests())
-                .setPredicted(score.predicted())
-                .setHitSamples(score.hitSamples())
-                .setPrecision(score.precision())
-                .setHitRate(score.hitRate())
+                .setSamples(layers)
+                .setHits(hits)
+                .setSelected(selected)
+                .setRecall(hits / (double) selected)
+                .setRequests(requestCount)
+                .setPredicted(predictedTotal)
+                .setHitSamples(hitSamples)
+                .setPrecision(predictedTotal == 0 ? 0.0 : hits / (double) predictedTotal)
+                .setHitRate(hitSamples / (double) layers)
+                .setTag(event.getBenchmark() == null ? "*" : event.getBenchmark())
+                .setLayerHits(layerHits)
+                .setLayerPredicted(layerPredicted)
+                .setLayerHitSamples(layerHitSamples)
+                .setLayerRecall(layerRecall)
+                .setLayerSpearmanSum(spearmanSum)
+                .setLayerSpearmanRequests(spearmanRequests)
+                .setLayerSpearman(List.of())
                 .setEventTimeMs(event.getEventTimeMs())
                 .build())));
     }
 
-    /** Layers are MoE layer indices (0 .. numMoeLayers-1, the order of the packed ids). */
-    private static PrefetchCommand prefetchCommand(SelectionEvent event, DecodePlan plan) {
-        List<LayerPrediction> layers = new ArrayList<>(plan.numMoeLayers());
-        for (int layer = 0; layer < plan.numMoeLayers(); layer++) {
-            layers.add(LayerPrediction.newBuilder()
-                    .setLayer(layer)
-                    .setExperts(toList(plan.experts(layer)))
-                    .setScores(Arrays.stream(plan.scores(layer)).asDoubleStream().boxed().toList())
+    /** Per MoE layer, Spearman between the request's prefill counts and its decode counts (Ob3); NaN if constant. */
+    private static double[] spearman(ModelShape shape, PrefillHeatmap prefill, RequestHistory history, int[] lastIds) {
+        int layers = shape.numMoeLayers();
+        int experts = shape.numExperts();
+        int k = shape.topK();
+        double[] rho = new double[layers];
+        for (int l = 0; l < layers; l++) {
+            double[] p = new double[experts];
+            double[] d = new double[experts];
+            for (int e = 0; e < experts; e++) {
+                p[e] = prefill.count(l, e);
+                d[e] = Math.max(0, history.count(l, e) - prefill.count(l, e));
+            }
+            for (int slot = 0; slot < k; slot++) {
+                d[lastIds[l * k + slot]]++; // the last step is not in the history yet
+            }
+            rho[l] = RankCorrelation.spearman(p, d);
+        }
+        return rho;
+    }
+
+    /**
+     * What the event teaches the global heatmaps, one record per layer shard (key model/shard, layer l in
+     * shard l mod shards): per MoE layer the event's tokens, the request's previous token there, the same
+     * tokens at the next MoE layer; with {@code finished}, the request's counts and its tag keys
+     * (popularity is learned from finished requests).
+     */
+    private void forwardLayerSelections(Record<String, SelectionEvent> record, ModelShape shape, int[] previous,
+                                        int[] ids, RequestHistory finished) {
+        SelectionEvent event = record.value();
+        int layers = shape.numMoeLayers();
+        int k = shape.topK();
+        int tokens = ids.length / (layers * k);
+        int shards = Math.min(settings.heatmapShards(), layers);
+        List<String> tags = finished == null ? List.of()
+                : BlendedPredictor.tagKeys(event.getBenchmark(), event.getSubject(), event.getLanguage());
+        List<List<LayerTokens>> byShard = new ArrayList<>(shards);
+        for (int g = 0; g < shards; g++) {
+            byShard.add(new ArrayList<>());
+        }
+        for (int l = 0; l < layers; l++) {
+            List<Integer> here = new ArrayList<>(tokens * k);
+            List<Integer> next = new ArrayList<>(l + 1 < layers ? tokens * k : 0);
+            for (int t = 0; t < tokens; t++) {
+                int base = t * layers * k;
+                for (int s = 0; s < k; s++) {
+                    here.add(ids[base + l * k + s]);
+                    if (l + 1 < layers) {
+                        next.add(ids[base + (l + 1) * k + s]);
+                    }
+                }
+            }
+            List<Integer> counts = List.of();
+            if (finished != null) {
+                int[] c = new int[shape.numExperts()];
+                for (int e = 0; e < c.length; e++) {
+                    c[e] = finished.count(l, e);
+                }
+                counts = toList(c);
+            }
+            byShard.get(l % shards).add(LayerTokens.newBuilder()
+                    .setLayer(l)
+                    .setPrevious(previous == null ? List.of() : toList(Arrays.copyOfRange(previous, l * k, (l + 1) * k)))
+                    .setTokens(here)
+                    .setNextLayer(next)
+                    .setFinishedCounts(counts)
                     .build());
         }
+        for (int g = 0; g < shards; g++) {
+            LayerSelections selections = LayerSelections.newBuilder()
+                    .setModel(event.getModel())
+                    .setNumExperts(shape.numExperts())
+                    .setTopK(k)
+                    .setLayers(byShard.get(g))
+                    .setTags(tags)
+                    .setEventTimeMs(event.getEventTimeMs())
+                    .build();
+            context.forward(record.withKey(event.getModel() + "/" + g)
+                    .withValue(ForecastOutput.layerSelections(selections)));
+        }
+    }
+
+    /** Layers are MoE layer indices (0 .. numMoeLayers-1, the order of the packed ids). */
+    private static PrefetchCommand prefetchCommand(SelectionEvent event, PrefetchScope scope, int targetStep,
+                                                   MemoryTier tier, int[][] experts, double[][] scores) {
+        List<LayerPrediction> layers = new ArrayList<>(experts.length);
+        for (int layer = 0; layer < experts.length; layer++) {
+            layers.add(LayerPrediction.newBuilder()
+                    .setLayer(layer)
+                    .setExperts(toList(experts[layer]))
+                    .setScores(Arrays.stream(scores[layer]).boxed().toList())
+                    .build());
+        }
+        // Both go to HBM: the decode phase is far ahead, and token-level predictions drive HBM copies
+        // (Insight 2; layer-level rows, published as prediction tables, drive the LLC).
         return PrefetchCommand.newBuilder()
                 .setModel(event.getModel())
                 .setRequestId(event.getRequestId())
-                .setScope(PrefetchScope.DECODE_PHASE)
-                .setTargetStep(event.getStep())
-                // The whole decode phase is far ahead (long reuse distance): HBM, not LLC (Insight 2).
-                .setTier(MemoryTier.HBM)
+                .setScope(scope)
+                .setTargetStep(targetStep)
+                .setTier(tier)
                 .setLayers(layers)
                 .setSourcePassId(event.getPassId())
                 .setEventTimeMs(event.getEventTimeMs())
                 .build();
+    }
+
+    private static RequestHistory historyOf(ModelShape shape, RequestForecastState state) {
+        int cells = shape.numMoeLayers() * shape.numExperts();
+        if (state == null || state.getHistoryCounts().remaining() == 0) {
+            return new RequestHistory(shape.numMoeLayers(), shape.numExperts(), shape.topK());
+        }
+        ByteBuffer counts = state.getHistoryCounts().duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer decayed = state.getHistoryDecayed().duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        int[] c = new int[cells];
+        double[] d = new double[cells];
+        for (int i = 0; i < cells; i++) {
+            c[i] = counts.getInt();
+            d[i] = decayed.getDouble();
+        }
+        return RequestHistory.of(shape.numMoeLayers(), shape.numExperts(), shape.topK(), c, d,
+                state.getHistoryTokens());
+    }
+
+    private static RequestForecastState.Builder withHistory(RequestForecastState.Builder b, RequestHistory h) {
+        int[] c = h.counts();
+        double[] d = h.decayed();
+        ByteBuffer counts = ByteBuffer.allocate(c.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer decayed = ByteBuffer.allocate(d.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < c.length; i++) {
+            counts.putInt(c[i]);
+            decayed.putDouble(d[i]);
+        }
+        return b.setHistoryCounts(counts.flip()).setHistoryDecayed(decayed.flip()).setHistoryTokens(h.tokens());
+    }
+
+    private static int[] lastToken(RequestForecastState state) {
+        return state.getLastToken().isEmpty() ? null : state.getLastToken().stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    private static int[][] prefillOnlyArrays(DecodePlan plan) {
+        int[][] a = new int[plan.numMoeLayers()][];
+        for (int l = 0; l < a.length; l++) {
+            a[l] = plan.experts(l);
+        }
+        return a;
+    }
+
+    private static int[][] toArrays(List<List<Integer>> lists) {
+        int[][] a = new int[lists.size()][];
+        for (int l = 0; l < a.length; l++) {
+            a[l] = lists.get(l).stream().mapToInt(Integer::intValue).toArray();
+        }
+        return a;
+    }
+
+    private static List<List<Integer>> toLists(int[][] arrays) {
+        List<List<Integer>> lists = new ArrayList<>(arrays.length);
+        for (int[] a : arrays) {
+            lists.add(toList(a));
+        }
+        return lists;
+    }
+
+    private static double[] pick(double[] scores, int[] experts) {
+        double[] p = new double[experts.length];
+        for (int i = 0; i < p.length; i++) {
+            p[i] = scores[experts[i]];
+        }
+        return p;
+    }
+
+    private static double sum(double[] v) {
+        double s = 0;
+        for (double x : v) {
+            s += x;
+        }
+        return s;
+    }
+
+    private static boolean contains(int[] values, int value) {
+        for (int v : values) {
+            if (v == value) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static PrefillHeatmap heatmapOf(ModelShape shape, RequestForecastState state) {
@@ -256,6 +592,15 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         byte[] bytes = new byte[buffer.remaining()];
         buffer.get(bytes);
         return ExpertIds.unpack(bytes);
+    }
+
+    private static boolean seenEarlierInRow(int[] ids, int base, int slot, int expert) {
+        for (int s = 0; s < slot; s++) {
+            if (ids[base + s] == expert) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static List<Integer> toList(int[] values) {

@@ -29,6 +29,14 @@ class PredictorCommandTest {
         new CommandLine(command).parseArgs("--n", "4", "--application-id", "p2");
         assertEquals(4, command.settings().n());
         assertEquals("p2", command.settings().applicationName());
+        assertEquals(50_000.0, settings.heatmapHalfLifeTokens());
+        assertEquals(Duration.ofSeconds(1), settings.heatmapPublishInterval());
+        assertEquals(8, settings.tableWidth());
+        assertEquals(4, settings.heatmapShards());
+        new CommandLine(command).parseArgs("--heatmap-half-life", "0", "--table-width", "3", "--table-refresh-ms", "0");
+        assertEquals(0.0, command.settings().heatmapHalfLifeTokens());
+        assertEquals(3, command.settings().tableWidth());
+        assertEquals(Duration.ZERO, command.settings().tableRefresh());
     }
 
     @Test
@@ -37,6 +45,9 @@ class PredictorCommandTest {
         assertUsageError("model shape 'nonsense'", "--model-shape", "nonsense");
         assertUsageError("publish interval must be positive", "--publish-interval-ms", "0");
         assertUsageError("--http-port must be in 0..65535", "--http-port", "70000");
+        assertUsageError("heatmap half-life must be >= 0", "--heatmap-half-life", "-1");
+        assertUsageError("table width must be positive", "--table-width", "0");
+        assertUsageError("heatmap shards must be positive", "--heatmap-shards", "0");
     }
 
     private static void assertUsageError(String message, String... args) {

@@ -134,12 +134,28 @@ class PredictorQueriesIntegrationTest {
                     "accuracy of both models");
             assertEquals(Set.of(LLAMA.id(), toy.id()), models(b));
             for (String model : List.of(LLAMA.id(), toy.id())) {
-                Poll.until(Duration.ofSeconds(30), () -> get(a, "/accuracy/" + model).body.path("requests").asLong() == 4,
-                        "decode step 1 of the four " + model + " requests scored");
+                Poll.until(Duration.ofSeconds(30), () -> decodePlan(get(a, "/accuracy/" + model).body)
+                        .path("requests").asLong() == 4, "decode step 1 of the four " + model + " requests scored");
                 JsonNode one = get(a, "/accuracy/" + model).body;
-                assertEquals(4, one.get("requests").asLong());
+                assertEquals(model, one.get("model").asText());
+                assertEquals(4, decodePlan(one).get("requests").asLong());
                 assertEquals(4L * (model.equals(toy.id()) ? toy.numMoeLayers() : LLAMA.numMoeLayers()),
-                        one.get("samples").asLong());
+                        decodePlan(one).get("samples").asLong());
+                assertEquals(one.get("predictors"), get(b, "/accuracy/" + model).body.get("predictors"));
+            }
+
+            // A layer's prediction tables (Insight 2), from the global heatmaps: every instance answers itself.
+            for (String level : List.of("token", "layer")) {
+                String tablePath = "/tables/" + LLAMA.id() + "/3?level=" + level;
+                Poll.until(Duration.ofSeconds(30), () -> status(b, tablePath) == 200, level + "-level table published");
+                JsonNode table = get(b, tablePath).body;
+                assertEquals(b.http().advertisedAddress(), table.get("servedBy").asText());
+                assertEquals(level.toUpperCase(java.util.Locale.ROOT), table.get("level").asText());
+                assertEquals(3, table.get("layer").asInt());
+                assertTrue(table.get("rows").size() > 0, table.toString());
+                JsonNode row = table.get("rows").get(0);
+                assertTrue(row.get("successors").size() >= 1 && row.get("successors").size() <= settings.tableWidth());
+                assertEquals(table.get("rows"), get(a, tablePath).body.get("rows"));
             }
 
             // Errors: unknown request 404 (answered by its owner), bad parameters 400, absent store 404.
@@ -150,10 +166,9 @@ class PredictorQueriesIntegrationTest {
             assertEquals(400, get(a, "/tables/" + LLAMA.id() + "/first").status);
             assertEquals(400, get(a, "/tables/" + LLAMA.id() + "/3?level=row").status);
             assertEquals(404, get(a, "/tables/" + LLAMA.id() + "/24").status);
-            Response noTables = get(a, "/tables/" + LLAMA.id() + "/3?level=layer");
-            assertEquals(404, noTables.status);
-            assertTrue(noTables.body.get("error").asText().contains(PredictorQueries.PREDICTION_TABLE_STORE),
-                    noTables.body.toString());
+            Response noTables = get(a, "/tables/" + toy.id() + "/3?level=layer");
+            assertEquals(404, noTables.status, "the toy's last MoE layer has no next layer");
+            assertTrue(noTables.body.get("error").asText().contains("no layer-level table"), noTables.body.toString());
             assertEquals(400, get(a, "/requests/").status);
             assertEquals(404, get(a, "/nothing-here").status);
             assertEquals(200, get(a, "/").status);
@@ -168,7 +183,7 @@ class PredictorQueriesIntegrationTest {
             KafkaStreams notStarted = PredictorApp.create(kafka.bootstrapServers(), stateDir.resolve("c"), settings,
                     Map.of(StreamsConfig.APPLICATION_SERVER_CONFIG, http.advertisedAddress()));
             try {
-                PredictorQueries.install(http, () -> notStarted, settings.catalog());
+                PredictorQueries.install(http, () -> notStarted, settings);
                 http.start();
                 for (String path : List.of("/requests/r1", "/accuracy", "/accuracy/" + LLAMA.id(),
                         "/tables/" + LLAMA.id() + "/0")) {
@@ -179,6 +194,16 @@ class PredictorQueriesIntegrationTest {
                 notStarted.close(Duration.ofSeconds(10));
             }
         }
+    }
+
+    /** The all-requests entry of the decode-phase plan in a /accuracy/{model} answer (missing: an empty node). */
+    private static JsonNode decodePlan(JsonNode modelAccuracy) {
+        for (JsonNode entry : modelAccuracy.path("predictors")) {
+            if (entry.path("predictor").asText().equals("decode_plan") && entry.path("tag").asText().equals("*")) {
+                return entry;
+            }
+        }
+        return com.fasterxml.jackson.databind.node.MissingNode.getInstance();
     }
 
     private static boolean eachOwnsAPartition(KafkaStreams a, KafkaStreams b) {

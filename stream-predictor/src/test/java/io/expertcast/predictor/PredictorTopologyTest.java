@@ -51,7 +51,7 @@ class PredictorTopologyTest {
 
     private final PredictorSettings settings = PredictorSettings.defaults()
             .withCatalog(ModelCatalog.standard().register(TOY)).withN(N).withPublishInterval(INTERVAL)
-            .withApplicationName("predictor-test");
+            .withApplicationName("predictor-test").withHeatmapHalfLifeTokens(0);
     private TopologyTestDriver driver;
     private TestInputTopic<String, SelectionEvent> selections;
     private TestOutputTopic<String, PrefetchCommand> prefetch;
@@ -87,7 +87,8 @@ class PredictorTopologyTest {
 
     private static void assertSameAsEvaluator(RecallAtN expected, PredictorMetrics published) {
         assertEquals(TOY.id(), published.getModel());
-        assertEquals("decode_plan", published.getPredictor());
+        assertEquals("decode_plan_prefill_only", published.getPredictor());
+        assertEquals("*", published.getTag());
         assertEquals(N, published.getN());
         assertEquals(expected.samples(), published.getSamples());
         assertEquals(expected.hits(), published.getHits());
@@ -95,6 +96,15 @@ class PredictorTopologyTest {
         assertEquals(expected.requests(), published.getRequests());
         assertEquals(expected.recall(), published.getRecall(), 0.0);
     }
+
+    /** The latest published value of each metrics key. */
+    private Map<String, PredictorMetrics> latestMetrics() {
+        Map<String, PredictorMetrics> latest = new java.util.TreeMap<>();
+        metrics.readKeyValuesToList().forEach(kv -> latest.put(kv.key, kv.value));
+        return latest;
+    }
+
+    private static final String PREFILL_ONLY = TOY.id() + "/decode_plan_prefill_only/*";
 
     private boolean requestStoreIsEmpty() {
         KeyValueStore<String, RequestForecastState> store = driver.getKeyValueStore(PredictorTopology.REQUEST_STORE);
@@ -112,26 +122,23 @@ class PredictorTopologyTest {
                 TraceEvents.randomRequest(TOY, "toy/d", 1, 3, 4));
         pipe(TraceEvents.lockstep(requests, 3));
 
-        List<PrefetchCommand> commands = prefetch.readValuesToList();
+        List<PrefetchCommand> all = prefetch.readValuesToList();
+        List<PrefetchCommand> commands = all.stream().filter(c -> c.getScope() == PrefetchScope.DECODE_PHASE).toList();
         assertEquals(List.of("toy/a", "toy/b", "toy/d"), commands.stream().map(PrefetchCommand::getRequestId).toList());
         for (PrefetchCommand command : commands) {
-            RequestTrace request = requests.stream().filter(r -> r.requestId().equals(command.getRequestId()))
-                    .findFirst().orElseThrow();
-            PrefillHeatmap heatmap = new PrefillHeatmap(TOY.numMoeLayers(), TOY.numExperts(), TOY.topK());
-            heatmap.add(request.steps().get(0));
-            DecodePlan plan = new DecodePlanner(N).plan(heatmap);
-            assertEquals(PrefetchScope.DECODE_PHASE, command.getScope());
             assertEquals(MemoryTier.HBM, command.getTier());
             assertEquals(1, command.getTargetStep());
             assertEquals(TOY.numMoeLayers(), command.getLayers().size());
             for (int layer = 0; layer < TOY.numMoeLayers(); layer++) {
                 assertEquals(layer, command.getLayers().get(layer).getLayer());
-                assertArrayEquals(plan.experts(layer),
-                        command.getLayers().get(layer).getExperts().stream().mapToInt(Integer::intValue).toArray());
-                assertArrayEquals(Arrays.stream(plan.scores(layer)).asDoubleStream().toArray(),
-                        command.getLayers().get(layer).getScores().stream().mapToDouble(Double::doubleValue).toArray());
+                assertEquals(N, command.getLayers().get(layer).getExperts().stream().distinct().count());
             }
         }
+        // NEXT_TOKEN: one per decode step but the last, for the step after it: a 5, b 2, d 3 steps.
+        List<PrefetchCommand> next = all.stream().filter(c -> c.getScope() == PrefetchScope.NEXT_TOKEN).toList();
+        assertEquals(4 + 1 + 2, next.size());
+        assertEquals(List.of(2, 3, 4, 5), next.stream().filter(c -> c.getRequestId().equals("toy/a"))
+                .map(PrefetchCommand::getTargetStep).toList());
         // The prefetch for the first decode step is sent with the pass that carried it.
         assertEquals(TraceEvents.lockstep(requests, 3).stream()
                 .filter(e -> e.getRequestId().equals("toy/a") && e.getStep() == 1).findFirst().orElseThrow().getPassId(),
@@ -139,11 +146,18 @@ class PredictorTopologyTest {
 
         assertTrue(metrics.isEmpty(), "published only on the wall-clock schedule");
         driver.advanceWallClockTime(INTERVAL);
-        List<PredictorMetrics> published = metrics.readValuesToList();
-        assertEquals(1, published.size());
+        Map<String, PredictorMetrics> published = latestMetrics();
+        // 3 predictors, each for all requests (*) and for their benchmark.
+        assertEquals(java.util.Set.of("toy-moe/decode_plan/*", "toy-moe/decode_plan/mmlu",
+                "toy-moe/decode_plan_prefill_only/*", "toy-moe/decode_plan_prefill_only/mmlu",
+                "toy-moe/next_token/*", "toy-moe/next_token/mmlu"), published.keySet());
         RecallAtN expected = DecodePlanEvaluator.evaluate(requests, N);
         assertTrue(expected.recall() > 0 && expected.recall() < 1, "a recall that can tell plans apart: " + expected);
-        assertSameAsEvaluator(expected, published.get(0));
+        assertSameAsEvaluator(expected, published.get(PREFILL_ONLY));
+        // Per-layer figures add up to the totals.
+        PredictorMetrics nextToken = published.get("toy-moe/next_token/*");
+        assertEquals(nextToken.getHits(), nextToken.getLayerHits().stream().mapToLong(Long::longValue).sum());
+        assertEquals(expected.samples(), nextToken.getSamples());
 
         driver.advanceWallClockTime(INTERVAL);
         assertTrue(metrics.isEmpty(), "unchanged totals are not published again");
@@ -154,9 +168,9 @@ class PredictorTopologyTest {
         RequestTrace e = TraceEvents.randomRequest(TOY, "toy/e", 2, 4, 5);
         pipe(TraceEvents.lockstep(List.of(e), 2));
         driver.advanceWallClockTime(INTERVAL);
-        List<RequestTrace> all = new java.util.ArrayList<>(requests);
-        all.add(e);
-        assertSameAsEvaluator(DecodePlanEvaluator.evaluate(all, N), metrics.readValue());
+        List<RequestTrace> withE = new java.util.ArrayList<>(requests);
+        withE.add(e);
+        assertSameAsEvaluator(DecodePlanEvaluator.evaluate(withE, N), latestMetrics().get(PREFILL_ONLY));
     }
 
     @Test
@@ -220,10 +234,29 @@ class PredictorTopologyTest {
                 .deserialize("t", letters.get(0).getValue().array()));
 
         driver.advanceWallClockTime(INTERVAL);
-        PredictorMetrics published = metrics.readValuesToList().get(0);
-        // "late" never had a prefill: nothing of it is counted. "dup" counts once per step.
-        assertSameAsEvaluator(DecodePlanEvaluator.evaluate(List.of(dup, good, after), N), published);
-        assertEquals(1, prefetch.readValuesToList().stream().filter(c -> c.getRequestId().equals("toy/dup")).count());
+        Map<String, PredictorMetrics> published = latestMetrics();
+        // "late" never had a prefill: nothing of it is counted. "dup" counts once per step, in every predictor.
+        assertSameAsEvaluator(DecodePlanEvaluator.evaluate(List.of(dup, good, after), N), published.get(PREFILL_ONLY));
+        long decodeSamples = (3 + 3 + 2) * TOY.numMoeLayers();
+        assertEquals(decodeSamples, published.get("toy-moe/next_token/*").getSamples());
+        assertEquals(decodeSamples, published.get("toy-moe/decode_plan/*").getSamples());
+        List<PrefetchCommand> commands = prefetch.readValuesToList();
+        assertEquals(1, commands.stream().filter(c -> c.getRequestId().equals("toy/dup")
+                && c.getScope() == PrefetchScope.DECODE_PHASE).count());
+        assertEquals(List.of(2, 3), commands.stream().filter(c -> c.getRequestId().equals("toy/dup")
+                && c.getScope() == PrefetchScope.NEXT_TOKEN).map(PrefetchCommand::getTargetStep).toList());
+        // The global heatmaps count each request's consecutive tokens once (k x k pairs each):
+        // dup 4 + 3 tokens, good 5 + 3, after 3 + 2; late nothing.
+        driver.advanceWallClockTime(PredictorSettings.DEFAULT_HEATMAP_PUBLISH_INTERVAL);
+        KeyValueStore<String, io.expertcast.schemas.HeatmapSnapshot> heatmaps =
+                driver.getKeyValueStore(PredictorTopology.HEATMAP_STORE);
+        double pairs = (6 + 7 + 4) * TOY.topK() * TOY.topK();
+        for (int layer = 0; layer < TOY.numMoeLayers(); layer++) {
+            assertEquals(pairs, heatmaps.get("toy-moe/" + layer + "/TOKEN_TO_TOKEN").getTotalMass(), 0.0);
+            // popularity: the finished requests' every selection, once
+            assertEquals((7 + 8 + 5) * TOY.topK(), heatmaps.get("toy-moe/" + layer + "/POPULARITY").getTotalMass(), 0.0);
+        }
+        assertEquals((7 + 8 + 5) * TOY.topK(), heatmaps.get("toy-moe/0/POPULARITY/b:mmlu").getTotalMass(), 0.0);
         assertTrue(requestStoreIsEmpty(), "dup, good and after ended; late never got state");
     }
 

@@ -1,7 +1,7 @@
 package io.expertcast.core.analysis;
 
 import io.expertcast.core.model.ModelShape;
-import io.expertcast.core.predict.TokenTransitionTable;
+import io.expertcast.core.predict.TransitionHeatmap;
 import io.expertcast.core.trace.RequestTrace;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -28,7 +28,7 @@ public final class TraceObservations {
     private final int experts;
     private final int k;
     private final long[][] frequency;
-    private final TokenTransitionTable tokenTransitions;
+    private final TransitionHeatmap tokenTransitions;
     private final long[][] layerTransitions;
     private final long[][] pairs;
     private final long[][] prefillFrequency;
@@ -48,7 +48,7 @@ public final class TraceObservations {
             throw new IllegalArgumentException(model.id() + ": " + experts + " experts are too many for E x E counts");
         }
         this.frequency = new long[layers][experts];
-        this.tokenTransitions = new TokenTransitionTable(model);
+        this.tokenTransitions = TransitionHeatmap.of(model);
         this.layerTransitions = new long[Math.max(0, layers - 1)][(int) cells];
         this.pairs = k > 1 ? new long[layers][(int) cells] : null;
         this.prefillFrequency = new long[layers][experts];
@@ -82,7 +82,7 @@ public final class TraceObservations {
                 int base = t * layers * k;
                 countToken(ids, base);
                 if (previousIds != null) {
-                    tokenTransitions.add(previousIds, previousBase, ids, base);
+                    tokenTransitions.observeToken(previousIds, previousBase, ids, base, k);
                 }
                 previousIds = ids;
                 previousBase = base;
@@ -138,7 +138,7 @@ public final class TraceObservations {
 
     /** Token->token counts of MoE layer {@code moeLayer}, row-major E x E (row = expert at token t). */
     public long[] tokenTransitions(int moeLayer) {
-        return tokenTransitions.counts(moeLayer);
+        return Arrays.stream(tokenTransitions.counts(moeLayer)).mapToLong(c -> (long) c).toArray();
     }
 
     /** Layer->layer counts from MoE layer {@code moeLayer} to the next, row-major E x E. */

@@ -18,10 +18,10 @@ import java.util.Map;
  * <ul>
  *   <li>{@code prefill_only}: the request's prefill counts;</li>
  *   <li>{@code popularity}: global per-layer counts (earlier requests and this prefill);</li>
- *   <li>{@code blended} (ours): {@code a x prefill_e / (P k) + (1 - a) x tag_e / tag_total} with
- *       {@code a = P / (P + P0)}: the more prefill tokens P, the more the request's own counts weigh
- *       (P0 = {@value #PREFILL_PRIOR_TOKENS} tokens); tag = the counts of earlier requests of the same
- *       benchmark and subject, else the same benchmark, else the same language, else all.</li>
+ *   <li>{@code blended} (ours, {@link BlendedPredictor#decodePlanScores}): {@code a x prefill_e / (P k)
+ *       + (1 - a) x tag_e / tag_total} with {@code a = P / (P + 16)}: the more prefill tokens P, the more
+ *       the request's own counts weigh; tag = the counts of earlier requests of the same benchmark and
+ *       subject, else the same benchmark, else the same language, else all.</li>
  * </ul>
  * Next token (Insights 1-2), for decode step s from everything before it:
  * <ul>
@@ -31,20 +31,15 @@ import java.util.Map;
  *   <li>{@code popularity}: global per-layer counts;</li>
  *   <li>{@code nearest_neighbour} (MoE-Infinity's idea): the finished request whose activation matrix
  *       (layer x expert counts) is closest by cosine to this request's so far; its top-n at the layer;</li>
- *   <li>{@code blended} (ours): {@value #W_HEATMAP} x token_heatmap probability + {@value #W_RECENT} x the
- *       request's own selections decayed with a half-life of {@value #HALF_LIFE_TOKENS} tokens (normalised)
- *       + {@value #W_POPULARITY} x normalised popularity.</li>
+ *   <li>{@code blended} (ours, {@link BlendedPredictor#nextTokenScores}): 0.45 x token_heatmap probability
+ *       + 0.45 x the request's own selections decayed with a half-life of 8 tokens (normalised) + 0.10 x
+ *       normalised popularity.</li>
  * </ul>
  */
 public final class PredictorEvaluation {
     public static final List<String> DECODE_PLAN = List.of("blended", "prefill_only", "popularity");
     public static final List<String> NEXT_TOKEN = List.of("blended", "recent", "token_heatmap", "popularity",
             "nearest_neighbour");
-    static final double PREFILL_PRIOR_TOKENS = 16;
-    static final double W_HEATMAP = 0.45;
-    static final double W_RECENT = 0.45;
-    static final double W_POPULARITY = 0.10;
-    static final double HALF_LIFE_TOKENS = 8;
 
     /** recall@n per predictor, for each n. */
     public record Result(int[] n, Map<String, double[]> decodePlan, Map<String, double[]> nextToken, long requests,
@@ -85,7 +80,7 @@ public final class PredictorEvaluation {
         final int experts;
         final int k;
         final long[][] popularity;
-        final TokenTransitionTable transitions;
+        final TransitionHeatmap transitions;
         final Map<String, long[][]> tagPopularity = new HashMap<>();
         final List<int[]> library = new ArrayList<>(); // finished requests' layer x expert counts
         final List<Double> libraryNorms = new ArrayList<>();
@@ -95,7 +90,7 @@ public final class PredictorEvaluation {
             experts = m.numExperts();
             k = m.topK();
             popularity = new long[layers][experts];
-            transitions = new TokenTransitionTable(m);
+            transitions = TransitionHeatmap.of(m);
         }
 
         long[][] tag(String key) {
@@ -109,7 +104,7 @@ public final class PredictorEvaluation {
         int layers = st.layers;
         int experts = st.experts;
         int k = st.k;
-        String[] tagKeys = {"s:" + r.benchmark() + "/" + r.subject(), "b:" + r.benchmark(), "l:" + r.language()};
+        String[] tagKeys = BlendedPredictor.tagKeys(r.benchmark(), r.subject(), r.language()).toArray(String[]::new);
         long[][] tagPop = null; // chosen before this request counts (earlier requests only)
         for (String key : tagKeys) {
             long[][] t = st.tagPopularity.get(key);
@@ -130,19 +125,16 @@ public final class PredictorEvaluation {
             req.observe(prefill, t * layers * k);
         }
         // Decode plans, fixed at the end of prefill.
-        double a = prefillTokens / (prefillTokens + PREFILL_PRIOR_TOKENS);
         int[][][] plans = new int[DECODE_PLAN.size()][layers][];
         for (int l = 0; l < layers; l++) {
-            double[] blended = new double[experts];
-            double[] own = new double[experts];
+            double[] own = req.history.countsOf(l);
             double[] pop = new double[experts];
-            long tagTotal = sum(tagPop[l]);
+            double[] tag = new double[experts];
             for (int e = 0; e < experts; e++) {
-                own[e] = req.counts[l * experts + e];
                 pop[e] = st.popularity[l][e];
-                blended[e] = a * own[e] / ((double) prefillTokens * k)
-                        + (1 - a) * (tagTotal == 0 ? 0 : tagPop[l][e] / (double) tagTotal);
+                tag[e] = tagPop[l][e];
             }
+            double[] blended = BlendedPredictor.decodePlanScores(own, prefillTokens, k, tag);
             plans[0][l] = Ranking.top(blended, maxN);
             plans[1][l] = Ranking.top(own, maxN);
             plans[2][l] = Ranking.top(pop, maxN);
@@ -164,21 +156,11 @@ public final class PredictorEvaluation {
                 double[] heat = req.heatmapScores(l);
                 double[] recentScores = new double[experts];
                 double[] pop = new double[experts];
-                double[] blended = new double[experts];
-                double heatTotal = 0;
-                double decayedTotal = 0;
-                long popTotal = sum(st.popularity[l]);
-                for (int e = 0; e < experts; e++) {
-                    heatTotal += heat[e];
-                    decayedTotal += req.decayed[l * experts + e];
-                }
                 for (int e = 0; e < experts; e++) {
                     recentScores[e] = req.lastSeen[l * experts + e];
                     pop[e] = st.popularity[l][e];
-                    blended[e] = W_HEATMAP * (heatTotal == 0 ? 0 : heat[e] / heatTotal)
-                            + W_RECENT * (decayedTotal == 0 ? 0 : req.decayed[l * experts + e] / decayedTotal)
-                            + W_POPULARITY * (popTotal == 0 ? 0 : pop[e] / popTotal);
                 }
+                double[] blended = BlendedPredictor.nextTokenScores(heat, req.history.decayed(l), pop);
                 double[] neighbour = pop;
                 if (bestNeighbour >= 0) {
                     int[] m = st.library.get(bestNeighbour);
@@ -207,7 +189,7 @@ public final class PredictorEvaluation {
         final ModelState st;
         final String[] tagKeys;
         final int[] counts;        // layer x expert: the activation matrix so far
-        final double[] decayed;    // layer x expert, halved every HALF_LIFE_TOKENS tokens
+        final RequestHistory history;
         final double[] lastSeen;   // layer x expert: token index of the last selection, -1 never
         final double[] dots;       // with each finished request's matrix
         double norm2;
@@ -219,7 +201,7 @@ public final class PredictorEvaluation {
             this.st = st;
             this.tagKeys = tagKeys;
             counts = new int[st.layers * st.experts];
-            decayed = new double[st.layers * st.experts];
+            history = new RequestHistory(st.layers, st.experts, st.k);
             lastSeen = new double[st.layers * st.experts];
             java.util.Arrays.fill(lastSeen, -1);
             dots = new double[st.library.size()];
@@ -230,10 +212,7 @@ public final class PredictorEvaluation {
             int layers = st.layers;
             int experts = st.experts;
             int k = st.k;
-            double f = Math.pow(0.5, 1 / HALF_LIFE_TOKENS);
-            for (int i = 0; i < decayed.length; i++) {
-                decayed[i] *= f;
-            }
+            history.observe(ids, at);
             for (int l = 0; l < layers; l++) {
                 for (int a = 0; a < k; a++) {
                     int e = ids[at + l * k + a];
@@ -243,7 +222,6 @@ public final class PredictorEvaluation {
                     for (int r = 0; r < dots.length; r++) {
                         dots[r] += st.library.get(r)[cell];
                     }
-                    decayed[cell] += 1;
                     lastSeen[cell] = tokenIndex;
                     st.popularity[l][e]++;
                     for (String key : tagKeys) {
@@ -252,7 +230,7 @@ public final class PredictorEvaluation {
                 }
             }
             if (previous != null) {
-                st.transitions.add(previous, previousAt, ids, at);
+                st.transitions.observeToken(previous, previousAt, ids, at, k);
             }
             previous = ids;
             previousAt = at;

@@ -23,6 +23,14 @@ class PredictorEvaluationTest {
                 .forEachRemaining(evaluation::add);
         PredictorEvaluation.Result r = evaluation.result();
         assertEquals(30, r.requests());
+        // Pinned (evaluate-predictor --traces data/sample, before BlendedPredictor was extracted for the
+        // live predictor): moving the formulas into a shared class must not move a single hit.
+        assertArrayEquals(new double[] {0.237686, 0.334265, 0.447204, 0.569803, 0.696831},
+                r.decodePlan().get("blended"), 5e-7);
+        assertArrayEquals(new double[] {0.36534, 0.491107, 0.609211, 0.716239, 0.809178},
+                r.nextToken().get("blended"), 5e-7);
+        assertArrayEquals(new double[] {0.329649, 0.424879, 0.518388, 0.608311, 0.685713},
+                r.nextToken().get("token_heatmap"), 5e-7);
         for (var section : List.of(r.decodePlan(), r.nextToken())) {
             double[] ours = section.get("blended");
             section.forEach((name, recall) -> {

@@ -55,4 +55,29 @@ class TransitionHeatmapTest {
         assertEquals(1, h.predictInto(0, selected, 2, predicted)); // adds 2 (row 0); row 3's second is 1, already in
         assertArrayEquals(new boolean[] {false, true, true, false, false, true}, predicted);
     }
+
+    @Test
+    void withAHalfLifeOldTransitionsFadeAndRowsStayProbabilities() {
+        TransitionHeatmap h = new TransitionHeatmap(1, 3, 2); // half-life 2 ticks
+        h.observe(0, 0, 1);
+        h.tick();
+        h.tick();
+        h.observe(0, 0, 2);
+        assertEquals(0.5, h.count(0, 0, 1), 1e-12);
+        assertEquals(1.0, h.count(0, 0, 2), 1e-12);
+        assertEquals(1.5, h.rowTotal(0, 0), 1e-12);
+        double[] p = new double[3];
+        h.addRowProbabilities(0, 0, p);
+        assertArrayEquals(new double[] {0, 1 / 3.0, 2 / 3.0}, p, 1e-12);
+        assertArrayEquals(new int[] {2, 1}, h.successors(0, 0, 5));
+        // Many ticks rescale internally without changing what a read sees.
+        for (int t = 0; t < 2000; t++) {
+            h.tick();
+        }
+        h.observe(0, 0, 1);
+        assertEquals(1.0, h.count(0, 0, 1), 1e-9);
+        assertEquals(0.0, h.count(0, 0, 2), 1e-9);
+        assertArrayEquals(new int[] {1}, h.successors(0, 0, 1));
+        assertEquals(0.0, new TransitionHeatmap(1, 3, 0).halfLifeTokens()); // 0 = no decay
+    }
 }

@@ -25,6 +25,12 @@ import java.util.TreeMap;
  */
 public record ExpectedOutputs(int requests, Map<String, Long> passesPerModel, long plansExpected,
                               long prefetchExpected, Map<String, RecallAtN> recallPerModel, int n) {
+    /**
+     * The live predictor whose recall does not depend on how requests interleave (the prefill-only plan),
+     * so it must equal the offline value exactly for any replay; the blended predictors learn from
+     * other requests, so only a one-at-a-time replay matches evaluate-predictor (LiveEqualsOfflineTest).
+     */
+    public static final String CHECKED_PREDICTOR = "decode_plan_prefill_only";
 
     public static ExpectedOutputs of(Path traces, ModelCatalog catalog, int limit, int batchSize, int prefillChunk,
                                      int n) {
@@ -59,7 +65,7 @@ public record ExpectedOutputs(int requests, Map<String, Long> passesPerModel, lo
             return false;
         }
         for (var e : recallPerModel.entrySet()) {
-            var m = out.predictorMetrics().get(e.getKey() + "/decode_plan");
+            var m = out.predictorMetrics().get(e.getKey() + "/" + CHECKED_PREDICTOR);
             if (m == null || m.getSamples() < e.getValue().samples()) {
                 return false;
             }

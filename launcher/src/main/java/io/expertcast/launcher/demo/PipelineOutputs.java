@@ -25,6 +25,7 @@ public final class PipelineOutputs implements AutoCloseable {
 
     private final KafkaConsumer<byte[], byte[]> consumer;
     private long prefetchCommands;
+    private long nextTokenCommands;
     private long allocationPlans;
     private final Map<String, PredictorMetrics> predictorMetrics = new TreeMap<>();
     private final Map<String, WaferMetrics> waferMetrics = new TreeMap<>();
@@ -49,12 +50,19 @@ public final class PipelineOutputs implements AutoCloseable {
         for (ConsumerRecord<byte[], byte[]> r : consumer.poll(wait)) {
             String topic = r.topic();
             if (topic.equals(Topics.PREFETCH.name())) {
-                prefetchCommands++;
+                var command = Topics.PREFETCH.valueSerde().deserializer().deserialize(topic, r.value());
+                if (command.getScope() == io.expertcast.schemas.PrefetchScope.DECODE_PHASE) {
+                    prefetchCommands++;
+                } else {
+                    nextTokenCommands++;
+                }
             } else if (topic.equals(Topics.ALLOCATIONS.name())) {
                 allocationPlans++;
             } else if (topic.equals(Topics.PREDICTOR_METRICS.name())) {
                 PredictorMetrics m = Topics.PREDICTOR_METRICS.valueSerde().deserializer().deserialize(topic, r.value());
-                predictorMetrics.put(m.getModel() + "/" + m.getPredictor(), m);
+                if (m.getTag().equals("*")) { // the per-tag figures are not summarised here
+                    predictorMetrics.put(m.getModel() + "/" + m.getPredictor(), m);
+                }
             } else if (topic.equals(Topics.WAFER_METRICS.name())) {
                 WaferMetrics m = Topics.WAFER_METRICS.valueSerde().deserializer().deserialize(topic, r.value());
                 waferMetrics.put(m.getModel() + "/" + m.getPolicy(), m);
@@ -66,6 +74,11 @@ public final class PipelineOutputs implements AutoCloseable {
 
     public long prefetchCommands() {
         return prefetchCommands;
+    }
+
+    /** NEXT_TOKEN prefetch commands (one per decode step but each request's last). */
+    public long nextTokenCommands() {
+        return nextTokenCommands;
     }
 
     public long allocationPlans() {

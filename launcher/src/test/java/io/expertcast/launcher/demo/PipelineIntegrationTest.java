@@ -97,9 +97,10 @@ class PipelineIntegrationTest {
             }
 
             assertEquals(expected.prefetchExpected(), out.prefetchCommands(), "one prefetch command per request with decode steps");
+            assertTrue(out.nextTokenCommands() >= expected.prefetchExpected(), "next-token commands: " + out.nextTokenCommands());
             assertEquals(expected.plansExpected(), out.allocationPlans(), "one plan per pass and MoE layer");
             RecallAtN offline = expected.recallPerModel().get("llama4-maverick");
-            PredictorMetrics live = out.predictorMetrics().get("llama4-maverick/decode_plan");
+            PredictorMetrics live = out.predictorMetrics().get("llama4-maverick/" + ExpectedOutputs.CHECKED_PREDICTOR);
             assertEquals(offline.samples(), live.getSamples());
             assertEquals(offline.hits(), live.getHits());
             assertEquals(offline.selected(), live.getSelected());

@@ -6,7 +6,12 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
+import io.expertcast.predictor.HeatmapSnapshots;
+import io.expertcast.predictor.PredictorSettings;
 import io.expertcast.predictor.PredictorTopology;
+import io.expertcast.schemas.HeatmapKind;
+import io.expertcast.schemas.HeatmapSnapshot;
+import io.expertcast.schemas.PredictionLevel;
 import io.expertcast.schemas.PredictorMetrics;
 import io.expertcast.schemas.RequestForecastState;
 import io.expertcast.streams.query.AvroJson;
@@ -31,41 +36,40 @@ import org.apache.kafka.streams.state.HostInfo;
  *   <li>{@code GET /requests/{requestId}} (the id may hold slashes): the request's prefill heatmap [MoE layer][expert] and its
  *       decode plan ({@link PredictorTopology#REQUEST_STORE}); 404 for a request the predictor does
  *       not hold (unknown, or ended: its state is deleted at its last step).</li>
- *   <li>{@code GET /accuracy}: current accuracy of every model, gathered from every instance;
- *       {@code GET /accuracy/{model}}: one model ({@link PredictorTopology#ACCURACY_STORE}).</li>
- *   <li>{@code GET /tables/{model}/{moeLayer}?level=token|layer}: a layer's prediction table (Insight 2)
- *       from {@link #PREDICTION_TABLE_STORE}, keyed like moe.prediction-tables
- *       ({@code model/layer/LEVEL}); 404 with a message while the topology has no such store.</li>
+ *   <li>{@code GET /accuracy}: current accuracy, one entry per model, predictor and workload tag (tag
+ *       {@code *} = all requests), gathered from every instance; {@code GET /accuracy/{model}}: one
+ *       model's entries, read on the instance that owns the model's partition
+ *       ({@link PredictorTopology#ACCURACY_STORE}).</li>
+ *   <li>{@code GET /tables/{model}/{moeLayer}?level=token|layer}: a layer's prediction table (Insight 2),
+ *       the rows moe.prediction-tables carries, built from the layer's last published heatmap in
+ *       {@link PredictorTopology#GLOBAL_HEATMAPS_STORE} (a global store: answered by the instance asked).</li>
  * </ul>
  * 400 for a malformed parameter, 404 for an unknown model or layer, 503 while the application
  * rebalances or restores. Every answer names the instance that read the store ({@code servedBy}).
  */
 public final class PredictorQueries {
-    /**
-     * The store of per-layer prediction tables (key {@code model/layer/LEVEL}, the moe.prediction-tables
-     * key). Once the topology has it, this must name the topology's own constant.
-     */
-    public static final String PREDICTION_TABLE_STORE = "predictor-prediction-tables";
-
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     private static final Serializer<String> KEYS = Serdes.String().serializer();
 
     private final QueryServer server;
     private final StoreRouting stores;
     private final ModelCatalog catalog;
+    private final int tableWidth;
 
-    private PredictorQueries(QueryServer server, StoreRouting stores, ModelCatalog catalog) {
+    private PredictorQueries(QueryServer server, StoreRouting stores, ModelCatalog catalog, int tableWidth) {
         this.server = server;
         this.stores = stores;
         this.catalog = catalog;
+        this.tableWidth = tableWidth;
     }
 
     /**
      * Adds the predictor's routes to {@code server} (not started here). {@code streams} may answer null
      * until the application is built: queries are 503 until then.
      */
-    public static void install(QueryServer server, Supplier<KafkaStreams> streams, ModelCatalog catalog) {
-        PredictorQueries queries = new PredictorQueries(server, new StoreRouting(streams, server.hostInfo()), catalog);
+    public static void install(QueryServer server, Supplier<KafkaStreams> streams, PredictorSettings settings) {
+        PredictorQueries queries = new PredictorQueries(server, new StoreRouting(streams, server.hostInfo()),
+                settings.catalog(), settings.tableWidth());
         server.route("/requests", queries::request)
                 .route("/accuracy", queries::accuracy)
                 .route("/tables", queries::table)
@@ -122,15 +126,25 @@ public final class PredictorQueries {
 
     private QueryReply accuracy(QueryRequest request) {
         if (request.segments().size() == 1) {
+            // Scores are repartitioned by model: the model's partition holds all its model/predictor/tag keys.
             String model = knownModel(request.segments().get(0)).id();
-            StoreRouting.Located<PredictorMetrics> located =
-                    stores.locate(PredictorTopology.ACCURACY_STORE, model, KEYS);
-            if (located instanceof StoreRouting.Located.Elsewhere<PredictorMetrics> e) {
-                return server.forward(e.owner(), request);
+            HostInfo owner = stores.ownerOf(PredictorTopology.ACCURACY_STORE, model, KEYS);
+            if (!owner.equals(stores.self())) {
+                return server.forward(owner, request);
             }
-            ObjectNode body = (ObjectNode) AvroJson.toJson(((StoreRouting.Located.Here<PredictorMetrics>) located)
-                    .value().orElseThrow(() -> QueryException.notFound("no decode step of model " + model
-                            + " scored yet on this predictor")));
+            ObjectNode body = NODES.objectNode();
+            body.put("model", model);
+            ArrayNode entries = body.putArray("predictors");
+            String prefix = model + "/";
+            for (KeyValue<String, PredictorMetrics> entry :
+                    stores.<String, PredictorMetrics>localEntries(PredictorTopology.ACCURACY_STORE)) {
+                if (entry.key.startsWith(prefix)) {
+                    entries.add(AvroJson.toJson(entry.value));
+                }
+            }
+            if (entries.isEmpty()) {
+                throw QueryException.notFound("no decode step of model " + model + " scored yet on this predictor");
+            }
             body.put("servedBy", self());
             return QueryReply.ok(body);
         }
@@ -194,24 +208,13 @@ public final class PredictorQueries {
         if (!level.equals("TOKEN") && !level.equals("LAYER")) {
             throw QueryException.badRequest("level must be token or layer, got '" + request.param("level", "") + "'");
         }
-        String key = tableKey(shape.id(), layer, level);
-        Object located;
-        try {
-            located = stores.locate(PREDICTION_TABLE_STORE, key, KEYS);
-        } catch (QueryException e) {
-            if (e.status() == 404) {
-                throw QueryException.notFound("prediction tables are not available: this predictor's topology has "
-                        + "no store " + PREDICTION_TABLE_STORE);
-            }
-            throw e;
-        }
-        if (located instanceof StoreRouting.Located.Elsewhere<?> e) {
-            return server.forward(e.owner(), request);
-        }
-        Object value = ((StoreRouting.Located.Here<?>) located).value().orElseThrow(() -> QueryException.notFound(
-                "no " + level.toLowerCase(Locale.ROOT) + "-level table published yet for " + key));
-        JsonNode json = AvroJson.toJson(value);
-        ObjectNode body = json instanceof ObjectNode o ? o : NODES.objectNode().set("table", json);
+        PredictionLevel tableLevel = PredictionLevel.valueOf(level);
+        HeatmapKind kind = tableLevel == PredictionLevel.TOKEN ? HeatmapKind.TOKEN_TO_TOKEN : HeatmapKind.LAYER_TO_LAYER;
+        String key = HeatmapSnapshots.key(shape.id(), layer, kind);
+        HeatmapSnapshot snapshot = stores.<String, HeatmapSnapshot>global(PredictorTopology.GLOBAL_HEATMAPS_STORE, key)
+                .orElseThrow(() -> QueryException.notFound("no " + level.toLowerCase(Locale.ROOT)
+                        + "-level table published yet for " + tableKey(shape.id(), layer, level)));
+        ObjectNode body = (ObjectNode) AvroJson.toJson(HeatmapSnapshots.table(snapshot, tableLevel, tableWidth));
         body.put("servedBy", self());
         return QueryReply.ok(body);
     }

@@ -81,6 +81,44 @@ public final class StoreRouting {
         }
     }
 
+    /**
+     * The instance that owns {@code key}'s partition of {@code store}, for a store whose entries are
+     * keyed differently from the partitioning key (say, partitioned by model, keyed model/predictor/tag).
+     */
+    public <K> HostInfo ownerOf(String store, K key, Serializer<K> keySerializer) {
+        KafkaStreams app = running();
+        KeyQueryMetadata metadata;
+        try {
+            metadata = app.queryMetadataForKey(store, key, keySerializer);
+        } catch (IllegalStateException e) {
+            throw QueryException.unavailable("the application is not running: " + e.getMessage());
+        }
+        if (metadata == null) {
+            throw QueryException.notFound("state store " + store + " is not part of this application's topology");
+        }
+        if (metadata.equals(KeyQueryMetadata.NOT_AVAILABLE) || metadata.activeHost() == null
+                || metadata.activeHost().equals(HostInfo.unavailable())) {
+            throw QueryException.unavailable("the owner of this key in " + store + " is not known yet (rebalancing)");
+        }
+        return metadata.activeHost();
+    }
+
+    /**
+     * Reads {@code key} from a global store: every instance holds all of it, so the answer is local.
+     */
+    public <K, V> Optional<V> global(String store, K key) {
+        KafkaStreams app = running();
+        try {
+            ReadOnlyKeyValueStore<K, V> local = app.store(StoreQueryParameters
+                    .fromNameAndType(store, QueryableStoreTypes.<K, V>keyValueStore()));
+            return Optional.ofNullable(local.get(key));
+        } catch (org.apache.kafka.streams.errors.UnknownStateStoreException e) {
+            throw QueryException.notFound("state store " + store + " is not part of this application's topology");
+        } catch (InvalidStateStoreException e) {
+            throw QueryException.unavailable("store " + store + " is not queryable here right now (" + e.getMessage() + ")");
+        }
+    }
+
     /** Every entry of the active partitions of {@code store} held by this instance. */
     public <K, V> List<KeyValue<K, V>> localEntries(String store) {
         KafkaStreams app = running();

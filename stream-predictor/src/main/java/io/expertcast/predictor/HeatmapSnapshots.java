@@ -1,0 +1,157 @@
+package io.expertcast.predictor;
+
+import io.expertcast.core.predict.TransitionHeatmap;
+import io.expertcast.schemas.HeatmapKind;
+import io.expertcast.schemas.HeatmapRow;
+import io.expertcast.schemas.HeatmapSnapshot;
+import io.expertcast.schemas.PredictionLevel;
+import io.expertcast.schemas.PredictionTable;
+import io.expertcast.schemas.SuccessorRow;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The global heatmaps of one MoE layer as records: {@link HeatmapSnapshot} (moe.heatmaps, and the
+ * aggregator's own store) and {@link PredictionTable} (moe.prediction-tables), and back. Keys:
+ * {@code model/layer/KIND}, and {@code model/layer/POPULARITY/tag} for a tag's popularity. A POPULARITY
+ * snapshot has one row, expert -1, whose targets are the experts and weights their counts.
+ */
+public final class HeatmapSnapshots {
+    private HeatmapSnapshots() {
+    }
+
+    public static String key(String model, int layer, HeatmapKind kind) {
+        return model + "/" + layer + "/" + kind;
+    }
+
+    static String popularityKey(String model, int layer, String tag) {
+        return tag == null ? key(model, layer, HeatmapKind.POPULARITY) : key(model, layer, HeatmapKind.POPULARITY) + "/" + tag;
+    }
+
+    static String tableKey(String model, int layer, PredictionLevel level) {
+        return model + "/" + layer + "/" + level;
+    }
+
+    /**
+     * Most cells a snapshot carries: about 13 bytes each, so a snapshot (and the store's changelog record)
+     * stays under Kafka's default 1 MB record limit even for a dense 384 x 384 table; beyond it each row
+     * keeps only its largest cells (the ones a prediction reads).
+     */
+    static final int MAX_CELLS = 60_000;
+
+    /** Layer {@code layer} of a one-layer transition heatmap, sparse rows of decayed counts. */
+    static HeatmapSnapshot ofTransitions(String model, int layer, HeatmapKind kind, TransitionHeatmap h, long timeMs) {
+        int experts = h.experts();
+        List<HeatmapRow> rows = new ArrayList<>();
+        double mass = 0;
+        double[] c = h.counts(0);
+        int nonZero = 0;
+        int rowsSeen = 0;
+        for (int from = 0; from < experts; from++) {
+            boolean any = false;
+            for (int to = 0; to < experts; to++) {
+                if (c[from * experts + to] != 0) {
+                    nonZero++;
+                    any = true;
+                }
+            }
+            rowsSeen += any ? 1 : 0;
+        }
+        int perRow = nonZero <= MAX_CELLS ? experts : Math.max(1, MAX_CELLS / Math.max(1, rowsSeen));
+        for (int from = 0; from < experts; from++) {
+            List<Integer> targets = new ArrayList<>();
+            List<Double> weights = new ArrayList<>();
+            double floor = perRow >= experts ? 0 : kthLargest(c, from * experts, experts, perRow);
+            for (int to = 0; to < experts; to++) {
+                double w = c[from * experts + to];
+                if (w != 0 && w >= floor && targets.size() < perRow) {
+                    targets.add(to);
+                    weights.add(w);
+                    mass += w;
+                }
+            }
+            if (!targets.isEmpty()) {
+                rows.add(HeatmapRow.newBuilder().setExpert(from).setTargets(targets).setWeights(weights).build());
+            }
+        }
+        return HeatmapSnapshot.newBuilder().setModel(model).setLayer(layer).setKind(kind).setNumExperts(experts)
+                .setRows(rows).setTotalMass(mass).setTag(null).setEventTimeMs(timeMs).build();
+    }
+
+    private static double kthLargest(double[] c, int from, int length, int k) {
+        double[] row = java.util.Arrays.copyOfRange(c, from, from + length);
+        java.util.Arrays.sort(row);
+        return row[Math.max(0, length - k)];
+    }
+
+    /** A one-layer heatmap holding a snapshot's counts (decaying from now on with the given half-life). */
+    static TransitionHeatmap toTransitions(HeatmapSnapshot s, double halfLifeTokens) {
+        TransitionHeatmap h = new TransitionHeatmap(1, s.getNumExperts(), halfLifeTokens);
+        for (HeatmapRow row : s.getRows()) {
+            List<Integer> targets = row.getTargets();
+            List<Double> weights = row.getWeights();
+            for (int i = 0; i < targets.size(); i++) {
+                h.add(0, row.getExpert(), targets.get(i), weights.get(i));
+            }
+        }
+        return h;
+    }
+
+    static HeatmapSnapshot ofPopularity(String model, int layer, String tag, double[] counts, long timeMs) {
+        List<Integer> targets = new ArrayList<>();
+        List<Double> weights = new ArrayList<>();
+        double mass = 0;
+        for (int e = 0; e < counts.length; e++) {
+            if (counts[e] != 0) {
+                targets.add(e);
+                weights.add(counts[e]);
+                mass += counts[e];
+            }
+        }
+        return HeatmapSnapshot.newBuilder().setModel(model).setLayer(layer).setKind(HeatmapKind.POPULARITY)
+                .setNumExperts(counts.length)
+                .setRows(List.of(HeatmapRow.newBuilder().setExpert(-1).setTargets(targets).setWeights(weights).build()))
+                .setTotalMass(mass).setTag(tag).setEventTimeMs(timeMs).build();
+    }
+
+    static double[] toPopularity(HeatmapSnapshot s) {
+        double[] counts = new double[s.getNumExperts()];
+        for (HeatmapRow row : s.getRows()) {
+            for (int i = 0; i < row.getTargets().size(); i++) {
+                counts[row.getTargets().get(i)] += row.getWeights().get(i);
+            }
+        }
+        return counts;
+    }
+
+    /**
+     * The prediction table of a published transition snapshot (token level from TOKEN_TO_TOKEN, layer
+     * level from LAYER_TO_LAYER): what moe.prediction-tables carried for it, for interactive queries.
+     */
+    public static PredictionTable table(HeatmapSnapshot s, PredictionLevel level, int width) {
+        return table(s.getModel(), s.getLayer(), level, toTransitions(s, 0), width, s.getEventTimeMs());
+    }
+
+    /** Per expert seen, its {@code width} most likely successors and their probabilities (row share). */
+    static PredictionTable table(String model, int layer, PredictionLevel level, TransitionHeatmap h, int width,
+                                 long timeMs) {
+        List<SuccessorRow> rows = new ArrayList<>();
+        for (int from = 0; from < h.experts(); from++) {
+            double total = h.rowTotal(0, from);
+            if (total == 0) {
+                continue;
+            }
+            int[] top = h.successors(0, from, width);
+            List<Integer> successors = new ArrayList<>(top.length);
+            List<Double> probabilities = new ArrayList<>(top.length);
+            for (int j : top) {
+                successors.add(j);
+                probabilities.add(h.count(0, from, j) / total);
+            }
+            rows.add(SuccessorRow.newBuilder().setExpert(from).setSuccessors(successors)
+                    .setProbabilities(probabilities).build());
+        }
+        return PredictionTable.newBuilder().setModel(model).setLayer(layer).setLevel(level).setRows(rows)
+                .setEventTimeMs(timeMs).build();
+    }
+}

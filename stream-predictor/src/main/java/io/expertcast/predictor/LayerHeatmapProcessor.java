@@ -1,0 +1,203 @@
+package io.expertcast.predictor;
+
+import io.expertcast.core.predict.TransitionHeatmap;
+import io.expertcast.schemas.HeatmapKind;
+import io.expertcast.schemas.HeatmapSnapshot;
+import io.expertcast.schemas.LayerSelections;
+import io.expertcast.schemas.LayerTokens;
+import io.expertcast.schemas.PredictionLevel;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+
+/**
+ * The global heatmaps of Insight 2, per (model, MoE layer), aggregated on keys model/layer shard (the
+ * settings' heatmap shards; as many as layers gives one key per layer) so that no key carries the whole
+ * stream: token->token counts (a request's token t at this layer -> its token t+1), layer->layer counts
+ * (a token at this layer -> the same token at the next MoE layer), both decaying with the settings'
+ * half-life counted in tokens of the model, and the popularity of finished requests, overall and per
+ * workload tag (not decayed, like the offline evaluation's).
+ *
+ * <p>The counts live in memory and, on the publication schedule, go to {@link PredictorTopology#HEATMAP_STORE}
+ * (restored from there after a restart or rebalance), to moe.heatmaps (snapshots) and moe.prediction-tables
+ * (top rows: LAYER level for the LLC, TOKEN level for HBM). Writing a 256 x 256 table to RocksDB per
+ * record would cost far more than counting it; the price is that a stop or crash loses the counts of at
+ * most one publication interval (what the store holds was written in a transaction with the offsets
+ * it had read, so nothing is ever counted twice).
+ */
+final class LayerHeatmapProcessor implements Processor<String, LayerSelections, String, HeatmapPublication> {
+    private final PredictorSettings settings;
+    private final Map<String, LayerCounts> layers = new HashMap<>();
+    private final Set<String> dirty = new LinkedHashSet<>();
+    private ProcessorContext<String, HeatmapPublication> context;
+    private KeyValueStore<String, HeatmapSnapshot> store;
+
+    /** The counts of one (model, layer). */
+    private static final class LayerCounts {
+        final String model;
+        final int layer;
+        final TransitionHeatmap token;
+        final TransitionHeatmap nextLayer;
+        final Map<String, double[]> popularity = new TreeMap<>(); // "" = all requests
+        final Set<String> changedPopularity = new LinkedHashSet<>();
+        boolean changedTransitions;
+
+        LayerCounts(String model, int layer, int experts, double halfLife) {
+            this.model = model;
+            this.layer = layer;
+            this.token = new TransitionHeatmap(1, experts, halfLife);
+            this.nextLayer = new TransitionHeatmap(1, experts, halfLife);
+        }
+    }
+
+    LayerHeatmapProcessor(PredictorSettings settings) {
+        this.settings = settings;
+    }
+
+    @Override
+    public void init(ProcessorContext<String, HeatmapPublication> context) {
+        this.context = context;
+        this.store = context.getStateStore(PredictorTopology.HEATMAP_STORE);
+        if (!settings.heatmapPublishInterval().isZero()) {
+            context.schedule(settings.heatmapPublishInterval(), PunctuationType.WALL_CLOCK_TIME, this::publishChanged);
+        }
+    }
+
+    @Override
+    public void process(Record<String, LayerSelections> record) {
+        LayerSelections in = record.value();
+        int k = in.getTopK();
+        for (LayerTokens layer : in.getLayers()) {
+            String key = in.getModel() + "/" + layer.getLayer();
+            LayerCounts counts = layers.computeIfAbsent(key,
+                    x -> restore(in.getModel(), layer.getLayer(), in.getNumExperts()));
+            int[] tokens = ints(layer.getTokens());
+            int[] next = ints(layer.getNextLayer());
+            int[] previous = layer.getPrevious().isEmpty() ? null : ints(layer.getPrevious());
+            int previousAt = 0;
+            for (int t = 0; t < tokens.length / k; t++) {
+                counts.token.tick();
+                counts.nextLayer.tick();
+                if (previous != null) {
+                    counts.token.observeToken(previous, previousAt, tokens, t * k, k);
+                }
+                if (next.length > 0) {
+                    counts.nextLayer.observeToken(tokens, t * k, next, t * k, k);
+                }
+                previous = tokens;
+                previousAt = t * k;
+                counts.changedTransitions = true;
+            }
+            if (!layer.getFinishedCounts().isEmpty()) {
+                addPopularity(counts, "", layer.getFinishedCounts());
+                for (String tag : in.getTags()) {
+                    addPopularity(counts, tag, layer.getFinishedCounts());
+                }
+            }
+            dirty.add(key);
+        }
+        if (settings.heatmapPublishInterval().isZero()) {
+            publishChanged(context.currentSystemTimeMs());
+        }
+    }
+
+    private static void addPopularity(LayerCounts counts, String tag, List<Integer> finished) {
+        double[] p = counts.popularity.computeIfAbsent(tag, t -> new double[counts.token.experts()]);
+        for (int e = 0; e < p.length; e++) {
+            p[e] += finished.get(e);
+        }
+        counts.changedPopularity.add(tag);
+    }
+
+    /** The counts of a key as last stored (nothing after a first start). */
+    private LayerCounts restore(String model, int layer, int experts) {
+        double halfLife = settings.heatmapHalfLifeTokens();
+        LayerCounts counts = new LayerCounts(model, layer, experts, halfLife);
+        HeatmapSnapshot token = store.get(HeatmapSnapshots.key(model, layer, HeatmapKind.TOKEN_TO_TOKEN));
+        HeatmapSnapshot next = store.get(HeatmapSnapshots.key(model, layer, HeatmapKind.LAYER_TO_LAYER));
+        if (token != null) {
+            copy(HeatmapSnapshots.toTransitions(token, halfLife), counts.token);
+        }
+        if (next != null) {
+            copy(HeatmapSnapshots.toTransitions(next, halfLife), counts.nextLayer);
+        }
+        String prefix = HeatmapSnapshots.popularityKey(model, layer, null);
+        try (KeyValueIterator<String, HeatmapSnapshot> it = store.prefixScan(prefix, new StringSerializer())) {
+            while (it.hasNext()) {
+                var e = it.next();
+                if (e.value.getKind() == HeatmapKind.POPULARITY) {
+                    counts.popularity.put(e.value.getTag() == null ? "" : e.value.getTag(),
+                            HeatmapSnapshots.toPopularity(e.value));
+                }
+            }
+        }
+        return counts;
+    }
+
+    private static void copy(TransitionHeatmap from, TransitionHeatmap to) {
+        int e = from.experts();
+        for (int i = 0; i < e; i++) {
+            for (int j = 0; j < e; j++) {
+                double c = from.count(0, i, j);
+                if (c != 0) {
+                    to.add(0, i, j, c);
+                }
+            }
+        }
+    }
+
+    /** Every changed heatmap of every changed key: to the store, moe.heatmaps and moe.prediction-tables. */
+    private void publishChanged(long now) {
+        for (String key : dirty) {
+            LayerCounts c = layers.get(key);
+            if (c.changedTransitions) {
+                HeatmapSnapshot token = HeatmapSnapshots.ofTransitions(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN,
+                        c.token, now);
+                put(HeatmapSnapshots.key(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN), token, now);
+                // Token-level rows drive HBM copies, layer-level rows LLC prefetch (Insight 2).
+                context.forward(new Record<>(HeatmapSnapshots.tableKey(c.model, c.layer, PredictionLevel.TOKEN),
+                        new HeatmapPublication(null, HeatmapSnapshots.table(c.model, c.layer, PredictionLevel.TOKEN,
+                                c.token, settings.tableWidth(), now)), now));
+                if (c.nextLayer.total(0) > 0) {
+                    HeatmapSnapshot next = HeatmapSnapshots.ofTransitions(c.model, c.layer,
+                            HeatmapKind.LAYER_TO_LAYER, c.nextLayer, now);
+                    put(HeatmapSnapshots.key(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER), next, now);
+                    context.forward(new Record<>(HeatmapSnapshots.tableKey(c.model, c.layer, PredictionLevel.LAYER),
+                            new HeatmapPublication(null, HeatmapSnapshots.table(c.model, c.layer,
+                                    PredictionLevel.LAYER, c.nextLayer, settings.tableWidth(), now)), now));
+                }
+                c.changedTransitions = false;
+            }
+            for (String tag : c.changedPopularity) {
+                String t = tag.isEmpty() ? null : tag;
+                put(HeatmapSnapshots.popularityKey(c.model, c.layer, t),
+                        HeatmapSnapshots.ofPopularity(c.model, c.layer, t, c.popularity.get(tag), now), now);
+            }
+            c.changedPopularity.clear();
+        }
+        dirty.clear();
+    }
+
+    private void put(String key, HeatmapSnapshot snapshot, long now) {
+        store.put(key, snapshot);
+        context.forward(new Record<>(key, new HeatmapPublication(snapshot, null), now));
+    }
+
+    static int[] ints(List<Integer> values) {
+        int[] a = new int[values.size()];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = values.get(i);
+        }
+        return a;
+    }
+}
