@@ -110,7 +110,9 @@ class PredictorQueriesIntegrationTest {
             }
             assertTrue(ownedByB != null, "some llama request hashes to B's partition");
             String path = "/requests/" + ownedByB;
-            Poll.until(Duration.ofSeconds(30), () -> status(a, path) == 200, "request state queryable");
+            // Prefill and decode step 1 both processed (the state is queryable from the prefill on).
+            Poll.until(Duration.ofSeconds(30), () -> get(a, path).body.path("lastScoredStep").asInt() == 1,
+                    "request state queryable, decode step 1 scored");
             JsonNode heatmap = get(a, path).body;
             assertEquals(b.http().advertisedAddress(), heatmap.get("servedBy").asText());
             assertNotEquals(a.http().advertisedAddress(), b.http().advertisedAddress());
