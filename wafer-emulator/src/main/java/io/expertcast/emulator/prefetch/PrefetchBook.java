@@ -8,6 +8,7 @@ import io.expertcast.schemas.PrefetchCommand;
 import io.expertcast.schemas.PrefetchScope;
 import io.expertcast.schemas.SelectionEvent;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,7 +27,8 @@ import java.util.TreeMap;
  *       so it usually misses that step and serves the rest).</li>
  * </ul>
  * A command that arrives after the passes it could apply to were emulated is late; one whose pass
- * never comes expires when its request ends. Every command ends in exactly one of
+ * never comes expires when its request ends. Steps are matched exactly, not by order, so passes
+ * that reach the emulator out of order (several partitions) still meet their commands. Every command ends in exactly one of
  * {@link PrefetchCounts}' buckets. Mutators return the change in counts they caused.
  */
 public final class PrefetchBook {
@@ -35,7 +37,7 @@ public final class PrefetchBook {
 
     private final ModelShape model;
     private final Map<String, Pending> pending = new HashMap<>(); // lookup only, never iterated
-    private final Map<String, Integer> lastEmulatedStep = new HashMap<>(); // running requests
+    private final Map<String, BitSet> emulatedSteps = new HashMap<>(); // running requests
     private final Map<String, Boolean> finished = new LinkedHashMap<>(16, 0.75f, false) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
@@ -88,8 +90,8 @@ public final class PrefetchBook {
         if (finished.containsKey(request)) {
             return new PrefetchCounts(0, 1, 0, 0);
         }
-        Integer last = lastEmulatedStep.get(request);
-        boolean pastTarget = last != null && last >= command.getTargetStep();
+        BitSet emulated = emulatedSteps.get(request);
+        boolean pastTarget = emulated != null && emulated.get(command.getTargetStep());
         if (command.getScope() == PrefetchScope.NEXT_TOKEN) {
             if (pastTarget) {
                 return new PrefetchCounts(0, 1, 0, 0);
@@ -114,17 +116,19 @@ public final class PrefetchBook {
 
     /**
      * The copy-enable set for {@code pass}, taken when the pass is emulated: every command that
-     * targets one of its entries is applied (used), NEXT_TOKEN commands for earlier steps of its
-     * requests that never met their pass expire, and requests whose last step is in the pass end.
+     * targets one of its entries is applied (used), and requests whose last step is in the pass end
+     * (their commands for steps never emulated expire).
      */
     public PassForecast take(ForwardPass pass, List<SelectionEvent> selections) {
         boolean[][] predicted = new boolean[model.numMoeLayers()][model.numExperts()];
         long used = 0;
-        long expired = 0;
         for (PassEntry entry : pass.getEntries()) {
             String request = entry.getRequestId();
             int step = entry.getStep();
-            lastEmulatedStep.merge(request, step, Math::max);
+            if (finished.containsKey(request)) { // a pass older than the request's last, arriving after it
+                continue;
+            }
+            emulatedSteps.computeIfAbsent(request, r -> new BitSet()).set(step);
             Pending p = pending.get(request);
             if (p == null) {
                 continue;
@@ -136,20 +140,16 @@ public final class PrefetchBook {
                     used++;
                 }
             }
-            while (!p.nextToken.isEmpty() && p.nextToken.firstKey() <= step) {
-                var first = p.nextToken.pollFirstEntry();
-                for (PrefetchCommand c : first.getValue()) {
-                    pendingCommands--;
-                    if (first.getKey() == step) {
-                        mark(predicted, c);
-                        used++;
-                    } else {
-                        expired++;
-                    }
+            List<PrefetchCommand> forStep = p.nextToken.remove(step);
+            if (forStep != null) {
+                for (PrefetchCommand c : forStep) {
+                    mark(predicted, c);
+                    used++;
                 }
+                pendingCommands -= forStep.size();
             }
         }
-        PrefetchCounts counts = new PrefetchCounts(used, 0, 0, expired);
+        PrefetchCounts counts = new PrefetchCounts(used, 0, 0, 0);
         for (SelectionEvent e : selections) {
             if (e.getLastStep()) {
                 counts = counts.plus(finish(e.getRequestId()));
@@ -164,7 +164,7 @@ public final class PrefetchBook {
     }
 
     private PrefetchCounts finish(String request) {
-        lastEmulatedStep.remove(request);
+        emulatedSteps.remove(request);
         finished.put(request, Boolean.TRUE);
         Pending p = pending.remove(request);
         if (p == null) {
