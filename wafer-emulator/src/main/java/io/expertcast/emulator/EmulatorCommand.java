@@ -4,6 +4,7 @@ import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.emulator.http.WaferHttpServer;
 import io.expertcast.emulator.http.WaferSnapshot;
+import io.expertcast.emulator.prefetch.PrefetchSource;
 import io.expertcast.streams.StreamsService;
 import java.nio.file.Path;
 import java.util.List;
@@ -37,8 +38,13 @@ public final class EmulatorCommand implements Callable<Integer> {
             description = "Address the HTTP server binds (default ${DEFAULT-VALUE}; a container publishing the port needs 0.0.0.0).")
     String httpAddress;
 
-    @Option(names = "--pred-n", defaultValue = "" + EmulatorSettings.DEFAULT_PREDICT_N, description = "Top-n heatmap successors per selected expert for the Pred policies (default ${DEFAULT-VALUE}).")
+    @Option(names = "--pred-n", defaultValue = "" + EmulatorSettings.DEFAULT_PREDICT_N, description = "Top-n heatmap successors per selected expert for the Pred policies with --prefetch-source in-process (default ${DEFAULT-VALUE}).")
     int predictN;
+
+    @Option(names = "--prefetch-source", defaultValue = "topic",
+            description = "Where the Pred policies' copy decisions come from: topic (the predictor's commands on moe.prefetch)"
+                    + " or in-process (the core's token-level heatmap, as simulate; --pred-n) (default ${DEFAULT-VALUE}).")
+    String prefetchSource;
 
     @Option(names = "--application-id", defaultValue = EmulatorSettings.DEFAULT_APPLICATION_ID, description = "Kafka Streams application id (default ${DEFAULT-VALUE}).")
     String applicationId;
@@ -48,7 +54,7 @@ public final class EmulatorCommand implements Callable<Integer> {
         EmulatorSettings settings;
         try {
             settings = new EmulatorSettings(ModelCatalog.standard(), HardwareConfig.load(mesh), policies, applicationId,
-                    predictN);
+                    predictN, PrefetchSource.of(prefetchSource));
         } catch (IllegalArgumentException e) {
             System.err.println("emulator: " + e.getMessage());
             return 2;
@@ -66,7 +72,7 @@ public final class EmulatorCommand implements Callable<Integer> {
         try {
             KafkaStreams streams = EmulatorApp.start(bootstrap, stateDir, settings, Map.of(), snapshot);
             System.out.println("emulator running on " + settings.hardware().name() + " (" + settings.hardware().dies()
-                    + " dies), policies " + settings.policies()
+                    + " dies), policies " + settings.policies() + ", prefetch source " + settings.prefetchSource()
                     + (http == null ? "" : "; dashboard on " + http.url() + " (JSON: /metrics)") + "; Ctrl-C stops it");
             return StreamsService.runUntilStopped(streams, "emulator");
         } finally {

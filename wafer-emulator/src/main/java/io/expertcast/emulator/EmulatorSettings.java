@@ -3,14 +3,16 @@ package io.expertcast.emulator;
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.emulator.engine.Policies;
+import io.expertcast.emulator.prefetch.PrefetchSource;
 import java.util.List;
 
 /**
- * What the emulator needs: models, the wafer, the policies to run side by side, its name, and the
- * predictor's n (top-n successors per selected expert, Pred policies).
+ * What the emulator needs: models, the wafer, the policies to run side by side, its name, the
+ * predictor's n (top-n successors per selected expert, Pred policies with the in-process forecast)
+ * and where the Pred policies' copy decisions come from.
  */
 public record EmulatorSettings(ModelCatalog catalog, HardwareConfig hardware, List<String> policies,
-                               String applicationName, int predictN) {
+                               String applicationName, int predictN, PrefetchSource prefetchSource) {
     public static final String DEFAULT_APPLICATION_ID = "expertcast-emulator";
     /** The paper does not publish n; 4 successors per selected expert (see docs/reproduction.md). */
     public static final int DEFAULT_PREDICT_N = 4;
@@ -22,11 +24,15 @@ public record EmulatorSettings(ModelCatalog catalog, HardwareConfig hardware, Li
         if (predictN <= 0) {
             throw new IllegalArgumentException("the predictor's n must be positive, got " + predictN);
         }
+        if (prefetchSource == null) {
+            throw new IllegalArgumentException("a prefetch source is required (topic or in-process)");
+        }
         policies = List.copyOf(policies);
     }
 
+    /** The service's settings: the Pred policies execute the commands on moe.prefetch. */
     public EmulatorSettings(ModelCatalog catalog, HardwareConfig hardware, List<String> policies, String applicationName) {
-        this(catalog, hardware, policies, applicationName, DEFAULT_PREDICT_N);
+        this(catalog, hardware, policies, applicationName, DEFAULT_PREDICT_N, PrefetchSource.TOPIC);
     }
 
     public static EmulatorSettings defaults() {
@@ -35,7 +41,11 @@ public record EmulatorSettings(ModelCatalog catalog, HardwareConfig hardware, Li
     }
 
     public EmulatorSettings withApplicationName(String name) {
-        return new EmulatorSettings(catalog, hardware, policies, name, predictN);
+        return new EmulatorSettings(catalog, hardware, policies, name, predictN, prefetchSource);
+    }
+
+    public EmulatorSettings withPrefetchSource(PrefetchSource source) {
+        return new EmulatorSettings(catalog, hardware, policies, applicationName, predictN, source);
     }
 
     public boolean needsPlans() {
@@ -44,5 +54,10 @@ public record EmulatorSettings(ModelCatalog catalog, HardwareConfig hardware, Li
 
     public boolean needsPrediction() {
         return policies.stream().anyMatch(Policies::needsPrediction);
+    }
+
+    /** Whether the topology reads moe.prefetch: a Pred policy runs and takes its copies from the commands. */
+    public boolean needsPrefetchCommands() {
+        return needsPrediction() && prefetchSource == PrefetchSource.TOPIC;
     }
 }

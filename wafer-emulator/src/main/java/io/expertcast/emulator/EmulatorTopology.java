@@ -11,6 +11,7 @@ import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
@@ -19,8 +20,10 @@ import org.apache.kafka.streams.state.Stores;
 /**
  * The emulator service: a pass's selections, its ForwardPass and the allocator's plans meet on
  * {@code model/pass}; every policy runs on it; per-policy deltas are summed on {@code model/policy}
- * and published to moe.wafer-metrics. The Pred policies forecast
- * with the core's token-level heatmap in-process ({@link PassEmulator}); moe.prefetch is not consumed.
+ * and published to moe.wafer-metrics. With the prefetch source topic (the default) the Pred policies
+ * copy what the predictor's commands on moe.prefetch ask for ({@link PrefetchIntake} files them, the
+ * pass they target applies them); with in-process they forecast with the core's heatmap and
+ * moe.prefetch is not read.
  */
 public final class EmulatorTopology {
     private EmulatorTopology() {
@@ -32,8 +35,15 @@ public final class EmulatorTopology {
 
     /** As above; {@code snapshot} observes every pass's results and the published totals (for the HTTP API). */
     public static void build(StreamsBuilder builder, EmulatorSettings settings, WaferSnapshot snapshot) {
+        build(builder, new PassEmulator(settings), snapshot);
+    }
+
+    /** As above, running the passes on {@code emulator} (tests inspect its engines afterwards). */
+    static void build(StreamsBuilder builder, PassEmulator emulator, WaferSnapshot snapshot) {
+        EmulatorSettings settings = emulator.settings();
         String app = settings.applicationName();
         snapshot.mesh(settings.hardware());
+        snapshot.prefetchSource(settings.prefetchSource().label());
         var selections = ValidatedSelections.stream(builder, settings.catalog(), app);
         var passes = ValidatedPasses.stream(builder, settings.catalog(), app);
         // A plan that matches no pass (unknown model or pass id) never completes an assembly and is
@@ -43,7 +53,6 @@ public final class EmulatorTopology {
                 ? builder.stream(Topics.ALLOCATIONS.name(), Consumed.with(Topics.ALLOCATIONS.keySerde(),
                         Topics.ALLOCATIONS.valueSerde()).withName("emulator-plans"))
                 : null;
-        PassEmulator emulator = new PassEmulator(settings);
         var outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans)
                 .mapValues(pass -> {
                     PassEmulator.Outcome outcome = emulator.emulate(pass, app);
@@ -55,12 +64,25 @@ public final class EmulatorTopology {
                         Named.as("rejected-input-letters"))
                 .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
                         Topics.DEAD_LETTER.valueSerde()).withName("emulator-dead-letter-sink"));
+        KStream<String, WaferMetrics> deltas = outcomes.flatMap((k, v) -> v.deltas().stream()
+                        .map(d -> KeyValue.pair(d.getModel() + "/" + d.getPolicy(), d)).toList(),
+                Named.as("per-policy-deltas"));
+        if (settings.needsPrefetchCommands()) {
+            // Commands are not waited for: the pass that completes first runs with what has arrived.
+            var intake = builder.stream(Topics.PREFETCH.name(), Consumed.with(Topics.PREFETCH.keySerde(),
+                            Topics.PREFETCH.valueSerde()).withName("emulator-prefetch"))
+                    .process(() -> new PrefetchIntake(emulator, snapshot), Named.as("file-prefetch-commands"));
+            intake.filter((k, v) -> v.deadLetter() != null, Named.as("rejected-prefetch"))
+                    .map((k, v) -> KeyValue.pair(k == null ? null : k.getBytes(StandardCharsets.UTF_8), v.deadLetter()),
+                            Named.as("rejected-prefetch-letters"))
+                    .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
+                            Topics.DEAD_LETTER.valueSerde()).withName("emulator-prefetch-dead-letter-sink"));
+            deltas = deltas.merge(intake.filter((k, v) -> v.delta() != null, Named.as("prefetch-count-changes"))
+                    .mapValues(PrefetchIntake.Output::delta, Named.as("prefetch-deltas")), Named.as("merge-prefetch-deltas"));
+        }
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(WaferTotals.STORE),
                 Serdes.String(), Topics.WAFER_METRICS.valueSerde()));
-        outcomes.flatMap((k, v) -> v.deltas().stream()
-                        .map(d -> KeyValue.pair(d.getModel() + "/" + d.getPolicy(), d)).toList(),
-                        Named.as("per-policy-deltas"))
-                .repartition(Repartitioned.<String, WaferMetrics>with(Serdes.String(), Topics.WAFER_METRICS.valueSerde())
+        deltas.repartition(Repartitioned.<String, WaferMetrics>with(Serdes.String(), Topics.WAFER_METRICS.valueSerde())
                         .withName("emulator-policy-deltas"))
                 .process(WaferTotals::new, Named.as("sum-wafer-totals"), WaferTotals.STORE)
                 .peek(snapshot::totals, Named.as("observe-wafer-totals"))

@@ -9,9 +9,13 @@ import io.expertcast.emulator.engine.Policies;
 import io.expertcast.emulator.engine.PolicyTotals;
 import io.expertcast.emulator.engine.WaferContext;
 import io.expertcast.emulator.engine.WaferEngine;
+import io.expertcast.emulator.prefetch.PrefetchBook;
+import io.expertcast.emulator.prefetch.PrefetchCounts;
+import io.expertcast.emulator.prefetch.PrefetchSource;
 import io.expertcast.schemas.AllocationPlan;
 import io.expertcast.schemas.Assignment;
 import io.expertcast.schemas.DeadLetter;
+import io.expertcast.schemas.PrefetchCommand;
 import io.expertcast.schemas.SelectionEvent;
 import io.expertcast.schemas.Topics;
 import io.expertcast.schemas.WaferMetrics;
@@ -32,11 +36,18 @@ import java.util.Map;
  * {@code simulate} both call it, so both give the same numbers for the same passes in the same order.
  *
  * <p>State per model, in memory: one {@link WaferEngine} per policy (resource clocks, LLC and HBM
- * copies carry over from pass to pass) and the predictor's token-level {@link TransitionHeatmap}
- * with each running request's last token. For a pass, the forecast at each MoE layer is the union of
- * the top-n successors of the experts its tokens selected (the next token's likely experts); the
- * heatmap then learns the pass's transitions (a request's previous token -> this one). Passes of a
- * model must therefore arrive in order, as they do from one partition.
+ * copies carry over from pass to pass) and the Pred policies' source of copy decisions:
+ * <ul>
+ *   <li>{@link PrefetchSource#TOPIC} (the service's default): the predictor's commands from
+ *       moe.prefetch, filed by {@link #offer} in a {@link PrefetchBook} and joined to the pass they
+ *       target by request id and step;</li>
+ *   <li>{@link PrefetchSource#IN_PROCESS} (offline {@code simulate}): the core's token-level
+ *       {@link TransitionHeatmap} with each running request's last token. For a pass, the forecast at
+ *       each MoE layer is the union of the top-n successors of the experts its tokens selected (the
+ *       next token's likely experts); the heatmap then learns the pass's transitions.</li>
+ * </ul>
+ * Passes of a model must therefore arrive in order, as they do from one partition. Thread-safe
+ * (commands and passes may come from different tasks).
  *
  * <p>Two kinds of bad input become a dead letter instead of a wrong number:
  * <ul>
@@ -52,6 +63,7 @@ import java.util.Map;
 public final class PassEmulator {
     private final EmulatorSettings settings;
     private final Map<String, ModelRun> runs = new HashMap<>(); // lookup only, never iterated
+    private final Map<String, PrefetchBook> books = new HashMap<>(); // model -> its commands; lookup only
 
     /** One model's wafer under every policy, and the predictor's state. */
     private final class ModelRun {
@@ -79,6 +91,31 @@ public final class PassEmulator {
         return settings;
     }
 
+    /**
+     * Files a prefetch command from moe.prefetch for the pass it targets (prefetch source topic). The
+     * command's model must be in the catalog; returns the dead-letter reason for a layer or expert the
+     * model does not have (then counted as unknown), else null, and the counts the command changed.
+     */
+    public synchronized CommandOutcome offer(PrefetchCommand command) {
+        ModelShape model = settings.catalog().byId(command.getModel()).orElseThrow(
+                () -> new IllegalArgumentException("unknown model " + command.getModel()));
+        String problem = PrefetchBook.problem(model, command);
+        if (problem != null) {
+            return new CommandOutcome(problem, new PrefetchCounts(0, 0, 1, 0));
+        }
+        return new CommandOutcome(null, books.computeIfAbsent(model.id(), id -> new PrefetchBook(model)).offer(command));
+    }
+
+    /** What filing one command did: a dead-letter reason or null, and the change in counts. */
+    public record CommandOutcome(String problem, PrefetchCounts counts) {
+    }
+
+    /** Commands of {@code model} filed and not yet resolved (0 when none came). */
+    public synchronized long pendingCommands(String model) {
+        PrefetchBook book = books.get(model);
+        return book == null ? 0 : book.pendingCommands();
+    }
+
     /** The per-policy deltas of one pass, and at most one dead letter. */
     public record Outcome(List<WaferMetrics> deltas, List<PassResult> results, DeadLetter deadLetter) {
     }
@@ -98,7 +135,7 @@ public final class PassEmulator {
      * A pass with its plans given per MoE layer as {expert, die, tokens} triples (the offline
      * simulation runs Algorithm 1 in-process), or null to read them from {@code completed.plans()}.
      */
-    public Outcome emulate(CompletedPass completed, String application, List<int[][]> givenPlans) {
+    public synchronized Outcome emulate(CompletedPass completed, String application, List<int[][]> givenPlans) {
         String modelId = completed.pass().getModel();
         long passId = completed.pass().getPassId();
         ModelShape model = settings.catalog().byId(modelId).orElseThrow(); // ValidatedPasses admits known models only
@@ -130,7 +167,17 @@ public final class PassEmulator {
                 planProblem = e.getMessage();
             }
         }
-        boolean[][] predicted = settings.needsPrediction() ? forecast(run, workload) : null;
+        boolean inProcess = settings.prefetchSource() == PrefetchSource.IN_PROCESS;
+        boolean[][] predicted = null;
+        PrefetchCounts prefetch = PrefetchCounts.NONE;
+        if (settings.needsPrediction() && inProcess) {
+            predicted = forecast(run, workload);
+        } else if (settings.needsPrediction()) {
+            PrefetchBook.PassForecast taken = books.computeIfAbsent(modelId, id -> new PrefetchBook(model))
+                    .take(completed.pass(), completed.selections());
+            predicted = taken.predicted();
+            prefetch = taken.counts();
+        }
         List<WaferMetrics> deltas = new ArrayList<>();
         List<PassResult> results = new ArrayList<>();
         for (String name : settings.policies()) {
@@ -141,12 +188,17 @@ public final class PassEmulator {
                 PassResult r = run.engines.get(name).run(workload, Policies.of(name, plans), predicted);
                 results.add(r);
                 deltas.add(WaferTotals.delta(modelId, settings.hardware().name(), passId,
-                        completed.pass().getEventTimeMs(), PolicyTotals.of(r)));
+                        completed.pass().getEventTimeMs(), PolicyTotals.of(r),
+                        Policies.needsPrediction(name) ? prefetch : PrefetchCounts.NONE));
             } catch (InvalidPlanException e) {
                 planProblem = e.getMessage();
+                if (Policies.needsPrediction(name) && !prefetch.isNone()) { // the commands' fate does not depend on the plan
+                    deltas.add(WaferTotals.delta(modelId, settings.hardware().name(), passId,
+                            completed.pass().getEventTimeMs(), PolicyTotals.empty(name), prefetch));
+                }
             }
         }
-        if (settings.needsPrediction()) {
+        if (settings.needsPrediction() && inProcess) {
             learn(run, completed.selections());
         }
         DeadLetter rejected = planProblem == null ? null : letter(application, Topics.ALLOCATIONS.name(), modelId,

@@ -1,6 +1,7 @@
 package io.expertcast.emulator;
 
 import io.expertcast.emulator.engine.PolicyTotals;
+import io.expertcast.emulator.prefetch.PrefetchCounts;
 import io.expertcast.schemas.WaferMetrics;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -10,7 +11,8 @@ import org.apache.kafka.streams.state.KeyValueStore;
 /**
  * Adds each pass's per-policy delta to the cumulative totals of its model/policy key (a RocksDB
  * store, so totals survive a restart) and forwards the updated totals. The sums are
- * {@link PolicyTotals}'; this class only maps them to and from the record on moe.wafer-metrics.
+ * {@link PolicyTotals}' and {@link PrefetchCounts}'; this class only maps them to and from the record
+ * on moe.wafer-metrics.
  */
 final class WaferTotals implements Processor<String, WaferMetrics, String, WaferMetrics> {
     static final String STORE = "emulator-wafer-totals";
@@ -28,7 +30,8 @@ final class WaferTotals implements Processor<String, WaferMetrics, String, Wafer
         WaferMetrics d = record.value();
         WaferMetrics before = totals.get(record.key());
         PolicyTotals sum = before == null ? totals(d) : totals(before).plus(totals(d));
-        WaferMetrics t = WaferMetrics.newBuilder(metrics(d.getModel(), d.getMesh(), sum))
+        PrefetchCounts prefetch = before == null ? prefetch(d) : prefetch(before).plus(prefetch(d));
+        WaferMetrics t = WaferMetrics.newBuilder(metrics(d.getModel(), d.getMesh(), sum, prefetch))
                 .setLastPassId(before == null ? d.getLastPassId() : Math.max(before.getLastPassId(), d.getLastPassId()))
                 .setEventTimeMs(d.getEventTimeMs())
                 .build();
@@ -42,8 +45,13 @@ final class WaferTotals implements Processor<String, WaferMetrics, String, Wafer
                 m.getLlcHits(), m.getLinkBytes(), m.getMaxPassLinkBytes());
     }
 
+    static PrefetchCounts prefetch(WaferMetrics m) {
+        return new PrefetchCounts(m.getPrefetchUsed(), m.getPrefetchLate(), m.getPrefetchUnknown(),
+                m.getPrefetchExpired());
+    }
+
     /** The record of some totals (last pass id and event time left 0 for the caller). */
-    static WaferMetrics metrics(String model, String mesh, PolicyTotals t) {
+    static WaferMetrics metrics(String model, String mesh, PolicyTotals t, PrefetchCounts prefetch) {
         return WaferMetrics.newBuilder().setModel(model).setMesh(mesh).setPolicy(t.policy())
                 .setPasses(t.passes()).setTokens(t.tokens()).setMoeTimeNs(t.moeNs())
                 .setThroughputTokensPerS(t.throughputTokensPerS()).setHops(t.hops())
@@ -51,12 +59,18 @@ final class WaferTotals implements Processor<String, WaferMetrics, String, Wafer
                 .setMeanDieNs(t.meanDieNs()).setDieBalance(t.dieBalance()).setReads(t.reads())
                 .setCopyReads(t.copyReads()).setLlcHits(t.llcHits()).setLlcHitRate(t.llcHitRate())
                 .setLinkBytes(t.linkBytes()).setMaxPassLinkBytes(t.maxPassLinkBytes())
+                .setPrefetchUsed(prefetch.used()).setPrefetchLate(prefetch.late())
+                .setPrefetchUnknown(prefetch.unknown()).setPrefetchExpired(prefetch.expired())
                 .setLastPassId(0).setEventTimeMs(0).build();
     }
 
-    /** A one-pass delta for moe.wafer-metrics. */
-    static WaferMetrics delta(String model, String mesh, long passId, long eventTimeMs, PolicyTotals pass) {
-        return WaferMetrics.newBuilder(metrics(model, mesh, pass)).setLastPassId(passId).setEventTimeMs(eventTimeMs)
-                .build();
+    /**
+     * A delta for moe.wafer-metrics: one pass's totals and what became of prefetch commands, or (no
+     * pass, {@code passId} -1, empty totals) only the latter, when a command is late or unknown on arrival.
+     */
+    static WaferMetrics delta(String model, String mesh, long passId, long eventTimeMs, PolicyTotals pass,
+                              PrefetchCounts prefetch) {
+        return WaferMetrics.newBuilder(metrics(model, mesh, pass, prefetch)).setLastPassId(passId)
+                .setEventTimeMs(eventTimeMs).build();
     }
 }

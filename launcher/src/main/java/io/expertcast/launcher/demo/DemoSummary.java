@@ -56,6 +56,13 @@ final class DemoSummary {
                 s.append(String.format(Locale.ROOT, "  %-16s %-9s %13.0f %9s %12d %14s%n", "", policy,
                         m.getThroughputTokensPerS(), speedup, m.getHops(), hops));
             }
+            WaferMetrics pred = out.waferMetrics().get(model + "/pred");
+            if (emulator.needsPrefetchCommands() && pred != null) {
+                s.append(String.format(Locale.ROOT,
+                        "  %-16s pred's copies from moe.prefetch: %d commands used, %d late, %d expired, %d unknown%n",
+                        "", pred.getPrefetchUsed(), pred.getPrefetchLate(), pred.getPrefetchExpired(),
+                        pred.getPrefetchUnknown()));
+            }
         }
         s.append(String.format(Locale.ROOT, "dead letters %d%n", out.deadLetters().size()));
         return s.toString();

@@ -37,6 +37,12 @@ public final class PipelineStages implements AutoCloseable {
     /** As above; the emulator reports to {@code wafer} (what its HTTP server and dashboard show). */
     public static PipelineStages start(String bootstrap, Path stateRoot, String applicationPrefix,
                                        Map<String, ?> overrides, WaferSnapshot wafer) {
+        return start(bootstrap, stateRoot, applicationPrefix, overrides, wafer, EmulatorSettings.defaults());
+    }
+
+    /** As above, the emulator with {@code emulator}'s settings (its application id still from the prefix). */
+    public static PipelineStages start(String bootstrap, Path stateRoot, String applicationPrefix,
+                                       Map<String, ?> overrides, WaferSnapshot wafer, EmulatorSettings emulator) {
         PipelineStages stages = new PipelineStages();
         try {
             String predictorId = applicationPrefix + "predictor";
@@ -48,7 +54,7 @@ public final class PipelineStages implements AutoCloseable {
                     new AllocatorSettings(allocator.catalog(), allocator.hardware(), allocatorId), overrides));
             String emulatorId = applicationPrefix + "emulator";
             stages.add(emulatorId, EmulatorApp.start(bootstrap, stateRoot.resolve("emulator"),
-                    EmulatorSettings.defaults().withApplicationName(emulatorId), overrides, wafer));
+                    emulator.withApplicationName(emulatorId), overrides, wafer));
             return stages;
         } catch (RuntimeException e) {
             stages.close();

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.predict.RecallAtN;
 import io.expertcast.emulator.EmulatorSettings;
+import io.expertcast.emulator.engine.Policies;
 import io.expertcast.launcher.topics.TopicAdmin;
 import io.expertcast.predictor.PredictorSettings;
 import io.expertcast.replayer.ReplayOptions;
@@ -26,6 +27,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
@@ -114,6 +116,23 @@ class PipelineIntegrationTest {
                 assertEquals(expected.totalPasses(), m.getPasses(), policy + " emulated every pass once");
             }
             assertEquals(List.of(), out.deadLetters());
+
+            // The Pred policies execute the predictor's commands (prefetch source topic): once every
+            // request has ended, each command the predictor sent is used, late or expired, none unknown.
+            long sent = out.prefetchCommands() + out.nextTokenCommands();
+            Poll.until(Duration.ofSeconds(60), () -> {
+                out.poll(Duration.ofMillis(200));
+                return Stream.of(Policies.PRED, Policies.ALLO_PRED).allMatch(p -> {
+                    var m = out.waferMetrics().get("llama4-maverick/" + p);
+                    return m.getPrefetchUsed() + m.getPrefetchLate() + m.getPrefetchExpired() == sent;
+                });
+            }, "every one of " + sent + " prefetch commands accounted for: " + out.waferMetrics());
+            for (String policy : List.of(Policies.PRED, Policies.ALLO_PRED)) {
+                var m = out.waferMetrics().get("llama4-maverick/" + policy);
+                assertEquals(0, m.getPrefetchUnknown(), policy);
+                assertTrue(m.getPrefetchUsed() > 0, policy + " applied commands: " + m);
+                assertTrue(m.getCopyWrites() > 0, policy + " copied what the commands asked for");
+            }
 
             // Bad input: truncated bytes and an out-of-range expert id, both on moe.selections.
             byte[] good = Topics.SELECTIONS.valueSerde().serializer().serialize(Topics.SELECTIONS.name(),

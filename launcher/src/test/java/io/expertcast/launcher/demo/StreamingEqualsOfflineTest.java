@@ -8,8 +8,10 @@ import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.emulator.EmulatorSettings;
 import io.expertcast.emulator.engine.Policies;
 import io.expertcast.emulator.engine.PolicyTotals;
+import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.emulator.offline.DecodeOnlySource;
 import io.expertcast.emulator.offline.Simulation;
+import io.expertcast.emulator.prefetch.PrefetchSource;
 import io.expertcast.launcher.topics.TopicAdmin;
 import io.expertcast.replayer.ReplayOptions;
 import io.expertcast.replayer.ReplaySummary;
@@ -31,7 +33,9 @@ import org.junit.jupiter.api.io.TempDir;
  * allocator and the emulator give exactly the per-policy totals {@code simulate} computes offline
  * (Algorithm 1 in-process, no Kafka), for all five policies. One partition per topic, so the
  * emulator sees a model's passes in order (its Pred state, the heatmap and the HBM copies, depends
- * on it).
+ * on it). The emulator runs with the prefetch source in-process, the offline path's forecast; with
+ * the default (topic) its Pred policies execute the predictor's commands instead, which
+ * PipelineIntegrationTest checks.
  */
 class StreamingEqualsOfflineTest {
     private static final Path SAMPLE = Path.of("../data/sample");
@@ -43,7 +47,7 @@ class StreamingEqualsOfflineTest {
     @Test
     void everyPolicysTotalsOnMoeWaferMetricsEqualTheOfflineSimulation() throws Exception {
         ModelCatalog catalog = ModelCatalog.standard();
-        EmulatorSettings settings = EmulatorSettings.defaults();
+        EmulatorSettings settings = EmulatorSettings.defaults().withPrefetchSource(PrefetchSource.IN_PROCESS);
         assertEquals(Policies.ALL, settings.policies());
         Simulation.Result offline = new Simulation(catalog, settings.policies(), settings.predictN(), 0)
                 .run(List.of(HardwareConfig.load("dojo-5x5")), List.of(BATCH), () -> new DatasetSource(SAMPLE, catalog, 0));
@@ -53,7 +57,8 @@ class StreamingEqualsOfflineTest {
             try (TopicAdmin admin = new TopicAdmin(kafka.bootstrapServers(), Duration.ofSeconds(30))) {
                 admin.createAll(Topics.ALL, 1, (short) 1);
             }
-            try (PipelineStages stages = PipelineStages.start(kafka.bootstrapServers(), stateDir, "se-", Map.of())) {
+            try (PipelineStages stages = PipelineStages.start(kafka.bootstrapServers(), stateDir, "se-", Map.of(),
+                    new WaferSnapshot(), settings)) {
                 stages.awaitRunning(Duration.ofSeconds(90));
                 ReplaySummary replay = TraceReplayer.replay(new ReplayOptions(kafka.bootstrapServers(), SAMPLE, BATCH, 0,
                         0, false, 256), List.of(new DecodeOnlySource(new DatasetSource(SAMPLE, catalog, 0), 0, catalog)),

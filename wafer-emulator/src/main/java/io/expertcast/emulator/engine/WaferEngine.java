@@ -120,6 +120,11 @@ public final class WaferEngine {
         return copies[die].capacity();
     }
 
+    /** Whether {@code die}'s HBM holds a copy of the expert written on a remote read (copy-on-read). */
+    public boolean hbmCopy(int die, int moeLayer, int expert) {
+        return copies[die].contains(moeLayer * experts + expert);
+    }
+
     /** Cumulative bytes per directed link since the engine started (index die x 4 + E, W, S, N). */
     public long[] linkBytes() {
         return linkBytes.clone();

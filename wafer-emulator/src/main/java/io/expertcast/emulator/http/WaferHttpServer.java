@@ -144,7 +144,11 @@ public final class WaferHttpServer implements AutoCloseable {
                 {"copy_reads", "counter", "Expert weight reads served by a copy made on an earlier remote read"},
                 {"link_bytes", "counter", "Bytes over all directed D2D links"},
                 {"llc_hit_rate", "gauge", "Share of weight reads served by the LLC"},
-                {"die_balance", "gauge", "Slowest die time over mean die time (1 = balanced)"}};
+                {"die_balance", "gauge", "Slowest die time over mean die time (1 = balanced)"},
+                {"prefetch_used", "counter", "moe.prefetch commands applied to at least one pass (Pred policies)"},
+                {"prefetch_late", "counter", "moe.prefetch commands that arrived after their pass was emulated"},
+                {"prefetch_unknown", "counter", "moe.prefetch commands naming a layer or expert the model lacks"},
+                {"prefetch_expired", "counter", "moe.prefetch commands whose target pass never came"}};
         for (String[] g : gauges) {
             String name = "expertcast_wafer_" + g[0];
             s.append("# HELP ").append(name).append(' ').append(g[2]).append('\n');

@@ -18,6 +18,8 @@ public final class WaferSnapshot {
     private final Map<String, WaferMetrics> totals = new ConcurrentHashMap<>();
     private final Map<String, Map<String, Object>> lastPass = new ConcurrentHashMap<>();
     private volatile Map<String, Object> mesh = Map.of();
+    private volatile String prefetchSource = "";
+    private final java.util.concurrent.atomic.AtomicLong unknownModelCommands = new java.util.concurrent.atomic.AtomicLong();
 
     /** The wafer the passes run on, so a reader can lay {@code link_bytes} (die x 4 + E, W, S, N) out on the mesh. */
     public void mesh(HardwareConfig hw) {
@@ -28,6 +30,16 @@ public final class WaferSnapshot {
         m.put("dies", hw.dies());
         m.put("link_order", java.util.List.of("E", "W", "S", "N"));
         mesh = m;
+    }
+
+    /** Where the Pred policies' copy decisions come from ({@code topic} or {@code in-process}). */
+    public void prefetchSource(String source) {
+        prefetchSource = source;
+    }
+
+    /** A prefetch command named a model the catalog does not know (a dead letter; no model's totals can count it). */
+    public void unknownModelCommand() {
+        unknownModelCommands.incrementAndGet();
     }
 
     /** Totals of {@code model/policy}, as just published. */
@@ -53,7 +65,10 @@ public final class WaferSnapshot {
         lastPass.put(model + "/" + r.policy(), m);
     }
 
-    /** {"mesh": {...}, "totals": {model/policy: {...}}, "last_pass": {model/policy: {...}}}, keys sorted. */
+    /**
+     * {"mesh": {...}, "prefetch": {"source", "unknown_model_commands"}, "totals": {model/policy: {...}},
+     * "last_pass": {model/policy: {...}}}, keys sorted.
+     */
     public Map<String, Object> json() {
         Map<String, Object> t = new TreeMap<>();
         totals.forEach((key, m) -> {
@@ -76,10 +91,18 @@ public final class WaferSnapshot {
             row.put("link_bytes", m.getLinkBytes());
             row.put("max_pass_link_bytes", m.getMaxPassLinkBytes());
             row.put("last_pass_id", m.getLastPassId());
+            row.put("prefetch_used", m.getPrefetchUsed());
+            row.put("prefetch_late", m.getPrefetchLate());
+            row.put("prefetch_unknown", m.getPrefetchUnknown());
+            row.put("prefetch_expired", m.getPrefetchExpired());
             t.put(key, row);
         });
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("mesh", mesh);
+        Map<String, Object> prefetch = new LinkedHashMap<>();
+        prefetch.put("source", prefetchSource);
+        prefetch.put("unknown_model_commands", unknownModelCommands.get());
+        out.put("prefetch", prefetch);
         out.put("totals", t);
         out.put("last_pass", new TreeMap<>(lastPass));
         return out;

@@ -1,5 +1,6 @@
 package io.expertcast.emulator.offline;
 
+import io.expertcast.emulator.prefetch.PrefetchSource;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.expertcast.core.hardware.HardwareConfig;
@@ -122,7 +123,7 @@ public final class SimulateCommand implements Callable<Integer> {
                 source = () -> limited(new DatasetSource(root, catalog, 0), limit);
                 source.get(); // a folder without traces fails here, before any work
             }
-            new EmulatorSettings(catalog, hardware.get(0), policies, "simulate", predictN);
+            new EmulatorSettings(catalog, hardware.get(0), policies, "simulate", predictN, PrefetchSource.IN_PROCESS);
         } catch (IllegalArgumentException | UncheckedIOException e) {
             System.err.println("simulate: " + e.getMessage());
             return 2;

@@ -1,5 +1,6 @@
 package io.expertcast.emulator.offline;
 
+import io.expertcast.emulator.prefetch.PrefetchSource;
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
@@ -66,7 +67,8 @@ public final class Simulation {
         }
         for (HardwareConfig hw : meshes) {
             for (int batch : batches) {
-                EmulatorSettings settings = new EmulatorSettings(catalog, hw, policies, "simulate", predictN);
+                EmulatorSettings settings = new EmulatorSettings(catalog, hw, policies, "simulate", predictN,
+                        PrefetchSource.IN_PROCESS);
                 PassEmulator emulator = new PassEmulator(settings);
                 InProcessPlanner planner = settings.needsPlans() ? new InProcessPlanner(hw) : null;
                 Map<String, Map<String, PolicyTotals>> totals = new LinkedHashMap<>(); // model -> policy -> totals

@@ -1,0 +1,199 @@
+package io.expertcast.emulator.prefetch;
+
+import io.expertcast.core.model.ModelShape;
+import io.expertcast.schemas.ForwardPass;
+import io.expertcast.schemas.LayerPrediction;
+import io.expertcast.schemas.PassEntry;
+import io.expertcast.schemas.PrefetchCommand;
+import io.expertcast.schemas.PrefetchScope;
+import io.expertcast.schemas.SelectionEvent;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * One model's prefetch commands from moe.prefetch, joined to the passes they target by request id
+ * and step (Kafka-free apart from the record types). A pass's copy-enable set (the PDU's cp_en,
+ * paper case study) is, per MoE layer, the union of the experts of every command that targets one
+ * of the pass's (request, step) entries:
+ * <ul>
+ *   <li>a NEXT_TOKEN command applies to the pass holding its request's {@code targetStep};</li>
+ *   <li>a DECODE_PHASE command applies to every pass holding a step >= {@code targetStep} of its
+ *       request, until the request's last step (the predictor makes it at the first decode step,
+ *       so it usually misses that step and serves the rest).</li>
+ * </ul>
+ * A command that arrives after the passes it could apply to were emulated is late; one whose pass
+ * never comes expires when its request ends. Steps are matched exactly, not by order, so passes
+ * that reach the emulator out of order (several partitions) still meet their commands. Every command ends in exactly one of
+ * {@link PrefetchCounts}' buckets. Mutators return the change in counts they caused.
+ */
+public final class PrefetchBook {
+    /** Finished requests remembered, so a command arriving after its request ended counts as late. */
+    static final int FINISHED_MEMORY = 1 << 16;
+
+    private final ModelShape model;
+    private final Map<String, Pending> pending = new HashMap<>(); // lookup only, never iterated
+    private final Map<String, BitSet> emulatedSteps = new HashMap<>(); // running requests
+    private final Map<String, Boolean> finished = new LinkedHashMap<>(16, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+            return size() > FINISHED_MEMORY;
+        }
+    };
+    private long pendingCommands;
+
+    /** A request's commands not yet resolved. */
+    private static final class Pending {
+        PrefetchCommand decodePhase;
+        boolean decodePhaseUsed;
+        boolean decodePhaseLate; // arrived after its target step was emulated
+        final TreeMap<Integer, List<PrefetchCommand>> nextToken = new TreeMap<>();
+    }
+
+    /** The copy-enable set of one pass and the change in counts that taking it caused. */
+    public record PassForecast(boolean[][] predicted, PrefetchCounts counts) {
+    }
+
+    public PrefetchBook(ModelShape model) {
+        this.model = model;
+    }
+
+    /** Why {@code command} cannot be applied to this model, or null when it can. */
+    public static String problem(ModelShape model, PrefetchCommand command) {
+        if (command.getTargetStep() < 1) {
+            return "prefetch command for request " + command.getRequestId() + " targets step "
+                    + command.getTargetStep() + ", not a decode step";
+        }
+        for (LayerPrediction layer : command.getLayers()) {
+            if (layer.getLayer() < 0 || layer.getLayer() >= model.numMoeLayers()) {
+                return "prefetch command for request " + command.getRequestId() + " names MoE layer "
+                        + layer.getLayer() + ", model " + model.id() + " has " + model.numMoeLayers();
+            }
+            for (int e : layer.getExperts()) {
+                if (e < 0 || e >= model.numExperts()) {
+                    return "prefetch command for request " + command.getRequestId() + " names expert " + e
+                            + " at MoE layer " + layer.getLayer() + ", model " + model.id() + " has "
+                            + model.numExperts();
+                }
+            }
+        }
+        return null;
+    }
+
+    /** Files a valid command (see {@link #problem}) until its pass; a command too late is counted at once. */
+    public PrefetchCounts offer(PrefetchCommand command) {
+        String request = command.getRequestId();
+        if (finished.containsKey(request)) {
+            return new PrefetchCounts(0, 1, 0, 0);
+        }
+        BitSet emulated = emulatedSteps.get(request);
+        boolean pastTarget = emulated != null && emulated.get(command.getTargetStep());
+        if (command.getScope() == PrefetchScope.NEXT_TOKEN) {
+            if (pastTarget) {
+                return new PrefetchCounts(0, 1, 0, 0);
+            }
+            pending.computeIfAbsent(request, r -> new Pending()).nextToken
+                    .computeIfAbsent(command.getTargetStep(), s -> new ArrayList<>()).add(command);
+            pendingCommands++;
+            return PrefetchCounts.NONE;
+        }
+        Pending p = pending.computeIfAbsent(request, r -> new Pending());
+        PrefetchCounts replaced = PrefetchCounts.NONE;
+        if (p.decodePhase != null) { // a second plan for the request replaces the first
+            replaced = resolveDecodePhase(p);
+        } else {
+            pendingCommands++;
+        }
+        p.decodePhase = command;
+        p.decodePhaseUsed = false;
+        p.decodePhaseLate = pastTarget;
+        return replaced;
+    }
+
+    /**
+     * The copy-enable set for {@code pass}, taken when the pass is emulated: every command that
+     * targets one of its entries is applied (used), and requests whose last step is in the pass end
+     * (their commands for steps never emulated expire).
+     */
+    public PassForecast take(ForwardPass pass, List<SelectionEvent> selections) {
+        boolean[][] predicted = new boolean[model.numMoeLayers()][model.numExperts()];
+        long used = 0;
+        for (PassEntry entry : pass.getEntries()) {
+            String request = entry.getRequestId();
+            int step = entry.getStep();
+            if (finished.containsKey(request)) { // a pass older than the request's last, arriving after it
+                continue;
+            }
+            emulatedSteps.computeIfAbsent(request, r -> new BitSet()).set(step);
+            Pending p = pending.get(request);
+            if (p == null) {
+                continue;
+            }
+            if (p.decodePhase != null && p.decodePhase.getTargetStep() <= step) {
+                mark(predicted, p.decodePhase);
+                if (!p.decodePhaseUsed) {
+                    p.decodePhaseUsed = true;
+                    used++;
+                }
+            }
+            List<PrefetchCommand> forStep = p.nextToken.remove(step);
+            if (forStep != null) {
+                for (PrefetchCommand c : forStep) {
+                    mark(predicted, c);
+                    used++;
+                }
+                pendingCommands -= forStep.size();
+            }
+        }
+        PrefetchCounts counts = new PrefetchCounts(used, 0, 0, 0);
+        for (SelectionEvent e : selections) {
+            if (e.getLastStep()) {
+                counts = counts.plus(finish(e.getRequestId()));
+            }
+        }
+        return new PassForecast(predicted, counts);
+    }
+
+    /** Commands filed but not yet resolved (their request is still running or never reached the emulator). */
+    public long pendingCommands() {
+        return pendingCommands;
+    }
+
+    private PrefetchCounts finish(String request) {
+        emulatedSteps.remove(request);
+        finished.put(request, Boolean.TRUE);
+        Pending p = pending.remove(request);
+        if (p == null) {
+            return PrefetchCounts.NONE;
+        }
+        PrefetchCounts counts = p.decodePhase == null ? PrefetchCounts.NONE : resolveDecodePhase(p);
+        long expired = 0;
+        for (List<PrefetchCommand> commands : p.nextToken.values()) {
+            expired += commands.size();
+            pendingCommands -= commands.size();
+        }
+        return counts.plus(new PrefetchCounts(0, 0, 0, expired));
+    }
+
+    /** A decode-phase plan leaves the book: used if it served a pass, else late or expired. */
+    private PrefetchCounts resolveDecodePhase(Pending p) {
+        pendingCommands--;
+        PrefetchCounts counts = p.decodePhaseUsed ? PrefetchCounts.NONE
+                : p.decodePhaseLate ? new PrefetchCounts(0, 1, 0, 0) : new PrefetchCounts(0, 0, 0, 1);
+        p.decodePhase = null;
+        return counts;
+    }
+
+    private static void mark(boolean[][] predicted, PrefetchCommand command) {
+        for (LayerPrediction layer : command.getLayers()) {
+            boolean[] row = predicted[layer.getLayer()];
+            for (int e : layer.getExperts()) {
+                row[e] = true;
+            }
+        }
+    }
+}
