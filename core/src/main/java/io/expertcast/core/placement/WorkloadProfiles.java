@@ -18,6 +18,12 @@ import java.util.Optional;
 public final class WorkloadProfiles {
     /** The paper's suggested re-placement period. */
     public static final long DEFAULT_PERIOD_MS = 10 * 60 * 1000;
+    /**
+     * A layer whose die-load balance is within this fraction of the target's is left as it is: a
+     * drifting profile gives targets that differ only in ties (which of two equally loaded dies
+     * takes a replica), and following them would move copies back and forth for nothing.
+     */
+    public static final double BALANCE_TOLERANCE = 0.01;
 
     private final int layers;
     private final int experts;
@@ -140,7 +146,8 @@ public final class WorkloadProfiles {
      * Places every MoE layer for {@code load} ([MoE layer][expert]) with {@code policy} and moves the
      * table toward it ({@link Rebalance#toward}) with at most {@code maxMovesPerLayer} moved experts per
      * layer; the moves are applied to {@code table}. A layer without load says nothing about where its
-     * experts belong and is left as it is.
+     * experts belong and is left as it is, and so is a layer already balanced within
+     * {@link #BALANCE_TOLERANCE} of the target.
      */
     public static List<PlacementMove> rebalance(double[][] load, ExpertDistributionTable table, PlacementPolicy policy,
                                                 int redundant, int maxMovesPerLayer, int slotsPerDie, long expertBytes,
@@ -158,8 +165,33 @@ public final class WorkloadProfiles {
                 continue;
             }
             LayerPlacement target = policy.place(PlacementRequest.of(load[l], table.dies(), redundant));
+            if (maxOverMean(table, l, load[l]) <= target.maxOverMean(load[l]) * (1 + BALANCE_TOLERANCE)) {
+                continue;
+            }
             moves.addAll(Rebalance.toward(table, l, target, load[l], maxMovesPerLayer, slotsPerDie, expertBytes, mesh));
         }
         return moves;
+    }
+
+    /**
+     * Max over mean die load of one layer of the table, each expert's load split evenly over its
+     * copies (as {@link LayerPlacement#maxOverMean}).
+     */
+    static double maxOverMean(ExpertDistributionTable table, int layer, double[] load) {
+        double[] dieLoad = new double[table.dies()];
+        int[] holders = new int[table.dies()];
+        double total = 0;
+        for (int e = 0; e < load.length; e++) {
+            int n = table.holders(layer, e, holders);
+            for (int i = 0; i < n; i++) {
+                dieLoad[holders[i]] += load[e] / n;
+            }
+            total += load[e];
+        }
+        double max = 0;
+        for (double x : dieLoad) {
+            max = Math.max(max, x);
+        }
+        return max / (total / table.dies());
     }
 }
