@@ -17,7 +17,8 @@ import picocli.CommandLine.Spec;
 /** {@code expertcast allocator}: runs the allocator stage until Ctrl-C (or until it fails). */
 @Command(name = "allocator", mixinStandardHelpOptions = true,
         description = "Plans every forward pass with Algorithm 1 (Insight 3): moe.selections + moe.passes -> "
-                + "moe.allocations, moe.allocator-metrics, moe.placement.")
+                + "moe.allocations, moe.allocator-metrics, moe.placement; re-places experts from workload profiles per "
+                + "tag (Insight 6) through moe.placement-commands when a tag's traffic starts and on a schedule.")
 public class AllocatorCommand implements Callable<Integer> {
 
     @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092", description = "Kafka bootstrap servers (default: ${DEFAULT-VALUE})")
@@ -34,22 +35,45 @@ public class AllocatorCommand implements Callable<Integer> {
             description = "Kafka Streams application id (default: ${DEFAULT-VALUE})")
     String applicationId;
 
+    @Option(names = "--rebalance-policy", defaultValue = ProfileRebalancing.DEFAULT_POLICY,
+            description = "Placement policy the workload profiles are applied with (Insight 6): even, eplb, hot-replicate, "
+                    + "pair-separate (default: ${DEFAULT-VALUE})")
+    String rebalancePolicy;
+
+    @Option(names = "--rebalance-period-ms", defaultValue = "600000",
+            description = "Wall-clock period of the scheduled rebalance; also how long a silent tag stays active; "
+                    + "0 keeps no workload profiles (default: ${DEFAULT-VALUE}, the paper's 10 minutes)")
+    long rebalancePeriodMs;
+
+    @Option(names = "--rebalance-max-moves", defaultValue = "" + ProfileRebalancing.DEFAULT_MAX_MOVES_PER_LAYER,
+            description = "Moved experts (replicate or migrate) per MoE layer per rebalance (default: ${DEFAULT-VALUE})")
+    int rebalanceMaxMoves;
+
+    @Option(names = "--profile-decay", defaultValue = "" + ProfileRebalancing.DEFAULT_DECAY,
+            description = "Weight a tag's profile keeps at each forward pass of the tag (default: ${DEFAULT-VALUE})")
+    double profileDecay;
+
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() throws InterruptedException {
         HardwareConfig hardware;
+        ProfileRebalancing rebalancing;
         try {
             hardware = HardwareConfig.load(mesh);
+            rebalancing = rebalancePeriodMs == 0 ? null
+                    : new ProfileRebalancing(rebalancePolicy, rebalancePeriodMs, rebalanceMaxMoves, profileDecay);
         } catch (IllegalArgumentException | UncheckedIOException e) {
             spec.commandLine().getErr().println("allocator: " + e.getMessage());
             return 2;
         }
-        AllocatorSettings settings = new AllocatorSettings(ModelCatalog.standard(), hardware, applicationId);
+        AllocatorSettings settings = new AllocatorSettings(ModelCatalog.standard(), hardware, applicationId, rebalancing);
         KafkaStreams streams = AllocatorApp.start(bootstrap, stateDir, settings, Map.of());
         spec.commandLine().getOut().println("allocator running on " + bootstrap + " for " + hardware.name()
-                + " (Ctrl-C stops it)");
+                + (rebalancing == null ? ", no workload profiles" : ", workload profiles applied with " + rebalancing.policy()
+                + " every " + rebalancing.periodMs() / 1000 + " s, at most " + rebalancing.maxMovesPerLayer()
+                + " moved experts per layer") + " (Ctrl-C stops it)");
         return StreamsService.runUntilStopped(streams, "allocator");
     }
 

@@ -9,8 +9,10 @@ import io.expertcast.core.model.ModelCatalog;
  * @param catalog         the models whose passes it plans (others go to the dead letters)
  * @param hardware        the wafer it plans for (paper Table I preset or a mesh file)
  * @param applicationName Kafka Streams application id, also the {@code application} of its dead letters
+ * @param rebalancing     how workload profiles re-place experts (Insight 6), or null to keep no profiles
  */
-public record AllocatorSettings(ModelCatalog catalog, HardwareConfig hardware, String applicationName) {
+public record AllocatorSettings(ModelCatalog catalog, HardwareConfig hardware, String applicationName,
+                                ProfileRebalancing rebalancing) {
     public static final String DEFAULT_APPLICATION_ID = "expertcast-allocator";
     public static final String DEFAULT_MESH = "dojo-5x5";
 
@@ -18,6 +20,16 @@ public record AllocatorSettings(ModelCatalog catalog, HardwareConfig hardware, S
         if (catalog == null || hardware == null || applicationName == null || applicationName.isBlank()) {
             throw new IllegalArgumentException("allocator settings need a catalog, a hardware config and a name");
         }
+    }
+
+    /** With the default workload-profile rebalancing. */
+    public AllocatorSettings(ModelCatalog catalog, HardwareConfig hardware, String applicationName) {
+        this(catalog, hardware, applicationName, ProfileRebalancing.DEFAULT);
+    }
+
+    /** The same settings without workload profiles: the table changes only by commands from outside. */
+    public AllocatorSettings withoutRebalancing() {
+        return new AllocatorSettings(catalog, hardware, applicationName, null);
     }
 
     /** The four published models on the Dojo-like 5x5 wafer. */

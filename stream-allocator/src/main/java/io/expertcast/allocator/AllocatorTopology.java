@@ -1,12 +1,16 @@
 package io.expertcast.allocator;
 
+import io.expertcast.core.model.ModelShape;
 import io.expertcast.schemas.AllocationPlan;
 import io.expertcast.schemas.AllocatorMetrics;
 import io.expertcast.schemas.DeadLetter;
 import io.expertcast.schemas.ForwardPass;
 import io.expertcast.schemas.PlacementEntry;
 import io.expertcast.schemas.SelectionEvent;
+import io.expertcast.schemas.SerdeFactory;
 import io.expertcast.schemas.Topics;
+import io.expertcast.schemas.WorkloadObservation;
+import io.expertcast.schemas.WorkloadProfile;
 import io.expertcast.streams.ValidatedPasses;
 import io.expertcast.streams.ValidatedSelections;
 import io.expertcast.streams.pass.CompletedPass;
@@ -21,12 +25,15 @@ import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.state.Stores;
 
 /**
  * The allocator stage (Insight 3, Algorithm 1): moe.selections + moe.passes -> per forward pass and
  * MoE layer one AllocationPlan on moe.allocations (key model/pass) and one AllocatorMetrics on
  * moe.allocator-metrics (key model); the initial even table once per model on moe.placement.
+ * With {@link AllocatorSettings#rebalancing()} set, workload profiles per tag (Insight 6) re-place
+ * experts through PlacementCommands on moe.placement-commands ({@link ProfileRebalancer}).
  *
  * <p>Bad input: invalid selections and invalid passes (unknown model, no tokens) go to
  * moe.dead-letter. A pass one of whose selections was dead-lettered never has all its tokens, so
@@ -45,6 +52,10 @@ public final class AllocatorTopology {
     public static final String PLACEMENT_PUBLISHED_STORE = "allocator-placement-published";
     /** Global store of moe.placement: the expert distribution table every task plans with. */
     public static final String PLACEMENT_TABLE_STORE = "allocator-placement-table";
+    /** model/tag -> the tag's decayed load profile (Insight 6), changelogged. */
+    public static final String WORKLOAD_PROFILES_STORE = "allocator-workload-profiles";
+    /** Name of the repartition (to key = model) of the per-pass workload observations. */
+    public static final String WORKLOAD_OBSERVATIONS = "allocator-workload-observations";
 
     private AllocatorTopology() {
     }
@@ -69,6 +80,9 @@ public final class AllocatorTopology {
         KStream<String, SpecificRecord> out = completed.process(
                 () -> new PassPlanner(settings.catalog(), settings.hardware(), version), Named.as("plan-pass"),
                 PLACEMENT_PUBLISHED_STORE);
+        if (settings.rebalancing() != null) {
+            profileRebalancing(builder, settings, completed);
+        }
         KStream<String, SpecificRecord> applied = builder
                 .stream(Topics.PLACEMENT_COMMANDS.name(), Consumed.with(Topics.PLACEMENT_COMMANDS.keySerde(),
                         Topics.PLACEMENT_COMMANDS.valueSerde()).withName("placement-commands-source"))
@@ -97,6 +111,28 @@ public final class AllocatorTopology {
                         .mapValues(v -> (PlacementEntry) v, Named.as("as-placement"))
                         .to(Topics.PLACEMENT.name(), Produced.with(Topics.PLACEMENT.keySerde(),
                                 Topics.PLACEMENT.valueSerde()).withName("placement-sink")), "placement"));
+    }
+
+    /**
+     * Insight 6: per pass, each workload tag's tokens per expert, re-keyed by model so that one task
+     * keeps all of a model's profiles; {@link ProfileRebalancer} turns them into PlacementCommands on
+     * moe.placement-commands, which the command applier above validates and applies.
+     */
+    private static void profileRebalancing(StreamsBuilder builder, AllocatorSettings settings,
+                                           KStream<String, CompletedPass> completed) {
+        var observationSerde = SerdeFactory.defaultFactory().serde(WorkloadObservation.class);
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(WORKLOAD_PROFILES_STORE),
+                Serdes.String(), SerdeFactory.defaultFactory().serde(WorkloadProfile.class)));
+        completed.flatMap((k, v) -> {
+                    ModelShape model = settings.catalog().byId(v.pass().getModel()).orElseThrow();
+                    return WorkloadObservations.of(model, v).stream()
+                            .map(o -> KeyValue.pair(model.id(), o)).toList();
+                }, Named.as("observe-workload-tags"))
+                .repartition(Repartitioned.with(Serdes.String(), observationSerde).withName(WORKLOAD_OBSERVATIONS))
+                .process(() -> new ProfileRebalancer(settings.catalog(), settings.hardware(), settings.rebalancing()),
+                        Named.as("rebalance-workload-profiles"), WORKLOAD_PROFILES_STORE)
+                .to(Topics.PLACEMENT_COMMANDS.name(), Produced.with(Topics.PLACEMENT_COMMANDS.keySerde(),
+                        Topics.PLACEMENT_COMMANDS.valueSerde()).withName("profile-commands-sink"));
     }
 
     /** Key of a row of the expert distribution table on moe.placement. */

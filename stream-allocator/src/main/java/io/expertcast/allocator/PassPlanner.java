@@ -111,12 +111,18 @@ final class PassPlanner implements Processor<String, CompletedPass, String, Spec
         }
     }
 
-    /** The model's table from the global store, re-read only when the store has changed. */
+    /** The model's table from the global store; when the store has changed, its changed rows are re-read. */
     private ExpertDistributionTable table(ModelShape model) {
         long now = version.current();
         ExpertDistributionTable table = tables.get(model.id());
         if (table == null || builtAt.get(model.id()) != now) {
-            table = StoredPlacement.table(model, hardware.dies(), placementStore);
+            List<String> changed = table == null ? null : version.changedSince(builtAt.get(model.id()), now);
+            if (changed == null) {
+                table = StoredPlacement.table(model, hardware.dies(), placementStore);
+            } else {
+                table = table.copy(); // the previous pass's table stays as it was, to report the moves since
+                StoredPlacement.refresh(table, model, changed, placementStore);
+            }
             tables.put(model.id(), table);
             builtAt.put(model.id(), now);
         }

@@ -147,11 +147,30 @@ final class PlacementCommandApplier implements Processor<String, PlacementComman
         return Optional.empty();
     }
 
-    /** The model's table: the store's, re-read when the store changed, with this task's unseen rows laid over. */
+    /**
+     * The model's table: the store's, with this task's unseen rows laid over; when the store changed,
+     * only its changed rows are re-read (the whole table when the change journal no longer has them).
+     */
     private ExpertDistributionTable table(ModelShape model) {
         long now = version.current();
         ExpertDistributionTable table = tables.get(model.id());
         if (table != null && builtAt.get(model.id()) == now) {
+            return table;
+        }
+        List<String> changed = table == null ? null : version.changedSince(builtAt.get(model.id()), now);
+        if (changed != null) {
+            // Only the changed rows, except those this task wrote after the store's version of them.
+            List<String> reread = new ArrayList<>(changed.size());
+            for (String key : changed) {
+                PlacementEntry ours = pending.get(key);
+                PlacementEntry stored = ours == null ? null : store.get(key);
+                if (ours == null || stored != null && stored.getVersion() >= ours.getVersion()) {
+                    pending.remove(key);
+                    reread.add(key);
+                }
+            }
+            StoredPlacement.refresh(table, model, reread, store);
+            builtAt.put(model.id(), now);
             return table;
         }
         table = StoredPlacement.table(model, hardware.dies(), store);

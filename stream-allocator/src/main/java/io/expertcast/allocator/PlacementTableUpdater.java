@@ -44,7 +44,7 @@ final class PlacementTableUpdater implements Processor<String, PlacementEntry, V
         }
         if (record.value() == null) { // a tombstone: back to the even home
             store.delete(record.key());
-            version.changed();
+            version.changed(record.key());
             return;
         }
         Optional<ModelShape> model = StoredPlacement.model(record.value(), catalog);
@@ -55,6 +55,6 @@ final class PlacementTableUpdater implements Processor<String, PlacementEntry, V
             return;
         }
         store.put(record.key(), record.value());
-        version.changed();
+        version.changed(record.key());
     }
 }

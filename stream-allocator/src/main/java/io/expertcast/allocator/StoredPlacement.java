@@ -2,8 +2,10 @@ package io.expertcast.allocator;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.placement.EvenPlacement;
 import io.expertcast.core.placement.ExpertDistributionTable;
 import io.expertcast.schemas.PlacementEntry;
+import java.util.List;
 import java.util.Optional;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
@@ -30,6 +32,38 @@ final class StoredPlacement {
             });
         }
         return table;
+    }
+
+    /**
+     * Re-reads into {@code table} the model's rows among {@code keys} (keys of changed rows, any
+     * model); a row the store no longer has goes back to the expert's even home.
+     */
+    static void refresh(ExpertDistributionTable table, ModelShape model, List<String> keys,
+                        ReadOnlyKeyValueStore<String, PlacementEntry> store) {
+        String prefix = model.id() + "/";
+        for (String key : keys) {
+            if (key == null || !key.startsWith(prefix)) {
+                continue;
+            }
+            PlacementEntry row = store.get(key);
+            if (row != null) {
+                if (row.getModel().equals(model.id()) && check(row, model, table.dies()).isEmpty()) {
+                    table.set(row.getLayer(), row.getExpert(), row.getHomeDie(),
+                            row.getReplicaDies().stream().mapToInt(Integer::intValue).toArray());
+                }
+                continue;
+            }
+            String[] parts = key.substring(prefix.length()).split("/");
+            try {
+                int layer = parts.length == 2 ? Integer.parseInt(parts[0]) : -1;
+                int expert = parts.length == 2 ? Integer.parseInt(parts[1]) : -1;
+                if (layer >= 0 && layer < model.numMoeLayers() && expert >= 0 && expert < model.numExperts()) {
+                    table.set(layer, expert, EvenPlacement.homeDie(expert, model.numExperts(), table.dies()), new int[0]);
+                }
+            } catch (NumberFormatException e) {
+                // not a row key of this model (the updater keeps such rows out of the store)
+            }
+        }
     }
 
     /** Whether the store holds any row of the model. */

@@ -49,7 +49,8 @@ class AllocatorTopologyTest {
     @TempDir
     Path stateDir;
 
-    private final AllocatorSettings settings = AllocatorSettings.defaults();
+    /** Without workload profiles: these tests change the table only by their own commands (see ProfileRebalancerTest). */
+    private final AllocatorSettings settings = AllocatorSettings.defaults().withoutRebalancing();
     private final Random random = new Random(42);
     private TopologyTestDriver driver;
     private TestInputTopic<String, SelectionEvent> selections;

@@ -2,6 +2,7 @@ package io.expertcast.core.placement;
 
 import io.expertcast.core.hardware.Mesh;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,6 +18,12 @@ import java.util.Optional;
 public final class WorkloadProfiles {
     /** The paper's suggested re-placement period. */
     public static final long DEFAULT_PERIOD_MS = 10 * 60 * 1000;
+    /**
+     * A layer whose die-load balance is within this fraction of the target's is left as it is: a
+     * drifting profile gives targets that differ only in ties (which of two equally loaded dies
+     * takes a replica), and following them would move copies back and forth for nothing.
+     */
+    public static final double BALANCE_TOLERANCE = 0.01;
 
     private final int layers;
     private final int experts;
@@ -85,20 +92,106 @@ public final class WorkloadProfiles {
     }
 
     /**
+     * Puts back a tag's profile as a state store kept it (replacing the one in memory), so a
+     * restarted stream task continues from its changelogged history.
+     */
+    public void restore(String tag, double[][] profile) {
+        if (profile.length != layers) {
+            throw new IllegalArgumentException("profile of " + profile.length + " layers; profiles have " + layers);
+        }
+        double[][] copy = new double[layers][];
+        for (int l = 0; l < layers; l++) {
+            if (profile[l].length != experts) {
+                throw new IllegalArgumentException("profile layer " + l + " has " + profile[l].length + " experts; profiles have "
+                        + experts);
+            }
+            copy[l] = profile[l].clone();
+        }
+        profiles.put(tag, copy);
+    }
+
+    /**
+     * The current traffic mix: the sum of the given tags' profiles, [MoE layer][expert]. Each profile
+     * weighs what its tag brought per observation, so tags sharing the batches weigh by their share.
+     * Tags without a profile add nothing.
+     */
+    public double[][] mix(Collection<String> tags) {
+        double[][] sum = new double[layers][experts];
+        for (String tag : tags) {
+            double[][] p = profiles.get(tag);
+            if (p == null) {
+                continue;
+            }
+            for (int l = 0; l < layers; l++) {
+                for (int e = 0; e < experts; e++) {
+                    sum[l][e] += p[l][e];
+                }
+            }
+        }
+        return sum;
+    }
+
+    /**
      * Places every MoE layer for {@code tag}'s profile with {@code policy} and moves the table toward
      * it with at most {@code maxMovesPerLayer} moved experts per layer. Empty if the tag is unknown.
      */
     public List<PlacementMove> apply(String tag, ExpertDistributionTable table, PlacementPolicy policy, int redundant,
                                      int maxMovesPerLayer, int slotsPerDie, long expertBytes, Mesh mesh) {
         double[][] p = profiles.get(tag);
-        List<PlacementMove> moves = new ArrayList<>();
-        if (p == null) {
-            return moves;
+        return p == null ? new ArrayList<>()
+                : rebalance(p, table, policy, redundant, maxMovesPerLayer, slotsPerDie, expertBytes, mesh);
+    }
+
+    /**
+     * Places every MoE layer for {@code load} ([MoE layer][expert]) with {@code policy} and moves the
+     * table toward it ({@link Rebalance#toward}) with at most {@code maxMovesPerLayer} moved experts per
+     * layer; the moves are applied to {@code table}. A layer without load says nothing about where its
+     * experts belong and is left as it is, and so is a layer already balanced within
+     * {@link #BALANCE_TOLERANCE} of the target.
+     */
+    public static List<PlacementMove> rebalance(double[][] load, ExpertDistributionTable table, PlacementPolicy policy,
+                                                int redundant, int maxMovesPerLayer, int slotsPerDie, long expertBytes,
+                                                Mesh mesh) {
+        if (load.length != table.numMoeLayers()) {
+            throw new IllegalArgumentException("load of " + load.length + " MoE layers, table has " + table.numMoeLayers());
         }
-        for (int l = 0; l < layers; l++) {
-            LayerPlacement target = policy.place(PlacementRequest.of(p[l], table.dies(), redundant));
-            moves.addAll(Rebalance.toward(table, l, target, p[l], maxMovesPerLayer, slotsPerDie, expertBytes, mesh));
+        List<PlacementMove> moves = new ArrayList<>();
+        for (int l = 0; l < load.length; l++) {
+            double total = 0;
+            for (double x : load[l]) {
+                total += x;
+            }
+            if (total <= 0) {
+                continue;
+            }
+            LayerPlacement target = policy.place(PlacementRequest.of(load[l], table.dies(), redundant));
+            if (maxOverMean(table, l, load[l]) <= target.maxOverMean(load[l]) * (1 + BALANCE_TOLERANCE)) {
+                continue;
+            }
+            moves.addAll(Rebalance.toward(table, l, target, load[l], maxMovesPerLayer, slotsPerDie, expertBytes, mesh));
         }
         return moves;
+    }
+
+    /**
+     * Max over mean die load of one layer of the table, each expert's load split evenly over its
+     * copies (as {@link LayerPlacement#maxOverMean}).
+     */
+    static double maxOverMean(ExpertDistributionTable table, int layer, double[] load) {
+        double[] dieLoad = new double[table.dies()];
+        int[] holders = new int[table.dies()];
+        double total = 0;
+        for (int e = 0; e < load.length; e++) {
+            int n = table.holders(layer, e, holders);
+            for (int i = 0; i < n; i++) {
+                dieLoad[holders[i]] += load[e] / n;
+            }
+            total += load[e];
+        }
+        double max = 0;
+        for (double x : dieLoad) {
+            max = Math.max(max, x);
+        }
+        return max / (total / table.dies());
     }
 }

@@ -81,4 +81,27 @@ class RebalanceTest {
         assertFalse(profiles.due(WorkloadProfiles.DEFAULT_PERIOD_MS - 1));
         assertTrue(profiles.due(WorkloadProfiles.DEFAULT_PERIOD_MS));
     }
+    @Test
+    void aRestoredProfileMixesWithOthersAndALayerWithoutLoadIsLeftAlone() {
+        ModelShape two = new ModelShape("r8x2", 2, new int[] {0, 1}, 8, 2, 100, 100, 1.0);
+        WorkloadProfiles profiles = new WorkloadProfiles(2, 8, 0.5, WorkloadProfiles.DEFAULT_PERIOD_MS);
+        profiles.restore("mmlu/en", new double[][] {{40, 0, 0, 0, 0, 0, 0, 0}, new double[8]});
+        profiles.observe("mmlu/zh", 0, new int[] {0, 0, 0, 0, 0, 0, 0, 30});
+        double[][] mix = profiles.mix(List.of("mmlu/en", "mmlu/zh", "never-seen"));
+        assertEquals(40.0, mix[0][0], 1e-12);
+        assertEquals(30.0, mix[0][7], 1e-12);
+        assertEquals(0.0, java.util.Arrays.stream(mix[1]).sum(), 1e-12);
+        assertThrows(IllegalArgumentException.class, () -> profiles.restore("x", new double[][] {new double[8]}));
+
+        ExpertDistributionTable table = ExpertDistributionTable.even(two, 4);
+        ExpertDistributionTable before = table.copy();
+        List<PlacementMove> moves = WorkloadProfiles.rebalance(mix, table, PlacementPolicies.byName("hot-replicate"), 4,
+                8, 3, BYTES, MESH);
+        assertEquals(0, table.changeFrom(before, 1).moves(), "layer 1 saw no tokens: " + moves);
+        assertTrue(moves.stream().allMatch(m -> m.layer() == 0), moves.toString());
+        assertTrue(table.copies(0, 0) > 1 && table.copies(0, 7) > 1, "both workloads' hot experts got replicas");
+        // Already where the policy wants it: nothing to do.
+        assertTrue(WorkloadProfiles.rebalance(mix, table, PlacementPolicies.byName("hot-replicate"), 4, 8, 3, BYTES,
+                MESH).isEmpty());
+    }
 }

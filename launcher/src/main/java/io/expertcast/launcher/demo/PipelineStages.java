@@ -50,8 +50,10 @@ public final class PipelineStages implements AutoCloseable {
                     PredictorSettings.defaults().withApplicationName(predictorId), overrides));
             String allocatorId = applicationPrefix + "allocator";
             AllocatorSettings allocator = AllocatorSettings.defaults();
+            // Without workload-profile rebalancing: the demo's passes are planned on the even table, the one
+            // the offline `simulate` uses (StreamingEqualsOfflineTest compares the two exactly).
             stages.add(allocatorId, AllocatorApp.start(bootstrap, stateRoot.resolve("allocator"),
-                    new AllocatorSettings(allocator.catalog(), allocator.hardware(), allocatorId), overrides));
+                    new AllocatorSettings(allocator.catalog(), allocator.hardware(), allocatorId, null), overrides));
             String emulatorId = applicationPrefix + "emulator";
             stages.add(emulatorId, EmulatorApp.start(bootstrap, stateRoot.resolve("emulator"),
                     emulator.withApplicationName(emulatorId), overrides, wafer));

@@ -1,0 +1,230 @@
+package io.expertcast.allocator;
+
+import io.expertcast.core.hardware.HardwareConfig;
+import io.expertcast.core.hardware.Mesh;
+import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.placement.ExpertDistributionTable;
+import io.expertcast.core.placement.HbmCapacity;
+import io.expertcast.core.placement.PlacementMove;
+import io.expertcast.core.placement.PlacementPolicies;
+import io.expertcast.core.placement.PlacementPolicy;
+import io.expertcast.core.placement.Rebalance;
+import io.expertcast.core.placement.WorkloadProfiles;
+import io.expertcast.schemas.PlacementAction;
+import io.expertcast.schemas.PlacementCommand;
+import io.expertcast.schemas.PlacementEntry;
+import io.expertcast.schemas.WorkloadObservation;
+import io.expertcast.schemas.WorkloadProfile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Insight 6, workload-aware serving, live: keeps per model a {@link WorkloadProfiles} (per workload
+ * tag and MoE layer, decayed) from the per-pass observations, and re-places the model's experts for
+ * the current traffic mix (the sum of the profiles of the tags seen within one period) when a tag's
+ * traffic starts (first seen, or back after a period of silence: its learned profile places experts
+ * before its load builds up) and on a wall-clock schedule (the paper suggests every 10 minutes). Each
+ * rebalance runs the configured policy through {@link Rebalance} with at most the move budget per
+ * MoE layer and forwards the moves as PlacementCommands for moe.placement-commands, where the
+ * command applier validates them and writes moe.placement like any operator's command.
+ *
+ * <p>Exactly once: every profile lives in the changelogged store
+ * {@link AllocatorTopology#WORKLOAD_PROFILES_STORE} (key model/tag) and the in-memory profiles are
+ * rebuilt from it in {@link #init}. The table to move from is read from the placement global store.
+ * Moves already sent but not yet seen there are in flight: until the store shows the table they
+ * lead to (or one period has passed, e.g. because a command was rejected), the next trigger waits,
+ * so the same move is never sent twice. A model whose HBM share cannot hold one spare copy per die
+ * and layer (needed for swaps, see {@link Rebalance}) is not rebalanced (logged once).
+ */
+final class ProfileRebalancer implements Processor<String, WorkloadObservation, String, PlacementCommand> {
+    private static final Logger LOG = LoggerFactory.getLogger(ProfileRebalancer.class);
+
+    private final ModelCatalog catalog;
+    private final HardwareConfig hardware;
+    private final ProfileRebalancing settings;
+    private final PlacementPolicy policy;
+    private final Mesh mesh;
+    /** model -> its tags' profiles, a cache of the store. */
+    private final Map<String, WorkloadProfiles> profiles = new TreeMap<>();
+    /** model -> tag -> wall-clock time of its last observation. */
+    private final Map<String, Map<String, Long>> lastSeen = new HashMap<>();
+    /** model -> the table its last moves lead to, while the placement store has not shown it. */
+    private final Map<String, ExpertDistributionTable> inFlight = new HashMap<>();
+    private final Map<String, Long> inFlightSince = new HashMap<>();
+    private final Set<String> tooLarge = new HashSet<>();
+    private ProcessorContext<String, PlacementCommand> context;
+    private KeyValueStore<String, WorkloadProfile> store;
+    private ReadOnlyKeyValueStore<String, PlacementEntry> placementStore;
+
+    ProfileRebalancer(ModelCatalog catalog, HardwareConfig hardware, ProfileRebalancing settings) {
+        this.catalog = catalog;
+        this.hardware = hardware;
+        this.settings = settings;
+        this.policy = PlacementPolicies.byName(settings.policy());
+        this.mesh = Mesh.of(hardware);
+    }
+
+    @Override
+    public void init(ProcessorContext<String, PlacementCommand> context) {
+        this.context = context;
+        this.store = context.getStateStore(AllocatorTopology.WORKLOAD_PROFILES_STORE);
+        this.placementStore = context.getStateStore(AllocatorTopology.PLACEMENT_TABLE_STORE);
+        profiles.clear();
+        lastSeen.clear();
+        inFlight.clear();
+        inFlightSince.clear();
+        try (KeyValueIterator<String, WorkloadProfile> all = store.all()) {
+            all.forEachRemaining(kv -> restore(kv.value));
+        }
+        context.schedule(Duration.ofMillis(settings.periodMs()), PunctuationType.WALL_CLOCK_TIME, this::onSchedule);
+    }
+
+    @Override
+    public void process(Record<String, WorkloadObservation> record) {
+        WorkloadObservation o = record.value();
+        // Observations come from passes validated before assembly, built with the catalog's shapes.
+        ModelShape model = catalog.byId(o.getModel()).orElseThrow();
+        if (o.getNumMoeLayers() != model.numMoeLayers() || o.getNumExperts() != model.numExperts()) {
+            throw new IllegalStateException("observation of " + o.getModel() + " has " + o.getNumMoeLayers() + " x "
+                    + o.getNumExperts() + ", the catalog " + model.numMoeLayers() + " x " + model.numExperts());
+        }
+        long now = context.currentSystemTimeMs();
+        String tag = o.getTag();
+        boolean starts = !active(model.id(), tag, now);
+        WorkloadProfiles modelProfiles = profilesOf(model);
+        int[][] counts = WorkloadObservations.counts(o);
+        for (int layer = 0; layer < counts.length; layer++) {
+            modelProfiles.observe(tag, layer, counts[layer]);
+        }
+        lastSeen.computeIfAbsent(model.id(), m -> new HashMap<>()).put(tag, now);
+        String key = model.id() + "/" + tag;
+        WorkloadProfile previous = store.get(key);
+        store.put(key, new WorkloadProfile(model.id(), tag, model.numMoeLayers(), model.numExperts(),
+                pack(modelProfiles.profile(tag).orElseThrow()), previous == null ? 1L : previous.getObservations() + 1,
+                now, o.getEventTimeMs()));
+        if (starts) {
+            rebalance(model, now, "traffic of " + tag + " starts");
+        }
+    }
+
+    private void onSchedule(long now) {
+        for (String id : List.copyOf(profiles.keySet())) {
+            catalog.byId(id).ifPresent(model -> rebalance(model, now, "schedule"));
+        }
+    }
+
+    /** Moves the model's table toward the policy's placement of the active tags' mix, within the budget. */
+    private void rebalance(ModelShape model, long now, String trigger) {
+        List<String> active = new ArrayList<>();
+        lastSeen.getOrDefault(model.id(), Map.of()).forEach((tag, seen) -> {
+            if (now - seen <= settings.periodMs()) {
+                active.add(tag);
+            }
+        });
+        if (active.isEmpty()) {
+            return;
+        }
+        int slots = HbmCapacity.slotsPerDiePerLayer(hardware, model);
+        // The target fills one slot less than the HBM share so that swaps between dies have room.
+        int redundant = (slots - 1) * hardware.dies() - model.numExperts();
+        if (redundant < 0) {
+            if (tooLarge.add(model.id())) {
+                LOG.warn("{} on {}: {} copies per layer per die fit HBM, too few for a placement with a spare; "
+                        + "its workload profiles are kept but not applied", model.id(), hardware.name(), slots);
+            }
+            return;
+        }
+        ExpertDistributionTable table = StoredPlacement.table(model, hardware.dies(), placementStore);
+        ExpertDistributionTable expected = inFlight.get(model.id());
+        if (expected != null) {
+            if (!table.equals(expected) && now - inFlightSince.get(model.id()) < settings.periodMs()) {
+                LOG.debug("{}: earlier moves still in flight, {} waits", model.id(), trigger);
+                return;
+            }
+            inFlight.remove(model.id());
+            inFlightSince.remove(model.id());
+        }
+        active.sort(null);
+        List<PlacementMove> moves = WorkloadProfiles.rebalance(profilesOf(model).mix(active), table, policy, redundant,
+                settings.maxMovesPerLayer(), slots, model.expertBytes(), mesh);
+        if (moves.isEmpty()) {
+            return;
+        }
+        String reason = "workload profile of " + String.join(", ", active) + " (" + policy.name() + ", " + trigger + ")";
+        long bytes = 0;
+        for (PlacementMove m : moves) {
+            int from = m.action() == PlacementMove.Action.EVICT ? m.evictDie() : m.fromDie();
+            context.forward(new Record<>(AllocatorTopology.placementKey(model.id(), m.layer(), m.expert()),
+                    new PlacementCommand(model.id(), m.layer(), m.expert(), PlacementAction.valueOf(m.action().name()),
+                            from, m.toDie(), m.bytes(), reason, now), now));
+            bytes += m.bytes();
+        }
+        inFlight.put(model.id(), table);
+        inFlightSince.put(model.id(), now);
+        LOG.info(String.format(Locale.ROOT, "%s rebalanced for %s: %d moved experts, %d commands, %.1f GB",
+                model.id(), reason, Rebalance.movedExperts(moves), moves.size(), bytes / 1e9));
+    }
+
+    private boolean active(String model, String tag, long now) {
+        Long seen = lastSeen.getOrDefault(model, Map.of()).get(tag);
+        return seen != null && now - seen <= settings.periodMs();
+    }
+
+    private WorkloadProfiles profilesOf(ModelShape model) {
+        return profiles.computeIfAbsent(model.id(), m -> new WorkloadProfiles(model.numMoeLayers(), model.numExperts(),
+                settings.decay(), settings.periodMs()));
+    }
+
+    private void restore(WorkloadProfile p) {
+        Optional<ModelShape> model = catalog.byId(p.getModel());
+        if (model.isEmpty() || model.get().numMoeLayers() != p.getNumMoeLayers()
+                || model.get().numExperts() != p.getNumExperts()) {
+            LOG.warn("workload profile {}/{} does not fit the catalog's model; not restored", p.getModel(), p.getTag());
+            return;
+        }
+        profilesOf(model.get()).restore(p.getTag(), unpack(p.getLoad(), p.getNumMoeLayers(), p.getNumExperts()));
+        lastSeen.computeIfAbsent(p.getModel(), m -> new HashMap<>()).put(p.getTag(), p.getLastSeenMs());
+    }
+
+    /** A profile as little-endian float64 [layer][expert]. */
+    static ByteBuffer pack(double[][] load) {
+        ByteBuffer b = ByteBuffer.allocate(load.length * load[0].length * Double.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        for (double[] row : load) {
+            for (double x : row) {
+                b.putDouble(x);
+            }
+        }
+        return b.flip();
+    }
+
+    static double[][] unpack(ByteBuffer bytes, int layers, int experts) {
+        ByteBuffer b = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        double[][] load = new double[layers][experts];
+        for (double[] row : load) {
+            for (int e = 0; e < experts; e++) {
+                row[e] = b.getDouble();
+            }
+        }
+        return load;
+    }
+}
