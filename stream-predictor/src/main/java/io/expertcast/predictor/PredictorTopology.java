@@ -14,16 +14,13 @@ import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
-import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
-import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.processor.api.ProcessorSupplier;
-import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
 import org.apache.kafka.streams.state.Stores;
 
@@ -37,7 +34,8 @@ import org.apache.kafka.streams.state.Stores;
  *   -> layer selections, repartitioned by model/layer shard (LAYER_SELECTIONS_REPARTITION)
  *        -> {@link LayerHeatmapProcessor} [HEATMAP_STORE] -> moe.heatmaps, moe.prediction-tables
  *   -> rejected records -> moe.dead-letter
- * moe.heatmaps -> GLOBAL_HEATMAPS_STORE (a global store: every instance holds every model/layer)
+ * moe.heatmaps -> {@link GlobalHeatmapsProcessor} -> GLOBAL_HEATMAPS_STORE (a global store: every instance holds every
+ *   model/layer) and {@link PublishedHeatmaps} (each snapshot parsed once, shared by the instance's tasks)
  * </pre>
  */
 public final class PredictorTopology {
@@ -63,17 +61,22 @@ public final class PredictorTopology {
         KStream<String, SelectionEvent> selections =
                 ValidatedSelections.stream(builder, settings.catalog(), settings.applicationName());
 
-        builder.globalTable(Topics.HEATMAPS.name(),
+        // A global store with its own processor (rather than a global table), so that every snapshot is
+        // parsed once per instance when it arrives, not by every task on every read.
+        PublishedHeatmaps published = new PublishedHeatmaps();
+        builder.addGlobalStore(Stores.timestampedKeyValueStoreBuilder(
+                        Stores.persistentTimestampedKeyValueStore(GLOBAL_HEATMAPS_STORE),
+                        Topics.HEATMAPS.keySerde(), Topics.HEATMAPS.valueSerde()).withLoggingDisabled(),
+                Topics.HEATMAPS.name(),
                 Consumed.with(Topics.HEATMAPS.keySerde(), Topics.HEATMAPS.valueSerde()).withName("global-heatmaps-source"),
-                Materialized.<String, HeatmapSnapshot, KeyValueStore<Bytes, byte[]>>as(GLOBAL_HEATMAPS_STORE)
-                        .withKeySerde(Topics.HEATMAPS.keySerde()).withValueSerde(Topics.HEATMAPS.valueSerde()));
+                () -> new GlobalHeatmapsProcessor(published));
 
         StoreBuilder<?> requestStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(REQUEST_STORE),
                 Serdes.String(), serdes.serde(RequestForecastState.class));
         KStream<String, ForecastOutput> outputs = selections.process(new ProcessorSupplier<>() {
             @Override
             public RequestForecastProcessor get() {
-                return new RequestForecastProcessor(settings);
+                return new RequestForecastProcessor(settings, published);
             }
 
             @Override

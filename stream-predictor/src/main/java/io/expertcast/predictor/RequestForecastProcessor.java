@@ -76,8 +76,11 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     private GlobalHeatmaps global;
     private long latestEventTimeMs = Long.MIN_VALUE; // the newest event time this task has seen
 
-    RequestForecastProcessor(PredictorSettings settings) {
+    private final PublishedHeatmaps published;
+
+    RequestForecastProcessor(PredictorSettings settings, PublishedHeatmaps published) {
         this.settings = settings;
+        this.published = published;
         this.planner = new DecodePlanner(settings.n());
     }
 
@@ -87,7 +90,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         this.requests = context.getStateStore(PredictorTopology.REQUEST_STORE);
         ReadOnlyKeyValueStore<String, ValueAndTimestamp<HeatmapSnapshot>> heatmaps =
                 context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
-        this.global = new GlobalHeatmaps(heatmaps, settings.tableRefresh(), context::currentSystemTimeMs);
+        this.global = new GlobalHeatmaps(heatmaps, published);
         Duration timeout = settings.requestIdleTimeout();
         // Checked on stream time and measured in the events' own time, so a replay of old traces expires
         // requests exactly as it would have live.
