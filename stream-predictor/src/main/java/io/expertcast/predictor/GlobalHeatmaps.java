@@ -24,10 +24,11 @@ final class GlobalHeatmaps {
         this.published = published;
     }
 
-    /** The token->token counts of a layer as last published (empty before any). */
-    TransitionHeatmap tokenTransitions(String model, int layer, int experts) {
+    /** The token->token table of a layer as last published (empty before any). */
+    TokenTransitions tokenTransitions(String model, int layer, int experts) {
         return published.get(HeatmapSnapshots.key(model, layer, HeatmapKind.TOKEN_TO_TOKEN), this::stored,
-                s -> s == null ? new TransitionHeatmap(1, experts) : HeatmapSnapshots.toTransitions(s, 0));
+                s -> new TokenTransitions(s == null ? new TransitionHeatmap(1, experts)
+                        : HeatmapSnapshots.toTransitions(s, 0)));
     }
 
     /** Finished requests' counts at a layer, of one tag (null: all requests); zeros before any. */
