@@ -55,9 +55,6 @@ public final class PredictorCommand implements Callable<Integer> {
     @Option(names = "--heatmap-publish-interval-ms", defaultValue = "1000", description = "How often changed heatmaps go to moe.heatmaps and moe.prediction-tables (default: ${DEFAULT-VALUE})")
     long heatmapPublishIntervalMs;
 
-    @Option(names = "--table-refresh-ms", defaultValue = "1000", description = "How long a heatmap read from the global store is reused (default: ${DEFAULT-VALUE})")
-    long tableRefreshMs;
-
     @Option(names = "--table-width", defaultValue = "" + PredictorSettings.DEFAULT_N, description = "Successors per row of a prediction table (default: ${DEFAULT-VALUE})")
     int tableWidth;
 
@@ -97,7 +94,6 @@ public final class PredictorCommand implements Callable<Integer> {
             return new PredictorSettings(catalog, n, Duration.ofMillis(publishIntervalMs), applicationId)
                     .withHeatmapHalfLifeTokens(heatmapHalfLife)
                     .withHeatmapPublishInterval(Duration.ofMillis(heatmapPublishIntervalMs))
-                    .withTableRefresh(Duration.ofMillis(tableRefreshMs))
                     .withTableWidth(tableWidth)
                     .withHeatmapShards(heatmapShards);
         } catch (IllegalArgumentException e) {

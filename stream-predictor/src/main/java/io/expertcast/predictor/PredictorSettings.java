@@ -15,8 +15,6 @@ import java.util.Objects;
  *                              (0 = no decay)
  * @param heatmapPublishInterval how often changed heatmaps go to moe.heatmaps / moe.prediction-tables
  *                               (ZERO = after every update: deterministic, for tests)
- * @param tableRefresh           how long the per-request side may reuse a heatmap it read from the global
- *                               store (ZERO = read on every use: deterministic, for tests)
  * @param tableWidth             successors per row of a published prediction table
  * @param heatmapShards          how many keys a model's MoE layers are spread over for the heatmaps (layer l
  *                               goes to key model/(l mod shards)); the model's layer count gives one key per
@@ -24,7 +22,7 @@ import java.util.Objects;
  */
 public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInterval, String applicationName,
                                 Duration requestIdleTimeout, double heatmapHalfLifeTokens,
-                                Duration heatmapPublishInterval, Duration tableRefresh, int tableWidth,
+                                Duration heatmapPublishInterval, int tableWidth,
                                 int heatmapShards) {
 
     public static final int DEFAULT_N = 8;
@@ -33,7 +31,6 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
     public static final Duration DEFAULT_REQUEST_IDLE_TIMEOUT = Duration.ofMinutes(10);
     public static final double DEFAULT_HEATMAP_HALF_LIFE_TOKENS = 50_000;
     public static final Duration DEFAULT_HEATMAP_PUBLISH_INTERVAL = Duration.ofMillis(1000);
-    public static final Duration DEFAULT_TABLE_REFRESH = Duration.ofMillis(1000);
     public static final int DEFAULT_HEATMAP_SHARDS = 4;
 
     public PredictorSettings {
@@ -57,9 +54,8 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
                     + heatmapHalfLifeTokens);
         }
         Objects.requireNonNull(heatmapPublishInterval, "heatmapPublishInterval");
-        Objects.requireNonNull(tableRefresh, "tableRefresh");
-        if (heatmapPublishInterval.isNegative() || tableRefresh.isNegative()) {
-            throw new IllegalArgumentException("heatmap publish interval and table refresh must be >= 0");
+        if (heatmapPublishInterval.isNegative()) {
+            throw new IllegalArgumentException("heatmap publish interval must be >= 0");
         }
         if (heatmapShards <= 0) {
             throw new IllegalArgumentException("heatmap shards must be positive, got " + heatmapShards);
@@ -78,7 +74,7 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
     public PredictorSettings(ModelCatalog catalog, int n, Duration publishInterval, String applicationName,
                              Duration requestIdleTimeout) {
         this(catalog, n, publishInterval, applicationName, requestIdleTimeout, DEFAULT_HEATMAP_HALF_LIFE_TOKENS,
-                DEFAULT_HEATMAP_PUBLISH_INTERVAL, DEFAULT_TABLE_REFRESH, n, DEFAULT_HEATMAP_SHARDS);
+                DEFAULT_HEATMAP_PUBLISH_INTERVAL, n, DEFAULT_HEATMAP_SHARDS);
     }
 
     /** The standard catalog, n = 8, publish every second, application {@value #DEFAULT_APPLICATION}. */
@@ -89,51 +85,46 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
 
     public PredictorSettings withCatalog(ModelCatalog value) {
         return new PredictorSettings(value, n, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableRefresh, tableWidth, heatmapShards);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards);
     }
 
     public PredictorSettings withN(int value) {
         return new PredictorSettings(catalog, value, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableRefresh, tableWidth, heatmapShards);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards);
     }
 
     public PredictorSettings withPublishInterval(Duration value) {
         return new PredictorSettings(catalog, n, value, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableRefresh, tableWidth, heatmapShards);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards);
     }
 
     public PredictorSettings withApplicationName(String value) {
         return new PredictorSettings(catalog, n, publishInterval, value, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableRefresh, tableWidth, heatmapShards);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards);
     }
 
     public PredictorSettings withRequestIdleTimeout(Duration value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, value,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableRefresh, tableWidth, heatmapShards);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards);
     }
 
     public PredictorSettings withHeatmapHalfLifeTokens(double value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
-                value, heatmapPublishInterval, tableRefresh, tableWidth, heatmapShards);
+                value, heatmapPublishInterval, tableWidth, heatmapShards);
     }
 
     public PredictorSettings withHeatmapPublishInterval(Duration value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, value, tableRefresh, tableWidth, heatmapShards);
-    }
-
-    public PredictorSettings withTableRefresh(Duration value) {
-        return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, value, tableWidth, heatmapShards);
+                heatmapHalfLifeTokens, value, tableWidth, heatmapShards);
     }
 
     public PredictorSettings withTableWidth(int value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableRefresh, value, heatmapShards);
+                heatmapHalfLifeTokens, heatmapPublishInterval, value, heatmapShards);
     }
 
     public PredictorSettings withHeatmapShards(int value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableRefresh, tableWidth, value);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, value);
     }
 }

@@ -3,6 +3,7 @@ package io.expertcast.predictor;
 import io.expertcast.schemas.HeatmapSnapshot;
 import io.expertcast.schemas.LayerSelections;
 import io.expertcast.schemas.PredictorMetrics;
+import io.expertcast.schemas.RequestDecodeStep;
 import io.expertcast.schemas.RequestForecastState;
 import io.expertcast.schemas.SerdeFactory;
 import io.expertcast.schemas.SelectionEvent;
@@ -14,35 +15,42 @@ import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
-import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
-import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.processor.api.ProcessorSupplier;
-import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
 import org.apache.kafka.streams.state.Stores;
 
 /**
  * The predictor's topology (Insights 1-2):
  * <pre>
- * moe.selections (key request id, validated) -> {@link RequestForecastProcessor} [REQUEST_STORE, reads GLOBAL_HEATMAPS_STORE]
+ * moe.selections (key request id, validated) -> {@link RequestForecastProcessor} [REQUEST_STORE, REQUEST_STEPS_STORE,
+ *                                                  reads GLOBAL_HEATMAPS_STORE]
  *   -> moe.prefetch: DECODE_PHASE (blended plan, first decode step) and NEXT_TOKEN (step t+1, every step t)
  *   -> scores, repartitioned by model (SCORES_REPARTITION) -> {@link DecodeAccuracyAggregator} [ACCURACY_STORE]
  *        -> moe.predictor-metrics (key model/predictor/tag, every publish interval)
  *   -> layer selections, repartitioned by model/layer shard (LAYER_SELECTIONS_REPARTITION)
  *        -> {@link LayerHeatmapProcessor} [HEATMAP_STORE] -> moe.heatmaps, moe.prediction-tables
  *   -> rejected records -> moe.dead-letter
- * moe.heatmaps -> GLOBAL_HEATMAPS_STORE (a global store: every instance holds every model/layer)
+ * moe.heatmaps -> {@link GlobalHeatmapsProcessor} -> GLOBAL_HEATMAPS_STORE (a global store: every instance holds every
+ *   model/layer) and {@link PublishedHeatmaps} (each snapshot parsed once, shared by the instance's tasks)
  * </pre>
  */
 public final class PredictorTopology {
-    /** Request id -> {@link RequestForecastState}. */
+    /**
+     * Request id -> {@link RequestForecastState}: written by each prefill chunk and once more at the first
+     * decode step (the plans); what later steps add is in {@link #REQUEST_STEPS_STORE}.
+     */
     public static final String REQUEST_STORE = "predictor-request-forecasts";
+    /**
+     * {@link DecodeSteps#key} (request id, step) -> {@link io.expertcast.schemas.RequestDecodeStep}: what each
+     * scored decode step adds to a request's state, so a step writes a few hundred bytes, not the whole state.
+     */
+    public static final String REQUEST_STEPS_STORE = "predictor-request-steps";
     /** {@code model/predictor/tag} -> cumulative accuracy ({@link PredictorMetrics}); tag * = all requests. */
     public static final String ACCURACY_STORE = "predictor-decode-accuracy";
     /** moe.heatmaps key -> the {@link HeatmapSnapshot} this instance's aggregator last published (its own keys). */
@@ -58,27 +66,39 @@ public final class PredictorTopology {
     }
 
     public static void build(StreamsBuilder builder, PredictorSettings settings) {
+        build(builder, settings, RequestForecastProcessor.DEFAULT_LIVE_REQUESTS);
+    }
+
+    /** With at most {@code liveRequests} decoding requests per task in memory (tests: 1 rebuilds at every step). */
+    static void build(StreamsBuilder builder, PredictorSettings settings, int liveRequests) {
         SerdeFactory serdes = SerdeFactory.defaultFactory();
         Serde<PredictorMetrics> metricsSerde = Topics.PREDICTOR_METRICS.valueSerde();
         KStream<String, SelectionEvent> selections =
                 ValidatedSelections.stream(builder, settings.catalog(), settings.applicationName());
 
-        builder.globalTable(Topics.HEATMAPS.name(),
+        // A global store with its own processor (rather than a global table), so that every snapshot is
+        // parsed once per instance when it arrives, not by every task on every read.
+        PublishedHeatmaps published = new PublishedHeatmaps();
+        builder.addGlobalStore(Stores.timestampedKeyValueStoreBuilder(
+                        Stores.persistentTimestampedKeyValueStore(GLOBAL_HEATMAPS_STORE),
+                        Topics.HEATMAPS.keySerde(), Topics.HEATMAPS.valueSerde()).withLoggingDisabled(),
+                Topics.HEATMAPS.name(),
                 Consumed.with(Topics.HEATMAPS.keySerde(), Topics.HEATMAPS.valueSerde()).withName("global-heatmaps-source"),
-                Materialized.<String, HeatmapSnapshot, KeyValueStore<Bytes, byte[]>>as(GLOBAL_HEATMAPS_STORE)
-                        .withKeySerde(Topics.HEATMAPS.keySerde()).withValueSerde(Topics.HEATMAPS.valueSerde()));
+                () -> new GlobalHeatmapsProcessor(published));
 
         StoreBuilder<?> requestStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(REQUEST_STORE),
                 Serdes.String(), serdes.serde(RequestForecastState.class));
+        StoreBuilder<?> stepStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(REQUEST_STEPS_STORE),
+                Serdes.String(), serdes.serde(RequestDecodeStep.class));
         KStream<String, ForecastOutput> outputs = selections.process(new ProcessorSupplier<>() {
             @Override
             public RequestForecastProcessor get() {
-                return new RequestForecastProcessor(settings);
+                return new RequestForecastProcessor(settings, published, liveRequests);
             }
 
             @Override
             public Set<StoreBuilder<?>> stores() {
-                return Set.of(requestStore);
+                return Set.of(requestStore, stepStore);
             }
         }, Named.as("request-forecast"));
 

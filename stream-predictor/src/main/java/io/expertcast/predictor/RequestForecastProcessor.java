@@ -8,7 +8,6 @@ import io.expertcast.core.predict.DecodePlan;
 import io.expertcast.core.predict.DecodePlanner;
 import io.expertcast.core.predict.PrefillHeatmap;
 import io.expertcast.core.predict.RequestHistory;
-import io.expertcast.core.predict.TransitionHeatmap;
 import io.expertcast.schemas.HeatmapSnapshot;
 import io.expertcast.schemas.LayerSelections;
 import io.expertcast.schemas.LayerTokens;
@@ -18,6 +17,7 @@ import io.expertcast.schemas.Phase;
 import io.expertcast.schemas.PredictorMetrics;
 import io.expertcast.schemas.PrefetchCommand;
 import io.expertcast.schemas.PrefetchScope;
+import io.expertcast.schemas.RequestDecodeStep;
 import io.expertcast.schemas.RequestForecastState;
 import io.expertcast.schemas.SelectionEvent;
 import io.expertcast.schemas.Topics;
@@ -28,8 +28,11 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
@@ -68,16 +71,34 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     static final String DECODE_PLAN_PREFILL_ONLY = "decode_plan_prefill_only";
     /** The blended next-token prediction. */
     static final String NEXT_TOKEN = "next_token";
+    /**
+     * Decoding requests a task keeps in memory (a DeepSeek-V3 request's history is 58 x 256 x 12 bytes,
+     * about 180 KB); more in flight per task still work, rebuilt from the stores when evicted, but slower.
+     */
+    static final int DEFAULT_LIVE_REQUESTS = 1024;
 
     private final PredictorSettings settings;
     private final DecodePlanner planner;
     private ProcessorContext<String, ForecastOutput> context;
     private KeyValueStore<String, RequestForecastState> requests;
+    private KeyValueStore<String, RequestDecodeStep> steps;
+    /** Decoding requests' state in memory, least recently stepped first; a cache of the two stores. */
+    private final Map<String, LiveRequest> live = new LinkedHashMap<>(256, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, LiveRequest> eldest) {
+            return size() > liveRequests; // an evicted request is rebuilt from the stores at its next step
+        }
+    };
     private GlobalHeatmaps global;
     private long latestEventTimeMs = Long.MIN_VALUE; // the newest event time this task has seen
 
-    RequestForecastProcessor(PredictorSettings settings) {
+    private final PublishedHeatmaps published;
+    private final int liveRequests;
+
+    RequestForecastProcessor(PredictorSettings settings, PublishedHeatmaps published, int liveRequests) {
         this.settings = settings;
+        this.published = published;
+        this.liveRequests = liveRequests;
         this.planner = new DecodePlanner(settings.n());
     }
 
@@ -85,9 +106,11 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     public void init(ProcessorContext<String, ForecastOutput> context) {
         this.context = context;
         this.requests = context.getStateStore(PredictorTopology.REQUEST_STORE);
+        this.steps = context.getStateStore(PredictorTopology.REQUEST_STEPS_STORE);
+        live.clear(); // a task (re)initialised after a failure restores its stores: rebuild from them
         ReadOnlyKeyValueStore<String, ValueAndTimestamp<HeatmapSnapshot>> heatmaps =
                 context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
-        this.global = new GlobalHeatmaps(heatmaps, settings.tableRefresh(), context::currentSystemTimeMs);
+        this.global = new GlobalHeatmaps(heatmaps, published);
         Duration timeout = settings.requestIdleTimeout();
         // Checked on stream time and measured in the events' own time, so a replay of old traces expires
         // requests exactly as it would have live.
@@ -104,23 +127,84 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             return;
         }
         long cutoff = latestEventTimeMs - settings.requestIdleTimeout().toMillis();
-        List<String> idle = new ArrayList<>();
+        Map<String, Long> idle = new LinkedHashMap<>();
         try (KeyValueIterator<String, RequestForecastState> all = requests.all()) {
             while (all.hasNext()) {
                 var entry = all.next();
-                if (entry.value.getEventTimeMs() < cutoff) {
-                    idle.add(entry.key);
+                long last = lastEventTimeMs(entry.key, entry.value);
+                if (last < cutoff) {
+                    idle.put(entry.key, last);
                 }
             }
         }
-        for (String requestId : idle) {
-            RequestForecastState state = requests.delete(requestId);
+        for (var entry : idle.entrySet()) {
+            String requestId = entry.getKey();
+            deleteRequest(requestId);
             context.forward(new Record<>(requestId, ForecastOutput.deadLetter(DeadLetters.of(settings.applicationName(),
                     Topics.SELECTIONS.name(), -1, -1L, "request " + requestId + " had no step for more than "
                             + settings.requestIdleTimeout().toMinutes() + " min (last at event time "
-                            + state.getEventTimeMs() + "); its predictor state was dropped",
+                            + entry.getValue() + "); its predictor state was dropped",
                     requestId.getBytes(StandardCharsets.UTF_8), null)), streamTimeMs));
         }
+    }
+
+    /** When a request last had a step: its live state, else its last stored step, else its prefill. */
+    private long lastEventTimeMs(String requestId, RequestForecastState state) {
+        LiveRequest r = live.get(requestId);
+        if (r != null) {
+            return r.eventTimeMs;
+        }
+        long last = state.getEventTimeMs();
+        try (KeyValueIterator<String, RequestDecodeStep> it = steps.prefixScan(DecodeSteps.prefix(requestId),
+                new StringSerializer())) {
+            while (it.hasNext()) {
+                last = Math.max(last, it.next().value.getEventTimeMs());
+            }
+        }
+        return last;
+    }
+
+    /** Everything the predictor holds of a request: its state, its steps, its live state. */
+    private void deleteRequest(String requestId) {
+        requests.delete(requestId);
+        List<String> keys = new ArrayList<>();
+        try (KeyValueIterator<String, RequestDecodeStep> it = steps.prefixScan(DecodeSteps.prefix(requestId),
+                new StringSerializer())) {
+            it.forEachRemaining(kv -> keys.add(kv.key));
+        }
+        keys.forEach(steps::delete);
+        live.remove(requestId);
+    }
+
+    /**
+     * A decoding request's state: in memory, or rebuilt from the stores (its state as of its first decode
+     * step, then its stored steps replayed in order); null without a prefill.
+     */
+    private LiveRequest liveRequest(String requestId) {
+        LiveRequest r = live.get(requestId);
+        if (r != null) {
+            return r;
+        }
+        RequestForecastState state = requests.get(requestId);
+        if (state == null) {
+            return null;
+        }
+        ModelShape shape = settings.catalog().byId(state.getModel()).orElseThrow();
+        r = new LiveRequest(state.getModel(), historyOf(shape, state), lastToken(state), state.getEventTimeMs());
+        if (state.getPlannedExperts() != null) {
+            r.blendedPlan = toArrays(state.getPlannedExperts());
+            r.prefillOnlyPlan = toArrays(state.getPrefillOnlyExperts());
+        }
+        try (KeyValueIterator<String, RequestDecodeStep> it = steps.prefixScan(DecodeSteps.prefix(requestId),
+                new StringSerializer())) {
+            while (it.hasNext()) {
+                RequestDecodeStep step = it.next().value;
+                r.replay(step.getStep(), unpack(step.getExpertIds()),
+                        DecodeSteps.decode(step.getNextTokenExperts(), shape.numMoeLayers()), step.getEventTimeMs());
+            }
+        }
+        live.put(requestId, r);
+        return r;
     }
 
     @Override
@@ -135,15 +219,27 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             reject(record, "record key '" + record.key() + "' is not the request id '" + requestId + "'");
             return;
         }
-        RequestForecastState state = requests.get(requestId);
-        if (state != null && !state.getModel().equals(event.getModel())) {
-            reject(record, "request " + requestId + " is of model " + state.getModel() + ", event says "
-                    + event.getModel());
-        } else if (event.getPhase() == Phase.PREFILL) {
-            onPrefillChunk(record, shape, state);
+        if (event.getPhase() == Phase.PREFILL) {
+            RequestForecastState state = requests.get(requestId);
+            if (state != null && !state.getModel().equals(event.getModel())) {
+                rejectModel(record, state.getModel());
+            } else {
+                live.remove(requestId); // only a chunk after decode began could be live: rejected below
+                onPrefillChunk(record, shape, state);
+            }
         } else {
-            onDecodeStep(record, shape, state);
+            LiveRequest r = liveRequest(requestId);
+            if (r != null && !r.model.equals(event.getModel())) {
+                rejectModel(record, r.model);
+            } else {
+                onDecodeStep(record, shape, r);
+            }
         }
+    }
+
+    private void rejectModel(Record<String, SelectionEvent> record, String model) {
+        reject(record, "request " + record.value().getRequestId() + " is of model " + model + ", event says "
+                + record.value().getModel());
     }
 
     private void onPrefillChunk(Record<String, SelectionEvent> record, ModelShape shape,
@@ -189,65 +285,68 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
                 .build());
     }
 
-    private void onDecodeStep(Record<String, SelectionEvent> record, ModelShape shape, RequestForecastState state) {
+    private void onDecodeStep(Record<String, SelectionEvent> record, ModelShape shape, LiveRequest r) {
         SelectionEvent event = record.value();
         int step = event.getStep();
-        if (state == null) {
+        if (r == null) {
             reject(record, "decode step " + step + " before its prefill");
             return;
         }
-        if (step <= state.getLastScoredStep()) {
-            reject(record, "duplicated step " + step + " (last scored step " + state.getLastScoredStep() + ")");
+        if (step <= r.lastScoredStep) {
+            reject(record, "duplicated step " + step + " (last scored step " + r.lastScoredStep + ")");
             return;
         }
+        String requestId = event.getRequestId();
         int layers = shape.numMoeLayers();
-        int k = shape.topK();
-        PrefillHeatmap heatmap = heatmapOf(shape, state);
-        RequestHistory history = historyOf(shape, state);
-        int[] previous = lastToken(state);
+        RequestHistory history = r.history;
+        int[] previous = r.lastToken;
         int[] ids = ids(event);
-        boolean first = state.getPlannedExperts() == null;
-        int[][] blendedPlan;
-        DecodePlan prefillOnly;
-        int[][] nextTokenPlan;
+        // The prefill heatmap is read from the store only where it is used: the plans at the first decode
+        // step, the Spearman at the last.
+        boolean first = r.blendedPlan == null;
+        RequestForecastState state = null;
         if (first) {
+            state = requests.get(requestId);
+            PrefillHeatmap heatmap = heatmapOf(shape, state);
             double[][] planScores = new double[layers][];
-            blendedPlan = blendedPlan(event, shape, history, heatmap.tokens(), planScores);
-            prefillOnly = planner.plan(heatmap);
+            r.blendedPlan = blendedPlan(event, shape, history, heatmap.tokens(), planScores);
+            r.prefillOnlyPlan = prefillOnlyArrays(planner.plan(heatmap));
             // The prediction for step 1 is the one the end of prefill allows (the last chunk is not flagged,
             // so it is made here, from the state before this step; the global side already holds the prefill).
-            nextTokenPlan = nextToken(event, shape, history, previous, null, new double[layers][]);
+            r.nextTokenPlan = nextToken(event, shape, history, previous, null, new double[layers][]);
             context.forward(record.withValue(ForecastOutput.prefetch(prefetchCommand(event, PrefetchScope.DECODE_PHASE,
-                    step, MemoryTier.HBM, blendedPlan, planScores))));
-        } else {
-            blendedPlan = toArrays(state.getPlannedExperts());
-            prefillOnly = planOf(heatmap, state.getPrefillOnlyExperts());
-            nextTokenPlan = toArrays(state.getNextTokenExperts());
+                    step, MemoryTier.HBM, r.blendedPlan, planScores))));
+            // Written once per request; the steps after write only a RequestDecodeStep.
+            state.setPlannedExperts(toLists(r.blendedPlan));
+            state.setPrefillOnlyExperts(toLists(r.prefillOnlyPlan));
+            requests.put(requestId, state);
         }
         long requestCount = first ? 1 : 0;
-        score(record, shape, DECODE_PLAN, ids, blendedPlan, requestCount,
-                event.getLastStep() ? spearman(shape, heatmap, history, ids) : null);
-        score(record, shape, DECODE_PLAN_PREFILL_ONLY, ids, prefillOnlyArrays(prefillOnly), requestCount, null);
-        score(record, shape, NEXT_TOKEN, ids, nextTokenPlan, requestCount, null);
+        double[] spearman = null;
+        if (event.getLastStep()) {
+            spearman = spearman(shape, heatmapOf(shape, first ? state : requests.get(requestId)), history, ids);
+        }
+        score(record, shape, DECODE_PLAN, ids, r.blendedPlan, requestCount, spearman);
+        score(record, shape, DECODE_PLAN_PREFILL_ONLY, ids, r.prefillOnlyPlan, requestCount, null);
+        score(record, shape, NEXT_TOKEN, ids, r.nextTokenPlan, requestCount, null);
 
         history.observe(ids, 0);
         forwardLayerSelections(record, shape, previous, ids, event.getLastStep() ? history : null);
         if (event.getLastStep()) {
-            requests.delete(event.getRequestId());
+            deleteRequest(requestId);
             return;
         }
         double[][] nextScores = new double[layers][];
         int[][] nextPlan = nextToken(event, shape, history, ids, previous, nextScores);
         context.forward(record.withValue(ForecastOutput.prefetch(prefetchCommand(event, PrefetchScope.NEXT_TOKEN,
                 step + 1, MemoryTier.HBM, nextPlan, nextScores))));
-        requests.put(event.getRequestId(), withHistory(RequestForecastState.newBuilder(state), history)
-                .setPlannedExperts(toLists(blendedPlan))
-                .setPrefillOnlyExperts(plannedExperts(prefillOnly))
-                .setNextTokenExperts(toLists(nextPlan))
-                .setLastToken(toList(ids))
-                .setLastScoredStep(step)
+        steps.put(DecodeSteps.key(requestId, step), RequestDecodeStep.newBuilder()
+                .setStep(step)
+                .setExpertIds(event.getExpertIds().duplicate())
+                .setNextTokenExperts(DecodeSteps.encode(nextPlan))
                 .setEventTimeMs(event.getEventTimeMs())
                 .build());
+        r.scored(step, ids, nextPlan, event.getEventTimeMs());
     }
 
     /**
@@ -287,13 +386,13 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int k = shape.topK();
         int[][] plan = new int[shape.numMoeLayers()][];
         for (int l = 0; l < plan.length; l++) {
-            TransitionHeatmap table = global.tokenTransitions(model, l, experts);
+            TokenTransitions table = global.tokenTransitions(model, l, experts);
             double[] heat = new double[experts];
             if (current != null) {
                 int[] cur = Arrays.copyOfRange(current, l * k, (l + 1) * k);
                 int[] prev = before == null ? new int[0] : Arrays.copyOfRange(before, l * k, (l + 1) * k);
                 for (int b = 0; b < k; b++) {
-                    table.addRowProbabilitiesWith(0, cur[b], prev, cur, heat);
+                    table.addRowProbabilitiesWith(cur[b], prev, cur, heat);
                 }
             }
             double[] popularity = global.popularity(model, l, null, experts).clone();
@@ -588,7 +687,11 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     }
 
     private static int[] ids(SelectionEvent event) {
-        ByteBuffer buffer = event.getExpertIds().duplicate();
+        return unpack(event.getExpertIds());
+    }
+
+    private static int[] unpack(ByteBuffer packed) {
+        ByteBuffer buffer = packed.duplicate();
         byte[] bytes = new byte[buffer.remaining()];
         buffer.get(bytes);
         return ExpertIds.unpack(bytes);

@@ -36,9 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>Made deterministic, as the offline protocol is: requests one after another (the offline
  * evaluation's dataset order; a batched replay interleaves requests, and then what "before" means
- * depends on timing); heatmaps published after every update and read from the global store on every
- * use (in production both run on a schedule, so the live tables lag by up to a publication interval
- * plus the refresh); no decay (the offline table does not decay). What remains is exact: the request's
+ * depends on timing); heatmaps published after every update (in production on a schedule, so the live tables lag by up
+ * to a publication interval); no decay (the offline table does not decay). What remains is exact: the request's
  * own latest transition, which no published table can hold yet, is added locally, and popularity is
  * learned from finished requests plus the request's own counts, which in sequential order is exactly
  * "everything before the predicted step".
@@ -67,7 +66,7 @@ class LiveEqualsOfflineTest {
         Duration interval = Duration.ofSeconds(1);
         PredictorSettings settings = PredictorSettings.defaults().withN(N).withPublishInterval(interval)
                 .withApplicationName("live-equals-offline").withHeatmapHalfLifeTokens(0)
-                .withHeatmapPublishInterval(Duration.ZERO).withTableRefresh(Duration.ZERO);
+                .withHeatmapPublishInterval(Duration.ZERO);
         StreamsBuilder builder = new StreamsBuilder();
         PredictorTopology.build(builder, settings);
         try (TopologyTestDriver driver = new TopologyTestDriver(builder.build(),

@@ -33,10 +33,9 @@ class PredictorCommandTest {
         assertEquals(Duration.ofSeconds(1), settings.heatmapPublishInterval());
         assertEquals(8, settings.tableWidth());
         assertEquals(4, settings.heatmapShards());
-        new CommandLine(command).parseArgs("--heatmap-half-life", "0", "--table-width", "3", "--table-refresh-ms", "0");
+        new CommandLine(command).parseArgs("--heatmap-half-life", "0", "--table-width", "3");
         assertEquals(0.0, command.settings().heatmapHalfLifeTokens());
         assertEquals(3, command.settings().tableWidth());
-        assertEquals(Duration.ZERO, command.settings().tableRefresh());
     }
 
     @Test

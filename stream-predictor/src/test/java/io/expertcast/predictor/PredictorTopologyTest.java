@@ -17,6 +17,7 @@ import io.expertcast.schemas.MemoryTier;
 import io.expertcast.schemas.PredictorMetrics;
 import io.expertcast.schemas.PrefetchCommand;
 import io.expertcast.schemas.PrefetchScope;
+import io.expertcast.schemas.RequestDecodeStep;
 import io.expertcast.schemas.RequestForecastState;
 import io.expertcast.schemas.SelectionEvent;
 import io.expertcast.schemas.Topics;
@@ -108,9 +109,58 @@ class PredictorTopologyTest {
 
     private boolean requestStoreIsEmpty() {
         KeyValueStore<String, RequestForecastState> store = driver.getKeyValueStore(PredictorTopology.REQUEST_STORE);
-        try (KeyValueIterator<String, RequestForecastState> all = store.all()) {
-            return !all.hasNext();
+        KeyValueStore<String, RequestDecodeStep> steps = driver.getKeyValueStore(PredictorTopology.REQUEST_STEPS_STORE);
+        try (KeyValueIterator<String, RequestForecastState> all = store.all();
+             KeyValueIterator<String, RequestDecodeStep> allSteps = steps.all()) {
+            return !all.hasNext() && !allSteps.hasNext();
         }
+    }
+
+    /**
+     * A decoding request's state lives in memory and is rebuilt from the stores (its state at the first
+     * decode step, then its stored steps replayed) after a restart, a rebalance or an eviction: with one
+     * request in memory, interleaved requests are rebuilt at every step, and every command and score must
+     * be the very same as with all of them in memory.
+     */
+    @Test
+    void requestsRebuiltFromTheStoresAtEveryStepPredictExactlyTheSame() {
+        List<RequestTrace> requests = List.of(
+                TraceEvents.randomRequest(TOY, "toy/a", 7, 9, 11),
+                TraceEvents.randomRequest(TOY, "toy/b", 3, 6, 12),
+                TraceEvents.randomRequest(TOY, "toy/c", 5, 8, 13));
+        List<SelectionEvent> events = TraceEvents.lockstep(requests, 3);
+        pipe(events);
+        driver.advanceWallClockTime(INTERVAL);
+        List<PrefetchCommand> inMemory = prefetch.readValuesToList();
+        Map<String, PredictorMetrics> inMemoryMetrics = latestMetrics();
+        driver.close();
+
+        StreamsBuilder builder = new StreamsBuilder();
+        PredictorTopology.build(builder, settings, 1);
+        driver = new TopologyTestDriver(builder.build(),
+                StreamsSettings.base(settings.applicationName() + "-rebuilt", "unused:9092", stateDir.resolve("rebuilt"),
+                        Map.of()));
+        selections = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
+                Topics.SELECTIONS.valueSerde().serializer());
+        prefetch = driver.createOutputTopic(Topics.PREFETCH.name(), Topics.PREFETCH.keySerde().deserializer(),
+                Topics.PREFETCH.valueSerde().deserializer());
+        metrics = driver.createOutputTopic(Topics.PREDICTOR_METRICS.name(),
+                Topics.PREDICTOR_METRICS.keySerde().deserializer(), Topics.PREDICTOR_METRICS.valueSerde().deserializer());
+        pipe(events);
+        driver.advanceWallClockTime(INTERVAL);
+        List<PrefetchCommand> rebuilt = prefetch.readValuesToList();
+        assertEquals(8 + 5 + 7, rebuilt.stream().filter(c -> c.getScope() == PrefetchScope.NEXT_TOKEN).count());
+        assertEquals(inMemory, rebuilt);
+        Map<String, PredictorMetrics> rebuiltMetrics = latestMetrics();
+        assertEquals(inMemoryMetrics.keySet(), rebuiltMetrics.keySet());
+        inMemoryMetrics.forEach((key, m) -> {
+            PredictorMetrics r = rebuiltMetrics.get(key);
+            assertEquals(m.getHits(), r.getHits(), key);
+            assertEquals(m.getSamples(), r.getSamples(), key);
+            assertEquals(m.getLayerHits(), r.getLayerHits(), key);
+            assertEquals(m.getLayerSpearmanSum(), r.getLayerSpearmanSum(), key);
+        });
+        assertTrue(requestStoreIsEmpty(), "every request's state and steps are deleted after its last step");
     }
 
     @Test

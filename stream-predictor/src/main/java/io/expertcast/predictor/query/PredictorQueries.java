@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
+import io.expertcast.predictor.DecodeSteps;
 import io.expertcast.predictor.HeatmapSnapshots;
 import io.expertcast.predictor.PredictorSettings;
 import io.expertcast.predictor.PredictorTopology;
@@ -13,6 +14,7 @@ import io.expertcast.schemas.HeatmapKind;
 import io.expertcast.schemas.HeatmapSnapshot;
 import io.expertcast.schemas.PredictionLevel;
 import io.expertcast.schemas.PredictorMetrics;
+import io.expertcast.schemas.RequestDecodeStep;
 import io.expertcast.schemas.RequestForecastState;
 import io.expertcast.streams.query.AvroJson;
 import io.expertcast.streams.query.QueryException;
@@ -28,6 +30,7 @@ import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.state.HostInfo;
+import org.apache.kafka.streams.state.KeyValueIterator;
 
 /**
  * The predictor's interactive queries (design.md, Predictor: "a request's heatmap, a layer's table,
@@ -100,18 +103,31 @@ public final class PredictorQueries {
         if (located instanceof StoreRouting.Located.Elsewhere<RequestForecastState> e) {
             return server.forward(e.owner(), request);
         }
-        return QueryReply.ok(heatmapJson(((StoreRouting.Located.Here<RequestForecastState>) located).value()
+        RequestForecastState state = ((StoreRouting.Located.Here<RequestForecastState>) located).value()
                 .orElseThrow(() -> QueryException.notFound("request " + requestId
-                        + " is not in the predictor's state (unknown, or it has ended)"))));
+                        + " is not in the predictor's state (unknown, or it has ended)"));
+        // The request's state holds its prefill and plans; each scored step is a record of its own.
+        RequestDecodeStep last = stores.<String, String, RequestDecodeStep, RequestDecodeStep>readPartition(
+                PredictorTopology.REQUEST_STEPS_STORE, requestId, KEYS, steps -> {
+                    RequestDecodeStep latest = null;
+                    try (KeyValueIterator<String, RequestDecodeStep> it =
+                                 steps.prefixScan(DecodeSteps.prefix(requestId), KEYS)) {
+                        while (it.hasNext()) {
+                            latest = it.next().value;
+                        }
+                    }
+                    return latest;
+                });
+        return QueryReply.ok(heatmapJson(state, last));
     }
 
-    private JsonNode heatmapJson(RequestForecastState state) {
+    private JsonNode heatmapJson(RequestForecastState state, RequestDecodeStep lastStep) {
         ObjectNode body = NODES.objectNode();
         body.put("requestId", state.getRequestId());
         body.put("model", state.getModel());
         body.put("prefillTokens", state.getPrefillTokens());
-        body.put("lastScoredStep", state.getLastScoredStep());
-        body.put("eventTimeMs", state.getEventTimeMs());
+        body.put("lastScoredStep", lastStep == null ? 0 : lastStep.getStep());
+        body.put("eventTimeMs", lastStep == null ? state.getEventTimeMs() : lastStep.getEventTimeMs());
         List<Integer> counts = state.getHeatmap();
         int experts = catalog.byId(state.getModel()).map(ModelShape::numExperts).orElse(counts.size());
         ArrayNode layers = body.putArray("heatmap"); // [MoE layer][expert] prefill counts

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.streams.KafkaStreams;
@@ -101,6 +102,27 @@ public final class StoreRouting {
             throw QueryException.unavailable("the owner of this key in " + store + " is not known yet (rebalancing)");
         }
         return metadata.activeHost();
+    }
+
+    /**
+     * Applies {@code read} to this instance's partition of {@code store} that {@code key} is partitioned to
+     * (for a store whose keys extend the partitioning key, read after {@link #locate} answered Here).
+     */
+    public <K, SK, SV, T> T readPartition(String store, K key, Serializer<K> keySerializer,
+                                           Function<ReadOnlyKeyValueStore<SK, SV>, T> read) {
+        KafkaStreams app = running();
+        KeyQueryMetadata metadata = app.queryMetadataForKey(store, key, keySerializer);
+        if (metadata == null || metadata.equals(KeyQueryMetadata.NOT_AVAILABLE)) {
+            throw QueryException.unavailable("the partition of this key in " + store + " is not known yet");
+        }
+        try {
+            return read.apply(app.store(StoreQueryParameters
+                    .fromNameAndType(store, QueryableStoreTypes.<SK, SV>keyValueStore())
+                    .withPartition(metadata.partition())));
+        } catch (InvalidStateStoreException e) {
+            throw QueryException.unavailable("store " + store + " partition " + metadata.partition()
+                    + " is not queryable here right now (" + e.getMessage() + ")");
+        }
     }
 
     /**

@@ -1,0 +1,42 @@
+package io.expertcast.predictor;
+
+import io.expertcast.schemas.HeatmapSnapshot;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.TimestampedKeyValueStore;
+import org.apache.kafka.streams.state.ValueAndTimestamp;
+
+/**
+ * Keeps {@link PredictorTopology#GLOBAL_HEATMAPS_STORE} (every instance's copy of moe.heatmaps) and tells
+ * {@link PublishedHeatmaps} of every new snapshot. Kafka Streams runs a global store's own processor on
+ * restore too, so the parsed cache follows the store from the first record.
+ */
+final class GlobalHeatmapsProcessor implements Processor<String, HeatmapSnapshot, Void, Void> {
+    private final PublishedHeatmaps published;
+    private TimestampedKeyValueStore<String, HeatmapSnapshot> store;
+
+    GlobalHeatmapsProcessor(PublishedHeatmaps published) {
+        this.published = published;
+    }
+
+    @Override
+    public void init(ProcessorContext<Void, Void> context) {
+        this.store = context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
+        // A (re)start or a rebuild of the store replays the topic through a fresh processor.
+        published.clear();
+    }
+
+    @Override
+    public void process(Record<String, HeatmapSnapshot> record) {
+        if (record.key() == null) {
+            return; // a global table ignores keyless records too
+        }
+        if (record.value() == null) {
+            store.delete(record.key());
+        } else {
+            store.put(record.key(), ValueAndTimestamp.make(record.value(), record.timestamp()));
+        }
+        published.published(record.key(), record.value());
+    }
+}
