@@ -279,19 +279,38 @@ public final class TaskAllocator {
             next[i] = load[die] + fetchByDie[die] + inc[0] + blockActNs[die];
         }
         int fullBlocks = tokens / BLOCK_TOKENS;
-        for (int b = 0; b < fullBlocks; b++) {
+        int b = 0;
+        while (b < fullBlocks) {
+            // The cheapest candidate (ties: earlier) and the runner-up (ties: earlier). Only the
+            // taker's cost moves, so the taker keeps every block while it stays ahead of the
+            // runner-up: one scan per run of blocks instead of per block, the same hand-out.
             int best = 0;
             double bestCost = next[0];
+            int second = k;
+            double secondCost = Double.POSITIVE_INFINITY;
             for (int i = 1; i < k; i++) {
-                if (next[i] < bestCost) {
-                    bestCost = next[i];
+                double c = next[i];
+                if (c < bestCost) {
+                    second = best;
+                    secondCost = bestCost;
                     best = i;
+                    bestCost = c;
+                } else if (c < secondCost) {
+                    second = i;
+                    secondCost = c;
                 }
             }
             int die = candidates[best];
-            load[die] = bestCost;
-            int blocks = ++assigned[best];
-            next[best] = bestCost + inc[blocks] + blockActNs[die];
+            double act = blockActNs[die];
+            int blocks = assigned[best];
+            double cost = bestCost;
+            do {
+                load[die] = cost;
+                cost = cost + inc[++blocks] + act;
+                b++;
+            } while (b < fullBlocks && (cost < secondCost || (cost == secondCost && best < second)));
+            assigned[best] = blocks;
+            next[best] = cost;
         }
         for (int i = 0; i < k; i++) {
             assigned[i] *= BLOCK_TOKENS;
