@@ -221,6 +221,21 @@ public final class TaskAllocator {
         for (int o = 0; o < active; o++) {
             int expert = (int) order[o];
             int tokens = (int) (order[o] >>> 32);
+            if (tokens <= COMPUTE_BOUND_TOKENS && cache == LlcResidency.NONE
+                    && table.holders(moeLayer, expert, holders) == 1) {
+                // Most experts of a layer: one piece, one copy, no LLC state (see placeWhole).
+                int holder = holders[0];
+                int die = placeWhole(holder, tokens);
+                pieceStart[expert] = pieces;
+                pieceCount[expert] = 1;
+                pieceOf[pieces++] = (long) die << 32 | tokens;
+                dieTokens[die] += tokens;
+                if (die != holder) {
+                    remote += tokens;
+                    remoteHops += 1;
+                }
+                continue;
+            }
             int k = rankCandidates(model, table, moeLayer, expert, tokens, cache);
             handOut(k, tokens);
             // The expert's pieces, by die (insertion sort: at most one per candidate).
@@ -279,19 +294,38 @@ public final class TaskAllocator {
             next[i] = load[die] + fetchByDie[die] + inc[0] + blockActNs[die];
         }
         int fullBlocks = tokens / BLOCK_TOKENS;
-        for (int b = 0; b < fullBlocks; b++) {
+        int b = 0;
+        while (b < fullBlocks) {
+            // The cheapest candidate (ties: earlier) and the runner-up (ties: earlier). Only the
+            // taker's cost moves, so the taker keeps every block while it stays ahead of the
+            // runner-up: one scan per run of blocks instead of per block, the same hand-out.
             int best = 0;
             double bestCost = next[0];
+            int second = k;
+            double secondCost = Double.POSITIVE_INFINITY;
             for (int i = 1; i < k; i++) {
-                if (next[i] < bestCost) {
-                    bestCost = next[i];
+                double c = next[i];
+                if (c < bestCost) {
+                    second = best;
+                    secondCost = bestCost;
                     best = i;
+                    bestCost = c;
+                } else if (c < secondCost) {
+                    second = i;
+                    secondCost = c;
                 }
             }
             int die = candidates[best];
-            load[die] = bestCost;
-            int blocks = ++assigned[best];
-            next[best] = bestCost + inc[blocks] + blockActNs[die];
+            double act = blockActNs[die];
+            int blocks = assigned[best];
+            double cost = bestCost;
+            do {
+                load[die] = cost;
+                cost = cost + inc[++blocks] + act;
+                b++;
+            } while (b < fullBlocks && (cost < secondCost || (cost == secondCost && best < second)));
+            assigned[best] = blocks;
+            next[best] = cost;
         }
         for (int i = 0; i < k; i++) {
             assigned[i] *= BLOCK_TOKENS;
@@ -313,6 +347,43 @@ public final class TaskAllocator {
             load[candidates[best]] = bestCost;
             assigned[best] += last;
         }
+    }
+
+    /**
+     * Steps 2-3 for an expert with max_split_num = 1, one holder and no LLC state, without the
+     * candidate arrays: the cheapest of the holder and its neighbours (load + start cost, ties: lower
+     * die) takes every block. The same arithmetic, in the same order, as rankCandidates + handOut
+     * with k = 1, so the plans stay bit-identical. Returns the die; leaves its planned ns in {@link #load}.
+     */
+    private int placeWhole(int holder, int tokens) {
+        int best = holder;
+        double bestFetch = holderStartNs[holder];
+        double bestKey = load[holder] + bestFetch;
+        for (int neighbour : neighbours[holder]) {
+            double fetch = oneHopStartNs[neighbour];
+            double key = load[neighbour] + fetch;
+            if (key < bestKey || (key == bestKey && neighbour < best)) {
+                best = neighbour;
+                bestKey = key;
+                bestFetch = fetch;
+            }
+        }
+        double act = blockActNs[best];
+        double planned = load[best];
+        int fullBlocks = tokens / BLOCK_TOKENS;
+        double cost = planned + bestFetch + blockIncNs[0] + act;
+        for (int b = 1; b <= fullBlocks; b++) {
+            planned = cost;
+            cost = cost + blockIncNs[b] + act;
+        }
+        int placed = fullBlocks * BLOCK_TOKENS;
+        int last = tokens - placed;
+        if (last > 0) {
+            planned = planned + computeByTokens[placed + last] - computeByTokens[placed]
+                    + last * actNsPerToken[best] + (placed == 0 ? bestFetch : 0);
+        }
+        load[best] = planned;
+        return best;
     }
 
     /**
