@@ -55,19 +55,7 @@ public final class StoreRouting {
     /** Finds the owner of {@code key} in {@code store}; reads it when this instance is the owner. */
     public <K, V> Located<V> locate(String store, K key, Serializer<K> keySerializer) {
         KafkaStreams app = running();
-        KeyQueryMetadata metadata;
-        try {
-            metadata = app.queryMetadataForKey(store, key, keySerializer);
-        } catch (IllegalStateException e) {
-            throw QueryException.unavailable("the application is not running: " + e.getMessage());
-        }
-        if (metadata == null) {
-            throw QueryException.notFound("state store " + store + " is not part of this application's topology");
-        }
-        if (metadata.equals(KeyQueryMetadata.NOT_AVAILABLE) || metadata.activeHost() == null
-                || metadata.activeHost().equals(HostInfo.unavailable())) {
-            throw QueryException.unavailable("the owner of this key in " + store + " is not known yet (rebalancing)");
-        }
+        KeyQueryMetadata metadata = metadataFor(app, store, key, keySerializer);
         if (!metadata.activeHost().equals(self)) {
             return new Located.Elsewhere<>(metadata.activeHost());
         }
@@ -88,20 +76,7 @@ public final class StoreRouting {
      */
     public <K> HostInfo ownerOf(String store, K key, Serializer<K> keySerializer) {
         KafkaStreams app = running();
-        KeyQueryMetadata metadata;
-        try {
-            metadata = app.queryMetadataForKey(store, key, keySerializer);
-        } catch (IllegalStateException e) {
-            throw QueryException.unavailable("the application is not running: " + e.getMessage());
-        }
-        if (metadata == null) {
-            throw QueryException.notFound("state store " + store + " is not part of this application's topology");
-        }
-        if (metadata.equals(KeyQueryMetadata.NOT_AVAILABLE) || metadata.activeHost() == null
-                || metadata.activeHost().equals(HostInfo.unavailable())) {
-            throw QueryException.unavailable("the owner of this key in " + store + " is not known yet (rebalancing)");
-        }
-        return metadata.activeHost();
+        return metadataFor(app, store, key, keySerializer).activeHost();
     }
 
     /**
@@ -111,10 +86,7 @@ public final class StoreRouting {
     public <K, SK, SV, T> T readPartition(String store, K key, Serializer<K> keySerializer,
                                            Function<ReadOnlyKeyValueStore<SK, SV>, T> read) {
         KafkaStreams app = running();
-        KeyQueryMetadata metadata = app.queryMetadataForKey(store, key, keySerializer);
-        if (metadata == null || metadata.equals(KeyQueryMetadata.NOT_AVAILABLE)) {
-            throw QueryException.unavailable("the partition of this key in " + store + " is not known yet");
-        }
+        KeyQueryMetadata metadata = metadataFor(app, store, key, keySerializer);
         try {
             return read.apply(app.store(StoreQueryParameters
                     .fromNameAndType(store, QueryableStoreTypes.<SK, SV>keyValueStore())
@@ -170,6 +142,24 @@ public final class StoreRouting {
             }
         }
         return hosts;
+    }
+
+    /** The key's partition and active host in {@code store}; 404 for no such store, 503 while unknown. */
+    private static <K> KeyQueryMetadata metadataFor(KafkaStreams app, String store, K key, Serializer<K> keySerializer) {
+        KeyQueryMetadata metadata;
+        try {
+            metadata = app.queryMetadataForKey(store, key, keySerializer);
+        } catch (IllegalStateException e) {
+            throw QueryException.unavailable("the application is not running: " + e.getMessage());
+        }
+        if (metadata == null) {
+            throw QueryException.notFound("state store " + store + " is not part of this application's topology");
+        }
+        if (metadata.equals(KeyQueryMetadata.NOT_AVAILABLE) || metadata.activeHost() == null
+                || metadata.activeHost().equals(HostInfo.unavailable())) {
+            throw QueryException.unavailable("the owner of this key in " + store + " is not known yet (rebalancing)");
+        }
+        return metadata;
     }
 
     /** The application if it is RUNNING; otherwise 503 (starting, rebalancing, stopping). */
