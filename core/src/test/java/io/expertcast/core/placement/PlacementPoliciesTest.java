@@ -37,12 +37,8 @@ class PlacementPoliciesTest {
     @Test
     void eplbThroughTheRegistryReproducesThePublishedExample() {
         // deepseek-ai/EPLB README: 2 layers x 12 experts, 16 replicas, 4 groups, 2 nodes, 8 GPUs.
-        double[][] weight = {
-            {90, 132, 40, 61, 104, 165, 39, 4, 73, 56, 183, 86},
-            {20, 107, 104, 64, 19, 197, 187, 157, 172, 86, 16, 27}};
-        int[][] expected = {
-            {5, 6, 5, 7, 8, 4, 3, 4, 10, 9, 10, 2, 0, 1, 11, 1},
-            {7, 10, 6, 8, 6, 11, 8, 9, 2, 4, 5, 1, 5, 0, 3, 1}};
+        double[][] weight = EplbPlacementTest.EXAMPLE_WEIGHT;
+        int[][] expected = EplbPlacementTest.EXAMPLE_PHY2LOG;
         for (int l = 0; l < 2; l++) {
             LayerPlacement p = PlacementPolicies.byName("eplb").place(new PlacementRequest(weight[l], 8, 4, 4, 2, null));
             assertArrayEquals(expected[l], p.physicalToLogical());
