@@ -2,9 +2,7 @@ package io.expertcast.predictor;
 
 import io.expertcast.core.predict.TransitionHeatmap;
 import io.expertcast.schemas.HeatmapKind;
-import io.expertcast.schemas.HeatmapSnapshot;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
-import org.apache.kafka.streams.state.ValueAndTimestamp;
 
 /**
  * How the per-request side reads the global heatmaps: {@link PredictorTopology#GLOBAL_HEATMAPS_STORE},
@@ -15,10 +13,10 @@ import org.apache.kafka.streams.state.ValueAndTimestamp;
  * Returned values are shared: callers must not modify them.
  */
 final class GlobalHeatmaps {
-    private final ReadOnlyKeyValueStore<String, ValueAndTimestamp<HeatmapSnapshot>> store;
+    private final ReadOnlyKeyValueStore<String, byte[]> store;
     private final PublishedHeatmaps published;
 
-    GlobalHeatmaps(ReadOnlyKeyValueStore<String, ValueAndTimestamp<HeatmapSnapshot>> store,
+    GlobalHeatmaps(ReadOnlyKeyValueStore<String, byte[]> store,
                    PublishedHeatmaps published) {
         this.store = store;
         this.published = published;
@@ -37,8 +35,7 @@ final class GlobalHeatmaps {
                 s -> s == null ? new double[experts] : HeatmapSnapshots.toPopularity(s));
     }
 
-    private HeatmapSnapshot stored(String key) {
-        ValueAndTimestamp<HeatmapSnapshot> v = store.get(key);
-        return v == null ? null : v.value();
+    private byte[] stored(String key) {
+        return store.get(key);
     }
 }

@@ -1,20 +1,19 @@
 package io.expertcast.predictor;
 
-import io.expertcast.schemas.HeatmapSnapshot;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.apache.kafka.streams.state.TimestampedKeyValueStore;
-import org.apache.kafka.streams.state.ValueAndTimestamp;
+import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * Keeps {@link PredictorTopology#GLOBAL_HEATMAPS_STORE} (every instance's copy of moe.heatmaps) and tells
- * {@link PublishedHeatmaps} of every new snapshot. Kafka Streams runs a global store's own processor on
- * restore too, so the parsed cache follows the store from the first record.
+ * Keeps {@link PredictorTopology#GLOBAL_HEATMAPS_STORE} (every instance's copy of moe.heatmaps, the topic's
+ * bytes as they are: nothing decoded or encoded again on this thread) and tells {@link PublishedHeatmaps}
+ * of every new snapshot. Kafka Streams runs a global store's own processor on restore too, so the parsed
+ * cache follows the store from the first record.
  */
-final class GlobalHeatmapsProcessor implements Processor<String, HeatmapSnapshot, Void, Void> {
+final class GlobalHeatmapsProcessor implements Processor<String, byte[], Void, Void> {
     private final PublishedHeatmaps published;
-    private TimestampedKeyValueStore<String, HeatmapSnapshot> store;
+    private KeyValueStore<String, byte[]> store;
 
     GlobalHeatmapsProcessor(PublishedHeatmaps published) {
         this.published = published;
@@ -28,14 +27,14 @@ final class GlobalHeatmapsProcessor implements Processor<String, HeatmapSnapshot
     }
 
     @Override
-    public void process(Record<String, HeatmapSnapshot> record) {
+    public void process(Record<String, byte[]> record) {
         if (record.key() == null) {
             return; // a global table ignores keyless records too
         }
         if (record.value() == null) {
             store.delete(record.key());
         } else {
-            store.put(record.key(), ValueAndTimestamp.make(record.value(), record.timestamp()));
+            store.put(record.key(), record.value());
         }
         published.published(record.key(), record.value());
     }

@@ -7,6 +7,9 @@ import io.expertcast.schemas.HeatmapSnapshot;
 import io.expertcast.schemas.PredictionLevel;
 import io.expertcast.schemas.PredictionTable;
 import io.expertcast.schemas.SuccessorRow;
+import io.expertcast.schemas.Topics;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -18,6 +21,11 @@ import java.util.List;
  */
 public final class HeatmapSnapshots {
     private HeatmapSnapshots() {
+    }
+
+    /** A moe.heatmaps value as the global store holds it (the topic's bytes). */
+    public static HeatmapSnapshot decode(byte[] bytes) {
+        return Topics.HEATMAPS.valueSerde().deserializer().deserialize(Topics.HEATMAPS.name(), bytes);
     }
 
     public static String key(String model, int layer, HeatmapKind kind) {
@@ -33,17 +41,18 @@ public final class HeatmapSnapshots {
     }
 
     /**
-     * Most cells a snapshot carries: about 13 bytes each, so a snapshot (and the store's changelog record)
-     * stays under Kafka's default 1 MB record limit even for a dense 384 x 384 table; beyond it each row
-     * keeps only its largest cells (the ones a prediction reads).
+     * Most cells a snapshot carries: 10 bytes each packed, so a snapshot stays under Kafka's default 1 MB
+     * record limit while a dense 256 x 256 table (DeepSeek-V3, Qwen3) goes whole; beyond it (Kimi-K2's
+     * 384 x 384) each row keeps only its largest cells (the ones a prediction reads).
      */
-    static final int MAX_CELLS = 60_000;
+    static final int MAX_CELLS = 90_000;
 
-    /** Layer {@code layer} of a one-layer transition heatmap, sparse rows of decayed counts. */
+    /**
+     * Layer {@code layer} of a one-layer transition heatmap: its non-zero decayed counts, packed in
+     * {@code cells} (see the schema; rows in expert order, targets ascending).
+     */
     static HeatmapSnapshot ofTransitions(String model, int layer, HeatmapKind kind, TransitionHeatmap h, long timeMs) {
         int experts = h.experts();
-        List<HeatmapRow> rows = new ArrayList<>();
-        double mass = 0;
         double[] c = h.counts(0);
         int nonZero = 0;
         int rowsSeen = 0;
@@ -58,24 +67,33 @@ public final class HeatmapSnapshots {
             rowsSeen += any ? 1 : 0;
         }
         int perRow = nonZero <= MAX_CELLS ? experts : Math.max(1, MAX_CELLS / Math.max(1, rowsSeen));
+        ByteBuffer cells = ByteBuffer.allocate(rowsSeen * 4 + Math.min(nonZero, rowsSeen * perRow) * 10)
+                .order(ByteOrder.LITTLE_ENDIAN);
+        double mass = 0;
         for (int from = 0; from < experts; from++) {
-            List<Integer> targets = new ArrayList<>();
-            List<Double> weights = new ArrayList<>();
             double floor = perRow >= experts ? 0 : kthLargest(c, from * experts, experts, perRow);
-            for (int to = 0; to < experts; to++) {
+            int countAt = -1;
+            int count = 0;
+            for (int to = 0; to < experts && count < perRow; to++) {
                 double w = c[from * experts + to];
-                if (w != 0 && w >= floor && targets.size() < perRow) {
-                    targets.add(to);
-                    weights.add(w);
+                if (w != 0 && w >= floor) {
+                    if (countAt < 0) {
+                        cells.putShort((short) from);
+                        countAt = cells.position();
+                        cells.putShort((short) 0);
+                    }
+                    cells.putShort((short) to).putDouble(w);
+                    count++;
                     mass += w;
                 }
             }
-            if (!targets.isEmpty()) {
-                rows.add(HeatmapRow.newBuilder().setExpert(from).setTargets(targets).setWeights(weights).build());
+            if (countAt >= 0) {
+                cells.putShort(countAt, (short) count);
             }
         }
+        cells.flip();
         return HeatmapSnapshot.newBuilder().setModel(model).setLayer(layer).setKind(kind).setNumExperts(experts)
-                .setRows(rows).setTotalMass(mass).setTag(null).setEventTimeMs(timeMs).build();
+                .setRows(List.of()).setCells(cells).setTotalMass(mass).setTag(null).setEventTimeMs(timeMs).build();
     }
 
     private static double kthLargest(double[] c, int from, int length, int k) {
@@ -87,14 +105,37 @@ public final class HeatmapSnapshots {
     /** A one-layer heatmap holding a snapshot's counts (decaying from now on with the given half-life). */
     static TransitionHeatmap toTransitions(HeatmapSnapshot s, double halfLifeTokens) {
         TransitionHeatmap h = new TransitionHeatmap(1, s.getNumExperts(), halfLifeTokens);
+        forEachCell(s, (from, to, w) -> h.add(0, from, to, w));
+        return h;
+    }
+
+    /** What {@link #forEachCell} hands over: one non-zero cell. */
+    interface CellVisitor {
+        void cell(int from, int to, double weight);
+    }
+
+    /** Every cell of a snapshot, packed (v3 transitions) or in rows (popularity; anything older), in row order. */
+    static void forEachCell(HeatmapSnapshot s, CellVisitor visitor) {
+        ByteBuffer cells = s.getCells();
+        if (cells != null && cells.remaining() > 0) {
+            ByteBuffer b = cells.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+            while (b.hasRemaining()) {
+                int from = Short.toUnsignedInt(b.getShort());
+                int count = Short.toUnsignedInt(b.getShort());
+                for (int i = 0; i < count; i++) {
+                    int to = Short.toUnsignedInt(b.getShort());
+                    visitor.cell(from, to, b.getDouble());
+                }
+            }
+            return;
+        }
         for (HeatmapRow row : s.getRows()) {
             List<Integer> targets = row.getTargets();
             List<Double> weights = row.getWeights();
             for (int i = 0; i < targets.size(); i++) {
-                h.add(0, row.getExpert(), targets.get(i), weights.get(i));
+                visitor.cell(row.getExpert(), targets.get(i), weights.get(i));
             }
         }
-        return h;
     }
 
     static HeatmapSnapshot ofPopularity(String model, int layer, String tag, double[] counts, long timeMs) {

@@ -18,7 +18,7 @@ import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueIterator;
-import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 
 /**
  * The global heatmaps of Insight 2, per (model, MoE layer), aggregated on keys model/layer shard (the
@@ -28,19 +28,22 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * half-life counted in tokens of the model, and the popularity of finished requests, overall and per
  * workload tag (not decayed, like the offline evaluation's).
  *
- * <p>The counts live in memory and, on the publication schedule, go to {@link PredictorTopology#HEATMAP_STORE}
- * (restored from there after a restart or rebalance), to moe.heatmaps (snapshots) and moe.prediction-tables
- * (top rows: LAYER level for the LLC, TOKEN level for HBM). Writing a 256 x 256 table to RocksDB per
- * record would cost far more than counting it; the price is that a stop or crash loses the counts of at
- * most one publication interval (what the store holds was written in a transaction with the offsets
- * it had read, so nothing is ever counted twice).
+ * <p>The counts live in memory and, on the publication schedule, go to moe.heatmaps (snapshots) and
+ * moe.prediction-tables (top rows: LAYER level for the LLC, TOKEN level for HBM). After a restart or a
+ * rebalance a key's counts are restored from its last snapshot, read from
+ * {@link PredictorTopology#GLOBAL_HEATMAPS_STORE} (the instance's copy of moe.heatmaps), so the snapshot is
+ * written once, to the topic, not a second time to a store and its changelog. Writing a 256 x 256 table
+ * per record would cost far more than counting it; the price is that a stop or crash loses the counts of
+ * at most one publication interval (plus whatever the global store had not yet read of the topic when the
+ * key was restored). Nothing is ever counted twice: a snapshot is written in a transaction with the
+ * offsets it had read.
  */
 final class LayerHeatmapProcessor implements Processor<String, LayerSelections, String, HeatmapPublication> {
     private final PredictorSettings settings;
     private final Map<String, LayerCounts> layers = new HashMap<>();
     private final Set<String> dirty = new LinkedHashSet<>();
     private ProcessorContext<String, HeatmapPublication> context;
-    private KeyValueStore<String, HeatmapSnapshot> store;
+    private ReadOnlyKeyValueStore<String, byte[]> published;
 
     /** The counts of one (model, layer). */
     private static final class LayerCounts {
@@ -67,7 +70,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     @Override
     public void init(ProcessorContext<String, HeatmapPublication> context) {
         this.context = context;
-        this.store = context.getStateStore(PredictorTopology.HEATMAP_STORE);
+        this.published = context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
         if (!settings.heatmapPublishInterval().isZero()) {
             context.schedule(settings.heatmapPublishInterval(), PunctuationType.WALL_CLOCK_TIME, this::publishChanged);
         }
@@ -119,12 +122,12 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         counts.changedPopularity.add(tag);
     }
 
-    /** The counts of a key as last stored (nothing after a first start). */
+    /** The counts of a key as last published (nothing after a first start). */
     private LayerCounts restore(String model, int layer, int experts) {
         double halfLife = settings.heatmapHalfLifeTokens();
         LayerCounts counts = new LayerCounts(model, layer, experts, halfLife);
-        HeatmapSnapshot token = store.get(HeatmapSnapshots.key(model, layer, HeatmapKind.TOKEN_TO_TOKEN));
-        HeatmapSnapshot next = store.get(HeatmapSnapshots.key(model, layer, HeatmapKind.LAYER_TO_LAYER));
+        HeatmapSnapshot token = snapshot(HeatmapSnapshots.key(model, layer, HeatmapKind.TOKEN_TO_TOKEN));
+        HeatmapSnapshot next = snapshot(HeatmapSnapshots.key(model, layer, HeatmapKind.LAYER_TO_LAYER));
         if (token != null) {
             copy(HeatmapSnapshots.toTransitions(token, halfLife), counts.token);
         }
@@ -132,16 +135,20 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             copy(HeatmapSnapshots.toTransitions(next, halfLife), counts.nextLayer);
         }
         String prefix = HeatmapSnapshots.popularityKey(model, layer, null);
-        try (KeyValueIterator<String, HeatmapSnapshot> it = store.prefixScan(prefix, new StringSerializer())) {
+        try (KeyValueIterator<String, byte[]> it = published.prefixScan(prefix, new StringSerializer())) {
             while (it.hasNext()) {
-                var e = it.next();
-                if (e.value.getKind() == HeatmapKind.POPULARITY) {
-                    counts.popularity.put(e.value.getTag() == null ? "" : e.value.getTag(),
-                            HeatmapSnapshots.toPopularity(e.value));
+                HeatmapSnapshot s = HeatmapSnapshots.decode(it.next().value);
+                if (s.getKind() == HeatmapKind.POPULARITY) {
+                    counts.popularity.put(s.getTag() == null ? "" : s.getTag(), HeatmapSnapshots.toPopularity(s));
                 }
             }
         }
         return counts;
+    }
+
+    private HeatmapSnapshot snapshot(String key) {
+        byte[] bytes = published.get(key);
+        return bytes == null ? null : HeatmapSnapshots.decode(bytes);
     }
 
     private static void copy(TransitionHeatmap from, TransitionHeatmap to) {
@@ -156,14 +163,14 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         }
     }
 
-    /** Every changed heatmap of every changed key: to the store, moe.heatmaps and moe.prediction-tables. */
+    /** Every changed heatmap of every changed key: to moe.heatmaps and moe.prediction-tables. */
     private void publishChanged(long now) {
         for (String key : dirty) {
             LayerCounts c = layers.get(key);
             if (c.changedTransitions) {
                 HeatmapSnapshot token = HeatmapSnapshots.ofTransitions(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN,
                         c.token, now);
-                put(HeatmapSnapshots.key(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN), token, now);
+                publish(HeatmapSnapshots.key(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN), token, now);
                 // Token-level rows drive HBM copies, layer-level rows LLC prefetch (Insight 2).
                 context.forward(new Record<>(HeatmapSnapshots.tableKey(c.model, c.layer, PredictionLevel.TOKEN),
                         new HeatmapPublication(null, HeatmapSnapshots.table(c.model, c.layer, PredictionLevel.TOKEN,
@@ -171,7 +178,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
                 if (c.nextLayer.total(0) > 0) {
                     HeatmapSnapshot next = HeatmapSnapshots.ofTransitions(c.model, c.layer,
                             HeatmapKind.LAYER_TO_LAYER, c.nextLayer, now);
-                    put(HeatmapSnapshots.key(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER), next, now);
+                    publish(HeatmapSnapshots.key(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER), next, now);
                     context.forward(new Record<>(HeatmapSnapshots.tableKey(c.model, c.layer, PredictionLevel.LAYER),
                             new HeatmapPublication(null, HeatmapSnapshots.table(c.model, c.layer,
                                     PredictionLevel.LAYER, c.nextLayer, settings.tableWidth(), now)), now));
@@ -180,7 +187,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             }
             for (String tag : c.changedPopularity) {
                 String t = tag.isEmpty() ? null : tag;
-                put(HeatmapSnapshots.popularityKey(c.model, c.layer, t),
+                publish(HeatmapSnapshots.popularityKey(c.model, c.layer, t),
                         HeatmapSnapshots.ofPopularity(c.model, c.layer, t, c.popularity.get(tag), now), now);
             }
             c.changedPopularity.clear();
@@ -188,8 +195,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         dirty.clear();
     }
 
-    private void put(String key, HeatmapSnapshot snapshot, long now) {
-        store.put(key, snapshot);
+    private void publish(String key, HeatmapSnapshot snapshot, long now) {
         context.forward(new Record<>(key, new HeatmapPublication(snapshot, null), now));
     }
 

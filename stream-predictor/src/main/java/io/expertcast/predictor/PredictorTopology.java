@@ -34,10 +34,12 @@ import org.apache.kafka.streams.state.Stores;
  *   -> scores, repartitioned by model (SCORES_REPARTITION) -> {@link DecodeAccuracyAggregator} [ACCURACY_STORE]
  *        -> moe.predictor-metrics (key model/predictor/tag, every publish interval)
  *   -> layer selections, repartitioned by model/layer shard (LAYER_SELECTIONS_REPARTITION)
- *        -> {@link LayerHeatmapProcessor} [HEATMAP_STORE] -> moe.heatmaps, moe.prediction-tables
+ *        -> {@link LayerHeatmapProcessor} [counts in memory, restored from GLOBAL_HEATMAPS_STORE]
+ *        -> moe.heatmaps, moe.prediction-tables
  *   -> rejected records -> moe.dead-letter
- * moe.heatmaps -> {@link GlobalHeatmapsProcessor} -> GLOBAL_HEATMAPS_STORE (a global store: every instance holds every
- *   model/layer) and {@link PublishedHeatmaps} (each snapshot parsed once, shared by the instance's tasks)
+ * moe.heatmaps -> {@link GlobalHeatmapsProcessor} -> GLOBAL_HEATMAPS_STORE (a global store of the topic's bytes:
+ *   every instance holds every model/layer) and {@link PublishedHeatmaps} (each snapshot parsed once, shared by the
+ *   instance's tasks)
  * </pre>
  */
 public final class PredictorTopology {
@@ -53,9 +55,11 @@ public final class PredictorTopology {
     public static final String REQUEST_STEPS_STORE = "predictor-request-steps";
     /** {@code model/predictor/tag} -> cumulative accuracy ({@link PredictorMetrics}); tag * = all requests. */
     public static final String ACCURACY_STORE = "predictor-decode-accuracy";
-    /** moe.heatmaps key -> the {@link HeatmapSnapshot} this instance's aggregator last published (its own keys). */
-    public static final String HEATMAP_STORE = "predictor-layer-heatmaps";
-    /** moe.heatmaps key -> {@link HeatmapSnapshot} (ValueAndTimestamp), every key: a global store from moe.heatmaps. */
+    /**
+     * moe.heatmaps key -> the {@link HeatmapSnapshot}'s bytes as published, every key: a global store from
+     * moe.heatmaps. Read by the per-request side (through {@link PublishedHeatmaps}), by the aggregator when it
+     * restores a key, and by interactive queries.
+     */
     public static final String GLOBAL_HEATMAPS_STORE = "predictor-global-heatmaps";
     /** Name of the repartition topic carrying per-step scores keyed by model. */
     public static final String SCORES_REPARTITION = "predictor-decode-scores-by-model";
@@ -79,11 +83,10 @@ public final class PredictorTopology {
         // A global store with its own processor (rather than a global table), so that every snapshot is
         // parsed once per instance when it arrives, not by every task on every read.
         PublishedHeatmaps published = new PublishedHeatmaps();
-        builder.addGlobalStore(Stores.timestampedKeyValueStoreBuilder(
-                        Stores.persistentTimestampedKeyValueStore(GLOBAL_HEATMAPS_STORE),
-                        Topics.HEATMAPS.keySerde(), Topics.HEATMAPS.valueSerde()).withLoggingDisabled(),
+        builder.addGlobalStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(GLOBAL_HEATMAPS_STORE),
+                        Topics.HEATMAPS.keySerde(), Serdes.ByteArray()).withLoggingDisabled(),
                 Topics.HEATMAPS.name(),
-                Consumed.with(Topics.HEATMAPS.keySerde(), Topics.HEATMAPS.valueSerde()).withName("global-heatmaps-source"),
+                Consumed.with(Topics.HEATMAPS.keySerde(), Serdes.ByteArray()).withName("global-heatmaps-source"),
                 () -> new GlobalHeatmapsProcessor(published));
 
         StoreBuilder<?> requestStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(REQUEST_STORE),
@@ -119,23 +122,11 @@ public final class PredictorTopology {
                 .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
                         Topics.DEAD_LETTER.valueSerde()).withName("forecast-dead-letter-sink"));
 
-        StoreBuilder<?> heatmapStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(HEATMAP_STORE),
-                Serdes.String(), Topics.HEATMAPS.valueSerde());
         var publications = branches.get("forecast-layer")
                 .mapValues(ForecastOutput::layerSelections, Named.as("layer-selections"))
                 .repartition(Repartitioned.with(Serdes.String(), serdes.serde(LayerSelections.class))
                         .withName(LAYER_SELECTIONS_REPARTITION))
-                .process(new ProcessorSupplier<String, LayerSelections, String, HeatmapPublication>() {
-                    @Override
-                    public LayerHeatmapProcessor get() {
-                        return new LayerHeatmapProcessor(settings);
-                    }
-
-                    @Override
-                    public Set<StoreBuilder<?>> stores() {
-                        return Set.of(heatmapStore);
-                    }
-                }, Named.as("layer-heatmaps"))
+                .process(() -> new LayerHeatmapProcessor(settings), Named.as("layer-heatmaps"))
                 .split(Named.as("heatmap-"))
                 .branch((k, v) -> v.snapshot() != null, Branched.as("snapshot"))
                 .defaultBranch(Branched.as("table"));

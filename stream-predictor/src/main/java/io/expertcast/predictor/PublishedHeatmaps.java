@@ -15,20 +15,20 @@ import java.util.function.Function;
  * modified.
  */
 final class PublishedHeatmaps {
-    /** One key's snapshot (null: none published) and what readers parsed from it. */
+    /** One key's snapshot as published (null: none) and what readers parsed from it. */
     private static final class Entry {
-        final HeatmapSnapshot snapshot;
+        final byte[] snapshot;
         volatile Object parsed;
 
-        Entry(HeatmapSnapshot snapshot) {
+        Entry(byte[] snapshot) {
             this.snapshot = snapshot;
         }
     }
 
     private final Map<String, Entry> entries = new ConcurrentHashMap<>();
 
-    /** A new snapshot of a key (null: deleted): later reads parse it. */
-    void published(String key, HeatmapSnapshot snapshot) {
+    /** A new snapshot of a key, the topic's bytes (null: deleted): the first read after decodes and parses it. */
+    void published(String key, byte[] snapshot) {
         entries.put(key, new Entry(snapshot));
     }
 
@@ -42,7 +42,7 @@ final class PublishedHeatmaps {
      * start, the snapshot comes from {@code stored} (the store), unless an update arrived meanwhile.
      */
     @SuppressWarnings("unchecked")
-    <T> T get(String key, Function<String, HeatmapSnapshot> stored, Function<HeatmapSnapshot, T> parse) {
+    <T> T get(String key, Function<String, byte[]> stored, Function<HeatmapSnapshot, T> parse) {
         Entry e = entries.get(key);
         if (e == null) {
             Entry loaded = new Entry(stored.apply(key));
@@ -54,7 +54,8 @@ final class PublishedHeatmaps {
         }
         Object p = e.parsed;
         if (p == null) {
-            p = parse.apply(e.snapshot); // two threads may both parse: same value, harmless
+            // Decoded on the reading stream thread, once per snapshot (two threads may both: same value, harmless).
+            p = parse.apply(e.snapshot == null ? null : HeatmapSnapshots.decode(e.snapshot));
             e.parsed = p;
         }
         return (T) p;

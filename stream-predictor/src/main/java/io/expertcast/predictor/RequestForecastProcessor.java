@@ -8,7 +8,6 @@ import io.expertcast.core.predict.DecodePlan;
 import io.expertcast.core.predict.DecodePlanner;
 import io.expertcast.core.predict.PrefillHeatmap;
 import io.expertcast.core.predict.RequestHistory;
-import io.expertcast.schemas.HeatmapSnapshot;
 import io.expertcast.schemas.LayerSelections;
 import io.expertcast.schemas.LayerTokens;
 import io.expertcast.schemas.LayerPrediction;
@@ -41,7 +40,6 @@ import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
-import org.apache.kafka.streams.state.ValueAndTimestamp;
 
 /**
  * Insights 1-2 per request (key = request id, validated selections), state in
@@ -108,7 +106,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         this.requests = context.getStateStore(PredictorTopology.REQUEST_STORE);
         this.steps = context.getStateStore(PredictorTopology.REQUEST_STEPS_STORE);
         live.clear(); // a task (re)initialised after a failure restores its stores: rebuild from them
-        ReadOnlyKeyValueStore<String, ValueAndTimestamp<HeatmapSnapshot>> heatmaps =
+        ReadOnlyKeyValueStore<String, byte[]> heatmaps =
                 context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
         this.global = new GlobalHeatmaps(heatmaps, published);
         Duration timeout = settings.requestIdleTimeout();

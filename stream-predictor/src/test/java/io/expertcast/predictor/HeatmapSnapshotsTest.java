@@ -9,6 +9,7 @@ import io.expertcast.schemas.HeatmapKind;
 import io.expertcast.schemas.HeatmapRow;
 import io.expertcast.schemas.HeatmapSnapshot;
 import io.expertcast.schemas.Topics;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class HeatmapSnapshotsTest {
@@ -36,13 +37,55 @@ class HeatmapSnapshotsTest {
             }
         }
         HeatmapSnapshot s = HeatmapSnapshots.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 0);
-        int cells = s.getRows().stream().mapToInt(r -> r.getTargets().size()).sum();
-        assertTrue(cells <= HeatmapSnapshots.MAX_CELLS && cells > HeatmapSnapshots.MAX_CELLS / 2, "cells " + cells);
-        HeatmapRow row = s.getRows().get(5);
-        int[] top = h.successors(0, 5, row.getTargets().size());
-        assertEquals(h.count(0, 5, top[top.length - 1]),
-                row.getWeights().stream().mapToDouble(Double::doubleValue).min().orElseThrow(), 0.0);
+        int[] cells = new int[1];
+        double[] row5Min = {Double.MAX_VALUE};
+        int[] row5Cells = new int[1];
+        HeatmapSnapshots.forEachCell(s, (from, to, w) -> {
+            cells[0]++;
+            if (from == 5) {
+                row5Cells[0]++;
+                row5Min[0] = Math.min(row5Min[0], w);
+            }
+        });
+        assertTrue(cells[0] <= HeatmapSnapshots.MAX_CELLS && cells[0] > HeatmapSnapshots.MAX_CELLS / 2, "cells " + cells[0]);
+        int[] top = h.successors(0, 5, row5Cells[0]);
+        assertEquals(h.count(0, 5, top[top.length - 1]), row5Min[0], 0.0);
         byte[] bytes = Topics.HEATMAPS.valueSerde().serializer().serialize(Topics.HEATMAPS.name(), s);
         assertTrue(bytes.length < 1_000_000, bytes.length + " bytes");
+    }
+
+    @Test
+    void aDense256TableGoesWholeInOneRecord() {
+        int experts = 256; // DeepSeek-V3
+        TransitionHeatmap h = new TransitionHeatmap(1, experts, 500);
+        for (int i = 0; i < experts; i++) {
+            for (int j = 0; j < experts; j++) {
+                h.add(0, i, j, 0.5 + (i * 31 + j * 17) % 97);
+            }
+            h.tick();
+        }
+        HeatmapSnapshot s = HeatmapSnapshots.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 0);
+        byte[] bytes = Topics.HEATMAPS.valueSerde().serializer().serialize(Topics.HEATMAPS.name(), s);
+        assertTrue(bytes.length < 1_000_000, bytes.length + " bytes");
+        HeatmapSnapshot back = Topics.HEATMAPS.valueSerde().deserializer().deserialize(Topics.HEATMAPS.name(), bytes);
+        TransitionHeatmap read = HeatmapSnapshots.toTransitions(back, 0);
+        for (int i = 0; i < experts; i++) {
+            for (int j = 0; j < experts; j++) {
+                assertEquals(h.count(0, i, j), read.count(0, i, j), 0.0, i + "->" + j);
+            }
+        }
+    }
+
+    @Test
+    void aSnapshotWithRowsAsWrittenUpToV2StillReads() {
+        HeatmapSnapshot v2 = HeatmapSnapshot.newBuilder().setModel("m").setLayer(0).setKind(HeatmapKind.TOKEN_TO_TOKEN)
+                .setNumExperts(4).setTotalMass(5).setTag(null).setEventTimeMs(0)
+                .setRows(List.of(HeatmapRow.newBuilder().setExpert(1).setTargets(List.of(0, 3))
+                        .setWeights(List.of(2.0, 3.0)).build()))
+                .build();
+        TransitionHeatmap h = HeatmapSnapshots.toTransitions(v2, 0);
+        assertEquals(2.0, h.count(0, 1, 0));
+        assertEquals(3.0, h.count(0, 1, 3));
+        assertEquals(5.0, h.rowTotal(0, 1));
     }
 }

@@ -298,15 +298,16 @@ class PredictorTopologyTest {
         // The global heatmaps count each request's consecutive tokens once (k x k pairs each):
         // dup 4 + 3 tokens, good 5 + 3, after 3 + 2; late nothing.
         driver.advanceWallClockTime(PredictorSettings.DEFAULT_HEATMAP_PUBLISH_INTERVAL);
-        KeyValueStore<String, io.expertcast.schemas.HeatmapSnapshot> heatmaps =
-                driver.getKeyValueStore(PredictorTopology.HEATMAP_STORE);
+        KeyValueStore<String, byte[]> published = driver.getKeyValueStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
+        java.util.function.Function<String, io.expertcast.schemas.HeatmapSnapshot> heatmap =
+                key -> HeatmapSnapshots.decode(published.get(key));
         double pairs = (6 + 7 + 4) * TOY.topK() * TOY.topK();
         for (int layer = 0; layer < TOY.numMoeLayers(); layer++) {
-            assertEquals(pairs, heatmaps.get("toy-moe/" + layer + "/TOKEN_TO_TOKEN").getTotalMass(), 0.0);
+            assertEquals(pairs, heatmap.apply("toy-moe/" + layer + "/TOKEN_TO_TOKEN").getTotalMass(), 0.0);
             // popularity: the finished requests' every selection, once
-            assertEquals((7 + 8 + 5) * TOY.topK(), heatmaps.get("toy-moe/" + layer + "/POPULARITY").getTotalMass(), 0.0);
+            assertEquals((7 + 8 + 5) * TOY.topK(), heatmap.apply("toy-moe/" + layer + "/POPULARITY").getTotalMass(), 0.0);
         }
-        assertEquals((7 + 8 + 5) * TOY.topK(), heatmaps.get("toy-moe/0/POPULARITY/b:mmlu").getTotalMass(), 0.0);
+        assertEquals((7 + 8 + 5) * TOY.topK(), heatmap.apply("toy-moe/0/POPULARITY/b:mmlu").getTotalMass(), 0.0);
         assertTrue(requestStoreIsEmpty(), "dup, good and after ended; late never got state");
     }
 

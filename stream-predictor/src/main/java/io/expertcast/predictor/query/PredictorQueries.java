@@ -227,7 +227,8 @@ public final class PredictorQueries {
         PredictionLevel tableLevel = PredictionLevel.valueOf(level);
         HeatmapKind kind = tableLevel == PredictionLevel.TOKEN ? HeatmapKind.TOKEN_TO_TOKEN : HeatmapKind.LAYER_TO_LAYER;
         String key = HeatmapSnapshots.key(shape.id(), layer, kind);
-        HeatmapSnapshot snapshot = stores.<String, HeatmapSnapshot>global(PredictorTopology.GLOBAL_HEATMAPS_STORE, key)
+        HeatmapSnapshot snapshot = stores.<String, byte[]>global(PredictorTopology.GLOBAL_HEATMAPS_STORE, key)
+                .map(HeatmapSnapshots::decode)
                 .orElseThrow(() -> QueryException.notFound("no " + level.toLowerCase(Locale.ROOT)
                         + "-level table published yet for " + tableKey(shape.id(), layer, level)));
         ObjectNode body = (ObjectNode) AvroJson.toJson(HeatmapSnapshots.table(snapshot, tableLevel, tableWidth));
