@@ -298,9 +298,9 @@ class PredictorTopologyTest {
         // The global heatmaps count each request's consecutive tokens once (k x k pairs each):
         // dup 4 + 3 tokens, good 5 + 3, after 3 + 2; late nothing.
         driver.advanceWallClockTime(PredictorSettings.DEFAULT_HEATMAP_PUBLISH_INTERVAL);
-        KeyValueStore<String, byte[]> published = driver.getKeyValueStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
+        KeyValueStore<String, byte[]> globalStore = driver.getKeyValueStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
         java.util.function.Function<String, io.expertcast.schemas.HeatmapSnapshot> heatmap =
-                key -> HeatmapSnapshots.decode(published.get(key));
+                key -> HeatmapSnapshots.decode(globalStore.get(key));
         double pairs = (6 + 7 + 4) * TOY.topK() * TOY.topK();
         for (int layer = 0; layer < TOY.numMoeLayers(); layer++) {
             assertEquals(pairs, heatmap.apply("toy-moe/" + layer + "/TOKEN_TO_TOKEN").getTotalMass(), 0.0);
