@@ -6,6 +6,8 @@ import io.expertcast.schemas.HeatmapSnapshot;
 import io.expertcast.schemas.LayerSelections;
 import io.expertcast.schemas.LayerTokens;
 import io.expertcast.schemas.PredictionLevel;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -40,8 +42,8 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  */
 final class LayerHeatmapProcessor implements Processor<String, LayerSelections, String, HeatmapPublication> {
     private final PredictorSettings settings;
-    private final Map<String, LayerCounts> layers = new HashMap<>();
-    private final Set<String> dirty = new LinkedHashSet<>();
+    private final Map<String, LayerCounts[]> models = new HashMap<>(); // model -> counts by MoE layer
+    private final List<LayerCounts> dirty = new ArrayList<>();       // changed since the last publication
     private ProcessorContext<String, HeatmapPublication> context;
     private ReadOnlyKeyValueStore<String, byte[]> published;
 
@@ -54,6 +56,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         final Map<String, double[]> popularity = new TreeMap<>(); // "" = all requests
         final Set<String> changedPopularity = new LinkedHashSet<>();
         boolean changedTransitions;
+        boolean dirty;
 
         LayerCounts(String model, int layer, int experts, double halfLife) {
             this.model = model;
@@ -79,38 +82,64 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     @Override
     public void process(Record<String, LayerSelections> record) {
         LayerSelections in = record.value();
+        String model = in.getModel();
         int k = in.getTopK();
+        int experts = in.getNumExperts();
+        // v2: the tokens of many events, packed; observed in the order the request side saw them.
+        if (in.getPacked().remaining() > 0) {
+            PackedLayerTokens.forEach(in.getPacked(), experts, k,
+                    (layer, previous, tokens, next) -> observe(counts(model, layer, experts), k, previous, tokens, next));
+        }
         for (LayerTokens layer : in.getLayers()) {
-            String key = in.getModel() + "/" + layer.getLayer();
-            LayerCounts counts = layers.computeIfAbsent(key,
-                    x -> restore(in.getModel(), layer.getLayer(), in.getNumExperts()));
-            int[] tokens = ints(layer.getTokens());
-            int[] next = ints(layer.getNextLayer());
-            int[] previous = layer.getPrevious().isEmpty() ? null : ints(layer.getPrevious());
-            int previousAt = 0;
-            for (int t = 0; t < tokens.length / k; t++) {
-                counts.token.tick();
-                counts.nextLayer.tick();
-                if (previous != null) {
-                    counts.token.observeToken(previous, previousAt, tokens, t * k, k);
-                }
-                if (next.length > 0) {
-                    counts.nextLayer.observeToken(tokens, t * k, next, t * k, k);
-                }
-                previous = tokens;
-                previousAt = t * k;
-                counts.changedTransitions = true;
-            }
+            LayerCounts counts = counts(model, layer.getLayer(), experts);
+            observe(counts, k, layer.getPrevious().isEmpty() ? null : ints(layer.getPrevious()),
+                    ints(layer.getTokens()), ints(layer.getNextLayer()));
             if (!layer.getFinishedCounts().isEmpty()) {
                 addPopularity(counts, "", layer.getFinishedCounts());
                 for (String tag : in.getTags()) {
                     addPopularity(counts, tag, layer.getFinishedCounts());
                 }
             }
-            dirty.add(key);
         }
         if (settings.heatmapPublishInterval().isZero()) {
             publishChanged(context.currentSystemTimeMs());
+        }
+    }
+
+    /** A (model, layer)'s counts, restored from its last snapshot when first seen; marked for publication. */
+    private LayerCounts counts(String model, int layer, int experts) {
+        LayerCounts[] byLayer = models.get(model);
+        if (byLayer == null || byLayer.length <= layer) {
+            byLayer = byLayer == null ? new LayerCounts[layer + 1] : Arrays.copyOf(byLayer, layer + 1);
+            models.put(model, byLayer);
+        }
+        LayerCounts counts = byLayer[layer];
+        if (counts == null) {
+            counts = restore(model, layer, experts);
+            byLayer[layer] = counts;
+        }
+        if (!counts.dirty) {
+            counts.dirty = true;
+            dirty.add(counts);
+        }
+        return counts;
+    }
+
+    /** Each token ticks both heatmaps once (the half-life is in tokens), then counts its k x k pairs. */
+    private static void observe(LayerCounts counts, int k, int[] previous, int[] tokens, int[] next) {
+        int previousAt = 0;
+        for (int t = 0; t < tokens.length / k; t++) {
+            counts.token.tick();
+            counts.nextLayer.tick();
+            if (previous != null) {
+                counts.token.observeToken(previous, previousAt, tokens, t * k, k);
+            }
+            if (next.length > 0) {
+                counts.nextLayer.observeToken(tokens, t * k, next, t * k, k);
+            }
+            previous = tokens;
+            previousAt = t * k;
+            counts.changedTransitions = true;
         }
     }
 
@@ -165,8 +194,8 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
 
     /** Every changed heatmap of every changed key: to moe.heatmaps and moe.prediction-tables. */
     private void publishChanged(long now) {
-        for (String key : dirty) {
-            LayerCounts c = layers.get(key);
+        for (LayerCounts c : dirty) {
+            c.dirty = false;
             if (c.changedTransitions) {
                 HeatmapSnapshot token = HeatmapSnapshots.ofTransitions(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN,
                         c.token, now);

@@ -74,6 +74,14 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
      * about 180 KB); more in flight per task still work, rebuilt from the stores when evicted, but slower.
      */
     static final int DEFAULT_LIVE_REQUESTS = 1024;
+    /**
+     * How often the scores and the heatmap lessons of the records processed meanwhile are handed on, as one
+     * record per key (see {@link ScoreSums}, {@link SelectionBatches}); with a heatmap publication after every
+     * record (interval zero: tests), after every record too, so that publication stays deterministic. The
+     * batches are in memory: a crash loses at most one interval of them (never counts anything twice),
+     * the same bound as the heatmap aggregator's own in-memory counts.
+     */
+    static final Duration BATCH_INTERVAL = Duration.ofMillis(100);
 
     private final PredictorSettings settings;
     private final DecodePlanner planner;
@@ -89,6 +97,10 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     };
     private GlobalHeatmaps global;
     private long latestEventTimeMs = Long.MIN_VALUE; // the newest event time this task has seen
+    /** Scores and heatmap lessons not yet handed on (every {@link #BATCH_INTERVAL}, or per record). */
+    private final ScoreSums scores = new ScoreSums();
+    private final SelectionBatches selections = new SelectionBatches();
+    private long batchTimestamp = Long.MIN_VALUE; // the newest record timestamp in the batches
 
     private final PublishedHeatmaps published;
     private final int liveRequests;
@@ -114,6 +126,27 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         // requests exactly as it would have live.
         context.schedule(timeout.dividedBy(4).isZero() ? timeout : timeout.dividedBy(4), PunctuationType.STREAM_TIME,
                 this::dropIdleRequests);
+        if (!perRecordBatches()) {
+            context.schedule(BATCH_INTERVAL, PunctuationType.WALL_CLOCK_TIME, now -> handOnBatches());
+        }
+    }
+
+    private boolean perRecordBatches() {
+        return settings.heatmapPublishInterval().isZero();
+    }
+
+    /** The summed scores (key model) and the packed heatmap lessons (key model/shard), downstream. */
+    private void handOnBatches() {
+        if (batchTimestamp == Long.MIN_VALUE) {
+            return;
+        }
+        for (var score : scores.drain()) {
+            context.forward(new Record<>(score.getModel(), ForecastOutput.score(score), batchTimestamp));
+        }
+        for (var batch : selections.drain()) {
+            context.forward(new Record<>(batch.key, ForecastOutput.layerSelections(batch.value), batchTimestamp));
+        }
+        batchTimestamp = Long.MIN_VALUE;
     }
 
     /**
@@ -207,6 +240,13 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
 
     @Override
     public void process(Record<String, SelectionEvent> record) {
+        processEvent(record);
+        if (perRecordBatches()) {
+            handOnBatches();
+        }
+    }
+
+    private void processEvent(Record<String, SelectionEvent> record) {
         SelectionEvent event = record.value();
         latestEventTimeMs = Math.max(latestEventTimeMs, event.getEventTimeMs());
         // Validated upstream: the model is in the catalog and the ids fit its shape.
@@ -404,19 +444,14 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         return plan;
     }
 
-    /** Scores one step against one prediction, per MoE layer, and forwards the delta keyed by model. */
+    /** Scores one step against one prediction, per MoE layer, into the batch's sums (keyed by model). */
     private void score(Record<String, SelectionEvent> record, ModelShape shape, String predictor, int[] ids,
                        int[][] predicted, long requestCount, double[] spearman) {
         SelectionEvent event = record.value();
         int layers = shape.numMoeLayers();
         int k = shape.topK();
-        List<Long> layerHits = new ArrayList<>(layers);
-        List<Long> layerPredicted = new ArrayList<>(layers);
-        List<Long> layerHitSamples = new ArrayList<>(layers);
-        List<Double> layerRecall = new ArrayList<>(layers);
-        long hits = 0;
-        long predictedTotal = 0;
-        long hitSamples = 0;
+        int[] layerHits = new int[layers];
+        int[] layerPredicted = new int[layers];
         for (int l = 0; l < layers; l++) {
             int h = 0;
             for (int slot = 0; slot < k; slot++) {
@@ -425,46 +460,12 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
                     h++;
                 }
             }
-            hits += h;
-            predictedTotal += predicted[l].length;
-            hitSamples += h > 0 ? 1 : 0;
-            layerHits.add((long) h);
-            layerPredicted.add((long) predicted[l].length);
-            layerHitSamples.add(h > 0 ? 1L : 0L);
-            layerRecall.add(h / (double) k);
+            layerHits[l] = h;
+            layerPredicted[l] = predicted[l].length;
         }
-        List<Double> spearmanSum = new ArrayList<>();
-        List<Long> spearmanRequests = new ArrayList<>();
-        if (spearman != null) {
-            for (double rho : spearman) {
-                spearmanSum.add(Double.isNaN(rho) ? 0.0 : rho);
-                spearmanRequests.add(Double.isNaN(rho) ? 0L : 1L);
-            }
-        }
-        long selected = (long) layers * k;
-        context.forward(record.withKey(event.getModel()).withValue(ForecastOutput.score(PredictorMetrics.newBuilder()
-                .setModel(event.getModel())
-                .setPredictor(predictor)
-                .setN(settings.n())
-                .setSamples(layers)
-                .setHits(hits)
-                .setSelected(selected)
-                .setRecall(hits / (double) selected)
-                .setRequests(requestCount)
-                .setPredicted(predictedTotal)
-                .setHitSamples(hitSamples)
-                .setPrecision(predictedTotal == 0 ? 0.0 : hits / (double) predictedTotal)
-                .setHitRate(hitSamples / (double) layers)
-                .setTag(event.getBenchmark() == null ? "*" : event.getBenchmark())
-                .setLayerHits(layerHits)
-                .setLayerPredicted(layerPredicted)
-                .setLayerHitSamples(layerHitSamples)
-                .setLayerRecall(layerRecall)
-                .setLayerSpearmanSum(spearmanSum)
-                .setLayerSpearmanRequests(spearmanRequests)
-                .setLayerSpearman(List.of())
-                .setEventTimeMs(event.getEventTimeMs())
-                .build())));
+        scores.add(event.getModel(), predictor, event.getBenchmark() == null ? "*" : event.getBenchmark(), settings.n(),
+                k, layerHits, layerPredicted, requestCount, spearman, event.getEventTimeMs());
+        batchTimestamp = Math.max(batchTimestamp, record.timestamp());
     }
 
     /** Per MoE layer, Spearman between the request's prefill counts and its decode counts (Ob3); NaN if constant. */
@@ -489,54 +490,42 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     }
 
     /**
-     * What the event teaches the global heatmaps, one record per layer shard (key model/shard, layer l in
-     * shard l mod shards): per MoE layer the event's tokens, the request's previous token there, the same
-     * tokens at the next MoE layer; with {@code finished}, the request's counts and its tag keys
-     * (popularity is learned from finished requests).
+     * What the event teaches the global heatmaps: per MoE layer the event's tokens, the request's previous
+     * token there, the same tokens at the next MoE layer, into the batch of the layer's shard (key
+     * model/shard, layer l in shard l mod shards); with {@code finished}, at once, one record per shard of
+     * the request's counts and its tag keys (popularity is learned from finished requests).
      */
     private void forwardLayerSelections(Record<String, SelectionEvent> record, ModelShape shape, int[] previous,
                                         int[] ids, RequestHistory finished) {
         SelectionEvent event = record.value();
         int layers = shape.numMoeLayers();
         int k = shape.topK();
-        int tokens = ids.length / (layers * k);
         int shards = Math.min(settings.heatmapShards(), layers);
-        List<String> tags = finished == null ? List.of()
-                : BlendedPredictor.tagKeys(event.getBenchmark(), event.getSubject(), event.getLanguage());
+        selections.add(event.getModel(), layers, shape.numExperts(), k, shards, previous, ids, event.getEventTimeMs());
+        batchTimestamp = Math.max(batchTimestamp, record.timestamp());
+        if (finished == null) {
+            return;
+        }
+        List<String> tags = BlendedPredictor.tagKeys(event.getBenchmark(), event.getSubject(), event.getLanguage());
         List<List<LayerTokens>> byShard = new ArrayList<>(shards);
         for (int g = 0; g < shards; g++) {
             byShard.add(new ArrayList<>());
         }
         for (int l = 0; l < layers; l++) {
-            List<Integer> here = new ArrayList<>(tokens * k);
-            List<Integer> next = new ArrayList<>(l + 1 < layers ? tokens * k : 0);
-            for (int t = 0; t < tokens; t++) {
-                int base = t * layers * k;
-                for (int s = 0; s < k; s++) {
-                    here.add(ids[base + l * k + s]);
-                    if (l + 1 < layers) {
-                        next.add(ids[base + (l + 1) * k + s]);
-                    }
-                }
-            }
-            List<Integer> counts = List.of();
-            if (finished != null) {
-                int[] c = new int[shape.numExperts()];
-                for (int e = 0; e < c.length; e++) {
-                    c[e] = finished.count(l, e);
-                }
-                counts = toList(c);
+            int[] c = new int[shape.numExperts()];
+            for (int e = 0; e < c.length; e++) {
+                c[e] = finished.count(l, e);
             }
             byShard.get(l % shards).add(LayerTokens.newBuilder()
                     .setLayer(l)
-                    .setPrevious(previous == null ? List.of() : toList(Arrays.copyOfRange(previous, l * k, (l + 1) * k)))
-                    .setTokens(here)
-                    .setNextLayer(next)
-                    .setFinishedCounts(counts)
+                    .setPrevious(List.of())
+                    .setTokens(List.of())
+                    .setNextLayer(List.of())
+                    .setFinishedCounts(toList(c))
                     .build());
         }
         for (int g = 0; g < shards; g++) {
-            LayerSelections selections = LayerSelections.newBuilder()
+            LayerSelections counts = LayerSelections.newBuilder()
                     .setModel(event.getModel())
                     .setNumExperts(shape.numExperts())
                     .setTopK(k)
@@ -544,8 +533,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
                     .setTags(tags)
                     .setEventTimeMs(event.getEventTimeMs())
                     .build();
-            context.forward(record.withKey(event.getModel() + "/" + g)
-                    .withValue(ForecastOutput.layerSelections(selections)));
+            context.forward(record.withKey(event.getModel() + "/" + g).withValue(ForecastOutput.layerSelections(counts)));
         }
     }
 

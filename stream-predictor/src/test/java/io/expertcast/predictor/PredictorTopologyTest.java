@@ -99,6 +99,15 @@ class PredictorTopologyTest {
     }
 
     /** The latest published value of each metrics key. */
+    /**
+     * The request side hands its batches of scores and heatmap lessons on, then the aggregators publish:
+     * two wall-clock schedules, in that order.
+     */
+    private void handOnAndPublish(java.time.Duration publication) {
+        driver.advanceWallClockTime(RequestForecastProcessor.BATCH_INTERVAL);
+        driver.advanceWallClockTime(publication);
+    }
+
     private Map<String, PredictorMetrics> latestMetrics() {
         Map<String, PredictorMetrics> latest = new java.util.TreeMap<>();
         metrics.readKeyValuesToList().forEach(kv -> latest.put(kv.key, kv.value));
@@ -130,7 +139,7 @@ class PredictorTopologyTest {
                 TraceEvents.randomRequest(TOY, "toy/c", 5, 8, 13));
         List<SelectionEvent> events = TraceEvents.lockstep(requests, 3);
         pipe(events);
-        driver.advanceWallClockTime(INTERVAL);
+        handOnAndPublish(INTERVAL);
         List<PrefetchCommand> inMemory = prefetch.readValuesToList();
         Map<String, PredictorMetrics> inMemoryMetrics = latestMetrics();
         driver.close();
@@ -147,7 +156,7 @@ class PredictorTopologyTest {
         metrics = driver.createOutputTopic(Topics.PREDICTOR_METRICS.name(),
                 Topics.PREDICTOR_METRICS.keySerde().deserializer(), Topics.PREDICTOR_METRICS.valueSerde().deserializer());
         pipe(events);
-        driver.advanceWallClockTime(INTERVAL);
+        handOnAndPublish(INTERVAL);
         List<PrefetchCommand> rebuilt = prefetch.readValuesToList();
         assertEquals(8 + 5 + 7, rebuilt.stream().filter(c -> c.getScope() == PrefetchScope.NEXT_TOKEN).count());
         assertEquals(inMemory, rebuilt);
@@ -195,7 +204,7 @@ class PredictorTopologyTest {
                 commands.get(0).getSourcePassId());
 
         assertTrue(metrics.isEmpty(), "published only on the wall-clock schedule");
-        driver.advanceWallClockTime(INTERVAL);
+        handOnAndPublish(INTERVAL);
         Map<String, PredictorMetrics> published = latestMetrics();
         // 3 predictors, each for all requests (*) and for their benchmark.
         assertEquals(java.util.Set.of("toy-moe/decode_plan/*", "toy-moe/decode_plan/mmlu",
@@ -209,7 +218,7 @@ class PredictorTopologyTest {
         assertEquals(nextToken.getHits(), nextToken.getLayerHits().stream().mapToLong(Long::longValue).sum());
         assertEquals(expected.samples(), nextToken.getSamples());
 
-        driver.advanceWallClockTime(INTERVAL);
+        handOnAndPublish(INTERVAL);
         assertTrue(metrics.isEmpty(), "unchanged totals are not published again");
         assertTrue(requestStoreIsEmpty(), "every request's state is deleted after its last step");
         assertTrue(deadLetters.isEmpty());
@@ -217,7 +226,7 @@ class PredictorTopologyTest {
         // Totals are cumulative: one more request moves them to the evaluator's value on all five.
         RequestTrace e = TraceEvents.randomRequest(TOY, "toy/e", 2, 4, 5);
         pipe(TraceEvents.lockstep(List.of(e), 2));
-        driver.advanceWallClockTime(INTERVAL);
+        handOnAndPublish(INTERVAL);
         List<RequestTrace> withE = new java.util.ArrayList<>(requests);
         withE.add(e);
         assertSameAsEvaluator(DecodePlanEvaluator.evaluate(withE, N), latestMetrics().get(PREFILL_ONLY));
@@ -283,7 +292,7 @@ class PredictorTopologyTest {
         assertEquals(TraceEvents.decodeStep(late, 1, 0), Topics.SELECTIONS.valueSerde().deserializer()
                 .deserialize("t", letters.get(0).getValue().array()));
 
-        driver.advanceWallClockTime(INTERVAL);
+        handOnAndPublish(INTERVAL);
         Map<String, PredictorMetrics> published = latestMetrics();
         // "late" never had a prefill: nothing of it is counted. "dup" counts once per step, in every predictor.
         assertSameAsEvaluator(DecodePlanEvaluator.evaluate(List.of(dup, good, after), N), published.get(PREFILL_ONLY));
@@ -297,7 +306,7 @@ class PredictorTopologyTest {
                 && c.getScope() == PrefetchScope.NEXT_TOKEN).map(PrefetchCommand::getTargetStep).toList());
         // The global heatmaps count each request's consecutive tokens once (k x k pairs each):
         // dup 4 + 3 tokens, good 5 + 3, after 3 + 2; late nothing.
-        driver.advanceWallClockTime(PredictorSettings.DEFAULT_HEATMAP_PUBLISH_INTERVAL);
+        handOnAndPublish(PredictorSettings.DEFAULT_HEATMAP_PUBLISH_INTERVAL);
         KeyValueStore<String, byte[]> globalStore = driver.getKeyValueStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
         java.util.function.Function<String, io.expertcast.schemas.HeatmapSnapshot> heatmap =
                 key -> HeatmapSnapshots.decode(globalStore.get(key));
