@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.apache.kafka.streams.StreamsConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -61,6 +62,10 @@ public final class PredictorCommand implements Callable<Integer> {
     @Option(names = "--heatmap-shards", defaultValue = "" + PredictorSettings.DEFAULT_HEATMAP_SHARDS, description = "Keys a model's MoE layers are spread over for the heatmaps; the layer count = one key per layer (default: ${DEFAULT-VALUE})")
     int heatmapShards;
 
+    @Option(names = "--stream-threads", defaultValue = "1", description = "Kafka Streams threads of this instance; "
+            + "tasks (one per partition of moe.selections) are spread over them (default: ${DEFAULT-VALUE})")
+    int streamThreads;
+
     @Option(names = "--model-shape", description = "Extra model shape id:layers:moeLayers:experts:k[:hidden:intermediate] (repeatable)")
     List<String> modelShapes = new ArrayList<>();
 
@@ -70,9 +75,13 @@ public final class PredictorCommand implements Callable<Integer> {
         if (httpPort < 0 || httpPort > 65535) {
             throw new ParameterException(spec.commandLine(), "--http-port must be in 0..65535, got " + httpPort);
         }
+        if (streamThreads < 1) {
+            throw new ParameterException(spec.commandLine(), "--stream-threads must be at least 1, got " + streamThreads);
+        }
         PredictorApp.Queried predictor;
         try {
-            predictor = PredictorApp.startWithQueries(bootstrap, stateDir, settings, Map.of(), httpPort);
+            predictor = PredictorApp.startWithQueries(bootstrap, stateDir, settings,
+                    Map.of(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads), httpPort);
         } catch (BindException e) {
             throw new IOException("cannot serve queries on 127.0.0.1:" + httpPort + " (" + e.getMessage()
                     + "); choose another --http-port", e);

@@ -122,6 +122,9 @@ public final class PredictorBench implements Callable<Integer> {
     @Option(names = "--linger-ms", description = "Override the predictor's producer linger.ms (default: the Streams setting, 100 ms).")
     Integer lingerMs;
 
+    @Option(names = "--stream-threads", defaultValue = "1", description = "Kafka Streams threads of the predictor (default ${DEFAULT-VALUE}, as `expertcast predictor`).")
+    int streamThreads;
+
     @Option(names = "--commit-interval-ms", description = "Override the predictor's commit interval (default: StreamsSettings, 200 ms).")
     Integer commitIntervalMs;
 
@@ -130,8 +133,9 @@ public final class PredictorBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (requests <= 0 || batch <= 0 || partitions <= 0 || rate <= 0 || latencySeconds <= 0) {
-            System.err.println("bench predictor: --requests, --batch, --partitions, --rate and --latency-seconds must be positive");
+        if (requests <= 0 || batch <= 0 || partitions <= 0 || rate <= 0 || latencySeconds <= 0 || streamThreads <= 0) {
+            System.err.println("bench predictor: --requests, --batch, --partitions, --rate, --latency-seconds and "
+                    + "--stream-threads must be positive");
             return 2;
         }
         Path work = workDir != null ? workDir : WorkDir.defaultPath().resolve("bench").resolve("predictor");
@@ -184,6 +188,7 @@ public final class PredictorBench implements Callable<Integer> {
             if (commitIntervalMs != null) {
                 overrides.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitIntervalMs);
             }
+            overrides.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads);
             Properties base = StreamsSettings.base(appId, servers, work.resolve("state"), overrides);
             app[0] = PredictorApp.create(servers, work.resolve("state"), settings, overrides);
             KafkaStreams streams = app[0];
@@ -204,8 +209,8 @@ public final class PredictorBench implements Callable<Integer> {
             }
             double predictorSeconds = (System.nanoTime() - t0) / 1e9;
 
-            System.out.printf(Locale.ROOT, "%n== throughput (exactly_once_v2, commit every %s ms, producer linger %s)%n",
-                    base.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG),
+            System.out.printf(Locale.ROOT, "%n== throughput (exactly_once_v2, %d stream thread(s), commit every %s ms, "
+                    + "producer linger %s)%n", streamThreads, base.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG),
                     lingerMs == null ? "100 ms (Streams' default)" : lingerMs + " ms");
             System.out.printf(Locale.ROOT, "records   %d selection events: %d decode, %d prefill chunks; %.0f MB%n",
                     load.events(), load.decodeEvents(), load.events() - load.decodeEvents(), load.bytes() / 1e6);
@@ -217,7 +222,7 @@ public final class PredictorBench implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "  predictor / plain consumer         %9.2f   (targets: >= 20000 decode events/s, >= 0.5)%n",
                     plain.seconds() / predictorSeconds);
 
-            Latency latency = latency(servers, streams);
+            Latency latency = latency(servers, appId);
             System.out.printf(Locale.ROOT, "%n== latency at %.0f events/s for %d s (achieved %.0f events/s, %d decode events)%n",
                     rate, latencySeconds, latency.achievedRate(), latency.decodeEvents());
             printLatency("next-token", "NEXT_TOKEN: decode event of step t -> command for step t+1",
@@ -324,7 +329,7 @@ public final class PredictorBench implements Callable<Integer> {
      * Paces a fresh synthetic stream through the running predictor and matches every prefetch command to
      * the decode event that caused it.
      */
-    private Latency latency(String servers, KafkaStreams streams) throws Exception {
+    private Latency latency(String servers, String appId) throws Exception {
         Map<String, Long> appended = new ConcurrentHashMap<>(); // requestId#step -> append time of the decode event
         List<long[]> received = new ArrayList<>(); // [scope, appendMs of command, visibleMs, eventKeyIndex]
         List<String> receivedKeys = new ArrayList<>();
@@ -340,7 +345,6 @@ public final class PredictorBench implements Callable<Integer> {
         consumer.assign(parts);
         consumer.seekToEnd(parts);
         parts.forEach(consumer::position); // resolve the end now, before any command of this run exists
-        long[] lastReceiptNanos = {System.nanoTime()};
         Thread reader = new Thread(() -> {
             while (!stop.get()) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(20))) {
@@ -350,7 +354,6 @@ public final class PredictorBench implements Callable<Integer> {
                     synchronized (received) {
                         received.add(new long[] {c.getScope().ordinal(), r.timestamp(), visible});
                         receivedKeys.add(c.getRequestId() + "#" + eventStep);
-                        lastReceiptNanos[0] = System.nanoTime();
                     }
                 }
             }
@@ -392,18 +395,19 @@ public final class PredictorBench implements Callable<Integer> {
             producer.flush();
         }
         double achieved = sent / ((System.nanoTime() - start) / 1e9);
-        // Drain: until no command arrived for 3 s (commits run every few hundred ms), at most DRAIN after the
-        // last send; a predictor that is behind leaves commands unseen, reported as missing.
+        // Drain: until the predictor has committed every event of this run (so every command it will send for
+        // them is visible to read_committed), then 1 s more for the reader to poll the last ones; at most DRAIN
+        // after the last send: a predictor that is still behind then leaves commands unseen, reported as missing.
         long drainEnd = System.nanoTime() + DRAIN.toNanos();
-        while (System.nanoTime() < drainEnd) {
-            long quiet;
-            synchronized (received) {
-                quiet = System.nanoTime() - lastReceiptNanos[0];
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
+            Map<TopicPartition, Long> end = endOffsets(admin, Topics.SELECTIONS.name());
+            while (System.nanoTime() < drainEnd && !committed(admin, appId, end.keySet()).equals(end)) {
+                Thread.sleep(200);
             }
-            if (quiet > TimeUnit.SECONDS.toNanos(3)) {
-                break;
-            }
-            Thread.sleep(200);
+        }
+        long quietEnd = Math.min(drainEnd, System.nanoTime() + TimeUnit.SECONDS.toNanos(1));
+        while (System.nanoTime() < quietEnd) {
+            Thread.sleep(100);
         }
         stop.set(true);
         reader.join();
