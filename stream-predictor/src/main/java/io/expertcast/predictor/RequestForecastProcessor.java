@@ -51,13 +51,15 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * the global token->token table's rows of the experts just selected, the request's decayed history,
  * global popularity). Every prediction is scored when its step arrives (per MoE layer) and the score
  * forwarded keyed by model; at the last step, the request's prefill/decode Spearman per layer too.
- * Every selection is also forwarded per MoE layer (key model/layer) to the global heatmaps.
+ * Every selection also goes, per MoE layer (key model/layer shard), to the global heatmaps, batched
+ * ({@link SelectionBatches}), as do the scores ({@link ScoreSums}).
  *
  * <p>What the global side contributes is {@link GlobalHeatmaps}' snapshot, which never holds the
- * record being processed: the request's own latest token->token transition is added locally, and
- * popularity is learned from finished requests only, to which the request's own counts are added. With a
- * publication after every record and requests one after another this is exactly the offline
- * evaluation's "everything before the predicted step" ({@code PredictorTopologyTest}).
+ * record being processed: the token->token table holds the request's own transitions up to the one
+ * before its latest (the offline evaluation's table gets a decode token's transition one token late
+ * too), and popularity is learned from finished requests only, to which the request's own counts are
+ * added. With a publication after every record and requests one after another this is exactly the
+ * offline evaluation ({@code LiveEqualsOfflineTest}).
  *
  * <p>Out-of-order or duplicated records become dead letters and are never counted; the state is
  * deleted on the request's last step, or after the settings' idle timeout without a step.
@@ -351,7 +353,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             r.prefillOnlyPlan = prefillOnlyArrays(planner.plan(heatmap));
             // The prediction for step 1 is the one the end of prefill allows (the last chunk is not flagged,
             // so it is made here, from the state before this step; the global side already holds the prefill).
-            r.nextTokenPlan = nextToken(event, shape, history, previous, null, new double[layers][]);
+            r.nextTokenPlan = nextToken(event, shape, history, previous, new double[layers][]);
             context.forward(record.withValue(ForecastOutput.prefetch(prefetchCommand(event, PrefetchScope.DECODE_PHASE,
                     step, MemoryTier.HBM, r.blendedPlan, planScores))));
             // Written once per request; the steps after write only a RequestDecodeStep.
@@ -375,7 +377,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             return;
         }
         double[][] nextScores = new double[layers][];
-        int[][] nextPlan = nextToken(event, shape, history, ids, previous, nextScores);
+        int[][] nextPlan = nextToken(event, shape, history, ids, nextScores);
         context.forward(record.withValue(ForecastOutput.prefetch(prefetchCommand(event, PrefetchScope.NEXT_TOKEN,
                 step + 1, MemoryTier.HBM, nextPlan, nextScores))));
         steps.put(DecodeSteps.key(requestId, step), RequestDecodeStep.newBuilder()
@@ -414,11 +416,12 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
 
     /**
      * The blended next-token prediction ({@link BlendedPredictor#nextTokenScores}) after {@code history}'s
-     * last token {@code current}: the published token->token table plus, when {@code before} is given,
-     * the transition before -> current the table cannot hold yet; popularity = finished requests + own.
+     * last token {@code current}: the rows of {@code current}'s experts in the published token->token table
+     * (which holds the request's own transitions up to the one before its latest, as the offline evaluation's
+     * table does); popularity = finished requests + own.
      */
     private int[][] nextToken(SelectionEvent event, ModelShape shape, RequestHistory history, int[] current,
-                              int[] before, double[][] scoresOut) {
+                              double[][] scoresOut) {
         String model = event.getModel();
         int experts = shape.numExperts();
         int k = shape.topK();
@@ -427,10 +430,8 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             TokenTransitions table = global.tokenTransitions(model, l, experts);
             double[] heat = new double[experts];
             if (current != null) {
-                int[] cur = Arrays.copyOfRange(current, l * k, (l + 1) * k);
-                int[] prev = before == null ? new int[0] : Arrays.copyOfRange(before, l * k, (l + 1) * k);
                 for (int b = 0; b < k; b++) {
-                    table.addRowProbabilitiesWith(cur[b], prev, cur, heat);
+                    table.addRow(current[l * k + b], heat);
                 }
             }
             double[] popularity = global.popularity(model, l, null, experts).clone();

@@ -13,7 +13,8 @@ import java.util.List;
  * benchmark and subject, else benchmark, else language), else of all earlier requests.
  *
  * <p>Next token (Insights 1-2), per MoE layer: {@value #W_HEATMAP} x the token->token probabilities of
- * the experts the previous token selected (summed, normalised) + {@value #W_RECENT} x the request's own
+ * the experts the previous token selected (each row's {@value #HEAT_ROW_WIDTH} most frequent successors,
+ * summed, normalised) + {@value #W_RECENT} x the request's own
  * selections decayed with a half-life of {@value #HALF_LIFE_TOKENS} tokens ({@link RequestHistory},
  * normalised) + {@value #W_POPULARITY} x normalised global popularity.
  */
@@ -23,6 +24,13 @@ public final class BlendedPredictor {
     public static final double W_RECENT = 0.45;
     public static final double W_POPULARITY = 0.10;
     public static final double HALF_LIFE_TOKENS = 8;
+    /**
+     * Successors per token->token row that the next-token heat reads: a row's 32 most frequent (a
+     * prediction table 32 wide). The live predictor then holds 58 x 256 x 32 cells for DeepSeek-V3 (6 MB,
+     * within the L3 cache) instead of whole rows (30 MB, from which every decode event read 464 rows in
+     * DRAM: 150 us). On the 235 real Llama-4 requests, recall@n moves by at most 0.0002 against whole rows.
+     */
+    public static final int HEAT_ROW_WIDTH = 32;
 
     private BlendedPredictor() {
     }

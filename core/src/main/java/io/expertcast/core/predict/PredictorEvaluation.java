@@ -27,7 +27,10 @@ import java.util.Map;
  * <ul>
  *   <li>{@code recent}: the n most recently selected distinct experts of this request at the layer;</li>
  *   <li>{@code token_heatmap} (the paper's): for the experts the previous token selected, their rows of the
- *       global token->token table as probabilities, summed; the n highest;</li>
+ *       global token->token table as probabilities (each row's {@link BlendedPredictor#HEAT_ROW_WIDTH} most
+ *       frequent successors, as a prediction table holds it), summed; the n highest. The table holds every
+ *       transition before the step but the request's own latest one, which it gets one token late, as the
+ *       live predictor's table does;</li>
  *   <li>{@code popularity}: global per-layer counts;</li>
  *   <li>{@code nearest_neighbour} (MoE-Infinity's idea): the finished request whose activation matrix
  *       (layer x expert counts) is closest by cosine to this request's so far; its top-n at the layer;</li>
@@ -122,7 +125,7 @@ public final class PredictorEvaluation {
         int[] prefill = r.steps().get(0);
         int prefillTokens = r.prefillTokens();
         for (int t = 0; t < prefillTokens; t++) {
-            req.observe(prefill, t * layers * k);
+            req.observe(prefill, t * layers * k, false);
         }
         // Decode plans, fixed at the end of prefill.
         int[][][] plans = new int[DECODE_PLAN.size()][layers][];
@@ -177,8 +180,9 @@ public final class PredictorEvaluation {
             }
             nextTokenSamples += layers;
             nextTokenSelected += (long) layers * k;
-            req.observe(ids, 0);
+            req.observe(ids, 0, true);
         }
+        req.applyDeferredTransition();
         st.library.add(req.counts.clone());
         st.libraryNorms.add(Math.sqrt(req.norm2));
         requests++;
@@ -195,6 +199,10 @@ public final class PredictorEvaluation {
         double norm2;
         int[] previous;
         int previousAt;
+        int[] deferredFrom;        // a decode token's transition not yet in the global table
+        int deferredFromAt;
+        int[] deferredTo;
+        int deferredToAt;
         int tokenIndex;
 
         Request(ModelState st, String[] tagKeys) {
@@ -207,8 +215,13 @@ public final class PredictorEvaluation {
             dots = new double[st.library.size()];
         }
 
-        /** A token seen: the request's state, then the global counts (transitions from the previous token). */
-        void observe(int[] ids, int at) {
+        /**
+         * A token seen: the request's state, then the global counts (transitions from the previous token).
+         * A decode token's transition reaches the global table one token late, as in the live predictor,
+         * where a step's transition is counted by the heatmap aggregator only after the step was processed:
+         * the next-token prediction made at step s reads a table without the request's own s-1 -> s.
+         */
+        void observe(int[] ids, int at, boolean decode) {
             int layers = st.layers;
             int experts = st.experts;
             int k = st.k;
@@ -229,20 +242,40 @@ public final class PredictorEvaluation {
                     }
                 }
             }
+            applyDeferredTransition();
             if (previous != null) {
-                st.transitions.observeToken(previous, previousAt, ids, at, k);
+                if (decode) {
+                    deferredFrom = previous;
+                    deferredFromAt = previousAt;
+                    deferredTo = ids;
+                    deferredToAt = at;
+                } else {
+                    st.transitions.observeToken(previous, previousAt, ids, at, k);
+                }
             }
             previous = ids;
             previousAt = at;
             tokenIndex++;
         }
 
-        /** Sum over the previous token's experts of P(next = j | that expert), from the global table. */
+        void applyDeferredTransition() {
+            if (deferredFrom != null) {
+                st.transitions.observeToken(deferredFrom, deferredFromAt, deferredTo, deferredToAt, st.k);
+                deferredFrom = null;
+                deferredTo = null;
+            }
+        }
+
+        /**
+         * Sum over the previous token's experts of P(next = j | that expert) for the
+         * {@link BlendedPredictor#HEAT_ROW_WIDTH} most frequent successors of each, from the global table.
+         */
         double[] heatmapScores(int l) {
             double[] scores = new double[st.experts];
             if (previous != null) {
                 for (int b = 0; b < st.k; b++) {
-                    st.transitions.addRowProbabilities(l, previous[previousAt + l * st.k + b], scores);
+                    st.transitions.addTopRowProbabilities(l, previous[previousAt + l * st.k + b],
+                            BlendedPredictor.HEAT_ROW_WIDTH, scores);
                 }
             }
             return scores;

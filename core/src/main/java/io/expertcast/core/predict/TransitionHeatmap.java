@@ -151,30 +151,21 @@ public final class TransitionHeatmap {
     }
 
     /**
-     * As {@link #addRowProbabilities}, as if the k x k transitions from {@code previous} to {@code current}
-     * (two [k] rows of this layer) had been observed too: the live predictor reads a published table that
-     * cannot yet hold the request's own latest token, and adds it here without touching the table.
+     * Adds P(next = j | {@code expert}) for the row's {@code width} most frequent successors only (ties:
+     * lower id; the probability is still the cell over the whole row), in that order: the row as a
+     * prediction table of that width holds it. Nothing for an expert never seen.
      */
-    public void addRowProbabilitiesWith(int layer, int expert, int[] previous, int[] current, double[] into) {
-        int froms = 0;
-        for (int a : previous) {
-            if (a == expert) {
-                froms++;
-            }
-        }
-        if (froms == 0) {
-            addRowProbabilities(layer, expert, into);
+    public void addTopRowProbabilities(int layer, int expert, int width, double[] into) {
+        double total = rowTotals[layer][expert];
+        if (total == 0) {
             return;
         }
-        double total = rowTotals[layer][expert] / weight + froms * (double) current.length;
-        double[] extra = new double[experts];
-        for (int b : current) {
-            extra[b] += froms;
-        }
+        int[] top = new int[Math.min(width, experts)];
+        int m = topSuccessors(layer, expert, top.length, top);
         double[] c = cells[layer];
         int base = expert * experts;
-        for (int j = 0; j < experts; j++) {
-            into[j] += (c[base + j] / weight + extra[j]) / total;
+        for (int i = 0; i < m; i++) {
+            into[top[i]] += c[base + top[i]] / total;
         }
     }
 

@@ -23,13 +23,15 @@ class PredictorEvaluationTest {
                 .forEachRemaining(evaluation::add);
         PredictorEvaluation.Result r = evaluation.result();
         assertEquals(30, r.requests());
-        // Pinned (evaluate-predictor --traces data/sample, before BlendedPredictor was extracted for the
-        // live predictor): moving the formulas into a shared class must not move a single hit.
+        // Pinned (evaluate-predictor --traces data/sample): a change of formula must show here. The next-token
+        // columns moved once on purpose, when the heat began to read each row's top HEAT_ROW_WIDTH successors of
+        // a table one decode token late (whole rows, current table: blended 0.36534 0.491107 0.609211 0.716239
+        // 0.809178, token_heatmap 0.329649 0.424879 0.518388 0.608311 0.685713).
         assertArrayEquals(new double[] {0.237686, 0.334265, 0.447204, 0.569803, 0.696831},
                 r.decodePlan().get("blended"), 5e-7);
-        assertArrayEquals(new double[] {0.36534, 0.491107, 0.609211, 0.716239, 0.809178},
+        assertArrayEquals(new double[] {0.364529, 0.490022, 0.608871, 0.716118, 0.80909},
                 r.nextToken().get("blended"), 5e-7);
-        assertArrayEquals(new double[] {0.329649, 0.424879, 0.518388, 0.608311, 0.685713},
+        assertArrayEquals(new double[] {0.328103, 0.422774, 0.516064, 0.606086, 0.683596},
                 r.nextToken().get("token_heatmap"), 5e-7);
         for (var section : List.of(r.decodePlan(), r.nextToken())) {
             double[] ours = section.get("blended");
