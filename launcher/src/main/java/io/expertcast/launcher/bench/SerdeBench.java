@@ -10,8 +10,11 @@ import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.Options;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code expertcast bench serde}: JMH's time per value of the topics' serde beside Avro's
@@ -21,6 +24,9 @@ import picocli.CommandLine.Option;
         description = "Value serde under JMH: ns per serialize/deserialize of DeepSeek-shaped records, "
                 + "the topics' serde vs Avro's BinaryMessageEncoder/Decoder (the same bytes), and the ratio.")
 public final class SerdeBench implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
 
     @Option(names = "--iterations", defaultValue = "5", description = "Measurement iterations of 1 s (default ${DEFAULT-VALUE}).")
     int iterations;
@@ -43,6 +49,12 @@ public final class SerdeBench implements Callable<Integer> {
                 .forks(forks)
                 .jvmArgsAppend("-Xmx1g");
         if (records != null) {
+            for (String name : records) {
+                if (!SerdeBenchmark.RECORDS.contains(name)) {
+                    throw new CommandLine.ParameterException(spec.commandLine(),
+                            "unknown record " + name + " (one of " + String.join(", ", SerdeBenchmark.RECORDS) + ")");
+                }
+            }
             builder.param("record", records);
         }
         Options options = builder.build();

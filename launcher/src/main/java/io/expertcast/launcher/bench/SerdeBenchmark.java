@@ -51,6 +51,8 @@ import org.openjdk.jmh.annotations.State;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 public class SerdeBenchmark {
     private static final ModelShape MODEL = ModelCatalog.DEEPSEEK_V3;
+    /** The records {@link #sample} makes, as in {@link #record}'s parameter list. */
+    static final List<String> RECORDS = List.of("SelectionEvent", "PrefetchCommand", "HeatmapSnapshot", "RequestForecastState");
 
     @Param({"SelectionEvent", "PrefetchCommand", "HeatmapSnapshot", "RequestForecastState"})
     public String record;
