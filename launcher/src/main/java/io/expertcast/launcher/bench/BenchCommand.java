@@ -9,7 +9,8 @@ import picocli.CommandLine.Spec;
 /** {@code expertcast bench}: benchmarks that print figures and ratios measured in the same run. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: each prints its figures beside a baseline measured in the same run.",
-        subcommands = {ReplayBench.class, EmulatorBench.class, AllocatorBench.class, PredictorBench.class})
+        subcommands = {ReplayBench.class, EmulatorBench.class, AllocatorBench.class, PredictorBench.class,
+                SerdeBench.class})
 public final class BenchCommand implements Runnable {
     @Spec
     CommandSpec spec;
