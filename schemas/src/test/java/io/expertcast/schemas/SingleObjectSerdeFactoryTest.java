@@ -129,7 +129,8 @@ class SingleObjectSerdeFactoryTest {
             }
             list.add(new HeatmapRow(expert, targets, weights));
         }
-        return new HeatmapSnapshot("deepseek-v3", 3, HeatmapKind.TOKEN_TO_TOKEN, rows, list, 12345.5, null, 1L);
+        return new HeatmapSnapshot("deepseek-v3", 3, HeatmapKind.TOKEN_TO_TOKEN, rows, list, 12345.5, null, 1L,
+                java.nio.ByteBuffer.wrap(new byte[0]));
     }
 
     static PredictorMetrics predictorMetrics(Random random) {
@@ -159,7 +160,8 @@ class SingleObjectSerdeFactoryTest {
             }
             layers.add(new LayerTokens(layer, previous, tokens, layer == 57 ? List.of() : next, List.of()));
         }
-        return new LayerSelections("deepseek-v3", 256, 8, layers, List.of("s:mmlu/anatomy", "b:mmlu"), 3L);
+        return new LayerSelections("deepseek-v3", 256, 8, layers, List.of("s:mmlu/anatomy", "b:mmlu"), 3L,
+                java.nio.ByteBuffer.wrap(new byte[0]));
     }
 
     /** The generated class of every current schema (one per file in src/main/avro). */
