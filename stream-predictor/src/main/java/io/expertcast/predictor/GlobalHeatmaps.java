@@ -1,7 +1,8 @@
 package io.expertcast.predictor;
 
-import io.expertcast.core.predict.TransitionHeatmap;
 import io.expertcast.schemas.HeatmapKind;
+import java.util.HashMap;
+import java.util.Map;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 
 /**
@@ -15,6 +16,10 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 final class GlobalHeatmaps {
     private final ReadOnlyKeyValueStore<String, byte[]> store;
     private final PublishedHeatmaps published;
+    /** This reader's own index of the shared parsed tables, dropped whenever anything was published. */
+    private final Map<String, TokenTransitions[]> tables = new HashMap<>();
+    private final Map<String, double[][]> popularity = new HashMap<>();
+    private long seenVersion = -1;
 
     GlobalHeatmaps(ReadOnlyKeyValueStore<String, byte[]> store,
                    PublishedHeatmaps published) {
@@ -23,16 +28,43 @@ final class GlobalHeatmaps {
     }
 
     /** The token->token table of a layer as last published (empty before any). */
-    TokenTransitions tokenTransitions(String model, int layer, int experts) {
-        return published.get(HeatmapSnapshots.key(model, layer, HeatmapKind.TOKEN_TO_TOKEN), this::stored,
-                s -> new TokenTransitions(s == null ? new TransitionHeatmap(1, experts)
-                        : HeatmapSnapshots.toTransitions(s, 0)));
+    TokenTransitions tokenTransitions(String model, int layer, int layers, int experts) {
+        TokenTransitions[] byLayer = current(tables).computeIfAbsent(model, m -> new TokenTransitions[layers]);
+        TokenTransitions t = byLayer[layer];
+        if (t == null) {
+            t = published.get(HeatmapSnapshots.key(model, layer, HeatmapKind.TOKEN_TO_TOKEN), this::stored,
+                    s -> TokenTransitions.of(s, experts));
+            byLayer[layer] = t;
+        }
+        return t;
+    }
+
+    /** Finished requests' counts at a layer, all requests; zeros before any. */
+    double[] popularity(String model, int layer, int layers, int experts) {
+        double[][] byLayer = current(popularity).computeIfAbsent(model, m -> new double[layers][]);
+        double[] p = byLayer[layer];
+        if (p == null) {
+            p = popularity(model, layer, null, experts);
+            byLayer[layer] = p;
+        }
+        return p;
     }
 
     /** Finished requests' counts at a layer, of one tag (null: all requests); zeros before any. */
     double[] popularity(String model, int layer, String tag, int experts) {
         return published.get(HeatmapSnapshots.popularityKey(model, layer, tag), this::stored,
                 s -> s == null ? new double[experts] : HeatmapSnapshots.toPopularity(s));
+    }
+
+    /** {@code index}, emptied first if a snapshot was published since this reader last looked. */
+    private <V> Map<String, V> current(Map<String, V> index) {
+        long version = published.version();
+        if (version != seenVersion) {
+            tables.clear();
+            popularity.clear();
+            seenVersion = version;
+        }
+        return index;
     }
 
     private byte[] stored(String key) {

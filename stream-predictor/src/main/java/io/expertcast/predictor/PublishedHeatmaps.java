@@ -3,6 +3,7 @@ package io.expertcast.predictor;
 import io.expertcast.schemas.HeatmapSnapshot;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
 /**
@@ -26,15 +27,23 @@ final class PublishedHeatmaps {
     }
 
     private final Map<String, Entry> entries = new ConcurrentHashMap<>();
+    /** Bumped by every publication and clear, so readers may keep their own index until it moves. */
+    private final AtomicLong version = new AtomicLong();
+
+    long version() {
+        return version.get();
+    }
 
     /** A new snapshot of a key, the topic's bytes (null: deleted): the first read after decodes and parses it. */
     void published(String key, byte[] snapshot) {
         entries.put(key, new Entry(snapshot));
+        version.incrementAndGet();
     }
 
     /** Forgets every key (the global store is being rebuilt); reads go to the store until updates arrive. */
     void clear() {
         entries.clear();
+        version.incrementAndGet();
     }
 
     /**

@@ -427,14 +427,14 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int k = shape.topK();
         int[][] plan = new int[shape.numMoeLayers()][];
         for (int l = 0; l < plan.length; l++) {
-            TokenTransitions table = global.tokenTransitions(model, l, experts);
+            TokenTransitions table = global.tokenTransitions(model, l, plan.length, experts);
             double[] heat = new double[experts];
             if (current != null) {
                 for (int b = 0; b < k; b++) {
                     table.addRow(current[l * k + b], heat);
                 }
             }
-            double[] popularity = global.popularity(model, l, null, experts).clone();
+            double[] popularity = global.popularity(model, l, plan.length, experts).clone();
             for (int e = 0; e < experts; e++) {
                 popularity[e] += history.count(l, e);
             }

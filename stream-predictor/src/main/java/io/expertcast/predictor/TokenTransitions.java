@@ -2,6 +2,7 @@ package io.expertcast.predictor;
 
 import io.expertcast.core.predict.BlendedPredictor;
 import io.expertcast.core.predict.TransitionHeatmap;
+import io.expertcast.schemas.HeatmapSnapshot;
 
 /**
  * A published token->token table as the next-token prediction reads it: per expert its
@@ -17,6 +18,84 @@ final class TokenTransitions {
     private final int[] lengths;          // [expert] -> successors kept (0: a row never seen)
     private final int[] successors;       // [expert * width + i]
     private final double[] probabilities; // [expert * width + i]
+
+    /**
+     * Straight from a snapshot's cells (null: nothing published), without building the dense table: a
+     * row's total is its cells summed in target order and its top successors are chosen as
+     * {@link TransitionHeatmap#topSuccessors} chooses them, so the doubles are those of
+     * {@code new TokenTransitions(HeatmapSnapshots.toTransitions(snapshot, 0))}.
+     */
+    static TokenTransitions of(HeatmapSnapshot snapshot, int experts) {
+        TokenTransitions t = new TokenTransitions(snapshot == null ? experts : snapshot.getNumExperts());
+        if (snapshot == null) {
+            return t;
+        }
+        int n = t.lengths.length;
+        double[] rowCells = new double[n];
+        int[] rowTargets = new int[n];
+        int[] size = {0};
+        int[] from = {-1};
+        HeatmapSnapshots.forEachCell(snapshot, (f, to, w) -> {
+            if (f != from[0]) {
+                t.keepTop(from[0], rowTargets, rowCells, size[0]);
+                from[0] = f;
+                size[0] = 0;
+            }
+            rowTargets[size[0]] = to;
+            rowCells[size[0]++] = w;
+        });
+        t.keepTop(from[0], rowTargets, rowCells, size[0]);
+        return t;
+    }
+
+    private TokenTransitions(int experts) {
+        this.width = Math.min(BlendedPredictor.HEAT_ROW_WIDTH, experts);
+        this.lengths = new int[experts];
+        this.successors = new int[experts * width];
+        this.probabilities = new double[experts * width];
+    }
+
+    /** One row's cells (targets ascending): its top {@code width} successors and their probabilities. */
+    private void keepTop(int expert, int[] targets, double[] cells, int size) {
+        if (expert < 0 || size == 0) {
+            return;
+        }
+        double total = 0;
+        for (int i = 0; i < size; i++) {
+            total += cells[i];
+        }
+        if (total == 0) {
+            return;
+        }
+        int at = expert * width;
+        double[] kept = new double[width];
+        int m = 0;
+        for (int i = 0; i < size; i++) {
+            double c = cells[i];
+            if (c == 0) {
+                continue;
+            }
+            int slot;
+            if (m < width) {
+                slot = m++;
+            } else if (kept[width - 1] < c) {
+                slot = width - 1;
+            } else {
+                continue;
+            }
+            while (slot > 0 && kept[slot - 1] < c) {
+                successors[at + slot] = successors[at + slot - 1];
+                kept[slot] = kept[slot - 1];
+                slot--;
+            }
+            successors[at + slot] = targets[i];
+            kept[slot] = c;
+        }
+        for (int i = 0; i < m; i++) {
+            probabilities[at + i] = kept[i] / total;
+        }
+        lengths[expert] = m;
+    }
 
     TokenTransitions(TransitionHeatmap counts) {
         int experts = counts.experts();
