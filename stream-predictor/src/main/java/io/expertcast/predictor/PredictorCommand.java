@@ -53,7 +53,7 @@ public final class PredictorCommand implements Callable<Integer> {
     @Option(names = "--heatmap-half-life", defaultValue = "" + PredictorSettings.DEFAULT_HEATMAP_HALF_LIFE_TOKENS, description = "Half-life of the global heatmaps' counts, in tokens of the model; 0 = no decay (default: ${DEFAULT-VALUE})")
     double heatmapHalfLife;
 
-    @Option(names = "--heatmap-publish-interval-ms", defaultValue = "1000", description = "How often changed heatmaps go to moe.heatmaps and moe.prediction-tables (default: ${DEFAULT-VALUE})")
+    @Option(names = "--heatmap-publish-interval-ms", defaultValue = "5000", description = "How often changed heatmaps go to moe.heatmaps and moe.prediction-tables (default: ${DEFAULT-VALUE})")
     long heatmapPublishIntervalMs;
 
     @Option(names = "--table-width", defaultValue = "" + PredictorSettings.DEFAULT_N, description = "Successors per row of a prediction table (default: ${DEFAULT-VALUE})")

@@ -30,7 +30,12 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
     public static final String DEFAULT_APPLICATION = "expertcast-predictor";
     public static final Duration DEFAULT_REQUEST_IDLE_TIMEOUT = Duration.ofMinutes(10);
     public static final double DEFAULT_HEATMAP_HALF_LIFE_TOKENS = 50_000;
-    public static final Duration DEFAULT_HEATMAP_PUBLISH_INTERVAL = Duration.ofMillis(1000);
+    /**
+     * A dense DeepSeek-V3 publication is 58 layers x 2 kinds x ~650 KB: every 5 s that is ~15 MB/s on
+     * moe.heatmaps (and as much for each instance's global store to read), against 75 MB/s every second;
+     * the tables it feeds change with a half-life of {@value #DEFAULT_HEATMAP_HALF_LIFE_TOKENS} tokens.
+     */
+    public static final Duration DEFAULT_HEATMAP_PUBLISH_INTERVAL = Duration.ofSeconds(5);
     public static final int DEFAULT_HEATMAP_SHARDS = 4;
 
     public PredictorSettings {

@@ -30,7 +30,7 @@ class PredictorCommandTest {
         assertEquals(4, command.settings().n());
         assertEquals("p2", command.settings().applicationName());
         assertEquals(50_000.0, settings.heatmapHalfLifeTokens());
-        assertEquals(Duration.ofSeconds(1), settings.heatmapPublishInterval());
+        assertEquals(Duration.ofSeconds(5), settings.heatmapPublishInterval());
         assertEquals(8, settings.tableWidth());
         assertEquals(4, settings.heatmapShards());
         new CommandLine(command).parseArgs("--heatmap-half-life", "0", "--table-width", "3");
