@@ -6,8 +6,11 @@ import io.expertcast.core.analysis.RankCorrelation;
 import io.expertcast.core.predict.BlendedPredictor;
 import io.expertcast.core.predict.DecodePlan;
 import io.expertcast.core.predict.DecodePlanner;
+import io.expertcast.core.predict.LayerPopularity;
+import io.expertcast.core.predict.NextTokenPredictor;
 import io.expertcast.core.predict.PrefillHeatmap;
 import io.expertcast.core.predict.RequestHistory;
+import io.expertcast.core.predict.TransitionRows;
 import io.expertcast.schemas.HeatmapSnapshot;
 import io.expertcast.schemas.LayerSelections;
 import io.expertcast.schemas.LayerTokens;
@@ -28,6 +31,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -90,6 +94,8 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         }
     };
     private GlobalHeatmaps global;
+    /** Per model, the next-token prediction's reused scratch. */
+    private final Map<String, NextTokenInputs> nextTokenInputs = new HashMap<>();
     private long latestEventTimeMs = Long.MIN_VALUE; // the newest event time this task has seen
 
     private final PublishedHeatmaps published;
@@ -359,7 +365,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int experts = shape.numExperts();
         String tag = null;
         for (String key : BlendedPredictor.tagKeys(event.getBenchmark(), event.getSubject(), event.getLanguage())) {
-            if (sum(global.popularity(model, 0, key, experts)) > 0) {
+            if (global.popularity(model, 0, key, experts).total() > 0) {
                 tag = key;
                 break;
             }
@@ -367,7 +373,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int[][] plan = new int[shape.numMoeLayers()][];
         for (int l = 0; l < plan.length; l++) {
             double[] scores = BlendedPredictor.decodePlanScores(history.countsOf(l), prefillTokens, shape.topK(),
-                    global.popularity(model, l, tag, experts));
+                    global.popularity(model, l, tag, experts).counts());
             plan[l] = BlendedPredictor.top(scores, settings.n());
             scoresOut[l] = pick(scores, plan[l]);
         }
@@ -378,32 +384,42 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
      * The blended next-token prediction ({@link BlendedPredictor#nextTokenScores}) after {@code history}'s
      * last token {@code current}: the published token->token table plus, when {@code before} is given,
      * the transition before -> current the table cannot hold yet; popularity = finished requests + own.
+     * Computed by {@link NextTokenPredictor} into reused scratch, bit-identical to the formulas.
      */
     private int[][] nextToken(SelectionEvent event, ModelShape shape, RequestHistory history, int[] current,
                               int[] before, double[][] scoresOut) {
         String model = event.getModel();
+        int layers = shape.numMoeLayers();
         int experts = shape.numExperts();
-        int k = shape.topK();
-        int[][] plan = new int[shape.numMoeLayers()][];
-        for (int l = 0; l < plan.length; l++) {
-            TokenTransitions table = global.tokenTransitions(model, l, experts);
-            double[] heat = new double[experts];
-            if (current != null) {
-                int[] cur = Arrays.copyOfRange(current, l * k, (l + 1) * k);
-                int[] prev = before == null ? new int[0] : Arrays.copyOfRange(before, l * k, (l + 1) * k);
-                for (int b = 0; b < k; b++) {
-                    table.addRowProbabilitiesWith(cur[b], prev, cur, heat);
-                }
-            }
-            double[] popularity = global.popularity(model, l, null, experts).clone();
-            for (int e = 0; e < experts; e++) {
-                popularity[e] += history.count(l, e);
-            }
-            double[] scores = BlendedPredictor.nextTokenScores(heat, history.decayed(l), popularity);
-            plan[l] = BlendedPredictor.top(scores, settings.n());
-            scoresOut[l] = pick(scores, plan[l]);
+        NextTokenInputs inputs = nextTokenInputs.computeIfAbsent(model, m -> new NextTokenInputs(shape));
+        for (int l = 0; l < layers; l++) {
+            inputs.tables[l] = global.tokenTransitions(model, l, experts, shape.topK());
+            inputs.popularity[l] = global.popularity(model, l, null, experts);
         }
+        int m = Math.min(settings.n(), experts);
+        int[][] plan = new int[layers][m];
+        for (int l = 0; l < layers; l++) {
+            scoresOut[l] = new double[m];
+        }
+        inputs.predictor.predict(inputs.tables, inputs.popularity, history, current, before, settings.n(), plan,
+                scoresOut);
         return plan;
+    }
+
+    /**
+     * What {@link #nextToken} reuses at every decode step of a model: the prediction's scratch and the
+     * per-layer inputs it is handed (this processor is single-threaded).
+     */
+    private static final class NextTokenInputs {
+        final NextTokenPredictor predictor;
+        final TransitionRows[] tables;
+        final LayerPopularity[] popularity;
+
+        NextTokenInputs(ModelShape shape) {
+            predictor = new NextTokenPredictor(shape.numMoeLayers(), shape.numExperts(), shape.topK());
+            tables = new TransitionRows[shape.numMoeLayers()];
+            popularity = new LayerPopularity[shape.numMoeLayers()];
+        }
     }
 
     /** Scores one step against one prediction, per MoE layer, and forwards the delta keyed by model. */
@@ -639,14 +655,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             p[i] = scores[experts[i]];
         }
         return p;
-    }
-
-    private static double sum(double[] v) {
-        double s = 0;
-        for (double x : v) {
-            s += x;
-        }
-        return s;
     }
 
     private static boolean contains(int[] values, int value) {
