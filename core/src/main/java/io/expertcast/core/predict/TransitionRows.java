@@ -65,14 +65,17 @@ public final class TransitionRows {
         return k;
     }
 
-    /** {@link TransitionHeatmap#addRowProbabilities}: adds P(next = j | {@code from}) for every j. */
-    public void addRow(int from, double[] into, int at) {
+    /**
+     * {@link TransitionHeatmap#addRowProbabilities}: adds P(next = j | {@code from}) for every j to
+     * {@code into} (of {@link #experts()} sums that started at +0.0, so none is -0.0).
+     */
+    public void addRow(int from, double[] into) {
         double[] p = probabilities[from];
         if (p == null) {
             return; // the reference adds nothing either
         }
-        for (int j = 0; j < experts; j++) {
-            into[at + j] += p[j];
+        for (int j = 0; j < p.length; j++) { // index j on both arrays: C2 vectorizes it (an offset stops it)
+            into[j] += p[j];
         }
     }
 
@@ -88,21 +91,21 @@ public final class TransitionRows {
      * to the sums they held before plus their own addend, so every cell gets exactly the reference's one
      * addition.
      */
-    public void addRowWith(int from, int froms, int[] current, int currentAt, double[] into, int at, double[] held) {
+    public void addRowWith(int from, int froms, int[] current, int currentAt, double[] into, double[] held) {
         for (int b = 0; b < k; b++) {
-            held[b] = into[at + current[currentAt + b]];
+            held[b] = into[current[currentAt + b]];
         }
         double total = rowTotals[from] + froms * (double) k;
         double[] c = counts[from];
         if (c != null) { // else every count is 0 and the total froms x k: only current's entries get mass
             if (froms == 1) {
                 double[] q = oneMore(from);
-                for (int j = 0; j < experts; j++) {
-                    into[at + j] += q[j];
+                for (int j = 0; j < q.length; j++) {
+                    into[j] += q[j];
                 }
             } else {
-                for (int j = 0; j < experts; j++) {
-                    into[at + j] += c[j] / total;
+                for (int j = 0; j < c.length; j++) {
+                    into[j] += c[j] / total;
                 }
             }
         }
@@ -115,7 +118,7 @@ public final class TransitionRows {
                         extra += froms; // as the reference builds it: one addition per occurrence
                     }
                 }
-                into[at + j] = held[b] + ((c == null ? 0.0 : c[j]) + extra) / total;
+                into[j] = held[b] + ((c == null ? 0.0 : c[j]) + extra) / total;
             }
         }
     }

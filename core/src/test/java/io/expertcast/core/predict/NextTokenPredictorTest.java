@@ -151,7 +151,7 @@ class NextTokenPredictorTest {
         TransitionRows rows = TransitionRows.of(table, 0, 2);
         double[] heat = new double[3];
         double[] held = new double[2];
-        rows.addRowWith(0, 1, new int[] {0, 1}, 0, heat, 0, held);
+        rows.addRowWith(0, 1, new int[] {0, 1}, 0, heat, held);
         // row 0 with 0 -> {0, 1} observed: counts {1, 3, 0} over 2 + 2 = 4
         assertArrayEquals(new double[] {0.25, 0.75, 0}, heat);
         double[] reference = new double[3];
