@@ -1,6 +1,9 @@
 package io.expertcast.predictor;
 
+import io.expertcast.core.predict.LayerPopularity;
+import io.expertcast.core.predict.TransitionRows;
 import io.expertcast.schemas.HeatmapKind;
+import io.expertcast.schemas.HeatmapSnapshot;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
@@ -11,38 +14,39 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * per published snapshot, shared by the instance's tasks). Staleness: a heatmap seen here is at most
  * (heatmap publish interval + the topic's round trip) old; it never holds the record being processed
  * (that record reaches the aggregator through a repartition topic only after this task forwarded it).
- * Returned values are shared: callers must not modify them.
+ * Returned values are shared: callers must not modify them. One instance per processor (not thread-safe:
+ * it keeps its own index of the tables by model and layer, so the two reads per layer and decode step
+ * neither build a key nor look one up, until something is published).
  */
 final class GlobalHeatmaps {
     private final ReadOnlyKeyValueStore<String, byte[]> store;
     private final PublishedHeatmaps published;
     /** This reader's own index of the shared parsed tables, dropped whenever anything was published. */
-    private final Map<String, TokenTransitions[]> tables = new HashMap<>();
-    private final Map<String, double[][]> popularity = new HashMap<>();
+    private final Map<String, TransitionRows[]> tables = new HashMap<>();
+    private final Map<String, LayerPopularity[]> popularity = new HashMap<>();
     private long seenVersion = -1;
 
-    GlobalHeatmaps(ReadOnlyKeyValueStore<String, byte[]> store,
-                   PublishedHeatmaps published) {
+    GlobalHeatmaps(ReadOnlyKeyValueStore<String, byte[]> store, PublishedHeatmaps published) {
         this.store = store;
         this.published = published;
     }
 
     /** The token->token table of a layer as last published (empty before any). */
-    TokenTransitions tokenTransitions(String model, int layer, int layers, int experts) {
-        TokenTransitions[] byLayer = current(tables).computeIfAbsent(model, m -> new TokenTransitions[layers]);
-        TokenTransitions t = byLayer[layer];
+    TransitionRows tokenTransitions(String model, int layer, int layers, int experts) {
+        TransitionRows[] byLayer = current(tables).computeIfAbsent(model, m -> new TransitionRows[layers]);
+        TransitionRows t = byLayer[layer];
         if (t == null) {
             t = published.get(HeatmapSnapshots.key(model, layer, HeatmapKind.TOKEN_TO_TOKEN), this::stored,
-                    s -> TokenTransitions.of(s, experts));
+                    s -> s == null ? TransitionRows.empty(experts) : rows(s));
             byLayer[layer] = t;
         }
         return t;
     }
 
     /** Finished requests' counts at a layer, all requests; zeros before any. */
-    double[] popularity(String model, int layer, int layers, int experts) {
-        double[][] byLayer = current(popularity).computeIfAbsent(model, m -> new double[layers][]);
-        double[] p = byLayer[layer];
+    LayerPopularity popularity(String model, int layer, int layers, int experts) {
+        LayerPopularity[] byLayer = current(popularity).computeIfAbsent(model, m -> new LayerPopularity[layers]);
+        LayerPopularity p = byLayer[layer];
         if (p == null) {
             p = popularity(model, layer, null, experts);
             byLayer[layer] = p;
@@ -51,9 +55,39 @@ final class GlobalHeatmaps {
     }
 
     /** Finished requests' counts at a layer, of one tag (null: all requests); zeros before any. */
-    double[] popularity(String model, int layer, String tag, int experts) {
+    LayerPopularity popularity(String model, int layer, String tag, int experts) {
         return published.get(HeatmapSnapshots.popularityKey(model, layer, tag), this::stored,
-                s -> s == null ? new double[experts] : HeatmapSnapshots.toPopularity(s));
+                s -> new LayerPopularity(s == null ? new double[experts] : HeatmapSnapshots.toPopularity(s)));
+    }
+
+    /**
+     * A snapshot's rows straight from its cells, without building the dense table: a row's total is its
+     * cells summed in target order, as {@link HeatmapSnapshots#toTransitions} would total them.
+     */
+    static TransitionRows rows(HeatmapSnapshot s) {
+        int experts = s.getNumExperts();
+        TransitionRows.Builder rows = new TransitionRows.Builder(experts);
+        int[] targets = new int[experts];
+        double[] cells = new double[experts];
+        int[] row = {-1, 0}; // expert, cells so far
+        double[] total = {0};
+        HeatmapSnapshots.forEachCell(s, (from, to, w) -> {
+            if (from != row[0]) {
+                if (row[0] >= 0) {
+                    rows.row(row[0], total[0], targets, cells, row[1]);
+                }
+                row[0] = from;
+                row[1] = 0;
+                total[0] = 0;
+            }
+            targets[row[1]] = to;
+            cells[row[1]++] = w;
+            total[0] += w;
+        });
+        if (row[0] >= 0) {
+            rows.row(row[0], total[0], targets, cells, row[1]);
+        }
+        return rows.build();
     }
 
     /** {@code index}, emptied first if a snapshot was published since this reader last looked. */

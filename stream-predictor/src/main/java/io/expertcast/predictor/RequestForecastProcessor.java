@@ -6,8 +6,11 @@ import io.expertcast.core.analysis.RankCorrelation;
 import io.expertcast.core.predict.BlendedPredictor;
 import io.expertcast.core.predict.DecodePlan;
 import io.expertcast.core.predict.DecodePlanner;
+import io.expertcast.core.predict.LayerPopularity;
+import io.expertcast.core.predict.NextTokenPredictor;
 import io.expertcast.core.predict.PrefillHeatmap;
 import io.expertcast.core.predict.RequestHistory;
+import io.expertcast.core.predict.TransitionRows;
 import io.expertcast.schemas.LayerSelections;
 import io.expertcast.schemas.LayerTokens;
 import io.expertcast.schemas.LayerPrediction;
@@ -27,6 +30,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -98,6 +102,8 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         }
     };
     private GlobalHeatmaps global;
+    /** Per model, the next-token prediction's reused scratch. */
+    private final Map<String, NextTokenInputs> nextTokenInputs = new HashMap<>();
     private long latestEventTimeMs = Long.MIN_VALUE; // the newest event time this task has seen
     /** Scores and heatmap lessons not yet handed on (every {@link #BATCH_INTERVAL}, or per record). */
     private final ScoreSums scores = new ScoreSums();
@@ -399,7 +405,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int experts = shape.numExperts();
         String tag = null;
         for (String key : BlendedPredictor.tagKeys(event.getBenchmark(), event.getSubject(), event.getLanguage())) {
-            if (sum(global.popularity(model, 0, key, experts)) > 0) {
+            if (global.popularity(model, 0, key, experts).total() > 0) {
                 tag = key;
                 break;
             }
@@ -407,7 +413,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int[][] plan = new int[shape.numMoeLayers()][];
         for (int l = 0; l < plan.length; l++) {
             double[] scores = BlendedPredictor.decodePlanScores(history.countsOf(l), prefillTokens, shape.topK(),
-                    global.popularity(model, l, tag, experts));
+                    global.popularity(model, l, tag, experts).counts());
             plan[l] = BlendedPredictor.top(scores, settings.n());
             scoresOut[l] = pick(scores, plan[l]);
         }
@@ -419,30 +425,41 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
      * last token {@code current}: the rows of {@code current}'s experts in the published token->token table
      * (which holds the request's own transitions up to the one before its latest, as the offline evaluation's
      * table does); popularity = finished requests + own.
+     * Computed by {@link NextTokenPredictor} into reused scratch.
      */
     private int[][] nextToken(SelectionEvent event, ModelShape shape, RequestHistory history, int[] current,
                               double[][] scoresOut) {
         String model = event.getModel();
+        int layers = shape.numMoeLayers();
         int experts = shape.numExperts();
-        int k = shape.topK();
-        int[][] plan = new int[shape.numMoeLayers()][];
-        for (int l = 0; l < plan.length; l++) {
-            TokenTransitions table = global.tokenTransitions(model, l, plan.length, experts);
-            double[] heat = new double[experts];
-            if (current != null) {
-                for (int b = 0; b < k; b++) {
-                    table.addRow(current[l * k + b], heat);
-                }
-            }
-            double[] popularity = global.popularity(model, l, plan.length, experts).clone();
-            for (int e = 0; e < experts; e++) {
-                popularity[e] += history.count(l, e);
-            }
-            double[] scores = BlendedPredictor.nextTokenScores(heat, history.decayed(l), popularity);
-            plan[l] = BlendedPredictor.top(scores, settings.n());
-            scoresOut[l] = pick(scores, plan[l]);
+        NextTokenInputs inputs = nextTokenInputs.computeIfAbsent(model, m -> new NextTokenInputs(shape));
+        for (int l = 0; l < layers; l++) {
+            inputs.tables[l] = global.tokenTransitions(model, l, layers, experts);
+            inputs.popularity[l] = global.popularity(model, l, layers, experts);
         }
+        int m = Math.min(settings.n(), experts);
+        int[][] plan = new int[layers][m];
+        for (int l = 0; l < layers; l++) {
+            scoresOut[l] = new double[m];
+        }
+        inputs.predictor.predict(inputs.tables, inputs.popularity, history, current, settings.n(), plan, scoresOut);
         return plan;
+    }
+
+    /**
+     * What {@link #nextToken} reuses at every decode step of a model: the prediction's scratch and the
+     * per-layer inputs it is handed (this processor is single-threaded).
+     */
+    private static final class NextTokenInputs {
+        final NextTokenPredictor predictor;
+        final TransitionRows[] tables;
+        final LayerPopularity[] popularity;
+
+        NextTokenInputs(ModelShape shape) {
+            predictor = new NextTokenPredictor(shape.numMoeLayers(), shape.numExperts(), shape.topK());
+            tables = new TransitionRows[shape.numMoeLayers()];
+            popularity = new LayerPopularity[shape.numMoeLayers()];
+        }
     }
 
     /** Scores one step against one prediction, per MoE layer, into the batch's sums (keyed by model). */
@@ -626,14 +643,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             p[i] = scores[experts[i]];
         }
         return p;
-    }
-
-    private static double sum(double[] v) {
-        double s = 0;
-        for (double x : v) {
-            s += x;
-        }
-        return s;
     }
 
     private static boolean contains(int[] values, int value) {

@@ -72,6 +72,16 @@ public final class RequestHistory {
         return c;
     }
 
+    /** The live counts, [moe layer][expert], not a copy: for {@link NextTokenPredictor}, which only reads. */
+    int[] countCells() {
+        return counts;
+    }
+
+    /** The live decayed counts, [moe layer][expert], not a copy: for {@link NextTokenPredictor}, which only reads. */
+    double[] decayedCells() {
+        return decayed;
+    }
+
     /** Tokens observed. */
     public int tokens() {
         return tokens;

@@ -1,0 +1,126 @@
+package io.expertcast.core.predict;
+
+/**
+ * One MoE layer of a token->token {@link TransitionHeatmap} as the next-token prediction reads it at
+ * every decode step (Insight 2): per expert its {@link BlendedPredictor#HEAT_ROW_WIDTH} most frequent
+ * successors and their probabilities P(next = j | expert) (a cell over its whole row), divided out once,
+ * in flat arrays (row e at e x width). Adding a row gives the very same doubles, in the same order, as
+ * {@link TransitionHeatmap#addTopRowProbabilities}, which the offline evaluation reads. For DeepSeek-V3 a
+ * layer is 98 KB, so the 58 layers stay in the CPU cache, where whole rows (58 x 512 KB) made every
+ * decode event read 464 rows of 2 KB from DRAM. Read-only: shared by every stream thread reading one
+ * published table.
+ */
+public final class TransitionRows {
+    private final int experts;
+    private final int width;
+    private final int[] lengths;          // [expert] -> successors kept (0: a row never seen)
+    private final int[] successors;       // [expert * width + i], most frequent first (ties: lower id)
+    private final double[] probabilities; // [expert * width + i]
+
+    private TransitionRows(int experts) {
+        this.experts = experts;
+        this.width = Math.min(BlendedPredictor.HEAT_ROW_WIDTH, experts);
+        this.lengths = new int[experts];
+        this.successors = new int[experts * width];
+        this.probabilities = new double[experts * width];
+    }
+
+    /** The rows of {@code layer} of {@code table}: its {@link TransitionHeatmap#addTopRowProbabilities}. */
+    public static TransitionRows of(TransitionHeatmap table, int layer) {
+        TransitionRows rows = new TransitionRows(table.experts());
+        int width = rows.width;
+        int[] top = new int[width];
+        double[] p = new double[rows.experts];
+        for (int from = 0; from < rows.experts; from++) {
+            if (table.rowTotal(layer, from) == 0) {
+                continue;
+            }
+            int m = table.topSuccessors(layer, from, width, top);
+            table.addTopRowProbabilities(layer, from, width, p);
+            for (int i = 0; i < m; i++) {
+                rows.successors[from * width + i] = top[i];
+                rows.probabilities[from * width + i] = p[top[i]]; // 0.0 + x: x itself
+                p[top[i]] = 0;
+            }
+            rows.lengths[from] = m;
+        }
+        return rows;
+    }
+
+    /** No row seen: adds nothing. */
+    public static TransitionRows empty(int experts) {
+        return new Builder(experts).build();
+    }
+
+    public int experts() {
+        return experts;
+    }
+
+    /**
+     * {@link TransitionHeatmap#addTopRowProbabilities} of {@code from} into {@code into} (sums that started
+     * at +0.0).
+     */
+    public void addRow(int from, double[] into) {
+        int at = from * width;
+        for (int i = 0, m = lengths[from]; i < m; i++) {
+            into[successors[at + i]] += probabilities[at + i];
+        }
+    }
+
+    /** Rows handed over one at a time, e.g. straight from a published snapshot's cells. */
+    public static final class Builder {
+        private TransitionRows rows;
+        private double[] kept;
+
+        public Builder(int experts) {
+            this.rows = new TransitionRows(experts);
+            this.kept = new double[rows.width];
+        }
+
+        /**
+         * Row {@code from}: its non-zero cells, targets ascending, and its total. Top successors are chosen
+         * as {@link TransitionHeatmap#topSuccessors} chooses them, so a row handed over from a table's
+         * counts and total gives that table's {@link TransitionHeatmap#addTopRowProbabilities}.
+         */
+        public Builder row(int from, double total, int[] targets, double[] cells, int size) {
+            if (total == 0 || size == 0) {
+                return this;
+            }
+            int width = rows.width;
+            int at = from * width;
+            int m = 0;
+            for (int i = 0; i < size; i++) {
+                double c = cells[i];
+                if (c == 0) {
+                    continue;
+                }
+                int slot;
+                if (m < width) {
+                    slot = m++;
+                } else if (kept[width - 1] < c) {
+                    slot = width - 1;
+                } else {
+                    continue;
+                }
+                while (slot > 0 && kept[slot - 1] < c) {
+                    rows.successors[at + slot] = rows.successors[at + slot - 1];
+                    kept[slot] = kept[slot - 1];
+                    slot--;
+                }
+                rows.successors[at + slot] = targets[i];
+                kept[slot] = c;
+            }
+            for (int i = 0; i < m; i++) {
+                rows.probabilities[at + i] = kept[i] / total;
+            }
+            rows.lengths[from] = m;
+            return this;
+        }
+
+        public TransitionRows build() {
+            TransitionRows built = rows;
+            rows = null; // one table per builder
+            return built;
+        }
+    }
+}

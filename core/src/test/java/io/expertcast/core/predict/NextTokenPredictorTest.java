@@ -1,0 +1,170 @@
+package io.expertcast.core.predict;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** The fast next-token path gives exactly the reference formulas' arrays (bit for bit) on random inputs. */
+class NextTokenPredictorTest {
+
+    /** The live predictor's per-layer computation before the fast path, from the reference formulas. */
+    private static void reference(TransitionHeatmap table, double[][] globalPopularity, RequestHistory history,
+                                  int[] current, int k, int n, int[][] expertsOut, double[][] scoresOut) {
+        int experts = table.experts();
+        for (int l = 0; l < table.layers(); l++) {
+            double[] heat = new double[experts];
+            if (current != null) {
+                int[] cur = Arrays.copyOfRange(current, l * k, (l + 1) * k);
+                for (int b = 0; b < k; b++) {
+                    table.addTopRowProbabilities(l, cur[b], BlendedPredictor.HEAT_ROW_WIDTH, heat);
+                }
+            }
+            double[] popularity = globalPopularity[l].clone();
+            for (int e = 0; e < experts; e++) {
+                popularity[e] += history.count(l, e);
+            }
+            double[] scores = BlendedPredictor.nextTokenScores(heat, history.decayed(l), popularity);
+            expertsOut[l] = BlendedPredictor.top(scores, n);
+            scoresOut[l] = new double[expertsOut[l].length];
+            for (int i = 0; i < expertsOut[l].length; i++) {
+                scoresOut[l][i] = scores[expertsOut[l][i]];
+            }
+        }
+    }
+
+    @Test
+    void theFastPathGivesTheReferenceArraysBitForBit() {
+        SplittableRandom random = new SplittableRandom(20251005);
+        int cases = 0;
+        int wideRows = 0;
+        for (int round = 0; round < 300; round++) {
+            int layers = 1 + random.nextInt(6);
+            int experts = 2 + random.nextInt(60); // past HEAT_ROW_WIDTH too
+            int k = 1 + random.nextInt(Math.min(experts, 9));
+            int n = 1 + random.nextInt(experts + 3);
+            double halfLife = random.nextInt(3) == 0 ? 0 : 1 + random.nextInt(20);
+            TransitionHeatmap table = new TransitionHeatmap(layers, experts, halfLife);
+            // Some rows stay empty: transitions only from a subset of the experts (none at all sometimes).
+            int froms = random.nextInt(4) == 0 ? 0 : 1 + random.nextInt(experts);
+            int observations = random.nextInt(400);
+            for (int i = 0; i < observations && froms > 0; i++) {
+                int layer = random.nextInt(layers);
+                int from = random.nextInt(froms);
+                int to = random.nextInt(experts);
+                if (random.nextInt(3) == 0) {
+                    table.add(layer, from, to, random.nextDouble() * 3); // decayed counts from a snapshot
+                } else {
+                    table.observe(layer, from, to);
+                }
+                if (random.nextInt(10) == 0) {
+                    table.tick();
+                }
+            }
+            double[][] global = new double[layers][experts];
+            int popularityKind = random.nextInt(4); // 0: zeros, 1: integers, 2: fractions, 3: huge integers
+            for (int l = 0; l < layers; l++) {
+                for (int e = 0; e < experts; e++) {
+                    global[l][e] = switch (popularityKind) {
+                        case 0 -> 0;
+                        case 1 -> random.nextInt(3) == 0 ? 0 : random.nextInt(1000);
+                        case 2 -> random.nextDouble() * 50;
+                        default -> (double) (1L << 50) + random.nextInt(1 << 20);
+                    };
+                }
+            }
+            RequestHistory history = new RequestHistory(layers, experts, k);
+            int tokens = random.nextInt(4) == 0 ? 0 : random.nextInt(30);
+            int[] current = null;
+            for (int t = 0; t < tokens; t++) {
+                int[] token = token(random, layers, experts, k, current);
+                history.observe(token, 0);
+                current = token;
+            }
+            wideRows += experts > BlendedPredictor.HEAT_ROW_WIDTH ? 1 : 0;
+            int m = Math.min(n, experts);
+            int[][] expected = new int[layers][];
+            double[][] expectedScores = new double[layers][];
+            reference(table, global, history, current, k, n, expected, expectedScores);
+
+            TransitionRows[] rows = new TransitionRows[layers];
+            LayerPopularity[] popularity = new LayerPopularity[layers];
+            for (int l = 0; l < layers; l++) {
+                rows[l] = TransitionRows.of(table, l);
+                popularity[l] = new LayerPopularity(global[l]);
+            }
+            NextTokenPredictor predictor = new NextTokenPredictor(layers, experts, k);
+            for (int twice = 0; twice < 2; twice++) { // scratch reused: the second call must not see the first
+                int[][] got = new int[layers][m];
+                double[][] gotScores = new double[layers][m];
+                predictor.predict(rows, popularity, history, current, n, got, gotScores);
+                for (int l = 0; l < layers; l++) {
+                    assertArrayEquals(expected[l], got[l], "round " + round + " layer " + l);
+                    assertArrayEquals(expectedScores[l], gotScores[l], "round " + round + " layer " + l);
+                }
+            }
+            cases++;
+        }
+        assertEquals(300, cases);
+        assertTrue(wideRows > 50, "rows wider than HEAT_ROW_WIDTH were exercised: " + wideRows);
+    }
+
+    /** A token of k ids per layer: often some of the previous token's (Insight 1), sometimes an id twice. */
+    private static int[] token(SplittableRandom random, int layers, int experts, int k, int[] previous) {
+        int[] ids = new int[layers * k];
+        for (int l = 0; l < layers; l++) {
+            for (int a = 0; a < k; a++) {
+                int id;
+                if (previous != null && random.nextInt(3) == 0) {
+                    id = previous[l * k + random.nextInt(k)];
+                } else {
+                    id = random.nextInt(experts);
+                }
+                ids[l * k + a] = id;
+            }
+        }
+        return ids;
+    }
+
+    @Test
+    void aRowAddsItsTopSuccessorsAsShareOfTheWholeRow() {
+        int experts = BlendedPredictor.HEAT_ROW_WIDTH + 8;
+        TransitionHeatmap table = new TransitionHeatmap(1, experts);
+        double total = 0;
+        for (int j = 0; j < experts; j++) {
+            table.add(0, 3, j, j + 1); // successor j seen j + 1 times
+            total += j + 1;
+        }
+        double[] heat = new double[experts];
+        TransitionRows.of(table, 0).addRow(3, heat);
+        for (int j = 0; j < experts; j++) {
+            assertEquals(j < 8 ? 0.0 : (j + 1) / total, heat[j], 0.0, "successor " + j);
+        }
+        double[] none = new double[experts];
+        TransitionRows.of(table, 0).addRow(2, none);
+        assertArrayEquals(new double[experts], none, "a row never seen adds nothing");
+    }
+
+    @Test
+    void topIntoRanksAsTopWithTiesToTheLowerIdAndNaNs() {
+        SplittableRandom random = new SplittableRandom(7);
+        for (int round = 0; round < 2000; round++) {
+            int length = 1 + random.nextInt(30);
+            double[] scores = new double[length];
+            for (int e = 0; e < length; e++) {
+                int kind = random.nextInt(10);
+                scores[e] = kind == 0 ? Double.NaN : kind < 4 ? random.nextInt(4) : kind == 4 ? -0.0 : random.nextDouble();
+            }
+            int n = 1 + random.nextInt(length + 2);
+            int m = Math.min(n, length);
+            int[] best = new int[length + 2];
+            double[] bestScores = new double[length + 2];
+            Arrays.fill(bestScores, 99); // stale scratch must not matter
+            Ranking.topInto(scores, 0, length, m, best, bestScores);
+            assertArrayEquals(Ranking.top(scores, n), Arrays.copyOf(best, m), "round " + round);
+        }
+    }
+}
