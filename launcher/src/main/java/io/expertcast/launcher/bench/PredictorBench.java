@@ -116,6 +116,10 @@ public final class PredictorBench implements Callable<Integer> {
     @Option(names = "--latency-seconds", defaultValue = "20", description = "Length of the paced latency run (default ${DEFAULT-VALUE}).")
     int latencySeconds;
 
+    @Option(names = "--warmup-requests", defaultValue = "100", description = "Synthetic requests sent through the "
+            + "running predictor before anything is timed, so the JIT has compiled its hot code (default ${DEFAULT-VALUE}; 0: none).")
+    int warmupRequests;
+
     @Option(names = "--seed", defaultValue = "1", description = "Generator seed (default ${DEFAULT-VALUE}).")
     long seed;
 
@@ -133,9 +137,10 @@ public final class PredictorBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (requests <= 0 || batch <= 0 || partitions <= 0 || rate <= 0 || latencySeconds <= 0 || streamThreads <= 0) {
+        if (requests <= 0 || batch <= 0 || partitions <= 0 || rate <= 0 || latencySeconds <= 0 || streamThreads <= 0
+                || warmupRequests < 0) {
             System.err.println("bench predictor: --requests, --batch, --partitions, --rate, --latency-seconds and "
-                    + "--stream-threads must be positive");
+                    + "--stream-threads must be positive, --warmup-requests at least 0");
             return 2;
         }
         Path work = workDir != null ? workDir : WorkDir.defaultPath().resolve("bench").resolve("predictor");
@@ -194,12 +199,28 @@ public final class PredictorBench implements Callable<Integer> {
             KafkaStreams streams = app[0];
             streams.start();
             await(() -> streams.state() == KafkaStreams.State.RUNNING, Duration.ofSeconds(60), "predictor RUNNING");
+            if (warmupRequests > 0) {
+                // The JIT compiles the hot code of Kafka, Avro and the predictor for the first minute or so (its
+                // compiler threads took ~60 % of a core through a 50 s run here): not what "sustained" means.
+                System.out.printf(Locale.ROOT, "warming up: %d other synthetic requests through the running predictor ...%n",
+                        warmupRequests);
+                long w0 = System.nanoTime();
+                Load warm = load(servers, renamed(new SyntheticSource(MODEL, warmupRequests, seed + 2)
+                        .requests(false, new ArrayList<>()), "warmup/"));
+                try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
+                    Map<TopicPartition, Long> end = endOffsets(admin, Topics.SELECTIONS.name());
+                    await(() -> committed(admin, appId, end.keySet()).equals(end), Duration.ofMinutes(20),
+                            "the predictor to commit the warm-up");
+                }
+                System.out.printf(Locale.ROOT, "  %d events committed in %.1f s%n", warm.events(), (System.nanoTime() - w0) / 1e9);
+            }
             streams.pause();
 
             System.out.printf(Locale.ROOT, "loading %d synthetic %s requests (%d MoE layers, top-%d), batch %d, "
                     + "%d partitions ...%n", requests, MODEL.id(), MODEL.numMoeLayers(), MODEL.topK(), batch, partitions);
             Load load = load(servers);
             Throughput plain = plainConsumer(servers);
+            CpuUse cpu0 = CpuUse.now(broker);
             long t0 = System.nanoTime();
             streams.resume();
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
@@ -208,6 +229,7 @@ public final class PredictorBench implements Callable<Integer> {
                         "the predictor to commit every loaded record");
             }
             double predictorSeconds = (System.nanoTime() - t0) / 1e9;
+            CpuUse cpu = CpuUse.now(broker).minus(cpu0);
 
             System.out.printf(Locale.ROOT, "%n== throughput (exactly_once_v2, %d stream thread(s), commit every %s ms, "
                     + "producer linger %s)%n", streamThreads, base.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG),
@@ -221,6 +243,13 @@ public final class PredictorBench implements Callable<Integer> {
                     load.events() / predictorSeconds, predictorDecodeRate, predictorSeconds);
             System.out.printf(Locale.ROOT, "  predictor / plain consumer         %9.2f   (targets: >= 20000 decode events/s, >= 0.5)%n",
                     plain.seconds() / predictorSeconds);
+            System.out.printf(Locale.ROOT, "  CPU while the predictor ran (%d cores): stream thread(s) %.1f s (%.0f %% of the wall "
+                    + "time), global thread %.1f s, this whole JVM %.1f s, broker %s; %.0f us of stream-thread CPU per event%n",
+                    Runtime.getRuntime().availableProcessors(), cpu.streamThreadsNs() / 1e9,
+                    100 * cpu.streamThreadsNs() / 1e9 / predictorSeconds / streamThreads, cpu.globalThreadNs() / 1e9,
+                    cpu.processNs() / 1e9, cpu.brokerNs() < 0 ? "not measured (--bootstrap)"
+                            : String.format(Locale.ROOT, "%.1f s", cpu.brokerNs() / 1e9),
+                    cpu.streamThreadsNs() / 1e3 / load.events());
 
             Latency latency = latency(servers, appId);
             System.out.printf(Locale.ROOT, "%n== latency at %.0f events/s for %d s (achieved %.0f events/s, %d decode events)%n",
@@ -259,15 +288,53 @@ public final class PredictorBench implements Callable<Integer> {
     private record Load(long events, long decodeEvents, long bytes) {
     }
 
+    /** CPU time used so far: the predictor's stream threads, its global thread, this JVM, the bench's broker (-1: none). */
+    private record CpuUse(long streamThreadsNs, long globalThreadNs, long processNs, long brokerNs) {
+        static CpuUse now(LocalBroker broker) {
+            java.lang.management.ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+            long stream = 0;
+            long global = 0;
+            for (Thread t : Thread.getAllStackTraces().keySet()) {
+                String name = t.getName();
+                if (name.startsWith("kafka-")) {
+                    continue; // client network threads carry the stream thread's name
+                }
+                long ns = Math.max(0, threads.getThreadCpuTime(t.getId()));
+                if (name.contains("-GlobalStreamThread")) {
+                    global += ns;
+                } else if (name.contains("-StreamThread-")) {
+                    stream += ns;
+                }
+            }
+            long process = ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                    .getProcessCpuTime();
+            long brokerNs = -1;
+            if (broker != null) {
+                brokerNs = broker.runningPid().stream().boxed().findFirst().flatMap(ProcessHandle::of)
+                        .flatMap(h -> h.info().totalCpuDuration()).map(Duration::toNanos).orElse(-1L);
+            }
+            return new CpuUse(stream, global, process, brokerNs);
+        }
+
+        CpuUse minus(CpuUse earlier) {
+            return new CpuUse(streamThreadsNs - earlier.streamThreadsNs, globalThreadNs - earlier.globalThreadNs,
+                    processNs - earlier.processNs, brokerNs < 0 || earlier.brokerNs < 0 ? -1 : brokerNs - earlier.brokerNs);
+        }
+    }
+
     /** Produces the whole synthetic stream to moe.selections (the predictor is paused meanwhile). */
     private Load load(String servers) throws Exception {
+        return load(servers, new SyntheticSource(MODEL, requests, seed).requests(false, new ArrayList<>()));
+    }
+
+    /** Produces the requests' selection events to moe.selections, in batches as a serving engine steps them. */
+    private Load load(String servers, Iterator<RequestTrace> source) throws Exception {
         Serializer<SelectionEvent> values = Topics.SELECTIONS.valueSerde().serializer();
         long events = 0;
         long decode = 0;
         long bytes = 0;
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerConfig(servers, 20),
                 new StringSerializer(), new ByteArraySerializer())) {
-            Iterator<RequestTrace> source = new SyntheticSource(MODEL, requests, seed).requests(false, new ArrayList<>());
             BatchScheduler passes = new BatchScheduler(source, batch, PREFILL_CHUNK, System::currentTimeMillis);
             while (passes.hasNext()) {
                 ScheduledPass pass = passes.next();
