@@ -12,29 +12,13 @@ final class Ranking {
             return new int[0];
         }
         int[] best = new int[m];
-        double[] bestScore = new double[m];
-        int filled = 0;
-        for (int e = 0; e < scores.length; e++) {
-            double s = scores[e];
-            if (filled == m && s <= bestScore[m - 1]) {
-                continue; // not better than the worst kept (ties keep the lower, earlier id)
-            }
-            int at = filled < m ? filled++ : m - 1;
-            while (at > 0 && bestScore[at - 1] < s) {
-                best[at] = best[at - 1];
-                bestScore[at] = bestScore[at - 1];
-                at--;
-            }
-            best[at] = e;
-            bestScore[at] = s;
-        }
+        topInto(scores, 0, scores.length, m, best, new double[m]);
         return best;
     }
 
     /**
      * {@link #top} without allocating: the ids of the {@code m} best of {@code scores[from .. from+length)}
      * (ids relative to {@code from}) into {@code best}, their scores into {@code bestScore}; m <= length.
-     * The same comparisons in the same order, so the same result for any input (NaN included).
      */
     static void topInto(double[] scores, int from, int length, int m, int[] best, double[] bestScore) {
         if (m <= 0) {

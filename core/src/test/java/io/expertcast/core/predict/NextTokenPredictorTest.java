@@ -164,7 +164,34 @@ class NextTokenPredictorTest {
             double[] bestScores = new double[length + 2];
             Arrays.fill(bestScores, 99); // stale scratch must not matter
             Ranking.topInto(scores, 0, length, m, best, bestScores);
-            assertArrayEquals(Ranking.top(scores, n), Arrays.copyOf(best, m), "round " + round);
+            assertArrayEquals(referenceTop(scores, n), Arrays.copyOf(best, m), "round " + round);
+            assertArrayEquals(referenceTop(scores, n), Ranking.top(scores, n), "round " + round);
         }
+    }
+
+    /** Ranking.top as it was before it shared topInto's loop (the rule every predictor's ranking follows). */
+    private static int[] referenceTop(double[] scores, int n) {
+        int m = Math.min(n, scores.length);
+        if (m <= 0) {
+            return new int[0];
+        }
+        int[] best = new int[m];
+        double[] bestScore = new double[m];
+        int filled = 0;
+        for (int e = 0; e < scores.length; e++) {
+            double s = scores[e];
+            if (filled == m && s <= bestScore[m - 1]) {
+                continue;
+            }
+            int at = filled < m ? filled++ : m - 1;
+            while (at > 0 && bestScore[at - 1] < s) {
+                best[at] = best[at - 1];
+                bestScore[at] = bestScore[at - 1];
+                at--;
+            }
+            best[at] = e;
+            bestScore[at] = s;
+        }
+        return best;
     }
 }
