@@ -28,6 +28,9 @@ public final class NextTokenPredictor {
     private final double[][] heat;        // [layer][expert]
     private final double[] heatTotals;    // [layer]
     private final double[] decayedTotals; // [layer]
+    private final int[] heatOffsets;      // [layer] -> 0
+    private final double[][] decayedRows; // [layer] -> the request's decayed selections, all layers
+    private final int[] decayedOffsets;   // [layer] -> layer x experts
     private final double[] decayed;       // [expert], one layer at a time
     private final int[] own;              // [expert], one layer at a time
     private final double[] popularity;    // [expert], one layer at a time
@@ -48,6 +51,12 @@ public final class NextTokenPredictor {
         this.own = new int[experts];
         this.heatTotals = new double[layers];
         this.decayedTotals = new double[layers];
+        this.heatOffsets = new int[layers];
+        this.decayedRows = new double[layers][];
+        this.decayedOffsets = new int[layers];
+        for (int l = 0; l < layers; l++) {
+            decayedOffsets[l] = l * experts;
+        }
         this.popularity = new double[experts];
         this.scores = new double[experts];
         this.best = new int[experts];
@@ -73,8 +82,9 @@ public final class NextTokenPredictor {
         for (int l = 0; l < layers; l++) {
             addHeat(tables[l], l, current);
         }
-        heatTotals();
-        decayedTotals(history.decayedCells());
+        totals(heat, heatOffsets, heatTotals);
+        java.util.Arrays.fill(decayedRows, history.decayedCells());
+        totals(decayedRows, decayedOffsets, decayedTotals);
         int m = Math.min(n, experts);
         for (int l = 0; l < layers; l++) {
             score(l, popularity[l], history);
@@ -98,70 +108,44 @@ public final class NextTokenPredictor {
     }
 
     /**
-     * Per layer, the sum of its heat from expert 0 up, as {@code BlendedPredictor.sum} adds them;
-     * {@value #SIDE_BY_SIDE} layers at a time, each its own chain, so the same sums come out faster.
+     * Per layer l, the sum of {@code values[l][at[l] .. at[l] + experts)} from expert 0 up, as
+     * {@code BlendedPredictor.sum} adds them; {@value #SIDE_BY_SIDE} layers at a time, each its own chain,
+     * so the same sums come out faster. Heat has one array per layer (offsets 0), the request's decayed
+     * selections one array for all layers (offsets l x experts).
      */
-    private void heatTotals() {
+    private void totals(double[][] values, int[] at, double[] out) {
         int l = 0;
         for (; l + SIDE_BY_SIDE <= layers; l += SIDE_BY_SIDE) {
-            double[] h0 = heat[l];
-            double[] h1 = heat[l + 1];
-            double[] h2 = heat[l + 2];
-            double[] h3 = heat[l + 3];
+            double[] v0 = values[l];
+            double[] v1 = values[l + 1];
+            double[] v2 = values[l + 2];
+            double[] v3 = values[l + 3];
+            int a0 = at[l];
+            int a1 = at[l + 1];
+            int a2 = at[l + 2];
+            int a3 = at[l + 3];
             double s0 = 0;
             double s1 = 0;
             double s2 = 0;
             double s3 = 0;
             for (int e = 0; e < experts; e++) {
-                s0 += h0[e];
-                s1 += h1[e];
-                s2 += h2[e];
-                s3 += h3[e];
+                s0 += v0[a0 + e];
+                s1 += v1[a1 + e];
+                s2 += v2[a2 + e];
+                s3 += v3[a3 + e];
             }
-            heatTotals[l] = s0;
-            heatTotals[l + 1] = s1;
-            heatTotals[l + 2] = s2;
-            heatTotals[l + 3] = s3;
+            out[l] = s0;
+            out[l + 1] = s1;
+            out[l + 2] = s2;
+            out[l + 3] = s3;
         }
         for (; l < layers; l++) {
             double s = 0;
-            for (double h : heat[l]) {
-                s += h;
+            double[] v = values[l];
+            for (int e = at[l]; e < at[l] + experts; e++) {
+                s += v[e];
             }
-            heatTotals[l] = s;
-        }
-    }
-
-    /** As {@link #heatTotals}, of the request's decayed selections ([layer][expert] in one array). */
-    private void decayedTotals(double[] values) {
-        int l = 0;
-        for (; l + SIDE_BY_SIDE <= layers; l += SIDE_BY_SIDE) {
-            int a0 = l * experts;
-            int a1 = a0 + experts;
-            int a2 = a1 + experts;
-            int a3 = a2 + experts;
-            double s0 = 0;
-            double s1 = 0;
-            double s2 = 0;
-            double s3 = 0;
-            for (int e = 0; e < experts; e++) {
-                s0 += values[a0 + e];
-                s1 += values[a1 + e];
-                s2 += values[a2 + e];
-                s3 += values[a3 + e];
-            }
-            decayedTotals[l] = s0;
-            decayedTotals[l + 1] = s1;
-            decayedTotals[l + 2] = s2;
-            decayedTotals[l + 3] = s3;
-        }
-        for (; l < layers; l++) {
-            double s = 0;
-            int at = l * experts;
-            for (int e = 0; e < experts; e++) {
-                s += values[at + e];
-            }
-            decayedTotals[l] = s;
+            out[l] = s;
         }
     }
 
