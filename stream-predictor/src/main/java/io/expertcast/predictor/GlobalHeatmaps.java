@@ -37,7 +37,7 @@ final class GlobalHeatmaps {
         TransitionRows t = byLayer[layer];
         if (t == null) {
             t = published.get(HeatmapSnapshots.key(model, layer, HeatmapKind.TOKEN_TO_TOKEN), this::stored,
-                    s -> s == null ? TransitionRows.empty(experts) : rows(s));
+                    s -> s == null || s.getNumExperts() != experts ? TransitionRows.empty(experts) : rows(s));
             byLayer[layer] = t;
         }
         return t;
@@ -57,7 +57,8 @@ final class GlobalHeatmaps {
     /** Finished requests' counts at a layer, of one tag (null: all requests); zeros before any. */
     LayerPopularity popularity(String model, int layer, String tag, int experts) {
         return published.get(HeatmapSnapshots.popularityKey(model, layer, tag), this::stored,
-                s -> new LayerPopularity(s == null ? new double[experts] : HeatmapSnapshots.toPopularity(s)));
+                s -> new LayerPopularity(s == null || s.getNumExperts() != experts ? new double[experts]
+                        : HeatmapSnapshots.toPopularity(s)));
     }
 
     /**

@@ -12,6 +12,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The global heatmaps of one MoE layer as records: {@link HeatmapSnapshot} (moe.heatmaps, and the
@@ -20,12 +23,32 @@ import java.util.List;
  * snapshot has one row, expert -1, whose targets are the experts and weights their counts.
  */
 public final class HeatmapSnapshots {
+    private static final Logger LOG = LoggerFactory.getLogger(HeatmapSnapshots.class);
+
     private HeatmapSnapshots() {
     }
 
     /** A moe.heatmaps value as the global store holds it (the topic's bytes). */
     public static HeatmapSnapshot decode(byte[] bytes) {
         return Topics.HEATMAPS.valueSerde().deserializer().deserialize(Topics.HEATMAPS.name(), bytes);
+    }
+
+    /**
+     * {@code parse} of a published snapshot (null bytes: of null), or of null when the bytes are not a
+     * snapshot this reader can use (undecodable, cells outside the table): moe.heatmaps is a public topic,
+     * and a bad record there must neither stop a stream thread nor feed it wrong counts. Logged, once per
+     * snapshot: readers parse each snapshot once.
+     */
+    static <T> T parseOrEmpty(String key, byte[] bytes, Function<HeatmapSnapshot, T> parse) {
+        if (bytes == null) {
+            return parse.apply(null);
+        }
+        try {
+            return parse.apply(decode(bytes));
+        } catch (RuntimeException e) {
+            LOG.warn("moe.heatmaps {}: not a usable snapshot, read as none ({})", key, e.toString());
+            return parse.apply(null);
+        }
     }
 
     public static String key(String model, int layer, HeatmapKind kind) {
@@ -120,11 +143,17 @@ public final class HeatmapSnapshots {
         if (cells != null && cells.remaining() > 0) {
             ByteBuffer b = cells.duplicate().order(ByteOrder.LITTLE_ENDIAN);
             while (b.hasRemaining()) {
+                if (b.remaining() < 4) {
+                    throw new IllegalArgumentException("cells end inside a row header");
+                }
                 int from = Short.toUnsignedInt(b.getShort());
                 int count = Short.toUnsignedInt(b.getShort());
+                if (b.remaining() < count * 10) {
+                    throw new IllegalArgumentException("cells end inside row " + from);
+                }
                 for (int i = 0; i < count; i++) {
                     int to = Short.toUnsignedInt(b.getShort());
-                    visitor.cell(from, to, b.getDouble());
+                    visitor.cell(inTable(s, from), inTable(s, to), b.getDouble());
                 }
             }
             return;
@@ -132,10 +161,21 @@ public final class HeatmapSnapshots {
         for (HeatmapRow row : s.getRows()) {
             List<Integer> targets = row.getTargets();
             List<Double> weights = row.getWeights();
+            if (weights.size() != targets.size()) {
+                throw new IllegalArgumentException("row " + row.getExpert() + " has " + targets.size() + " targets and "
+                        + weights.size() + " weights");
+            }
             for (int i = 0; i < targets.size(); i++) {
-                visitor.cell(row.getExpert(), targets.get(i), weights.get(i));
+                visitor.cell(row.getExpert(), inTable(s, targets.get(i)), weights.get(i));
             }
         }
+    }
+
+    private static int inTable(HeatmapSnapshot s, int expert) {
+        if (expert < 0 || expert >= s.getNumExperts()) {
+            throw new IllegalArgumentException("expert " + expert + " outside the table's " + s.getNumExperts());
+        }
+        return expert;
     }
 
     static HeatmapSnapshot ofPopularity(String model, int layer, String tag, double[] counts, long timeMs) {
@@ -157,11 +197,7 @@ public final class HeatmapSnapshots {
 
     static double[] toPopularity(HeatmapSnapshot s) {
         double[] counts = new double[s.getNumExperts()];
-        for (HeatmapRow row : s.getRows()) {
-            for (int i = 0; i < row.getTargets().size(); i++) {
-                counts[row.getTargets().get(i)] += row.getWeights().get(i);
-            }
-        }
+        forEachCell(s, (from, to, w) -> counts[to] += w);
         return counts;
     }
 

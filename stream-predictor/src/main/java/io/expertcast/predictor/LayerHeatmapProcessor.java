@@ -151,33 +151,31 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         counts.changedPopularity.add(tag);
     }
 
-    /** The counts of a key as last published (nothing after a first start). */
+    /** The counts of a key as last published (nothing after a first start, or for a snapshot not usable). */
     private LayerCounts restore(String model, int layer, int experts) {
         double halfLife = settings.heatmapHalfLifeTokens();
         LayerCounts counts = new LayerCounts(model, layer, experts, halfLife);
-        HeatmapSnapshot token = snapshot(HeatmapSnapshots.key(model, layer, HeatmapKind.TOKEN_TO_TOKEN));
-        HeatmapSnapshot next = snapshot(HeatmapSnapshots.key(model, layer, HeatmapKind.LAYER_TO_LAYER));
-        if (token != null) {
-            copy(HeatmapSnapshots.toTransitions(token, halfLife), counts.token);
-        }
-        if (next != null) {
-            copy(HeatmapSnapshots.toTransitions(next, halfLife), counts.nextLayer);
+        for (HeatmapKind kind : List.of(HeatmapKind.TOKEN_TO_TOKEN, HeatmapKind.LAYER_TO_LAYER)) {
+            String key = HeatmapSnapshots.key(model, layer, kind);
+            TransitionHeatmap last = HeatmapSnapshots.parseOrEmpty(key, published.get(key),
+                    s -> s == null || s.getNumExperts() != experts ? null : HeatmapSnapshots.toTransitions(s, halfLife));
+            if (last != null) {
+                copy(last, kind == HeatmapKind.TOKEN_TO_TOKEN ? counts.token : counts.nextLayer);
+            }
         }
         String prefix = HeatmapSnapshots.popularityKey(model, layer, null);
         try (KeyValueIterator<String, byte[]> it = published.prefixScan(prefix, new StringSerializer())) {
             while (it.hasNext()) {
-                HeatmapSnapshot s = HeatmapSnapshots.decode(it.next().value);
-                if (s.getKind() == HeatmapKind.POPULARITY) {
-                    counts.popularity.put(s.getTag() == null ? "" : s.getTag(), HeatmapSnapshots.toPopularity(s));
+                var entry = it.next();
+                Map.Entry<String, double[]> tagged = HeatmapSnapshots.parseOrEmpty(entry.key, entry.value,
+                        x -> x == null || x.getKind() != HeatmapKind.POPULARITY || x.getNumExperts() != experts ? null
+                                : Map.entry(x.getTag() == null ? "" : x.getTag(), HeatmapSnapshots.toPopularity(x)));
+                if (tagged != null) {
+                    counts.popularity.put(tagged.getKey(), tagged.getValue());
                 }
             }
         }
         return counts;
-    }
-
-    private HeatmapSnapshot snapshot(String key) {
-        byte[] bytes = published.get(key);
-        return bytes == null ? null : HeatmapSnapshots.decode(bytes);
     }
 
     private static void copy(TransitionHeatmap from, TransitionHeatmap to) {

@@ -64,7 +64,7 @@ final class PublishedHeatmaps {
         Object p = e.parsed;
         if (p == null) {
             // Decoded on the reading stream thread, once per snapshot (two threads may both: same value, harmless).
-            p = parse.apply(e.snapshot == null ? null : HeatmapSnapshots.decode(e.snapshot));
+            p = HeatmapSnapshots.parseOrEmpty(key, e.snapshot, parse);
             e.parsed = p;
         }
         return (T) p;

@@ -88,4 +88,34 @@ class HeatmapSnapshotsTest {
         assertEquals(3.0, h.count(0, 1, 3));
         assertEquals(5.0, h.rowTotal(0, 1));
     }
+
+    @Test
+    void aSnapshotThatIsNotUsableReadsAsNoneInsteadOfStoppingTheReader() {
+        java.util.function.Function<HeatmapSnapshot, String> parse =
+                x -> x == null ? "none" : "rows " + HeatmapSnapshots.toTransitions(x, 0).rowTotal(0, 1);
+        byte[] garbage = {1, 2, 3};
+        assertEquals("none", HeatmapSnapshots.parseOrEmpty("m/0/TOKEN_TO_TOKEN", garbage, parse));
+        assertEquals("none", HeatmapSnapshots.parseOrEmpty("m/0/TOKEN_TO_TOKEN", null, parse));
+
+        java.nio.ByteBuffer outside = java.nio.ByteBuffer.allocate(14).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        outside.putShort((short) 1).putShort((short) 1).putShort((short) 9).putDouble(2.0).flip(); // target 9 of 4
+        HeatmapSnapshot bad = HeatmapSnapshot.newBuilder().setModel("m").setLayer(0).setKind(HeatmapKind.TOKEN_TO_TOKEN)
+                .setNumExperts(4).setRows(List.of()).setCells(outside).setTotalMass(2).setTag(null).setEventTimeMs(0).build();
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> HeatmapSnapshots.toTransitions(bad, 0));
+        assertTrue(e.getMessage().contains("expert 9 outside the table's 4"), e.getMessage());
+        byte[] badBytes = Topics.HEATMAPS.valueSerde().serializer().serialize(Topics.HEATMAPS.name(), bad);
+        assertEquals("none", HeatmapSnapshots.parseOrEmpty("m/0/TOKEN_TO_TOKEN", badBytes, parse));
+
+        java.nio.ByteBuffer truncated = java.nio.ByteBuffer.wrap(new byte[] {1, 0, 2, 0, 3, 0});
+        HeatmapSnapshot cut = HeatmapSnapshot.newBuilder(bad).setCells(truncated).build();
+        assertTrue(org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> HeatmapSnapshots.toTransitions(cut, 0)).getMessage().contains("cells end inside row 1"));
+
+        TransitionHeatmap good = new TransitionHeatmap(1, 4);
+        good.observe(0, 1, 2);
+        byte[] goodBytes = Topics.HEATMAPS.valueSerde().serializer().serialize(Topics.HEATMAPS.name(),
+                HeatmapSnapshots.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, good, 0));
+        assertEquals("rows 1.0", HeatmapSnapshots.parseOrEmpty("m/0/TOKEN_TO_TOKEN", goodBytes, parse));
+    }
 }
