@@ -87,11 +87,16 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         String model = in.getModel();
         int k = in.getTopK();
         int experts = in.getNumExperts();
-        // v2: the tokens of many events, packed; observed layer by layer (each layer's entries in the order
-        // the request side saw them, which is all its tables depend on), so one layer's tables stay in cache.
+        // v2: the tokens of many events, packed; observed layer by layer and table by table (each table
+        // takes its layer's entries in the order the request side saw them, which is all it depends on), so
+        // the table being counted stays in cache.
         if (in.getPacked().remaining() > 0) {
-            PackedLayerTokens.forEachByLayer(in.getPacked(), experts, k,
-                    (layer, previous, tokens, next) -> observe(counts(model, layer, experts), k, previous, tokens, next));
+            PackedLayerTokens.forEachLayer(in.getPacked(), experts, k, (layer, entries) -> {
+                LayerCounts counts = counts(model, layer, experts);
+                if (counts.transitions.observe(k, entries) > 0) {
+                    counts.changedTransitions = true;
+                }
+            });
         }
         for (LayerTokens layer : in.getLayers()) {
             LayerCounts counts = counts(model, layer.getLayer(), experts);

@@ -46,4 +46,34 @@ public final class LayerTransitions {
             previousAt = t * k;
         }
     }
+
+    /**
+     * All of a batch's entries of this layer: the same counts as {@link #observe(int, int[], int[], int[])}
+     * entry after entry (each table ticks once per token and takes its pairs in the same order; neither reads
+     * the other), but one table at a time, so its 512 KB (DeepSeek-V3) stay in the L2 cache while the
+     * batch's updates land in it. Returns how many tokens it observed.
+     */
+    public int observe(int k, PackedLayerTokens.LayerEntries entries) {
+        int[] observed = {0};
+        entries.forEach((layer, previous, tokens, next) -> {
+            observed[0] += tokens.length / k;
+            for (int t = 0, previousAt = 0; t < tokens.length / k; t++) {
+                token.tick();
+                if (previous != null) {
+                    token.observeToken(previous, previousAt, tokens, t * k, k);
+                }
+                previous = tokens;
+                previousAt = t * k;
+            }
+        });
+        entries.forEach((layer, previous, tokens, next) -> {
+            for (int t = 0; t < tokens.length / k; t++) {
+                nextLayer.tick();
+                if (next.length > 0) {
+                    nextLayer.observeToken(tokens, t * k, next, t * k, k);
+                }
+            }
+        });
+        return observed[0];
+    }
 }

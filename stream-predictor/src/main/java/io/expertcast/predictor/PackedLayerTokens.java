@@ -116,6 +116,24 @@ public final class PackedLayerTokens {
      * tables (60 MB for a whole model: DRAM).
      */
     public static void forEachByLayer(ByteBuffer packed, int numExperts, int k, EntryVisitor visitor) {
+        forEachLayer(packed, numExperts, k, (layer, entries) -> entries.forEach(visitor));
+    }
+
+    /** One layer's entries of a batch, in their order; may be read more than once. */
+    public interface LayerEntries {
+        void forEach(EntryVisitor visitor);
+    }
+
+    /** What {@link #forEachLayer} hands over per layer. */
+    public interface LayerVisitor {
+        void layer(int layer, LayerEntries entries);
+    }
+
+    /**
+     * Each layer of a packed field with its entries, layers in order of first appearance (the order of
+     * {@link #forEachByLayer}), so a layer's tables can even take the entries once per table.
+     */
+    public static void forEachLayer(ByteBuffer packed, int numExperts, int k, LayerVisitor visitor) {
         ByteBuffer b = packed.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         boolean wide = wideIds(numExperts);
         int width = wide ? 2 : 1;
@@ -166,9 +184,20 @@ public final class PackedLayerTokens {
             order[first[rank[layerOf[e]] - 1]++] = starts[e];
         }
         Scratch scratch = new Scratch(k);
+        int[] layerAt = new int[ranks];
         for (int e = 0; e < entries; e++) {
-            b.position(order[e]);
-            visit(b, wide, k, scratch, visitor);
+            layerAt[rank[layerOf[e]] - 1] = layerOf[e];
+        }
+        for (int r = 0, from = 0; r < ranks; r++) {
+            int start = from;
+            int end = first[r]; // after the sort, first[r] is where rank r's entries end
+            visitor.layer(layerAt[r], v -> {
+                for (int e = start; e < end; e++) {
+                    b.position(order[e]);
+                    visit(b, wide, k, scratch, v);
+                }
+            });
+            from = end;
         }
         b.position(base);
     }

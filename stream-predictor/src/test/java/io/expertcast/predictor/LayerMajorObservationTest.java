@@ -89,19 +89,24 @@ class LayerMajorObservationTest {
         for (double halfLife : new double[] {0, 37.5}) {
             LayerTransitions[] inOrder = new LayerTransitions[layers];
             LayerTransitions[] byLayer = new LayerTransitions[layers];
+            LayerTransitions[] byTable = new LayerTransitions[layers];
             for (int l = 0; l < layers; l++) {
                 inOrder[l] = new LayerTransitions(experts, halfLife);
                 byLayer[l] = new LayerTransitions(experts, halfLife);
+                byTable[l] = new LayerTransitions(experts, halfLife);
             }
             for (int round = 0; round < 3; round++) {
                 for (ByteBuffer packed : batch(layers, experts, k, 2, 400, round)) {
                     PackedLayerTokens.forEach(packed, experts, k, (l, p, t, n) -> inOrder[l].observe(k, p, t, n));
                     PackedLayerTokens.forEachByLayer(packed, experts, k, (l, p, t, n) -> byLayer[l].observe(k, p, t, n));
+                    PackedLayerTokens.forEachLayer(packed, experts, k, (l, entries) -> byTable[l].observe(k, entries));
                 }
             }
             for (int l = 0; l < layers; l++) {
                 assertBitForBit(inOrder[l].token(), byLayer[l].token(), l);
                 assertBitForBit(inOrder[l].nextLayer(), byLayer[l].nextLayer(), l);
+                assertBitForBit(inOrder[l].token(), byTable[l].token(), l);
+                assertBitForBit(inOrder[l].nextLayer(), byTable[l].nextLayer(), l);
             }
         }
     }

@@ -40,7 +40,7 @@ import org.openjdk.jmh.infra.Blackhole;
  * <ul>
  * <li>observing one 100 ms batch: {@value #EVENTS} decode events of {@value #REQUESTS} interleaved
  * requests, packed per layer shard as the request side sends them ({@value #SHARDS} shards), into the 58
- * layers' two decaying tables ({@link #observeEventOrder} vs {@link #observeLayerMajor});</li>
+ * layers' two decaying tables ({@link #observeEventOrder} vs {@link #observeLayerMajor} vs {@link #observeTableMajor});</li>
  * <li>publishing one layer's token->token table: its snapshot and its prediction table, as records
  * ({@link #publishBefore} vs {@link #publishAfter});</li>
  * <li>a reader rebuilding the top rows of one published snapshot ({@link #rowsBefore} vs
@@ -145,11 +145,20 @@ public class AggregatorBenchmark {
         return tables;
     }
 
-    /** The aggregator now: layer by layer, each layer's entries in event order. */
+    /** Layer by layer, each layer's entries in event order (this branch's first step). */
     @Benchmark
     public LayerTransitions[] observeLayerMajor() {
         for (ByteBuffer shard : batch) {
             PackedLayerTokens.forEachByLayer(shard, experts, k, (l, p, t, n) -> tables[l].observe(k, p, t, n));
+        }
+        return tables;
+    }
+
+    /** The aggregator now: layer by layer, and within a layer table by table, entries in event order. */
+    @Benchmark
+    public LayerTransitions[] observeTableMajor() {
+        for (ByteBuffer shard : batch) {
+            PackedLayerTokens.forEachLayer(shard, experts, k, (l, entries) -> tables[l].observe(k, entries));
         }
         return tables;
     }
