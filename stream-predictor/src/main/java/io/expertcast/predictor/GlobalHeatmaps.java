@@ -4,6 +4,10 @@ import io.expertcast.core.predict.LayerPopularity;
 import io.expertcast.core.predict.TransitionRows;
 import io.expertcast.schemas.HeatmapKind;
 import io.expertcast.schemas.HeatmapSnapshot;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
@@ -18,7 +22,7 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * it keeps its own index of the tables by model and layer, so the two reads per layer and decode step
  * neither build a key nor look one up, until something is published).
  */
-final class GlobalHeatmaps {
+public final class GlobalHeatmaps {
     private final ReadOnlyKeyValueStore<String, byte[]> store;
     private final PublishedHeatmaps published;
     /** This reader's own index of the shared parsed tables, dropped whenever anything was published. */
@@ -63,9 +67,90 @@ final class GlobalHeatmaps {
 
     /**
      * A snapshot's rows straight from its cells, without building the dense table: a row's total is its
-     * cells summed in target order, as {@link HeatmapSnapshots#toTransitions} would total them.
+     * cells summed in target order, as {@link HeatmapSnapshots#toTransitions} would total them. Packed
+     * cells (every transition snapshot since v3) are read in one loop, a row at a time; older snapshots
+     * through {@link HeatmapSnapshots#forEachCell}. Public for {@code bench aggregator}.
      */
-    static TransitionRows rows(HeatmapSnapshot s) {
+    public static TransitionRows rows(HeatmapSnapshot s) {
+        ByteBuffer packed = s.getCells();
+        return packed != null && packed.remaining() > 0 ? packedRows(s.getNumExperts(), packed) : cellRows(s);
+    }
+
+    private static final VarHandle SHORTS = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle DOUBLES = MethodHandles.byteArrayViewVarHandle(double[].class, ByteOrder.LITTLE_ENDIAN);
+
+    /**
+     * The packed layout of {@link HeatmapSnapshots#forEachCell} (uint16 row, uint16 count, then count x
+     * (uint16 target, float64 cell), little-endian), with its checks: a truncated row or an expert outside
+     * the table is an {@link IllegalArgumentException}. Consecutive headers of one row make one row, as there.
+     */
+    private static TransitionRows packedRows(int experts, ByteBuffer packed) {
+        byte[] b;
+        int at;
+        int end;
+        if (packed.hasArray()) {
+            b = packed.array();
+            at = packed.arrayOffset() + packed.position();
+            end = at + packed.remaining();
+        } else {
+            b = new byte[packed.remaining()];
+            packed.duplicate().get(b);
+            at = 0;
+            end = b.length;
+        }
+        TransitionRows.Builder rows = new TransitionRows.Builder(experts);
+        int[] targets = new int[experts];
+        double[] cells = new double[experts];
+        int row = -1;
+        int size = 0;
+        double total = 0;
+        while (at < end) {
+            if (end - at < 4) {
+                throw new IllegalArgumentException("cells end inside a row header");
+            }
+            int from = Short.toUnsignedInt((short) SHORTS.get(b, at));
+            int count = Short.toUnsignedInt((short) SHORTS.get(b, at + 2));
+            at += 4;
+            if (end - at < count * 10) {
+                throw new IllegalArgumentException("cells end inside row " + from);
+            }
+            if (count == 0) {
+                continue;
+            }
+            inTable(from, experts);
+            if (from != row) {
+                if (row >= 0) {
+                    rows.row(row, total, targets, cells, size);
+                }
+                row = from;
+                size = 0;
+                total = 0;
+            }
+            if (size + count > experts) {
+                throw new IllegalArgumentException("row " + from + " has more than " + experts + " cells");
+            }
+            for (int i = 0; i < count; i++, at += 10) {
+                double w = (double) DOUBLES.get(b, at + 2);
+                targets[size] = inTable(Short.toUnsignedInt((short) SHORTS.get(b, at)), experts);
+                cells[size++] = w;
+                total += w;
+            }
+        }
+        if (row >= 0) {
+            rows.row(row, total, targets, cells, size);
+        }
+        return rows.build();
+    }
+
+    private static int inTable(int expert, int experts) {
+        if (expert >= experts) {
+            throw new IllegalArgumentException("expert " + expert + " outside the table's " + experts);
+        }
+        return expert;
+    }
+
+    /** Rows of a snapshot in the row layout (before v3), cell by cell. */
+    private static TransitionRows cellRows(HeatmapSnapshot s) {
         int experts = s.getNumExperts();
         TransitionRows.Builder rows = new TransitionRows.Builder(experts);
         int[] targets = new int[experts];

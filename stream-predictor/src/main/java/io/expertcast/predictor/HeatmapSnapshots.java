@@ -8,9 +8,12 @@ import io.expertcast.schemas.PredictionLevel;
 import io.expertcast.schemas.PredictionTable;
 import io.expertcast.schemas.SuccessorRow;
 import io.expertcast.schemas.Topics;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -68,13 +71,23 @@ public final class HeatmapSnapshots {
      * record limit while a dense 256 x 256 table (DeepSeek-V3, Qwen3) goes whole; beyond it (Kimi-K2's
      * 384 x 384) each row keeps only its largest cells (the ones a prediction reads).
      */
-    static final int MAX_CELLS = 90_000;
+    public static final int MAX_CELLS = 90_000;
 
     /**
      * Layer {@code layer} of a one-layer transition heatmap: its non-zero decayed counts, packed in
      * {@code cells} (see the schema; rows in expert order, targets ascending).
      */
-    static HeatmapSnapshot ofTransitions(String model, int layer, HeatmapKind kind, TransitionHeatmap h, long timeMs) {
+    public static HeatmapSnapshot ofTransitions(String model, int layer, HeatmapKind kind, TransitionHeatmap h, long timeMs) {
+        int experts = h.experts();
+        return experts * experts <= MAX_CELLS ? ofAllCells(model, layer, kind, h, timeMs)
+                : ofLargestCells(model, layer, kind, h, timeMs);
+    }
+
+    /**
+     * {@link #ofTransitions} for a table of any size: counts the non-zero cells first, and if there are more
+     * than {@link #MAX_CELLS} keeps each row's largest.
+     */
+    static HeatmapSnapshot ofLargestCells(String model, int layer, HeatmapKind kind, TransitionHeatmap h, long timeMs) {
         int experts = h.experts();
         double[] c = h.counts(0);
         int nonZero = 0;
@@ -115,13 +128,54 @@ public final class HeatmapSnapshots {
             }
         }
         cells.flip();
+        return snapshot(model, layer, kind, experts, cells, mass, timeMs);
+    }
+
+    private static final VarHandle SHORTS = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle DOUBLES = MethodHandles.byteArrayViewVarHandle(double[].class, ByteOrder.LITTLE_ENDIAN);
+
+    /**
+     * {@link #ofTransitions} of a table small enough to go whole (up to 300 experts: DeepSeek-V3, Qwen3),
+     * the same bytes in one pass, a row at a time, instead of copying the table and counting it first.
+     */
+    private static HeatmapSnapshot ofAllCells(String model, int layer, HeatmapKind kind, TransitionHeatmap h,
+                                              long timeMs) {
+        int experts = h.experts();
+        byte[] out = new byte[experts * 4 + experts * experts * 10];
+        double[] row = new double[experts];
+        int size = 0;
+        double mass = 0;
+        for (int from = 0; from < experts; from++) {
+            h.rowCounts(0, from, row);
+            int header = size;
+            int at = size + 4;
+            for (int to = 0; to < experts; to++) {
+                double w = row[to];
+                if (w > 0) { // what the general path keeps: w != 0 && w >= its floor of 0
+                    SHORTS.set(out, at, (short) to);
+                    DOUBLES.set(out, at + 2, w);
+                    at += 10;
+                    mass += w;
+                }
+            }
+            if (at > header + 4) {
+                SHORTS.set(out, header, (short) from);
+                SHORTS.set(out, header + 2, (short) ((at - header - 4) / 10));
+                size = at;
+            }
+        }
+        return snapshot(model, layer, kind, experts, ByteBuffer.wrap(Arrays.copyOf(out, size)), mass, timeMs);
+    }
+
+    private static HeatmapSnapshot snapshot(String model, int layer, HeatmapKind kind, int experts, ByteBuffer cells,
+                                            double mass, long timeMs) {
         return HeatmapSnapshot.newBuilder().setModel(model).setLayer(layer).setKind(kind).setNumExperts(experts)
                 .setRows(List.of()).setCells(cells).setTotalMass(mass).setTag(null).setEventTimeMs(timeMs).build();
     }
 
     private static double kthLargest(double[] c, int from, int length, int k) {
-        double[] row = java.util.Arrays.copyOfRange(c, from, from + length);
-        java.util.Arrays.sort(row);
+        double[] row = Arrays.copyOfRange(c, from, from + length);
+        Arrays.sort(row);
         return row[Math.max(0, length - k)];
     }
 
@@ -133,12 +187,12 @@ public final class HeatmapSnapshots {
     }
 
     /** What {@link #forEachCell} hands over: one non-zero cell. */
-    interface CellVisitor {
+    public interface CellVisitor {
         void cell(int from, int to, double weight);
     }
 
     /** Every cell of a snapshot, packed (v3 transitions) or in rows (popularity; anything older), in row order. */
-    static void forEachCell(HeatmapSnapshot s, CellVisitor visitor) {
+    public static void forEachCell(HeatmapSnapshot s, CellVisitor visitor) {
         ByteBuffer cells = s.getCells();
         if (cells != null && cells.remaining() > 0) {
             ByteBuffer b = cells.duplicate().order(ByteOrder.LITTLE_ENDIAN);
@@ -210,18 +264,20 @@ public final class HeatmapSnapshots {
     }
 
     /** Per expert seen, its {@code width} most likely successors and their probabilities (row share). */
-    static PredictionTable table(String model, int layer, PredictionLevel level, TransitionHeatmap h, int width,
+    public static PredictionTable table(String model, int layer, PredictionLevel level, TransitionHeatmap h, int width,
                                  long timeMs) {
         List<SuccessorRow> rows = new ArrayList<>();
+        int[] top = new int[Math.max(0, Math.min(width, h.experts()))];
         for (int from = 0; from < h.experts(); from++) {
             double total = h.rowTotal(0, from);
             if (total == 0) {
                 continue;
             }
-            int[] top = h.successors(0, from, width);
-            List<Integer> successors = new ArrayList<>(top.length);
-            List<Double> probabilities = new ArrayList<>(top.length);
-            for (int j : top) {
+            int m = h.topSuccessors(0, from, top.length, top);
+            List<Integer> successors = new ArrayList<>(m);
+            List<Double> probabilities = new ArrayList<>(m);
+            for (int i = 0; i < m; i++) {
+                int j = top[i];
                 successors.add(j);
                 probabilities.add(h.count(0, from, j) / total);
             }

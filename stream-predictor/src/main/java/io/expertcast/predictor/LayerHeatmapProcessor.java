@@ -51,6 +51,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     private static final class LayerCounts {
         final String model;
         final int layer;
+        final LayerTransitions transitions;
         final TransitionHeatmap token;
         final TransitionHeatmap nextLayer;
         final Map<String, double[]> popularity = new TreeMap<>(); // "" = all requests
@@ -61,8 +62,9 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         LayerCounts(String model, int layer, int experts, double halfLife) {
             this.model = model;
             this.layer = layer;
-            this.token = new TransitionHeatmap(1, experts, halfLife);
-            this.nextLayer = new TransitionHeatmap(1, experts, halfLife);
+            this.transitions = new LayerTransitions(experts, halfLife);
+            this.token = transitions.token();
+            this.nextLayer = transitions.nextLayer();
         }
     }
 
@@ -85,10 +87,16 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         String model = in.getModel();
         int k = in.getTopK();
         int experts = in.getNumExperts();
-        // v2: the tokens of many events, packed; observed in the order the request side saw them.
+        // v2: the tokens of many events, packed; observed layer by layer and table by table (each table
+        // takes its layer's entries in the order the request side saw them, which is all it depends on), so
+        // the table being counted stays in cache.
         if (in.getPacked().remaining() > 0) {
-            PackedLayerTokens.forEach(in.getPacked(), experts, k,
-                    (layer, previous, tokens, next) -> observe(counts(model, layer, experts), k, previous, tokens, next));
+            PackedLayerTokens.forEachLayer(in.getPacked(), experts, k, (layer, entries) -> {
+                LayerCounts counts = counts(model, layer, experts);
+                if (counts.transitions.observe(k, entries) > 0) {
+                    counts.changedTransitions = true;
+                }
+            });
         }
         for (LayerTokens layer : in.getLayers()) {
             LayerCounts counts = counts(model, layer.getLayer(), experts);
@@ -125,20 +133,9 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         return counts;
     }
 
-    /** Each token ticks both heatmaps once (the half-life is in tokens), then counts its k x k pairs. */
     private static void observe(LayerCounts counts, int k, int[] previous, int[] tokens, int[] next) {
-        int previousAt = 0;
-        for (int t = 0; t < tokens.length / k; t++) {
-            counts.token.tick();
-            counts.nextLayer.tick();
-            if (previous != null) {
-                counts.token.observeToken(previous, previousAt, tokens, t * k, k);
-            }
-            if (next.length > 0) {
-                counts.nextLayer.observeToken(tokens, t * k, next, t * k, k);
-            }
-            previous = tokens;
-            previousAt = t * k;
+        if (tokens.length >= k) {
+            counts.transitions.observe(k, previous, tokens, next);
             counts.changedTransitions = true;
         }
     }

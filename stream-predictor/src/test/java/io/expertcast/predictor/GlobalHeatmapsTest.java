@@ -1,11 +1,18 @@
 package io.expertcast.predictor;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.expertcast.core.predict.TransitionHeatmap;
 import io.expertcast.core.predict.TransitionRows;
 import io.expertcast.schemas.HeatmapKind;
+import io.expertcast.schemas.HeatmapRow;
 import io.expertcast.schemas.HeatmapSnapshot;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -33,6 +40,61 @@ class GlobalHeatmapsTest {
                 double[] got = new double[experts];
                 live.addRow(e, got);
                 assertArrayEquals(want, got, 0.0, experts + " experts, row " + e);
+            }
+        }
+    }
+
+    @Test
+    void aDenseTableAndARowLayoutSnapshotGiveTheOfflineRowsToo() {
+        int experts = 256;
+        SplittableRandom random = new SplittableRandom(5);
+        TransitionHeatmap h = new TransitionHeatmap(1, experts, 50_000);
+        for (int t = 0; t < 400_000; t++) {
+            h.observe(0, random.nextInt(experts), random.nextInt(4) == 0 ? random.nextInt(8) : random.nextInt(experts));
+            h.tick();
+        }
+        HeatmapSnapshot s = HeatmapSnapshots.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 0);
+        assertRowsEqual(TransitionRows.of(HeatmapSnapshots.toTransitions(s, 0), 0), GlobalHeatmaps.rows(s), experts);
+
+        // v2 and older: rows of targets and weights instead of packed cells
+        TransitionHeatmap small = new TransitionHeatmap(1, 5);
+        small.observe(0, 1, 4);
+        small.observe(0, 1, 2);
+        small.observe(0, 1, 4);
+        small.observe(0, 3, 0);
+        HeatmapSnapshot rowLayout = HeatmapSnapshot.newBuilder().setModel("m").setLayer(0)
+                .setKind(HeatmapKind.TOKEN_TO_TOKEN).setNumExperts(5).setCells(null).setTotalMass(4).setTag(null)
+                .setEventTimeMs(0).setRows(List.of(
+                        HeatmapRow.newBuilder().setExpert(1).setTargets(List.of(2, 4)).setWeights(List.of(1.0, 2.0)).build(),
+                        HeatmapRow.newBuilder().setExpert(3).setTargets(List.of(0)).setWeights(List.of(1.0)).build()))
+                .build();
+        assertRowsEqual(TransitionRows.of(small, 0), GlobalHeatmaps.rows(rowLayout), 5);
+    }
+
+    @Test
+    void packedCellsOutsideTheTableOrCutShortAreRefusedAsBefore() {
+        ByteBuffer outside = ByteBuffer.allocate(14).order(ByteOrder.LITTLE_ENDIAN);
+        outside.putShort((short) 1).putShort((short) 1).putShort((short) 9).putDouble(2.0).flip(); // target 9 of 4
+        HeatmapSnapshot bad = HeatmapSnapshot.newBuilder().setModel("m").setLayer(0).setKind(HeatmapKind.TOKEN_TO_TOKEN)
+                .setNumExperts(4).setRows(List.of()).setCells(outside).setTotalMass(2).setTag(null).setEventTimeMs(0).build();
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> GlobalHeatmaps.rows(bad)).getMessage()
+                .contains("expert 9 outside the table's 4"));
+        HeatmapSnapshot cut = HeatmapSnapshot.newBuilder(bad).setCells(ByteBuffer.wrap(new byte[] {1, 0, 2, 0, 3, 0})).build();
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> GlobalHeatmaps.rows(cut)).getMessage()
+                .contains("cells end inside row 1"));
+        HeatmapSnapshot header = HeatmapSnapshot.newBuilder(bad).setCells(ByteBuffer.wrap(new byte[] {1, 0, 0})).build();
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> GlobalHeatmaps.rows(header)).getMessage()
+                .contains("cells end inside a row header"));
+    }
+
+    private static void assertRowsEqual(TransitionRows want, TransitionRows got, int experts) {
+        for (int e = 0; e < experts; e++) {
+            double[] a = new double[experts];
+            want.addRow(e, a);
+            double[] b = new double[experts];
+            got.addRow(e, b);
+            for (int j = 0; j < experts; j++) {
+                assertEquals(Double.doubleToRawLongBits(a[j]), Double.doubleToRawLongBits(b[j]), "row " + e + " -> " + j);
             }
         }
     }

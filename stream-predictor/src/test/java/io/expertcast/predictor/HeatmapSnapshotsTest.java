@@ -77,6 +77,28 @@ class HeatmapSnapshotsTest {
     }
 
     @Test
+    void aWholeTableIsWrittenInOnePassToTheVeryBytesOfTheGeneralPath() {
+        var serializer = Topics.HEATMAPS.valueSerde().serializer();
+        for (int experts : new int[] {1, 7, 256, 300}) {
+            for (double halfLife : new double[] {0, 123.25}) {
+                java.util.SplittableRandom random = new java.util.SplittableRandom(experts);
+                TransitionHeatmap h = new TransitionHeatmap(1, experts, halfLife);
+                for (int t = 0; t < 20_000; t++) {
+                    int from = random.nextInt(Math.max(1, experts - 2)); // some rows never seen
+                    h.observe(0, from, random.nextInt(3) == 0 ? random.nextInt(experts) : (from * 5) % experts);
+                    h.tick();
+                }
+                if (experts > 1) {
+                    h.add(0, 0, 1, -h.count(0, 0, 1) - 0.5); // a negative cell: dropped by both
+                }
+                byte[] want = serializer.serialize("t", HeatmapSnapshots.ofLargestCells("m", 3, HeatmapKind.LAYER_TO_LAYER, h, 9));
+                byte[] got = serializer.serialize("t", HeatmapSnapshots.ofTransitions("m", 3, HeatmapKind.LAYER_TO_LAYER, h, 9));
+                assertArrayEquals(want, got, experts + " experts, half-life " + halfLife);
+            }
+        }
+    }
+
+    @Test
     void aSnapshotWithRowsAsWrittenUpToV2StillReads() {
         HeatmapSnapshot v2 = HeatmapSnapshot.newBuilder().setModel("m").setLayer(0).setKind(HeatmapKind.TOKEN_TO_TOKEN)
                 .setNumExperts(4).setTotalMass(5).setTag(null).setEventTimeMs(0)

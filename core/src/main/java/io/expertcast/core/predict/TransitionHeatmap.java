@@ -180,6 +180,19 @@ public final class TransitionHeatmap {
         return c;
     }
 
+    /**
+     * The decayed counts of one row into {@code into[0 .. experts)}: the same doubles as that row of
+     * {@link #counts}, without copying the whole layer (a publication reads a 256 x 256 table row by row).
+     */
+    public void rowCounts(int layer, int from, double[] into) {
+        System.arraycopy(cells[layer], from * experts, into, 0, experts);
+        if (weight != 1) {
+            for (int j = 0; j < experts; j++) {
+                into[j] /= weight;
+            }
+        }
+    }
+
     /** Share of a row's mass held by its {@code top} largest cells (Ob2's coverage); NaN for an empty row. */
     public double topShare(int layer, int expert, int top) {
         double[] row = Arrays.copyOfRange(cells[layer], expert * experts, (expert + 1) * experts);

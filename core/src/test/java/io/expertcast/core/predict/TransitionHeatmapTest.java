@@ -80,4 +80,22 @@ class TransitionHeatmapTest {
         assertArrayEquals(new int[] {1}, h.successors(0, 0, 1));
         assertEquals(0.0, new TransitionHeatmap(1, 3, 0).halfLifeTokens()); // 0 = no decay
     }
+
+    @Test
+    void rowCountsAreThatRowOfCountsExactly() {
+        for (double halfLife : new double[] {0, 7.5}) {
+            TransitionHeatmap h = new TransitionHeatmap(2, 6, halfLife);
+            java.util.SplittableRandom random = new java.util.SplittableRandom(3);
+            for (int t = 0; t < 500; t++) {
+                h.observe(1, random.nextInt(6), random.nextInt(6));
+                h.tick();
+            }
+            double[] all = h.counts(1);
+            double[] row = new double[6];
+            for (int from = 0; from < 6; from++) {
+                h.rowCounts(1, from, row);
+                assertArrayEquals(java.util.Arrays.copyOfRange(all, from * 6, from * 6 + 6), row, 0.0);
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 package io.expertcast.launcher.bench;
 
 import io.expertcast.allocator.bench.AllocatorBench;
+import io.expertcast.predictor.bench.AggregatorBench;
 import io.expertcast.predictor.bench.NextTokenBench;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -11,7 +12,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: each prints its figures beside a baseline measured in the same run.",
         subcommands = {ReplayBench.class, EmulatorBench.class, AllocatorBench.class, PredictorBench.class,
-                SerdeBench.class, NextTokenBench.class})
+                SerdeBench.class, NextTokenBench.class, AggregatorBench.class})
 public final class BenchCommand implements Runnable {
     @Spec
     CommandSpec spec;
