@@ -26,6 +26,7 @@ import io.expertcast.schemas.Topics;
 import io.expertcast.streams.DeadLetters;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -584,8 +585,11 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int[] c = new int[cells];
         double[] d = new double[cells];
         state.getHistoryCounts().duplicate().order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(c);
-        state.getHistoryDecayed().duplicate().order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(d);
-        return RequestHistory.of(shape.numMoeLayers(), shape.numExperts(), shape.topK(), c, d,
+        DoubleBuffer decayed = state.getHistoryDecayed().duplicate().order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer();
+        decayed.get(d);
+        // The cells' unit follows them (written by withHistory); a state written before it has none: unit 1.
+        double scale = decayed.hasRemaining() ? decayed.get() : 1;
+        return RequestHistory.of(shape.numMoeLayers(), shape.numExperts(), shape.topK(), c, d, scale,
                 state.getHistoryTokens());
     }
 
@@ -593,9 +597,9 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int[] c = h.counts();
         double[] d = h.decayed();
         ByteBuffer counts = ByteBuffer.allocate(c.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer decayed = ByteBuffer.allocate(d.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer decayed = ByteBuffer.allocate((d.length + 1) * 8).order(ByteOrder.LITTLE_ENDIAN);
         counts.asIntBuffer().put(c);       // bulk: the views keep the little-endian order
-        decayed.asDoubleBuffer().put(d);
+        decayed.asDoubleBuffer().put(d).put(h.decayScale()); // the cells, then their unit
         return b.setHistoryCounts(counts).setHistoryDecayed(decayed).setHistoryTokens(h.tokens());
     }
 
