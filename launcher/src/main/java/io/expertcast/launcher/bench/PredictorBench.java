@@ -216,7 +216,7 @@ public final class PredictorBench implements Callable<Integer> {
                         warmupRequests, 100 * JIT_QUIET, warmupRounds);
                 for (int round = 1; round <= warmupRounds; round++) {
                     long w0 = System.nanoTime();
-                    long jit0 = CpuUse.jitMs();
+                    long jit0 = CpuUse.jitMsNow();
                     Load warm = load(servers, renamed(new SyntheticSource(MODEL, warmupRequests, seed + 1 + round)
                             .requests(false, new ArrayList<>()), "warmup" + round + "/"));
                     try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
@@ -225,7 +225,7 @@ public final class PredictorBench implements Callable<Integer> {
                                 "the predictor to commit the warm-up");
                     }
                     double seconds = (System.nanoTime() - w0) / 1e9;
-                    double jitShare = jit0 < 0 ? 0 : (CpuUse.jitMs() - jit0) / 1e3 / seconds;
+                    double jitShare = jit0 < 0 ? 0 : (CpuUse.jitMsNow() - jit0) / 1e3 / seconds;
                     System.out.printf(Locale.ROOT, "  round %d: %d events committed in %.1f s (%.0f events/s); JIT "
                             + "compiled %.0f %% of the round%n", round, warm.events(), seconds, warm.events() / seconds,
                             100 * jitShare);
@@ -334,11 +334,11 @@ public final class PredictorBench implements Callable<Integer> {
                 brokerNs = broker.runningPid().stream().boxed().findFirst().flatMap(ProcessHandle::of)
                         .flatMap(h -> h.info().totalCpuDuration()).map(Duration::toNanos).orElse(-1L);
             }
-            return new CpuUse(stream, global, process, brokerNs, jitMs());
+            return new CpuUse(stream, global, process, brokerNs, jitMsNow());
         }
 
         /** The JIT compilers' accumulated time (the compiler threads' busy time, summed over threads). */
-        static long jitMs() {
+        static long jitMsNow() {
             var jit = ManagementFactory.getCompilationMXBean();
             return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : -1;
         }
