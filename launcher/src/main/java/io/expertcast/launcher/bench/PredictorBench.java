@@ -120,6 +120,10 @@ public final class PredictorBench implements Callable<Integer> {
             + "running predictor before anything is timed, so the JIT has compiled its hot code (default ${DEFAULT-VALUE}; 0: none).")
     int warmupRequests;
 
+    @Option(names = "--heatmap-publish-interval-ms", description = "Override the predictor's heatmap publication "
+            + "interval (default: the predictor's, 5000 ms), e.g. to see what publication costs.")
+    Long heatmapPublishIntervalMs;
+
     @Option(names = "--warmup-rounds", defaultValue = "4", description = "At most this many warm-up rounds "
             + "(default ${DEFAULT-VALUE}); fewer once the JIT compiled for < 10 %% of a round.")
     int warmupRounds;
@@ -145,9 +149,11 @@ public final class PredictorBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (requests <= 0 || batch <= 0 || partitions <= 0 || rate <= 0 || latencySeconds <= 0 || streamThreads <= 0
-                || warmupRequests < 0 || warmupRounds < 1) {
+                || warmupRequests < 0 || warmupRounds < 1
+                || heatmapPublishIntervalMs != null && heatmapPublishIntervalMs <= 0) {
             System.err.println("bench predictor: --requests, --batch, --partitions, --rate, --latency-seconds and "
-                    + "--stream-threads and --warmup-rounds must be positive, --warmup-requests at least 0");
+                    + "--stream-threads, --warmup-rounds and --heatmap-publish-interval-ms must be positive, --warmup-requests "
+                    + "at least 0");
             return 2;
         }
         Path work = workDir != null ? workDir : WorkDir.defaultPath().resolve("bench").resolve("predictor");
@@ -193,6 +199,9 @@ public final class PredictorBench implements Callable<Integer> {
             }
             String appId = "expertcast-bench-predictor-" + System.currentTimeMillis();
             PredictorSettings settings = PredictorSettings.defaults().withApplicationName(appId);
+            if (heatmapPublishIntervalMs != null) {
+                settings = settings.withHeatmapPublishInterval(Duration.ofMillis(heatmapPublishIntervalMs));
+            }
             Map<String, Object> overrides = new HashMap<>();
             if (lingerMs != null) {
                 overrides.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), lingerMs);
