@@ -26,6 +26,7 @@ import io.expertcast.schemas.Topics;
 import io.expertcast.streams.DeadLetters;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -560,11 +561,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
                                                    MemoryTier tier, int[][] experts, double[][] scores) {
         List<LayerPrediction> layers = new ArrayList<>(experts.length);
         for (int layer = 0; layer < experts.length; layer++) {
-            layers.add(LayerPrediction.newBuilder()
-                    .setLayer(layer)
-                    .setExperts(toList(experts[layer]))
-                    .setScores(Arrays.stream(scores[layer]).boxed().toList())
-                    .build());
+            layers.add(new LayerPrediction(layer, toList(experts[layer]), toList(scores[layer])));
         }
         // Both go to HBM: the decode phase is far ahead, and token-level predictions drive HBM copies
         // (Insight 2; layer-level rows, published as prediction tables, drive the LLC).
@@ -585,15 +582,14 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         if (state == null || state.getHistoryCounts().remaining() == 0) {
             return new RequestHistory(shape.numMoeLayers(), shape.numExperts(), shape.topK());
         }
-        ByteBuffer counts = state.getHistoryCounts().duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer decayed = state.getHistoryDecayed().duplicate().order(ByteOrder.LITTLE_ENDIAN);
         int[] c = new int[cells];
         double[] d = new double[cells];
-        for (int i = 0; i < cells; i++) {
-            c[i] = counts.getInt();
-            d[i] = decayed.getDouble();
-        }
-        return RequestHistory.of(shape.numMoeLayers(), shape.numExperts(), shape.topK(), c, d,
+        state.getHistoryCounts().duplicate().order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(c);
+        DoubleBuffer decayed = state.getHistoryDecayed().duplicate().order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer();
+        decayed.get(d);
+        // The cells' unit follows them (written by withHistory); a state written before it has none: unit 1.
+        double scale = decayed.hasRemaining() ? decayed.get() : 1;
+        return RequestHistory.of(shape.numMoeLayers(), shape.numExperts(), shape.topK(), c, d, scale,
                 state.getHistoryTokens());
     }
 
@@ -601,12 +597,10 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int[] c = h.counts();
         double[] d = h.decayed();
         ByteBuffer counts = ByteBuffer.allocate(c.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer decayed = ByteBuffer.allocate(d.length * 8).order(ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < c.length; i++) {
-            counts.putInt(c[i]);
-            decayed.putDouble(d[i]);
-        }
-        return b.setHistoryCounts(counts.flip()).setHistoryDecayed(decayed.flip()).setHistoryTokens(h.tokens());
+        ByteBuffer decayed = ByteBuffer.allocate((d.length + 1) * 8).order(ByteOrder.LITTLE_ENDIAN);
+        counts.asIntBuffer().put(c);       // bulk: the views keep the little-endian order
+        decayed.asDoubleBuffer().put(d).put(h.decayScale()); // the cells, then their unit
+        return b.setHistoryCounts(counts).setHistoryDecayed(decayed).setHistoryTokens(h.tokens());
     }
 
     private static int[] lastToken(RequestForecastState state) {
@@ -702,8 +696,21 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         return false;
     }
 
+    // Plain loops, not streams: these run for 58 layers at every decode step.
     private static List<Integer> toList(int[] values) {
-        return Arrays.stream(values).boxed().toList();
+        List<Integer> list = new ArrayList<>(values.length);
+        for (int v : values) {
+            list.add(v);
+        }
+        return list;
+    }
+
+    private static List<Double> toList(double[] values) {
+        List<Double> list = new ArrayList<>(values.length);
+        for (double v : values) {
+            list.add(v);
+        }
+        return list;
     }
 
     private void reject(Record<String, SelectionEvent> record, String reason) {

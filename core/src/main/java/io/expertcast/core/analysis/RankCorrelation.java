@@ -23,6 +23,42 @@ public final class RankCorrelation {
 
     /** Ranks 1..n, tied values sharing the mean of the ranks they span. */
     static double[] averageRanks(double[] v) {
+        double[] sorted = v.clone();
+        for (double x : sorted) {
+            if (Double.isNaN(x) || Double.doubleToRawLongBits(x) == Long.MIN_VALUE) {
+                return averageRanksByIndex(v); // NaN and -0.0: == and the sort order disagree
+            }
+        }
+        // Without NaN and -0.0, equal values (==) are exactly the runs of the sorted copy: a value's rank is
+        // the mean of its run's positions. A primitive sort: the live predictor ranks 58 x 2 vectors at every
+        // request's end.
+        Arrays.sort(sorted);
+        double[] ranks = new double[v.length];
+        for (int i = 0; i < v.length; i++) {
+            int first = firstAbove(sorted, v[i], false);
+            int last = firstAbove(sorted, v[i], true) - 1;
+            ranks[i] = (first + last) / 2.0 + 1;
+        }
+        return ranks;
+    }
+
+    /** The first position of {@code sorted} holding a value >= x ({@code strictly}: > x); its length if none. */
+    private static int firstAbove(double[] sorted, double x, boolean strictly) {
+        int lo = 0;
+        int hi = sorted.length;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (sorted[mid] < x || strictly && sorted[mid] == x) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    /** {@link #averageRanks} for any doubles: indices sorted by {@link Double#compare}, runs of == values tied. */
+    static double[] averageRanksByIndex(double[] v) {
         Integer[] order = IntStream.range(0, v.length).boxed().toArray(Integer[]::new);
         Arrays.sort(order, Comparator.comparingDouble(i -> v[i]));
         double[] ranks = new double[v.length];

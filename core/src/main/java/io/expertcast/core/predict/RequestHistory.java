@@ -7,48 +7,69 @@ import java.util.Arrays;
  * x expert: plain counts, and counts decayed with a half-life of {@link BlendedPredictor#HALF_LIFE_TOKENS}
  * tokens, which the blended next-token predictor reads. Every slot counts (a row listing an expert
  * twice counts it twice), as the offline evaluation does.
+ *
+ * <p>The decay is lazy, as {@link TransitionHeatmap}'s: a token adds the current {@link #decayScale()}
+ * (which grows by 2^(1/H) per token) to its experts' cells instead of multiplying every earlier cell by
+ * 2^(-1/H), so a token costs its k x layers adds, not layers x experts multiplications (58 x 256 for
+ * DeepSeek-V3, at every prefill token and decode step). The decayed cells are therefore held in a unit
+ * that changes over time, the same for every cell: a cell divided by {@link #decayScale()} is the decayed
+ * count. Readers that normalise by a sum (every predictor) use the cells as they are.
  */
 public final class RequestHistory {
-    private static final double DECAY = Math.pow(0.5, 1 / BlendedPredictor.HALF_LIFE_TOKENS);
+    private static final double GROWTH = Math.pow(2, 1 / BlendedPredictor.HALF_LIFE_TOKENS);
+    private static final double RESCALE_AT = 1e100;
 
     private final int layers;
     private final int experts;
     private final int k;
     private final int[] counts;
-    private final double[] decayed;
+    private final double[] decayed; // decayed counts x scale
+    private double scale;
     private int tokens;
 
     public RequestHistory(int layers, int experts, int k) {
-        this(layers, experts, k, new int[layers * experts], new double[layers * experts], 0);
+        this(layers, experts, k, new int[layers * experts], new double[layers * experts], 1, 0);
     }
 
-    private RequestHistory(int layers, int experts, int k, int[] counts, double[] decayed, int tokens) {
+    private RequestHistory(int layers, int experts, int k, int[] counts, double[] decayed, double scale, int tokens) {
         if (counts.length != layers * experts || decayed.length != counts.length) {
             throw new IllegalArgumentException("history of " + counts.length + " cells, expected " + layers * experts);
+        }
+        if (!(scale > 0) || Double.isInfinite(scale)) {
+            throw new IllegalArgumentException("decay scale must be positive and finite, got " + scale);
         }
         this.layers = layers;
         this.experts = experts;
         this.k = k;
         this.counts = counts;
         this.decayed = decayed;
+        this.scale = scale;
         this.tokens = tokens;
     }
 
-    /** Restores a history from {@link #counts()}, {@link #decayed()} and {@link #tokens()} (e.g. from a state store). */
-    public static RequestHistory of(int layers, int experts, int k, int[] counts, double[] decayed, int tokens) {
-        return new RequestHistory(layers, experts, k, counts.clone(), decayed.clone(), tokens);
+    /**
+     * Restores a history from {@link #counts()}, {@link #decayed()}, {@link #decayScale()} and
+     * {@link #tokens()} (e.g. from a state store): the same history, bit for bit.
+     */
+    public static RequestHistory of(int layers, int experts, int k, int[] counts, double[] decayed, double decayScale,
+                                    int tokens) {
+        return new RequestHistory(layers, experts, k, counts.clone(), decayed.clone(), decayScale, tokens);
     }
 
     /** One token, ids [moe layer][k] from {@code at}: everything earlier decays by one token, then it counts. */
     public void observe(int[] ids, int at) {
-        for (int i = 0; i < decayed.length; i++) {
-            decayed[i] *= DECAY;
+        scale *= GROWTH;
+        if (scale > RESCALE_AT) {
+            for (int i = 0; i < decayed.length; i++) {
+                decayed[i] /= scale;
+            }
+            scale = 1;
         }
         for (int l = 0; l < layers; l++) {
             for (int a = 0; a < k; a++) {
                 int cell = l * experts + ids[at + l * k + a];
                 counts[cell]++;
-                decayed[cell] += 1;
+                decayed[cell] += scale;
             }
         }
         tokens++;
@@ -58,7 +79,7 @@ public final class RequestHistory {
         return counts[layer * experts + expert];
     }
 
-    /** The decayed selections of one layer, a copy. */
+    /** The decayed selections of one layer x {@link #decayScale()} (a unit common to all cells), a copy. */
     public double[] decayed(int layer) {
         return Arrays.copyOfRange(decayed, layer * experts, (layer + 1) * experts);
     }
@@ -77,7 +98,10 @@ public final class RequestHistory {
         return counts;
     }
 
-    /** The live decayed counts, [moe layer][expert], not a copy: for {@link NextTokenPredictor}, which only reads. */
+    /**
+     * The live decayed cells, [moe layer][expert] x {@link #decayScale()}, not a copy: for
+     * {@link NextTokenPredictor}, which only reads.
+     */
     double[] decayedCells() {
         return decayed;
     }
@@ -92,8 +116,13 @@ public final class RequestHistory {
         return counts.clone();
     }
 
-    /** All decayed counts, [moe layer][expert], a copy. */
+    /** All decayed cells, [moe layer][expert] x {@link #decayScale()}, a copy. */
     public double[] decayed() {
         return decayed.clone();
+    }
+
+    /** The unit of the decayed cells: a cell / this = the decayed count. */
+    public double decayScale() {
+        return scale;
     }
 }

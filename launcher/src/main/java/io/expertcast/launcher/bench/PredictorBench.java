@@ -120,6 +120,17 @@ public final class PredictorBench implements Callable<Integer> {
             + "running predictor before anything is timed, so the JIT has compiled its hot code (default ${DEFAULT-VALUE}; 0: none).")
     int warmupRequests;
 
+    @Option(names = "--heatmap-publish-interval-ms", description = "Override the predictor's heatmap publication "
+            + "interval (default: the predictor's, 5000 ms), e.g. to see what publication costs.")
+    Long heatmapPublishIntervalMs;
+
+    @Option(names = "--warmup-rounds", defaultValue = "4", description = "At most this many warm-up rounds "
+            + "(default ${DEFAULT-VALUE}); fewer once the JIT compiled for < 10 %% of a round.")
+    int warmupRounds;
+
+    /** A warm-up round in which the JIT compiled for less than this share of its wall time ends the warm-up. */
+    private static final double JIT_QUIET = 0.10;
+
     @Option(names = "--seed", defaultValue = "1", description = "Generator seed (default ${DEFAULT-VALUE}).")
     long seed;
 
@@ -138,9 +149,11 @@ public final class PredictorBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (requests <= 0 || batch <= 0 || partitions <= 0 || rate <= 0 || latencySeconds <= 0 || streamThreads <= 0
-                || warmupRequests < 0) {
+                || warmupRequests < 0 || warmupRounds < 1
+                || heatmapPublishIntervalMs != null && heatmapPublishIntervalMs <= 0) {
             System.err.println("bench predictor: --requests, --batch, --partitions, --rate, --latency-seconds and "
-                    + "--stream-threads must be positive, --warmup-requests at least 0");
+                    + "--stream-threads, --warmup-rounds and --heatmap-publish-interval-ms must be positive, --warmup-requests "
+                    + "at least 0");
             return 2;
         }
         Path work = workDir != null ? workDir : WorkDir.defaultPath().resolve("bench").resolve("predictor");
@@ -186,6 +199,9 @@ public final class PredictorBench implements Callable<Integer> {
             }
             String appId = "expertcast-bench-predictor-" + System.currentTimeMillis();
             PredictorSettings settings = PredictorSettings.defaults().withApplicationName(appId);
+            if (heatmapPublishIntervalMs != null) {
+                settings = settings.withHeatmapPublishInterval(Duration.ofMillis(heatmapPublishIntervalMs));
+            }
             Map<String, Object> overrides = new HashMap<>();
             if (lingerMs != null) {
                 overrides.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), lingerMs);
@@ -202,17 +218,30 @@ public final class PredictorBench implements Callable<Integer> {
             if (warmupRequests > 0) {
                 // The JIT compiles the hot code of Kafka, Avro and the predictor for the first minute or so (its
                 // compiler threads took ~60 % of a core through a 50 s run here): not what "sustained" means.
-                System.out.printf(Locale.ROOT, "warming up: %d other synthetic requests through the running predictor ...%n",
-                        warmupRequests);
-                long w0 = System.nanoTime();
-                Load warm = load(servers, renamed(new SyntheticSource(MODEL, warmupRequests, seed + 2)
-                        .requests(false, new ArrayList<>()), "warmup/"));
-                try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
-                    Map<TopicPartition, Long> end = endOffsets(admin, Topics.SELECTIONS.name());
-                    await(() -> committed(admin, appId, end.keySet()).equals(end), Duration.ofMinutes(20),
-                            "the predictor to commit the warm-up");
+                // Rounds until the compilers are quiet: a round in which they compiled for less than
+                // JIT_QUIET of its wall time (or --warmup-rounds of them).
+                System.out.printf(Locale.ROOT, "warming up: rounds of %d other synthetic requests through the running "
+                        + "predictor, until the JIT compiles for < %.0f %% of a round (at most %d rounds) ...%n",
+                        warmupRequests, 100 * JIT_QUIET, warmupRounds);
+                for (int round = 1; round <= warmupRounds; round++) {
+                    long w0 = System.nanoTime();
+                    long jit0 = CpuUse.jitMsNow();
+                    Load warm = load(servers, renamed(new SyntheticSource(MODEL, warmupRequests, seed + 1 + round)
+                            .requests(false, new ArrayList<>()), "warmup" + round + "/"));
+                    try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
+                        Map<TopicPartition, Long> end = endOffsets(admin, Topics.SELECTIONS.name());
+                        await(() -> committed(admin, appId, end.keySet()).equals(end), Duration.ofMinutes(20),
+                                "the predictor to commit the warm-up");
+                    }
+                    double seconds = (System.nanoTime() - w0) / 1e9;
+                    double jitShare = jit0 < 0 ? 0 : (CpuUse.jitMsNow() - jit0) / 1e3 / seconds;
+                    System.out.printf(Locale.ROOT, "  round %d: %d events committed in %.1f s (%.0f events/s); JIT "
+                            + "compiled %.0f %% of the round%n", round, warm.events(), seconds, warm.events() / seconds,
+                            100 * jitShare);
+                    if (jitShare < JIT_QUIET) {
+                        break;
+                    }
                 }
-                System.out.printf(Locale.ROOT, "  %d events committed in %.1f s%n", warm.events(), (System.nanoTime() - w0) / 1e9);
             }
             streams.pause();
 
@@ -244,10 +273,11 @@ public final class PredictorBench implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "  predictor / plain consumer         %9.2f   (targets: >= 20000 decode events/s, >= 0.5)%n",
                     plain.seconds() / predictorSeconds);
             System.out.printf(Locale.ROOT, "  CPU while the predictor ran (%d cores): stream thread(s) %.1f s (%.0f %% of the wall "
-                    + "time), global thread %.1f s, this whole JVM %.1f s, broker %s; %.0f us of stream-thread CPU per event%n",
+                    + "time), global thread %.1f s, JIT compilers %.1f s, this whole JVM %.1f s, broker %s; %.0f us of "
+                    + "stream-thread CPU per event%n",
                     Runtime.getRuntime().availableProcessors(), cpu.streamThreadsNs() / 1e9,
                     100 * cpu.streamThreadsNs() / 1e9 / predictorSeconds / streamThreads, cpu.globalThreadNs() / 1e9,
-                    cpu.processNs() / 1e9, cpu.brokerNs() < 0 ? "not measured (--bootstrap)"
+                    cpu.jitMs() / 1e3, cpu.processNs() / 1e9, cpu.brokerNs() < 0 ? "not measured (--bootstrap)"
                             : String.format(Locale.ROOT, "%.1f s", cpu.brokerNs() / 1e9),
                     cpu.streamThreadsNs() / 1e3 / load.events());
 
@@ -289,7 +319,7 @@ public final class PredictorBench implements Callable<Integer> {
     }
 
     /** CPU time used so far: the predictor's stream threads, its global thread, this JVM, the bench's broker (-1: none). */
-    private record CpuUse(long streamThreadsNs, long globalThreadNs, long processNs, long brokerNs) {
+    private record CpuUse(long streamThreadsNs, long globalThreadNs, long processNs, long brokerNs, long jitMs) {
         static CpuUse now(LocalBroker broker) {
             java.lang.management.ThreadMXBean threads = ManagementFactory.getThreadMXBean();
             long stream = 0;
@@ -313,12 +343,19 @@ public final class PredictorBench implements Callable<Integer> {
                 brokerNs = broker.runningPid().stream().boxed().findFirst().flatMap(ProcessHandle::of)
                         .flatMap(h -> h.info().totalCpuDuration()).map(Duration::toNanos).orElse(-1L);
             }
-            return new CpuUse(stream, global, process, brokerNs);
+            return new CpuUse(stream, global, process, brokerNs, jitMsNow());
+        }
+
+        /** The JIT compilers' accumulated time (the compiler threads' busy time, summed over threads). */
+        static long jitMsNow() {
+            var jit = ManagementFactory.getCompilationMXBean();
+            return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : -1;
         }
 
         CpuUse minus(CpuUse earlier) {
             return new CpuUse(streamThreadsNs - earlier.streamThreadsNs, globalThreadNs - earlier.globalThreadNs,
-                    processNs - earlier.processNs, brokerNs < 0 || earlier.brokerNs < 0 ? -1 : brokerNs - earlier.brokerNs);
+                    processNs - earlier.processNs, brokerNs < 0 || earlier.brokerNs < 0 ? -1 : brokerNs - earlier.brokerNs,
+                    jitMs < 0 || earlier.jitMs < 0 ? -1 : jitMs - earlier.jitMs);
         }
     }
 
