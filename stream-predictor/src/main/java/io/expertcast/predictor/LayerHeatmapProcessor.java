@@ -6,6 +6,9 @@ import io.expertcast.schemas.HeatmapSnapshot;
 import io.expertcast.schemas.LayerSelections;
 import io.expertcast.schemas.LayerTokens;
 import io.expertcast.schemas.PredictionLevel;
+import io.expertcast.schemas.SerdeFactory;
+import io.expertcast.streams.DeadLetters;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -19,6 +22,7 @@ import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.processor.api.RecordMetadata;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 
@@ -84,6 +88,13 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     @Override
     public void process(Record<String, LayerSelections> record) {
         LayerSelections in = record.value();
+        String problem = problem(in);
+        if (problem != null) {
+            // Only the request side writes this topic; a record it did not write (or a bug) must neither
+            // stop the stream thread nor count half of itself.
+            deadLetter(record, problem);
+            return;
+        }
         String model = in.getModel();
         int k = in.getTopK();
         int experts = in.getNumExperts();
@@ -112,6 +123,91 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         if (settings.heatmapPublishInterval().isZero()) {
             publishChanged(context.currentSystemTimeMs());
         }
+    }
+
+    /**
+     * Why a record cannot be counted, or null: checked whole before anything is counted, so a record is
+     * counted entirely or not at all. The model must be the catalog's with its experts and k; layers,
+     * expert ids, row lengths and finished counts must fit it; packed entries must be whole.
+     */
+    private String problem(LayerSelections in) {
+        var shape = settings.catalog().byId(in.getModel());
+        if (shape.isEmpty()) {
+            return "unknown model '" + in.getModel() + "'";
+        }
+        int layers = shape.get().numMoeLayers();
+        int experts = shape.get().numExperts();
+        int k = shape.get().topK();
+        if (in.getNumExperts() != experts || in.getTopK() != k) {
+            return "model " + in.getModel() + " has " + experts + " experts and k = " + k + ", the record says "
+                    + in.getNumExperts() + " and " + in.getTopK();
+        }
+        String[] packedProblem = {null};
+        try {
+            PackedLayerTokens.forEach(in.getPacked(), experts, k, (layer, previous, tokens, next) -> {
+                if (packedProblem[0] == null) {
+                    packedProblem[0] = rowProblem(layer, layers, experts, k, previous, tokens, next);
+                }
+            });
+        } catch (RuntimeException e) { // a cut-short entry
+            return "packed tokens are not whole: " + e;
+        }
+        if (packedProblem[0] != null) {
+            return packedProblem[0];
+        }
+        for (LayerTokens layer : in.getLayers()) {
+            String p = rowProblem(layer.getLayer(), layers, experts, k,
+                    layer.getPrevious().isEmpty() ? null : ints(layer.getPrevious()), ints(layer.getTokens()),
+                    ints(layer.getNextLayer()));
+            if (p != null) {
+                return p;
+            }
+            List<Integer> finished = layer.getFinishedCounts();
+            if (!finished.isEmpty() && finished.size() != experts) {
+                return "layer " + layer.getLayer() + " has finished counts for " + finished.size() + " experts, not "
+                        + experts;
+            }
+            for (int c : finished) {
+                if (c < 0) {
+                    return "layer " + layer.getLayer() + " has a negative finished count " + c;
+                }
+            }
+        }
+        return null;
+    }
+
+    private static String rowProblem(int layer, int layers, int experts, int k, int[] previous, int[] tokens,
+                                     int[] next) {
+        if (layer < 0 || layer >= layers) {
+            return "layer " + layer + " out of range [0, " + layers + ")";
+        }
+        if (previous != null && previous.length != k || tokens.length % k != 0
+                || next.length != 0 && next.length != tokens.length) {
+            return "layer " + layer + ": rows are not k = " + k + " wide or the next layer's tokens do not match";
+        }
+        if (next.length > 0 && layer + 1 >= layers) {
+            return "layer " + layer + " is the last MoE layer but has a next layer's tokens";
+        }
+        for (int[] ids : new int[][] {previous == null ? new int[0] : previous, tokens, next}) {
+            for (int id : ids) {
+                if (id < 0 || id >= experts) {
+                    return "layer " + layer + ": expert id " + id + " out of range [0, " + experts + ")";
+                }
+            }
+        }
+        return null;
+    }
+
+    private void deadLetter(Record<String, LayerSelections> record, String reason) {
+        var meta = context.recordMetadata();
+        byte[] value = SerdeFactory.defaultFactory().serde(LayerSelections.class).serializer()
+                .serialize(PredictorTopology.LAYER_SELECTIONS_REPARTITION, record.value());
+        context.forward(new Record<>(record.key(), new HeatmapPublication(null, null, DeadLetters.of(
+                settings.applicationName(),
+                meta.map(RecordMetadata::topic).orElse(PredictorTopology.LAYER_SELECTIONS_REPARTITION),
+                meta.map(RecordMetadata::partition).orElse(-1), meta.map(RecordMetadata::offset).orElse(-1L),
+                reason, record.key() == null ? null : record.key().getBytes(StandardCharsets.UTF_8), value)),
+                record.timestamp()));
     }
 
     /** A (model, layer)'s counts, restored from its last snapshot when first seen; marked for publication. */

@@ -35,7 +35,7 @@ import org.apache.kafka.streams.state.Stores;
  *        -> moe.predictor-metrics (key model/predictor/tag, every publish interval)
  *   -> layer selections, repartitioned by model/layer shard (LAYER_SELECTIONS_REPARTITION)
  *        -> {@link LayerHeatmapProcessor} [counts in memory, restored from GLOBAL_HEATMAPS_STORE]
- *        -> moe.heatmaps, moe.prediction-tables
+ *        -> moe.heatmaps, moe.prediction-tables; a record it cannot count -> moe.dead-letter
  *   -> rejected records -> moe.dead-letter
  * moe.heatmaps -> {@link GlobalHeatmapsProcessor} -> GLOBAL_HEATMAPS_STORE (a global store of the topic's bytes:
  *   every instance holds every model/layer) and {@link PublishedHeatmaps} (each snapshot parsed once, shared by the
@@ -129,7 +129,13 @@ public final class PredictorTopology {
                 .process(() -> new LayerHeatmapProcessor(settings), Named.as("layer-heatmaps"))
                 .split(Named.as("heatmap-"))
                 .branch((k, v) -> v.snapshot() != null, Branched.as("snapshot"))
+                .branch((k, v) -> v.deadLetter() != null, Branched.as("dead-letter"))
                 .defaultBranch(Branched.as("table"));
+        publications.get("heatmap-dead-letter")
+                .map((k, v) -> KeyValue.pair(k == null ? null : k.getBytes(StandardCharsets.UTF_8), v.deadLetter()),
+                        Named.as("heatmap-dead-letter-record"))
+                .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
+                        Topics.DEAD_LETTER.valueSerde()).withName("heatmap-dead-letter-sink"));
         publications.get("heatmap-snapshot")
                 .mapValues(HeatmapPublication::snapshot, Named.as("heatmap-snapshot-value"))
                 .to(Topics.HEATMAPS.name(), Produced.with(Topics.HEATMAPS.keySerde(), Topics.HEATMAPS.valueSerde())

@@ -13,6 +13,7 @@ import io.expertcast.core.predict.PrefillHeatmap;
 import io.expertcast.core.predict.RecallAtN;
 import io.expertcast.core.trace.RequestTrace;
 import io.expertcast.schemas.DeadLetter;
+import io.expertcast.schemas.LayerSelections;
 import io.expertcast.schemas.MemoryTier;
 import io.expertcast.schemas.PredictorMetrics;
 import io.expertcast.schemas.PrefetchCommand;
@@ -20,6 +21,7 @@ import io.expertcast.schemas.PrefetchScope;
 import io.expertcast.schemas.RequestDecodeStep;
 import io.expertcast.schemas.RequestForecastState;
 import io.expertcast.schemas.SelectionEvent;
+import io.expertcast.schemas.SerdeFactory;
 import io.expertcast.schemas.Topics;
 import io.expertcast.streams.StreamsSettings;
 import java.nio.ByteBuffer;
@@ -318,6 +320,72 @@ class PredictorTopologyTest {
         }
         assertEquals((7 + 8 + 5) * TOY.topK(), heatmap.apply("toy-moe/0/POPULARITY/b:mmlu").getTotalMass(), 0.0);
         assertTrue(requestStoreIsEmpty(), "dup, good and after ended; late never got state");
+    }
+
+    /**
+     * The heatmap aggregator's input is an internal topic only the request side writes; a record on it that
+     * does not fit its model (a bug, or someone else's producer) is a dead letter and counts nothing, not
+     * half of itself, and the aggregator goes on.
+     */
+    @Test
+    void aHeatmapBatchThatDoesNotFitItsModelIsADeadLetterAndCountsNothing() {
+        String topic = settings.applicationName() + "-" + PredictorTopology.LAYER_SELECTIONS_REPARTITION
+                + "-repartition";
+        TestInputTopic<String, LayerSelections> internal = driver.createInputTopic(topic, new StringSerializer(),
+                SerdeFactory.defaultFactory().serde(LayerSelections.class).serializer());
+        int k = TOY.topK();
+        int[] previous = new int[(TOY.numMoeLayers() + 1) * k]; // one layer more than the model, for layer 4
+        int[] token = new int[(TOY.numMoeLayers() + 1) * k];
+        for (int i = 0; i < token.length; i++) {
+            previous[i] = i % TOY.numExperts();
+            token[i] = (i + 7) % TOY.numExperts();
+        }
+        java.util.function.BiFunction<Integer, int[], ByteBuffer> packed = (layer, ids) -> {
+            PackedLayerTokens.Writer w = new PackedLayerTokens.Writer(TOY.numExperts());
+            w.add(layer, k, previous, 0, ids, 1, ids.length, layer + 1 < TOY.numMoeLayers());
+            return w.drain();
+        };
+        LayerSelections good = LayerSelections.newBuilder().setModel(TOY.id()).setNumExperts(TOY.numExperts())
+                .setTopK(k).setLayers(List.of()).setTags(List.of()).setPacked(packed.apply(1, token))
+                .setEventTimeMs(1).build();
+        int[] outOfRange = token.clone();
+        outOfRange[k + 2] = 40; // layer 1, slot 2
+        ByteBuffer whole = packed.apply(1, token);
+        ByteBuffer cut = ByteBuffer.wrap(Arrays.copyOf(whole.array(), whole.remaining() - 1));
+
+        internal.pipeInput("toy-moe/0", good);
+        internal.pipeInput("toy-moe/0", LayerSelections.newBuilder(good).setPacked(packed.apply(1, outOfRange)).build());
+        internal.pipeInput("toy-moe/0", LayerSelections.newBuilder(good).setPacked(cut).build());
+        internal.pipeInput("toy-moe/0", LayerSelections.newBuilder(good).setModel("gpt-moe").build());
+        internal.pipeInput("toy-moe/0", LayerSelections.newBuilder(good).setNumExperts(64).build());
+        internal.pipeInput("toy-moe/0", LayerSelections.newBuilder(good).setPacked(packed.apply(4, token)).build());
+        internal.pipeInput("toy-moe/0", LayerSelections.newBuilder(good).setPacked(ByteBuffer.allocate(0))
+                .setLayers(List.of(io.expertcast.schemas.LayerTokens.newBuilder().setLayer(2).setPrevious(List.of())
+                        .setTokens(List.of()).setNextLayer(List.of()).setFinishedCounts(List.of(1, 2, 3)).build()))
+                .build());
+        internal.pipeInput("toy-moe/0", good);
+
+        List<DeadLetter> letters = deadLetters.readValuesToList();
+        List<String> reasons = letters.stream().map(DeadLetter::getReason).toList();
+        assertEquals(6, letters.size(), reasons.toString());
+        assertTrue(reasons.get(0).contains("layer 1: expert id 40 out of range [0, 32)"), reasons.get(0));
+        assertTrue(reasons.get(1).startsWith("packed tokens are not whole"), reasons.get(1));
+        assertTrue(reasons.get(2).contains("unknown model 'gpt-moe'"), reasons.get(2));
+        assertTrue(reasons.get(3).contains("has 32 experts and k = 4, the record says 64 and 4"), reasons.get(3));
+        assertTrue(reasons.get(4).contains("layer 4 out of range [0, 4)"), reasons.get(4));
+        assertTrue(reasons.get(5).contains("finished counts for 3 experts, not 32"), reasons.get(5));
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L), letters.stream().map(DeadLetter::getSourceOffset).toList());
+        assertEquals(topic, letters.get(0).getSourceTopic());
+        assertEquals(LayerSelections.newBuilder(good).setModel("gpt-moe").build(), SerdeFactory.defaultFactory()
+                .serde(LayerSelections.class).deserializer().deserialize("t", letters.get(2).getValue().array()));
+
+        // Only the two good batches counted: k x k token->token pairs each at layer 1, nothing elsewhere.
+        handOnAndPublish(PredictorSettings.DEFAULT_HEATMAP_PUBLISH_INTERVAL);
+        KeyValueStore<String, byte[]> globalStore = driver.getKeyValueStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
+        assertEquals(2.0 * k * k, HeatmapSnapshots.decode(globalStore.get("toy-moe/1/TOKEN_TO_TOKEN")).getTotalMass());
+        assertEquals(2.0 * k * k, HeatmapSnapshots.decode(globalStore.get("toy-moe/1/LAYER_TO_LAYER")).getTotalMass());
+        assertEquals(null, globalStore.get("toy-moe/2/POPULARITY"));
+        assertEquals(null, globalStore.get("toy-moe/0/TOKEN_TO_TOKEN"));
     }
 
     @Test
