@@ -9,6 +9,7 @@ import io.expertcast.schemas.PredictionLevel;
 import io.expertcast.schemas.SerdeFactory;
 import io.expertcast.streams.DeadLetters;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -34,7 +35,8 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * half-life counted in tokens of the model, and the popularity of finished requests, overall and per
  * workload tag (not decayed, like the offline evaluation's).
  *
- * <p>The counts live in memory and, on the publication schedule, go to moe.heatmaps (snapshots) and
+ * <p>The counts live in memory and, on the publication schedule (each layer once per interval, the
+ * layers spread over the interval: {@link #PUBLICATION_SLICES}), go to moe.heatmaps (snapshots) and
  * moe.prediction-tables (top rows: LAYER level for the LLC, TOKEN level for HBM). After a restart or a
  * rebalance a key's counts are restored from its last snapshot, read from
  * {@link PredictorTopology#GLOBAL_HEATMAPS_STORE} (the instance's copy of moe.heatmaps), so the snapshot is
@@ -81,7 +83,9 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         this.context = context;
         this.published = context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
         if (!settings.heatmapPublishInterval().isZero()) {
-            context.schedule(settings.heatmapPublishInterval(), PunctuationType.WALL_CLOCK_TIME, this::publishChanged);
+            Duration interval = settings.heatmapPublishInterval();
+            Duration tick = interval.dividedBy(PUBLICATION_SLICES);
+            context.schedule(tick.isZero() ? interval : tick, PunctuationType.WALL_CLOCK_TIME, this::publishSlice);
         }
     }
 
@@ -283,9 +287,36 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         }
     }
 
+    /**
+     * Each publication interval is cut into this many ticks, and a tick publishes the changed layers l with
+     * l mod slices = the tick's slice: every layer still goes out once per interval, but a DeepSeek-V3
+     * publication (~75 MB) leaves in tenths instead of at once. At once, it filled the producer's buffer
+     * and the next exactly-once commit waited for all of it, so every prefetch command decided meanwhile
+     * was late by that stall (bench predictor at 300 events/s: next-token p50 ~600 ms with publication,
+     * 26 ms without).
+     */
+    static final int PUBLICATION_SLICES = 10;
+    private long ticks;
+
+    /** One tick of the publication schedule: the changed layers of its slice. */
+    private void publishSlice(long now) {
+        int slice = (int) (ticks++ % PUBLICATION_SLICES);
+        publish(now, c -> c.layer % PUBLICATION_SLICES == slice);
+    }
+
     /** Every changed heatmap of every changed key: to moe.heatmaps and moe.prediction-tables. */
     private void publishChanged(long now) {
-        for (LayerCounts c : dirty) {
+        publish(now, c -> true);
+    }
+
+    /** Every changed heatmap of the changed keys {@code which} accepts (in the order they changed). */
+    private void publish(long now, java.util.function.Predicate<LayerCounts> which) {
+        for (var it = dirty.iterator(); it.hasNext(); ) {
+            LayerCounts c = it.next();
+            if (!which.test(c)) {
+                continue;
+            }
+            it.remove();
             c.dirty = false;
             if (c.changedTransitions) {
                 HeatmapSnapshot token = HeatmapSnapshots.ofTransitions(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN,
@@ -312,7 +343,6 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             }
             c.changedPopularity.clear();
         }
-        dirty.clear();
     }
 
     private void publish(String key, HeatmapSnapshot snapshot, long now) {

@@ -105,9 +105,12 @@ class PredictorTopologyTest {
      * The request side hands its batches of scores and heatmap lessons on, then the aggregators publish:
      * two wall-clock schedules, in that order.
      */
+    /** Hands the request side's batches on, then lets {@code publication} go by, a heatmap tick at a time. */
     private void handOnAndPublish(java.time.Duration publication) {
         driver.advanceWallClockTime(RequestForecastProcessor.BATCH_INTERVAL);
-        driver.advanceWallClockTime(publication);
+        for (int slice = 0; slice < LayerHeatmapProcessor.PUBLICATION_SLICES; slice++) {
+            driver.advanceWallClockTime(publication.dividedBy(LayerHeatmapProcessor.PUBLICATION_SLICES));
+        }
     }
 
     private Map<String, PredictorMetrics> latestMetrics() {
@@ -320,6 +323,29 @@ class PredictorTopologyTest {
         }
         assertEquals((7 + 8 + 5) * TOY.topK(), heatmap.apply("toy-moe/0/POPULARITY/b:mmlu").getTotalMass(), 0.0);
         assertTrue(requestStoreIsEmpty(), "dup, good and after ended; late never got state");
+    }
+
+    /** Each tick of the publication schedule publishes the changed layers of its slice; an interval, all of them. */
+    @Test
+    void heatmapsArePublishedASliceOfLayersPerTickAndEveryLayerOncePerInterval() {
+        pipe(TraceEvents.lockstep(List.of(TraceEvents.randomRequest(TOY, "toy/a", 4, 3, 1)), 2));
+        driver.advanceWallClockTime(RequestForecastProcessor.BATCH_INTERVAL);
+        KeyValueStore<String, byte[]> globalStore = driver.getKeyValueStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
+        Duration tick = PredictorSettings.DEFAULT_HEATMAP_PUBLISH_INTERVAL
+                .dividedBy(LayerHeatmapProcessor.PUBLICATION_SLICES);
+        driver.advanceWallClockTime(tick.minus(RequestForecastProcessor.BATCH_INTERVAL));
+        assertTrue(globalStore.get("toy-moe/0/TOKEN_TO_TOKEN") != null, "slice 0 at the first tick");
+        assertEquals(null, globalStore.get("toy-moe/1/TOKEN_TO_TOKEN"), "layer 1 waits for its slice");
+        driver.advanceWallClockTime(tick);
+        assertTrue(globalStore.get("toy-moe/1/TOKEN_TO_TOKEN") != null, "slice 1 at the second tick");
+        assertEquals(null, globalStore.get("toy-moe/3/TOKEN_TO_TOKEN"));
+        for (int t = 2; t < LayerHeatmapProcessor.PUBLICATION_SLICES; t++) {
+            driver.advanceWallClockTime(tick);
+        }
+        for (int layer = 0; layer < TOY.numMoeLayers(); layer++) {
+            assertTrue(globalStore.get("toy-moe/" + layer + "/TOKEN_TO_TOKEN") != null, "layer " + layer);
+            assertTrue(globalStore.get("toy-moe/" + layer + "/POPULARITY") != null, "layer " + layer);
+        }
     }
 
     /**
