@@ -192,11 +192,16 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         if (next.length > 0 && layer + 1 >= layers) {
             return "layer " + layer + " is the last MoE layer but has a next layer's tokens";
         }
-        for (int[] ids : new int[][] {previous == null ? new int[0] : previous, tokens, next}) {
-            for (int id : ids) {
-                if (id < 0 || id >= experts) {
-                    return "layer " + layer + ": expert id " + id + " out of range [0, " + experts + ")";
-                }
+        String bad = outOfRange(layer, previous == null ? tokens : previous, experts);
+        bad = bad != null ? bad : outOfRange(layer, tokens, experts);
+        return bad != null ? bad : outOfRange(layer, next, experts);
+    }
+
+    /** Why an id of {@code ids} is outside [0, experts), or null (runs for every entry of every batch). */
+    private static String outOfRange(int layer, int[] ids, int experts) {
+        for (int id : ids) {
+            if (id < 0 || id >= experts) {
+                return "layer " + layer + ": expert id " + id + " out of range [0, " + experts + ")";
             }
         }
         return null;
