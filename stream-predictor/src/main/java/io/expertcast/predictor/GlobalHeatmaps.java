@@ -149,8 +149,11 @@ public final class GlobalHeatmaps {
         return expert;
     }
 
-    /** Rows of a snapshot in the row layout (before v3), cell by cell. */
-    private static TransitionRows cellRows(HeatmapSnapshot s) {
+    /**
+     * Rows of a snapshot cell by cell: for the row layout (before v3); reads any snapshot. (Public for
+     * {@code bench aggregator}: it was the only path before {@link #rows}' one loop over packed cells.)
+     */
+    public static TransitionRows cellRows(HeatmapSnapshot s) {
         int experts = s.getNumExperts();
         TransitionRows.Builder rows = new TransitionRows.Builder(experts);
         int[] targets = new int[experts];

@@ -85,9 +85,10 @@ public final class HeatmapSnapshots {
 
     /**
      * {@link #ofTransitions} for a table of any size: counts the non-zero cells first, and if there are more
-     * than {@link #MAX_CELLS} keeps each row's largest.
+     * than {@link #MAX_CELLS} keeps each row's largest. (Public for {@code bench aggregator}: it was the
+     * only path before the one-pass {@code ofAllCells}.)
      */
-    static HeatmapSnapshot ofLargestCells(String model, int layer, HeatmapKind kind, TransitionHeatmap h, long timeMs) {
+    public static HeatmapSnapshot ofLargestCells(String model, int layer, HeatmapKind kind, TransitionHeatmap h, long timeMs) {
         int experts = h.experts();
         double[] c = h.counts(0);
         int nonZero = 0;

@@ -19,7 +19,6 @@ import io.expertcast.schemas.PredictionTable;
 import io.expertcast.schemas.SuccessorRow;
 import io.expertcast.schemas.Topics;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -36,7 +35,7 @@ import org.openjdk.jmh.infra.Blackhole;
 
 /**
  * The heatmap aggregator's three costs for DeepSeek-V3 (58 MoE layers, 256 experts, top-8), each as it was
- * (main d83aa0b, kept here verbatim where the code changed) and as it is:
+ * (main d83aa0b: kept here, or still in the code as the path for other inputs) and as it is:
  * <ul>
  * <li>observing one 100 ms batch: {@value #EVENTS} decode events of {@value #REQUESTS} interleaved
  * requests, packed per layer shard as the request side sends them ({@value #SHARDS} shards), into the 58
@@ -193,61 +192,17 @@ public class AggregatorBenchmark {
         return GlobalHeatmaps.rows(published);
     }
 
-    /** The code of main d83aa0b that changed, verbatim: the "before" side. */
+    /**
+     * The "before" side: main d83aa0b's publication and rows (the table verbatim; the other two are the
+     * paths the code keeps for other inputs).
+     */
     static final class OldPublication {
         private OldPublication() {
         }
 
+        /** d83aa0b's ofTransitions for every size: today's general path, kept for tables over MAX_CELLS. */
         static HeatmapSnapshot ofTransitions(String model, int layer, HeatmapKind kind, TransitionHeatmap h, long timeMs) {
-            int experts = h.experts();
-            double[] c = h.counts(0);
-            int nonZero = 0;
-            int rowsSeen = 0;
-            for (int from = 0; from < experts; from++) {
-                boolean any = false;
-                for (int to = 0; to < experts; to++) {
-                    if (c[from * experts + to] != 0) {
-                        nonZero++;
-                        any = true;
-                    }
-                }
-                rowsSeen += any ? 1 : 0;
-            }
-            int perRow = nonZero <= HeatmapSnapshots.MAX_CELLS ? experts
-                    : Math.max(1, HeatmapSnapshots.MAX_CELLS / Math.max(1, rowsSeen));
-            ByteBuffer cells = ByteBuffer.allocate(rowsSeen * 4 + Math.min(nonZero, rowsSeen * perRow) * 10)
-                    .order(ByteOrder.LITTLE_ENDIAN);
-            double mass = 0;
-            for (int from = 0; from < experts; from++) {
-                double floor = perRow >= experts ? 0 : kthLargest(c, from * experts, experts, perRow);
-                int countAt = -1;
-                int count = 0;
-                for (int to = 0; to < experts && count < perRow; to++) {
-                    double w = c[from * experts + to];
-                    if (w != 0 && w >= floor) {
-                        if (countAt < 0) {
-                            cells.putShort((short) from);
-                            countAt = cells.position();
-                            cells.putShort((short) 0);
-                        }
-                        cells.putShort((short) to).putDouble(w);
-                        count++;
-                        mass += w;
-                    }
-                }
-                if (countAt >= 0) {
-                    cells.putShort(countAt, (short) count);
-                }
-            }
-            cells.flip();
-            return HeatmapSnapshot.newBuilder().setModel(model).setLayer(layer).setKind(kind).setNumExperts(experts)
-                    .setRows(List.of()).setCells(cells).setTotalMass(mass).setTag(null).setEventTimeMs(timeMs).build();
-        }
-
-        private static double kthLargest(double[] c, int from, int length, int k) {
-            double[] row = Arrays.copyOfRange(c, from, from + length);
-            Arrays.sort(row);
-            return row[Math.max(0, length - k)];
+            return HeatmapSnapshots.ofLargestCells(model, layer, kind, h, timeMs);
         }
 
         static PredictionTable table(String model, int layer, PredictionLevel level, TransitionHeatmap h, int width,
@@ -272,30 +227,9 @@ public class AggregatorBenchmark {
                     .setEventTimeMs(timeMs).build();
         }
 
+        /** d83aa0b's rows: today's cell-by-cell path, kept for snapshots in the row layout. */
         static TransitionRows rows(HeatmapSnapshot s) {
-            int experts = s.getNumExperts();
-            TransitionRows.Builder rows = new TransitionRows.Builder(experts);
-            int[] targets = new int[experts];
-            double[] cells = new double[experts];
-            int[] row = {-1, 0}; // expert, cells so far
-            double[] total = {0};
-            HeatmapSnapshots.forEachCell(s, (from, to, w) -> {
-                if (from != row[0]) {
-                    if (row[0] >= 0) {
-                        rows.row(row[0], total[0], targets, cells, row[1]);
-                    }
-                    row[0] = from;
-                    row[1] = 0;
-                    total[0] = 0;
-                }
-                targets[row[1]] = to;
-                cells[row[1]++] = w;
-                total[0] += w;
-            });
-            if (row[0] >= 0) {
-                rows.row(row[0], total[0], targets, cells, row[1]);
-            }
-            return rows.build();
+            return GlobalHeatmaps.cellRows(s);
         }
     }
 }
