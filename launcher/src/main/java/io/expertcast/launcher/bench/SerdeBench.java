@@ -1,5 +1,6 @@
 package io.expertcast.launcher.bench;
 
+import io.expertcast.streams.bench.JmhOptions;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -9,9 +10,9 @@ import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.Options;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
-import org.openjdk.jmh.runner.options.TimeValue;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -28,14 +29,8 @@ public final class SerdeBench implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--iterations", defaultValue = "5", description = "Measurement iterations of 1 s (default ${DEFAULT-VALUE}).")
-    int iterations;
-
-    @Option(names = "--warmup", defaultValue = "3", description = "Warm-up iterations of 1 s (default ${DEFAULT-VALUE}).")
-    int warmup;
-
-    @Option(names = "--forks", defaultValue = "1", description = "JVM forks (default ${DEFAULT-VALUE}; 0 runs in this JVM).")
-    int forks;
+    @Mixin
+    JmhOptions jmh;
 
     @Option(names = "--records", split = ",", description = "Records to time: SelectionEvent, PrefetchCommand, HeatmapSnapshot, RequestForecastState (default: all).")
     String[] records;
@@ -43,10 +38,7 @@ public final class SerdeBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         OptionsBuilder builder = new OptionsBuilder();
-        builder.include(SerdeBenchmark.class.getName() + "\\.")
-                .warmupIterations(warmup).warmupTime(TimeValue.seconds(1))
-                .measurementIterations(iterations).measurementTime(TimeValue.seconds(1))
-                .forks(forks)
+        jmh.applyTo(builder).include(SerdeBenchmark.class.getName() + "\\.")
                 .jvmArgsAppend("-Xmx1g");
         if (records != null) {
             for (String name : records) {

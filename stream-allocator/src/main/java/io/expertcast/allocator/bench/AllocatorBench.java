@@ -1,27 +1,21 @@
 package io.expertcast.allocator.bench;
 
+import io.expertcast.streams.bench.JmhOptions;
 import java.util.concurrent.Callable;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.Options;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
-import org.openjdk.jmh.runner.options.TimeValue;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 
 /** {@code expertcast bench allocator}: JMH's time per layer of Algorithm 1 ({@link AllocatorBenchmark}). */
 @Command(name = "allocator", mixinStandardHelpOptions = true,
         description = "Algorithm 1 for one DeepSeek-V3 layer under JMH: microseconds per layer on 5x5 and 8x3, batch 4096 and 16384.")
 public final class AllocatorBench implements Callable<Integer> {
 
-    @Option(names = "--iterations", defaultValue = "5", description = "Measurement iterations of 1 s (default ${DEFAULT-VALUE}).")
-    int iterations;
-
-    @Option(names = "--warmup", defaultValue = "3", description = "Warm-up iterations of 1 s (default ${DEFAULT-VALUE}).")
-    int warmup;
-
-    @Option(names = "--forks", defaultValue = "1", description = "JVM forks (default ${DEFAULT-VALUE}; 0 runs in this JVM).")
-    int forks;
+    @Mixin
+    JmhOptions jmh;
 
     /** The MoE layer time Algorithm 1 plans for the benchmark's input (its slowest die), in us. */
     static double plannedLayerUs(String mesh, int batch) {
@@ -34,11 +28,8 @@ public final class AllocatorBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Options options = new OptionsBuilder()
+        Options options = jmh.applyTo(new OptionsBuilder())
                 .include(AllocatorBenchmark.class.getName())
-                .warmupIterations(warmup).warmupTime(TimeValue.seconds(1))
-                .measurementIterations(iterations).measurementTime(TimeValue.seconds(1))
-                .forks(forks)
                 .jvmArgsAppend("-Xmx1g")
                 .build();
         var results = new Runner(options).run();

@@ -6,6 +6,7 @@ import io.expertcast.predictor.HeatmapSnapshots;
 import io.expertcast.schemas.HeatmapKind;
 import io.expertcast.schemas.PredictionLevel;
 import io.expertcast.schemas.Topics;
+import io.expertcast.streams.bench.JmhOptions;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Locale;
@@ -15,9 +16,8 @@ import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.Options;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
-import org.openjdk.jmh.runner.options.TimeValue;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 
 /**
  * {@code expertcast bench aggregator}: JMH's time for the heatmap aggregator's observation of a 100 ms
@@ -31,23 +31,14 @@ import picocli.CommandLine.Option;
                 + "and after, us per operation and the ratio.")
 public final class AggregatorBench implements Callable<Integer> {
 
-    @Option(names = "--iterations", defaultValue = "5", description = "Measurement iterations of 1 s (default ${DEFAULT-VALUE}).")
-    int iterations;
-
-    @Option(names = "--warmup", defaultValue = "3", description = "Warm-up iterations of 1 s (default ${DEFAULT-VALUE}).")
-    int warmup;
-
-    @Option(names = "--forks", defaultValue = "1", description = "JVM forks (default ${DEFAULT-VALUE}; 0 runs in this JVM).")
-    int forks;
+    @Mixin
+    JmhOptions jmh;
 
     @Override
     public Integer call() throws Exception {
         String same = sameResults();
-        Options options = new OptionsBuilder()
+        Options options = jmh.applyTo(new OptionsBuilder())
                 .include(AggregatorBenchmark.class.getName())
-                .warmupIterations(warmup).warmupTime(TimeValue.seconds(1))
-                .measurementIterations(iterations).measurementTime(TimeValue.seconds(1))
-                .forks(forks)
                 .jvmArgsAppend("-Xmx2g")
                 .build();
         Map<String, RunResult> byMethod = new HashMap<>();

@@ -1,5 +1,6 @@
 package io.expertcast.predictor.bench;
 
+import io.expertcast.streams.bench.JmhOptions;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Locale;
@@ -9,9 +10,8 @@ import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.Options;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
-import org.openjdk.jmh.runner.options.TimeValue;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 
 /**
  * {@code expertcast bench next-token}: JMH's time for the next-token arithmetic of one DeepSeek-V3 decode
@@ -22,14 +22,8 @@ import picocli.CommandLine.Option;
                 + "256 experts, top-8, n = 8) under JMH: before (main db16c4d) and after, ns per event and the ratio.")
 public final class NextTokenBench implements Callable<Integer> {
 
-    @Option(names = "--iterations", defaultValue = "5", description = "Measurement iterations of 1 s (default ${DEFAULT-VALUE}).")
-    int iterations;
-
-    @Option(names = "--warmup", defaultValue = "3", description = "Warm-up iterations of 1 s (default ${DEFAULT-VALUE}).")
-    int warmup;
-
-    @Option(names = "--forks", defaultValue = "1", description = "JVM forks (default ${DEFAULT-VALUE}; 0 runs in this JVM).")
-    int forks;
+    @Mixin
+    JmhOptions jmh;
 
     @Override
     public Integer call() throws Exception {
@@ -50,11 +44,8 @@ public final class NextTokenBench implements Callable<Integer> {
             }
         }
         double agreement = same / (double) (NextTokenBenchmark.EVENTS * check.layers);
-        Options options = new OptionsBuilder()
+        Options options = jmh.applyTo(new OptionsBuilder())
                 .include(NextTokenBenchmark.class.getName())
-                .warmupIterations(warmup).warmupTime(TimeValue.seconds(1))
-                .measurementIterations(iterations).measurementTime(TimeValue.seconds(1))
-                .forks(forks)
                 .jvmArgsAppend("-Xmx1g")
                 .build();
         Map<String, RunResult> byMethod = new HashMap<>();
