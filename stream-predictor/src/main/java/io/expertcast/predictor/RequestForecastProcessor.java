@@ -654,28 +654,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
                 state.getPrefillTokens());
     }
 
-    /** The stored plan, with its scores read back from the heatmap that ranked it. */
-    private DecodePlan planOf(PrefillHeatmap heatmap, List<List<Integer>> stored) {
-        int[][] experts = new int[stored.size()][];
-        int[][] scores = new int[stored.size()][];
-        for (int layer = 0; layer < experts.length; layer++) {
-            experts[layer] = stored.get(layer).stream().mapToInt(Integer::intValue).toArray();
-            scores[layer] = new int[experts[layer].length];
-            for (int i = 0; i < experts[layer].length; i++) {
-                scores[layer][i] = heatmap.count(layer, experts[layer][i]);
-            }
-        }
-        return new DecodePlan(settings.n(), heatmap.topK(), experts, scores);
-    }
-
-    private static List<List<Integer>> plannedExperts(DecodePlan plan) {
-        List<List<Integer>> layers = new ArrayList<>(plan.numMoeLayers());
-        for (int layer = 0; layer < plan.numMoeLayers(); layer++) {
-            layers.add(toList(plan.experts(layer)));
-        }
-        return layers;
-    }
-
     private static int[] ids(SelectionEvent event) {
         return unpack(event.getExpertIds());
     }
