@@ -35,12 +35,15 @@ public final class GlobalHeatmaps {
         this.published = published;
     }
 
-    /** The token->token table of a layer as last published (empty before any). */
+    /**
+     * The token->token table of a layer as last published: its top-rows snapshot (published at every
+     * publication, unlike the whole table, and all the prediction reads); empty before any.
+     */
     TransitionRows tokenTransitions(String model, int layer, int layers, int experts) {
         TransitionRows[] byLayer = current(tables).computeIfAbsent(model, m -> new TransitionRows[layers]);
         TransitionRows t = byLayer[layer];
         if (t == null) {
-            t = published.get(HeatmapSnapshots.key(model, layer, HeatmapKind.TOKEN_TO_TOKEN), this::stored,
+            t = published.get(HeatmapSnapshots.topRowsKey(model, layer, HeatmapKind.TOKEN_TO_TOKEN), this::stored,
                     s -> s == null || s.getNumExperts() != experts ? TransitionRows.empty(experts) : rows(s));
             byLayer[layer] = t;
         }
@@ -67,13 +70,18 @@ public final class GlobalHeatmaps {
 
     /**
      * A snapshot's rows straight from its cells, without building the dense table: a row's total is its
-     * cells summed in target order, as {@link HeatmapSnapshots#toTransitions} would total them. Packed
-     * cells (every transition snapshot since v3) are read in one loop, a row at a time; older snapshots
-     * through {@link HeatmapSnapshots#forEachCell}. Public for {@code bench aggregator}.
+     * cells summed in target order, as {@link HeatmapSnapshots#toTransitions} would total them, or for a
+     * top-rows snapshot (v4) the whole row's total it carries, which is that same sum over the whole row, so
+     * both give the same rows. Packed cells (every transition snapshot since v3) are read in one loop, a row
+     * at a time; older snapshots through {@link HeatmapSnapshots#forEachCell}. Public for {@code bench aggregator}.
      */
     public static TransitionRows rows(HeatmapSnapshot s) {
         ByteBuffer packed = s.getCells();
-        return packed != null && packed.remaining() > 0 ? packedRows(s.getNumExperts(), packed) : cellRows(s);
+        double[] totals = HeatmapSnapshots.isTopRows(s) ? HeatmapSnapshots.rowTotals(s) : null;
+        if (packed != null && packed.remaining() > 0) {
+            return packedRows(s.getNumExperts(), packed, totals);
+        }
+        return totals == null ? cellRows(s) : TransitionRows.empty(s.getNumExperts());
     }
 
     private static final VarHandle SHORTS = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
@@ -84,7 +92,7 @@ public final class GlobalHeatmaps {
      * (uint16 target, float64 cell), little-endian), with its checks: a truncated row or an expert outside
      * the table is an {@link IllegalArgumentException}. Consecutive headers of one row make one row, as there.
      */
-    private static TransitionRows packedRows(int experts, ByteBuffer packed) {
+    private static TransitionRows packedRows(int experts, ByteBuffer packed, double[] totals) {
         byte[] b;
         int at;
         int end;
@@ -120,7 +128,7 @@ public final class GlobalHeatmaps {
             inTable(from, experts);
             if (from != row) {
                 if (row >= 0) {
-                    rows.row(row, total, targets, cells, size);
+                    rows.row(row, totals == null ? total : totals[row], targets, cells, size);
                 }
                 row = from;
                 size = 0;
@@ -137,7 +145,7 @@ public final class GlobalHeatmaps {
             }
         }
         if (row >= 0) {
-            rows.row(row, total, targets, cells, size);
+            rows.row(row, totals == null ? total : totals[row], targets, cells, size);
         }
         return rows.build();
     }

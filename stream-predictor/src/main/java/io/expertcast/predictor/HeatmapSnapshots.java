@@ -58,6 +58,14 @@ public final class HeatmapSnapshots {
         return model + "/" + layer + "/" + kind;
     }
 
+    /**
+     * The key of a transition table's top-rows snapshot ({@link #ofTopRows}), beside its whole table's
+     * {@link #key}: {@code model/layer/KIND/top}.
+     */
+    public static String topRowsKey(String model, int layer, HeatmapKind kind) {
+        return key(model, layer, kind) + "/top";
+    }
+
     static String popularityKey(String model, int layer, String tag) {
         return tag == null ? key(model, layer, HeatmapKind.POPULARITY) : key(model, layer, HeatmapKind.POPULARITY) + "/" + tag;
     }
@@ -168,6 +176,87 @@ public final class HeatmapSnapshots {
         return snapshot(model, layer, kind, experts, ByteBuffer.wrap(Arrays.copyOf(out, size)), mass, timeMs);
     }
 
+    /**
+     * A top-rows snapshot of a one-layer transition table: each row's {@code width} largest cells (ties: the
+     * lower target, as {@link TransitionHeatmap#topSuccessors} picks them), packed as {@link #ofTransitions}
+     * packs a whole table (targets ascending), and every row's whole total in {@code rowTotals}: the cells of
+     * the row summed in target order, the very total a reader of the whole table's snapshot computes. So a
+     * reader keeping up to {@code width} successors per row gets from it exactly what it gets from the whole
+     * table ({@link GlobalHeatmaps#rows}), in a sixth of a DeepSeek-V3 table's bytes at width 32.
+     * {@code totalMass} is the sum of the row totals.
+     */
+    public static HeatmapSnapshot ofTopRows(String model, int layer, HeatmapKind kind, TransitionHeatmap h, int width,
+                                            long timeMs) {
+        int experts = h.experts();
+        int w = Math.max(1, Math.min(width, experts));
+        byte[] out = new byte[experts * (4 + w * 10)];
+        byte[] totals = new byte[experts * 8];
+        double[] row = new double[experts];
+        int[] top = new int[w];
+        int size = 0;
+        double mass = 0;
+        for (int from = 0; from < experts; from++) {
+            h.rowCounts(0, from, row);
+            double total = 0;
+            int kept = 0;
+            for (int to = 0; to < experts; to++) {
+                double c = row[to];
+                if (!(c > 0)) { // what a whole table's snapshot keeps
+                    continue;
+                }
+                total += c;
+                int i;
+                if (kept < w) {
+                    i = kept++;
+                } else if (row[top[w - 1]] < c) {
+                    i = w - 1;
+                } else {
+                    continue;
+                }
+                while (i > 0 && row[top[i - 1]] < c) {
+                    top[i] = top[i - 1];
+                    i--;
+                }
+                top[i] = to;
+            }
+            DOUBLES.set(totals, from * 8, total);
+            mass += total;
+            if (kept == 0) {
+                continue;
+            }
+            Arrays.sort(top, 0, kept); // targets ascending, as in a whole table's rows
+            SHORTS.set(out, size, (short) from);
+            SHORTS.set(out, size + 2, (short) kept);
+            size += 4;
+            for (int i = 0; i < kept; i++, size += 10) {
+                SHORTS.set(out, size, (short) top[i]);
+                DOUBLES.set(out, size + 2, row[top[i]]);
+            }
+        }
+        return HeatmapSnapshot.newBuilder(snapshot(model, layer, kind, experts, ByteBuffer.wrap(Arrays.copyOf(out, size)),
+                mass, timeMs)).setRowTotals(ByteBuffer.wrap(totals)).build();
+    }
+
+    /** Whether a snapshot holds only its rows' largest cells, with the whole rows' totals ({@link #ofTopRows}). */
+    public static boolean isTopRows(HeatmapSnapshot s) {
+        return s.getRowTotals() != null && s.getRowTotals().remaining() > 0;
+    }
+
+    /**
+     * The row totals of a top-rows snapshot, one per expert; an {@link IllegalArgumentException} when there is
+     * not exactly one little-endian float64 per expert.
+     */
+    static double[] rowTotals(HeatmapSnapshot s) {
+        ByteBuffer b = s.getRowTotals().duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        if (b.remaining() != s.getNumExperts() * 8) {
+            throw new IllegalArgumentException("row totals hold " + b.remaining() + " bytes, not 8 for each of "
+                    + s.getNumExperts() + " experts");
+        }
+        double[] totals = new double[s.getNumExperts()];
+        b.asDoubleBuffer().get(totals);
+        return totals;
+    }
+
     private static HeatmapSnapshot snapshot(String model, int layer, HeatmapKind kind, int experts, ByteBuffer cells,
                                             double mass, long timeMs) {
         return HeatmapSnapshot.newBuilder().setModel(model).setLayer(layer).setKind(kind).setNumExperts(experts)
@@ -261,7 +350,31 @@ public final class HeatmapSnapshots {
      * level from LAYER_TO_LAYER): what moe.prediction-tables carried for it, for interactive queries.
      */
     public static PredictionTable table(HeatmapSnapshot s, PredictionLevel level, int width) {
-        return table(s.getModel(), s.getLayer(), level, toTransitions(s, 0), width, s.getEventTimeMs());
+        if (!isTopRows(s)) {
+            return table(s.getModel(), s.getLayer(), level, toTransitions(s, 0), width, s.getEventTimeMs());
+        }
+        // The kept cells over their whole rows' totals: the whole table's probabilities, for up to as many
+        // successors as the snapshot kept per row.
+        double[] totals = rowTotals(s);
+        TransitionHeatmap kept = toTransitions(s, 0);
+        List<SuccessorRow> rows = new ArrayList<>();
+        int[] top = new int[Math.max(0, Math.min(width, s.getNumExperts()))];
+        for (int from = 0; from < s.getNumExperts(); from++) {
+            if (totals[from] == 0) {
+                continue;
+            }
+            int m = kept.topSuccessors(0, from, top.length, top);
+            List<Integer> successors = new ArrayList<>(m);
+            List<Double> probabilities = new ArrayList<>(m);
+            for (int i = 0; i < m; i++) {
+                successors.add(top[i]);
+                probabilities.add(kept.count(0, from, top[i]) / totals[from]);
+            }
+            rows.add(SuccessorRow.newBuilder().setExpert(from).setSuccessors(successors)
+                    .setProbabilities(probabilities).build());
+        }
+        return PredictionTable.newBuilder().setModel(s.getModel()).setLayer(s.getLayer()).setLevel(level)
+                .setRows(rows).setEventTimeMs(s.getEventTimeMs()).build();
     }
 
     /** Per expert seen, its {@code width} most likely successors and their probabilities (row share). */

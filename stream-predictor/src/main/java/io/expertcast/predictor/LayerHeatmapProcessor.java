@@ -1,5 +1,6 @@
 package io.expertcast.predictor;
 
+import io.expertcast.core.predict.BlendedPredictor;
 import io.expertcast.core.predict.TransitionHeatmap;
 import io.expertcast.schemas.HeatmapKind;
 import io.expertcast.schemas.HeatmapSnapshot;
@@ -36,13 +37,16 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * workload tag (not decayed, like the offline evaluation's).
  *
  * <p>The counts live in memory and, on the publication schedule (each layer once per interval, the
- * layers spread over the interval: {@link #PUBLICATION_SLICES}), go to moe.heatmaps (snapshots) and
- * moe.prediction-tables (top rows: LAYER level for the LLC, TOKEN level for HBM). After a restart or a
- * rebalance a key's counts are restored from its last snapshot, read from
+ * layers spread over the interval: {@link #PUBLICATION_SLICES}), go to moe.heatmaps and
+ * moe.prediction-tables (top rows: LAYER level for the LLC, TOKEN level for HBM). On moe.heatmaps a
+ * transition table goes out as its top rows at every publication ({@link HeatmapSnapshots#ofTopRows}: all
+ * the per-request side's next-token prediction reads), and whole at most once per snapshot interval: whole
+ * tables were 65 % of all the bytes the predictor wrote, for readers that need them only to restore. After
+ * a restart or a rebalance a key's counts are restored from its last whole snapshot, read from
  * {@link PredictorTopology#GLOBAL_HEATMAPS_STORE} (the instance's copy of moe.heatmaps), so the snapshot is
  * written once, to the topic, not a second time to a store and its changelog. Writing a 256 x 256 table
  * per record would cost far more than counting it; the price is that a stop or crash loses the counts of
- * at most one publication interval (plus whatever the global store had not yet read of the topic when the
+ * at most one snapshot interval (plus whatever the global store had not yet read of the topic when the
  * key was restored). Nothing is ever counted twice: a snapshot is written in a transaction with the
  * offsets it had read.
  */
@@ -64,6 +68,9 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         final Set<String> changedPopularity = new LinkedHashSet<>();
         boolean changedTransitions;
         boolean dirty;
+        /** Transitions counted since the whole tables last went out; when they did (MIN_VALUE: never). */
+        boolean wholeTablesBehind;
+        long wholeTablesMs = Long.MIN_VALUE;
 
         LayerCounts(String model, int layer, int experts, double halfLife) {
             this.model = model;
@@ -314,7 +321,20 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         publish(now, c -> true);
     }
 
-    /** Every changed heatmap of the changed keys {@code which} accepts (in the order they changed). */
+    /**
+     * Successors kept per row in a top-rows snapshot: what the next-token prediction reads
+     * ({@link BlendedPredictor#HEAT_ROW_WIDTH}), or the prediction tables' width if wider, so that the
+     * interactive queries' tables can be built from it too.
+     */
+    private int topRowsWidth() {
+        return Math.max(BlendedPredictor.HEAT_ROW_WIDTH, settings.tableWidth());
+    }
+
+    /**
+     * Every changed heatmap of the changed keys {@code which} accepts (in the order they changed): the
+     * transition tables' top rows and prediction tables, popularity; then the whole transition tables of
+     * the accepted keys whose last whole tables are older than the snapshot interval and behind.
+     */
     private void publish(long now, java.util.function.Predicate<LayerCounts> which) {
         for (var it = dirty.iterator(); it.hasNext(); ) {
             LayerCounts c = it.next();
@@ -324,22 +344,23 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             it.remove();
             c.dirty = false;
             if (c.changedTransitions) {
-                HeatmapSnapshot token = HeatmapSnapshots.ofTransitions(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN,
-                        c.token, now);
-                publish(HeatmapSnapshots.key(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN), token, now);
+                publish(HeatmapSnapshots.topRowsKey(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN),
+                        HeatmapSnapshots.ofTopRows(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN, c.token,
+                                topRowsWidth(), now), now);
                 // Token-level rows drive HBM copies, layer-level rows LLC prefetch (Insight 2).
                 context.forward(new Record<>(HeatmapSnapshots.tableKey(c.model, c.layer, PredictionLevel.TOKEN),
                         new HeatmapPublication(null, HeatmapSnapshots.table(c.model, c.layer, PredictionLevel.TOKEN,
                                 c.token, settings.tableWidth(), now)), now));
                 if (c.nextLayer.total(0) > 0) {
-                    HeatmapSnapshot next = HeatmapSnapshots.ofTransitions(c.model, c.layer,
-                            HeatmapKind.LAYER_TO_LAYER, c.nextLayer, now);
-                    publish(HeatmapSnapshots.key(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER), next, now);
+                    publish(HeatmapSnapshots.topRowsKey(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER),
+                            HeatmapSnapshots.ofTopRows(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER, c.nextLayer,
+                                    topRowsWidth(), now), now);
                     context.forward(new Record<>(HeatmapSnapshots.tableKey(c.model, c.layer, PredictionLevel.LAYER),
                             new HeatmapPublication(null, HeatmapSnapshots.table(c.model, c.layer,
                                     PredictionLevel.LAYER, c.nextLayer, settings.tableWidth(), now)), now));
                 }
                 c.changedTransitions = false;
+                c.wholeTablesBehind = true;
             }
             for (String tag : c.changedPopularity) {
                 String t = tag.isEmpty() ? null : tag;
@@ -348,6 +369,35 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             }
             c.changedPopularity.clear();
         }
+        for (LayerCounts[] byLayer : models.values()) {
+            for (LayerCounts c : byLayer) {
+                if (c != null && c.wholeTablesBehind && which.test(c) && wholeTablesDue(c, now)) {
+                    publishWholeTables(c, now);
+                }
+            }
+        }
+    }
+
+    /**
+     * Whole tables go out at most once per snapshot interval per key (at every publication when the interval
+     * is not longer than the publication's), and still go out when the key stopped changing: a restart
+     * restores from them.
+     */
+    private boolean wholeTablesDue(LayerCounts c, long now) {
+        return settings.wholeTablesEveryPublication() || c.wholeTablesMs == Long.MIN_VALUE
+                || now - c.wholeTablesMs >= settings.heatmapSnapshotInterval().toMillis();
+    }
+
+    /** The whole token->token and layer->layer tables of a key, to moe.heatmaps. */
+    private void publishWholeTables(LayerCounts c, long now) {
+        publish(HeatmapSnapshots.key(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN),
+                HeatmapSnapshots.ofTransitions(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN, c.token, now), now);
+        if (c.nextLayer.total(0) > 0) {
+            publish(HeatmapSnapshots.key(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER),
+                    HeatmapSnapshots.ofTransitions(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER, c.nextLayer, now), now);
+        }
+        c.wholeTablesBehind = false;
+        c.wholeTablesMs = now;
     }
 
     private void publish(String key, HeatmapSnapshot snapshot, long now) {

@@ -56,6 +56,11 @@ public final class PredictorCommand implements Callable<Integer> {
     @Option(names = "--heatmap-publish-interval-ms", defaultValue = "5000", description = "How often changed heatmaps go to moe.heatmaps and moe.prediction-tables (default: ${DEFAULT-VALUE})")
     long heatmapPublishIntervalMs;
 
+    @Option(names = "--heatmap-snapshot-interval-ms", defaultValue = "60000", description = "How often a changed "
+            + "layer's whole transition tables go to moe.heatmaps; the publications between carry only their top "
+            + "rows; a restart loses at most this interval of counts (default: ${DEFAULT-VALUE})")
+    long heatmapSnapshotIntervalMs;
+
     @Option(names = "--table-width", defaultValue = "" + PredictorSettings.DEFAULT_N, description = "Successors per row of a prediction table (default: ${DEFAULT-VALUE})")
     int tableWidth;
 
@@ -104,7 +109,8 @@ public final class PredictorCommand implements Callable<Integer> {
                     .withHeatmapHalfLifeTokens(heatmapHalfLife)
                     .withHeatmapPublishInterval(Duration.ofMillis(heatmapPublishIntervalMs))
                     .withTableWidth(tableWidth)
-                    .withHeatmapShards(heatmapShards);
+                    .withHeatmapShards(heatmapShards)
+                    .withHeatmapSnapshotInterval(Duration.ofMillis(heatmapSnapshotIntervalMs));
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage(), e);
         }

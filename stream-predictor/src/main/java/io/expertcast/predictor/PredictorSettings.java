@@ -16,6 +16,12 @@ import java.util.Objects;
  * @param heatmapPublishInterval how often changed heatmaps go to moe.heatmaps / moe.prediction-tables
  *                               (ZERO = after every update: deterministic, for tests)
  * @param tableWidth             successors per row of a published prediction table
+ * @param heatmapSnapshotInterval how often a changed layer's whole transition tables go to moe.heatmaps; between
+ *                               them each publication carries only the tables' top rows (what the next-token
+ *                               prediction and the prediction tables read). A restart restores the counts from
+ *                               the whole tables, so it loses at most this interval of counts (ZERO or anything
+ *                               up to the publish interval, or a publish interval of ZERO: whole tables at every
+ *                               publication)
  * @param heatmapShards          how many keys a model's MoE layers are spread over for the heatmaps (layer l
  *                               goes to key model/(l mod shards)); the model's layer count gives one key per
  *                               (model, layer), fewer cuts the records per event at the price of bigger keys
@@ -23,7 +29,7 @@ import java.util.Objects;
 public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInterval, String applicationName,
                                 Duration requestIdleTimeout, double heatmapHalfLifeTokens,
                                 Duration heatmapPublishInterval, int tableWidth,
-                                int heatmapShards) {
+                                int heatmapShards, Duration heatmapSnapshotInterval) {
 
     public static final int DEFAULT_N = 8;
     public static final Duration DEFAULT_PUBLISH_INTERVAL = Duration.ofMillis(1000);
@@ -37,6 +43,11 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
      */
     public static final Duration DEFAULT_HEATMAP_PUBLISH_INTERVAL = Duration.ofSeconds(5);
     public static final int DEFAULT_HEATMAP_SHARDS = 4;
+    /**
+     * Whole tables of a DeepSeek-V3 layer are ~1.3 MB (two kinds), its top rows ~0.2 MB: whole tables every
+     * minute and top rows every 5 s cut moe.heatmaps from ~15 MB/s to ~3 MB/s.
+     */
+    public static final Duration DEFAULT_HEATMAP_SNAPSHOT_INTERVAL = Duration.ofSeconds(60);
 
     public PredictorSettings {
         Objects.requireNonNull(catalog, "catalog");
@@ -62,6 +73,10 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
         if (heatmapPublishInterval.isNegative()) {
             throw new IllegalArgumentException("heatmap publish interval must be >= 0");
         }
+        Objects.requireNonNull(heatmapSnapshotInterval, "heatmapSnapshotInterval");
+        if (heatmapSnapshotInterval.isNegative()) {
+            throw new IllegalArgumentException("heatmap snapshot interval must be >= 0");
+        }
         if (heatmapShards <= 0) {
             throw new IllegalArgumentException("heatmap shards must be positive, got " + heatmapShards);
         }
@@ -79,7 +94,8 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
     public PredictorSettings(ModelCatalog catalog, int n, Duration publishInterval, String applicationName,
                              Duration requestIdleTimeout) {
         this(catalog, n, publishInterval, applicationName, requestIdleTimeout, DEFAULT_HEATMAP_HALF_LIFE_TOKENS,
-                DEFAULT_HEATMAP_PUBLISH_INTERVAL, n, DEFAULT_HEATMAP_SHARDS);
+                DEFAULT_HEATMAP_PUBLISH_INTERVAL, n, DEFAULT_HEATMAP_SHARDS,
+                DEFAULT_HEATMAP_SNAPSHOT_INTERVAL);
     }
 
     /** The standard catalog, n = 8, publish every second, application {@value #DEFAULT_APPLICATION}. */
@@ -90,46 +106,59 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
 
     public PredictorSettings withCatalog(ModelCatalog value) {
         return new PredictorSettings(value, n, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval);
     }
 
     public PredictorSettings withN(int value) {
         return new PredictorSettings(catalog, value, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval);
     }
 
     public PredictorSettings withPublishInterval(Duration value) {
         return new PredictorSettings(catalog, n, value, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval);
     }
 
     public PredictorSettings withApplicationName(String value) {
         return new PredictorSettings(catalog, n, publishInterval, value, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval);
     }
 
     public PredictorSettings withRequestIdleTimeout(Duration value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, value,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval);
     }
 
     public PredictorSettings withHeatmapHalfLifeTokens(double value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
-                value, heatmapPublishInterval, tableWidth, heatmapShards);
+                value, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval);
     }
 
     public PredictorSettings withHeatmapPublishInterval(Duration value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, value, tableWidth, heatmapShards);
+                heatmapHalfLifeTokens, value, tableWidth, heatmapShards, heatmapSnapshotInterval);
     }
 
     public PredictorSettings withTableWidth(int value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, value, heatmapShards);
+                heatmapHalfLifeTokens, heatmapPublishInterval, value, heatmapShards, heatmapSnapshotInterval);
     }
 
     public PredictorSettings withHeatmapShards(int value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, value);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, value, heatmapSnapshotInterval);
+    }
+
+    public PredictorSettings withHeatmapSnapshotInterval(Duration value) {
+        return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, value);
+    }
+
+    /**
+     * Whether whole tables go out at every publication: publication after every update (deterministic, for
+     * tests), or a snapshot interval not longer than the publication's.
+     */
+    public boolean wholeTablesEveryPublication() {
+        return heatmapPublishInterval.isZero() || heatmapSnapshotInterval.compareTo(heatmapPublishInterval) <= 0;
     }
 }

@@ -87,6 +87,67 @@ class GlobalHeatmapsTest {
                 .contains("cells end inside a row header"));
     }
 
+    /**
+     * A top-rows snapshot (v4: each row's largest cells and the whole rows' totals) is what the next-token
+     * prediction reads at every publication instead of the whole table: it must give the very same rows,
+     * and the interactive queries the very same prediction tables, in far fewer bytes.
+     */
+    @Test
+    void aTopRowsSnapshotGivesTheWholeTablesRowsAndPredictionTables() {
+        var serde = io.expertcast.schemas.Topics.HEATMAPS.valueSerde();
+        for (int experts : new int[] {8, 40, 256}) {
+            for (double halfLife : new double[] {0, 300}) { // 0: integer counts, many ties at the 32nd cell
+                SplittableRandom random = new SplittableRandom(experts + (long) halfLife);
+                TransitionHeatmap h = new TransitionHeatmap(1, experts, halfLife);
+                for (int t = 0; t < 60 * experts; t++) {
+                    int from = random.nextInt(Math.max(1, experts - 3)); // some rows never seen
+                    int to = random.nextInt(3) == 0 ? random.nextInt(experts) : (from * 7 + random.nextInt(50)) % experts;
+                    h.observe(0, from, to);
+                    h.tick();
+                }
+                HeatmapSnapshot whole = HeatmapSnapshots.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 7);
+                HeatmapSnapshot top = HeatmapSnapshots.ofTopRows("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 32, 7);
+                byte[] topBytes = serde.serializer().serialize("t", top);
+                HeatmapSnapshot back = serde.deserializer().deserialize("t", topBytes);
+                String what = experts + " experts, half-life " + halfLife;
+                assertTrue(HeatmapSnapshots.isTopRows(back) && !HeatmapSnapshots.isTopRows(whole), what);
+                assertRowsEqual(GlobalHeatmaps.rows(whole), GlobalHeatmaps.rows(back), experts);
+                for (int width : new int[] {1, 8, 32}) {
+                    assertEquals(HeatmapSnapshots.table(whole, io.expertcast.schemas.PredictionLevel.TOKEN, width),
+                            HeatmapSnapshots.table(back, io.expertcast.schemas.PredictionLevel.TOKEN, width),
+                            what + ", width " + width);
+                }
+            }
+        }
+        // A dense DeepSeek-sized table (every cell seen): the top 32 of 256 per row are an eighth of the cells.
+        TransitionHeatmap dense = new TransitionHeatmap(1, 256, 50_000);
+        SplittableRandom random = new SplittableRandom(9);
+        for (int t = 0; t < 400_000; t++) {
+            dense.observe(0, random.nextInt(256), random.nextInt(256));
+            dense.tick();
+        }
+        int wholeBytes = serde.serializer().serialize("t",
+                HeatmapSnapshots.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, dense, 0)).length;
+        int topBytes = serde.serializer().serialize("t",
+                HeatmapSnapshots.ofTopRows("m", 0, HeatmapKind.TOKEN_TO_TOKEN, dense, 32, 0)).length;
+        assertTrue(topBytes * 7 < wholeBytes, topBytes + " vs " + wholeBytes);
+    }
+
+    @Test
+    void topRowsWithRowTotalsThatDoNotFitTheTableAreNotUsable() {
+        TransitionHeatmap h = new TransitionHeatmap(1, 4);
+        h.observe(0, 1, 2);
+        HeatmapSnapshot top = HeatmapSnapshots.ofTopRows("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 32, 0);
+        HeatmapSnapshot shortTotals = HeatmapSnapshot.newBuilder(top).setRowTotals(ByteBuffer.wrap(new byte[12])).build();
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> GlobalHeatmaps.rows(shortTotals)).getMessage()
+                .contains("row totals hold 12 bytes, not 8 for each of 4 experts"));
+        // read through the topic's bytes: logged and read as no table, never a stopped thread
+        byte[] bytes = io.expertcast.schemas.Topics.HEATMAPS.valueSerde().serializer().serialize("t", shortTotals);
+        TransitionRows read = HeatmapSnapshots.parseOrEmpty("m/0/TOKEN_TO_TOKEN/top", bytes,
+                s -> s == null ? null : GlobalHeatmaps.rows(s));
+        assertEquals(null, read);
+    }
+
     private static void assertRowsEqual(TransitionRows want, TransitionRows got, int experts) {
         for (int e = 0; e < experts; e++) {
             double[] a = new double[experts];

@@ -33,9 +33,12 @@ class PredictorCommandTest {
         assertEquals(Duration.ofSeconds(5), settings.heatmapPublishInterval());
         assertEquals(8, settings.tableWidth());
         assertEquals(4, settings.heatmapShards());
-        new CommandLine(command).parseArgs("--heatmap-half-life", "0", "--table-width", "3");
+        assertEquals(Duration.ofSeconds(60), settings.heatmapSnapshotInterval());
+        new CommandLine(command).parseArgs("--heatmap-half-life", "0", "--table-width", "3",
+                "--heatmap-snapshot-interval-ms", "0");
         assertEquals(0.0, command.settings().heatmapHalfLifeTokens());
         assertEquals(3, command.settings().tableWidth());
+        assertEquals(Duration.ZERO, command.settings().heatmapSnapshotInterval());
     }
 
     @Test
@@ -43,6 +46,7 @@ class PredictorCommandTest {
         assertUsageError("n must be positive", "--n", "0");
         assertUsageError("model shape 'nonsense'", "--model-shape", "nonsense");
         assertUsageError("publish interval must be positive", "--publish-interval-ms", "0");
+        assertUsageError("heatmap snapshot interval must be >= 0", "--heatmap-snapshot-interval-ms", "-1");
         assertUsageError("--http-port must be in 0..65535", "--http-port", "70000");
         assertUsageError("heatmap half-life must be >= 0", "--heatmap-half-life", "-1");
         assertUsageError("table width must be positive", "--table-width", "0");

@@ -349,6 +349,51 @@ class PredictorTopologyTest {
     }
 
     /**
+     * A layer's transition tables go out as top rows at every publication (what the next-token prediction
+     * reads) and whole at most once per snapshot interval, and whole still once more after the layer stopped
+     * changing, since a restart restores from them.
+     */
+    @Test
+    void topRowsGoOutAtEveryPublicationAndWholeTablesOncePerSnapshotInterval() {
+        KeyValueStore<String, byte[]> globalStore = driver.getKeyValueStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
+        Duration publication = PredictorSettings.DEFAULT_HEATMAP_PUBLISH_INTERVAL;
+        long publicationsPerSnapshot = PredictorSettings.DEFAULT_HEATMAP_SNAPSHOT_INTERVAL.dividedBy(publication);
+        String whole = "toy-moe/0/TOKEN_TO_TOKEN";
+        String top = "toy-moe/0/TOKEN_TO_TOKEN/top";
+
+        pipe(TraceEvents.lockstep(List.of(TraceEvents.randomRequest(TOY, "toy/a", 4, 3, 1)), 2));
+        handOnAndPublish(publication);
+        byte[] firstWhole = globalStore.get(whole);
+        byte[] firstTop = globalStore.get(top);
+        assertTrue(firstWhole != null && firstTop != null, "both at the first publication");
+        assertTrue(HeatmapSnapshots.isTopRows(HeatmapSnapshots.decode(firstTop)));
+        assertEquals(false, HeatmapSnapshots.isTopRows(HeatmapSnapshots.decode(firstWhole)));
+
+        pipe(TraceEvents.lockstep(List.of(TraceEvents.randomRequest(TOY, "toy/b", 4, 3, 2)), 2));
+        handOnAndPublish(publication);
+        assertTrue(!Arrays.equals(firstTop, globalStore.get(top)), "top rows at the next publication");
+        assertArrayEquals(firstWhole, globalStore.get(whole), "the whole table waits for its interval");
+
+        byte[] secondWhole = firstWhole;
+        for (long p = 2; p < 2 * publicationsPerSnapshot && Arrays.equals(firstWhole, secondWhole); p++) {
+            handOnAndPublish(publication);
+            secondWhole = globalStore.get(whole);
+        }
+        long gap = HeatmapSnapshots.decode(secondWhole).getEventTimeMs()
+                - HeatmapSnapshots.decode(firstWhole).getEventTimeMs();
+        long snapshotMs = PredictorSettings.DEFAULT_HEATMAP_SNAPSHOT_INTERVAL.toMillis();
+        assertTrue(gap >= snapshotMs && gap <= snapshotMs + publication.toMillis(),
+                "whole again once the interval is over, though nothing changed since: after " + gap + " ms");
+        assertEquals(HeatmapSnapshots.decode(globalStore.get(top)).getTotalMass(),
+                HeatmapSnapshots.decode(secondWhole).getTotalMass(), 1e-9, "the same counts");
+
+        for (long p = 0; p <= publicationsPerSnapshot; p++) {
+            handOnAndPublish(publication);
+        }
+        assertArrayEquals(secondWhole, globalStore.get(whole), "nothing counted since: not published again");
+    }
+
+    /**
      * The heatmap aggregator's input is an internal topic only the request side writes; a record on it that
      * does not fit its model (a bug, or someone else's producer) is a dead letter and counts nothing, not
      * half of itself, and the aggregator goes on.

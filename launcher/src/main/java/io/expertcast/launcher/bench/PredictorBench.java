@@ -124,6 +124,11 @@ public final class PredictorBench implements Callable<Integer> {
             + "interval (default: the predictor's, 5000 ms), e.g. to see what publication costs.")
     Long heatmapPublishIntervalMs;
 
+    @Option(names = "--heatmap-snapshot-interval-ms", description = "Override how often whole heatmap tables go out "
+            + "(default: the predictor's, 60000 ms; at most the publication interval: at every publication, as "
+            + "before top-rows snapshots).")
+    Long heatmapSnapshotIntervalMs;
+
     @Option(names = "--warmup-rounds", defaultValue = "4", description = "At most this many warm-up rounds "
             + "(default ${DEFAULT-VALUE}); fewer once the JIT compiled for < 10 %% of a round.")
     int warmupRounds;
@@ -150,9 +155,10 @@ public final class PredictorBench implements Callable<Integer> {
     public Integer call() throws Exception {
         if (requests <= 0 || batch <= 0 || partitions <= 0 || rate <= 0 || latencySeconds <= 0 || streamThreads <= 0
                 || warmupRequests < 0 || warmupRounds < 1
-                || heatmapPublishIntervalMs != null && heatmapPublishIntervalMs <= 0) {
+                || heatmapPublishIntervalMs != null && heatmapPublishIntervalMs <= 0
+                || heatmapSnapshotIntervalMs != null && heatmapSnapshotIntervalMs <= 0) {
             System.err.println("bench predictor: --requests, --batch, --partitions, --rate, --latency-seconds and "
-                    + "--stream-threads, --warmup-rounds and --heatmap-publish-interval-ms must be positive, --warmup-requests "
+                    + "--stream-threads, --warmup-rounds and --heatmap-publish/snapshot-interval-ms must be positive, --warmup-requests "
                     + "at least 0");
             return 2;
         }
@@ -201,6 +207,9 @@ public final class PredictorBench implements Callable<Integer> {
             PredictorSettings settings = PredictorSettings.defaults().withApplicationName(appId);
             if (heatmapPublishIntervalMs != null) {
                 settings = settings.withHeatmapPublishInterval(Duration.ofMillis(heatmapPublishIntervalMs));
+            }
+            if (heatmapSnapshotIntervalMs != null) {
+                settings = settings.withHeatmapSnapshotInterval(Duration.ofMillis(heatmapSnapshotIntervalMs));
             }
             Map<String, Object> overrides = new HashMap<>();
             if (lingerMs != null) {
@@ -261,8 +270,12 @@ public final class PredictorBench implements Callable<Integer> {
             CpuUse cpu = CpuUse.now(broker).minus(cpu0);
 
             System.out.printf(Locale.ROOT, "%n== throughput (exactly_once_v2, %d stream thread(s), commit every %s ms, "
-                    + "producer linger %s)%n", streamThreads, base.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG),
-                    lingerMs == null ? "100 ms (Streams' default)" : lingerMs + " ms");
+                    + "producer linger %s; heatmaps every %d ms, whole tables every %d ms)%n", streamThreads,
+                    base.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG),
+                    lingerMs == null ? "100 ms (Streams' default)" : lingerMs + " ms",
+                    settings.heatmapPublishInterval().toMillis(),
+                    settings.wholeTablesEveryPublication() ? settings.heatmapPublishInterval().toMillis()
+                            : settings.heatmapSnapshotInterval().toMillis());
             System.out.printf(Locale.ROOT, "records   %d selection events: %d decode, %d prefill chunks; %.0f MB%n",
                     load.events(), load.decodeEvents(), load.events() - load.decodeEvents(), load.bytes() / 1e6);
             System.out.printf(Locale.ROOT, "  plain consumer, deserialize only   %9.0f events/s  %9.0f decode events/s  (%.2f s)%n",

@@ -45,7 +45,8 @@ import org.apache.kafka.streams.state.KeyValueIterator;
  *       ({@link PredictorTopology#ACCURACY_STORE}).</li>
  *   <li>{@code GET /tables/{model}/{moeLayer}?level=token|layer}: a layer's prediction table (Insight 2),
  *       the rows moe.prediction-tables carries, built from the layer's last published heatmap in
- *       {@link PredictorTopology#GLOBAL_HEATMAPS_STORE} (a global store: answered by the instance asked).</li>
+ *       {@link PredictorTopology#GLOBAL_HEATMAPS_STORE} (its top rows, else its whole table; a global store:
+ *       answered by the instance asked).</li>
  * </ul>
  * 400 for a malformed parameter, 404 for an unknown model or layer, 503 while the application
  * rebalances or restores. Every answer names the instance that read the store ({@code servedBy}).
@@ -226,8 +227,12 @@ public final class PredictorQueries {
         }
         PredictionLevel tableLevel = PredictionLevel.valueOf(level);
         HeatmapKind kind = tableLevel == PredictionLevel.TOKEN ? HeatmapKind.TOKEN_TO_TOKEN : HeatmapKind.LAYER_TO_LAYER;
-        String key = HeatmapSnapshots.key(shape.id(), layer, kind);
-        HeatmapSnapshot snapshot = stores.<String, byte[]>global(PredictorTopology.GLOBAL_HEATMAPS_STORE, key)
+        // The top rows go out at every publication (and keep at least the table's width), the whole table
+        // only once per snapshot interval: the top rows are the fresher, the whole table the fallback.
+        HeatmapSnapshot snapshot = stores.<String, byte[]>global(PredictorTopology.GLOBAL_HEATMAPS_STORE,
+                        HeatmapSnapshots.topRowsKey(shape.id(), layer, kind))
+                .or(() -> stores.<String, byte[]>global(PredictorTopology.GLOBAL_HEATMAPS_STORE,
+                        HeatmapSnapshots.key(shape.id(), layer, kind)))
                 .map(HeatmapSnapshots::decode)
                 .orElseThrow(() -> QueryException.notFound("no " + level.toLowerCase(Locale.ROOT)
                         + "-level table published yet for " + tableKey(shape.id(), layer, level)));
