@@ -103,7 +103,11 @@ public final class PassEmulator {
         if (problem != null) {
             return new CommandOutcome(problem, new PrefetchCounts(0, 0, 1, 0));
         }
-        return new CommandOutcome(null, books.computeIfAbsent(model.id(), id -> new PrefetchBook(model)).offer(command));
+        return new CommandOutcome(null, book(model).offer(command));
+    }
+
+    private PrefetchBook book(ModelShape model) {
+        return books.computeIfAbsent(model.id(), id -> new PrefetchBook(model, settings.requestIdleTimeout()));
     }
 
     /** What filing one command did: a dead-letter reason or null, and the change in counts. */
@@ -114,6 +118,12 @@ public final class PassEmulator {
     public synchronized long pendingCommands(String model) {
         PrefetchBook book = books.get(model);
         return book == null ? 0 : book.pendingCommands();
+    }
+
+    /** Requests of {@code model} the book still holds: commands unresolved or last step not yet emulated. */
+    public synchronized int openRequests(String model) {
+        PrefetchBook book = books.get(model);
+        return book == null ? 0 : book.openRequests();
     }
 
     /** The per-policy deltas of one pass, and at most one dead letter. */
@@ -173,7 +183,7 @@ public final class PassEmulator {
         if (settings.needsPrediction() && inProcess) {
             predicted = forecast(run, workload);
         } else if (settings.needsPrediction()) {
-            PrefetchBook.PassForecast taken = books.computeIfAbsent(modelId, id -> new PrefetchBook(model))
+            PrefetchBook.PassForecast taken = book(model)
                     .take(completed.pass(), completed.selections());
             predicted = taken.predicted();
             prefetch = taken.counts();
