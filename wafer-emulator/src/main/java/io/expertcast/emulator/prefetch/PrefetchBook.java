@@ -1,8 +1,10 @@
 package io.expertcast.emulator.prefetch;
 
 import io.expertcast.core.model.ModelShape;
+import io.expertcast.emulator.engine.CopyEnable;
 import io.expertcast.schemas.ForwardPass;
 import io.expertcast.schemas.LayerPrediction;
+import io.expertcast.schemas.MemoryTier;
 import io.expertcast.schemas.PassEntry;
 import io.expertcast.schemas.PrefetchCommand;
 import io.expertcast.schemas.PrefetchScope;
@@ -20,7 +22,8 @@ import java.util.TreeMap;
  * One model's prefetch commands from moe.prefetch, joined to the passes they target by request id
  * and step (Kafka-free apart from the record types). A pass's copy-enable set (the PDU's cp_en,
  * paper case study) is, per MoE layer, the union of the experts of every command that targets one
- * of the pass's (request, step) entries:
+ * of the pass's (request, step) entries, each in its command's tier ({@link CopyEnable}: an LLC
+ * command keeps the expert in the reader's LLC, an HBM command writes it into the reader's HBM):
  * <ul>
  *   <li>a NEXT_TOKEN command applies to the pass holding its request's {@code targetStep};</li>
  *   <li>a DECODE_PHASE command applies to every pass holding a step >= {@code targetStep} of its
@@ -70,8 +73,8 @@ public final class PrefetchBook {
         final TreeMap<Integer, List<PrefetchCommand>> nextToken = new TreeMap<>();
     }
 
-    /** The copy-enable set of one pass and the change in counts that taking it caused. */
-    public record PassForecast(boolean[][] predicted, PrefetchCounts counts) {
+    /** The copy-enable set of one pass (each command's experts in its tier) and the change in counts that taking it caused. */
+    public record PassForecast(CopyEnable copy, PrefetchCounts counts) {
     }
 
     /** A book that gives up a request after {@code idleTimeout} of pass event time without a pass or command. */
@@ -144,7 +147,7 @@ public final class PrefetchBook {
      */
     public PassForecast take(ForwardPass pass, List<SelectionEvent> selections) {
         advanceClock(pass.getEventTimeMs());
-        boolean[][] predicted = new boolean[model.numMoeLayers()][model.numExperts()];
+        CopyEnable predicted = new CopyEnable(model.numMoeLayers(), model.numExperts());
         long used = 0;
         for (PassEntry entry : pass.getEntries()) {
             String request = entry.getRequestId();
@@ -262,11 +265,12 @@ public final class PrefetchBook {
         return counts;
     }
 
-    private static void mark(boolean[][] predicted, PrefetchCommand command) {
+    /** The command's experts, copy-enabled into its tier (LLC: layer-level, HBM: token-level; Insight 2). */
+    private static void mark(CopyEnable predicted, PrefetchCommand command) {
+        int tier = command.getTier() == MemoryTier.LLC ? CopyEnable.LLC : CopyEnable.HBM;
         for (LayerPrediction layer : command.getLayers()) {
-            boolean[] row = predicted[layer.getLayer()];
             for (int e : layer.getExperts()) {
-                row[e] = true;
+                predicted.enable(layer.getLayer(), e, tier);
             }
         }
     }

@@ -74,7 +74,7 @@ class PrefetchBookTest {
         // At 80 s (cutoff 20 s) b, c and gone have been idle since 0 s: b's and gone's commands expire,
         // c's plan leaves as used (it was counted when it served). a is active and keeps its command.
         PrefetchBook.PassForecast at80 = take(book, 7, 80_000L, "a", 5, false);
-        assertTrue(at80.predicted()[0][4], "a's command applies to its step 5");
+        assertTrue(at80.copy().toHbm(0, 4), "a's command applies to its step 5");
         counts = counts.plus(at80.counts());
         assertEquals(new PrefetchCounts(2, 0, 0, 3), counts);
         assertEquals(0, book.pendingCommands());
@@ -100,6 +100,24 @@ class PrefetchBookTest {
     }
 
     @Test
+    void aCommandEnablesItsExpertsInItsOwnTier() {
+        PrefetchBook book = new PrefetchBook(ModelCatalog.LLAMA4_MAVERICK, Duration.ofMinutes(10));
+        book.offer(nextToken("a", 2, 4, 9));
+        PrefetchCommand llc = nextToken("a", 2, 6, 9);
+        llc.setTier(MemoryTier.LLC);
+        book.offer(llc);
+        book.offer(nextToken("a", 2, 6, 9)); // the same expert in both tiers: both copies
+        llc = nextToken("a", 2, 8, 1);
+        llc.setTier(MemoryTier.LLC);
+        book.offer(llc);
+        var copy = take(book, 1, "a", 2, false).copy();
+        assertTrue(copy.toHbm(4, 9) && !copy.toLlc(4, 9));
+        assertTrue(copy.toHbm(6, 9) && copy.toLlc(6, 9));
+        assertTrue(copy.toLlc(8, 1) && !copy.toHbm(8, 1));
+        assertTrue(!copy.any(8, 9));
+    }
+
+    @Test
     void theIdleTimeoutMustBePositive() {
         assertThrows(IllegalArgumentException.class, () -> new PrefetchBook(ModelCatalog.LLAMA4_MAVERICK, Duration.ZERO));
     }
@@ -110,11 +128,11 @@ class PrefetchBookTest {
         assertEquals(PrefetchCounts.NONE, book.offer(nextToken("a", 2, 4, 9)));
         assertEquals(PrefetchCounts.NONE, book.offer(nextToken("a", 3, 5, 11)));
         var step3 = take(book, 11, "a", 3, false); // from another partition, ahead of pass 10
-        assertTrue(step3.predicted()[5][11]);
-        assertTrue(!step3.predicted()[4][9], "step 2's command is not for step 3");
+        assertTrue(step3.copy().toHbm(5, 11));
+        assertTrue(!step3.copy().toHbm(4, 9), "step 2's command is not for step 3");
         assertEquals(new PrefetchCounts(1, 0, 0, 0), step3.counts());
         var step2 = take(book, 10, "a", 2, false);
-        assertTrue(step2.predicted()[4][9]);
+        assertTrue(step2.copy().toHbm(4, 9));
         assertEquals(new PrefetchCounts(1, 0, 0, 0), step2.counts());
         assertEquals(new PrefetchCounts(0, 1, 0, 0), book.offer(nextToken("a", 3, 5, 11)), "step 3 was emulated");
         assertEquals(PrefetchCounts.NONE, book.offer(nextToken("a", 5, 5, 11)));
