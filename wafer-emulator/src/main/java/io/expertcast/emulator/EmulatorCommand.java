@@ -46,6 +46,12 @@ public final class EmulatorCommand implements Callable<Integer> {
                     + " or in-process (the core's token-level heatmap, as simulate; --pred-n) (default ${DEFAULT-VALUE}).")
     String prefetchSource;
 
+    @Option(names = "--request-idle-timeout-ms", defaultValue = "600000",
+            description = "With --prefetch-source topic: a request with no pass and no prefetch command for this long, in the"
+                    + " passes' event time, is given up and its pending commands count as expired (default ${DEFAULT-VALUE},"
+                    + " 10 min, as the predictor's).")
+    long requestIdleTimeoutMs;
+
     @Option(names = "--application-id", defaultValue = EmulatorSettings.DEFAULT_APPLICATION_ID, description = "Kafka Streams application id (default ${DEFAULT-VALUE}).")
     String applicationId;
 
@@ -54,7 +60,7 @@ public final class EmulatorCommand implements Callable<Integer> {
         EmulatorSettings settings;
         try {
             settings = new EmulatorSettings(ModelCatalog.standard(), HardwareConfig.load(mesh), policies, applicationId,
-                    predictN, PrefetchSource.of(prefetchSource));
+                    predictN, PrefetchSource.of(prefetchSource), java.time.Duration.ofMillis(requestIdleTimeoutMs));
         } catch (IllegalArgumentException e) {
             System.err.println("emulator: " + e.getMessage());
             return 2;

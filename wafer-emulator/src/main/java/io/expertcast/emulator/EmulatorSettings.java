@@ -4,18 +4,24 @@ import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.emulator.engine.Policies;
 import io.expertcast.emulator.prefetch.PrefetchSource;
+import java.time.Duration;
 import java.util.List;
 
 /**
  * What the emulator needs: models, the wafer, the policies to run side by side, its name, the
- * predictor's n (top-n successors per selected expert, Pred policies with the in-process forecast)
- * and where the Pred policies' copy decisions come from.
+ * predictor's n (top-n successors per selected expert, Pred policies with the in-process forecast),
+ * where the Pred policies' copy decisions come from, and how long (in the passes' event time) a
+ * request may go without a pass or a command before its filed commands expire (prefetch source
+ * topic: a request whose last step never comes must not keep its commands in memory for ever).
  */
 public record EmulatorSettings(ModelCatalog catalog, HardwareConfig hardware, List<String> policies,
-                               String applicationName, int predictN, PrefetchSource prefetchSource) {
+                               String applicationName, int predictN, PrefetchSource prefetchSource,
+                               Duration requestIdleTimeout) {
     public static final String DEFAULT_APPLICATION_ID = "expertcast-emulator";
     /** The paper does not publish n; 4 successors per selected expert (see docs/reproduction.md). */
     public static final int DEFAULT_PREDICT_N = 4;
+    /** As the predictor's default (PredictorSettings.DEFAULT_REQUEST_IDLE_TIMEOUT), so both give a request up alike. */
+    public static final Duration DEFAULT_REQUEST_IDLE_TIMEOUT = Duration.ofMinutes(10);
 
     public EmulatorSettings {
         for (String p : policies) {
@@ -27,7 +33,16 @@ public record EmulatorSettings(ModelCatalog catalog, HardwareConfig hardware, Li
         if (prefetchSource == null) {
             throw new IllegalArgumentException("a prefetch source is required (topic or in-process)");
         }
+        if (requestIdleTimeout == null || requestIdleTimeout.isNegative() || requestIdleTimeout.isZero()) {
+            throw new IllegalArgumentException("the request idle timeout must be positive, got " + requestIdleTimeout);
+        }
         policies = List.copyOf(policies);
+    }
+
+    /** With the default request idle timeout. */
+    public EmulatorSettings(ModelCatalog catalog, HardwareConfig hardware, List<String> policies, String applicationName,
+                            int predictN, PrefetchSource prefetchSource) {
+        this(catalog, hardware, policies, applicationName, predictN, prefetchSource, DEFAULT_REQUEST_IDLE_TIMEOUT);
     }
 
     /** The service's settings: the Pred policies execute the commands on moe.prefetch. */
@@ -41,11 +56,15 @@ public record EmulatorSettings(ModelCatalog catalog, HardwareConfig hardware, Li
     }
 
     public EmulatorSettings withApplicationName(String name) {
-        return new EmulatorSettings(catalog, hardware, policies, name, predictN, prefetchSource);
+        return new EmulatorSettings(catalog, hardware, policies, name, predictN, prefetchSource, requestIdleTimeout);
     }
 
     public EmulatorSettings withPrefetchSource(PrefetchSource source) {
-        return new EmulatorSettings(catalog, hardware, policies, applicationName, predictN, source);
+        return new EmulatorSettings(catalog, hardware, policies, applicationName, predictN, source, requestIdleTimeout);
+    }
+
+    public EmulatorSettings withRequestIdleTimeout(Duration timeout) {
+        return new EmulatorSettings(catalog, hardware, policies, applicationName, predictN, prefetchSource, timeout);
     }
 
     public boolean needsPlans() {

@@ -2,6 +2,7 @@ package io.expertcast.emulator;
 
 import io.expertcast.core.model.ModelShape;
 import io.expertcast.core.predict.TransitionHeatmap;
+import io.expertcast.emulator.engine.CopyEnable;
 import io.expertcast.emulator.engine.InvalidPlanException;
 import io.expertcast.emulator.engine.PassResult;
 import io.expertcast.emulator.engine.PassWorkload;
@@ -44,7 +45,8 @@ import java.util.Map;
  *   <li>{@link PrefetchSource#IN_PROCESS} (offline {@code simulate}): the core's token-level
  *       {@link TransitionHeatmap} with each running request's last token. For a pass, the forecast at
  *       each MoE layer is the union of the top-n successors of the experts its tokens selected (the
- *       next token's likely experts); the heatmap then learns the pass's transitions.</li>
+ *       next token's likely experts), copied into HBM (token level, as the predictor's NEXT_TOKEN
+ *       commands); the heatmap then learns the pass's transitions.</li>
  * </ul>
  * Passes of a model must therefore arrive in order, as they do from one partition. Thread-safe
  * (commands and passes may come from different tasks).
@@ -103,7 +105,11 @@ public final class PassEmulator {
         if (problem != null) {
             return new CommandOutcome(problem, new PrefetchCounts(0, 0, 1, 0));
         }
-        return new CommandOutcome(null, books.computeIfAbsent(model.id(), id -> new PrefetchBook(model)).offer(command));
+        return new CommandOutcome(null, book(model).offer(command));
+    }
+
+    private PrefetchBook book(ModelShape model) {
+        return books.computeIfAbsent(model.id(), id -> new PrefetchBook(model, settings.requestIdleTimeout()));
     }
 
     /** What filing one command did: a dead-letter reason or null, and the change in counts. */
@@ -114,6 +120,12 @@ public final class PassEmulator {
     public synchronized long pendingCommands(String model) {
         PrefetchBook book = books.get(model);
         return book == null ? 0 : book.pendingCommands();
+    }
+
+    /** Requests of {@code model} the book still holds: commands unresolved or last step not yet emulated. */
+    public synchronized int openRequests(String model) {
+        PrefetchBook book = books.get(model);
+        return book == null ? 0 : book.openRequests();
     }
 
     /** The per-policy deltas of one pass, and at most one dead letter. */
@@ -168,14 +180,16 @@ public final class PassEmulator {
             }
         }
         boolean inProcess = settings.prefetchSource() == PrefetchSource.IN_PROCESS;
-        boolean[][] predicted = null;
+        CopyEnable predicted = null;
         PrefetchCounts prefetch = PrefetchCounts.NONE;
         if (settings.needsPrediction() && inProcess) {
-            predicted = forecast(run, workload);
+            // The token-level heatmap's forecast (Insight 2: long reuse distance) is copied into HBM,
+            // as the predictor's NEXT_TOKEN commands ask.
+            predicted = CopyEnable.hbm(forecast(run, workload));
         } else if (settings.needsPrediction()) {
-            PrefetchBook.PassForecast taken = books.computeIfAbsent(modelId, id -> new PrefetchBook(model))
+            PrefetchBook.PassForecast taken = book(model)
                     .take(completed.pass(), completed.selections());
-            predicted = taken.predicted();
+            predicted = taken.copy();
             prefetch = taken.counts();
         }
         List<WaferMetrics> deltas = new ArrayList<>();

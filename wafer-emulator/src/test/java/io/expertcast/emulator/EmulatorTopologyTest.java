@@ -342,6 +342,63 @@ class EmulatorTopologyTest {
         }
     }
 
+    /**
+     * The dashboard shows what became of the prefetch commands: request a decodes one token at step 1
+     * (its last) on expert 7; its step-1 command is used, its step-2 command expires when a ends, a command
+     * naming expert 128 is unknown, and a step-3 command sent after a ended is late.
+     */
+    @Test
+    void theDashboardShowsWhatBecameOfThePrefetchCommands() throws Exception {
+        var chromium = io.expertcast.emulator.http.HeadlessChromium.binary();
+        if (chromium.isEmpty() && "true".equals(System.getenv("CI"))) {
+            throw new AssertionError("CI must install Debian's chromium for the dashboard test");
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(chromium.isPresent(), "chromium not installed: dashboard not tested");
+        io.expertcast.emulator.http.WaferSnapshot snapshot = new io.expertcast.emulator.http.WaferSnapshot();
+        StreamsBuilder builder = new StreamsBuilder();
+        EmulatorTopology.build(builder, EmulatorSettings.defaults().withApplicationName("emu"), snapshot);
+        try (TopologyTestDriver driver = new TopologyTestDriver(builder.build(),
+                StreamsSettings.base("emu", "unused:9092", stateDir, Map.of()));
+             var http = io.expertcast.emulator.http.WaferHttpServer.start(0, snapshot, java.time.Duration.ofMillis(200));
+             var browser = new io.expertcast.emulator.http.HeadlessChromium(chromium.get(), stateDir.resolve("chromium"), http.url())) {
+            browser.await("document.getElementById('status').textContent.startsWith('live')", java.time.Duration.ofSeconds(30));
+            Topics4 t = Topics4.of(driver);
+            var commands = driver.createInputTopic(Topics.PREFETCH.name(), new StringSerializer(),
+                    Topics.PREFETCH.valueSerde().serializer());
+            commands.pipeInput("a", nextToken("a", 1, 7));
+            commands.pipeInput("a", nextToken("a", 2, 7));
+            commands.pipeInput("a", nextToken("a", 1, 128));
+            SelectionEvent last = StreamsTestData.selection("a", 1, 0, 1, 0, 0, 7);
+            last.setLastStep(true);
+            t.selections().pipeInput("a", last);
+            t.passes().pipeInput(MODEL, StreamsTestData.pass(0, List.of(new PassEntry("a", 1, 1))));
+            for (int layer = 0; layer < 24; layer++) {
+                t.plans(0, plan(0, layer, 7, 1, 1));
+            }
+            commands.pipeInput("a", nextToken("a", 3, 7));
+            WaferMetrics pred = t.metrics().readKeyValuesToMap().get(MODEL + "/allo+pred");
+            assertEquals(List.of(1L, 1L, 1L, 1L), List.of(pred.getPrefetchUsed(), pred.getPrefetchLate(),
+                    pred.getPrefetchExpired(), pred.getPrefetchUnknown()));
+            browser.await("document.querySelectorAll('table[data-prefetch] tr[data-policy]').length === 2",
+                    java.time.Duration.ofSeconds(30));
+            browser.await("document.querySelector('table[data-prefetch] tr[data-policy=\"pred\"]').children[5].textContent === '4'",
+                    java.time.Duration.ofSeconds(30));
+            for (String policy : List.of("pred", "allo+pred")) {
+                String cells = browser.evaluate("Array.from(document.querySelector('table[data-prefetch] tr[data-policy=\""
+                        + policy + "\"]').children).map(c => c.textContent).join('|')").asText();
+                assertEquals(policy + "|1|1|1|1|4|25.0 %", cells, "policy, used, late, expired, unknown, total, used share");
+            }
+            assertEquals("policy|used|late|expired|unknown|total|used share", browser.evaluate(
+                    "Array.from(document.querySelectorAll('table[data-prefetch] th')).map(c => c.textContent).join('|')").asText());
+        }
+    }
+
+    private static io.expertcast.schemas.PrefetchCommand nextToken(String request, int step, int expert) {
+        return new io.expertcast.schemas.PrefetchCommand(MODEL, request, io.expertcast.schemas.PrefetchScope.NEXT_TOKEN,
+                step, io.expertcast.schemas.MemoryTier.HBM,
+                List.of(new io.expertcast.schemas.LayerPrediction(0, List.of(expert), List.of(1.0))), 0L, 0L);
+    }
+
     @Test
     void aModelTooBigForTheWaferIsADeadLetterAndTheServiceKeepsRunning() {
         // 2 dies of 80 GB cannot hold Llama-4's 771 GB of experts.

@@ -212,6 +212,56 @@ class PrefetchCommandTopologyTest {
         }
     }
 
+    /**
+     * Idle timeout 60 s: request "gone" has commands but never a pass, b runs one step and goes
+     * silent; a runs a step every 20 s of pass event time. At 80 s gone and b are given up.
+     */
+    @Test
+    void commandsOfARequestThatWentIdleExpireAndEveryCommandIsCountedOnce() {
+        PassEmulator emulator = new PassEmulator(settings(PrefetchSource.TOPIC).withRequestIdleTimeout(
+                java.time.Duration.ofSeconds(60)));
+        StreamsBuilder builder = new StreamsBuilder();
+        EmulatorTopology.build(builder, emulator, new WaferSnapshot());
+        try (TopologyTestDriver driver = new TopologyTestDriver(builder.build(),
+                StreamsSettings.base("emu", "unused:9092", stateDir, Map.of()))) {
+            var selections = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
+                    Topics.SELECTIONS.valueSerde().serializer());
+            var passes = driver.createInputTopic(Topics.PASSES.name(), new StringSerializer(),
+                    Topics.PASSES.valueSerde().serializer());
+            var commands = driver.createInputTopic(Topics.PREFETCH.name(), new StringSerializer(),
+                    Topics.PREFETCH.valueSerde().serializer());
+            var metrics = driver.createOutputTopic(Topics.WAFER_METRICS.name(), Topics.WAFER_METRICS.keySerde().deserializer(),
+                    Topics.WAFER_METRICS.valueSerde().deserializer());
+            send(commands, command(MODEL, "gone", PrefetchScope.NEXT_TOKEN, 2, new int[] {1}, new int[][] {{7}}));
+            send(commands, command(MODEL, "gone", PrefetchScope.DECODE_PHASE, 1, new int[] {1}, new int[][] {{7}}));
+            send(commands, command(MODEL, "b", PrefetchScope.NEXT_TOKEN, 2, new int[] {1}, new int[][] {{40}}));
+            send(commands, command(MODEL, "a", PrefetchScope.NEXT_TOKEN, 5, new int[] {1}, new int[][] {{7}}));
+            selections.pipeInput("b", decodeStep("b", 1, 0, 0, 40, false));
+            var first = StreamsTestData.pass(0, List.of(new PassEntry("b", 1, 1)));
+            passes.pipeInput(MODEL, first);
+            for (int step = 1; step <= 5; step++) {
+                selections.pipeInput("a", decodeStep("a", step, step, 0, 7, false));
+                var pass = StreamsTestData.pass(step, List.of(new PassEntry("a", step, 1)));
+                pass.setEventTimeMs((step - 1) * 20_000L);
+                passes.pipeInput(MODEL, pass);
+                if (step == 4) {
+                    assertEquals(4, emulator.pendingCommands(MODEL), "at 60 s nobody has been idle for more than 60 s");
+                }
+            }
+            assertEquals(0, emulator.pendingCommands(MODEL));
+            assertEquals(1, emulator.openRequests(MODEL), "a is still running");
+            WaferMetrics pred = metrics.readKeyValuesToMap().get(MODEL + "/pred");
+            assertEquals(1, pred.getPrefetchUsed(), "a's step-5 command");
+            assertEquals(3, pred.getPrefetchExpired(), "gone's two commands and b's step-2 command");
+            assertEquals(0, pred.getPrefetchLate() + pred.getPrefetchUnknown());
+            assertEquals(commandOffset, pred.getPrefetchUsed() + pred.getPrefetchLate() + pred.getPrefetchUnknown()
+                    + pred.getPrefetchExpired(), "every command in exactly one bucket");
+            send(commands, command(MODEL, "gone", PrefetchScope.NEXT_TOKEN, 3, new int[] {1}, new int[][] {{7}}));
+            assertEquals(1, metrics.readKeyValuesToMap().get(MODEL + "/pred").getPrefetchLate(),
+                    "a command for a request given up is late");
+        }
+    }
+
     @Test
     void withTheInProcessSourceTheCommandsAreNotReadAndTheHeatmapDecides() {
         PassEmulator emulator = new PassEmulator(settings(PrefetchSource.IN_PROCESS));

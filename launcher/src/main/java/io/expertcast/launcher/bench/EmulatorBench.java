@@ -5,6 +5,7 @@ import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
 import io.expertcast.emulator.PassEmulator;
+import io.expertcast.emulator.engine.CopyEnable;
 import io.expertcast.emulator.engine.LayerWork;
 import io.expertcast.emulator.engine.PassWorkload;
 import io.expertcast.emulator.engine.Policies;
@@ -74,10 +75,11 @@ public final class EmulatorBench implements Callable<Integer> {
                 "DES/anal.", "events/s");
         WaferContext wafer = WaferContext.even(hw, model);
         DieCostModel cost = new DieCostModel(hw);
-        boolean[][] allPredicted = new boolean[model.numMoeLayers()][model.numExperts()];
-        for (boolean[] row : allPredicted) {
+        boolean[][] every = new boolean[model.numMoeLayers()][model.numExperts()];
+        for (boolean[] row : every) {
             Arrays.fill(row, true);
         }
+        CopyEnable allPredicted = CopyEnable.hbm(every);
         for (String name : Policies.ALL) { // warm-up: every policy through both models once, untimed
             timeEngine(name, wafer, model, workloads, plans, allPredicted, 1);
             timeAnalytical(name, wafer, cost, model, workloads, plans, 1);
@@ -103,7 +105,7 @@ public final class EmulatorBench implements Callable<Integer> {
 
     /** Best of three: steps/s and events/s of the engine alone over the prepared passes. */
     private static double[] timeEngine(String name, WaferContext wafer, ModelShape model, List<PassWorkload> passes,
-                                       List<List<int[][]>> plans, boolean[][] predicted, int runs) {
+                                       List<List<int[][]>> plans, CopyEnable predicted, int runs) {
         double best = 0;
         double bestEvents = 0;
         for (int run = 0; run < runs; run++) {

@@ -2,8 +2,9 @@ package io.expertcast.emulator.engine;
 
 /**
  * A work distribution plus the paper's predictor-driven copy-on-read (PDU/ATU): Pred Only is Base
- * with it, Allo+Pred is the allocator's plans with it. Which experts are forecast is the engine
- * run's input ({@code predicted}), from the token-level heatmap.
+ * with it, Allo+Pred is the allocator's plans with it. Which experts are copied, and into which
+ * tier, is the engine run's input ({@link CopyEnable}): the predictor's commands, or the token-level
+ * heatmap's forecast (HBM).
  */
 public final class CopyOnReadPolicy implements Policy {
     private final String name;

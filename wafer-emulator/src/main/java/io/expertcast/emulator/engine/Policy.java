@@ -10,7 +10,7 @@ public interface Policy {
     /** The work of {@code moeLayer}; throws {@link InvalidPlanException} when its input is unusable. */
     LayerWork assign(PassWorkload pass, int moeLayer, WaferContext wafer);
 
-    /** Whether remote reads of predicted experts are copied into the reader's HBM and LLC (the PDU's cp_en). */
+    /** Whether remote reads of copy-enabled experts are copied into the reader's HBM or LLC (the PDU's cp_en, {@link CopyEnable}). */
     default boolean copyOnRead() {
         return false;
     }

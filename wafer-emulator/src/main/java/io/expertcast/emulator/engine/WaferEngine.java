@@ -24,10 +24,13 @@ import io.expertcast.core.placement.ExpertDistributionTable;
  *   <li>Compute streams with the read (roofline): it starts when the data starts to arrive and the
  *       die's compute engine is free, takes tokens x FLOPs / peak, and the item ends when both the
  *       read and the compute are done.</li>
- *   <li>Copy-on-read (the PDU's cp_en, Pred policies): a remote read of an expert the predictor
- *       forecasts for the next token is written into the reading die's HBM (one HBM-port write, while
- *       the HBM left after the home experts has room: see {@link ExpertLru}) and LLC when it fits;
- *       later reads use it (the ATU's redirect).</li>
+ *   <li>The LLC is memory-side: it keeps what the die reads from its own HBM (home experts and
+ *       copies); a remote read passes through without being kept, unless copy-enabled.</li>
+ *   <li>Copy-on-read (the PDU's cp_en, Pred policies, {@link CopyEnable}): a remote read of an expert
+ *       enabled for the HBM tier is written into the reading die's HBM (one HBM-port write, while the
+ *       HBM left after the home experts has room: see {@link ExpertLru}), so later reads are local
+ *       copy reads (the ATU's redirect); one enabled for the LLC tier is kept in the reader's LLC
+ *       (least recently used; no HBM-port time), so later reads hit it while it stays.</li>
  *   <li>The layer ends when the slowest die's last item ends (the paper's per-layer time); the next
  *       layer starts then. Events are ordered by (time, priority, sequence): local and LLC reads,
  *       then remote reads, then copy writes at equal times, each in the order issued.</li>
@@ -130,15 +133,20 @@ public final class WaferEngine {
         return linkBytes.clone();
     }
 
+    /** Whether {@code die}'s LLC holds the expert now. */
+    public boolean llcHolds(int die, int moeLayer, int expert) {
+        return llc[die].contains(moeLayer * experts + expert);
+    }
+
     /**
-     * Runs one pass. {@code predicted[layer][expert]} marks the experts forecast for the next token
-     * (used only when {@code policy.copyOnRead()}; may be null otherwise).
+     * Runs one pass. {@code copy} says which remote reads are copied and into which tier (used only
+     * when {@code policy.copyOnRead()}; may be null otherwise).
      */
-    public PassResult run(PassWorkload pass, Policy policy, boolean[][] predicted) {
+    public PassResult run(PassWorkload pass, Policy policy, CopyEnable copy) {
         int layers = model.numMoeLayers();
         double[] layerNs = new double[layers];
         long[] bytesBefore = linkBytes.clone();
-        boolean copyOnRead = policy.copyOnRead() && predicted != null;
+        boolean copyOnRead = policy.copyOnRead() && copy != null;
         double meanDieNs = 0;
         long hops = 0, reads = 0, local = 0, remote = 0, copyReads = 0, copyWrites = 0, llcHits = 0, events = 0;
         long bytes = model.expertBytes();
@@ -215,10 +223,14 @@ public final class WaferEngine {
                             linkBytes[link] += hw.commandBytes();
                         }
                         double flight = route.length * hw.hopLatencyNs();
-                        llc[d].insert(key);
                         finish(i, start + flight, end + flight);
-                        if (copyOnRead && predicted[layer][itemExpert[i]]) {
-                            queue.schedule(end + flight, 2, COPY, i);
+                        if (copyOnRead && copy.any(layer, itemExpert[i])) {
+                            if (copy.toLlc(layer, itemExpert[i])) {
+                                llc[d].insert(key); // the LLC write overlaps the compute
+                            }
+                            if (copy.toHbm(layer, itemExpert[i])) {
+                                queue.schedule(end + flight, 2, COPY, i);
+                            }
                         }
                     }
                     case COPY -> {

@@ -1,13 +1,16 @@
 package io.expertcast.emulator.prefetch;
 
 import io.expertcast.core.model.ModelShape;
+import io.expertcast.emulator.engine.CopyEnable;
 import io.expertcast.schemas.ForwardPass;
 import io.expertcast.schemas.LayerPrediction;
+import io.expertcast.schemas.MemoryTier;
 import io.expertcast.schemas.PassEntry;
 import io.expertcast.schemas.PrefetchCommand;
 import io.expertcast.schemas.PrefetchScope;
 import io.expertcast.schemas.SelectionEvent;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.BitSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -19,7 +22,8 @@ import java.util.TreeMap;
  * One model's prefetch commands from moe.prefetch, joined to the passes they target by request id
  * and step (Kafka-free apart from the record types). A pass's copy-enable set (the PDU's cp_en,
  * paper case study) is, per MoE layer, the union of the experts of every command that targets one
- * of the pass's (request, step) entries:
+ * of the pass's (request, step) entries, each in its command's tier ({@link CopyEnable}: an LLC
+ * command keeps the expert in the reader's LLC, an HBM command writes it into the reader's HBM):
  * <ul>
  *   <li>a NEXT_TOKEN command applies to the pass holding its request's {@code targetStep};</li>
  *   <li>a DECODE_PHASE command applies to every pass holding a step >= {@code targetStep} of its
@@ -27,15 +31,30 @@ import java.util.TreeMap;
  *       so it usually misses that step and serves the rest).</li>
  * </ul>
  * A command that arrives after the passes it could apply to were emulated is late; one whose pass
- * never comes expires when its request ends. Steps are matched exactly, not by order, so passes
- * that reach the emulator out of order (several partitions) still meet their commands. Every command ends in exactly one of
- * {@link PrefetchCounts}' buckets. Mutators return the change in counts they caused.
+ * never comes expires when its request ends, or when its request has gone idle: no pass and no
+ * command for longer than the idle timeout (its last step never came: a client gone, a replay cut
+ * short, the commands of another run). Idleness is measured on the passes' event time, so a replay
+ * of old traces expires requests exactly as live traffic would, and checked every quarter of the
+ * timeout (as the predictor drops its idle requests), walking only the idle requests: they are kept
+ * in order of their last activity. Steps are matched exactly, not by order, so passes that reach
+ * the emulator out of order (several partitions) still meet their commands. Every command ends in
+ * exactly one of {@link PrefetchCounts}' buckets. Mutators return the change in counts they caused.
  */
 public final class PrefetchBook {
     /** Finished requests remembered, so a command arriving after its request ended counts as late. */
     static final int FINISHED_MEMORY = 1 << 16;
 
     private final ModelShape model;
+    private final long idleTimeoutMs;
+    private final long checkEveryMs;
+    /**
+     * Requests with pending commands or emulated steps, by the pass clock at their last pass or
+     * command; insertion order is activity order, and as the clock never goes back it is also stamp
+     * order, so the idle ones are at the head.
+     */
+    private final LinkedHashMap<String, Long> lastActive = new LinkedHashMap<>();
+    private long clockMs = Long.MIN_VALUE; // the newest pass event time seen; MIN before the first pass
+    private long nextCheckMs = Long.MIN_VALUE;
     private final Map<String, Pending> pending = new HashMap<>(); // lookup only, never iterated
     private final Map<String, BitSet> emulatedSteps = new HashMap<>(); // running requests
     private final Map<String, Boolean> finished = new LinkedHashMap<>(16, 0.75f, false) {
@@ -54,12 +73,18 @@ public final class PrefetchBook {
         final TreeMap<Integer, List<PrefetchCommand>> nextToken = new TreeMap<>();
     }
 
-    /** The copy-enable set of one pass and the change in counts that taking it caused. */
-    public record PassForecast(boolean[][] predicted, PrefetchCounts counts) {
+    /** The copy-enable set of one pass (each command's experts in its tier) and the change in counts that taking it caused. */
+    public record PassForecast(CopyEnable copy, PrefetchCounts counts) {
     }
 
-    public PrefetchBook(ModelShape model) {
+    /** A book that gives up a request after {@code idleTimeout} of pass event time without a pass or command. */
+    public PrefetchBook(ModelShape model, Duration idleTimeout) {
+        if (idleTimeout.isNegative() || idleTimeout.isZero()) {
+            throw new IllegalArgumentException("request idle timeout must be positive, got " + idleTimeout);
+        }
         this.model = model;
+        this.idleTimeoutMs = idleTimeout.toMillis();
+        this.checkEveryMs = Math.max(1, idleTimeoutMs / 4);
     }
 
     /** Why {@code command} cannot be applied to this model, or null when it can. */
@@ -90,6 +115,7 @@ public final class PrefetchBook {
         if (finished.containsKey(request)) {
             return new PrefetchCounts(0, 1, 0, 0);
         }
+        touch(request);
         BitSet emulated = emulatedSteps.get(request);
         boolean pastTarget = emulated != null && emulated.get(command.getTargetStep());
         if (command.getScope() == PrefetchScope.NEXT_TOKEN) {
@@ -120,7 +146,8 @@ public final class PrefetchBook {
      * (their commands for steps never emulated expire).
      */
     public PassForecast take(ForwardPass pass, List<SelectionEvent> selections) {
-        boolean[][] predicted = new boolean[model.numMoeLayers()][model.numExperts()];
+        advanceClock(pass.getEventTimeMs());
+        CopyEnable predicted = new CopyEnable(model.numMoeLayers(), model.numExperts());
         long used = 0;
         for (PassEntry entry : pass.getEntries()) {
             String request = entry.getRequestId();
@@ -129,6 +156,7 @@ public final class PrefetchBook {
                 continue;
             }
             emulatedSteps.computeIfAbsent(request, r -> new BitSet()).set(step);
+            touch(request);
             Pending p = pending.get(request);
             if (p == null) {
                 continue;
@@ -155,7 +183,55 @@ public final class PrefetchBook {
                 counts = counts.plus(finish(e.getRequestId()));
             }
         }
+        if (clockMs >= nextCheckMs) {
+            counts = counts.plus(finishIdleRequests());
+            nextCheckMs = clockMs + checkEveryMs;
+        }
         return new PassForecast(predicted, counts);
+    }
+
+    /** Requests filed or running, whose commands are not all resolved or whose last step has not come. */
+    public int openRequests() {
+        return lastActive.size();
+    }
+
+    /** The pass clock moves forward only: an older pass arriving late does not turn it back. */
+    private void advanceClock(long passEventTimeMs) {
+        if (passEventTimeMs <= clockMs) {
+            return;
+        }
+        if (clockMs == Long.MIN_VALUE) {
+            // Commands filed before the first pass had no clock to be stamped with: they are as recent as it.
+            lastActive.replaceAll((request, stamp) -> passEventTimeMs);
+            nextCheckMs = passEventTimeMs + checkEveryMs;
+        }
+        clockMs = passEventTimeMs;
+    }
+
+    /** Marks {@code request} active now (moves it to the tail of the activity order). */
+    private void touch(String request) {
+        lastActive.remove(request);
+        lastActive.put(request, clockMs);
+    }
+
+    /**
+     * Ends every request with no pass and no command for longer than the idle timeout: its commands
+     * are resolved as if it had finished (those never applied expire).
+     */
+    private PrefetchCounts finishIdleRequests() {
+        long cutoff = clockMs - idleTimeoutMs;
+        List<String> idle = new ArrayList<>();
+        for (Map.Entry<String, Long> e : lastActive.entrySet()) {
+            if (e.getValue() >= cutoff) {
+                break; // stamps are in order: the rest are newer
+            }
+            idle.add(e.getKey());
+        }
+        PrefetchCounts counts = PrefetchCounts.NONE;
+        for (String request : idle) {
+            counts = counts.plus(finish(request));
+        }
+        return counts;
     }
 
     /** Commands filed but not yet resolved (their request is still running or never reached the emulator). */
@@ -164,6 +240,7 @@ public final class PrefetchBook {
     }
 
     private PrefetchCounts finish(String request) {
+        lastActive.remove(request);
         emulatedSteps.remove(request);
         finished.put(request, Boolean.TRUE);
         Pending p = pending.remove(request);
@@ -188,11 +265,12 @@ public final class PrefetchBook {
         return counts;
     }
 
-    private static void mark(boolean[][] predicted, PrefetchCommand command) {
+    /** The command's experts, copy-enabled into its tier (LLC: layer-level, HBM: token-level; Insight 2). */
+    private static void mark(CopyEnable predicted, PrefetchCommand command) {
+        int tier = command.getTier() == MemoryTier.LLC ? CopyEnable.LLC : CopyEnable.HBM;
         for (LayerPrediction layer : command.getLayers()) {
-            boolean[] row = predicted[layer.getLayer()];
             for (int e : layer.getExperts()) {
-                row[e] = true;
+                predicted.enable(layer.getLayer(), e, tier);
             }
         }
     }

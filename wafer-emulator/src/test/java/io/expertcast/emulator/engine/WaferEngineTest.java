@@ -91,7 +91,7 @@ class WaferEngineTest {
     void copyOnReadMakesThePredictedExpertLocalForTheNextPass() {
         WaferEngine pred = new WaferEngine(WAFER, MODEL);
         Policy policy = Policies.of(Policies.PRED, List.of());
-        boolean[][] all = {{true, true, true, true}};
+        CopyEnable all = CopyEnable.hbm(new boolean[][] {{true, true, true, true}});
         PassResult first = pred.run(SPREAD, policy, all);
         assertArrayEquals(new double[] {2710}, first.layerNs(), 1e-9, "the first pass is Base's");
         assertEquals(2, first.copyWrites());
@@ -105,8 +105,62 @@ class WaferEngineTest {
         assertEquals(0, second.remoteReads());
 
         WaferEngine notPredicted = new WaferEngine(WAFER, MODEL);
-        notPredicted.run(SPREAD, policy, new boolean[][] {{false, false, false, false}});
+        notPredicted.run(SPREAD, policy, new CopyEnable(1, 4));
         assertEquals(2, notPredicted.run(SPREAD, policy, all).remoteReads(), "no forecast, no copy");
+    }
+
+    /**
+     * Two commands that differ only in tier: copy e2 (die 0 reads it from die 1) on SPREAD, with an
+     * LLC that holds one expert. e1 (die 1 reads it from die 0) is not enabled. The first pass is
+     * Base's either way (2710 ns): die 0 reads e0 locally 510..1510 (its LLC keeps it), e2 streams
+     * from die 1 710..1710 and lands 1910; die 1's e1 waits for die 0's port, 1510..2510, lands 2710.
+     */
+    @Test
+    void anLlcCommandKeepsTheReadInTheLlcAndAnHbmCommandWritesItIntoHbm() {
+        WaferContext oneExpertLlc = WaferContext.even(mesh(2, 3_000_000), MODEL);
+        Policy policy = Policies.of(Policies.PRED, List.of());
+
+        CopyEnable toLlc = new CopyEnable(1, 4);
+        toLlc.enable(0, 2, CopyEnable.LLC);
+        WaferEngine llc = new WaferEngine(oneExpertLlc, MODEL);
+        PassResult llcFirst = llc.run(SPREAD, policy, toLlc);
+        assertArrayEquals(new double[] {2710}, llcFirst.layerNs(), 1e-9);
+        assertEquals(0, llcFirst.copyWrites(), "no HBM write");
+        assertTrue(llc.llcHolds(0, 0, 2) && !llc.llcHolds(0, 0, 0), "e2 evicted e0 from die 0's one-expert LLC");
+        assertTrue(!llc.hbmCopy(0, 0, 2));
+        // Pass 2 from 2710: die 0 hits e2 in its LLC (2810..3810, no port) and reads e0 from HBM
+        // 3220..4220; die 1's e1 waits for die 0's port until 4220, lands 5420: 2710 ns.
+        PassResult llcSecond = llc.run(SPREAD, policy, null);
+        assertArrayEquals(new double[] {2710}, llcSecond.layerNs(), 1e-9);
+        assertEquals(1, llcSecond.llcHits());
+        assertEquals(1, llcSecond.localReads());
+        assertEquals(0, llcSecond.copyReads());
+        assertEquals(1, llcSecond.remoteReads());
+
+        CopyEnable toHbm = new CopyEnable(1, 4);
+        toHbm.enable(0, 2, CopyEnable.HBM);
+        WaferEngine hbm = new WaferEngine(oneExpertLlc, MODEL);
+        PassResult hbmFirst = hbm.run(SPREAD, policy, toHbm);
+        assertArrayEquals(new double[] {2710}, hbmFirst.layerNs(), 1e-9);
+        assertEquals(1, hbmFirst.copyWrites(), "e2 written into die 0's HBM 2510..3510, behind e1's read");
+        assertTrue(hbm.hbmCopy(0, 0, 2) && !hbm.llcHolds(0, 0, 2) && hbm.llcHolds(0, 0, 0));
+        // Pass 2: die 0 hits e0 in its LLC and reads its copy of e2 from HBM once the write is done,
+        // 3510..4510; die 1's e1 waits for die 0's port until 4510, lands 5710: 3000 ns.
+        PassResult hbmSecond = hbm.run(SPREAD, policy, null);
+        assertArrayEquals(new double[] {3000}, hbmSecond.layerNs(), 1e-9);
+        assertEquals(1, hbmSecond.llcHits());
+        assertEquals(0, hbmSecond.localReads());
+        assertEquals(1, hbmSecond.copyReads());
+        assertEquals(1, hbmSecond.remoteReads());
+
+        // An LLC copy needs room: with no LLC (a BF16 DeepSeek expert is 88 MB, the LLC 64 MB) an LLC
+        // command changes nothing, while the HBM copy is made all the same.
+        WaferEngine noLlc = new WaferEngine(WAFER, MODEL);
+        noLlc.run(SPREAD, policy, toLlc);
+        assertEquals(2, noLlc.run(SPREAD, policy, null).remoteReads());
+        WaferEngine noLlcHbm = new WaferEngine(WAFER, MODEL);
+        noLlcHbm.run(SPREAD, policy, toHbm);
+        assertEquals(1, noLlcHbm.run(SPREAD, policy, null).copyReads());
     }
 
     @Test
