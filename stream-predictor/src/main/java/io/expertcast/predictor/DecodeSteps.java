@@ -5,7 +5,8 @@ import java.nio.ByteOrder;
 
 /**
  * Keys and plan encoding of {@link PredictorTopology#REQUEST_STEPS_STORE}: one small record per scored
- * decode step, keyed so that a prefix scan returns one request's steps in step order.
+ * decode step, keyed so that a prefix scan returns one request's steps in step order (the first, which
+ * carries the decode-phase plans, first).
  */
 public final class DecodeSteps {
     private DecodeSteps() {
@@ -38,7 +39,8 @@ public final class DecodeSteps {
         return b.flip();
     }
 
-    static int[][] decode(ByteBuffer bytes, int layers) {
+    /** {@link #encode}'s plan back, for {@code layers} MoE layers (also read by the interactive queries). */
+    public static int[][] decode(ByteBuffer bytes, int layers) {
         ByteBuffer b = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         int[][] plan = new int[layers][];
         for (int l = 0; l < layers; l++) {

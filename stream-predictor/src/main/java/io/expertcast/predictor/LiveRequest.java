@@ -5,9 +5,10 @@ import io.expertcast.core.predict.RequestHistory;
 /**
  * What {@link RequestForecastProcessor} needs of a decoding request at every step, held in memory: the
  * request's history (own selections, decayed), its last token, the plans being scored and how far it
- * has been scored. Derived from the stores only ({@link PredictorTopology#REQUEST_STORE} as of the first
- * decode step plus the request's {@link PredictorTopology#REQUEST_STEPS_STORE} records, replayed in
- * order), so after a restart or a rebalance it is rebuilt bit for bit and predictions do not change.
+ * has been scored. Derived from the stores only ({@link PredictorTopology#REQUEST_STORE} as of the end of
+ * prefill plus the request's {@link PredictorTopology#REQUEST_STEPS_STORE} records, replayed in order; the
+ * plans from the first of them, or from a state an older predictor wrote with its plans), so after a
+ * restart or a rebalance it is rebuilt bit for bit and predictions do not change.
  */
 final class LiveRequest {
     final String model;

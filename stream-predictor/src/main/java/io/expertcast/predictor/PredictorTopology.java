@@ -44,13 +44,15 @@ import org.apache.kafka.streams.state.Stores;
  */
 public final class PredictorTopology {
     /**
-     * Request id -> {@link RequestForecastState}: written by each prefill chunk and once more at the first
-     * decode step (the plans); what later steps add is in {@link #REQUEST_STEPS_STORE}.
+     * Request id -> {@link RequestForecastState} (the prefill heatmap and the request's history as of the end
+     * of prefill; ~197 KB for DeepSeek-V3): written by the prefill chunks only, read at the first and the last
+     * decode step; what decode adds, plans included, is in {@link #REQUEST_STEPS_STORE}.
      */
     public static final String REQUEST_STORE = "predictor-request-forecasts";
     /**
      * {@link DecodeSteps#key} (request id, step) -> {@link io.expertcast.schemas.RequestDecodeStep}: what each
-     * scored decode step adds to a request's state, so a step writes a few hundred bytes, not the whole state.
+     * scored decode step adds to a request's state, so a step writes a few hundred bytes, not the whole state;
+     * the first step's record also carries the request's two decode-phase plans (blended, prefill-only).
      */
     public static final String REQUEST_STEPS_STORE = "predictor-request-steps";
     /** {@code model/predictor/tag} -> cumulative accuracy ({@link PredictorMetrics}); tag * = all requests. */

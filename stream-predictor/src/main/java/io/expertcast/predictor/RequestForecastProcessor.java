@@ -49,9 +49,12 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 /**
  * Insights 1-2 per request (key = request id, validated selections), state in
  * {@link PredictorTopology#REQUEST_STORE}: the prefill heatmap and the request's own history
- * ({@link RequestHistory}); at its first decode step the blended decode-phase plan
- * ({@link BlendedPredictor#decodePlanScores}: prefill counts blended with the popularity of finished
- * requests of the same workload tag, read from the global heatmaps) as a DECODE_PHASE prefetch command;
+ * ({@link RequestHistory}), written by prefill chunks only; each decode step writes one small
+ * {@link PredictorTopology#REQUEST_STEPS_STORE} record, the first one with the two plans (so the large
+ * state is written once per request, not again at the first decode step). At its first decode step the
+ * blended decode-phase plan ({@link BlendedPredictor#decodePlanScores}: prefill counts blended with the
+ * popularity of finished requests of the same workload tag, read from the global heatmaps) as a
+ * DECODE_PHASE prefetch command;
  * at every decode step t a NEXT_TOKEN command for step t+1 ({@link BlendedPredictor#nextTokenScores}:
  * the global token->token table's rows of the experts just selected, the request's decayed history,
  * global popularity). Every prediction is scored when its step arrives (per MoE layer) and the score
@@ -217,8 +220,8 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     }
 
     /**
-     * A decoding request's state: in memory, or rebuilt from the stores (its state as of its first decode
-     * step, then its stored steps replayed in order); null without a prefill.
+     * A decoding request's state: in memory, or rebuilt from the stores (its state as of the end of prefill,
+     * then its stored steps replayed in order, the plans from the first); null without a prefill.
      */
     private LiveRequest liveRequest(String requestId) {
         LiveRequest r = live.get(requestId);
@@ -232,6 +235,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         ModelShape shape = settings.catalog().byId(state.getModel()).orElseThrow();
         r = new LiveRequest(state.getModel(), historyOf(shape, state), lastToken(state), state.getEventTimeMs());
         if (state.getPlannedExperts() != null) {
+            // A state written by an older predictor, which kept the plans in it.
             r.blendedPlan = toArrays(state.getPlannedExperts());
             r.prefillOnlyPlan = toArrays(state.getPrefillOnlyExperts());
         }
@@ -239,6 +243,10 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
                 new StringSerializer())) {
             while (it.hasNext()) {
                 RequestDecodeStep step = it.next().value;
+                if (step.getBlendedPlan().hasRemaining()) { // the first decode step carries the plans
+                    r.blendedPlan = DecodeSteps.decode(step.getBlendedPlan(), shape.numMoeLayers());
+                    r.prefillOnlyPlan = DecodeSteps.decode(step.getPrefillOnlyPlan(), shape.numMoeLayers());
+                }
                 r.replay(step.getStep(), unpack(step.getExpertIds()),
                         DecodeSteps.decode(step.getNextTokenExperts(), shape.numMoeLayers()), step.getEventTimeMs());
             }
@@ -271,7 +279,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             if (state != null && !state.getModel().equals(event.getModel())) {
                 rejectModel(record, state.getModel());
             } else {
-                live.remove(requestId); // only a chunk after decode began could be live: rejected below
                 onPrefillChunk(record, shape, state);
             }
         } else {
@@ -292,10 +299,11 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     private void onPrefillChunk(Record<String, SelectionEvent> record, ModelShape shape,
                                 RequestForecastState state) {
         SelectionEvent event = record.value();
-        if (state != null && state.getPlannedExperts() != null) {
+        if (state != null && decodeBegan(event.getRequestId(), state)) {
             reject(record, "prefill chunk at token offset " + event.getTokenOffset() + " after decode began");
             return;
         }
+        live.remove(event.getRequestId()); // built by a rejected decode step, it would miss this chunk
         int expectedOffset = state == null ? 0 : state.getPrefillTokens();
         if (event.getTokenOffset() != expectedOffset) {
             reject(record, "duplicated or out-of-order prefill chunk at token offset " + event.getTokenOffset()
@@ -321,15 +329,32 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         }
         RequestForecastState.Builder next = state == null ? RequestForecastState.newBuilder()
                 .setModel(event.getModel())
-                .setRequestId(event.getRequestId())
-                .setPlannedExperts(null)
-                .setLastScoredStep(0) : RequestForecastState.newBuilder(state);
+                .setRequestId(event.getRequestId()) : RequestForecastState.newBuilder(state);
         requests.put(event.getRequestId(), withHistory(next, history)
                 .setPrefillTokens(heatmap.tokens())
                 .setHeatmap(toList(heatmap.counts()))
                 .setLastToken(toList(Arrays.copyOfRange(ids, ids.length - perToken, ids.length)))
                 .setEventTimeMs(event.getEventTimeMs())
                 .build());
+    }
+
+    /**
+     * Whether the request's first decode step was processed: it has its plans in memory, or (evicted or
+     * restored) a stored step, or (a state written by an older predictor) plans in its state. Prefill
+     * chunks are rare: the prefix scan is fine there.
+     */
+    private boolean decodeBegan(String requestId, RequestForecastState state) {
+        LiveRequest r = live.get(requestId);
+        if (r != null) {
+            return r.blendedPlan != null;
+        }
+        if (state.getPlannedExperts() != null) {
+            return true;
+        }
+        try (KeyValueIterator<String, RequestDecodeStep> it = steps.prefixScan(DecodeSteps.prefix(requestId),
+                new StringSerializer())) {
+            return it.hasNext();
+        }
     }
 
     private void onDecodeStep(Record<String, SelectionEvent> record, ModelShape shape, LiveRequest r) {
@@ -349,7 +374,8 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int[] previous = r.lastToken;
         int[] ids = ids(event);
         // The prefill heatmap is read from the store only where it is used: the plans at the first decode
-        // step, the Spearman at the last.
+        // step, the Spearman at the last. The state is never written again after prefill (~197 KB for
+        // DeepSeek-V3): the plans go with the first step's small record.
         boolean first = r.blendedPlan == null;
         RequestForecastState state = null;
         if (first) {
@@ -363,10 +389,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             r.nextTokenPlan = nextToken(event, shape, history, previous, new double[layers][]);
             context.forward(record.withValue(ForecastOutput.prefetch(prefetchCommand(event, PrefetchScope.DECODE_PHASE,
                     step, MemoryTier.HBM, r.blendedPlan, planScores))));
-            // Written once per request; the steps after write only a RequestDecodeStep.
-            state.setPlannedExperts(toLists(r.blendedPlan));
-            state.setPrefillOnlyExperts(toLists(r.prefillOnlyPlan));
-            requests.put(requestId, state);
         }
         long requestCount = first ? 1 : 0;
         double[] spearman = null;
@@ -387,12 +409,16 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int[][] nextPlan = nextToken(event, shape, history, ids, nextScores);
         context.forward(record.withValue(ForecastOutput.prefetch(prefetchCommand(event, PrefetchScope.NEXT_TOKEN,
                 step + 1, MemoryTier.HBM, nextPlan, nextScores))));
-        steps.put(DecodeSteps.key(requestId, step), RequestDecodeStep.newBuilder()
+        RequestDecodeStep.Builder stored = RequestDecodeStep.newBuilder()
                 .setStep(step)
                 .setExpertIds(event.getExpertIds().duplicate())
                 .setNextTokenExperts(DecodeSteps.encode(nextPlan))
-                .setEventTimeMs(event.getEventTimeMs())
-                .build());
+                .setEventTimeMs(event.getEventTimeMs());
+        if (first) { // the only record with the plans (a first step that is also the last stores nothing)
+            stored.setBlendedPlan(DecodeSteps.encode(r.blendedPlan))
+                    .setPrefillOnlyPlan(DecodeSteps.encode(r.prefillOnlyPlan));
+        }
+        steps.put(DecodeSteps.key(requestId, step), stored.build());
         r.scored(step, ids, nextPlan, event.getEventTimeMs());
     }
 
@@ -621,14 +647,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             a[l] = lists.get(l).stream().mapToInt(Integer::intValue).toArray();
         }
         return a;
-    }
-
-    private static List<List<Integer>> toLists(int[][] arrays) {
-        List<List<Integer>> lists = new ArrayList<>(arrays.length);
-        for (int[] a : arrays) {
-            lists.add(toList(a));
-        }
-        return lists;
     }
 
     private static double[] pick(double[] scores, int[] experts) {

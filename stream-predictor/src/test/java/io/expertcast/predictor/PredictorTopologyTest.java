@@ -67,6 +67,23 @@ class PredictorTopologyTest {
         PredictorTopology.build(builder, settings);
         driver = new TopologyTestDriver(builder.build(),
                 StreamsSettings.base(settings.applicationName(), "unused:9092", stateDir, Map.of()));
+        createTopics();
+    }
+
+    /**
+     * Closes the driver and starts another one of application {@code applicationName}, state in a
+     * directory of its own, with at most {@code liveRequests} decoding requests per task in memory.
+     */
+    private void restartDriver(String applicationName, int liveRequests) {
+        driver.close();
+        StreamsBuilder builder = new StreamsBuilder();
+        PredictorTopology.build(builder, settings, liveRequests);
+        driver = new TopologyTestDriver(builder.build(),
+                StreamsSettings.base(applicationName, "unused:9092", stateDir.resolve(applicationName), Map.of()));
+        createTopics();
+    }
+
+    private void createTopics() {
         selections = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
                 Topics.SELECTIONS.valueSerde().serializer());
         prefetch = driver.createOutputTopic(Topics.PREFETCH.name(), Topics.PREFETCH.keySerde().deserializer(),
@@ -147,19 +164,8 @@ class PredictorTopologyTest {
         handOnAndPublish(INTERVAL);
         List<PrefetchCommand> inMemory = prefetch.readValuesToList();
         Map<String, PredictorMetrics> inMemoryMetrics = latestMetrics();
-        driver.close();
 
-        StreamsBuilder builder = new StreamsBuilder();
-        PredictorTopology.build(builder, settings, 1);
-        driver = new TopologyTestDriver(builder.build(),
-                StreamsSettings.base(settings.applicationName() + "-rebuilt", "unused:9092", stateDir.resolve("rebuilt"),
-                        Map.of()));
-        selections = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
-                Topics.SELECTIONS.valueSerde().serializer());
-        prefetch = driver.createOutputTopic(Topics.PREFETCH.name(), Topics.PREFETCH.keySerde().deserializer(),
-                Topics.PREFETCH.valueSerde().deserializer());
-        metrics = driver.createOutputTopic(Topics.PREDICTOR_METRICS.name(),
-                Topics.PREDICTOR_METRICS.keySerde().deserializer(), Topics.PREDICTOR_METRICS.valueSerde().deserializer());
+        restartDriver(settings.applicationName() + "-rebuilt", 1);
         pipe(events);
         handOnAndPublish(INTERVAL);
         List<PrefetchCommand> rebuilt = prefetch.readValuesToList();
@@ -175,6 +181,127 @@ class PredictorTopologyTest {
             assertEquals(m.getLayerSpearmanSum(), r.getLayerSpearmanSum(), key);
         });
         assertTrue(requestStoreIsEmpty(), "every request's state and steps are deleted after its last step");
+    }
+
+    /**
+     * A request's large state (prefill heatmap, history) is written by its prefill chunks only: its decode
+     * steps never rewrite it (the first used to, to add the plans); the plans ride on the first step's
+     * record. With one request in memory, so that every step rebuilds from the stores, and commands the
+     * same as with all requests in memory.
+     */
+    @Test
+    void theRequestStateIsWrittenByPrefillOnlyAndTheFirstStepRecordCarriesThePlans() {
+        List<RequestTrace> requests = List.of(
+                TraceEvents.randomRequest(TOY, "toy/a", 7, 5, 31),
+                TraceEvents.randomRequest(TOY, "toy/b", 5, 3, 32));
+        List<SelectionEvent> events = TraceEvents.lockstep(requests, 3);
+        pipe(events);
+        List<PrefetchCommand> inMemory = prefetch.readValuesToList();
+
+        String application = settings.applicationName() + "-once";
+        restartDriver(application, 1);
+        TestOutputTopic<String, byte[]> stateChangelog = driver.createOutputTopic(
+                application + "-" + PredictorTopology.REQUEST_STORE + "-changelog",
+                new org.apache.kafka.common.serialization.StringDeserializer(),
+                new org.apache.kafka.common.serialization.ByteArrayDeserializer());
+        KeyValueStore<String, RequestForecastState> store = driver.getKeyValueStore(PredictorTopology.REQUEST_STORE);
+        KeyValueStore<String, RequestDecodeStep> steps = driver.getKeyValueStore(PredictorTopology.REQUEST_STEPS_STORE);
+        var stateSerializer = SerdeFactory.defaultFactory().serde(RequestForecastState.class).serializer();
+        Map<String, byte[]> writtenByPrefill = new java.util.HashMap<>();
+        for (SelectionEvent e : events) {
+            selections.pipeInput(e.getRequestId(), e);
+            var written = stateChangelog.readKeyValuesToList();
+            String id = e.getRequestId();
+            if (e.getPhase() == io.expertcast.schemas.Phase.PREFILL) {
+                assertEquals(1, written.size(), "each prefill chunk writes the state once");
+                writtenByPrefill.put(id, written.get(0).value);
+            } else if (!e.getLastStep()) {
+                assertEquals(List.of(), written, "decode step " + e.getStep() + " of " + id + " rewrote the state");
+                assertArrayEquals(writtenByPrefill.get(id), stateSerializer.serialize("t", store.get(id)),
+                        "the stored state is byte for byte what the last prefill chunk wrote");
+            } else {
+                assertEquals(1, written.size(), "the last step deletes the state");
+                assertEquals(null, written.get(0).value);
+            }
+            if (e.getPhase() == io.expertcast.schemas.Phase.DECODE && !e.getLastStep()) {
+                RequestDecodeStep stored = steps.get(DecodeSteps.key(id, e.getStep()));
+                assertEquals(e.getStep() == 1, stored.getBlendedPlan().hasRemaining(), "only step 1 has the plans");
+                assertEquals(e.getStep() == 1, stored.getPrefillOnlyPlan().hasRemaining());
+            }
+            if (e.getPhase() == io.expertcast.schemas.Phase.DECODE && e.getStep() == 1) {
+                // The plans stored are the DECODE_PHASE command's and the prefill-only baseline's.
+                RequestTrace trace = requests.stream().filter(r -> r.requestId().equals(id)).findFirst().orElseThrow();
+                RequestDecodeStep first = steps.get(DecodeSteps.key(id, 1));
+                int[][] blended = DecodeSteps.decode(first.getBlendedPlan(), TOY.numMoeLayers());
+                PrefetchCommand command = inMemory.stream().filter(c -> c.getRequestId().equals(id)
+                        && c.getScope() == PrefetchScope.DECODE_PHASE).findFirst().orElseThrow();
+                PrefillHeatmap prefill = new PrefillHeatmap(TOY.numMoeLayers(), TOY.numExperts(), TOY.topK());
+                prefill.add(trace.steps().get(0));
+                DecodePlan prefillOnly = new DecodePlanner(N).plan(prefill);
+                int[][] storedPrefillOnly = DecodeSteps.decode(first.getPrefillOnlyPlan(), TOY.numMoeLayers());
+                for (int l = 0; l < TOY.numMoeLayers(); l++) {
+                    assertEquals(command.getLayers().get(l).getExperts(), Arrays.stream(blended[l]).boxed().toList());
+                    assertArrayEquals(prefillOnly.experts(l), storedPrefillOnly[l]);
+                }
+            }
+        }
+        assertEquals(inMemory, prefetch.readValuesToList(), "rebuilt at every step from the stores: the same commands");
+        assertTrue(requestStoreIsEmpty());
+        assertTrue(deadLetters.isEmpty());
+    }
+
+    /**
+     * A predictor that kept the plans in the request's state (before they moved to the first step's
+     * record) left states that are still read: same commands and scores, and a prefill chunk after decode
+     * began still a dead letter.
+     */
+    @Test
+    void aStateWithThePlansWrittenByAnOlderPredictorIsStillRead() {
+        List<RequestTrace> requests = List.of(
+                TraceEvents.randomRequest(TOY, "toy/a", 7, 5, 41),
+                TraceEvents.randomRequest(TOY, "toy/b", 5, 4, 42));
+        List<SelectionEvent> events = TraceEvents.lockstep(requests, 3);
+        pipe(events);
+        handOnAndPublish(INTERVAL);
+        List<PrefetchCommand> inMemory = prefetch.readValuesToList();
+        Map<String, PredictorMetrics> inMemoryMetrics = latestMetrics();
+
+        restartDriver(settings.applicationName() + "-older", 1);
+        KeyValueStore<String, RequestForecastState> store = driver.getKeyValueStore(PredictorTopology.REQUEST_STORE);
+        KeyValueStore<String, RequestDecodeStep> steps = driver.getKeyValueStore(PredictorTopology.REQUEST_STEPS_STORE);
+        for (SelectionEvent e : events) {
+            selections.pipeInput(e.getRequestId(), e);
+            if (e.getPhase() == io.expertcast.schemas.Phase.DECODE && e.getStep() == 1) {
+                // What the older predictor stored: the plans in the state, a first step record without them.
+                String key = DecodeSteps.key(e.getRequestId(), 1);
+                RequestDecodeStep first = steps.get(key);
+                RequestForecastState state = store.get(e.getRequestId());
+                state.setPlannedExperts(lists(DecodeSteps.decode(first.getBlendedPlan(), TOY.numMoeLayers())));
+                state.setPrefillOnlyExperts(lists(DecodeSteps.decode(first.getPrefillOnlyPlan(), TOY.numMoeLayers())));
+                store.put(e.getRequestId(), state);
+                steps.put(key, RequestDecodeStep.newBuilder(first).setBlendedPlan(ByteBuffer.allocate(0))
+                        .setPrefillOnlyPlan(ByteBuffer.allocate(0)).build());
+            }
+            if (e.getRequestId().equals("toy/a") && e.getStep() == 2) { // b is not in memory: read from the stores
+                RequestTrace b = requests.get(1);
+                selections.pipeInput(b.requestId(), TraceEvents.prefillChunk(b, 2, 1, e.getPassId()));
+            }
+        }
+        handOnAndPublish(INTERVAL);
+        assertEquals(inMemory, prefetch.readValuesToList());
+        Map<String, PredictorMetrics> rebuiltMetrics = latestMetrics();
+        assertEquals(inMemoryMetrics.keySet(), rebuiltMetrics.keySet());
+        inMemoryMetrics.forEach((key, m) -> {
+            assertEquals(m.getHits(), rebuiltMetrics.get(key).getHits(), key);
+            assertEquals(m.getRequests(), rebuiltMetrics.get(key).getRequests(), key);
+        });
+        List<String> reasons = deadLetters.readValuesToList().stream().map(DeadLetter::getReason).toList();
+        assertEquals(1, reasons.size(), reasons.toString());
+        assertTrue(reasons.get(0).contains("after decode began"), reasons.get(0));
+    }
+
+    private static List<List<Integer>> lists(int[][] arrays) {
+        return Arrays.stream(arrays).map(a -> Arrays.stream(a).boxed().toList()).toList();
     }
 
     @Test

@@ -36,8 +36,9 @@ import org.apache.kafka.streams.state.KeyValueIterator;
  * The predictor's interactive queries (design.md, Predictor: "a request's heatmap, a layer's table,
  * current accuracy"), read from its state stores and routed to the instance that owns the key:
  * <ul>
- *   <li>{@code GET /requests/{requestId}} (the id may hold slashes): the request's prefill heatmap [MoE layer][expert] and its
- *       decode plan ({@link PredictorTopology#REQUEST_STORE}); 404 for a request the predictor does
+ *   <li>{@code GET /requests/{requestId}} (the id may hold slashes): the request's prefill heatmap [MoE layer][expert]
+ *       ({@link PredictorTopology#REQUEST_STORE}) and its decode plan and last scored step (its records in
+ *       {@link PredictorTopology#REQUEST_STEPS_STORE}); 404 for a request the predictor does
  *       not hold (unknown, or ended: its state is deleted at its last step).</li>
  *   <li>{@code GET /accuracy}: current accuracy, one entry per model, predictor and workload tag (tag
  *       {@code *} = all requests), gathered from every instance; {@code GET /accuracy/{model}}: one
@@ -107,22 +108,28 @@ public final class PredictorQueries {
         RequestForecastState state = ((StoreRouting.Located.Here<RequestForecastState>) located).value()
                 .orElseThrow(() -> QueryException.notFound("request " + requestId
                         + " is not in the predictor's state (unknown, or it has ended)"));
-        // The request's state holds its prefill and plans; each scored step is a record of its own.
-        RequestDecodeStep last = stores.<String, String, RequestDecodeStep, RequestDecodeStep>readPartition(
+        // The request's state holds its prefill; each scored step is a record of its own, the first with the plans.
+        StoredSteps stored = stores.<String, String, RequestDecodeStep, StoredSteps>readPartition(
                 PredictorTopology.REQUEST_STEPS_STORE, requestId, KEYS, steps -> {
+                    RequestDecodeStep first = null;
                     RequestDecodeStep latest = null;
                     try (KeyValueIterator<String, RequestDecodeStep> it =
                                  steps.prefixScan(DecodeSteps.prefix(requestId), KEYS)) {
                         while (it.hasNext()) {
                             latest = it.next().value;
+                            first = first == null ? latest : first;
                         }
                     }
-                    return latest;
+                    return new StoredSteps(first, latest);
                 });
-        return QueryReply.ok(heatmapJson(state, last));
+        return QueryReply.ok(heatmapJson(state, stored.first(), stored.last()));
     }
 
-    private JsonNode heatmapJson(RequestForecastState state, RequestDecodeStep lastStep) {
+    /** A request's first stored decode step (with the plans) and its last; both null before any. */
+    private record StoredSteps(RequestDecodeStep first, RequestDecodeStep last) {
+    }
+
+    private JsonNode heatmapJson(RequestForecastState state, RequestDecodeStep firstStep, RequestDecodeStep lastStep) {
         ObjectNode body = NODES.objectNode();
         body.put("requestId", state.getRequestId());
         body.put("model", state.getModel());
@@ -136,9 +143,26 @@ public final class PredictorQueries {
             ArrayNode row = layers.addArray();
             counts.subList(from, from + experts).forEach(row::add);
         }
-        body.set("plannedExperts", AvroJson.toJson(state.getPlannedExperts()));
+        body.set("plannedExperts", plannedExperts(state, firstStep));
         body.put("servedBy", self());
         return body;
+    }
+
+    /** The blended decode plan [MoE layer][expert ids, best first], null before the first decode step. */
+    private JsonNode plannedExperts(RequestForecastState state, RequestDecodeStep firstStep) {
+        if (firstStep != null && firstStep.getBlendedPlan().hasRemaining()) {
+            int layers = knownModel(state.getModel()).numMoeLayers();
+            ArrayNode plan = NODES.arrayNode();
+            for (int[] layer : DecodeSteps.decode(firstStep.getBlendedPlan(), layers)) {
+                ArrayNode row = plan.addArray();
+                for (int expert : layer) {
+                    row.add(expert);
+                }
+            }
+            return plan;
+        }
+        // A state written by an older predictor holds the plan itself.
+        return AvroJson.toJson(state.getPlannedExperts());
     }
 
     private QueryReply accuracy(QueryRequest request) {
