@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
@@ -129,6 +130,10 @@ public final class PredictorBench implements Callable<Integer> {
             + "before top-rows snapshots).")
     Long heatmapSnapshotIntervalMs;
 
+    @Option(names = "--streams-config", paramLabel = "KEY=VALUE", description = "A Kafka Streams (or expertcast.*) "
+            + "property of the predictor, e.g. expertcast.rocksdb.memtable.bytes=67108864 (repeatable).")
+    Map<String, String> streamsConfig = new LinkedHashMap<>();
+
     @Option(names = "--warmup-rounds", defaultValue = "4", description = "At most this many warm-up rounds "
             + "(default ${DEFAULT-VALUE}); fewer once the JIT compiled for < 10 %% of a round.")
     int warmupRounds;
@@ -219,6 +224,7 @@ public final class PredictorBench implements Callable<Integer> {
                 overrides.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitIntervalMs);
             }
             overrides.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads);
+            overrides.putAll(streamsConfig);
             Properties base = StreamsSettings.base(appId, servers, work.resolve("state"), overrides);
             app[0] = PredictorApp.create(servers, work.resolve("state"), settings, overrides);
             KafkaStreams streams = app[0];
@@ -286,11 +292,12 @@ public final class PredictorBench implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "  predictor / plain consumer         %9.2f   (targets: >= 20000 decode events/s, >= 0.5)%n",
                     plain.seconds() / predictorSeconds);
             System.out.printf(Locale.ROOT, "  CPU while the predictor ran (%d cores): stream thread(s) %.1f s (%.0f %% of the wall "
-                    + "time), global thread %.1f s, JIT compilers %.1f s, this whole JVM %.1f s, broker %s; %.0f us of "
-                    + "stream-thread CPU per event%n",
+                    + "time), global thread %.1f s, JIT compilers %.1f s, RocksDB flush and compaction %s, this whole "
+                    + "JVM %.1f s, broker %s; %.0f us of stream-thread CPU per event%n",
                     Runtime.getRuntime().availableProcessors(), cpu.streamThreadsNs() / 1e9,
                     100 * cpu.streamThreadsNs() / 1e9 / predictorSeconds / streamThreads, cpu.globalThreadNs() / 1e9,
-                    cpu.jitMs() / 1e3, cpu.processNs() / 1e9, cpu.brokerNs() < 0 ? "not measured (--bootstrap)"
+                    cpu.jitMs() / 1e3, cpu.rocksDbNs() < 0 ? "not measured (no /proc)"
+                            : String.format(Locale.ROOT, "%.1f s", cpu.rocksDbNs() / 1e9), cpu.processNs() / 1e9, cpu.brokerNs() < 0 ? "not measured (--bootstrap)"
                             : String.format(Locale.ROOT, "%.1f s", cpu.brokerNs() / 1e9),
                     cpu.streamThreadsNs() / 1e3 / load.events());
 
@@ -332,7 +339,8 @@ public final class PredictorBench implements Callable<Integer> {
     }
 
     /** CPU time used so far: the predictor's stream threads, its global thread, this JVM, the bench's broker (-1: none). */
-    private record CpuUse(long streamThreadsNs, long globalThreadNs, long processNs, long brokerNs, long jitMs) {
+    private record CpuUse(long streamThreadsNs, long globalThreadNs, long processNs, long brokerNs, long jitMs,
+                          long rocksDbNs) {
         static CpuUse now(LocalBroker broker) {
             java.lang.management.ThreadMXBean threads = ManagementFactory.getThreadMXBean();
             long stream = 0;
@@ -356,7 +364,36 @@ public final class PredictorBench implements Callable<Integer> {
                 brokerNs = broker.runningPid().stream().boxed().findFirst().flatMap(ProcessHandle::of)
                         .flatMap(h -> h.info().totalCpuDuration()).map(Duration::toNanos).orElse(-1L);
             }
-            return new CpuUse(stream, global, process, brokerNs, jitMsNow());
+            return new CpuUse(stream, global, process, brokerNs, jitMsNow(), rocksDbThreadsNs());
+        }
+
+        /**
+         * CPU of RocksDB's own flush and compaction threads (native, named rocksdb:high / rocksdb:low, so not
+         * seen by the ThreadMXBean), from /proc/self/task on Linux; -1 elsewhere.
+         */
+        static long rocksDbThreadsNs() {
+            java.nio.file.Path tasks = java.nio.file.Path.of("/proc/self/task");
+            if (!java.nio.file.Files.isDirectory(tasks)) {
+                return -1;
+            }
+            long ticks = 0;
+            try (var dirs = java.nio.file.Files.list(tasks)) {
+                for (java.nio.file.Path task : (Iterable<java.nio.file.Path>) dirs::iterator) {
+                    try {
+                        String stat = java.nio.file.Files.readString(task.resolve("stat"));
+                        String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                        if (name.startsWith("rocksdb:")) {
+                            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                            ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime + stime
+                        }
+                    } catch (java.io.IOException | RuntimeException e) {
+                        // a thread that ended meanwhile
+                    }
+                }
+            } catch (java.io.IOException e) {
+                return -1;
+            }
+            return ticks * 10_000_000L; // USER_HZ = 100 on Linux
         }
 
         /** The JIT compilers' accumulated time (the compiler threads' busy time, summed over threads). */
@@ -368,7 +405,8 @@ public final class PredictorBench implements Callable<Integer> {
         CpuUse minus(CpuUse earlier) {
             return new CpuUse(streamThreadsNs - earlier.streamThreadsNs, globalThreadNs - earlier.globalThreadNs,
                     processNs - earlier.processNs, brokerNs < 0 || earlier.brokerNs < 0 ? -1 : brokerNs - earlier.brokerNs,
-                    jitMs < 0 || earlier.jitMs < 0 ? -1 : jitMs - earlier.jitMs);
+                    jitMs < 0 || earlier.jitMs < 0 ? -1 : jitMs - earlier.jitMs,
+                    rocksDbNs < 0 || earlier.rocksDbNs < 0 ? -1 : rocksDbNs - earlier.rocksDbNs);
         }
     }
 
