@@ -306,12 +306,21 @@ class EmulatorTopologyTest {
     }
 
     /**
-     * The dashboard page in a real browser (Debian's headless chromium): the script reads
-     * /events and draws one table row per policy and the mesh's links. Skipped, and said, where
-     * chromium is not installed; CI installs it, and under CI=true a missing browser fails.
+     * The dashboard page in a real browser: the script reads /events and draws one table row per policy
+     * and the mesh's links.
      */
-    @Test
-    void theDashboardDrawsTheLiveTotalsInAHeadlessBrowser() throws Exception {
+    /** What a dashboard test does once the page is live: feed the topology, read the page. */
+    private interface DashboardCheck {
+        void check(TopologyTestDriver driver, Topics4 t, io.expertcast.emulator.http.HeadlessChromium browser)
+                throws Exception;
+    }
+
+    /**
+     * Runs {@code check} against the emulator's topology with its dashboard open in Debian's headless
+     * chromium (page live before the first record). Skipped, and said, where chromium is not installed;
+     * CI installs it, and under CI=true a missing browser fails.
+     */
+    private void withDashboard(DashboardCheck check) throws Exception {
         var chromium = io.expertcast.emulator.http.HeadlessChromium.binary();
         if (chromium.isEmpty() && "true".equals(System.getenv("CI"))) {
             throw new AssertionError("CI must install Debian's chromium for the dashboard test");
@@ -324,9 +333,15 @@ class EmulatorTopologyTest {
                 StreamsSettings.base("emu", "unused:9092", stateDir, Map.of()));
              var http = io.expertcast.emulator.http.WaferHttpServer.start(0, snapshot, java.time.Duration.ofMillis(200));
              var browser = new io.expertcast.emulator.http.HeadlessChromium(chromium.get(), stateDir.resolve("chromium"), http.url())) {
-            // The page is open before the first pass: it must follow the event stream, not a one-off read.
+            // The page is open before the first record: it must follow the event stream, not a one-off read.
             browser.await("document.getElementById('status').textContent.startsWith('live')", java.time.Duration.ofSeconds(30));
-            Topics4 t = Topics4.of(driver);
+            check.check(driver, Topics4.of(driver), browser);
+        }
+    }
+
+    @Test
+    void theDashboardDrawsTheLiveTotalsInAHeadlessBrowser() throws Exception {
+        withDashboard((driver, t, browser) -> {
             t.twoTokenPass(0, 0);
             t.plans(0, epPlans(0));
             WaferMetrics allo = t.metrics().readKeyValuesToMap().get(MODEL + "/allo");
@@ -339,7 +354,7 @@ class EmulatorTopologyTest {
                     "5x5 mesh: 2 x 5 x 4 neighbour links drawn");
             assertEquals(24, browser.evaluate("document.querySelectorAll('#layers rect').length").asInt(),
                     "one bar per Llama-4 MoE layer");
-        }
+        });
     }
 
     /**
@@ -349,20 +364,7 @@ class EmulatorTopologyTest {
      */
     @Test
     void theDashboardShowsWhatBecameOfThePrefetchCommands() throws Exception {
-        var chromium = io.expertcast.emulator.http.HeadlessChromium.binary();
-        if (chromium.isEmpty() && "true".equals(System.getenv("CI"))) {
-            throw new AssertionError("CI must install Debian's chromium for the dashboard test");
-        }
-        org.junit.jupiter.api.Assumptions.assumeTrue(chromium.isPresent(), "chromium not installed: dashboard not tested");
-        io.expertcast.emulator.http.WaferSnapshot snapshot = new io.expertcast.emulator.http.WaferSnapshot();
-        StreamsBuilder builder = new StreamsBuilder();
-        EmulatorTopology.build(builder, EmulatorSettings.defaults().withApplicationName("emu"), snapshot);
-        try (TopologyTestDriver driver = new TopologyTestDriver(builder.build(),
-                StreamsSettings.base("emu", "unused:9092", stateDir, Map.of()));
-             var http = io.expertcast.emulator.http.WaferHttpServer.start(0, snapshot, java.time.Duration.ofMillis(200));
-             var browser = new io.expertcast.emulator.http.HeadlessChromium(chromium.get(), stateDir.resolve("chromium"), http.url())) {
-            browser.await("document.getElementById('status').textContent.startsWith('live')", java.time.Duration.ofSeconds(30));
-            Topics4 t = Topics4.of(driver);
+        withDashboard((driver, t, browser) -> {
             var commands = driver.createInputTopic(Topics.PREFETCH.name(), new StringSerializer(),
                     Topics.PREFETCH.valueSerde().serializer());
             commands.pipeInput("a", nextToken("a", 1, 7));
@@ -390,7 +392,7 @@ class EmulatorTopologyTest {
             }
             assertEquals("policy|used|late|expired|unknown|total|used share", browser.evaluate(
                     "Array.from(document.querySelectorAll('table[data-prefetch] th')).map(c => c.textContent).join('|')").asText());
-        }
+        });
     }
 
     private static io.expertcast.schemas.PrefetchCommand nextToken(String request, int step, int expert) {

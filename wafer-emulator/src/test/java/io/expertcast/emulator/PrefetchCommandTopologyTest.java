@@ -28,6 +28,7 @@ import java.util.TreeSet;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -86,6 +87,36 @@ class PrefetchCommandTopologyTest {
         commandOffset++;
     }
 
+    /** The emulator's topology in a test driver, with the topics these tests feed and read. */
+    private record Driven(TopologyTestDriver driver, WaferSnapshot snapshot, TestInputTopic<String, SelectionEvent> selections,
+                          TestInputTopic<String, io.expertcast.schemas.ForwardPass> passes,
+                          TestInputTopic<String, PrefetchCommand> commands,
+                          TestOutputTopic<String, WaferMetrics> metrics,
+                          TestOutputTopic<byte[], DeadLetter> dead) implements AutoCloseable {
+        @Override
+        public void close() {
+            driver.close();
+        }
+    }
+
+    private Driven drive(PassEmulator emulator) {
+        WaferSnapshot snapshot = new WaferSnapshot();
+        StreamsBuilder builder = new StreamsBuilder();
+        EmulatorTopology.build(builder, emulator, snapshot);
+        TopologyTestDriver driver = new TopologyTestDriver(builder.build(),
+                StreamsSettings.base("emu", "unused:9092", stateDir, Map.of()));
+        return new Driven(driver, snapshot,
+                driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
+                        Topics.SELECTIONS.valueSerde().serializer()),
+                driver.createInputTopic(Topics.PASSES.name(), new StringSerializer(), Topics.PASSES.valueSerde().serializer()),
+                driver.createInputTopic(Topics.PREFETCH.name(), new StringSerializer(),
+                        Topics.PREFETCH.valueSerde().serializer()),
+                driver.createOutputTopic(Topics.WAFER_METRICS.name(), Topics.WAFER_METRICS.keySerde().deserializer(),
+                        Topics.WAFER_METRICS.valueSerde().deserializer()),
+                driver.createOutputTopic(Topics.DEAD_LETTER.name(), Topics.DEAD_LETTER.keySerde().deserializer(),
+                        Topics.DEAD_LETTER.valueSerde().deserializer()));
+    }
+
     /** Every (die, layer, expert) whose HBM copy the engine holds, as "die/layer/expert". */
     private static Set<String> copies(WaferEngine engine) {
         Set<String> out = new TreeSet<>();
@@ -111,22 +142,14 @@ class PrefetchCommandTopologyTest {
 
     @Test
     void thePredPolicyCopiesExactlyWhatTheCommandsAskForAndCountsEveryCommand() {
-        WaferSnapshot snapshot = new WaferSnapshot();
         PassEmulator emulator = new PassEmulator(settings(PrefetchSource.TOPIC));
-        StreamsBuilder builder = new StreamsBuilder();
-        EmulatorTopology.build(builder, emulator, snapshot);
-        try (TopologyTestDriver driver = new TopologyTestDriver(builder.build(),
-                StreamsSettings.base("emu", "unused:9092", stateDir, Map.of()))) {
-            var selections = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
-                    Topics.SELECTIONS.valueSerde().serializer());
-            var passes = driver.createInputTopic(Topics.PASSES.name(), new StringSerializer(),
-                    Topics.PASSES.valueSerde().serializer());
-            var commands = driver.createInputTopic(Topics.PREFETCH.name(), new StringSerializer(),
-                    Topics.PREFETCH.valueSerde().serializer());
-            var metrics = driver.createOutputTopic(Topics.WAFER_METRICS.name(), Topics.WAFER_METRICS.keySerde().deserializer(),
-                    Topics.WAFER_METRICS.valueSerde().deserializer());
-            var dead = driver.createOutputTopic(Topics.DEAD_LETTER.name(), Topics.DEAD_LETTER.keySerde().deserializer(),
-                    Topics.DEAD_LETTER.valueSerde().deserializer());
+        try (Driven d = drive(emulator)) {
+            var snapshot = d.snapshot();
+            var selections = d.selections();
+            var passes = d.passes();
+            var commands = d.commands();
+            var metrics = d.metrics();
+            var dead = d.dead();
 
             // Before pass 0 (a and b at decode step 1): a's decode-phase plan (expert 7 at layers 0-5,
             // expert 40 at layer 2), b's next-token command for step 1 (40 at layer 9) and one for step 2.
@@ -220,18 +243,11 @@ class PrefetchCommandTopologyTest {
     void commandsOfARequestThatWentIdleExpireAndEveryCommandIsCountedOnce() {
         PassEmulator emulator = new PassEmulator(settings(PrefetchSource.TOPIC).withRequestIdleTimeout(
                 java.time.Duration.ofSeconds(60)));
-        StreamsBuilder builder = new StreamsBuilder();
-        EmulatorTopology.build(builder, emulator, new WaferSnapshot());
-        try (TopologyTestDriver driver = new TopologyTestDriver(builder.build(),
-                StreamsSettings.base("emu", "unused:9092", stateDir, Map.of()))) {
-            var selections = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
-                    Topics.SELECTIONS.valueSerde().serializer());
-            var passes = driver.createInputTopic(Topics.PASSES.name(), new StringSerializer(),
-                    Topics.PASSES.valueSerde().serializer());
-            var commands = driver.createInputTopic(Topics.PREFETCH.name(), new StringSerializer(),
-                    Topics.PREFETCH.valueSerde().serializer());
-            var metrics = driver.createOutputTopic(Topics.WAFER_METRICS.name(), Topics.WAFER_METRICS.keySerde().deserializer(),
-                    Topics.WAFER_METRICS.valueSerde().deserializer());
+        try (Driven d = drive(emulator)) {
+            var selections = d.selections();
+            var passes = d.passes();
+            var commands = d.commands();
+            var metrics = d.metrics();
             send(commands, command(MODEL, "gone", PrefetchScope.NEXT_TOKEN, 2, new int[] {1}, new int[][] {{7}}));
             send(commands, command(MODEL, "gone", PrefetchScope.DECODE_PHASE, 1, new int[] {1}, new int[][] {{7}}));
             send(commands, command(MODEL, "b", PrefetchScope.NEXT_TOKEN, 2, new int[] {1}, new int[][] {{40}}));
