@@ -10,7 +10,7 @@ public final class StreamsSettings {
 
     /** Total off-heap memory all RocksDB stores of one instance may use (block cache + memtables). */
     public static final String ROCKSDB_MEMORY_BYTES = "expertcast.rocksdb.memory.bytes";
-    /** How much of {@link #ROCKSDB_MEMORY_BYTES} memtables may take (default: a quarter of it). */
+    /** How much of {@link #ROCKSDB_MEMORY_BYTES} memtables may take (default: three quarters of it). */
     public static final String ROCKSDB_MEMTABLE_BYTES = "expertcast.rocksdb.memtable.bytes";
 
     private StreamsSettings() {
@@ -31,8 +31,8 @@ public final class StreamsSettings {
         p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, BoundedMemoryRocksDbConfig.class);
         p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterDeserializationHandler.class);
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 1);
-        // No topology here has global stores; enabling the (default) handler for the global thread
-        // only silences Kafka 4.3's start-up warning that it is off.
+        // The (default) processing exception handler for global stores too (the predictor has one); it also
+        // silences Kafka 4.3's start-up warning that it is off.
         p.put("processing.exception.handler.global.enabled", true);
         p.put(ROCKSDB_MEMORY_BYTES, BoundedMemoryRocksDbConfig.DEFAULT_TOTAL_BYTES);
         // -1: the broker's default replication factor (1 on the local broker, higher on a real cluster).

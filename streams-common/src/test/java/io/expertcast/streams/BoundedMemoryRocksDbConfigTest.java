@@ -35,7 +35,7 @@ class BoundedMemoryRocksDbConfigTest {
     void everyAppGetsTheSetterAndItsBudgetFromTheBaseSettings() {
         Properties p = StreamsSettings.base("app", "127.0.0.1:1", stateDir, Map.of());
         assertEquals(BoundedMemoryRocksDbConfig.class, p.get(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG));
-        assertEquals(new BoundedMemoryRocksDbConfig.Budget(64L << 20, 16L << 20),
+        assertEquals(new BoundedMemoryRocksDbConfig.Budget(128L << 20, 96L << 20),
                 BoundedMemoryRocksDbConfig.Budget.of(toMap(p)));
         Properties sized = StreamsSettings.base("app", "127.0.0.1:1", stateDir,
                 Map.of(StreamsSettings.ROCKSDB_MEMORY_BYTES, TOTAL, StreamsSettings.ROCKSDB_MEMTABLE_BYTES, MEMTABLES));
