@@ -356,34 +356,23 @@ public final class HeatmapSnapshots {
         // The kept cells over their whole rows' totals: the whole table's probabilities, for up to as many
         // successors as the snapshot kept per row.
         double[] totals = rowTotals(s);
-        TransitionHeatmap kept = toTransitions(s, 0);
-        List<SuccessorRow> rows = new ArrayList<>();
-        int[] top = new int[Math.max(0, Math.min(width, s.getNumExperts()))];
-        for (int from = 0; from < s.getNumExperts(); from++) {
-            if (totals[from] == 0) {
-                continue;
-            }
-            int m = kept.topSuccessors(0, from, top.length, top);
-            List<Integer> successors = new ArrayList<>(m);
-            List<Double> probabilities = new ArrayList<>(m);
-            for (int i = 0; i < m; i++) {
-                successors.add(top[i]);
-                probabilities.add(kept.count(0, from, top[i]) / totals[from]);
-            }
-            rows.add(SuccessorRow.newBuilder().setExpert(from).setSuccessors(successors)
-                    .setProbabilities(probabilities).build());
-        }
-        return PredictionTable.newBuilder().setModel(s.getModel()).setLayer(s.getLayer()).setLevel(level)
-                .setRows(rows).setEventTimeMs(s.getEventTimeMs()).build();
+        return table(s.getModel(), s.getLayer(), level, toTransitions(s, 0), width, s.getEventTimeMs(),
+                from -> totals[from]);
     }
 
     /** Per expert seen, its {@code width} most likely successors and their probabilities (row share). */
     public static PredictionTable table(String model, int layer, PredictionLevel level, TransitionHeatmap h, int width,
                                  long timeMs) {
+        return table(model, layer, level, h, width, timeMs, from -> h.rowTotal(0, from));
+    }
+
+    /** {@link #table} with each row's share taken of {@code rowTotal} (a top-rows snapshot's whole rows). */
+    private static PredictionTable table(String model, int layer, PredictionLevel level, TransitionHeatmap h, int width,
+                                         long timeMs, java.util.function.IntToDoubleFunction rowTotal) {
         List<SuccessorRow> rows = new ArrayList<>();
         int[] top = new int[Math.max(0, Math.min(width, h.experts()))];
         for (int from = 0; from < h.experts(); from++) {
-            double total = h.rowTotal(0, from);
+            double total = rowTotal.applyAsDouble(from);
             if (total == 0) {
                 continue;
             }
