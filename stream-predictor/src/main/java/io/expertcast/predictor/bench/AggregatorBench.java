@@ -8,14 +8,10 @@ import io.expertcast.schemas.PredictionLevel;
 import io.expertcast.schemas.Topics;
 import io.expertcast.streams.bench.JmhOptions;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.openjdk.jmh.results.RunResult;
-import org.openjdk.jmh.runner.Runner;
-import org.openjdk.jmh.runner.options.Options;
-import org.openjdk.jmh.runner.options.OptionsBuilder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
@@ -37,15 +33,7 @@ public final class AggregatorBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         String same = sameResults();
-        Options options = jmh.applyTo(new OptionsBuilder())
-                .include(AggregatorBenchmark.class.getName())
-                .jvmArgsAppend("-Xmx2g")
-                .build();
-        Map<String, RunResult> byMethod = new HashMap<>();
-        for (RunResult r : new Runner(options).run()) {
-            String label = r.getParams().getBenchmark();
-            byMethod.put(label.substring(label.lastIndexOf('.') + 1), r);
-        }
+        Map<String, RunResult> byMethod = jmh.runByMethod(AggregatorBenchmark.class, "2g");
         System.out.println();
         System.out.printf(Locale.ROOT, "Heatmap aggregator, DeepSeek-V3 (58 MoE layers x 256 experts, top-8), tables learned "
                 + "from %d synthetic requests:%n", AggregatorBenchmark.LEARNED);

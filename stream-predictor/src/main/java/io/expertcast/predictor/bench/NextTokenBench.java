@@ -2,14 +2,10 @@ package io.expertcast.predictor.bench;
 
 import io.expertcast.streams.bench.JmhOptions;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.openjdk.jmh.results.RunResult;
-import org.openjdk.jmh.runner.Runner;
-import org.openjdk.jmh.runner.options.Options;
-import org.openjdk.jmh.runner.options.OptionsBuilder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
@@ -44,15 +40,7 @@ public final class NextTokenBench implements Callable<Integer> {
             }
         }
         double agreement = same / (double) (NextTokenBenchmark.EVENTS * check.layers);
-        Options options = jmh.applyTo(new OptionsBuilder())
-                .include(NextTokenBenchmark.class.getName())
-                .jvmArgsAppend("-Xmx1g")
-                .build();
-        Map<String, RunResult> byMethod = new HashMap<>();
-        for (RunResult r : new Runner(options).run()) {
-            String label = r.getParams().getBenchmark();
-            byMethod.put(label.substring(label.lastIndexOf('.') + 1), r);
-        }
+        Map<String, RunResult> byMethod = jmh.runByMethod(NextTokenBenchmark.class, "1g");
         System.out.println();
         System.out.printf(Locale.ROOT, "Next-token arithmetic of one DeepSeek-V3 decode event (%d MoE layers x %d experts, "
                         + "top-%d, n = %d), cycling over %d events:%n",

@@ -1,6 +1,12 @@
 package io.expertcast.streams.bench;
 
+import java.util.HashMap;
+import java.util.Map;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
 import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
 import picocli.CommandLine.Option;
 
@@ -23,5 +29,19 @@ public final class JmhOptions {
         return builder.warmupIterations(warmup).warmupTime(TimeValue.seconds(1))
                 .measurementIterations(iterations).measurementTime(TimeValue.seconds(1))
                 .forks(forks);
+    }
+
+    /**
+     * Runs every benchmark method of {@code benchmark} with these options and {@code -Xmx<maxHeap>}; the
+     * results by method name (for benches without parameters: one result per method).
+     */
+    public Map<String, RunResult> runByMethod(Class<?> benchmark, String maxHeap) throws RunnerException {
+        Map<String, RunResult> byMethod = new HashMap<>();
+        for (RunResult r : new Runner(applyTo(new OptionsBuilder()).include(benchmark.getName())
+                .jvmArgsAppend("-Xmx" + maxHeap).build()).run()) {
+            String label = r.getParams().getBenchmark();
+            byMethod.put(label.substring(label.lastIndexOf('.') + 1), r);
+        }
+        return byMethod;
     }
 }
