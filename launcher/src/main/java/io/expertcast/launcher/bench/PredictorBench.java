@@ -46,6 +46,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -74,8 +75,10 @@ import picocli.CommandLine.Option;
  * fed a DeepSeek-shaped synthetic stream (58 MoE layers, top-8, one record per request per step).
  * <ol>
  *   <li>Throughput: the stream is loaded while the predictor is paused, a plain consumer reads and
- *       deserializes the same records (baseline), then the predictor is resumed and timed until its
- *       committed offsets reach the end. Both rates and their ratio come from the same run.</li>
+ *       deserializes the same records (baseline), a Streams application with the predictor's settings
+ *       that only turns each decode event into a command ({@link PassThroughBaseline}, the second
+ *       baseline: the Streams ceiling here) is timed over them, then the predictor is resumed and timed
+ *       until its committed offsets reach the end. All rates and their ratios come from the same run.</li>
  *   <li>Latency: events paced at a fixed rate through the running predictor; per prefetch command, its
  *       append time minus the append time of the decode event that triggered it (both topics use
  *       LogAppendTime, so both are the broker's clock), and the time until a read_committed consumer
@@ -85,7 +88,7 @@ import picocli.CommandLine.Option;
  * </ol>
  */
 @Command(name = "predictor", mixinStandardHelpOptions = true,
-        description = "Predictor throughput (exactly_once_v2) vs a plain deserializing consumer, prefetch latency at a "
+        description = "Predictor throughput (exactly_once_v2) vs a plain deserializing consumer and a Streams pass-through, prefetch latency at a "
                 + "paced rate, heap and RocksDB memory; DeepSeek-shaped synthetic stream.")
 public final class PredictorBench implements Callable<Integer> {
     private static final ModelShape MODEL = ModelCatalog.DEEPSEEK_V3;
@@ -172,8 +175,12 @@ public final class PredictorBench implements Callable<Integer> {
         AtomicBoolean cleaned = new AtomicBoolean();
         KafkaStreams[] app = new KafkaStreams[1];
         LocalBroker[] started = new LocalBroker[1];
+        PassThrough[] baseline = new PassThrough[1];
         Runnable cleanup = () -> {
             if (cleaned.compareAndSet(false, true)) {
+                if (baseline[0] != null) {
+                    baseline[0].close();
+                }
                 if (app[0] != null) {
                     app[0].close(Duration.ofSeconds(30));
                 }
@@ -259,11 +266,15 @@ public final class PredictorBench implements Callable<Integer> {
                 }
             }
             streams.pause();
+            System.out.println("warming up the Streams pass-through baseline on the same records ...");
+            baseline[0] = PassThrough.warm(servers, appId + "-pass-through", work.resolve("pass-through-state"),
+                    overrides, partitions);
 
             System.out.printf(Locale.ROOT, "loading %d synthetic %s requests (%d MoE layers, top-%d), batch %d, "
                     + "%d partitions ...%n", requests, MODEL.id(), MODEL.numMoeLayers(), MODEL.topK(), batch, partitions);
             Load load = load(servers);
             Throughput plain = plainConsumer(servers);
+            Throughput passThrough = baseline[0].timed(load);
             CpuUse cpu0 = CpuUse.now(broker);
             long t0 = System.nanoTime();
             streams.resume();
@@ -289,8 +300,13 @@ public final class PredictorBench implements Callable<Integer> {
             double predictorDecodeRate = load.decodeEvents() / predictorSeconds;
             System.out.printf(Locale.ROOT, "  predictor, committed               %9.0f events/s  %9.0f decode events/s  (%.2f s)%n",
                     load.events() / predictorSeconds, predictorDecodeRate, predictorSeconds);
+            System.out.printf(Locale.ROOT, "  Streams pass-through, same settings %8.0f events/s  %9.0f decode events/s  (%.2f s; "
+                    + "%.0f us of stream-thread CPU per event)%n", passThrough.events() / passThrough.seconds(),
+                    passThrough.decodeEvents() / passThrough.seconds(), passThrough.seconds(),
+                    passThrough.streamThreadNs() / 1e3 / passThrough.events());
             System.out.printf(Locale.ROOT, "  predictor / plain consumer         %9.2f   (targets: >= 20000 decode events/s, >= 0.5)%n",
                     plain.seconds() / predictorSeconds);
+            System.out.printf(Locale.ROOT, "  predictor / Streams pass-through   %9.2f%n", passThrough.seconds() / predictorSeconds);
             System.out.printf(Locale.ROOT, "  CPU while the predictor ran (%d cores): stream thread(s) %.1f s (%.0f %% of the wall "
                     + "time), global thread %.1f s, JIT compilers %.1f s, RocksDB flush and compaction %s, this whole "
                     + "JVM %.1f s, broker %s; %.0f us of stream-thread CPU per event%n",
@@ -441,7 +457,87 @@ public final class PredictorBench implements Callable<Integer> {
         return new Load(events, decode, bytes);
     }
 
-    private record Throughput(long events, long decodeEvents, double seconds) {
+    private record Throughput(long events, long decodeEvents, double seconds, long streamThreadNs) {
+    }
+
+    /**
+     * The second baseline ({@link PassThroughBaseline}), its own Streams application with the predictor's
+     * settings. {@link #warm} runs it over what {@code moe.selections} holds (the predictor's warm-up
+     * records: its JIT warm-up) and pauses it; {@link #timed} then times it over the loaded records like the
+     * predictor, and closes it before the predictor resumes, so the two never share the cores.
+     */
+    private static final class PassThrough implements AutoCloseable {
+        private final String appId;
+        private final Admin admin;
+        private final KafkaStreams streams;
+        private boolean closed;
+
+        private PassThrough(String appId, Admin admin, KafkaStreams streams) {
+            this.appId = appId;
+            this.admin = admin;
+            this.streams = streams;
+        }
+
+        static PassThrough warm(String servers, String appId, Path state, Map<String, Object> overrides,
+                                int partitions) throws Exception {
+            Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers));
+            KafkaStreams streams = null;
+            try {
+                admin.createTopics(List.of(new NewTopic(PassThroughBaseline.OUTPUT_TOPIC, partitions, (short) 1)))
+                        .all().get(30, TimeUnit.SECONDS);
+                Map<TopicPartition, Long> end = endOffsets(admin, Topics.SELECTIONS.name());
+                streams = new KafkaStreams(PassThroughBaseline.topology(),
+                        StreamsSettings.base(appId, servers, state, overrides));
+                KafkaStreams s = streams;
+                s.start();
+                await(() -> s.state() == KafkaStreams.State.RUNNING, Duration.ofSeconds(60), "pass-through RUNNING");
+                await(() -> committed(admin, appId, end.keySet()).equals(end), Duration.ofMinutes(10),
+                        "the pass-through to commit the warm-up records");
+                s.pause();
+                return new PassThrough(appId, admin, s);
+            } catch (Exception | Error e) {
+                if (streams != null) {
+                    streams.close(Duration.ofSeconds(30));
+                }
+                admin.close();
+                throw e;
+            }
+        }
+
+        Throughput timed(Load load) throws Exception {
+            Map<TopicPartition, Long> end = endOffsets(admin, Topics.SELECTIONS.name());
+            long cpu0 = streamThreadNs(appId);
+            long t0 = System.nanoTime();
+            streams.resume();
+            await(() -> committed(admin, appId, end.keySet()).equals(end), Duration.ofMinutes(20),
+                    "the pass-through to commit every loaded record");
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            long cpu = streamThreadNs(appId) - cpu0;
+            close();
+            return new Throughput(load.events(), load.decodeEvents(), seconds, cpu);
+        }
+
+        /** Idempotent: also called by the bench's cleanup. */
+        @Override
+        public synchronized void close() {
+            if (!closed) {
+                closed = true;
+                streams.close(Duration.ofSeconds(30));
+                admin.close();
+            }
+        }
+    }
+
+    /** CPU of the stream threads of one application (their names start with its client id, the app id). */
+    private static long streamThreadNs(String appId) {
+        java.lang.management.ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        long ns = 0;
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith(appId + "-") && t.getName().contains("-StreamThread-")) {
+                ns += Math.max(0, threads.getThreadCpuTime(t.getId()));
+            }
+        }
+        return ns;
     }
 
     /** The baseline: a plain consumer that reads every loaded record and deserializes it, nothing more. */
@@ -471,7 +567,7 @@ public final class PredictorBench implements Callable<Integer> {
                     }
                 }
             }
-            return new Throughput(events, decode, (System.nanoTime() - start) / 1e9);
+            return new Throughput(events, decode, (System.nanoTime() - start) / 1e9, 0);
         }
     }
 

@@ -1,0 +1,73 @@
+package io.expertcast.launcher.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.expertcast.schemas.LayerPrediction;
+import io.expertcast.schemas.Phase;
+import io.expertcast.schemas.PrefetchCommand;
+import io.expertcast.schemas.PrefetchScope;
+import io.expertcast.schemas.SelectionEvent;
+import io.expertcast.schemas.Topics;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+import java.util.Properties;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.junit.jupiter.api.Test;
+
+class PassThroughBaselineTest {
+
+    /** 3 MoE layers, top-2: ids laid out [layer][k], one decode token. */
+    private static SelectionEvent event(String request, int step, Phase phase, int... ids) {
+        ByteBuffer packed = ByteBuffer.allocate(ids.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+        for (int id : ids) {
+            packed.putShort((short) id);
+        }
+        packed.flip();
+        return SelectionEvent.newBuilder().setModel("m").setRequestId(request).setStep(step).setPhase(phase)
+                .setTokenOffset(0).setTokenCount(1).setPassId(42).setBatchTokenOffset(0).setNumMoeLayers(3)
+                .setTopK(2).setExpertIds(packed).setEventTimeMs(1000).build();
+    }
+
+    @Test
+    void aDecodeEventBecomesACommandRepeatingItsExpertsAtEveryLayer() {
+        PrefetchCommand c = PassThroughBaseline.repeatLastStep(event("r", 4, Phase.DECODE, 5, 6, 7, 8, 40000, 9));
+        assertEquals(PrefetchScope.NEXT_TOKEN, c.getScope());
+        assertEquals(5, c.getTargetStep());
+        assertEquals(42, c.getSourcePassId());
+        List<LayerPrediction> layers = c.getLayers();
+        assertEquals(3, layers.size());
+        assertEquals(List.of(5, 6), layers.get(0).getExperts());
+        assertEquals(List.of(7, 8), layers.get(1).getExperts());
+        assertEquals(List.of(40000, 9), layers.get(2).getExperts()); // uint16, not a signed short
+        assertEquals(List.of(0.5, 0.5), layers.get(2).getScores());
+        assertEquals(2, layers.get(2).getLayer());
+    }
+
+    @Test
+    void onlyDecodeEventsGoOutOnePerEvent() {
+        Properties config = new Properties();
+        config.put(StreamsConfig.APPLICATION_ID_CONFIG, "pass-through-test");
+        config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+        try (TopologyTestDriver driver = new TopologyTestDriver(PassThroughBaseline.topology(), config)) {
+            TestInputTopic<String, SelectionEvent> in = driver.createInputTopic(Topics.SELECTIONS.name(),
+                    new StringSerializer(), Topics.SELECTIONS.valueSerde().serializer());
+            TestOutputTopic<String, PrefetchCommand> out = driver.createOutputTopic(PassThroughBaseline.OUTPUT_TOPIC,
+                    new StringDeserializer(), Topics.PREFETCH.valueSerde().deserializer());
+            in.pipeInput("a", event("a", 0, Phase.PREFILL, 1, 2, 3, 4, 5, 6));
+            in.pipeInput("a", event("a", 1, Phase.DECODE, 1, 2, 3, 4, 5, 6));
+            in.pipeInput("b", event("b", 7, Phase.DECODE, 9, 8, 7, 6, 5, 4));
+            var commands = out.readKeyValuesToList();
+            assertEquals(2, commands.size());
+            assertEquals("a", commands.get(0).key);
+            assertEquals(2, commands.get(0).value.getTargetStep());
+            assertEquals("b", commands.get(1).key);
+            assertEquals(List.of(5, 4), commands.get(1).value.getLayers().get(2).getExperts());
+        }
+    }
+}
