@@ -194,8 +194,9 @@ public final class PredictorBench implements Callable<Integer> {
         try {
             String servers = bootstrap;
             if (servers == null) {
-                deleteRecursively(work);
                 broker = LocalBroker.withCurrentClasspath(work, port, controllerPort);
+                broker.requireNotRunning(); // before the wipe: another bench's broker and state live there
+                deleteRecursively(work);
                 System.out.printf("starting a KRaft broker on 127.0.0.1:%d (data in %s)%n", port, broker.dataDir());
                 started[0] = broker; // stopped by its PID file, also if Ctrl-C comes during the start
                 broker.start(Duration.ofSeconds(90));

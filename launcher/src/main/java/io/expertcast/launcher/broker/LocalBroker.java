@@ -112,11 +112,7 @@ public final class LocalBroker {
      *                              the message carries the log's tail)
      */
     public long start(Duration timeout) {
-        OptionalLong running = runningPid();
-        if (running.isPresent()) {
-            throw new LocalBrokerException("a broker already runs from " + brokerDir() + " (pid "
-                    + running.getAsLong() + "); stop it first");
-        }
+        requireNotRunning();
         requirePortFree(port, "client");
         requirePortFree(controllerPort, "controller");
         try {
@@ -168,6 +164,20 @@ public final class LocalBroker {
      * The PID from the PID file if that process is alive and is this work dir's broker. A PID file left
      * by a crash, whose number the OS may have reused for another program, yields empty.
      */
+    /**
+     * Throws if a broker of this work dir runs: a command that wipes its work dir for a fresh broker (the
+     * demo, {@code bench predictor}) calls it first, or it would delete a running broker's data and state
+     * and only then fail on the taken port.
+     */
+    public void requireNotRunning() {
+        OptionalLong running = runningPid();
+        if (running.isPresent()) {
+            throw new LocalBrokerException("a broker already runs from " + brokerDir() + " (pid "
+                    + running.getAsLong() + "); another run uses this work dir: wait for it, stop it, or choose "
+                    + "another --work-dir");
+        }
+    }
+
     public OptionalLong runningPid() {
         if (!Files.isRegularFile(pidFile())) {
             return OptionalLong.empty();

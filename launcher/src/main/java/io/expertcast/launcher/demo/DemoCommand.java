@@ -97,8 +97,9 @@ public final class DemoCommand implements Callable<Integer> {
         try {
             String servers = bootstrap;
             if (servers == null) {
-                deleteRecursively(work); // a fresh broker each run, so the summary counts only this run
                 LocalBroker broker = LocalBroker.withCurrentClasspath(work, port, controllerPort);
+                broker.requireNotRunning(); // before the wipe: another demo's broker lives there
+                deleteRecursively(work); // a fresh broker each run, so the summary counts only this run
                 out.printf("starting a KRaft broker on 127.0.0.1:%d (data in %s)%n", port, broker.dataDir());
                 broker.start(Duration.ofSeconds(90));
                 cleanup.broker = broker;

@@ -2,6 +2,7 @@ package io.expertcast.launcher.broker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,6 +17,7 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -86,6 +88,26 @@ class LocalBrokerTest {
         LocalBrokerException e = assertThrows(LocalBrokerException.class, () -> again.start(Duration.ofSeconds(5)));
         assertTrue(e.getMessage().contains("already runs"), e.getMessage());
         assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "first broker untouched");
+    }
+
+    @Test
+    @Order(3)
+    void theDemoAndTheBenchRefuseAWorkDirWhoseBrokerRunsAndWipeNothing() throws IOException {
+        // The demo's bundled sample, so the demo gets as far as its broker (surefire runs in launcher/).
+        String sample = Path.of("").toAbsolutePath().getParent().resolve("data").resolve("sample").toString();
+        for (String[] command : List.of(new String[] {"demo", "--traces", sample}, new String[] {"bench", "predictor"})) {
+            StringWriter out = new StringWriter();
+            List<String> args = new ArrayList<>(List.of(command));
+            args.addAll(List.of("--work-dir", work.toString(), "--port", Integer.toString(freePort()),
+                    "--controller-port", Integer.toString(freePort())));
+            int code = run(out, args.toArray(String[]::new));
+            assertNotEquals(0, code, out.toString());
+            assertTrue(out.toString().contains("already runs"), String.join(" ", command) + ": " + out);
+            assertTrue(Files.exists(broker.dataDir().resolve("meta.properties")), "broker data left alone");
+            assertTrue(Files.exists(broker.pidFile()), "pid file left alone");
+            assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "broker untouched");
+        }
+        assertEquals(pid, broker.status(Duration.ofSeconds(10)).pid().getAsLong(), "still answers");
     }
 
     @Test
