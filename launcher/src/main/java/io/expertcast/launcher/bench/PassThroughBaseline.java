@@ -23,20 +23,26 @@ import org.apache.kafka.streams.kstream.Produced;
  * It reads {@code moe.selections} with the same serde, and per decode event writes a NEXT_TOKEN
  * {@link PrefetchCommand} of the predictor's shape (every MoE layer, k experts with scores) to its own
  * topic, predicting that step t+1 repeats step t. No state, no heatmaps. The predictor's rate over this
- * one's is the share of the Streams ceiling on this machine that the prediction leaves.
+ * one's is the share of the Streams ceiling on this machine that the prediction leaves. Its latency run
+ * reads paced events from {@link #PACED_INPUT_TOPIC}.
  */
 final class PassThroughBaseline {
     static final String OUTPUT_TOPIC = "bench.pass-through-prefetch";
+    /** The paced events of its latency run: a topic of its own, so the paused predictor never sees them. */
+    static final String PACED_INPUT_TOPIC = "bench.pass-through-selections";
 
     private PassThroughBaseline() {
     }
 
+    /** {@code moe.selections} and {@link #PACED_INPUT_TOPIC}, each decode event to {@link #OUTPUT_TOPIC}. */
     static Topology topology() {
         StreamsBuilder builder = new StreamsBuilder();
-        builder.stream(Topics.SELECTIONS.name(), Consumed.with(Serdes.String(), Topics.SELECTIONS.valueSerde()))
-                .filter((id, event) -> event.getPhase() == Phase.DECODE && event.getTokenCount() == 1)
-                .mapValues(PassThroughBaseline::repeatLastStep)
-                .to(OUTPUT_TOPIC, Produced.with(Serdes.String(), Topics.PREFETCH.valueSerde()));
+        for (String input : List.of(Topics.SELECTIONS.name(), PACED_INPUT_TOPIC)) {
+            builder.stream(input, Consumed.with(Serdes.String(), Topics.SELECTIONS.valueSerde()))
+                    .filter((id, event) -> event.getPhase() == Phase.DECODE && event.getTokenCount() == 1)
+                    .mapValues(PassThroughBaseline::repeatLastStep)
+                    .to(OUTPUT_TOPIC, Produced.with(Serdes.String(), Topics.PREFETCH.valueSerde()));
+        }
         return builder.build();
     }
 

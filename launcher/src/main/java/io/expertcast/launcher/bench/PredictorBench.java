@@ -83,7 +83,8 @@ import picocli.CommandLine.Option;
  *       append time minus the append time of the decode event that triggered it (both topics use
  *       LogAppendTime, so both are the broker's clock), and the time until a read_committed consumer
  *       sees it. NEXT_TOKEN commands match their event by (request, targetStep - 1), DECODE_PHASE
- *       commands by (request, targetStep).</li>
+ *       commands by (request, targetStep). The pass-through runs the same paced stream first (from a topic
+ *       of its own, the predictor paused), for its NEXT_TOKEN latency.</li>
  *   <li>Memory at the end: heap after a GC, RocksDB from the Streams metrics and the shared cache.</li>
  * </ol>
  */
@@ -276,6 +277,7 @@ public final class PredictorBench implements Callable<Integer> {
             Load load = load(servers);
             Throughput plain = plainConsumer(servers);
             Throughput passThrough = baseline[0].timed(load);
+            Latency passThroughLatency = baseline[0].latency(this, servers); // closes it: the cores go to the predictor
             CpuUse cpu0 = CpuUse.now(broker);
             long t0 = System.nanoTime();
             streams.resume();
@@ -318,11 +320,15 @@ public final class PredictorBench implements Callable<Integer> {
                             : String.format(Locale.ROOT, "%.1f s", cpu.brokerNs() / 1e9),
                     cpu.streamThreadsNs() / 1e3 / load.events());
 
-            Latency latency = latency(servers, appId);
+            Latency latency = latency(servers, appId, Topics.SELECTIONS.name(), Topics.PREFETCH.name());
             System.out.printf(Locale.ROOT, "%n== latency at %.0f events/s for %d s (achieved %.0f events/s, %d decode events)%n",
                     rate, latencySeconds, latency.achievedRate(), latency.decodeEvents());
             printLatency("next-token", "NEXT_TOKEN: decode event of step t -> command for step t+1",
                     latency.nextToken(), latency.nextTokenVisible(), -1);
+            printLatency("Streams pass-through, same paced stream (achieved "
+                    + String.format(Locale.ROOT, "%.0f events/s", passThroughLatency.achievedRate()) + ")",
+                    "its command for step t+1, no prediction", passThroughLatency.nextToken(),
+                    passThroughLatency.nextTokenVisible(), -1);
             printLatency("decode-phase", "DECODE_PHASE: first decode step -> plan of the decode phase",
                     latency.decodePhase(), latency.decodePhaseVisible(), latency.firstDecodeSteps());
             if (latency.unmatched() > 0) {
@@ -484,8 +490,10 @@ public final class PredictorBench implements Callable<Integer> {
             Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers));
             KafkaStreams streams = null;
             try {
-                admin.createTopics(List.of(new NewTopic(PassThroughBaseline.OUTPUT_TOPIC, partitions, (short) 1)))
+                admin.createTopics(List.of(new NewTopic(PassThroughBaseline.OUTPUT_TOPIC, partitions, (short) 1),
+                        new NewTopic(PassThroughBaseline.PACED_INPUT_TOPIC, partitions, (short) 1)))
                         .all().get(30, TimeUnit.SECONDS);
+                useLogAppendTime(admin, PassThroughBaseline.OUTPUT_TOPIC, PassThroughBaseline.PACED_INPUT_TOPIC);
                 Map<TopicPartition, Long> end = endOffsets(admin, Topics.SELECTIONS.name());
                 streams = new KafkaStreams(PassThroughBaseline.topology(),
                         StreamsSettings.base(appId, servers, state, overrides));
@@ -514,8 +522,17 @@ public final class PredictorBench implements Callable<Integer> {
                     "the pass-through to commit every loaded record");
             double seconds = (System.nanoTime() - t0) / 1e9;
             long cpu = streamThreadNs(appId) - cpu0;
-            close();
             return new Throughput(load.events(), load.decodeEvents(), seconds, cpu);
+        }
+
+        /** The paced run of {@link PredictorBench#latency} through the pass-through; then closes it. */
+        Latency latency(PredictorBench bench, String servers) throws Exception {
+            try {
+                return bench.latency(servers, appId, PassThroughBaseline.PACED_INPUT_TOPIC,
+                        PassThroughBaseline.OUTPUT_TOPIC);
+            } finally {
+                close();
+            }
         }
 
         /** Idempotent: also called by the bench's cleanup. */
@@ -578,10 +595,11 @@ public final class PredictorBench implements Callable<Integer> {
     }
 
     /**
-     * Paces a fresh synthetic stream through the running predictor and matches every prefetch command to
-     * the decode event that caused it.
+     * Paces a fresh synthetic stream into {@code input} through the running application {@code appId} (the
+     * predictor, or the pass-through) and matches every prefetch command on {@code output} to the decode
+     * event that caused it.
      */
-    private Latency latency(String servers, String appId) throws Exception {
+    private Latency latency(String servers, String appId, String input, String output) throws Exception {
         Map<String, Long> appended = new ConcurrentHashMap<>(); // requestId#step -> append time of the decode event
         List<long[]> received = new ArrayList<>(); // [scope, appendMs of command, visibleMs, eventKeyIndex]
         List<String> receivedKeys = new ArrayList<>();
@@ -592,7 +610,7 @@ public final class PredictorBench implements Callable<Integer> {
         cc.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(cc, new ByteArrayDeserializer(),
                 new ByteArrayDeserializer());
-        List<TopicPartition> parts = consumer.partitionsFor(Topics.PREFETCH.name()).stream()
+        List<TopicPartition> parts = consumer.partitionsFor(output).stream()
                 .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
         consumer.assign(parts);
         consumer.seekToEnd(parts);
@@ -630,7 +648,7 @@ public final class PredictorBench implements Callable<Integer> {
                 }
                 String key = e.requestId() + "#" + e.step();
                 boolean isDecode = e.step() > 0;
-                producer.send(new ProducerRecord<>(Topics.SELECTIONS.name(), e.requestId(), e.value()),
+                producer.send(new ProducerRecord<>(input, e.requestId(), e.value()),
                         (meta, error) -> {
                             if (error == null && isDecode) {
                                 appended.put(key, meta.timestamp());
@@ -652,7 +670,7 @@ public final class PredictorBench implements Callable<Integer> {
         // after the last send: a predictor that is still behind then leaves commands unseen, reported as missing.
         long drainEnd = System.nanoTime() + DRAIN.toNanos();
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
-            Map<TopicPartition, Long> end = endOffsets(admin, Topics.SELECTIONS.name());
+            Map<TopicPartition, Long> end = endOffsets(admin, input);
             while (System.nanoTime() < drainEnd && !committed(admin, appId, end.keySet()).equals(end)) {
                 Thread.sleep(200);
             }
