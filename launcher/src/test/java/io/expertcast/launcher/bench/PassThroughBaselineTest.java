@@ -50,7 +50,7 @@ class PassThroughBaselineTest {
     }
 
     @Test
-    void onlyDecodeEventsGoOutOnePerEvent() {
+    void onlyDecodeEventsGoOutOnePerEventFromEitherInput() {
         Properties config = new Properties();
         config.put(StreamsConfig.APPLICATION_ID_CONFIG, "pass-through-test");
         config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
@@ -62,8 +62,15 @@ class PassThroughBaselineTest {
             in.pipeInput("a", event("a", 0, Phase.PREFILL, 1, 2, 3, 4, 5, 6));
             in.pipeInput("a", event("a", 1, Phase.DECODE, 1, 2, 3, 4, 5, 6));
             in.pipeInput("b", event("b", 7, Phase.DECODE, 9, 8, 7, 6, 5, 4));
+            TestInputTopic<String, SelectionEvent> paced = driver.createInputTopic(
+                    PassThroughBaseline.PACED_INPUT_TOPIC, new StringSerializer(),
+                    Topics.SELECTIONS.valueSerde().serializer());
+            paced.pipeInput("c", event("c", 0, Phase.PREFILL, 1, 2, 3, 4, 5, 6));
+            paced.pipeInput("c", event("c", 3, Phase.DECODE, 1, 2, 3, 4, 5, 6));
             var commands = out.readKeyValuesToList();
-            assertEquals(2, commands.size());
+            assertEquals(3, commands.size());
+            assertEquals("c", commands.get(2).key);
+            assertEquals(4, commands.get(2).value.getTargetStep());
             assertEquals("a", commands.get(0).key);
             assertEquals(2, commands.get(0).value.getTargetStep());
             assertEquals("b", commands.get(1).key);
