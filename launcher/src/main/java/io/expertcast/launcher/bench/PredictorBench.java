@@ -471,7 +471,8 @@ public final class PredictorBench implements Callable<Integer> {
      * The second baseline ({@link PassThroughBaseline}), its own Streams application with the predictor's
      * settings. {@link #warm} runs it over what {@code moe.selections} holds (the predictor's warm-up
      * records: its JIT warm-up) and pauses it; {@link #timed} then times it over the loaded records like the
-     * predictor, and closes it before the predictor resumes, so the two never share the cores.
+     * predictor; {@link #latency} runs the paced stream through it and closes it, before the predictor
+     * resumes, so the two never share the cores.
      */
     private static final class PassThrough implements AutoCloseable {
         private final String appId;
@@ -490,9 +491,7 @@ public final class PredictorBench implements Callable<Integer> {
             Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers));
             KafkaStreams streams = null;
             try {
-                admin.createTopics(List.of(new NewTopic(PassThroughBaseline.OUTPUT_TOPIC, partitions, (short) 1),
-                        new NewTopic(PassThroughBaseline.PACED_INPUT_TOPIC, partitions, (short) 1)))
-                        .all().get(30, TimeUnit.SECONDS);
+                recreate(admin, partitions, PassThroughBaseline.OUTPUT_TOPIC, PassThroughBaseline.PACED_INPUT_TOPIC);
                 useLogAppendTime(admin, PassThroughBaseline.OUTPUT_TOPIC, PassThroughBaseline.PACED_INPUT_TOPIC);
                 Map<TopicPartition, Long> end = endOffsets(admin, Topics.SELECTIONS.name());
                 streams = new KafkaStreams(PassThroughBaseline.topology(),
@@ -511,6 +510,35 @@ public final class PredictorBench implements Callable<Integer> {
                 admin.close();
                 throw e;
             }
+        }
+
+        /**
+         * The bench's own topics, empty: on a broker given by {@code --bootstrap} an earlier run's paced
+         * events would otherwise be counted again.
+         */
+        private static void recreate(Admin admin, int partitions, String... topics) throws Exception {
+            List<String> names = List.of(topics);
+            Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
+            List<String> old = names.stream().filter(existing::contains).toList();
+            if (!old.isEmpty()) {
+                admin.deleteTopics(old).all().get(30, TimeUnit.SECONDS);
+            }
+            // Deletion completes asynchronously: until it has, creating the name again fails.
+            Set<String> pending = new HashSet<>(names);
+            await(() -> {
+                for (String topic : List.copyOf(pending)) {
+                    try {
+                        admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all()
+                                .get(30, TimeUnit.SECONDS);
+                        pending.remove(topic);
+                    } catch (java.util.concurrent.ExecutionException e) {
+                        if (!(e.getCause() instanceof org.apache.kafka.common.errors.TopicExistsException)) {
+                            throw e;
+                        }
+                    }
+                }
+                return pending.isEmpty();
+            }, Duration.ofSeconds(60), "the bench's own topics to be recreated");
         }
 
         Throughput timed(Load load) throws Exception {
