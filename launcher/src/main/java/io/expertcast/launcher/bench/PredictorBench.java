@@ -325,10 +325,12 @@ public final class PredictorBench implements Callable<Integer> {
                     rate, latencySeconds, latency.achievedRate(), latency.decodeEvents());
             printLatency("next-token", "NEXT_TOKEN: decode event of step t -> command for step t+1",
                     latency.nextToken(), latency.nextTokenVisible(), -1);
+            printBySecond(latency.nextTokenBySecond());
             printLatency("Streams pass-through, same paced stream (achieved "
                     + String.format(Locale.ROOT, "%.0f events/s", passThroughLatency.achievedRate()) + ")",
                     "its command for step t+1, no prediction", passThroughLatency.nextToken(),
                     passThroughLatency.nextTokenVisible(), -1);
+            printBySecond(passThroughLatency.nextTokenBySecond());
             printLatency("decode-phase", "DECODE_PHASE: first decode step -> plan of the decode phase",
                     latency.decodePhase(), latency.decodePhaseVisible(), latency.firstDecodeSteps());
             if (latency.unmatched() > 0) {
@@ -618,8 +620,9 @@ public final class PredictorBench implements Callable<Integer> {
     }
 
     /** Per matched command, sorted: event append -> command append, and event append -> visible to read_committed. */
+    /** {@code nextTokenBySecond}: per second of the run (by the event's append), its NEXT_TOKEN append-to-append latencies, sorted. */
     private record Latency(double achievedRate, long decodeEvents, long firstDecodeSteps, long[] nextToken, long[] nextTokenVisible,
-                           long[] decodePhase, long[] decodePhaseVisible, long unmatched) {
+                           long[] decodePhase, long[] decodePhaseVisible, long unmatched, long[][] nextTokenBySecond) {
     }
 
     /**
@@ -721,11 +724,40 @@ public final class PredictorBench implements Callable<Integer> {
                 unmatched++;
                 continue;
             }
-            long[] pair = {r[1] - eventAppend, r[2] - eventAppend};
+            long[] pair = {r[1] - eventAppend, r[2] - eventAppend, eventAppend};
             (r[0] == PrefetchScope.NEXT_TOKEN.ordinal() ? next : phase).add(pair);
         }
         return new Latency(achieved, decode, firstSteps, column(next, 0), column(next, 1), column(phase, 0),
-                column(phase, 1), unmatched);
+                column(phase, 1), unmatched, bySecond(next, appended.values()));
+    }
+
+    /** Rows' latencies (column 0) grouped by the second of the run their event was appended in (column 2). */
+    private static long[][] bySecond(List<long[]> rows, Collection<Long> eventAppends) {
+        if (rows.isEmpty()) {
+            return new long[0][];
+        }
+        long start = eventAppends.stream().mapToLong(Long::longValue).min().orElse(0);
+        int seconds = (int) ((rows.stream().mapToLong(r -> r[2]).max().orElse(start) - start) / 1000) + 1;
+        List<List<long[]>> windows = new ArrayList<>();
+        for (int i = 0; i < seconds; i++) {
+            windows.add(new ArrayList<>());
+        }
+        for (long[] r : rows) {
+            windows.get((int) ((r[2] - start) / 1000)).add(r);
+        }
+        return windows.stream().map(w -> column(w, 0)).toArray(long[][]::new);
+    }
+
+    /** One line: the p99 of each second of the run (how long the opening burst holds the tail; "-": none). */
+    private static void printBySecond(long[][] bySecond) {
+        if (bySecond.length < 2) {
+            return;
+        }
+        StringBuilder line = new StringBuilder("    p99 by second of the run, ms:");
+        for (long[] w : bySecond) {
+            line.append(' ').append(w.length == 0 ? "-" : Long.toString(percentile(w, 0.99)));
+        }
+        System.out.println(line);
     }
 
     /** One serialized selection event of the paced run. */
