@@ -277,7 +277,9 @@ public final class PredictorBench implements Callable<Integer> {
             Load load = load(servers);
             Throughput plain = plainConsumer(servers);
             Throughput passThrough = baseline[0].timed(load);
-            Latency passThroughLatency = baseline[0].latency(this, servers); // closes it: the cores go to the predictor
+            Latency passThroughLatency = latency(servers, baseline[0].appId, PassThroughBaseline.PACED_INPUT_TOPIC,
+                    PassThroughBaseline.OUTPUT_TOPIC);
+            baseline[0].close(); // the cores go to the predictor
             CpuUse cpu0 = CpuUse.now(broker);
             long t0 = System.nanoTime();
             streams.resume();
@@ -367,21 +369,9 @@ public final class PredictorBench implements Callable<Integer> {
     private record CpuUse(long streamThreadsNs, long globalThreadNs, long processNs, long brokerNs, long jitMs,
                           long rocksDbNs) {
         static CpuUse now(LocalBroker broker) {
-            java.lang.management.ThreadMXBean threads = ManagementFactory.getThreadMXBean();
-            long stream = 0;
-            long global = 0;
-            for (Thread t : Thread.getAllStackTraces().keySet()) {
-                String name = t.getName();
-                if (name.startsWith("kafka-")) {
-                    continue; // client network threads carry the stream thread's name
-                }
-                long ns = Math.max(0, threads.getThreadCpuTime(t.getId()));
-                if (name.contains("-GlobalStreamThread")) {
-                    global += ns;
-                } else if (name.contains("-StreamThread-")) {
-                    stream += ns;
-                }
-            }
+            // Client network threads ("kafka-...") carry the stream thread's name.
+            long stream = threadCpuNs(name -> !name.startsWith("kafka-") && name.contains("-StreamThread-"));
+            long global = threadCpuNs(name -> !name.startsWith("kafka-") && name.contains("-GlobalStreamThread"));
             long process = ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
                     .getProcessCpuTime();
             long brokerNs = -1;
@@ -473,8 +463,8 @@ public final class PredictorBench implements Callable<Integer> {
      * The second baseline ({@link PassThroughBaseline}), its own Streams application with the predictor's
      * settings. {@link #warm} runs it over what {@code moe.selections} holds (the predictor's warm-up
      * records: its JIT warm-up) and pauses it; {@link #timed} then times it over the loaded records like the
-     * predictor; {@link #latency} runs the paced stream through it and closes it, before the predictor
-     * resumes, so the two never share the cores.
+     * predictor; then the paced stream runs through it, and it is closed before the predictor resumes, so
+     * the two never share the cores.
      */
     private static final class PassThrough implements AutoCloseable {
         private final String appId;
@@ -555,16 +545,6 @@ public final class PredictorBench implements Callable<Integer> {
             return new Throughput(load.events(), load.decodeEvents(), seconds, cpu);
         }
 
-        /** The paced run of {@link PredictorBench#latency} through the pass-through; then closes it. */
-        Latency latency(PredictorBench bench, String servers) throws Exception {
-            try {
-                return bench.latency(servers, appId, PassThroughBaseline.PACED_INPUT_TOPIC,
-                        PassThroughBaseline.OUTPUT_TOPIC);
-            } finally {
-                close();
-            }
-        }
-
         /** Idempotent: also called by the bench's cleanup. */
         @Override
         public synchronized void close() {
@@ -578,10 +558,15 @@ public final class PredictorBench implements Callable<Integer> {
 
     /** CPU of the stream threads of one application (their names start with its client id, the app id). */
     private static long streamThreadNs(String appId) {
+        return threadCpuNs(name -> name.startsWith(appId + "-") && name.contains("-StreamThread-"));
+    }
+
+    /** CPU used so far by this JVM's live threads whose names {@code which} accepts. */
+    private static long threadCpuNs(java.util.function.Predicate<String> which) {
         java.lang.management.ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         long ns = 0;
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t.getName().startsWith(appId + "-") && t.getName().contains("-StreamThread-")) {
+            if (which.test(t.getName())) {
                 ns += Math.max(0, threads.getThreadCpuTime(t.getId()));
             }
         }
