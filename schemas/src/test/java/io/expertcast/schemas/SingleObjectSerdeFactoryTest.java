@@ -114,7 +114,8 @@ class SingleObjectSerdeFactoryTest {
             layers.add(new LayerPrediction(layer, experts, scores));
         }
         return new PrefetchCommand("deepseek-v3", "r" + random.nextInt(1000), PrefetchScope.NEXT_TOKEN,
-                random.nextInt(500), MemoryTier.LLC, layers, (long) random.nextInt(1 << 20), 1_700_000_000_000L);
+                random.nextInt(500), MemoryTier.LLC, layers, (long) random.nextInt(1 << 20), 1_700_000_000_000L, 0,
+                java.nio.ByteBuffer.allocate(0), java.nio.ByteBuffer.allocate(0));
     }
 
     /** A dense heatmap: {@code rows} rows of {@code cells} weighted targets each. */

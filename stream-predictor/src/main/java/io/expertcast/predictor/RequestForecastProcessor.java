@@ -10,14 +10,15 @@ import io.expertcast.core.predict.LayerPopularity;
 import io.expertcast.core.predict.NextTokenPredictor;
 import io.expertcast.core.predict.PrefillHeatmap;
 import io.expertcast.core.predict.RequestHistory;
+import io.expertcast.core.predict.StepScores;
 import io.expertcast.core.predict.TransitionRows;
 import io.expertcast.schemas.LayerSelections;
 import io.expertcast.schemas.LayerTokens;
-import io.expertcast.schemas.LayerPrediction;
 import io.expertcast.schemas.MemoryTier;
 import io.expertcast.schemas.Phase;
 import io.expertcast.schemas.PredictorMetrics;
 import io.expertcast.schemas.PrefetchCommand;
+import io.expertcast.schemas.PrefetchPredictions;
 import io.expertcast.schemas.PrefetchScope;
 import io.expertcast.schemas.RequestDecodeStep;
 import io.expertcast.schemas.RequestForecastState;
@@ -395,9 +396,12 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         if (event.getLastStep()) {
             spearman = spearman(shape, heatmapOf(shape, first ? state : requests.get(requestId)), history, ids);
         }
-        score(record, shape, DECODE_PLAN, ids, r.blendedPlan, requestCount, spearman);
-        score(record, shape, DECODE_PLAN_PREFILL_ONLY, ids, r.prefillOnlyPlan, requestCount, null);
-        score(record, shape, NEXT_TOKEN, ids, r.nextTokenPlan, requestCount, null);
+        int words = words(shape);
+        long[] selected = scratch.selected(layers * words);
+        StepScores.selected(ids, layers, shape.topK(), words, selected);
+        score(record, shape, DECODE_PLAN, selected, r.blendedPlan, requestCount, spearman);
+        score(record, shape, DECODE_PLAN_PREFILL_ONLY, selected, r.prefillOnlyPlan, requestCount, null);
+        score(record, shape, NEXT_TOKEN, selected, r.nextTokenPlan, requestCount, null);
 
         history.observe(ids, 0);
         forwardLayerSelections(record, shape, previous, ids, event.getLastStep() ? history : null);
@@ -490,27 +494,52 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     }
 
     /** Scores one step against one prediction, per MoE layer, into the batch's sums (keyed by model). */
-    private void score(Record<String, SelectionEvent> record, ModelShape shape, String predictor, int[] ids,
+    private void score(Record<String, SelectionEvent> record, ModelShape shape, String predictor, long[] selected,
                        int[][] predicted, long requestCount, double[] spearman) {
         SelectionEvent event = record.value();
         int layers = shape.numMoeLayers();
-        int k = shape.topK();
-        int[] layerHits = new int[layers];
-        int[] layerPredicted = new int[layers];
+        int words = words(shape);
+        long[] mask = scratch.mask(layers * words);
+        StepScores.bits(predicted, words, mask);
+        int[] layerHits = scratch.hits(layers);
+        int[] layerPredicted = scratch.predicted(layers);
         for (int l = 0; l < layers; l++) {
-            int h = 0;
-            for (int slot = 0; slot < k; slot++) {
-                int expert = ids[l * k + slot];
-                if (!seenEarlierInRow(ids, l * k, slot, expert) && contains(predicted[l], expert)) {
-                    h++;
-                }
-            }
-            layerHits[l] = h;
+            layerHits[l] = StepScores.hits(selected, mask, l * words, words);
             layerPredicted[l] = predicted[l].length;
         }
         scores.add(event.getModel(), predictor, event.getBenchmark() == null ? "*" : event.getBenchmark(), settings.n(),
-                k, layerHits, layerPredicted, requestCount, spearman, event.getEventTimeMs());
+                shape.topK(), layerHits, layerPredicted, requestCount, spearman, event.getEventTimeMs());
         batchTimestamp = Math.max(batchTimestamp, record.timestamp());
+    }
+
+    private static int words(ModelShape shape) {
+        return (shape.numExperts() + 63) >>> 6;
+    }
+
+    /** Reused arrays of the scoring (one processor, one thread). */
+    private final Scratch scratch = new Scratch();
+
+    private static final class Scratch {
+        private long[] selected = new long[0];
+        private long[] mask = new long[0];
+        private int[] hits = new int[0];
+        private int[] predicted = new int[0];
+
+        long[] selected(int size) {
+            return selected.length >= size ? selected : (selected = new long[size]);
+        }
+
+        long[] mask(int size) {
+            return mask.length >= size ? mask : (mask = new long[size]);
+        }
+
+        int[] hits(int size) {
+            return hits.length >= size ? hits : (hits = new int[size]);
+        }
+
+        int[] predicted(int size) {
+            return predicted.length >= size ? predicted : (predicted = new int[size]);
+        }
     }
 
     /** Per MoE layer, Spearman between the request's prefill counts and its decode counts (Ob3); NaN if constant. */
@@ -582,50 +611,53 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         }
     }
 
-    /** Layers are MoE layer indices (0 .. numMoeLayers-1, the order of the packed ids). */
+    /** Layers are MoE layer indices (0 .. numMoeLayers-1, the order of the packed ids); packed (v2). */
     private static PrefetchCommand prefetchCommand(SelectionEvent event, PrefetchScope scope, int targetStep,
                                                    MemoryTier tier, int[][] experts, double[][] scores) {
-        List<LayerPrediction> layers = new ArrayList<>(experts.length);
-        for (int layer = 0; layer < experts.length; layer++) {
-            layers.add(new LayerPrediction(layer, toList(experts[layer]), toList(scores[layer])));
-        }
         // Both go to HBM: the decode phase is far ahead, and token-level predictions drive HBM copies
         // (Insight 2; layer-level rows, published as prediction tables, drive the LLC).
-        return PrefetchCommand.newBuilder()
+        return PrefetchPredictions.pack(PrefetchCommand.newBuilder()
                 .setModel(event.getModel())
                 .setRequestId(event.getRequestId())
                 .setScope(scope)
                 .setTargetStep(targetStep)
                 .setTier(tier)
-                .setLayers(layers)
                 .setSourcePassId(event.getPassId())
-                .setEventTimeMs(event.getEventTimeMs())
+                .setEventTimeMs(event.getEventTimeMs()), experts, scores)
                 .build();
     }
 
     private static RequestHistory historyOf(ModelShape shape, RequestForecastState state) {
-        int cells = shape.numMoeLayers() * shape.numExperts();
+        int layers = shape.numMoeLayers();
+        int cells = layers * shape.numExperts();
         if (state == null || state.getHistoryCounts().remaining() == 0) {
-            return new RequestHistory(shape.numMoeLayers(), shape.numExperts(), shape.topK());
+            return new RequestHistory(layers, shape.numExperts(), shape.topK());
         }
         int[] c = new int[cells];
         double[] d = new double[cells];
         state.getHistoryCounts().duplicate().order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(c);
         DoubleBuffer decayed = state.getHistoryDecayed().duplicate().order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer();
         decayed.get(d);
-        // The cells' unit follows them (written by withHistory); a state written before it has none: unit 1.
+        // The cells' unit follows them, then the layers' kept totals (written by withHistory); a state
+        // written before has no unit (1) or no totals (summed from the cells).
         double scale = decayed.hasRemaining() ? decayed.get() : 1;
-        return RequestHistory.of(shape.numMoeLayers(), shape.numExperts(), shape.topK(), c, d, scale,
+        double[] totals = null;
+        if (decayed.remaining() >= layers) {
+            totals = new double[layers];
+            decayed.get(totals);
+        }
+        return RequestHistory.of(layers, shape.numExperts(), shape.topK(), c, d, totals, scale,
                 state.getHistoryTokens());
     }
 
     private static RequestForecastState.Builder withHistory(RequestForecastState.Builder b, RequestHistory h) {
         int[] c = h.counts();
         double[] d = h.decayed();
+        double[] totals = h.decayedTotals();
         ByteBuffer counts = ByteBuffer.allocate(c.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer decayed = ByteBuffer.allocate((d.length + 1) * 8).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer decayed = ByteBuffer.allocate((d.length + 1 + totals.length) * 8).order(ByteOrder.LITTLE_ENDIAN);
         counts.asIntBuffer().put(c);       // bulk: the views keep the little-endian order
-        decayed.asDoubleBuffer().put(d).put(h.decayScale()); // the cells, then their unit
+        decayed.asDoubleBuffer().put(d).put(h.decayScale()).put(totals); // the cells, their unit, the totals
         return b.setHistoryCounts(counts).setHistoryDecayed(decayed).setHistoryTokens(h.tokens());
     }
 
@@ -657,15 +689,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         return p;
     }
 
-    private static boolean contains(int[] values, int value) {
-        for (int v : values) {
-            if (v == value) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     private static PrefillHeatmap heatmapOf(ModelShape shape, RequestForecastState state) {
         int[] counts = state.getHeatmap().stream().mapToInt(Integer::intValue).toArray();
         return PrefillHeatmap.of(shape.numMoeLayers(), shape.numExperts(), shape.topK(), counts,
@@ -681,15 +704,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         byte[] bytes = new byte[buffer.remaining()];
         buffer.get(bytes);
         return ExpertIds.unpack(bytes);
-    }
-
-    private static boolean seenEarlierInRow(int[] ids, int base, int slot, int expert) {
-        for (int s = 0; s < slot; s++) {
-            if (ids[base + s] == expert) {
-                return true;
-            }
-        }
-        return false;
     }
 
     // Plain loops, not streams: these run for 58 layers at every decode step.

@@ -17,6 +17,7 @@ import io.expertcast.schemas.LayerSelections;
 import io.expertcast.schemas.MemoryTier;
 import io.expertcast.schemas.PredictorMetrics;
 import io.expertcast.schemas.PrefetchCommand;
+import io.expertcast.schemas.PrefetchPredictions;
 import io.expertcast.schemas.PrefetchScope;
 import io.expertcast.schemas.RequestDecodeStep;
 import io.expertcast.schemas.RequestForecastState;
@@ -240,7 +241,7 @@ class PredictorTopologyTest {
                 DecodePlan prefillOnly = new DecodePlanner(N).plan(prefill);
                 int[][] storedPrefillOnly = DecodeSteps.decode(first.getPrefillOnlyPlan(), TOY.numMoeLayers());
                 for (int l = 0; l < TOY.numMoeLayers(); l++) {
-                    assertEquals(command.getLayers().get(l).getExperts(), Arrays.stream(blended[l]).boxed().toList());
+                    assertEquals(experts(command, l), Arrays.stream(blended[l]).boxed().toList());
                     assertArrayEquals(prefillOnly.experts(l), storedPrefillOnly[l]);
                 }
             }
@@ -319,10 +320,11 @@ class PredictorTopologyTest {
         for (PrefetchCommand command : commands) {
             assertEquals(MemoryTier.HBM, command.getTier());
             assertEquals(1, command.getTargetStep());
-            assertEquals(TOY.numMoeLayers(), command.getLayers().size());
+            assertEquals(TOY.numMoeLayers(), PrefetchPredictions.layers(command));
+            assertEquals(N, command.getExpertsPerLayer(), "packed (v2)");
             for (int layer = 0; layer < TOY.numMoeLayers(); layer++) {
-                assertEquals(layer, command.getLayers().get(layer).getLayer());
-                assertEquals(N, command.getLayers().get(layer).getExperts().stream().distinct().count());
+                assertEquals(layer, PrefetchPredictions.layer(command, layer));
+                assertEquals(N, experts(command, layer).stream().distinct().count());
             }
         }
         // NEXT_TOKEN: one per decode step but the last, for the step after it: a 5, b 2, d 3 steps.
@@ -607,5 +609,13 @@ class PredictorTopologyTest {
         KeyValueStore<String, ?> store = driver.getKeyValueStore(PredictorTopology.REQUEST_STORE);
         assertEquals(null, store.get(stalled.requestId()));
         assertTrue(store.get(other.requestId()) != null, "a live request keeps its state");
+    }
+
+    private static List<Integer> experts(PrefetchCommand command, int layer) {
+        List<Integer> ids = new java.util.ArrayList<>();
+        for (int j = 0; j < PrefetchPredictions.expertCount(command, layer); j++) {
+            ids.add(PrefetchPredictions.expert(command, layer, j));
+        }
+        return ids;
     }
 }

@@ -398,7 +398,7 @@ class EmulatorTopologyTest {
     private static io.expertcast.schemas.PrefetchCommand nextToken(String request, int step, int expert) {
         return new io.expertcast.schemas.PrefetchCommand(MODEL, request, io.expertcast.schemas.PrefetchScope.NEXT_TOKEN,
                 step, io.expertcast.schemas.MemoryTier.HBM,
-                List.of(new io.expertcast.schemas.LayerPrediction(0, List.of(expert), List.of(1.0))), 0L, 0L);
+                List.of(new io.expertcast.schemas.LayerPrediction(0, List.of(expert), List.of(1.0))), 0L, 0L, 0, java.nio.ByteBuffer.allocate(0), java.nio.ByteBuffer.allocate(0));
     }
 
     @Test

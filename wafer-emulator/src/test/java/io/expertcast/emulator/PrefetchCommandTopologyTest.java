@@ -72,7 +72,7 @@ class PrefetchCommandTopologyTest {
             }
             predictions.add(new LayerPrediction(layers[i], ids, scores));
         }
-        return new PrefetchCommand(model, request, scope, targetStep, MemoryTier.HBM, predictions, 0L, 0L);
+        return new PrefetchCommand(model, request, scope, targetStep, MemoryTier.HBM, predictions, 0L, 0L, 0, java.nio.ByteBuffer.allocate(0), java.nio.ByteBuffer.allocate(0));
     }
 
     private static SelectionEvent decodeStep(String request, int step, long pass, int batchOffset, int expert,

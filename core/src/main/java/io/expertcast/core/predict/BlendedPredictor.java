@@ -63,21 +63,30 @@ public final class BlendedPredictor {
     }
 
     /**
-     * Next-token scores of one MoE layer.
+     * Next-token scores of one MoE layer, the totals summed here in expert order.
      *
      * @param heat       summed token->token probabilities of the previous token's experts
      * @param decayed    the request's decayed selections at the layer
      * @param popularity global counts at the layer
      */
     public static double[] nextTokenScores(double[] heat, double[] decayed, double[] popularity) {
-        double heatTotal = sum(heat);
-        double decayedTotal = sum(decayed);
-        double popTotal = sum(popularity);
+        return nextTokenScores(heat, sum(heat), decayed, sum(decayed), popularity, sum(popularity));
+    }
+
+    /**
+     * Next-token scores of one MoE layer with the three totals given (the live predictor keeps them as its
+     * inputs change instead of summing them per step): {@code (W_HEATMAP / heatTotal) x heat_e +
+     * (W_RECENT / decayedTotal) x decayed_e + (W_POPULARITY / popularityTotal) x popularity_e}, a term
+     * whose total is 0 left out. {@link NextTokenPredictor} computes exactly this, bit for bit.
+     */
+    public static double[] nextTokenScores(double[] heat, double heatTotal, double[] decayed, double decayedTotal,
+                                           double[] popularity, double popularityTotal) {
+        double a = heatTotal == 0 ? 0 : W_HEATMAP / heatTotal;
+        double b = decayedTotal == 0 ? 0 : W_RECENT / decayedTotal;
+        double c = popularityTotal == 0 ? 0 : W_POPULARITY / popularityTotal;
         double[] blended = new double[heat.length];
         for (int e = 0; e < heat.length; e++) {
-            blended[e] = W_HEATMAP * (heatTotal == 0 ? 0 : heat[e] / heatTotal)
-                    + W_RECENT * (decayedTotal == 0 ? 0 : decayed[e] / decayedTotal)
-                    + W_POPULARITY * (popTotal == 0 ? 0 : popularity[e] / popTotal);
+            blended[e] = a * heat[e] + b * decayed[e] + c * popularity[e];
         }
         return blended;
     }

@@ -1,73 +1,56 @@
 package io.expertcast.core.predict;
 
+import java.util.Arrays;
+
 /**
- * The blended next-token prediction of every MoE layer for one decode step (Insights 1-2,
- * {@link BlendedPredictor#nextTokenScores} then {@link BlendedPredictor#top}), made at the speed of a
- * stream: it runs once per request and decode step over 58 x 256 experts for DeepSeek-V3. Every
- * prediction and every score is bit-identical to the reference formulas (NextTokenPredictorTest):
+ * The blended next-token prediction of every MoE layer for one decode step (Insights 1-2: the formula is
+ * {@link BlendedPredictor#nextTokenScores}, top-n by {@link Ranking#top}), made at the speed of a stream:
+ * it runs once per request and decode step, over 58 x 256 experts for DeepSeek-V3. Live, offline
+ * ({@link PredictorEvaluation}) and in the emulator's in-process forecast it is this class that predicts,
+ * so the three agree bit for bit; {@code NextTokenPredictorTest} checks it against the reference formula.
+ *
+ * <p>Per layer it touches only what it must, and allocates nothing:
  * <ul>
- *   <li>heat: the published rows of the experts just selected ({@link TransitionRows}), summed in slot
- *       order into scratch held here, not allocated per layer;</li>
- *   <li>totals: each is still one left-to-right sum over the experts, but four layers' sums run side by
- *       side, so the adds of one layer do not wait on each other's latency;</li>
- *   <li>popularity total: integer counts, so finished requests' total + the request's own is the exact
- *       sum ({@link LayerPopularity}); otherwise summed as the reference does;</li>
- *   <li>scores: the reference expression, its zero-total tests taken out of the loop;</li>
- *   <li>top-n: {@link Ranking#top}'s comparisons, into scratch.</li>
+ *   <li>heat: the k rows of the experts just selected ({@link TransitionRows}, top 32 successors each),
+ *       added into scratch; its total is the rows' masses, kept with the rows, not a pass over the experts;</li>
+ *   <li>the request's decayed total is kept by {@link RequestHistory} as it grows; the popularity total is
+ *       exact integer arithmetic ({@link LayerPopularity}); so the three weights are three divisions per
+ *       layer, and every expert's score is three multiply-adds in one vectorizable loop;</li>
+ *   <li>top-n without a sorted insertion per expert: the scores of a few experts sure to score high (the
+ *       experts just selected and each read row's best successor) give a bound that the n-th best score
+ *       cannot be under; one branch-free pass keeps the experts at or above it (a handful), and only
+ *       those are ranked.</li>
  * </ul>
  * Not thread-safe: one per stream processor (or evaluation).
  */
 public final class NextTokenPredictor {
-    private static final int SIDE_BY_SIDE = 4;
-
-    private final int layers;
     private final int experts;
     private final int k;
-    // Every per-expert loop indexes its arrays from 0 (a layer's values copied out where needed): with an
-    // offset in the index, C2 (JDK 17) does not vectorize the loop, about 4x slower for the divisions.
-    private final double[][] heat;        // [layer][expert]
-    private final double[] heatTotals;    // [layer]
-    private final double[] decayedTotals; // [layer]
-    private final int[] heatOffsets;      // [layer] -> 0
-    private final double[][] decayedRows; // [layer] -> the request's decayed selections, all layers
-    private final int[] decayedOffsets;   // [layer] -> layer x experts
-    private final double[] decayed;       // [expert], one layer at a time
-    private final int[] own;              // [expert], one layer at a time
-    private final double[] popularity;    // [expert], one layer at a time
-    private final double[] scores;        // [expert], one layer at a time
-    private final int[] best;             // [experts]
-    private final double[] bestScores;    // [experts]
+    private final double[] heat;       // [expert], one layer at a time
+    private final double[] scores;     // [expert], one layer at a time
+    private final int[] candidates;    // experts scoring at least the bound
+    private final double[] seedScores; // the seeds' scores, ranked
+    private final int[] seeds;
 
     public NextTokenPredictor(int layers, int experts, int k) {
         if (layers <= 0 || experts <= 0 || k <= 0) {
             throw new IllegalArgumentException("need positive layers, experts and k, got " + layers + ", " + experts
                     + ", " + k);
         }
-        this.layers = layers;
         this.experts = experts;
         this.k = k;
-        this.heat = new double[layers][experts];
-        this.decayed = new double[experts];
-        this.own = new int[experts];
-        this.heatTotals = new double[layers];
-        this.decayedTotals = new double[layers];
-        this.heatOffsets = new int[layers];
-        this.decayedRows = new double[layers][];
-        this.decayedOffsets = new int[layers];
-        for (int l = 0; l < layers; l++) {
-            decayedOffsets[l] = l * experts;
-        }
-        this.popularity = new double[experts];
+        this.heat = new double[experts];
         this.scores = new double[experts];
-        this.best = new int[experts];
-        this.bestScores = new double[experts];
+        this.candidates = new int[experts];
+        this.seeds = new int[2 * k];
+        this.seedScores = new double[2 * k];
     }
 
     /**
-     * Per MoE layer l, the n best experts for the token after {@code current} and their scores:
-     * {@code nextTokenScores(heat, history.decayed(l), popularity[l] + history's counts at l)} with heat =
-     * the sum over current's k experts at l of their rows in {@code tables[l]}
-     * ({@link TransitionHeatmap#addTopRowProbabilities}, {@link BlendedPredictor#HEAT_ROW_WIDTH} wide).
+     * Per MoE layer l, the n best experts for the token after {@code current} and their scores,
+     * {@link BlendedPredictor#nextTokenScores} with heat = the sum over current's k experts at l of their
+     * rows in {@code tables[l]}, the request's decayed selections, and popularity = {@code popularity[l]} +
+     * the request's own counts.
      *
      * @param tables     per layer, the token->token rows
      * @param popularity per layer, global counts (the request's own counts are added here)
@@ -79,115 +62,108 @@ public final class NextTokenPredictor {
      */
     public void predict(TransitionRows[] tables, LayerPopularity[] popularity, RequestHistory history,
                         int[] current, int n, int[][] expertsOut, double[][] scoresOut) {
-        for (int l = 0; l < layers; l++) {
-            addHeat(tables[l], l, current);
-        }
-        totals(heat, heatOffsets, heatTotals);
-        java.util.Arrays.fill(decayedRows, history.decayedCells());
-        totals(decayedRows, decayedOffsets, decayedTotals);
         int m = Math.min(n, experts);
-        for (int l = 0; l < layers; l++) {
-            score(l, popularity[l], history);
-            Ranking.topInto(scores, 0, experts, m, best, bestScores);
-            System.arraycopy(best, 0, expertsOut[l], 0, m);
-            System.arraycopy(bestScores, 0, scoresOut[l], 0, m);
+        for (int l = 0; l < expertsOut.length; l++) {
+            layer(l, tables[l], popularity[l], history, current, m, expertsOut[l], scoresOut[l]);
         }
     }
 
-    /** heat at layer l: current's rows in slot order (the sum starts at +0.0, so it is never -0.0). */
-    private void addHeat(TransitionRows table, int l, int[] current) {
-        double[] into = heat[l];
-        java.util.Arrays.fill(into, 0.0);
-        if (current == null) {
-            return;
+    private void layer(int l, TransitionRows rows, LayerPopularity popularity, RequestHistory history, int[] current,
+                       int m, int[] expertsOut, double[] scoresOut) {
+        double[] h = heat;
+        Arrays.fill(h, 0.0);
+        double heatTotal = 0;
+        if (current != null) {
+            for (int b = 0, at = l * k; b < k; b++) {
+                int from = current[at + b];
+                rows.addRow(from, h);
+                heatTotal += rows.mass(from);
+            }
         }
-        int slots = l * k;
-        for (int b = 0; b < k; b++) {
-            table.addRow(current[slots + b], into);
+        int[] own = history.countRow(l);
+        double[] decayed = history.decayedRow(l);
+        double[] g = popularity.counts();
+        long ownTotal = (long) history.tokens() * history.topK();
+        double popTotal = popularity.exactWith(ownTotal) ? popularity.total() + ownTotal : popularityTotal(g, own);
+        double a = heatTotal == 0 ? 0 : BlendedPredictor.W_HEATMAP / heatTotal;
+        double b = history.decayedTotal(l) == 0 ? 0 : BlendedPredictor.W_RECENT / history.decayedTotal(l);
+        double c = popTotal == 0 ? 0 : BlendedPredictor.W_POPULARITY / popTotal;
+        double[] s = scores;
+        for (int e = 0; e < experts; e++) {
+            s[e] = a * h[e] + b * decayed[e] + c * (g[e] + own[e]);
         }
+        double bound = seedBound(l, rows, current, m);
+        int found = 0;
+        int[] cand = candidates;
+        for (int e = 0; e < experts; e++) { // branch-free: most experts fall under the bound
+            cand[found] = e;
+            found += s[e] >= bound ? 1 : 0;
+        }
+        rank(cand, found, m, expertsOut, scoresOut);
+    }
+
+    /** Popularity + own counts summed in expert order (popularity that is not all integers). */
+    private double popularityTotal(double[] g, int[] own) {
+        double sum = 0;
+        for (int e = 0; e < experts; e++) {
+            sum += g[e] + own[e];
+        }
+        return sum;
     }
 
     /**
-     * Per layer l, the sum of {@code values[l][at[l] .. at[l] + experts)} from expert 0 up, as
-     * {@code BlendedPredictor.sum} adds them; {@value #SIDE_BY_SIDE} layers at a time, each its own chain,
-     * so the same sums come out faster. Heat has one array per layer (offsets 0), the request's decayed
-     * selections one array for all layers (offsets l x experts).
+     * The m-th best score among a few distinct experts (those just selected at the layer, each read row's best
+     * successor): the m-th best of all experts is at least that. Minus infinity with fewer than m of them.
      */
-    private void totals(double[][] values, int[] at, double[] out) {
-        int l = 0;
-        for (; l + SIDE_BY_SIDE <= layers; l += SIDE_BY_SIDE) {
-            double[] v0 = values[l];
-            double[] v1 = values[l + 1];
-            double[] v2 = values[l + 2];
-            double[] v3 = values[l + 3];
-            int a0 = at[l];
-            int a1 = at[l + 1];
-            int a2 = at[l + 2];
-            int a3 = at[l + 3];
-            double s0 = 0;
-            double s1 = 0;
-            double s2 = 0;
-            double s3 = 0;
-            for (int e = 0; e < experts; e++) {
-                s0 += v0[a0 + e];
-                s1 += v1[a1 + e];
-                s2 += v2[a2 + e];
-                s3 += v3[a3 + e];
-            }
-            out[l] = s0;
-            out[l + 1] = s1;
-            out[l + 2] = s2;
-            out[l + 3] = s3;
+    private double seedBound(int l, TransitionRows rows, int[] current, int m) {
+        if (current == null) {
+            return Double.NEGATIVE_INFINITY;
         }
-        for (; l < layers; l++) {
-            double s = 0;
-            double[] v = values[l];
-            for (int e = at[l]; e < at[l] + experts; e++) {
-                s += v[e];
+        int count = 0;
+        for (int b = 0, at = l * k; b < k; b++) {
+            count = seed(current[at + b], count);
+            int best = rows.firstSuccessor(current[at + b]);
+            if (best >= 0) {
+                count = seed(best, count);
             }
-            out[l] = s;
         }
+        if (count < m) {
+            return Double.NEGATIVE_INFINITY;
+        }
+        for (int i = 0; i < count; i++) {
+            seedScores[i] = scores[seeds[i]];
+        }
+        Arrays.sort(seedScores, 0, count);
+        return seedScores[count - m];
     }
 
-    /** The blended scores of layer l into {@link #scores}: {@link BlendedPredictor#nextTokenScores}'s expression. */
-    private void score(int l, LayerPopularity global, RequestHistory history) {
-        int at = l * experts;
-        double[] g = global.counts();
-        System.arraycopy(history.countCells(), at, own, 0, experts);
-        System.arraycopy(history.decayedCells(), at, decayed, 0, experts);
-        long ownTotal = 0;
-        int signs = 0;
-        for (int e = 0; e < experts; e++) {
-            ownTotal += own[e];
-            signs |= own[e];
-        }
-        for (int e = 0; e < experts; e++) {
-            popularity[e] = g[e] + own[e];
-        }
-        double popTotal;
-        if (signs >= 0 && global.exactWith(ownTotal)) {
-            popTotal = global.total() + ownTotal; // integers below 2^53: the sum in any order
-        } else {
-            popTotal = 0;
-            for (int e = 0; e < experts; e++) {
-                popTotal += popularity[e];
+    private int seed(int expert, int count) {
+        for (int i = 0; i < count; i++) {
+            if (seeds[i] == expert) {
+                return count;
             }
         }
-        double[] h = heat[l];
-        double heatTotal = heatTotals[l];
-        double decayedTotal = decayedTotals[l];
-        if (heatTotal != 0 && decayedTotal != 0 && popTotal != 0) {
-            for (int e = 0; e < experts; e++) {
-                scores[e] = BlendedPredictor.W_HEATMAP * (h[e] / heatTotal)
-                        + BlendedPredictor.W_RECENT * (decayed[e] / decayedTotal)
-                        + BlendedPredictor.W_POPULARITY * (popularity[e] / popTotal);
+        seeds[count] = expert;
+        return count + 1;
+    }
+
+    /** The m best of {@code cand[0 .. found)} (ids ascending), best first, ties to the lower id. */
+    private void rank(int[] cand, int found, int m, int[] expertsOut, double[] scoresOut) {
+        int kept = 0;
+        for (int i = 0; i < found; i++) {
+            int e = cand[i];
+            double v = scores[e];
+            if (kept == m && !(v > scoresOut[m - 1])) {
+                continue; // ids ascend: an equal score later loses the tie
             }
-        } else {
-            for (int e = 0; e < experts; e++) {
-                scores[e] = BlendedPredictor.W_HEATMAP * (heatTotal == 0 ? 0 : h[e] / heatTotal)
-                        + BlendedPredictor.W_RECENT * (decayedTotal == 0 ? 0 : decayed[e] / decayedTotal)
-                        + BlendedPredictor.W_POPULARITY * (popTotal == 0 ? 0 : popularity[e] / popTotal);
+            int slot = kept < m ? kept++ : m - 1;
+            while (slot > 0 && scoresOut[slot - 1] < v) {
+                expertsOut[slot] = expertsOut[slot - 1];
+                scoresOut[slot] = scoresOut[slot - 1];
+                slot--;
             }
+            expertsOut[slot] = e;
+            scoresOut[slot] = v;
         }
     }
 }

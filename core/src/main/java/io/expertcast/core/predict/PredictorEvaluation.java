@@ -34,7 +34,8 @@ import java.util.Map;
  *   <li>{@code popularity}: global per-layer counts;</li>
  *   <li>{@code nearest_neighbour} (MoE-Infinity's idea): the finished request whose activation matrix
  *       (layer x expert counts) is closest by cosine to this request's so far; its top-n at the layer;</li>
- *   <li>{@code blended} (ours, {@link BlendedPredictor#nextTokenScores}): 0.45 x token_heatmap probability
+ *   <li>{@code blended} (ours, {@link BlendedPredictor#nextTokenScores}, computed by the live predictor's
+ *       {@link NextTokenPredictor}): 0.45 x token_heatmap probability
  *       + 0.45 x the request's own selections decayed with a half-life of 8 tokens (normalised) + 0.10 x
  *       normalised popularity.</li>
  * </ul>
@@ -155,6 +156,7 @@ public final class PredictorEvaluation {
             decodePlanSelected += (long) layers * k;
             // next token, from the state before step s
             int bestNeighbour = req.nearestNeighbour();
+            int[][] blendedTop = req.blended(maxN);
             for (int l = 0; l < layers; l++) {
                 double[] heat = req.heatmapScores(l);
                 double[] recentScores = new double[experts];
@@ -163,7 +165,6 @@ public final class PredictorEvaluation {
                     recentScores[e] = req.lastSeen[l * experts + e];
                     pop[e] = st.popularity[l][e];
                 }
-                double[] blended = BlendedPredictor.nextTokenScores(heat, req.history.decayed(l), pop);
                 double[] neighbour = pop;
                 if (bestNeighbour >= 0) {
                     int[] m = st.library.get(bestNeighbour);
@@ -172,7 +173,7 @@ public final class PredictorEvaluation {
                         neighbour[e] = m[l * experts + e];
                     }
                 }
-                addHits(nextTokenHits.get("blended"), Ranking.top(blended, maxN), ids, l * k, k);
+                addHits(nextTokenHits.get("blended"), blendedTop[l], ids, l * k, k);
                 addHits(nextTokenHits.get("recent"), Ranking.top(recentScores, maxN), ids, l * k, k);
                 addHits(nextTokenHits.get("token_heatmap"), Ranking.top(heat, maxN), ids, l * k, k);
                 addHits(nextTokenHits.get("popularity"), Ranking.top(pop, maxN), ids, l * k, k);
@@ -194,6 +195,7 @@ public final class PredictorEvaluation {
         final String[] tagKeys;
         final int[] counts;        // layer x expert: the activation matrix so far
         final RequestHistory history;
+        final NextTokenPredictor predictor;
         final double[] lastSeen;   // layer x expert: token index of the last selection, -1 never
         final double[] dots;       // with each finished request's matrix
         double norm2;
@@ -210,6 +212,7 @@ public final class PredictorEvaluation {
             this.tagKeys = tagKeys;
             counts = new int[st.layers * st.experts];
             history = new RequestHistory(st.layers, st.experts, st.k);
+            predictor = new NextTokenPredictor(st.layers, st.experts, st.k);
             lastSeen = new double[st.layers * st.experts];
             java.util.Arrays.fill(lastSeen, -1);
             dots = new double[st.library.size()];
@@ -279,6 +282,35 @@ public final class PredictorEvaluation {
                 }
             }
             return scores;
+        }
+
+        /**
+         * Our blended next-token prediction after the previous token, by the live predictor's own
+         * {@link NextTokenPredictor}: the previous token's rows of the global table as it is now, popularity
+         * = earlier requests' counts plus this request's own (the predictor adds the own counts itself).
+         */
+        int[][] blended(int n) {
+            int layers = st.layers;
+            int experts = st.experts;
+            int k = st.k;
+            TransitionRows[] rows = new TransitionRows[layers];
+            LayerPopularity[] popularity = new LayerPopularity[layers];
+            int[] current = previous == null ? null
+                    : java.util.Arrays.copyOfRange(previous, previousAt, previousAt + layers * k);
+            for (int l = 0; l < layers; l++) {
+                rows[l] = current == null ? TransitionRows.empty(experts)
+                        : TransitionRows.of(st.transitions, l, current, l * k, k);
+                double[] others = new double[experts];
+                for (int e = 0; e < experts; e++) {
+                    others[e] = st.popularity[l][e] - history.count(l, e);
+                }
+                popularity[l] = new LayerPopularity(others);
+            }
+            int m = Math.min(n, experts);
+            int[][] top = new int[layers][m];
+            double[][] scores = new double[layers][m];
+            predictor.predict(rows, popularity, history, current, n, top, scores);
+            return top;
         }
 
         /** The finished request most similar by cosine, or -1 when there is none (or nothing seen yet). */

@@ -16,6 +16,7 @@ public final class TransitionRows {
     private final int[] lengths;          // [expert] -> successors kept (0: a row never seen)
     private final int[] successors;       // [expert * width + i], most frequent first (ties: lower id)
     private final double[] probabilities; // [expert * width + i]
+    private final double[] masses;        // [expert] -> its kept probabilities summed in order (0: never seen)
 
     private TransitionRows(int experts) {
         this.experts = experts;
@@ -23,28 +24,49 @@ public final class TransitionRows {
         this.lengths = new int[experts];
         this.successors = new int[experts * width];
         this.probabilities = new double[experts * width];
+        this.masses = new double[experts];
     }
 
     /** The rows of {@code layer} of {@code table}: its {@link TransitionHeatmap#addTopRowProbabilities}. */
     public static TransitionRows of(TransitionHeatmap table, int layer) {
+        return of(table, layer, null, 0, 0);
+    }
+
+    /**
+     * Only the rows {@code froms[at .. at + count)} of {@code layer} of {@code table} (the others read as
+     * never seen), each exactly as {@link #of(TransitionHeatmap, int)} holds it: what the offline evaluation
+     * builds for the k rows a step reads, where the whole table changes at every token.
+     */
+    public static TransitionRows of(TransitionHeatmap table, int layer, int[] froms, int at, int count) {
         TransitionRows rows = new TransitionRows(table.experts());
         int width = rows.width;
         int[] top = new int[width];
         double[] p = new double[rows.experts];
-        for (int from = 0; from < rows.experts; from++) {
-            if (table.rowTotal(layer, from) == 0) {
+        int end = froms == null ? rows.experts : count;
+        for (int i = 0; i < end; i++) {
+            int from = froms == null ? i : froms[at + i];
+            if (table.rowTotal(layer, from) == 0 || rows.lengths[from] > 0) {
                 continue;
             }
             int m = table.topSuccessors(layer, from, width, top);
             table.addTopRowProbabilities(layer, from, width, p);
-            for (int i = 0; i < m; i++) {
-                rows.successors[from * width + i] = top[i];
-                rows.probabilities[from * width + i] = p[top[i]]; // 0.0 + x: x itself
-                p[top[i]] = 0;
+            for (int j = 0; j < m; j++) {
+                rows.successors[from * width + j] = top[j];
+                rows.probabilities[from * width + j] = p[top[j]]; // 0.0 + x: x itself
+                p[top[j]] = 0;
             }
             rows.lengths[from] = m;
+            rows.sumMass(from);
         }
         return rows;
+    }
+
+    private void sumMass(int from) {
+        double s = 0;
+        for (int i = 0, at = from * width; i < lengths[from]; i++) {
+            s += probabilities[at + i];
+        }
+        masses[from] = s;
     }
 
     /** No row seen: adds nothing. */
@@ -65,6 +87,16 @@ public final class TransitionRows {
         for (int i = 0, m = lengths[from]; i < m; i++) {
             into[successors[at + i]] += probabilities[at + i];
         }
+    }
+
+    /** What {@link #addRow} adds in all, summed in the same order (0 for a row never seen). */
+    public double mass(int from) {
+        return masses[from];
+    }
+
+    /** The row's most probable successor, or -1 for a row never seen. */
+    public int firstSuccessor(int from) {
+        return lengths[from] == 0 ? -1 : successors[from * width];
     }
 
     /** Rows handed over one at a time, e.g. straight from a published snapshot's cells. */
@@ -114,6 +146,7 @@ public final class TransitionRows {
                 rows.probabilities[at + i] = kept[i] / total;
             }
             rows.lengths[from] = m;
+            rows.sumMass(from);
             return this;
         }
 

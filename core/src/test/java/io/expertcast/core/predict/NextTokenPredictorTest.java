@@ -11,23 +11,42 @@ import org.junit.jupiter.api.Test;
 /** The fast next-token path gives exactly the reference formulas' arrays (bit for bit) on random inputs. */
 class NextTokenPredictorTest {
 
-    /** The live predictor's per-layer computation before the fast path, from the reference formulas. */
+    /**
+     * The reference: the formula ({@link BlendedPredictor#nextTokenScores} with its totals) on dense arrays,
+     * ranked by {@link BlendedPredictor#top}. The totals are the ones the fast path keeps: heat = each read
+     * row's top probabilities summed in its order, rows in slot order; decayed = the history's kept total;
+     * popularity summed in expert order (exact for integers, so any order).
+     */
     private static void reference(TransitionHeatmap table, double[][] globalPopularity, RequestHistory history,
                                   int[] current, int k, int n, int[][] expertsOut, double[][] scoresOut) {
         int experts = table.experts();
+        int width = Math.min(BlendedPredictor.HEAT_ROW_WIDTH, experts);
         for (int l = 0; l < table.layers(); l++) {
             double[] heat = new double[experts];
+            double heatTotal = 0;
             if (current != null) {
                 int[] cur = Arrays.copyOfRange(current, l * k, (l + 1) * k);
                 for (int b = 0; b < k; b++) {
                     table.addTopRowProbabilities(l, cur[b], BlendedPredictor.HEAT_ROW_WIDTH, heat);
+                    double[] row = new double[experts];
+                    table.addTopRowProbabilities(l, cur[b], BlendedPredictor.HEAT_ROW_WIDTH, row);
+                    int[] top = new int[width];
+                    int m = table.rowTotal(l, cur[b]) == 0 ? 0 : table.topSuccessors(l, cur[b], width, top);
+                    double mass = 0;
+                    for (int i = 0; i < m; i++) {
+                        mass += row[top[i]];
+                    }
+                    heatTotal += mass;
                 }
             }
             double[] popularity = globalPopularity[l].clone();
+            double popularityTotal = 0;
             for (int e = 0; e < experts; e++) {
                 popularity[e] += history.count(l, e);
+                popularityTotal += popularity[e];
             }
-            double[] scores = BlendedPredictor.nextTokenScores(heat, history.decayed(l), popularity);
+            double[] scores = BlendedPredictor.nextTokenScores(heat, heatTotal, history.decayed(l),
+                    history.decayedTotal(l), popularity, popularityTotal);
             expertsOut[l] = BlendedPredictor.top(scores, n);
             scoresOut[l] = new double[expertsOut[l].length];
             for (int i = 0; i < expertsOut[l].length; i++) {

@@ -56,7 +56,7 @@ class RequestHistoryTest {
             }
             if (t == 150) {
                 restored = RequestHistory.of(LAYERS, EXPERTS, K, original.counts(), original.decayed(),
-                        original.decayScale(), original.tokens());
+                        original.decayedTotals(), original.decayScale(), original.tokens());
             }
             original.observe(ids, 0);
             if (restored != null) {
@@ -66,5 +66,28 @@ class RequestHistoryTest {
         assertArrayEquals(original.decayed(), restored.decayed());
         assertArrayEquals(original.counts(), restored.counts());
         assertEquals(original.decayScale(), restored.decayScale());
+        assertArrayEquals(original.decayedTotals(), restored.decayedTotals());
+    }
+
+    @Test
+    void eachLayersKeptTotalIsItsCellsSum() {
+        Random random = new Random(11);
+        RequestHistory h = new RequestHistory(LAYERS, EXPERTS, K);
+        for (int t = 0; t < 3000; t++) { // past a rescale (the unit grows by 2^(1/8) per token)
+            int[] ids = new int[LAYERS * K];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = random.nextInt(EXPERTS);
+            }
+            h.observe(ids, 0);
+            if (t % 97 == 0) {
+                for (int l = 0; l < LAYERS; l++) {
+                    double sum = 0;
+                    for (double v : h.decayed(l)) {
+                        sum += v;
+                    }
+                    assertEquals(sum, h.decayedTotal(l), sum * 1e-12, "token " + t + " layer " + l);
+                }
+            }
+        }
     }
 }

@@ -1,15 +1,14 @@
 package io.expertcast.launcher.bench;
 
-import io.expertcast.schemas.LayerPrediction;
 import io.expertcast.schemas.MemoryTier;
 import io.expertcast.schemas.Phase;
 import io.expertcast.schemas.PrefetchCommand;
+import io.expertcast.schemas.PrefetchPredictions;
 import io.expertcast.schemas.PrefetchScope;
 import io.expertcast.schemas.SelectionEvent;
 import io.expertcast.schemas.Topics;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.List;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -46,30 +45,27 @@ final class PassThroughBaseline {
         return builder.build();
     }
 
-    /** Step t+1 predicted to select what step t did, at every layer, each expert scored 1/k. */
+    /** Step t+1 predicted to select what step t did, at every layer, each expert scored 1/k; packed as the predictor packs. */
     static PrefetchCommand repeatLastStep(SelectionEvent event) {
         int layers = event.getNumMoeLayers();
         int k = event.getTopK();
         ByteBuffer ids = event.getExpertIds().duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        List<LayerPrediction> predictions = new ArrayList<>(layers);
+        int[][] experts = new int[layers][k];
+        double[][] scores = new double[layers][k];
         for (int l = 0; l < layers; l++) {
-            List<Integer> experts = new ArrayList<>(k);
-            List<Double> scores = new ArrayList<>(k);
             for (int j = 0; j < k; j++) {
-                experts.add(Short.toUnsignedInt(ids.getShort(ids.position() + 2 * (l * k + j))));
-                scores.add(1.0 / k);
+                experts[l][j] = Short.toUnsignedInt(ids.getShort(ids.position() + 2 * (l * k + j)));
+                scores[l][j] = 1.0 / k;
             }
-            predictions.add(new LayerPrediction(l, experts, scores));
         }
-        return PrefetchCommand.newBuilder()
+        return PrefetchPredictions.pack(PrefetchCommand.newBuilder()
                 .setModel(event.getModel())
                 .setRequestId(event.getRequestId())
                 .setScope(PrefetchScope.NEXT_TOKEN)
                 .setTargetStep(event.getStep() + 1)
                 .setTier(MemoryTier.HBM)
-                .setLayers(predictions)
                 .setSourcePassId(event.getPassId())
-                .setEventTimeMs(event.getEventTimeMs())
+                .setEventTimeMs(event.getEventTimeMs()), experts, scores)
                 .build();
     }
 }

@@ -144,7 +144,8 @@ public class SerdeBenchmark {
             layers.add(new LayerPrediction(layer, ints(random, 8, MODEL.numExperts()), doubles(random, 8)));
         }
         return new PrefetchCommand(MODEL.id(), "mmlu/anatomy/17", PrefetchScope.NEXT_TOKEN, 13, MemoryTier.HBM,
-                layers, 123_456L, 1_760_000_000_000L);
+                layers, 123_456L, 1_760_000_000_000L, 0, java.nio.ByteBuffer.allocate(0),
+                java.nio.ByteBuffer.allocate(0));
     }
 
     private static HeatmapSnapshot heatmap(SplittableRandom random) {

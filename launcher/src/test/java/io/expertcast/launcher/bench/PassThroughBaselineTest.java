@@ -2,7 +2,7 @@ package io.expertcast.launcher.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.expertcast.schemas.LayerPrediction;
+import io.expertcast.schemas.PrefetchPredictions;
 import io.expertcast.schemas.Phase;
 import io.expertcast.schemas.PrefetchCommand;
 import io.expertcast.schemas.PrefetchScope;
@@ -40,13 +40,20 @@ class PassThroughBaselineTest {
         assertEquals(PrefetchScope.NEXT_TOKEN, c.getScope());
         assertEquals(5, c.getTargetStep());
         assertEquals(42, c.getSourcePassId());
-        List<LayerPrediction> layers = c.getLayers();
-        assertEquals(3, layers.size());
-        assertEquals(List.of(5, 6), layers.get(0).getExperts());
-        assertEquals(List.of(7, 8), layers.get(1).getExperts());
-        assertEquals(List.of(40000, 9), layers.get(2).getExperts()); // uint16, not a signed short
-        assertEquals(List.of(0.5, 0.5), layers.get(2).getScores());
-        assertEquals(2, layers.get(2).getLayer());
+        assertEquals(3, PrefetchPredictions.layers(c));
+        assertEquals(List.of(5, 6), experts(c, 0));
+        assertEquals(List.of(7, 8), experts(c, 1));
+        assertEquals(List.of(40000, 9), experts(c, 2)); // uint16, not a signed short
+        assertEquals(0.5, PrefetchPredictions.score(c, 2, 1), 1e-4);
+        assertEquals(2, PrefetchPredictions.layer(c, 2));
+    }
+
+    private static List<Integer> experts(PrefetchCommand c, int layer) {
+        List<Integer> ids = new java.util.ArrayList<>();
+        for (int j = 0; j < PrefetchPredictions.expertCount(c, layer); j++) {
+            ids.add(PrefetchPredictions.expert(c, layer, j));
+        }
+        return ids;
     }
 
     @Test
@@ -74,7 +81,7 @@ class PassThroughBaselineTest {
             assertEquals("a", commands.get(0).key);
             assertEquals(2, commands.get(0).value.getTargetStep());
             assertEquals("b", commands.get(1).key);
-            assertEquals(List.of(5, 4), commands.get(1).value.getLayers().get(2).getExperts());
+            assertEquals(List.of(5, 4), experts(commands.get(1).value, 2));
         }
     }
 }

@@ -3,10 +3,10 @@ package io.expertcast.emulator.prefetch;
 import io.expertcast.core.model.ModelShape;
 import io.expertcast.emulator.engine.CopyEnable;
 import io.expertcast.schemas.ForwardPass;
-import io.expertcast.schemas.LayerPrediction;
 import io.expertcast.schemas.MemoryTier;
 import io.expertcast.schemas.PassEntry;
 import io.expertcast.schemas.PrefetchCommand;
+import io.expertcast.schemas.PrefetchPredictions;
 import io.expertcast.schemas.PrefetchScope;
 import io.expertcast.schemas.SelectionEvent;
 import java.util.ArrayList;
@@ -93,15 +93,21 @@ public final class PrefetchBook {
             return "prefetch command for request " + command.getRequestId() + " targets step "
                     + command.getTargetStep() + ", not a decode step";
         }
-        for (LayerPrediction layer : command.getLayers()) {
-            if (layer.getLayer() < 0 || layer.getLayer() >= model.numMoeLayers()) {
+        String packing = PrefetchPredictions.packingProblem(command);
+        if (packing != null) {
+            return "prefetch command for request " + command.getRequestId() + ": " + packing;
+        }
+        for (int i = 0, layers = PrefetchPredictions.layers(command); i < layers; i++) {
+            int layer = PrefetchPredictions.layer(command, i);
+            if (layer < 0 || layer >= model.numMoeLayers()) {
                 return "prefetch command for request " + command.getRequestId() + " names MoE layer "
-                        + layer.getLayer() + ", model " + model.id() + " has " + model.numMoeLayers();
+                        + layer + ", model " + model.id() + " has " + model.numMoeLayers();
             }
-            for (int e : layer.getExperts()) {
+            for (int j = 0, n = PrefetchPredictions.expertCount(command, i); j < n; j++) {
+                int e = PrefetchPredictions.expert(command, i, j);
                 if (e < 0 || e >= model.numExperts()) {
                     return "prefetch command for request " + command.getRequestId() + " names expert " + e
-                            + " at MoE layer " + layer.getLayer() + ", model " + model.id() + " has "
+                            + " at MoE layer " + layer + ", model " + model.id() + " has "
                             + model.numExperts();
                 }
             }
@@ -268,9 +274,10 @@ public final class PrefetchBook {
     /** The command's experts, copy-enabled into its tier (LLC: layer-level, HBM: token-level; Insight 2). */
     private static void mark(CopyEnable predicted, PrefetchCommand command) {
         int tier = command.getTier() == MemoryTier.LLC ? CopyEnable.LLC : CopyEnable.HBM;
-        for (LayerPrediction layer : command.getLayers()) {
-            for (int e : layer.getExperts()) {
-                predicted.enable(layer.getLayer(), e, tier);
+        for (int i = 0, layers = PrefetchPredictions.layers(command); i < layers; i++) {
+            int layer = PrefetchPredictions.layer(command, i);
+            for (int j = 0, n = PrefetchPredictions.expertCount(command, i); j < n; j++) {
+                predicted.enable(layer, PrefetchPredictions.expert(command, i, j), tier);
             }
         }
     }

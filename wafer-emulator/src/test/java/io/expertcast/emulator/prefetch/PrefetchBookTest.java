@@ -21,12 +21,12 @@ import org.junit.jupiter.api.Test;
 class PrefetchBookTest {
     private static PrefetchCommand nextToken(String request, int step, int layer, int expert) {
         return new PrefetchCommand(StreamsTestData.MODEL, request, PrefetchScope.NEXT_TOKEN, step, MemoryTier.HBM,
-                List.of(new LayerPrediction(layer, List.of(expert), List.of(1.0))), 0L, 0L);
+                List.of(new LayerPrediction(layer, List.of(expert), List.of(1.0))), 0L, 0L, 0, java.nio.ByteBuffer.allocate(0), java.nio.ByteBuffer.allocate(0));
     }
 
     private static PrefetchCommand decodePhase(String request, int step, int layer, int expert) {
         return new PrefetchCommand(StreamsTestData.MODEL, request, PrefetchScope.DECODE_PHASE, step, MemoryTier.HBM,
-                List.of(new LayerPrediction(layer, List.of(expert), List.of(1.0))), 0L, 0L);
+                List.of(new LayerPrediction(layer, List.of(expert), List.of(1.0))), 0L, 0L, 0, java.nio.ByteBuffer.allocate(0), java.nio.ByteBuffer.allocate(0));
     }
 
     private static PrefetchBook.PassForecast take(PrefetchBook book, long pass, String request, int step, boolean last) {
