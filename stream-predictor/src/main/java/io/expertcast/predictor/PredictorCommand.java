@@ -71,6 +71,12 @@ public final class PredictorCommand implements Callable<Integer> {
             + "tasks (one per partition of moe.selections) are spread over them (default: ${DEFAULT-VALUE})")
     int streamThreads;
 
+    @Option(names = "--prefetch-delivery", defaultValue = "immediate", description = "How prefetch commands reach "
+            + "moe.prefetch: immediate (at once, by a producer of their own, at least once: a duplicate after a crash "
+            + "is harmless) or transactional (in the exactly-once transaction: a read_committed reader sees them at "
+            + "each commit). Accuracy and heatmaps stay exactly once either way (default: ${DEFAULT-VALUE})")
+    String prefetchDelivery;
+
     @Option(names = "--model-shape", description = "Extra model shape id:layers:moeLayers:experts:k[:hidden:intermediate] (repeatable)")
     List<String> modelShapes = new ArrayList<>();
 
@@ -83,10 +89,17 @@ public final class PredictorCommand implements Callable<Integer> {
         if (streamThreads < 1) {
             throw new ParameterException(spec.commandLine(), "--stream-threads must be at least 1, got " + streamThreads);
         }
+        PrefetchDelivery delivery;
+        try {
+            delivery = PrefetchDelivery.of(prefetchDelivery);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+        }
         PredictorApp.Queried predictor;
         try {
             predictor = PredictorApp.startWithQueries(bootstrap, stateDir, settings,
-                    Map.of(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads), httpPort);
+                    Map.of(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads,
+                            PrefetchDelivery.CONFIG, delivery.label()), httpPort);
         } catch (BindException e) {
             throw new IOException("cannot serve queries on 127.0.0.1:" + httpPort + " (" + e.getMessage()
                     + "); choose another --http-port", e);

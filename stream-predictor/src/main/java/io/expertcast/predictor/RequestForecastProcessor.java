@@ -107,6 +107,8 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         }
     };
     private GlobalHeatmaps global;
+    /** Null: commands are forwarded in the transaction ({@link PrefetchDelivery#TRANSACTIONAL}). */
+    private ImmediatePrefetchSender immediate;
     /** Per model, the next-token prediction's reused scratch. */
     private final Map<String, NextTokenInputs> nextTokenInputs = new HashMap<>();
     private long latestEventTimeMs = Long.MIN_VALUE; // the newest event time this task has seen
@@ -134,6 +136,9 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         ReadOnlyKeyValueStore<String, byte[]> heatmaps =
                 context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
         this.global = new GlobalHeatmaps(heatmaps, published);
+        if (immediate == null && PrefetchDelivery.of(context.appConfigs()) == PrefetchDelivery.IMMEDIATE) {
+            immediate = ImmediatePrefetchSender.acquire(context.appConfigs());
+        }
         Duration timeout = settings.requestIdleTimeout();
         // Checked on stream time and measured in the events' own time, so a replay of old traces expires
         // requests exactly as it would have live.
@@ -141,6 +146,23 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
                 this::dropIdleRequests);
         if (!perRecordBatches()) {
             context.schedule(BATCH_INTERVAL, PunctuationType.WALL_CLOCK_TIME, now -> handOnBatches());
+        }
+    }
+
+    /** A prefetch command, the way the application delivers them ({@link PrefetchDelivery}). */
+    private void emit(Record<String, SelectionEvent> record, PrefetchCommand command) {
+        if (immediate != null) {
+            immediate.send(record.key(), command, record.timestamp());
+        } else {
+            context.forward(record.withValue(ForecastOutput.prefetch(command)));
+        }
+    }
+
+    @Override
+    public void close() {
+        if (immediate != null) {
+            immediate.close();
+            immediate = null;
         }
     }
 
@@ -388,8 +410,8 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             // The prediction for step 1 is the one the end of prefill allows (the last chunk is not flagged,
             // so it is made here, from the state before this step; the global side already holds the prefill).
             r.nextTokenPlan = nextToken(event, shape, history, previous, new double[layers][]);
-            context.forward(record.withValue(ForecastOutput.prefetch(prefetchCommand(event, PrefetchScope.DECODE_PHASE,
-                    step, MemoryTier.HBM, r.blendedPlan, planScores))));
+            emit(record, prefetchCommand(event, PrefetchScope.DECODE_PHASE, step, MemoryTier.HBM, r.blendedPlan,
+                    planScores));
         }
         long requestCount = first ? 1 : 0;
         double[] spearman = null;
@@ -411,8 +433,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         }
         double[][] nextScores = new double[layers][];
         int[][] nextPlan = nextToken(event, shape, history, ids, nextScores);
-        context.forward(record.withValue(ForecastOutput.prefetch(prefetchCommand(event, PrefetchScope.NEXT_TOKEN,
-                step + 1, MemoryTier.HBM, nextPlan, nextScores))));
+        emit(record, prefetchCommand(event, PrefetchScope.NEXT_TOKEN, step + 1, MemoryTier.HBM, nextPlan, nextScores));
         RequestDecodeStep.Builder stored = RequestDecodeStep.newBuilder()
                 .setStep(step)
                 .setExpertIds(event.getExpertIds().duplicate())

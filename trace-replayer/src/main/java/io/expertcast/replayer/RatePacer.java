@@ -14,12 +14,19 @@ final class RatePacer {
     }
 
     private final double tokensPerSecond;
+    private final long stepNanos;
     private final LongSupplier nanoClock;
     private final Sleeper sleeper;
     private final long startedNanos;
 
     RatePacer(double tokensPerSecond, LongSupplier nanoClock, Sleeper sleeper) {
+        this(tokensPerSecond, 0, nanoClock, sleeper);
+    }
+
+    /** Also an engine's pace: pass p is not due before {@code stepMs} x p after the start. */
+    RatePacer(double tokensPerSecond, double stepMs, LongSupplier nanoClock, Sleeper sleeper) {
         this.tokensPerSecond = tokensPerSecond;
+        this.stepNanos = stepMs > 0 ? (long) (stepMs * 1e6) : 0;
         this.nanoClock = nanoClock;
         this.sleeper = sleeper;
         this.startedNanos = nanoClock.getAsLong();
@@ -27,10 +34,25 @@ final class RatePacer {
 
     /** Waits until {@code tokensSent} are due; no wait when there is no cap. */
     void awaitDue(long tokensSent) {
-        if (tokensPerSecond <= 0) {
+        awaitDue(tokensSent, 0);
+    }
+
+    /**
+     * Waits until {@code tokensSent} are due at the rate and, with a step time, until the pass after the
+     * {@code passesSent} already sent is due; no wait with neither.
+     */
+    void awaitDue(long tokensSent, long passesSent) {
+        long due = startedNanos;
+        if (tokensPerSecond > 0) {
+            due = Math.max(due, startedNanos + (long) (tokensSent / tokensPerSecond * 1e9));
+        }
+        if (stepNanos > 0) {
+            due = Math.max(due, startedNanos + passesSent * stepNanos);
+        }
+        if (due == startedNanos) {
             return;
         }
-        long wait = startedNanos + (long) (tokensSent / tokensPerSecond * 1e9) - nanoClock.getAsLong();
+        long wait = due - nanoClock.getAsLong();
         if (wait > 0) {
             try {
                 sleeper.sleepNanos(wait);

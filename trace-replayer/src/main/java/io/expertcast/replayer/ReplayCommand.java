@@ -52,6 +52,10 @@ public final class ReplayCommand implements Callable<Integer> {
             description = "Tokens per second, or max (default ${DEFAULT-VALUE}).")
     double rate;
 
+    @Option(names = "--step-ms", defaultValue = "0", description = "An engine's pace: forward passes at least this "
+            + "many ms apart (a decode step of a large MoE model: 20-50 ms); 0: no pace (default ${DEFAULT-VALUE}).")
+    double stepMs;
+
     @Option(names = "--limit", defaultValue = "0", description = "Replay only the first N requests (default: all).")
     int limit;
 
@@ -94,7 +98,7 @@ public final class ReplayCommand implements Callable<Integer> {
             }
             ReplaySummary summary = TraceReplayer.replay(
                     new ReplayOptions(bootstrap, traces.isEmpty() ? null : traces.get(0), batch, rate, limit, skipBad,
-                            prefillChunk, replayId, checkpointPasses), sources, System.console() != null ? System.err : null);
+                            prefillChunk, replayId, checkpointPasses, stepMs), sources, System.console() != null ? System.err : null);
             System.out.print(summary.format());
             return 0;
         } catch (TraceFormatException | IllegalArgumentException e) {

@@ -12,9 +12,23 @@ import java.nio.file.Path;
  *                         with the same id continues where the last commit left it; null: no
  *                         transactions, no resume (an idempotent producer only)
  * @param checkpointPasses passes per transaction (and checkpoint) of a named replay
+ * @param stepMs           an engine's pace: forward passes at least this many milliseconds apart (a decode
+ *                         step of a large MoE model takes 20-50 ms); {@code <= 0}: no pace. With a token rate
+ *                         too, each pass waits for both.
  */
 public record ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
-                            boolean skipBad, int prefillChunk, String replayId, int checkpointPasses) {
+                            boolean skipBad, int prefillChunk, String replayId, int checkpointPasses, double stepMs) {
+
+    public ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
+                         boolean skipBad, int prefillChunk, String replayId, int checkpointPasses) {
+        this(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId, checkpointPasses, 0);
+    }
+
+    /** The same replay at an engine's pace: passes {@code stepMs} apart. */
+    public ReplayOptions withStepMs(double value) {
+        return new ReplayOptions(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId,
+                checkpointPasses, value);
+    }
 
     public ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
                          boolean skipBad, int prefillChunk) {

@@ -74,7 +74,8 @@ public final class TraceReplayer {
         var passSerializer = Topics.PASSES.valueSerde().serializer();
         AtomicReference<Exception> failure = new AtomicReference<>();
         long started = System.nanoTime();
-        RatePacer pacer = new RatePacer(options.tokensPerSecond(), System::nanoTime, TimeUnit.NANOSECONDS::sleep);
+        RatePacer pacer = new RatePacer(options.tokensPerSecond(), options.stepMs(), System::nanoTime,
+                TimeUnit.NANOSECONDS::sleep);
         long passes = 0;
         long events = 0;
         long tokens = 0;
@@ -126,7 +127,7 @@ public final class TraceReplayer {
                             producer.beginTransaction();
                         }
                     }
-                    pacer.awaitDue(tokens);
+                    pacer.awaitDue(tokens, passes);
                     if (progressOrNull != null && System.nanoTime() - lastProgress > 200_000_000L) {
                         lastProgress = System.nanoTime();
                         progress(progressOrNull, finished, totalRequests, passes);

@@ -7,6 +7,7 @@ import io.expertcast.launcher.WorkDir;
 import io.expertcast.launcher.broker.LocalBroker;
 import io.expertcast.launcher.topics.TopicAdmin;
 import io.expertcast.predictor.PredictorApp;
+import io.expertcast.predictor.PrefetchDelivery;
 import io.expertcast.predictor.PredictorSettings;
 import io.expertcast.replayer.BatchScheduler;
 import io.expertcast.replayer.ScheduledPass;
@@ -148,6 +149,11 @@ public final class PredictorBench implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "Generator seed (default ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--prefetch-delivery", defaultValue = "immediate", description = "immediate (a producer of "
+            + "their own, at least once) or transactional (in the Streams transaction), as `expertcast predictor` "
+            + "(default ${DEFAULT-VALUE}).")
+    String prefetchDelivery;
+
     @Option(names = "--linger-ms", description = "Override the predictor's producer linger.ms (default: the Streams setting, 100 ms).")
     Integer lingerMs;
 
@@ -233,6 +239,7 @@ public final class PredictorBench implements Callable<Integer> {
                 overrides.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitIntervalMs);
             }
             overrides.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads);
+            overrides.put(PrefetchDelivery.CONFIG, PrefetchDelivery.of(prefetchDelivery).label());
             overrides.putAll(streamsConfig);
             Properties base = StreamsSettings.base(appId, servers, work.resolve("state"), overrides);
             app[0] = PredictorApp.create(servers, work.resolve("state"), settings, overrides);

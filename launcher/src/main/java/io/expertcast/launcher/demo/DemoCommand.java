@@ -55,6 +55,10 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "16", description = "Requests per batch (default ${DEFAULT-VALUE}).")
     int batch;
 
+    @Option(names = "--step-ms", defaultValue = "30", description = "Replay at an engine's pace: forward passes this many "
+            + "ms apart, as a decode step of a large MoE model (20-50 ms); 0: as fast as possible (default ${DEFAULT-VALUE}).")
+    private double stepMs;
+
     @Option(names = "--limit", defaultValue = "0", description = "Replay only the first N requests (default: all).")
     int limit;
 
@@ -117,7 +121,7 @@ public final class DemoCommand implements Callable<Integer> {
             out.println("predictor, allocator and emulator running; replaying " + sample);
 
             ReplaySummary replay = TraceReplayer.replay(new ReplayOptions(servers, sample, batch, 0, limit, true,
-                    PREFILL_CHUNK), System.console() != null ? System.err : null);
+                    PREFILL_CHUNK).withStepMs(stepMs), System.console() != null ? System.err : null);
 
             try (PipelineOutputs outputs = new PipelineOutputs(servers)) {
                 long deadline = System.nanoTime() + Duration.ofSeconds(timeoutSeconds).toNanos();

@@ -6,6 +6,7 @@ import io.expertcast.emulator.EmulatorApp;
 import io.expertcast.emulator.EmulatorSettings;
 import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.predictor.PredictorApp;
+import io.expertcast.predictor.PrefetchDelivery;
 import io.expertcast.predictor.PredictorSettings;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -46,8 +47,12 @@ public final class PipelineStages implements AutoCloseable {
         PipelineStages stages = new PipelineStages();
         try {
             String predictorId = applicationPrefix + "predictor";
+            // Prefetch commands at once (at least once), as `expertcast predictor` sends them by default.
+            Map<String, Object> predictorOverrides = new java.util.HashMap<>();
+            predictorOverrides.put(PrefetchDelivery.CONFIG, PrefetchDelivery.IMMEDIATE.label());
+            predictorOverrides.putAll(overrides);
             stages.add(predictorId, PredictorApp.start(bootstrap, stateRoot.resolve("predictor"),
-                    PredictorSettings.defaults().withApplicationName(predictorId), overrides));
+                    PredictorSettings.defaults().withApplicationName(predictorId), predictorOverrides));
             String allocatorId = applicationPrefix + "allocator";
             AllocatorSettings allocator = AllocatorSettings.defaults();
             // Without workload-profile rebalancing: the demo's passes are planned on the even table, the one
