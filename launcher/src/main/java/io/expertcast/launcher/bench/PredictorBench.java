@@ -116,8 +116,16 @@ public final class PredictorBench implements Callable<Integer> {
     @Option(names = "--partitions", defaultValue = "4", description = "Partitions per topic (default ${DEFAULT-VALUE}).")
     int partitions;
 
-    @Option(names = "--rate", defaultValue = "10000", description = "Selection events per second in the latency run (default ${DEFAULT-VALUE}).")
-    double rate;
+    @Option(names = "--rate", defaultValue = "10000", split = ",", description = "Selection events per second of the "
+            + "latency run; several (e.g. 1000,2000): one run each, the pass-through's too (default ${DEFAULT-VALUE}).")
+    List<Double> rates = new ArrayList<>();
+
+    @Option(names = "--format", defaultValue = "text", description = "text, or json: the figures as one JSON object on "
+            + "standard output (the text goes to standard error) (default ${DEFAULT-VALUE}).")
+    String format;
+
+    /** Where the text goes: standard output, or standard error when the figures go out as JSON. */
+    private java.io.PrintStream out = System.out;
 
     @Option(names = "--latency-seconds", defaultValue = "20", description = "Length of the paced latency run (default ${DEFAULT-VALUE}).")
     int latencySeconds;
@@ -168,7 +176,14 @@ public final class PredictorBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (requests <= 0 || batch <= 0 || partitions <= 0 || rate <= 0 || latencySeconds <= 0 || streamThreads <= 0
+        if (!format.equals("text") && !format.equals("json")) {
+            System.err.println("bench predictor: --format is text or json, got " + format);
+            return 2;
+        }
+        boolean json = format.equals("json");
+        out = json ? System.err : System.out;
+        if (requests <= 0 || batch <= 0 || partitions <= 0 || rates.isEmpty()
+                || rates.stream().anyMatch(r -> !(r > 0)) || latencySeconds <= 0 || streamThreads <= 0
                 || warmupRequests < 0 || warmupRounds < 1
                 || heatmapPublishIntervalMs != null && heatmapPublishIntervalMs <= 0
                 || heatmapSnapshotIntervalMs != null && heatmapSnapshotIntervalMs <= 0) {
@@ -204,7 +219,7 @@ public final class PredictorBench implements Callable<Integer> {
                 broker = LocalBroker.withCurrentClasspath(work, port, controllerPort);
                 broker.requireNotRunning(); // before the wipe: another bench's broker and state live there
                 deleteRecursively(work);
-                System.out.printf("starting a KRaft broker on 127.0.0.1:%d (data in %s)%n", port, broker.dataDir());
+                out.printf("starting a KRaft broker on 127.0.0.1:%d (data in %s)%n", port, broker.dataDir());
                 started[0] = broker; // stopped by its PID file, also if Ctrl-C comes during the start
                 broker.start(Duration.ofSeconds(90));
                 servers = broker.bootstrapServers();
@@ -251,7 +266,7 @@ public final class PredictorBench implements Callable<Integer> {
                 // compiler threads took ~60 % of a core through a 50 s run here): not what "sustained" means.
                 // Rounds until the compilers are quiet: a round in which they compiled for less than
                 // JIT_QUIET of its wall time (or --warmup-rounds of them).
-                System.out.printf(Locale.ROOT, "warming up: rounds of %d other synthetic requests through the running "
+                out.printf(Locale.ROOT, "warming up: rounds of %d other synthetic requests through the running "
                         + "predictor, until the JIT compiles for < %.0f %% of a round (at most %d rounds) ...%n",
                         warmupRequests, 100 * JIT_QUIET, warmupRounds);
                 for (int round = 1; round <= warmupRounds; round++) {
@@ -266,7 +281,7 @@ public final class PredictorBench implements Callable<Integer> {
                     }
                     double seconds = (System.nanoTime() - w0) / 1e9;
                     double jitShare = jit0 < 0 ? 0 : (CpuUse.jitMsNow() - jit0) / 1e3 / seconds;
-                    System.out.printf(Locale.ROOT, "  round %d: %d events committed in %.1f s (%.0f events/s); JIT "
+                    out.printf(Locale.ROOT, "  round %d: %d events committed in %.1f s (%.0f events/s); JIT "
                             + "compiled %.0f %% of the round%n", round, warm.events(), seconds, warm.events() / seconds,
                             100 * jitShare);
                     if (jitShare < JIT_QUIET) {
@@ -275,17 +290,20 @@ public final class PredictorBench implements Callable<Integer> {
                 }
             }
             streams.pause();
-            System.out.println("warming up the Streams pass-through baseline on the same records ...");
+            out.println("warming up the Streams pass-through baseline on the same records ...");
             baseline[0] = PassThrough.warm(servers, appId + "-pass-through", work.resolve("pass-through-state"),
                     overrides, partitions);
 
-            System.out.printf(Locale.ROOT, "loading %d synthetic %s requests (%d MoE layers, top-%d), batch %d, "
+            out.printf(Locale.ROOT, "loading %d synthetic %s requests (%d MoE layers, top-%d), batch %d, "
                     + "%d partitions ...%n", requests, MODEL.id(), MODEL.numMoeLayers(), MODEL.topK(), batch, partitions);
             Load load = load(servers);
             Throughput plain = plainConsumer(servers);
             Throughput passThrough = baseline[0].timed(load);
-            Latency passThroughLatency = latency(servers, baseline[0].appId, PassThroughBaseline.PACED_INPUT_TOPIC,
-                    PassThroughBaseline.OUTPUT_TOPIC);
+            List<Latency> passThroughLatencies = new ArrayList<>();
+            for (double rate : rates) {
+                passThroughLatencies.add(latency(servers, baseline[0].appId, PassThroughBaseline.PACED_INPUT_TOPIC,
+                        PassThroughBaseline.OUTPUT_TOPIC, rate, "pt" + passThroughLatencies.size()));
+            }
             baseline[0].close(); // the cores go to the predictor
             CpuUse cpu0 = CpuUse.now(broker);
             long t0 = System.nanoTime();
@@ -298,28 +316,28 @@ public final class PredictorBench implements Callable<Integer> {
             double predictorSeconds = (System.nanoTime() - t0) / 1e9;
             CpuUse cpu = CpuUse.now(broker).minus(cpu0);
 
-            System.out.printf(Locale.ROOT, "%n== throughput (exactly_once_v2, %d stream thread(s), commit every %s ms, "
+            out.printf(Locale.ROOT, "%n== throughput (exactly_once_v2, %d stream thread(s), commit every %s ms, "
                     + "producer linger %s; heatmaps every %d ms, whole tables every %d ms)%n", streamThreads,
                     base.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG),
                     lingerMs == null ? "100 ms (Streams' default)" : lingerMs + " ms",
                     settings.heatmapPublishInterval().toMillis(),
                     settings.wholeTablesEveryPublication() ? settings.heatmapPublishInterval().toMillis()
                             : settings.heatmapSnapshotInterval().toMillis());
-            System.out.printf(Locale.ROOT, "records   %d selection events: %d decode, %d prefill chunks; %.0f MB%n",
+            out.printf(Locale.ROOT, "records   %d selection events: %d decode, %d prefill chunks; %.0f MB%n",
                     load.events(), load.decodeEvents(), load.events() - load.decodeEvents(), load.bytes() / 1e6);
-            System.out.printf(Locale.ROOT, "  plain consumer, deserialize only   %9.0f events/s  %9.0f decode events/s  (%.2f s)%n",
+            out.printf(Locale.ROOT, "  plain consumer, deserialize only   %9.0f events/s  %9.0f decode events/s  (%.2f s)%n",
                     plain.events() / plain.seconds(), plain.decodeEvents() / plain.seconds(), plain.seconds());
             double predictorDecodeRate = load.decodeEvents() / predictorSeconds;
-            System.out.printf(Locale.ROOT, "  predictor, committed               %9.0f events/s  %9.0f decode events/s  (%.2f s)%n",
+            out.printf(Locale.ROOT, "  predictor, committed               %9.0f events/s  %9.0f decode events/s  (%.2f s)%n",
                     load.events() / predictorSeconds, predictorDecodeRate, predictorSeconds);
-            System.out.printf(Locale.ROOT, "  Streams pass-through, same settings %8.0f events/s  %9.0f decode events/s  (%.2f s; "
+            out.printf(Locale.ROOT, "  Streams pass-through, same settings %8.0f events/s  %9.0f decode events/s  (%.2f s; "
                     + "%.0f us of stream-thread CPU per event)%n", passThrough.events() / passThrough.seconds(),
                     passThrough.decodeEvents() / passThrough.seconds(), passThrough.seconds(),
                     passThrough.streamThreadNs() / 1e3 / passThrough.events());
-            System.out.printf(Locale.ROOT, "  predictor / plain consumer         %9.2f   (targets: >= 20000 decode events/s, >= 0.5)%n",
+            out.printf(Locale.ROOT, "  predictor / plain consumer         %9.2f   (targets: >= 20000 decode events/s, >= 0.5)%n",
                     plain.seconds() / predictorSeconds);
-            System.out.printf(Locale.ROOT, "  predictor / Streams pass-through   %9.2f%n", passThrough.seconds() / predictorSeconds);
-            System.out.printf(Locale.ROOT, "  CPU while the predictor ran (%d cores): stream thread(s) %.1f s (%.0f %% of the wall "
+            out.printf(Locale.ROOT, "  predictor / Streams pass-through   %9.2f%n", passThrough.seconds() / predictorSeconds);
+            out.printf(Locale.ROOT, "  CPU while the predictor ran (%d cores): stream thread(s) %.1f s (%.0f %% of the wall "
                     + "time), global thread %.1f s, JIT compilers %.1f s, RocksDB flush and compaction %s, this whole "
                     + "JVM %.1f s, broker %s; %.0f us of stream-thread CPU per event%n",
                     Runtime.getRuntime().availableProcessors(), cpu.streamThreadsNs() / 1e9,
@@ -329,35 +347,71 @@ public final class PredictorBench implements Callable<Integer> {
                             : String.format(Locale.ROOT, "%.1f s", cpu.brokerNs() / 1e9),
                     cpu.streamThreadsNs() / 1e3 / load.events());
 
-            Latency latency = latency(servers, appId, Topics.SELECTIONS.name(), Topics.PREFETCH.name());
-            System.out.printf(Locale.ROOT, "%n== latency at %.0f events/s for %d s (achieved %.0f events/s, %d decode events)%n",
-                    rate, latencySeconds, latency.achievedRate(), latency.decodeEvents());
-            printLatency("next-token", "NEXT_TOKEN: decode event of step t -> command for step t+1",
-                    latency.nextToken(), latency.nextTokenVisible(), -1);
-            printBySecond(latency.nextTokenBySecond());
-            printLatency("Streams pass-through, same paced stream (achieved "
-                    + String.format(Locale.ROOT, "%.0f events/s", passThroughLatency.achievedRate()) + ")",
-                    "its command for step t+1, no prediction", passThroughLatency.nextToken(),
-                    passThroughLatency.nextTokenVisible(), -1);
-            printBySecond(passThroughLatency.nextTokenBySecond());
-            printLatency("decode-phase", "DECODE_PHASE: first decode step -> plan of the decode phase",
-                    latency.decodePhase(), latency.decodePhaseVisible(), latency.firstDecodeSteps());
-            if (latency.unmatched() > 0) {
-                System.out.printf("  %d commands matched no event of this run%n", latency.unmatched());
+            Map<String, Object> figures = new LinkedHashMap<>();
+            figures.put("prefetch_delivery", PrefetchDelivery.of(prefetchDelivery).label());
+            figures.put("predictor_decode_events_per_s", round(predictorDecodeRate));
+            figures.put("pass_through_decode_events_per_s", round(passThrough.decodeEvents() / passThrough.seconds()));
+            figures.put("ratio_to_pass_through", round2(passThrough.seconds() / predictorSeconds));
+            figures.put("stream_thread_cpu_us_per_event", round(cpu.streamThreadsNs() / 1e3 / load.events()));
+            figures.put("pass_through_stream_thread_cpu_us_per_event",
+                    round(passThrough.streamThreadNs() / 1e3 / passThrough.events()));
+            List<Map<String, Object>> latencies = new ArrayList<>();
+            for (int i = 0; i < rates.size(); i++) {
+                double rate = rates.get(i);
+                Latency latency = latency(servers, appId, Topics.SELECTIONS.name(), Topics.PREFETCH.name(), rate,
+                        "r" + i);
+                Latency passThroughLatency = passThroughLatencies.get(i);
+                out.printf(Locale.ROOT, "%n== latency at %.0f events/s for %d s (achieved %.0f events/s, %d decode events; "
+                        + "prefetch delivery %s)%n", rate, latencySeconds, latency.achievedRate(), latency.decodeEvents(),
+                        prefetchDelivery);
+                printLatency("next-token", "NEXT_TOKEN: decode event of step t -> command for step t+1",
+                        latency.nextToken(), latency.nextTokenVisible(), -1);
+                printBySecond(latency.nextTokenBySecond());
+                printLatency("Streams pass-through, same paced stream (achieved "
+                        + String.format(Locale.ROOT, "%.0f events/s", passThroughLatency.achievedRate()) + ")",
+                        "its command for step t+1, no prediction", passThroughLatency.nextToken(),
+                        passThroughLatency.nextTokenVisible(), -1);
+                printBySecond(passThroughLatency.nextTokenBySecond());
+                printLatency("decode-phase", "DECODE_PHASE: first decode step -> plan of the decode phase",
+                        latency.decodePhase(), latency.decodePhaseVisible(), latency.firstDecodeSteps());
+                if (latency.unmatched() > 0) {
+                    out.printf("  %d commands matched no event of this run%n", latency.unmatched());
+                }
+                Map<String, Object> l = new LinkedHashMap<>();
+                l.put("rate", round(rate));
+                l.put("achieved_rate", round(latency.achievedRate()));
+                l.put("next_token_p50_ms", p(latency.nextToken(), 0.50));
+                l.put("next_token_p99_ms", p(latency.nextToken(), 0.99));
+                l.put("next_token_visible_p99_ms", p(latency.nextTokenVisible(), 0.99));
+                List<Long> bySecond = new ArrayList<>();
+                for (long[] w : latency.nextTokenBySecond()) {
+                    bySecond.add(w.length == 0 ? null : percentile(w, 0.99));
+                }
+                l.put("next_token_p99_ms_by_second", bySecond);
+                l.put("pass_through_next_token_p99_ms", p(passThroughLatency.nextToken(), 0.99));
+                l.put("pass_through_next_token_visible_p99_ms", p(passThroughLatency.nextTokenVisible(), 0.99));
+                l.put("decode_phase_p99_ms", p(latency.decodePhase(), 0.99));
+                latencies.add(l);
             }
+            figures.put("latency", latencies);
 
-            System.out.printf(Locale.ROOT, "%n== memory at the end%n");
+            out.printf(Locale.ROOT, "%n== memory at the end%n");
             System.gc();
             MemoryUsage heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
-            System.out.printf(Locale.ROOT, "  heap used after GC %8.1f MB  (committed %.1f MB, max %.1f MB; the bench's "
+            out.printf(Locale.ROOT, "  heap used after GC %8.1f MB  (committed %.1f MB, max %.1f MB; the bench's "
                     + "own clients share this JVM)%n", heap.getUsed() / 1e6, heap.getCommitted() / 1e6, heap.getMax() / 1e6);
             RocksMemory rocks = rocksMemory(streams);
             long cache = BoundedMemoryRocksDbConfig.usageBytes(BoundedMemoryRocksDbConfig.Budget.of(toMap(base)));
-            System.out.printf(Locale.ROOT, "  RocksDB (Streams metrics) %d stores: memtables %.1f MB, block cache usage "
+            out.printf(Locale.ROOT, "  RocksDB (Streams metrics) %d stores: memtables %.1f MB, block cache usage "
                     + "%.1f MB (shared; pinned %.1f MB), table readers %.1f MB%n", rocks.stores(), rocks.memtables() / 1e6,
                     rocks.blockCache() / 1e6, rocks.pinned() / 1e6, rocks.tableReaders() / 1e6);
-            System.out.printf(Locale.ROOT, "  RocksDB shared cache (memtables charged to it) %.1f MB of a %.1f MB bound%n",
+            out.printf(Locale.ROOT, "  RocksDB shared cache (memtables charged to it) %.1f MB of a %.1f MB bound%n",
                     cache / 1e6, BoundedMemoryRocksDbConfig.Budget.of(toMap(base)).totalBytes() / 1e6);
+            figures.put("heap_after_gc_mb", round(heap.getUsed() / 1e6));
+            if (json) {
+                System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
+                        .writeValueAsString(figures));
+            }
             return 0;
         } finally {
             cleanup.run();
@@ -622,7 +676,8 @@ public final class PredictorBench implements Callable<Integer> {
      * predictor, or the pass-through) and matches every prefetch command on {@code output} to the decode
      * event that caused it.
      */
-    private Latency latency(String servers, String appId, String input, String output) throws Exception {
+    private Latency latency(String servers, String appId, String input, String output, double rate, String run)
+            throws Exception {
         Map<String, Long> appended = new ConcurrentHashMap<>(); // requestId#step -> append time of the decode event
         List<long[]> received = new ArrayList<>(); // [scope, appendMs of command, visibleMs, eventKeyIndex]
         List<String> receivedKeys = new ArrayList<>();
@@ -655,7 +710,7 @@ public final class PredictorBench implements Callable<Integer> {
 
         Serializer<SelectionEvent> values = Topics.SELECTIONS.valueSerde().serializer();
         // Generated and serialized before the clock starts, so the pace is the broker's and the predictor's.
-        List<Paced> events = paced(values, (long) Math.ceil(rate * latencySeconds));
+        List<Paced> events = paced(values, (long) Math.ceil(rate * latencySeconds), run);
         long sent = 0;
         long decode = 0;
         long firstSteps = 0;
@@ -741,7 +796,7 @@ public final class PredictorBench implements Callable<Integer> {
     }
 
     /** One line: the p99 of each second of the run (how long the opening burst holds the tail; "-": none). */
-    private static void printBySecond(long[][] bySecond) {
+    private void printBySecond(long[][] bySecond) {
         if (bySecond.length < 2) {
             return;
         }
@@ -749,7 +804,7 @@ public final class PredictorBench implements Callable<Integer> {
         for (long[] w : bySecond) {
             line.append(' ').append(w.length == 0 ? "-" : Long.toString(percentile(w, 0.99)));
         }
-        System.out.println(line);
+        out.println(line);
     }
 
     /** One serialized selection event of the paced run. */
@@ -757,10 +812,10 @@ public final class PredictorBench implements Callable<Integer> {
     }
 
     /** The first {@code count} events of a fresh synthetic stream (ids prefixed, so no id of the first run recurs). */
-    private List<Paced> paced(Serializer<SelectionEvent> values, long count) {
+    private List<Paced> paced(Serializer<SelectionEvent> values, long count, String run) {
         int needed = (int) Math.ceil(count / 100.0) + batch;
         Iterator<RequestTrace> source = renamed(new SyntheticSource(MODEL, needed, seed + 1)
-                .requests(false, new ArrayList<>()), "latency/");
+                .requests(false, new ArrayList<>()), "latency-" + run + "/");
         BatchScheduler passes = new BatchScheduler(source, batch, PREFILL_CHUNK, System::currentTimeMillis);
         List<Paced> events = new ArrayList<>();
         while (passes.hasNext() && events.size() < count) {
@@ -773,29 +828,42 @@ public final class PredictorBench implements Callable<Integer> {
         return events;
     }
 
+    /** A percentile, or null when nothing was measured. */
+    private static Long p(long[] sorted, double q) {
+        return sorted.length == 0 ? null : percentile(sorted, q);
+    }
+
+    private static long round(double v) {
+        return Math.round(v);
+    }
+
+    private static double round2(double v) {
+        return Math.round(v * 100) / 100.0;
+    }
+
     private static long[] column(List<long[]> rows, int index) {
         return rows.stream().mapToLong(r -> r[index]).sorted().toArray();
     }
 
     /** {@code expected}: how many commands the events sent call for (-1: not known here). */
-    private static void printLatency(String kind, String label, long[] appendToAppend, long[] appendToVisible,
+    private void printLatency(String kind, String label, long[] appendToAppend, long[] appendToVisible,
                                      long expected) {
-        System.out.println("  " + kind + " (" + label + ")");
+        out.println("  " + kind + " (" + label + ")");
         if (appendToAppend.length == 0) {
-            System.out.println("    no " + kind + " commands observed"
+            out.println("    no " + kind + " commands observed"
                     + (expected > 0 ? " (" + expected + " expected)" : ""));
             return;
         }
         if (expected > appendToAppend.length) {
             long missing = expected - appendToAppend.length;
-            System.out.printf(Locale.ROOT, "    %d of %d expected commands not seen within %d s after the last send "
+            out.printf(Locale.ROOT, "    %d of %d expected commands not seen within %d s after the last send "
                     + "(the predictor is behind)%s%n", missing, expected, DRAIN.toSeconds(),
                     missing * 100 > expected ? ": the true p99 exceeds that wait" : "");
         }
-        System.out.printf(Locale.ROOT, "    %d commands; event append -> command append:  p50 %4d ms  p99 %4d ms  max %4d ms%n",
+        out.printf(Locale.ROOT, "    %d commands; event append -> command append:  p50 %4d ms  p99 %4d ms  max %4d ms%n",
                 appendToAppend.length, percentile(appendToAppend, 0.50), percentile(appendToAppend, 0.99),
                 appendToAppend[appendToAppend.length - 1]);
-        System.out.printf(Locale.ROOT, "    %d commands; event append -> visible (read_committed): p50 %4d ms  p99 %4d ms  max %4d ms%n",
+        out.printf(Locale.ROOT, "    %d commands; event append -> visible (read_committed): p50 %4d ms  p99 %4d ms  max %4d ms%n",
                 appendToVisible.length, percentile(appendToVisible, 0.50), percentile(appendToVisible, 0.99),
                 appendToVisible[appendToVisible.length - 1]);
     }

@@ -31,7 +31,8 @@ import java.util.TreeMap;
  *       so it usually misses that step and serves the rest).</li>
  * </ul>
  * A command that arrives after the passes it could apply to were emulated is late; one whose pass
- * never comes expires when its request ends, or when its request has gone idle: no pass and no
+ * never comes expires when its request ends (every decode step up to its last emulated: passes may
+ * complete out of order), or when its request has gone idle: no pass and no
  * command for longer than the idle timeout (its last step never came: a client gone, a replay cut
  * short, the commands of another run). Idleness is measured on the passes' event time, so a replay
  * of old traces expires requests exactly as live traffic would, and checked every quarter of the
@@ -57,6 +58,8 @@ public final class PrefetchBook {
     private long nextCheckMs = Long.MIN_VALUE;
     private final Map<String, Pending> pending = new HashMap<>(); // lookup only, never iterated
     private final Map<String, BitSet> emulatedSteps = new HashMap<>(); // running requests
+    private final Map<String, Integer> lastSteps = new HashMap<>(); // running requests whose last step was seen
+    private final Map<String, BitSet> usedSteps = new HashMap<>(); // running requests' steps whose command was used
     private final Map<String, Boolean> finished = new LinkedHashMap<>(16, 0.75f, false) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
@@ -125,11 +128,19 @@ public final class PrefetchBook {
         BitSet emulated = emulatedSteps.get(request);
         boolean pastTarget = emulated != null && emulated.get(command.getTargetStep());
         if (command.getScope() == PrefetchScope.NEXT_TOKEN) {
+            BitSet used = usedSteps.get(request);
+            if (used != null && used.get(command.getTargetStep())) {
+                return PrefetchCounts.NONE; // a command sent again (at-least-once delivery): its first was used
+            }
             if (pastTarget) {
                 return new PrefetchCounts(0, 1, 0, 0);
             }
-            pending.computeIfAbsent(request, r -> new Pending()).nextToken
-                    .computeIfAbsent(command.getTargetStep(), s -> new ArrayList<>()).add(command);
+            List<PrefetchCommand> forStep = pending.computeIfAbsent(request, r -> new Pending()).nextToken
+                    .computeIfAbsent(command.getTargetStep(), s -> new ArrayList<>());
+            if (forStep.contains(command)) {
+                return PrefetchCounts.NONE; // the same command sent again: filed once
+            }
+            forStep.add(command);
             pendingCommands++;
             return PrefetchCounts.NONE;
         }
@@ -176,6 +187,7 @@ public final class PrefetchBook {
             }
             List<PrefetchCommand> forStep = p.nextToken.remove(step);
             if (forStep != null) {
+                usedSteps.computeIfAbsent(request, r -> new BitSet()).set(step);
                 for (PrefetchCommand c : forStep) {
                     mark(predicted, c);
                     used++;
@@ -185,8 +197,18 @@ public final class PrefetchBook {
         }
         PrefetchCounts counts = new PrefetchCounts(used, 0, 0, 0);
         for (SelectionEvent e : selections) {
-            if (e.getLastStep()) {
-                counts = counts.plus(finish(e.getRequestId()));
+            if (e.getLastStep() && !finished.containsKey(e.getRequestId())) {
+                lastSteps.put(e.getRequestId(), e.getStep());
+            }
+        }
+        // A request ends once every one of its decode steps was emulated, not when its last step is: with
+        // several partitions a pass may complete before an earlier one, whose commands would then expire.
+        for (PassEntry entry : pass.getEntries()) {
+            String request = entry.getRequestId();
+            Integer last = lastSteps.get(request);
+            BitSet emulated = emulatedSteps.get(request);
+            if (last != null && (last < 1 || emulated != null && emulated.nextClearBit(1) > last)) {
+                counts = counts.plus(finish(request));
             }
         }
         if (clockMs >= nextCheckMs) {
@@ -248,6 +270,8 @@ public final class PrefetchBook {
     private PrefetchCounts finish(String request) {
         lastActive.remove(request);
         emulatedSteps.remove(request);
+        lastSteps.remove(request);
+        usedSteps.remove(request);
         finished.put(request, Boolean.TRUE);
         Pending p = pending.remove(request);
         if (p == null) {

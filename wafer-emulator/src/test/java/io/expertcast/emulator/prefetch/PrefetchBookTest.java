@@ -125,6 +125,7 @@ class PrefetchBookTest {
     @Test
     void aPassArrivingBeforeAnEarlierOneDoesNotExpireTheEarliersCommand() {
         PrefetchBook book = new PrefetchBook(ModelCatalog.LLAMA4_MAVERICK, Duration.ofMinutes(10));
+        take(book, 9, "a", 1, false);
         assertEquals(PrefetchCounts.NONE, book.offer(nextToken("a", 2, 4, 9)));
         assertEquals(PrefetchCounts.NONE, book.offer(nextToken("a", 3, 5, 11)));
         var step3 = take(book, 11, "a", 3, false); // from another partition, ahead of pass 10
@@ -134,11 +135,41 @@ class PrefetchBookTest {
         var step2 = take(book, 10, "a", 2, false);
         assertTrue(step2.copy().toHbm(4, 9));
         assertEquals(new PrefetchCounts(1, 0, 0, 0), step2.counts());
-        assertEquals(new PrefetchCounts(0, 1, 0, 0), book.offer(nextToken("a", 3, 5, 11)), "step 3 was emulated");
+        assertEquals(new PrefetchCounts(0, 1, 0, 0), book.offer(nextToken("a", 1, 5, 11)), "step 1 was emulated");
+        assertEquals(PrefetchCounts.NONE, book.offer(nextToken("a", 3, 5, 11)), "step 3's command again: no count");
         assertEquals(PrefetchCounts.NONE, book.offer(nextToken("a", 5, 5, 11)));
         assertEquals(new PrefetchCounts(0, 0, 0, 1), take(book, 12, "a", 4, true).counts(), "a ended before step 5");
         assertEquals(0, book.pendingCommands());
         assertEquals(new PrefetchCounts(0, 1, 0, 0), book.offer(nextToken("a", 5, 5, 11)), "a has ended");
+    }
+
+    @Test
+    void aRequestEndsWhenEveryDecodeStepWasEmulatedNotWhenItsLastStepCameFirst() {
+        PrefetchBook book = new PrefetchBook(ModelCatalog.LLAMA4_MAVERICK, Duration.ofMinutes(10));
+        take(book, 1, "a", 1, false);
+        assertEquals(PrefetchCounts.NONE, book.offer(nextToken("a", 2, 4, 9)));
+        assertEquals(PrefetchCounts.NONE, book.offer(nextToken("a", 3, 5, 11)));
+        // The pass of the last step completes first (another partition was faster): step 2's command waits.
+        var last = take(book, 3, "a", 3, true);
+        assertEquals(new PrefetchCounts(1, 0, 0, 0), last.counts(), "step 3's command used, step 2's still pending");
+        assertEquals(1, book.pendingCommands());
+        var step2 = take(book, 2, "a", 2, false);
+        assertTrue(step2.copy().toHbm(4, 9));
+        assertEquals(new PrefetchCounts(1, 0, 0, 0), step2.counts(), "used, not expired");
+        assertEquals(0, book.pendingCommands());
+        assertEquals(0, book.openRequests(), "every step emulated: the request ended");
+        assertEquals(new PrefetchCounts(0, 1, 0, 0), book.offer(nextToken("a", 3, 5, 11)), "a has ended");
+    }
+
+    @Test
+    void aCommandSentTwiceCountsOnce() {
+        PrefetchBook book = new PrefetchBook(ModelCatalog.LLAMA4_MAVERICK, Duration.ofMinutes(10));
+        take(book, 1, "a", 1, false);
+        assertEquals(PrefetchCounts.NONE, book.offer(nextToken("a", 2, 4, 9)));
+        assertEquals(PrefetchCounts.NONE, book.offer(nextToken("a", 2, 4, 9)), "again before its pass: filed once");
+        assertEquals(1, book.pendingCommands());
+        assertEquals(new PrefetchCounts(1, 0, 0, 0), take(book, 2, "a", 2, false).counts());
+        assertEquals(PrefetchCounts.NONE, book.offer(nextToken("a", 2, 4, 9)), "again after it was used: not late");
     }
 
     @Test
