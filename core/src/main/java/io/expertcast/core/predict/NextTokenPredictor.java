@@ -16,10 +16,10 @@ import java.util.Arrays;
  *   <li>the request's decayed total is kept by {@link RequestHistory} as it grows; the popularity total is
  *       exact integer arithmetic ({@link LayerPopularity}); so the three weights are three divisions per
  *       layer, and every expert's score is three multiply-adds in one vectorizable loop;</li>
- *   <li>top-n without a sorted insertion per expert: the scores of a few experts sure to score high (the
- *       experts just selected and each read row's best successor) give a bound that the n-th best score
- *       cannot be under; one branch-free pass keeps the experts at or above it (a handful), and only
- *       those are ranked.</li>
+ *   <li>top-n without a sorted insertion per expert: a bound that the n-th best score cannot be under (the
+ *       n-th best score of a few experts sure to score high, the experts just selected and each read row's
+ *       best successor; and the least of the maxima of n blocks of experts, n distinct experts), then one
+ *       branch-free pass keeps the experts at or above it (a handful), and only those are ranked.</li>
  * </ul>
  * Not thread-safe: one per stream processor (or evaluation).
  */
@@ -92,7 +92,7 @@ public final class NextTokenPredictor {
         for (int e = 0; e < experts; e++) {
             s[e] = a * h[e] + b * decayed[e] + c * (g[e] + own[e]);
         }
-        double bound = seedBound(l, rows, current, m);
+        double bound = Math.max(seedBound(l, rows, current, m), blockBound(m));
         int found = 0;
         int[] cand = candidates;
         for (int e = 0; e < experts; e++) { // branch-free: most experts fall under the bound
@@ -135,6 +135,25 @@ public final class NextTokenPredictor {
         }
         Arrays.sort(seedScores, 0, count);
         return seedScores[count - m];
+    }
+
+    /**
+     * The smallest of the maxima of m blocks of experts (each block non-empty): those maxima are m distinct
+     * experts, so the m-th best score is at least their minimum.
+     */
+    private double blockBound(int m) {
+        double bound = Double.POSITIVE_INFINITY;
+        double[] s = scores;
+        for (int b = 0; b < m; b++) {
+            int from = (int) ((long) b * experts / m);
+            int to = (int) ((long) (b + 1) * experts / m);
+            double max = s[from];
+            for (int e = from + 1; e < to; e++) {
+                max = Math.max(max, s[e]);
+            }
+            bound = Math.min(bound, max);
+        }
+        return bound;
     }
 
     private int seed(int expert, int count) {
