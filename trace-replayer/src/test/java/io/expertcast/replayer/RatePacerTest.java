@@ -44,4 +44,23 @@ class RatePacerTest {
         });
         unlimited.awaitDue(1_000_000);
     }
+
+    @Test
+    void passesGoOutAStepApartAndTheSlowerOfRateAndStepWins() {
+        RatePacer paced = new RatePacer(0, 30, () -> now, nanos -> now += nanos);
+        List<Long> sentAt = new ArrayList<>();
+        for (long passes = 0; passes < 100; passes++) {
+            paced.awaitDue(passes * 8, passes);
+            sentAt.add(now);
+            now += 1_000_000; // 1 ms to send a pass
+        }
+        for (int p = 1; p < sentAt.size(); p++) {
+            assertEquals(30_000_000L, sentAt.get(p) - sentAt.get(p - 1), "pass " + p + " one step after the last");
+        }
+        now = 0;
+        // 1,000 tokens per pass at 10,000 tokens/s: 100 ms per pass, slower than the 30 ms step
+        RatePacer both = new RatePacer(10_000, 30, () -> now, nanos -> now += nanos);
+        both.awaitDue(1000, 1);
+        assertEquals(100_000_000L, now);
+    }
 }

@@ -180,4 +180,40 @@ class PrefetchBookTest {
         assertTrue(PrefetchBook.problem(model, nextToken("a", 2, 0, -1)).contains("names expert -1"));
         assertTrue(PrefetchBook.problem(model, nextToken("a", 0, 0, 1)).contains("not a decode step"));
     }
+
+    @Test
+    void aPackedCommandIsReadAsItsLayersAndABadPackingHasAProblem() {
+        var model = ModelCatalog.LLAMA4_MAVERICK; // 24 MoE layers, 128 experts
+        int layers = model.numMoeLayers();
+        int[][] experts = new int[layers][2];
+        double[][] scores = new double[layers][2];
+        for (int l = 0; l < layers; l++) {
+            experts[l] = new int[] {l, 100 + l % 20};
+            scores[l] = new double[] {0.5, 0.25};
+        }
+        PrefetchCommand packed = packed(experts, scores);
+        assertEquals(null, PrefetchBook.problem(model, packed));
+        PrefetchBook book = new PrefetchBook(model, Duration.ofMinutes(10));
+        take(book, 1, "a", 1, false);
+        book.offer(packed);
+        var copy = take(book, 2, "a", 2, false).copy();
+        assertTrue(copy.toHbm(5, 5) && copy.toHbm(5, 105) && copy.toHbm(23, 103));
+        assertTrue(!copy.toHbm(5, 6));
+
+        experts[3][1] = 128; // beyond the model's experts
+        assertTrue(PrefetchBook.problem(model, packed(experts, scores)).contains("names expert 128"));
+        var cut = PrefetchCommand.newBuilder(packed).setPackedExperts(java.nio.ByteBuffer.wrap(new byte[5])).build();
+        assertTrue(PrefetchBook.problem(model, cut).contains("not whole layers"));
+        var scoresCut = PrefetchCommand.newBuilder(packed).setPackedScores(java.nio.ByteBuffer.wrap(new byte[6])).build();
+        assertTrue(PrefetchBook.problem(model, scoresCut).contains("packed scores"));
+        var tooMany = PrefetchCommand.newBuilder(packed).setPackedExperts(java.nio.ByteBuffer.wrap(
+                new byte[(layers + 1) * 2 * 2])).setPackedScores(java.nio.ByteBuffer.allocate(0)).build();
+        assertTrue(PrefetchBook.problem(model, tooMany).contains("names MoE layer 24"));
+    }
+
+    private static PrefetchCommand packed(int[][] experts, double[][] scores) {
+        return io.expertcast.schemas.PrefetchPredictions.pack(PrefetchCommand.newBuilder()
+                .setModel(StreamsTestData.MODEL).setRequestId("a").setScope(PrefetchScope.NEXT_TOKEN).setTargetStep(2)
+                .setTier(MemoryTier.HBM).setSourcePassId(1).setEventTimeMs(0), experts, scores).build();
+    }
 }
