@@ -2,15 +2,12 @@ package io.expertcast.predictor;
 
 import io.expertcast.core.model.ExpertIds;
 import io.expertcast.core.model.ModelShape;
-import io.expertcast.core.analysis.RankCorrelation;
 import io.expertcast.core.predict.BlendedPredictor;
-import io.expertcast.core.predict.DecodePlan;
 import io.expertcast.core.predict.DecodePlanner;
 import io.expertcast.core.predict.LayerPopularity;
-import io.expertcast.core.predict.NextTokenPredictor;
 import io.expertcast.core.predict.PrefillHeatmap;
+import io.expertcast.core.predict.RequestForecaster;
 import io.expertcast.core.predict.RequestHistory;
-import io.expertcast.core.predict.StepScores;
 import io.expertcast.core.predict.TransitionRows;
 import io.expertcast.schemas.LayerSelections;
 import io.expertcast.schemas.LayerTokens;
@@ -95,7 +92,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     static final Duration BATCH_INTERVAL = Duration.ofMillis(100);
 
     private final PredictorSettings settings;
-    private final DecodePlanner planner;
     private ProcessorContext<String, ForecastOutput> context;
     private KeyValueStore<String, RequestForecastState> requests;
     private KeyValueStore<String, RequestDecodeStep> steps;
@@ -109,8 +105,9 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     private GlobalHeatmaps global;
     /** Null: commands are forwarded in the transaction ({@link PrefetchDelivery#TRANSACTIONAL}). */
     private ImmediatePrefetchSender immediate;
-    /** Per model, the next-token prediction's reused scratch. */
-    private final Map<String, NextTokenInputs> nextTokenInputs = new HashMap<>();
+    /** Per model, the forecasting and what it is handed of the global heatmaps, reused. */
+    private final Map<String, RequestForecaster> forecasters = new HashMap<>();
+    private final Map<String, GlobalInputs> globalInputs = new HashMap<>();
     private long latestEventTimeMs = Long.MIN_VALUE; // the newest event time this task has seen
     /** Scores and heatmap lessons not yet handed on (every {@link #BATCH_INTERVAL}, or per record). */
     private final ScoreSums scores = new ScoreSums();
@@ -124,7 +121,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         this.settings = settings;
         this.published = published;
         this.liveRequests = liveRequests;
-        this.planner = new DecodePlanner(settings.n());
     }
 
     @Override
@@ -406,7 +402,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             PrefillHeatmap heatmap = heatmapOf(shape, state);
             double[][] planScores = new double[layers][];
             r.blendedPlan = blendedPlan(event, shape, history, heatmap.tokens(), planScores);
-            r.prefillOnlyPlan = prefillOnlyArrays(planner.plan(heatmap));
+            r.prefillOnlyPlan = forecaster(shape).prefillOnlyPlan(heatmap);
             // The prediction for step 1 is the one the end of prefill allows (the last chunk is not flagged,
             // so it is made here, from the state before this step; the global side already holds the prefill).
             r.nextTokenPlan = nextToken(event, shape, history, previous, new double[layers][]);
@@ -416,14 +412,13 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         long requestCount = first ? 1 : 0;
         double[] spearman = null;
         if (event.getLastStep()) {
-            spearman = spearman(shape, heatmapOf(shape, first ? state : requests.get(requestId)), history, ids);
+            spearman = forecaster(shape).spearman(heatmapOf(shape, first ? state : requests.get(requestId)), history,
+                    ids);
         }
-        int words = words(shape);
-        long[] selected = scratch.selected(layers * words);
-        StepScores.selected(ids, layers, shape.topK(), words, selected);
-        score(record, shape, DECODE_PLAN, selected, r.blendedPlan, requestCount, spearman);
-        score(record, shape, DECODE_PLAN_PREFILL_ONLY, selected, r.prefillOnlyPlan, requestCount, null);
-        score(record, shape, NEXT_TOKEN, selected, r.nextTokenPlan, requestCount, null);
+        forecaster(shape).step(ids);
+        score(record, shape, DECODE_PLAN, r.blendedPlan, requestCount, spearman);
+        score(record, shape, DECODE_PLAN_PREFILL_ONLY, r.prefillOnlyPlan, requestCount, null);
+        score(record, shape, NEXT_TOKEN, r.nextTokenPlan, requestCount, null);
 
         history.observe(ids, 0);
         forwardLayerSelections(record, shape, previous, ids, event.getLastStep() ? history : null);
@@ -462,14 +457,11 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
                 break;
             }
         }
-        int[][] plan = new int[shape.numMoeLayers()][];
-        for (int l = 0; l < plan.length; l++) {
-            double[] scores = BlendedPredictor.decodePlanScores(history.countsOf(l), prefillTokens, shape.topK(),
-                    global.popularity(model, l, tag, experts).counts());
-            plan[l] = BlendedPredictor.top(scores, settings.n());
-            scoresOut[l] = pick(scores, plan[l]);
+        LayerPopularity[] tagPopularity = new LayerPopularity[shape.numMoeLayers()];
+        for (int l = 0; l < tagPopularity.length; l++) {
+            tagPopularity[l] = global.popularity(model, l, tag, experts);
         }
-        return plan;
+        return forecaster(shape).decodePlan(history, prefillTokens, tagPopularity, scoresOut);
     }
 
     /**
@@ -477,111 +469,48 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
      * last token {@code current}: the rows of {@code current}'s experts in the published token->token table
      * (which holds the request's own transitions up to the one before its latest, as the offline evaluation's
      * table does); popularity = finished requests + own.
-     * Computed by {@link NextTokenPredictor} into reused scratch.
+     * Computed by the model's {@link RequestForecaster}.
      */
     private int[][] nextToken(SelectionEvent event, ModelShape shape, RequestHistory history, int[] current,
                               double[][] scoresOut) {
         String model = event.getModel();
         int layers = shape.numMoeLayers();
         int experts = shape.numExperts();
-        NextTokenInputs inputs = nextTokenInputs.computeIfAbsent(model, m -> new NextTokenInputs(shape));
+        GlobalInputs inputs = globalInputs.computeIfAbsent(model, m -> new GlobalInputs(layers));
         for (int l = 0; l < layers; l++) {
-            inputs.tables[l] = global.tokenTransitions(model, l, layers, experts);
+            inputs.rows[l] = global.tokenTransitions(model, l, layers, experts);
             inputs.popularity[l] = global.popularity(model, l, layers, experts);
         }
-        int m = Math.min(settings.n(), experts);
-        int[][] plan = new int[layers][m];
-        for (int l = 0; l < layers; l++) {
-            scoresOut[l] = new double[m];
-        }
-        inputs.predictor.predict(inputs.tables, inputs.popularity, history, current, settings.n(), plan, scoresOut);
-        return plan;
+        return forecaster(shape).nextToken(inputs.rows, inputs.popularity, history, current, scoresOut);
     }
 
-    /**
-     * What {@link #nextToken} reuses at every decode step of a model: the prediction's scratch and the
-     * per-layer inputs it is handed (this processor is single-threaded).
-     */
-    private static final class NextTokenInputs {
-        final NextTokenPredictor predictor;
-        final TransitionRows[] tables;
+    /** The forecasting of one model's requests, with its reused scratch. */
+    private RequestForecaster forecaster(ModelShape shape) {
+        return forecasters.computeIfAbsent(shape.id(), m -> new RequestForecaster(shape, settings.n()));
+    }
+
+    /** What {@link #nextToken} hands the forecaster of a model, reused at every decode step. */
+    private static final class GlobalInputs {
+        final TransitionRows[] rows;
         final LayerPopularity[] popularity;
 
-        NextTokenInputs(ModelShape shape) {
-            predictor = new NextTokenPredictor(shape.numMoeLayers(), shape.numExperts(), shape.topK());
-            tables = new TransitionRows[shape.numMoeLayers()];
-            popularity = new LayerPopularity[shape.numMoeLayers()];
+        GlobalInputs(int layers) {
+            rows = new TransitionRows[layers];
+            popularity = new LayerPopularity[layers];
         }
     }
 
-    /** Scores one step against one prediction, per MoE layer, into the batch's sums (keyed by model). */
-    private void score(Record<String, SelectionEvent> record, ModelShape shape, String predictor, long[] selected,
-                       int[][] predicted, long requestCount, double[] spearman) {
+    /** Scores the step set by {@code forecaster.step} against one prediction, into the batch's sums (keyed by model). */
+    private void score(Record<String, SelectionEvent> record, ModelShape shape, String predictor, int[][] predicted,
+                       long requestCount, double[] spearman) {
         SelectionEvent event = record.value();
         int layers = shape.numMoeLayers();
-        int words = words(shape);
-        long[] mask = scratch.mask(layers * words);
-        StepScores.bits(predicted, words, mask);
-        int[] layerHits = scratch.hits(layers);
-        int[] layerPredicted = scratch.predicted(layers);
-        for (int l = 0; l < layers; l++) {
-            layerHits[l] = StepScores.hits(selected, mask, l * words, words);
-            layerPredicted[l] = predicted[l].length;
-        }
+        int[] layerHits = new int[layers]; // exactly the model's layers: the sums take their length
+        int[] layerPredicted = new int[layers];
+        forecaster(shape).hits(predicted, layerHits, layerPredicted);
         scores.add(event.getModel(), predictor, event.getBenchmark() == null ? "*" : event.getBenchmark(), settings.n(),
                 shape.topK(), layerHits, layerPredicted, requestCount, spearman, event.getEventTimeMs());
         batchTimestamp = Math.max(batchTimestamp, record.timestamp());
-    }
-
-    private static int words(ModelShape shape) {
-        return (shape.numExperts() + 63) >>> 6;
-    }
-
-    /** Reused arrays of the scoring (one processor, one thread). */
-    private final Scratch scratch = new Scratch();
-
-    private static final class Scratch {
-        private long[] selected = new long[0];
-        private long[] mask = new long[0];
-        private int[] hits = new int[0];
-        private int[] predicted = new int[0];
-
-        long[] selected(int size) {
-            return selected.length >= size ? selected : (selected = new long[size]);
-        }
-
-        long[] mask(int size) {
-            return mask.length >= size ? mask : (mask = new long[size]);
-        }
-
-        int[] hits(int size) {
-            return hits.length >= size ? hits : (hits = new int[size]);
-        }
-
-        int[] predicted(int size) {
-            return predicted.length >= size ? predicted : (predicted = new int[size]);
-        }
-    }
-
-    /** Per MoE layer, Spearman between the request's prefill counts and its decode counts (Ob3); NaN if constant. */
-    private static double[] spearman(ModelShape shape, PrefillHeatmap prefill, RequestHistory history, int[] lastIds) {
-        int layers = shape.numMoeLayers();
-        int experts = shape.numExperts();
-        int k = shape.topK();
-        double[] rho = new double[layers];
-        for (int l = 0; l < layers; l++) {
-            double[] p = new double[experts];
-            double[] d = new double[experts];
-            for (int e = 0; e < experts; e++) {
-                p[e] = prefill.count(l, e);
-                d[e] = Math.max(0, history.count(l, e) - prefill.count(l, e));
-            }
-            for (int slot = 0; slot < k; slot++) {
-                d[lastIds[l * k + slot]]++; // the last step is not in the history yet
-            }
-            rho[l] = RankCorrelation.spearman(p, d);
-        }
-        return rho;
     }
 
     /**
@@ -686,28 +615,12 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         return state.getLastToken().isEmpty() ? null : state.getLastToken().stream().mapToInt(Integer::intValue).toArray();
     }
 
-    private static int[][] prefillOnlyArrays(DecodePlan plan) {
-        int[][] a = new int[plan.numMoeLayers()][];
-        for (int l = 0; l < a.length; l++) {
-            a[l] = plan.experts(l);
-        }
-        return a;
-    }
-
     private static int[][] toArrays(List<List<Integer>> lists) {
         int[][] a = new int[lists.size()][];
         for (int l = 0; l < a.length; l++) {
             a[l] = lists.get(l).stream().mapToInt(Integer::intValue).toArray();
         }
         return a;
-    }
-
-    private static double[] pick(double[] scores, int[] experts) {
-        double[] p = new double[experts.length];
-        for (int i = 0; i < p.length; i++) {
-            p[i] = scores[experts[i]];
-        }
-        return p;
     }
 
     private static PrefillHeatmap heatmapOf(ModelShape shape, RequestForecastState state) {
