@@ -18,7 +18,7 @@ import java.util.Arrays;
  *       layer, and every expert's score is three multiply-adds in one vectorizable loop;</li>
  *   <li>top-n without a sorted insertion per expert: a bound that the n-th best score cannot be under (the
  *       n-th best score of a few experts sure to score high, the experts just selected and each read row's
- *       best successor; and the least of the maxima of n blocks of experts, n distinct experts), then one
+ *       two best successors; and the least of the maxima of n blocks of experts, n distinct experts), then one
  *       branch-free pass keeps the experts at or above it (a handful), and only those are ranked.</li>
  * </ul>
  * Not thread-safe: one per stream processor (or evaluation).
@@ -42,8 +42,8 @@ public final class NextTokenPredictor {
         this.heat = new double[experts];
         this.scores = new double[experts];
         this.candidates = new int[experts];
-        this.seeds = new int[2 * k];
-        this.seedScores = new double[2 * k];
+        this.seeds = new int[3 * k];
+        this.seedScores = new double[3 * k];
     }
 
     /**
@@ -80,7 +80,7 @@ public final class NextTokenPredictor {
                 heatTotal += rows.mass(from);
             }
         }
-        int[] own = history.countRow(l);
+        double[] own = history.countRow(l);
         double[] decayed = history.decayedRow(l);
         double[] g = popularity.counts();
         long ownTotal = (long) history.tokens() * history.topK();
@@ -103,7 +103,7 @@ public final class NextTokenPredictor {
     }
 
     /** Popularity + own counts summed in expert order (popularity that is not all integers). */
-    private double popularityTotal(double[] g, int[] own) {
+    private double popularityTotal(double[] g, double[] own) {
         double sum = 0;
         for (int e = 0; e < experts; e++) {
             sum += g[e] + own[e];
@@ -112,8 +112,8 @@ public final class NextTokenPredictor {
     }
 
     /**
-     * The m-th best score among a few distinct experts (those just selected at the layer, each read row's best
-     * successor): the m-th best of all experts is at least that. Minus infinity with fewer than m of them.
+     * The m-th best score among a few distinct experts (those just selected at the layer, each read row's two
+     * best successors): the m-th best of all experts is at least that. Minus infinity with fewer than m of them.
      */
     private double seedBound(int l, TransitionRows rows, int[] current, int m) {
         if (current == null) {
@@ -122,9 +122,9 @@ public final class NextTokenPredictor {
         int count = 0;
         for (int b = 0, at = l * k; b < k; b++) {
             count = seed(current[at + b], count);
-            int best = rows.firstSuccessor(current[at + b]);
-            if (best >= 0) {
-                count = seed(best, count);
+            int from = current[at + b];
+            for (int i = 0, m2 = rows.length(from); i < Math.min(2, m2); i++) {
+                count = seed(rows.successor(from, i), count);
             }
         }
         if (count < m) {
@@ -149,7 +149,8 @@ public final class NextTokenPredictor {
             int to = (int) ((long) (b + 1) * experts / m);
             double max = s[from];
             for (int e = from + 1; e < to; e++) {
-                max = Math.max(max, s[e]);
+                double v = s[e];
+                max = v > max ? v : max; // scores are never NaN
             }
             bound = Math.min(bound, max);
         }

@@ -24,7 +24,7 @@ public final class RequestHistory {
     private final int layers;
     private final int experts;
     private final int k;
-    private final int[][] counts;
+    private final double[][] counts;   // integers, held as doubles: the predictor's per-expert loop then mixes no int
     private final double[][] decayed;  // decayed counts x scale
     private final double[] totals;     // per layer: the sum of its decayed cells, as they were added
     private double scale;
@@ -49,10 +49,13 @@ public final class RequestHistory {
         this.layers = layers;
         this.experts = experts;
         this.k = k;
-        this.counts = new int[layers][];
+        this.counts = new double[layers][];
         this.decayed = new double[layers][];
         for (int l = 0; l < layers; l++) {
-            counts[l] = Arrays.copyOfRange(flatCounts, l * experts, (l + 1) * experts);
+            counts[l] = new double[experts];
+            for (int e = 0; e < experts; e++) {
+                counts[l][e] = flatCounts[l * experts + e];
+            }
             decayed[l] = Arrays.copyOfRange(flatDecayed, l * experts, (l + 1) * experts);
         }
         this.totals = totals != null ? totals.clone() : new double[layers];
@@ -86,7 +89,7 @@ public final class RequestHistory {
             sumTotals();
         }
         for (int l = 0; l < layers; l++) {
-            int[] c = counts[l];
+            double[] c = counts[l];
             double[] d = decayed[l];
             double total = totals[l];
             for (int a = 0; a < k; a++) {
@@ -112,7 +115,7 @@ public final class RequestHistory {
     }
 
     public int count(int layer, int expert) {
-        return counts[layer][expert];
+        return (int) counts[layer][expert];
     }
 
     /** The decayed selections of one layer x {@link #decayScale()} (a unit common to all cells), a copy. */
@@ -127,15 +130,11 @@ public final class RequestHistory {
 
     /** The counts of one layer, as doubles. */
     public double[] countsOf(int layer) {
-        double[] c = new double[experts];
-        for (int e = 0; e < experts; e++) {
-            c[e] = counts[layer][e];
-        }
-        return c;
+        return counts[layer].clone();
     }
 
     /** The live counts of one layer, not a copy: for {@link NextTokenPredictor}, which only reads. */
-    int[] countRow(int layer) {
+    double[] countRow(int layer) {
         return counts[layer];
     }
 
@@ -158,7 +157,9 @@ public final class RequestHistory {
     public int[] counts() {
         int[] flat = new int[layers * experts];
         for (int l = 0; l < layers; l++) {
-            System.arraycopy(counts[l], 0, flat, l * experts, experts);
+            for (int e = 0; e < experts; e++) {
+                flat[l * experts + e] = (int) counts[l][e];
+            }
         }
         return flat;
     }

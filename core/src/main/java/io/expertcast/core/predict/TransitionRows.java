@@ -94,9 +94,14 @@ public final class TransitionRows {
         return masses[from];
     }
 
-    /** The row's most probable successor, or -1 for a row never seen. */
-    public int firstSuccessor(int from) {
-        return lengths[from] == 0 ? -1 : successors[from * width];
+    /** Successors kept for the row (0: a row never seen). */
+    public int length(int from) {
+        return lengths[from];
+    }
+
+    /** The row's i-th most probable successor, i < {@link #length}. */
+    public int successor(int from, int i) {
+        return successors[from * width + i];
     }
 
     /** Rows handed over one at a time, e.g. straight from a published snapshot's cells. */
