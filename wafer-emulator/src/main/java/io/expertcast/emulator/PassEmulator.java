@@ -58,6 +58,8 @@ import java.util.Set;
  * moe.prefetch key ({@code source/requestId}, {@link Topics#requestKey}); a command keyed by the bare
  * request id (a predictor that does not key by source) goes to the model's only source, or, with
  * several, to the one source whose book knows the request, else it is a dead letter (never guessed).
+ * A source's wafer is kept until the emulator stops (one per source seen: a generated id per replay
+ * adds one each run).
  *
  * <p>Two kinds of bad input become a dead letter instead of a wrong number:
  * <ul>
@@ -115,12 +117,7 @@ public final class PassEmulator {
     public synchronized CommandOutcome offer(PrefetchCommand command, String recordKey) {
         ModelShape model = settings.catalog().byId(command.getModel()).orElseThrow(
                 () -> new IllegalArgumentException("unknown model " + command.getModel()));
-        String named = sourceNamedBy(recordKey, command);
-        String problem = PrefetchBook.problem(model, command);
-        if (problem != null) {
-            return new CommandOutcome(problem, new PrefetchCounts(0, 0, 1, 0), named == null ? "" : named);
-        }
-        String source = named;
+        String source = sourceNamedBy(recordKey, command);
         if (source == null) {
             Set<String> known = sources.getOrDefault(model.id(), Set.of());
             if (known.size() <= 1) {
@@ -138,6 +135,10 @@ public final class PassEmulator {
                 }
                 source = holding.get(0);
             }
+        }
+        String problem = PrefetchBook.problem(model, command);
+        if (problem != null) {
+            return new CommandOutcome(problem, new PrefetchCounts(0, 0, 1, 0), source);
         }
         return new CommandOutcome(null, book(model, source).offer(command), source);
     }
@@ -220,7 +221,8 @@ public final class PassEmulator {
             runs.put(modelId + "/" + source, run);
         }
         Set<String> known = sources.computeIfAbsent(modelId, m -> new java.util.LinkedHashSet<>());
-        if (known.isEmpty() && !source.isEmpty() && books.containsKey(modelId + "/")) {
+        if (known.isEmpty() && !source.isEmpty() && books.containsKey(modelId + "/")
+                && !books.containsKey(modelId + "/" + source)) {
             // Commands without a source that came before the model's first pass were for its first source.
             books.put(modelId + "/" + source, books.remove(modelId + "/"));
         }
