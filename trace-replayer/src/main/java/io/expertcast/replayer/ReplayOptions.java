@@ -12,22 +12,43 @@ import java.nio.file.Path;
  *                         with the same id continues where the last commit left it; null: no
  *                         transactions, no resume (an idempotent producer only)
  * @param checkpointPasses passes per transaction (and checkpoint) of a named replay
+ * @param sourceId         the source id stamped on every record (SelectionEvent v2: a pass is identified by
+ *                         model, source and pass id); null: the replay id, else a generated one
  * @param stepMs           an engine's pace: forward passes at least this many milliseconds apart (a decode
  *                         step of a large MoE model takes 20-50 ms); {@code <= 0}: no pace. With a token rate
  *                         too, each pass waits for both.
  */
 public record ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
-                            boolean skipBad, int prefillChunk, String replayId, int checkpointPasses, double stepMs) {
+                            boolean skipBad, int prefillChunk, String replayId, int checkpointPasses, String sourceId,
+                            double stepMs) {
+
+    public ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
+                         boolean skipBad, int prefillChunk, String replayId, int checkpointPasses, String sourceId) {
+        this(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId, checkpointPasses,
+                sourceId, 0);
+    }
 
     public ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
                          boolean skipBad, int prefillChunk, String replayId, int checkpointPasses) {
-        this(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId, checkpointPasses, 0);
+        this(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId, checkpointPasses,
+                null);
     }
 
     /** The same replay at an engine's pace: passes {@code stepMs} apart. */
     public ReplayOptions withStepMs(double value) {
         return new ReplayOptions(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId,
-                checkpointPasses, value);
+                checkpointPasses, sourceId, value);
+    }
+
+    /** The source id this replay stamps: the given one, else the replay id, else a new {@code replay-<8 hex>}. */
+    public ReplayOptions withResolvedSource() {
+        if (sourceId != null) {
+            return this;
+        }
+        String id = replayId != null ? replayId
+                : "replay-" + String.format("%08x", new java.security.SecureRandom().nextInt());
+        return new ReplayOptions(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId,
+                checkpointPasses, id, stepMs);
     }
 
     public ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,

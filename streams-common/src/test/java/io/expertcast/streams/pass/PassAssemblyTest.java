@@ -73,6 +73,37 @@ class PassAssemblyTest {
     }
 
     @Test
+    void passesOfTwoSourcesWithTheSamePassIdAreAssembledApart() {
+        try (TopologyTestDriver driver = driver(false)) {
+            var sIn = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
+                    Topics.SELECTIONS.valueSerde().serializer());
+            var pIn = driver.createInputTopic(Topics.PASSES.name(), new StringSerializer(),
+                    Topics.PASSES.valueSerde().serializer());
+            // The same request ids and pass id from two replays, interleaved; a third source named like a
+            // zero-padded pass id must not be taken for the unnamed source's pass 0.
+            for (String source : List.of("replay-a", "replay-b", "000000000000", "")) {
+                pIn.pipeInput("m", ForwardPass.newBuilder(io.expertcast.streams.StreamsTestData.pass(0,
+                        List.of(new PassEntry("a", 0, 2)))).setSource(source).build());
+            }
+            for (String source : List.of("replay-a", "replay-b", "000000000000", "")) {
+                sIn.pipeInput("a", SelectionEvent.newBuilder(sel("a", 0, 0, 1, 0, 0)).setSource(source).build());
+            }
+            assertTrue(completed.isEmpty()); // each source's pass has 1 of its 2 tokens
+            for (String source : List.of("replay-b", "", "replay-a", "000000000000")) {
+                sIn.pipeInput("a", SelectionEvent.newBuilder(sel("a", 0, 1, 1, 0, 1)).setSource(source).build());
+            }
+            assertEquals(List.of("replay-b", "", "replay-a", "000000000000"),
+                    completed.stream().map(c -> c.pass().getSource()).toList());
+            for (CompletedPass c : completed) {
+                assertEquals(2, c.selections().size());
+                assertTrue(c.selections().stream().allMatch(e -> e.getSource().equals(c.pass().getSource())));
+            }
+            assertEquals(0, countEntries(driver, "t-pass-items"));
+            assertEquals(0, countEntries(driver, "t-pass-progress"));
+        }
+    }
+
+    @Test
     void waitsForOnePlanPerMoeLayerWhenPlansAreAssembled() {
         try (TopologyTestDriver driver = driver(true)) {
             var sIn = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
@@ -86,7 +117,7 @@ class PassAssemblyTest {
             for (int layer = 23; layer >= 0; layer--) {
                 assertTrue(completed.isEmpty());
                 planIn.pipeInput(Topics.passKey("llama4-maverick", 9), new AllocationPlan("llama4-maverick", 9L,
-                        layer, 24, "dojo-5x5", List.of(), 1, 0L));
+                        layer, 24, "dojo-5x5", List.of(), 1, 0L, ""));
             }
             assertEquals(1, completed.size());
             assertEquals(24, completed.get(0).plans().size());
@@ -139,7 +170,7 @@ class PassAssemblyTest {
             pIn.pipeInput("m", io.expertcast.streams.StreamsTestData.pass(9, List.of(new PassEntry("a", 1, 1))));
             for (int layer = 0; layer < 2; layer++) {
                 planIn.pipeInput(Topics.passKey("llama4-maverick", 77), new AllocationPlan("llama4-maverick", 77L,
-                        layer, 24, "dojo-5x5", List.of(), 1, 0L));
+                        layer, 24, "dojo-5x5", List.of(), 1, 0L, ""));
             }
             driver.advanceWallClockTime(PassAssembly.DEFAULT_IDLE_TIMEOUT.plusSeconds(30));
             var letters = dead.readValuesToList();
