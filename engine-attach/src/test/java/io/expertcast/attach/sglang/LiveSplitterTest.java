@@ -15,7 +15,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -50,7 +49,7 @@ class LiveSplitterTest {
                 events.addAll(p.selections());
             });
             assertTrue(continued > 0, "some request spans two windows");
-            Truth.assertSame(Truth.expected(standIn.dumpedPasses(), Map.of(), "src"), Truth.actual(events));
+            Truth.assertSame(Truth.expected(standIn.dumpedPasses(), List.of(), "src"), Truth.actual(events));
             assertEquals(standIn.dumpedPasses().size(), passes.size());
             for (int i = 0; i < passes.size(); i++) {
                 assertEquals(i, passes.get(i).getPassId());

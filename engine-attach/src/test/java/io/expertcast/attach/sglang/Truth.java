@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /** The selections an attach must publish for the passes a stand-in dumped, as comparable lines. */
 final class Truth {
@@ -20,8 +19,21 @@ final class Truth {
      * cut by a recorder restart after their last dumped chunk (attach ends them there); a request's
      * chunks after such a cut, or whose prefill was never dumped, are left out.
      */
-    static List<String> expected(List<SimulatedEngine.Pass> dumped, Map<Long, Integer> lastDumpedPassOfCut,
-                                 String prefix) {
+    static List<String> expected(List<SimulatedEngine.Pass> dumped, List<Integer> gaps, String prefix) {
+        // a request prefilled before a gap (the number of passes dumped when the recorder was started
+        // again) is cut at the gap
+        Map<Long, Integer> firstPass = new HashMap<>();
+        Map<Long, Integer> lastDumpedPassOfCut = new HashMap<>();
+        for (int p = 0; p < dumped.size(); p++) {
+            for (SimulatedEngine.Chunk c : dumped.get(p).chunks()) {
+                firstPass.putIfAbsent(c.request(), p);
+                for (int g : gaps) {
+                    if (firstPass.get(c.request()) < g && p >= g) {
+                        lastDumpedPassOfCut.merge(c.request(), g - 1, Math::min);
+                    }
+                }
+            }
+        }
         Map<Long, Long> attachId = new HashMap<>();
         Map<Long, int[]> lastChunkAt = new HashMap<>(); // engine request -> [pass index, chunk index]
         List<SimulatedEngine.Pass> passes = dumped;
