@@ -11,7 +11,10 @@ public final class Topics {
 
     private static final SerdeFactory SERDES = SerdeFactory.defaultFactory();
 
-    /** Key: request id. One record per request per step (prefill may be chunked). */
+    /**
+     * Key: request id ({@link #selectionKey}). One record per request per step (prefill may be chunked);
+     * a request is identified by (source, request id), a pass by (model, source, pass id).
+     */
     public static final Topic<String, SelectionEvent> SELECTIONS =
             new Topic<>("moe.selections", Serdes.String(), SERDES.serde(SelectionEvent.class), false);
     /** Key: model. One record per forward pass. */
@@ -26,7 +29,7 @@ public final class Topics {
     /** Key: request id. */
     public static final Topic<String, PrefetchCommand> PREFETCH =
             new Topic<>("moe.prefetch", Serdes.String(), SERDES.serde(PrefetchCommand.class), false);
-    /** Key: model/pass. */
+    /** Key: {@link #passKey(String, String, long)}: model/pass, or model/source/pass. */
     public static final Topic<String, AllocationPlan> ALLOCATIONS =
             new Topic<>("moe.allocations", Serdes.String(), SERDES.serde(AllocationPlan.class), false);
     /** Key: model/layer/expert. The expert distribution table. */
@@ -71,5 +74,57 @@ public final class Topics {
     /** Key of a per-pass record: {@code model/passId}, the pass id zero-padded so keys sort by pass. */
     public static String passKey(String model, long passId) {
         return model + "/" + String.format("%012d", passId);
+    }
+
+    /**
+     * Key of a per-pass record of one source: {@code model/source/passId}; {@code model/passId} for the
+     * empty source (records before SelectionEvent v2), so keys written then stay the same.
+     */
+    public static String passKey(String model, String source, long passId) {
+        return source == null || source.isEmpty() ? passKey(model, passId)
+                : model + "/" + source + "/" + String.format("%012d", passId);
+    }
+
+    /**
+     * Identity of a request across sources (request ids are unique per source only):
+     * {@code source/requestId}, or the bare request id for the empty source. Sources never contain '/'
+     * ({@link #validSource}), so the first '/' separates the two.
+     */
+    public static String requestKey(String source, String requestId) {
+        return source == null || source.isEmpty() ? requestId : source + "/" + requestId;
+    }
+
+    /**
+     * The key a selection event is produced with on moe.selections. Today the request id alone: the
+     * predictor requires key == requestId. When it keys requests by {@link #requestKey} (and copies that
+     * key to moe.prefetch), this returns {@code requestKey(event.getSource(), event.getRequestId())}.
+     */
+    public static String selectionKey(SelectionEvent event) {
+        return event.getRequestId();
+    }
+
+    /** Longest source id accepted. */
+    public static final int MAX_SOURCE_LENGTH = 128;
+
+    /**
+     * Why {@code source} cannot identify a source, or null when it can: at most {@value #MAX_SOURCE_LENGTH}
+     * characters of letters, digits and {@code . _ - : @} (no '/', which separates key parts).
+     */
+    public static String sourceProblem(String source) {
+        if (source == null) {
+            return "source is null";
+        }
+        if (source.length() > MAX_SOURCE_LENGTH) {
+            return "source id of " + source.length() + " characters (at most " + MAX_SOURCE_LENGTH + ")";
+        }
+        for (int i = 0; i < source.length(); i++) {
+            char c = source.charAt(i);
+            boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                    || c == '.' || c == '_' || c == '-' || c == ':' || c == '@';
+            if (!ok) {
+                return "source id '" + source + "' has '" + c + "' (letters, digits and . _ - : @ only)";
+            }
+        }
+        return null;
     }
 }

@@ -42,7 +42,7 @@ class SerdeRoundTripTest {
     @Test
     void aRecordOfAnotherTypeIsRejected() {
         byte[] pass = Topics.PASSES.valueSerde().serializer().serialize("t",
-                new ForwardPass("m", 1L, List.of(new PassEntry("r", 0, 1)), 1, 0, 0L));
+                new ForwardPass("m", 1L, List.of(new PassEntry("r", 0, 1)), 1, 0, 0L, ""));
         assertThrows(SerializationException.class,
                 () -> Topics.SELECTIONS.valueSerde().deserializer().deserialize("t", pass));
     }

@@ -101,7 +101,7 @@ final class PassPlanner implements Processor<String, CompletedPass, String, Spec
                 assignments.add(new Assignment(result.expert(i), result.die(i), result.tokens(i)));
             }
             context.forward(record.withKey(planKey).withValue(new AllocationPlan(model.id(), pass.getPassId(), layer,
-                    model.numMoeLayers(), hardware.name(), assignments, result.totalTokens(), time)));
+                    model.numMoeLayers(), hardware.name(), assignments, result.totalTokens(), time, "")));
             context.forward(record.withKey(model.id()).withValue(AllocatorMetrics.newBuilder()
                     .setModel(model.id()).setPassId(pass.getPassId()).setLayer(layer)
                     .setMaxDieTokens(result.maxDieTokens()).setMeanDieTokens(result.meanDieTokens())

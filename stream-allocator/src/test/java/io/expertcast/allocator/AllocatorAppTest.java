@@ -53,7 +53,7 @@ class AllocatorAppTest {
                     new org.apache.kafka.common.serialization.ByteArraySerializer())) {
                 producer.send(new ProducerRecord<>(Topics.SELECTIONS.name(), "r1",
                         Topics.SELECTIONS.valueSerde().serializer().serialize(Topics.SELECTIONS.name(), selection)));
-                ForwardPass pass = new ForwardPass("llama4-maverick", 0L, List.of(new PassEntry("r1", 1, 1)), 1, 1, 0L);
+                ForwardPass pass = new ForwardPass("llama4-maverick", 0L, List.of(new PassEntry("r1", 1, 1)), 1, 1, 0L, "");
                 producer.send(new ProducerRecord<>(Topics.PASSES.name(), "llama4-maverick",
                         Topics.PASSES.valueSerde().serializer().serialize(Topics.PASSES.name(), pass)));
             }
@@ -131,7 +131,7 @@ class AllocatorAppTest {
                 producer.send(new ProducerRecord<>(Topics.SELECTIONS.name(), "r1",
                         Topics.SELECTIONS.valueSerde().serializer().serialize(Topics.SELECTIONS.name(), selection)));
                 ForwardPass pass = new ForwardPass("llama4-maverick", 0L, List.of(new PassEntry("r1", 0, tokens)),
-                        tokens, 0, 0L);
+                        tokens, 0, 0L, "");
                 producer.send(new ProducerRecord<>(Topics.PASSES.name(), "llama4-maverick",
                         Topics.PASSES.valueSerde().serializer().serialize(Topics.PASSES.name(), pass)));
             }

@@ -290,8 +290,8 @@ class AllocatorTopologyTest {
 
     @Test
     void passesOfUnknownModelsOrWithoutTokensGoToTheDeadLetters() {
-        ForwardPass unknown = new ForwardPass("gpt-moe-x", 1L, List.of(new PassEntry("a", 1, 1)), 1, 1, 0L);
-        ForwardPass empty = new ForwardPass(DEEPSEEK.id(), 2L, List.of(), 0, 0, 0L);
+        ForwardPass unknown = new ForwardPass("gpt-moe-x", 1L, List.of(new PassEntry("a", 1, 1)), 1, 1, 0L, "");
+        ForwardPass empty = new ForwardPass(DEEPSEEK.id(), 2L, List.of(), 0, 0, 0L, "");
         passes.pipeInput("gpt-moe-x", unknown);
         passes.pipeInput(DEEPSEEK.id(), empty);
         List<DeadLetter> letters = deadLetters.readValuesToList();
@@ -363,7 +363,7 @@ class AllocatorTopologyTest {
     private static ForwardPass pass(long id, List<PassEntry> entries) {
         int total = entries.stream().mapToInt(PassEntry::getTokenCount).sum();
         int decode = entries.stream().filter(e -> e.getStep() > 0).mapToInt(PassEntry::getTokenCount).sum();
-        return new ForwardPass(DEEPSEEK.id(), id, entries, total, decode, 1000L);
+        return new ForwardPass(DEEPSEEK.id(), id, entries, total, decode, 1000L, "");
     }
 
     private static int[][] countsByLayer(List<SelectionEvent> events) {

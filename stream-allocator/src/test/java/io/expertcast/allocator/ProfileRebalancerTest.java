@@ -260,7 +260,7 @@ class ProfileRebalancerTest {
                 .setBenchmark(benchmark).setSubject(subject).setLanguage(language).setEventTimeMs(1000L).build();
         selections.pipeInput(request, event);
         passes.pipeInput(DEEPSEEK.id(), new ForwardPass(DEEPSEEK.id(), id, List.of(new PassEntry(request, 0, tokens)),
-                tokens, 0, 1000L));
+                tokens, 0, 1000L, ""));
         return counts;
     }
 }

@@ -28,6 +28,6 @@ public final class StreamsTestData {
     public static ForwardPass pass(long pass, List<PassEntry> entries) {
         int total = entries.stream().mapToInt(PassEntry::getTokenCount).sum();
         int decode = entries.stream().filter(e -> e.getStep() > 0).mapToInt(PassEntry::getTokenCount).sum();
-        return new ForwardPass(MODEL, pass, entries, total, decode, 0L);
+        return new ForwardPass(MODEL, pass, entries, total, decode, 0L, "");
     }
 }

@@ -141,7 +141,7 @@ public final class BatchScheduler implements Iterator<ScheduledPass> {
                 slots[s] = null;
             }
         }
-        ForwardPass pass = new ForwardPass(model, passId, entries, batchOffset, decodeTokens, now);
+        ForwardPass pass = new ForwardPass(model, passId, entries, batchOffset, decodeTokens, now, "");
         passId++;
         return new ScheduledPass(pass, events);
     }

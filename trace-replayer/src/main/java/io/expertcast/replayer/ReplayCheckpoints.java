@@ -67,7 +67,7 @@ final class ReplayCheckpoints {
         List<InFlightRequest> inFlight = new ArrayList<>();
         position.inFlight().forEach((index, step) -> inFlight.add(new InFlightRequest(index, step)));
         ReplayCheckpoint checkpoint = new ReplayCheckpoint(replayId, sources, position.nextRequest(),
-                position.nextPassId(), inFlight, finished, complete, System.currentTimeMillis());
+                position.nextPassId(), inFlight, finished, complete, System.currentTimeMillis(), "");
         producer.send(new ProducerRecord<>(Topics.REPLAY_CHECKPOINTS.name(), replayId.getBytes(StandardCharsets.UTF_8),
                 Topics.REPLAY_CHECKPOINTS.valueSerde().serializer().serialize(Topics.REPLAY_CHECKPOINTS.name(),
                         checkpoint)));

@@ -92,7 +92,7 @@ class EmulatorTopologyTest {
     /** EP-like plan: every layer's tokens of {@code expert} on its home die. */
     private static AllocationPlan plan(long pass, int layer, int expert, int tokens, int die) {
         return new AllocationPlan(MODEL, pass, layer, 24, "dojo-5x5", List.of(new Assignment(expert, die, tokens)),
-                tokens, 0L);
+                tokens, 0L, "");
     }
 
     @Test

@@ -76,7 +76,7 @@ final class PassAssembler implements Processor<String, PassInput, String, PassAs
         PassProgress p = progress.get(passKey);
         if (p == null) {
             p = new PassProgress("", -1L, 0, -1, 0, 0, record.timestamp(),
-                    context.recordMetadata().map(m -> m.offset()).orElse(-1L));
+                    context.recordMetadata().map(m -> m.offset()).orElse(-1L), "");
         }
         String itemKey;
         if (payload instanceof SelectionEvent e) {

@@ -86,7 +86,7 @@ class PassAssemblyTest {
             for (int layer = 23; layer >= 0; layer--) {
                 assertTrue(completed.isEmpty());
                 planIn.pipeInput(Topics.passKey("llama4-maverick", 9), new AllocationPlan("llama4-maverick", 9L,
-                        layer, 24, "dojo-5x5", List.of(), 1, 0L));
+                        layer, 24, "dojo-5x5", List.of(), 1, 0L, ""));
             }
             assertEquals(1, completed.size());
             assertEquals(24, completed.get(0).plans().size());
@@ -139,7 +139,7 @@ class PassAssemblyTest {
             pIn.pipeInput("m", io.expertcast.streams.StreamsTestData.pass(9, List.of(new PassEntry("a", 1, 1))));
             for (int layer = 0; layer < 2; layer++) {
                 planIn.pipeInput(Topics.passKey("llama4-maverick", 77), new AllocationPlan("llama4-maverick", 77L,
-                        layer, 24, "dojo-5x5", List.of(), 1, 0L));
+                        layer, 24, "dojo-5x5", List.of(), 1, 0L, ""));
             }
             driver.advanceWallClockTime(PassAssembly.DEFAULT_IDLE_TIMEOUT.plusSeconds(30));
             var letters = dead.readValuesToList();
