@@ -93,16 +93,17 @@ public final class LiveSplitter {
     }
 
     private final ModelShape model;
-    private final String requestPrefix;
+    private final String source;
     private long nextRequest;
     private long nextPassId;
     private final Map<Long, Open> open = new LinkedHashMap<>();
     private Long chunkedTail;
     private final List<Held> held = new ArrayList<>();
 
-    public LiveSplitter(ModelShape model, String requestPrefix) {
+    /** @param source the engine rank's source id: the events' source, and their request ids' prefix */
+    public LiveSplitter(ModelShape model, String source) {
         this.model = model;
-        this.requestPrefix = requestPrefix;
+        this.source = source;
     }
 
     public ModelShape model() {
@@ -292,21 +293,22 @@ public final class LiveSplitter {
             int offset = 0;
             int decodeTokens = 0;
             for (Entry e : h.entries()) {
-                String requestId = requestPrefix + "/" + e.request;
+                // request ids stay unique across sources while consumers key requests by the id alone
+                String requestId = source + "/" + e.request;
                 events.add(SelectionEvent.newBuilder().setModel(model.id()).setRequestId(requestId).setStep(e.step)
                         .setPhase(e.step == 0 ? Phase.PREFILL : Phase.DECODE).setTokenOffset(e.tokenOffset)
                         .setTokenCount(e.tokenCount).setPassId(h.passId()).setBatchTokenOffset(offset)
                         .setNumMoeLayers(model.numMoeLayers()).setTopK(model.topK())
                         .setExpertIds(ByteBuffer.wrap(ExpertIds.pack(e.ids))).setLastStep(e.lastStep)
-                        .setEventTimeMs(h.timeMs()).build());
+                        .setEventTimeMs(h.timeMs()).setSource(source).build());
                 passEntries.add(new PassEntry(requestId, e.step, e.tokenCount));
                 offset += e.tokenCount;
                 if (e.step > 0) {
                     decodeTokens += e.tokenCount;
                 }
             }
-            out.add(new Published(new ForwardPass(model.id(), h.passId(), passEntries, offset, decodeTokens, h.timeMs()),
-                    events));
+            out.add(new Published(new ForwardPass(model.id(), h.passId(), passEntries, offset, decodeTokens, h.timeMs(),
+                    source), events));
         }
         return out;
     }
@@ -434,8 +436,8 @@ public final class LiveSplitter {
     }
 
     /** A splitter restored from {@link #state()}. */
-    public static LiveSplitter restore(ModelShape model, String requestPrefix, String state) throws IOException {
-        LiveSplitter s = new LiveSplitter(model, requestPrefix);
+    public static LiveSplitter restore(ModelShape model, String source, String state) throws IOException {
+        LiveSplitter s = new LiveSplitter(model, source);
         if (state == null || state.isEmpty()) {
             return s;
         }

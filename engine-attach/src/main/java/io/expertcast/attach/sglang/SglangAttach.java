@@ -97,6 +97,10 @@ public final class SglangAttach implements AutoCloseable {
     private long recorderStarts;
 
     public SglangAttach(Options options, PrintStream out, PrintStream err) throws IOException {
+        String problem = Topics.sourceProblem(options.sourceId());
+        if (problem != null) {
+            throw new IllegalArgumentException("--source-id: " + problem);
+        }
         this.options = options;
         this.out = out;
         this.err = err;
@@ -359,7 +363,7 @@ public final class SglangAttach implements AutoCloseable {
         var passSerializer = Topics.PASSES.valueSerde().serializer();
         for (LiveSplitter.Published p : published) {
             for (SelectionEvent e : p.selections()) {
-                records.add(new ProducerRecord<>(Topics.SELECTIONS.name(), bytes(e.getRequestId()),
+                records.add(new ProducerRecord<>(Topics.SELECTIONS.name(), bytes(Topics.selectionKey(e)),
                         selectionSerializer.serialize(Topics.SELECTIONS.name(), e)));
                 selections++;
             }
@@ -447,8 +451,9 @@ public final class SglangAttach implements AutoCloseable {
         }
     }
 
+    /** A data-parallel rank's source: the server's for rank 0, with {@code :rank<r>} for the others. */
     private String rankSource(int rank) {
-        return options.sourceId() + "/rank" + rank;
+        return rank == 0 ? options.sourceId() : options.sourceId() + ":rank" + rank;
     }
 
     static String spec(ModelShape m) {

@@ -127,7 +127,8 @@ class SglangAttachTest {
 
             List<SelectionEvent> events = read(Topics.SELECTIONS).stream()
                     .filter(e -> e.getRequestId().startsWith(source + "/")).toList();
-            Truth.assertSame(Truth.expected(standIn.dumpedPasses(), gaps, source + "/rank0"), Truth.actual(events));
+            Truth.assertSame(Truth.expected(standIn.dumpedPasses(), gaps, source), Truth.actual(events));
+            assertTrue(events.stream().allMatch(e -> e.getSource().equals(source)));
             Set<String> once = new HashSet<>();
             for (SelectionEvent e : events) {
                 assertTrue(once.add(e.getRequestId() + "#" + e.getStep() + "@" + e.getTokenOffset()), "repeated " + e);
@@ -136,10 +137,11 @@ class SglangAttachTest {
                     .filter(p -> p.getModel().equals("standin-" + source)).toList();
             for (int i = 0; i < passes.size(); i++) {
                 assertEquals(i, passes.get(i).getPassId(), "passes in order, none repeated");
+                assertEquals(source, passes.get(i).getSource());
             }
             // one load per window with passes in it, every count a recorded pick
             List<ExpertLoad> loads = read(Topics.EXPERT_LOAD).stream()
-                    .filter(l -> l.getSourceId().startsWith(source + "/")).toList();
+                    .filter(l -> l.getSourceId().equals(source)).toList();
             long picks = loads.stream().flatMap(l -> l.getCounts().stream()).mapToLong(Long::longValue).sum();
             long recordedTokens = standIn.dumpedPasses().stream().flatMap(p -> p.chunks().stream())
                     .mapToLong(SimulatedEngine.Chunk::tokenCount).sum();
@@ -206,7 +208,7 @@ class SglangAttachTest {
             assertTrue(log.toString().contains("HTTP 503"), log.toString());
             List<SelectionEvent> mine = read(Topics.SELECTIONS).stream()
                     .filter(e -> e.getRequestId().startsWith(source + "/")).toList();
-            Truth.assertSame(Truth.expected(standIn.dumpedPasses(), List.of(0), source + "/rank0"), Truth.actual(mine));
+            Truth.assertSame(Truth.expected(standIn.dumpedPasses(), List.of(0), source), Truth.actual(mine));
         }
     }
 
