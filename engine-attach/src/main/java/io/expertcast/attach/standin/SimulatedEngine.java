@@ -32,7 +32,8 @@ public final class SimulatedEngine {
     /**
      * The engine's shape and workload.
      *
-     * @param layers       all layers; layer 0 is dense
+     * @param layers       all layers
+     * @param firstMoe     layers before this one are dense (recorded as -1)
      * @param logical      logical experts per layer
      * @param replicas     extra physical slots, replicas of logical 0, 1, ... (EPLB)
      * @param topK         experts per token
@@ -40,16 +41,26 @@ public final class SimulatedEngine {
      * @param promptTokens prompt length range [min, max]
      * @param decodeSteps  decode steps per request range [min, max]
      */
-    public record Shape(int layers, int logical, int replicas, int topK, int maxBatch, int[] promptTokens,
-                        int[] decodeSteps) {
+    public record Shape(int layers, int firstMoe, int logical, int replicas, int topK, int maxBatch,
+                        int[] promptTokens, int[] decodeSteps) {
+        /** 4 layers (layer 0 dense), 12 experts on 16 slots, top-4, 4 requests at a time. */
         public static Shape small() {
-            return new Shape(4, 12, 4, 4, 4, new int[] {2, 12}, new int[] {1, 6});
+            return new Shape(4, 1, 12, 4, 4, 4, new int[] {2, 12}, new int[] {1, 6});
+        }
+
+        /** DeepSeek-V3's shape (catalog id deepseek-v3): 61 layers, 3 dense, 256 experts on 288 slots, top-8. */
+        public static Shape deepseek(int maxBatch) {
+            return new Shape(61, 3, 256, 32, 8, maxBatch, new int[] {16, 256}, new int[] {8, 64});
+        }
+
+        public int moeLayers() {
+            return layers - firstMoe;
         }
 
         public String modelSpec(String id) {
             StringBuilder moe = new StringBuilder();
-            for (int l = 1; l < layers; l++) {
-                moe.append(l == 1 ? "" : ",").append(l);
+            for (int l = firstMoe; l < layers; l++) {
+                moe.append(l == firstMoe ? "" : ",").append(l);
             }
             return id + ":" + layers + ":" + moe + ":" + logical + ":" + topK;
         }
@@ -175,8 +186,8 @@ public final class SimulatedEngine {
         long[] count = new long[shape.layers() * slots];
         for (int t = 0; t < tokens; t++) {
             int[] ids = physical.get(t);
-            for (int m = 0; m < shape.layers() - 1; m++) {
-                int l = m + 1;
+            for (int m = 0; m < shape.moeLayers(); m++) {
+                int l = m + shape.firstMoe();
                 for (int a = 0; a < shape.topK(); a++) {
                     int slot = ids[m * shape.topK() + a];
                     topk[(l * tokens + t) * TOPK_WIDTH + a] = slot;
@@ -203,13 +214,13 @@ public final class SimulatedEngine {
     }
 
     private int perToken() {
-        return (shape.layers() - 1) * shape.topK();
+        return shape.moeLayers() * shape.topK();
     }
 
     /** Draws k distinct logical experts per MoE layer into logical[at..]; returns their physical slots. */
     private int[] drawToken(int[] logical, int at) {
         int[] physical = new int[perToken()];
-        for (int m = 0; m < shape.layers() - 1; m++) {
+        for (int m = 0; m < shape.moeLayers(); m++) {
             List<Integer> pool = new ArrayList<>();
             for (int e = 0; e < shape.logical(); e++) {
                 pool.add(e);
