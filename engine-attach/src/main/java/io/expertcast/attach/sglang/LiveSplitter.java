@@ -42,6 +42,8 @@ public final class LiveSplitter {
     static final int MIXED = 3;
     static final int IDLE = 4;
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Tokens per SelectionEvent at most (the replayer's prefill chunk). */
+    public static final int MAX_EVENT_TOKENS = 256;
 
     /** One engine pass ready to publish: its ForwardPass and its selections, in batch order. */
     public record Published(ForwardPass pass, List<SelectionEvent> selections) {
@@ -292,15 +294,23 @@ public final class LiveSplitter {
             List<PassEntry> passEntries = new ArrayList<>();
             int offset = 0;
             int decodeTokens = 0;
+            int perToken = model.numMoeLayers() * model.topK();
             for (Entry e : h.entries()) {
                 // request ids stay unique across sources while consumers key requests by the id alone
                 String requestId = source + "/" + e.request;
-                events.add(SelectionEvent.newBuilder().setModel(model.id()).setRequestId(requestId).setStep(e.step)
-                        .setPhase(e.step == 0 ? Phase.PREFILL : Phase.DECODE).setTokenOffset(e.tokenOffset)
-                        .setTokenCount(e.tokenCount).setPassId(h.passId()).setBatchTokenOffset(offset)
-                        .setNumMoeLayers(model.numMoeLayers()).setTopK(model.topK())
-                        .setExpertIds(ByteBuffer.wrap(ExpertIds.pack(e.ids))).setLastStep(e.lastStep)
-                        .setEventTimeMs(h.timeMs()).setSource(source).build());
+                // a long prefill chunk (SGLang's chunked_prefill_size is 8192 tokens) goes out in events of at
+                // most MAX_EVENT_TOKENS, as the replayer chunks prefill, so a record stays well under 1 MB
+                for (int at = 0; at < e.tokenCount; at += MAX_EVENT_TOKENS) {
+                    int n = Math.min(MAX_EVENT_TOKENS, e.tokenCount - at);
+                    events.add(SelectionEvent.newBuilder().setModel(model.id()).setRequestId(requestId).setStep(e.step)
+                            .setPhase(e.step == 0 ? Phase.PREFILL : Phase.DECODE).setTokenOffset(e.tokenOffset + at)
+                            .setTokenCount(n).setPassId(h.passId()).setBatchTokenOffset(offset + at)
+                            .setNumMoeLayers(model.numMoeLayers()).setTopK(model.topK())
+                            .setExpertIds(ByteBuffer.wrap(ExpertIds.pack(java.util.Arrays.copyOfRange(e.ids,
+                                    at * perToken, (at + n) * perToken))))
+                            .setLastStep(e.lastStep && at + n == e.tokenCount)
+                            .setEventTimeMs(h.timeMs()).setSource(source).build());
+                }
                 passEntries.add(new PassEntry(requestId, e.step, e.tokenCount));
                 offset += e.tokenCount;
                 if (e.step > 0) {
