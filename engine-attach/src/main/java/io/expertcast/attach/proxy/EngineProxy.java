@@ -224,6 +224,9 @@ public final class EngineProxy implements AutoCloseable {
     /** One event: its data line's JSON kept when it carries routed experts (or usage), and cut from what is sent. */
     private byte[] relayEvent(byte[] event, boolean clientAsked, List<JsonNode> chunks, List<RoutedFields.Field> routed) {
         String text = new String(event, StandardCharsets.UTF_8);
+        if (!text.contains("routed_experts") && !text.contains("\"usage\"")) {
+            return event; // most events: nothing to read, forwarded without parsing
+        }
         int data = text.startsWith("data:") ? 0 : text.indexOf("\ndata:") + 1;
         if (data < 0 || text.startsWith("data: [DONE]", data)) {
             return event;
@@ -237,7 +240,7 @@ public final class EngineProxy implements AutoCloseable {
         try {
             List<RoutedFields.Field> fields = RoutedFields.find(json, 0, json.length);
             JsonNode node = JSON.readTree(json);
-            if (!fields.isEmpty() || node.has("usage") || node.has("meta_info")) {
+            if (!fields.isEmpty() || node.hasNonNull("usage")) {
                 chunks.add(node);
                 routed.addAll(fields);
             }

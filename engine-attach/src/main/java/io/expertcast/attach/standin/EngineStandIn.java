@@ -100,12 +100,15 @@ public final class EngineStandIn implements AutoCloseable {
             int[][][] rows = new int[total][shape.layers()][shape.topK()];
             for (int t = 0; t < total; t++) {
                 for (int l = shape.firstMoe(); l < shape.layers(); l++) {
-                    java.util.List<Integer> pool = new java.util.ArrayList<>();
-                    for (int e = 0; e < shape.logical(); e++) {
-                        pool.add(e);
+                    int[] pool = new int[shape.logical()];
+                    for (int e = 0; e < pool.length; e++) {
+                        pool[e] = e;
                     }
                     for (int a = 0; a < shape.topK(); a++) {
-                        int logical = pool.remove(rng.nextInt(pool.size()));
+                        int pick = a + rng.nextInt(pool.length - a); // partial Fisher-Yates: k distinct experts
+                        int logical = pool[pick];
+                        pool[pick] = pool[a];
+                        pool[a] = logical;
                         int replica = logical < shape.replicas() && rng.nextBoolean() ? shape.logical() + logical : logical;
                         rows[t][l][a] = flavor == Flavor.SGLANG ? replica : logical;
                     }
