@@ -5,6 +5,8 @@ import io.expertcast.allocator.ExportPlacementCommand;
 import io.expertcast.allocator.RebalanceCommand;
 import io.expertcast.allocator.PlaceCommand;
 import io.expertcast.analysis.AnalyzeCommand;
+import io.expertcast.attach.AttachCommand;
+import io.expertcast.attach.ProxyCommand;
 import io.expertcast.analysis.EvaluatePredictorCommand;
 import io.expertcast.emulator.EmulatorCommand;
 import io.expertcast.emulator.offline.SimulateCommand;
@@ -33,7 +35,7 @@ import picocli.CommandLine.Spec;
         versionProvider = ExpertcastCommand.Version.class,
         description = "Streaming expert-selection forecaster and placement controller for MoE serving "
                 + "(arXiv 2510.05497).",
-        subcommands = {BrokerCommand.class, TopicsCommand.class, ReplayCommand.class, SynthCommand.class, ImportSglangCommand.class, AnalyzeCommand.class, EvaluatePredictorCommand.class,
+        subcommands = {BrokerCommand.class, TopicsCommand.class, ReplayCommand.class, SynthCommand.class, ImportSglangCommand.class, AttachCommand.class, ProxyCommand.class, AnalyzeCommand.class, EvaluatePredictorCommand.class,
             PredictorCommand.class,
             AllocatorCommand.class, PlaceCommand.class, ExportPlacementCommand.class, RebalanceCommand.class, EmulatorCommand.class, SimulateCommand.class, DemoCommand.class, BenchCommand.class, io.expertcast.launcher.chaos.ChaosCommand.class, CommandLine.HelpCommand.class})
 public final class ExpertcastCommand implements Runnable {

@@ -55,10 +55,18 @@ public final class Topics {
     public static final Topic<String, ReplayCheckpoint> REPLAY_CHECKPOINTS =
             new Topic<>("moe.replay-checkpoints", Serdes.String(), SERDES.serde(ReplayCheckpoint.class), true);
 
+    /** Key: model/source. Expert load of one recorder window of a serving engine (attach). */
+    public static final Topic<String, ExpertLoad> EXPERT_LOAD =
+            new Topic<>("moe.expert-load", Serdes.String(), SERDES.serde(ExpertLoad.class), false);
+
+    /** Key: source id. Which dumps an attach has published (written transactionally with them). */
+    public static final Topic<String, AttachCheckpoint> ATTACH_CHECKPOINTS =
+            new Topic<>("moe.attach-checkpoints", Serdes.String(), SERDES.serde(AttachCheckpoint.class), true);
+
     /** All topics, in pipeline order. */
     public static final List<Topic<?, ?>> ALL = List.of(SELECTIONS, PASSES, HEATMAPS, PREDICTION_TABLES, PREFETCH,
             ALLOCATIONS, PLACEMENT, PLACEMENT_COMMANDS, PREDICTOR_METRICS, ALLOCATOR_METRICS, WAFER_METRICS,
-            DEAD_LETTER, REPLAY_CHECKPOINTS);
+            DEAD_LETTER, REPLAY_CHECKPOINTS, EXPERT_LOAD, ATTACH_CHECKPOINTS);
 
     private Topics() {
     }

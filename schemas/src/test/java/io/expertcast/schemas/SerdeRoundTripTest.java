@@ -51,7 +51,7 @@ class SerdeRoundTripTest {
     void everyTopicHasADistinctName() {
         assertEquals(Topics.ALL.size(), Topics.ALL.stream().map(Topic::name).distinct().count());
         assertArrayEquals(new String[] {"moe.heatmaps", "moe.prediction-tables", "moe.placement",
-                    "moe.replay-checkpoints"},
+                    "moe.replay-checkpoints", "moe.attach-checkpoints"},
                 Topics.ALL.stream().filter(Topic::compacted).map(Topic::name).toArray());
     }
 }

@@ -123,11 +123,26 @@ public final class AllocatorTopology {
         var observationSerde = SerdeFactory.defaultFactory().serde(WorkloadObservation.class);
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(WORKLOAD_PROFILES_STORE),
                 Serdes.String(), SerdeFactory.defaultFactory().serde(WorkloadProfile.class)));
+        // Live load windows of serving engines (attach): each source a workload of its own.
+        KStream<String, SpecificRecord> loads = builder
+                .stream(Topics.EXPERT_LOAD.name(), Consumed.with(Topics.EXPERT_LOAD.keySerde(),
+                        Topics.EXPERT_LOAD.valueSerde()).withName("expert-load-source"))
+                .process(() -> new ExpertLoadIntake(settings.catalog(), settings.applicationName()),
+                        Named.as("take-expert-load"));
+        loads.filter((k, v) -> v instanceof DeadLetter, Named.as("expert-load-rejected"))
+                .map((k, v) -> KeyValue.pair(k == null ? null : k.getBytes(StandardCharsets.UTF_8), (DeadLetter) v),
+                        Named.as("expert-load-as-dead-letter"))
+                .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
+                        Topics.DEAD_LETTER.valueSerde()).withName("expert-load-dead-letter-sink"));
+        KStream<String, WorkloadObservation> live = loads
+                .filter((k, v) -> v instanceof WorkloadObservation, Named.as("expert-load-taken"))
+                .mapValues(v -> (WorkloadObservation) v, Named.as("expert-load-as-observation"));
         completed.flatMap((k, v) -> {
                     ModelShape model = settings.catalog().byId(v.pass().getModel()).orElseThrow();
                     return WorkloadObservations.of(model, v).stream()
                             .map(o -> KeyValue.pair(model.id(), o)).toList();
                 }, Named.as("observe-workload-tags"))
+                .merge(live, Named.as("observations-and-live-load"))
                 .repartition(Repartitioned.with(Serdes.String(), observationSerde).withName(WORKLOAD_OBSERVATIONS))
                 .process(() -> new ProfileRebalancer(settings.catalog(), settings.hardware(), settings.rebalancing()),
                         Named.as("rebalance-workload-profiles"), WORKLOAD_PROFILES_STORE)

@@ -37,7 +37,7 @@ class AllocatorAppTest {
     void plansAPassOnARealBroker() throws Exception {
         try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
             for (var topic : List.of(Topics.SELECTIONS, Topics.PASSES, Topics.ALLOCATIONS, Topics.ALLOCATOR_METRICS,
-                    Topics.PLACEMENT, Topics.PLACEMENT_COMMANDS, Topics.DEAD_LETTER)) {
+                    Topics.PLACEMENT, Topics.PLACEMENT_COMMANDS, Topics.DEAD_LETTER, Topics.EXPERT_LOAD)) {
                 kafka.createTopic(topic.name(), 1);
             }
             int[] ids = new int[24];
@@ -90,7 +90,7 @@ class AllocatorAppTest {
     void aRestartedAllocatorRebuildsTheTableFromThePlacementTopic(@TempDir Path secondStateDir) throws Exception {
         try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
             for (var topic : List.of(Topics.SELECTIONS, Topics.PASSES, Topics.ALLOCATIONS, Topics.ALLOCATOR_METRICS,
-                    Topics.PLACEMENT_COMMANDS, Topics.DEAD_LETTER)) {
+                    Topics.PLACEMENT_COMMANDS, Topics.DEAD_LETTER, Topics.EXPERT_LOAD)) {
                 kafka.createTopic(topic.name(), 1);
             }
             kafka.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(Topics.PLACEMENT.name(), 1, (short) 1)

@@ -76,7 +76,7 @@ class RebalanceCommandTest {
             for (var topic : List.of(io.expertcast.schemas.Topics.SELECTIONS, io.expertcast.schemas.Topics.PASSES,
                     io.expertcast.schemas.Topics.ALLOCATIONS, io.expertcast.schemas.Topics.ALLOCATOR_METRICS,
                     io.expertcast.schemas.Topics.PLACEMENT, io.expertcast.schemas.Topics.PLACEMENT_COMMANDS,
-                    io.expertcast.schemas.Topics.DEAD_LETTER)) {
+                    io.expertcast.schemas.Topics.DEAD_LETTER, io.expertcast.schemas.Topics.EXPERT_LOAD)) {
                 kafka.createTopic(topic.name(), 1);
             }
             Run r = run("--load", LOAD, "--max-moves", "2", "--publish", kafka.bootstrapServers());

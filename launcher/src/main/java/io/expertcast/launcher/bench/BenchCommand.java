@@ -12,7 +12,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: each prints its figures beside a baseline measured in the same run.",
         subcommands = {ReplayBench.class, EmulatorBench.class, AllocatorBench.class, PredictorBench.class,
-                SerdeBench.class, NextTokenBench.class, AggregatorBench.class})
+                SerdeBench.class, NextTokenBench.class, AggregatorBench.class, AttachBench.class, ProxyBench.class})
 public final class BenchCommand implements Runnable {
     @Spec
     CommandSpec spec;

@@ -78,6 +78,18 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--work-dir", description = "Where the demo keeps its broker data and state (default: <repo>/work/demo).")
     Path workDir;
 
+    @Option(names = "--attach-standin", description = "Instead of replaying traces, run attach sglang against a local"
+            + " stand-in of SGLang's expert distribution recorder (not SGLang: a made-up DeepSeek-V3-shaped engine).")
+    boolean attachStandIn;
+
+    @Option(names = "--standin-passes", defaultValue = "400",
+            description = "With --attach-standin: forward passes the stand-in's engine runs (default ${DEFAULT-VALUE}).")
+    int standInPasses;
+
+    @Option(names = "--standin-rate", defaultValue = "40",
+            description = "With --attach-standin: its passes per second (default ${DEFAULT-VALUE}).")
+    double standInRate;
+
     static final int PREFILL_CHUNK = 256;
 
     @Override
@@ -118,6 +130,9 @@ public final class DemoCommand implements Callable<Integer> {
             cleanup.stages = PipelineStages.start(servers, work.resolve("state"), prefix, Map.of(), wafer);
             cleanup.http = startDashboard(wafer, out);
             cleanup.stages.awaitRunning(Duration.ofSeconds(60));
+            if (attachStandIn) {
+                return attachStandIn(servers, work, out, cleanup);
+            }
             out.println("predictor, allocator and emulator running; replaying " + sample);
 
             ReplaySummary replay = TraceReplayer.replay(new ReplayOptions(servers, sample, batch, 0, limit, true,
@@ -151,6 +166,34 @@ public final class DemoCommand implements Callable<Integer> {
                 // Ctrl-C: the hook is running the same cleanup.
             }
         }
+    }
+
+    /** The stand-in path: attach publishes while the stand-in runs; then what the pipeline made of it. */
+    private int attachStandIn(String servers, Path work, PrintStream out, Cleanup cleanup) throws Exception {
+        out.println("predictor, allocator and emulator running; attaching to a recorder stand-in");
+        var stats = AttachDemo.run(servers, work, standInPasses, standInRate, 1.0, out);
+        try (PipelineOutputs outputs = new PipelineOutputs(servers)) {
+            long deadline = System.nanoTime() + Duration.ofSeconds(timeoutSeconds).toNanos();
+            long last = -1;
+            int quiet = 0;
+            while (quiet < 6 && System.nanoTime() < deadline) { // until the outputs stop growing for 3 s
+                outputs.poll(Duration.ofMillis(500));
+                long now = outputs.prefetchCommands() + outputs.nextTokenCommands() + outputs.allocationPlans();
+                quiet = now == last && now > 0 ? quiet + 1 : 0;
+                last = now;
+            }
+            out.println();
+            out.printf("attach: %d windows, %d passes, %d selection events, %d loads, %d dead letters%n",
+                    stats.windows(), stats.passes(), stats.selections(), stats.loads(), stats.deadLetters());
+            out.printf("pipeline: %d decode-phase prefetch commands, %d next-token commands, %d allocation plans,"
+                    + " %d dead letters%n", outputs.prefetchCommands(), outputs.nextTokenCommands(),
+                    outputs.allocationPlans(), outputs.deadLetters().size());
+            outputs.predictorMetrics().forEach((k, m) -> out.println("predictor " + k + ": " + m));
+        }
+        out.println("the stand-in is not SGLang and no real engine ran: its expert picks are random, so the"
+                + " predictor's accuracy here means nothing");
+        out.println("dashboard    " + cleanup.http.url());
+        return 0;
     }
 
     /** The emulator's HTTP server on the asked port, or on a free one (said) when that port is taken. */

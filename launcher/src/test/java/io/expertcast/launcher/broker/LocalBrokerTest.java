@@ -116,7 +116,7 @@ class LocalBrokerTest {
         try (TopicAdmin admin = new TopicAdmin(broker.bootstrapServers(), Duration.ofSeconds(30))) {
             TopicAdmin.Creation first = admin.createAll(Topics.ALL, PARTITIONS, (short) 1);
             List<String> names = Topics.ALL.stream().map(Topic::name).toList();
-            assertEquals(13, names.size());
+            assertEquals(15, names.size());
             assertEquals(names, first.created());
             assertEquals(List.of(), first.existing());
 
@@ -124,7 +124,7 @@ class LocalBrokerTest {
             for (Topic<?, ?> topic : Topics.ALL) {
                 assertEquals(topic.compacted() ? "compact" : "delete", policies.get(topic.name()), topic.name());
             }
-            assertEquals(List.of("moe.heatmaps", "moe.placement", "moe.prediction-tables",
+            assertEquals(List.of("moe.attach-checkpoints", "moe.heatmaps", "moe.placement", "moe.prediction-tables",
                     "moe.replay-checkpoints"),
                     policies.entrySet().stream().filter(e -> e.getValue().equals("compact")).map(Map.Entry::getKey)
                             .sorted().toList());
