@@ -40,6 +40,8 @@ final class EmulatorCostPlanner {
     private final Mesh mesh;
     private final int dies;
     private final int[][] neighbours;
+    /** Per die the directed link to each of its neighbours, in {@link #neighbours} order. */
+    private final int[][] neighbourLinks;
     private final LayerTimer timer;
     private final double localLatencyNs;
 
@@ -84,6 +86,13 @@ final class EmulatorCostPlanner {
             neighbours[die] = mesh.neighbours(die).stream().mapToInt(Integer::intValue).toArray();
         }
         this.timer = new LayerTimer(hw);
+        this.neighbourLinks = new int[dies][];
+        for (int die = 0; die < dies; die++) {
+            neighbourLinks[die] = new int[neighbours[die].length];
+            for (int i = 0; i < neighbours[die].length; i++) {
+                neighbourLinks[die][i] = timer.link(die, neighbours[die][i]);
+            }
+        }
         if (timer.mesh().rows() != mesh.rows() || timer.mesh().cols() != mesh.cols()) {
             throw new IllegalArgumentException("mesh " + mesh.rows() + "x" + mesh.cols() + " is not the hardware's "
                     + hw.rows() + "x" + hw.cols());
@@ -147,6 +156,7 @@ final class EmulatorCostPlanner {
             planTokens = new int[maxPieces + active];
         }
         int pieces = 0;
+        boolean allHome = true;
         for (int o = 0; o < active; o++) {
             int expert = (int) order[o];
             int tokens = (int) (order[o] >>> 32);
@@ -164,7 +174,24 @@ final class EmulatorCostPlanner {
                 candS[n] = lat + comp[c];
                 n++;
             }
-            for (int h = 0; h < hc; h++) {
+            if (hc == 1 && cache == LlcResidency.NONE) {
+                // The common case: one holder, no LLC state; its neighbours are one hop (one link) away.
+                int near = holders[0];
+                int[] around = neighbours[near];
+                int[] links = neighbourLinks[near];
+                double queue = Math.max(hop, hbm[near]);
+                for (int i = 0; i < around.length; i++) {
+                    int c = around[i];
+                    double start = lat + Math.max(queue, linkLoad[links[i]]);
+                    cand[n] = c;
+                    candHolder[n] = near;
+                    candLink[n] = links[i];
+                    candF[n] = Math.max(start + Math.max(readNs, linkNs) + hop, lat + hbm[c]);
+                    candS[n] = Math.max(start + hop, lat + comp[c]);
+                    n++;
+                }
+            }
+            for (int h = 0; h < hc && !(hc == 1 && cache == LlcResidency.NONE); h++) {
                 for (int c : neighbours[holders[h]]) {
                     if (mark[c] == stamp) {
                         continue;
@@ -213,6 +240,7 @@ final class EmulatorCostPlanner {
                     continue;
                 }
                 int c = cand[i];
+                allHome &= c == home;
                 comp[c] += x * f;
                 if (candHolder[i] >= 0) {
                     hbm[candHolder[i]] += readNs;
@@ -242,10 +270,13 @@ final class EmulatorCostPlanner {
         int planned = dieMajor(experts, false, table, layer);
         double planNs = timer.time(model, table, layer, planned, planDie, planExpert, planTokens, cache,
                 LlcResidency.NONE, dieNs);
-        int ep = dieMajor(experts, true, table, layer);
-        double epNs = timer.time(model, table, layer, ep, planDie, planExpert, planTokens, cache,
-                LlcResidency.NONE, epDieNs);
-        boolean useEp = epNs <= planNs;
+        boolean useEp = false;
+        if (pieces != active || !allHome) { // else the plan is EP's
+            int ep = dieMajor(experts, true, table, layer);
+            double epNs = timer.time(model, table, layer, ep, planDie, planExpert, planTokens, cache,
+                    LlcResidency.NONE, epDieNs);
+            useEp = epNs <= planNs;
+        }
 
         int rows = useEp ? active : pieces;
         int[] outExperts = new int[rows];

@@ -171,6 +171,26 @@ public final class LayerTimer {
         return slowest;
     }
 
+    /** The emulator's time of a plan's layer (rows in any order), no LLC hits nor copies. */
+    public double time(ModelShape model, ExpertDistributionTable table, int layer, AllocationResult plan) {
+        int n = plan.size();
+        long[] keys = new long[n];
+        for (int i = 0; i < n; i++) {
+            keys[i] = ((long) plan.die(i) * model.numExperts() + plan.expert(i)) << 32 | i;
+        }
+        Arrays.sort(keys); // the emulator's issue order: (die, expert)
+        int[] dies = new int[n];
+        int[] experts = new int[n];
+        int[] tokens = new int[n];
+        for (int j = 0; j < n; j++) {
+            int i = (int) keys[j];
+            dies[j] = plan.die(i);
+            experts[j] = plan.expert(i);
+            tokens[j] = plan.tokens(i);
+        }
+        return time(model, table, layer, n, dies, experts, tokens, LlcResidency.NONE, LlcResidency.NONE, null);
+    }
+
     private void finish(int d, int tokens, double flopsNsPerToken, double readStart, double readEnd) {
         double start = Math.max(readStart, computeBusy[d]);
         computeBusy[d] = start + tokens * flopsNsPerToken;
