@@ -51,8 +51,9 @@ public final class PlaceCommand implements Callable<Integer> {
     @Option(names = "--format", defaultValue = "text", description = "text or json (default ${DEFAULT-VALUE}).")
     Format format;
 
-    @Option(names = "--pairs", paramLabel = "FILE", description = "Per-layer co-activation counts (analyze --pairs-out) "
-            + "for --policy pair-separate; same layers and experts as --load.")
+    @Option(names = "--pairs", paramLabel = "FILE", description = "Per-layer co-activation counts (analyze --pairs-out), "
+            + "same layers and experts as --load: --policy pair-separate places with them, every policy reports "
+            + "the co-activations left on one die.")
     Path pairs;
 
     @Option(names = "--model", description = "Model id the load belongs to: the --pairs file must be of this model.")
@@ -115,12 +116,11 @@ public final class PlaceCommand implements Callable<Integer> {
         PairCountFile pairCounts = null;
         try {
             if (pairs != null) {
-                if (!policy.equals("pair-separate")) {
-                    throw new IllegalArgumentException("--pairs is only used by --policy pair-separate, not " + policy);
-                }
                 pairCounts = PairCountFile.read(pairs, counts.length, counts[0].length, model);
             }
-            placement = place(counts, policy, dies, redundant, groups, nodes, pairCounts);
+            // pair-separate places with the counts; any other policy is only measured against them.
+            placement = place(counts, policy, dies, redundant, groups, nodes,
+                    policy.equals("pair-separate") ? pairCounts : null);
             if (measure != null) {
                 measured = measure(placement, counts, LogicalCountFile.read(measure), measure);
             }

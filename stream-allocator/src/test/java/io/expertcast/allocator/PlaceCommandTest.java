@@ -196,8 +196,8 @@ class PlaceCommandTest {
         assertEquals(2, triple.exit());
         assertTrue(triple.err().contains("pair_count[0] holds [1,1,5]: experts must be two different ids in 0..255"),
                 triple.err());
-        Run policy = run("--policy", "eplb", "--load", LOAD, "--dies", "16", "--pairs", deepseek.toString());
-        assertEquals(2, policy.exit());
-        assertTrue(policy.err().contains("--pairs is only used by --policy pair-separate, not eplb"), policy.err());
+        Run measured = run("--policy", "eplb", "--load", LOAD, "--dies", "16", "--pairs", deepseek.toString());
+        assertEquals(0, measured.exit(), measured.err());
+        assertTrue(measured.out().contains("co-activations with both experts on one die: "), measured.out());
     }
 }
