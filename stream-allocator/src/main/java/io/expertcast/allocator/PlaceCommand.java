@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.expertcast.core.placement.LayerPlacement;
 import io.expertcast.core.placement.LogicalCountFile;
+import io.expertcast.core.placement.PairCountFile;
 import io.expertcast.core.placement.PlacementPolicies;
 import io.expertcast.core.placement.PlacementRequest;
 import java.io.IOException;
@@ -50,6 +51,14 @@ public final class PlaceCommand implements Callable<Integer> {
     @Option(names = "--format", defaultValue = "text", description = "text or json (default ${DEFAULT-VALUE}).")
     Format format;
 
+    @Option(names = "--pairs", paramLabel = "FILE", description = "Per-layer co-activation counts (analyze --pairs-out), "
+            + "same layers and experts as --load: --policy pair-separate places with them, every policy reports "
+            + "the co-activations left on one die.")
+    Path pairs;
+
+    @Option(names = "--model", description = "Model id the load belongs to: the --pairs file must be of this model.")
+    String model;
+
     @Option(names = "--measure", paramLabel = "FILE", description = "Also report max/mean load per die of the placement "
             + "under another logical_count file of the same shape (out-of-sample: e.g. place on prefill, measure on decode).")
     Path measure;
@@ -58,6 +67,38 @@ public final class PlaceCommand implements Callable<Integer> {
     record Placement(List<Integer> layers, List<LayerPlacement> placements, double[] maxOverMean) {
         double meanMaxOverMean() {
             return java.util.Arrays.stream(maxOverMean).average().orElse(Double.NaN);
+        }
+
+        /**
+         * Of all co-activations (a token selecting both experts of a pair), the share whose experts
+         * share a die in every copy, so the pair's work serializes there (lower = more per-die parallelism).
+         */
+        double sameDieShare(PairCountFile pairs) {
+            double same = 0;
+            double total = 0;
+            for (int i = 0; i < layers.size(); i++) {
+                double[][] m = pairs.matrix(layers.get(i));
+                LayerPlacement p = placements.get(i);
+                int experts = m.length;
+                int[] onlyDie = new int[experts]; // the die of a single-copy expert, -1 with several copies
+                java.util.Arrays.fill(onlyDie, -2);
+                int[] phy2log = p.physicalToLogical();
+                for (int slot = 0; slot < phy2log.length; slot++) {
+                    int e = phy2log[slot];
+                    onlyDie[e] = onlyDie[e] == -2 ? p.dieOfSlot(slot) : -1;
+                }
+                for (int a = 0; a < experts; a++) {
+                    for (int b = a + 1; b < experts; b++) {
+                        if (m[a][b] > 0) {
+                            total += m[a][b];
+                            if (onlyDie[a] >= 0 && onlyDie[a] == onlyDie[b]) {
+                                same += m[a][b];
+                            }
+                        }
+                    }
+                }
+            }
+            return total == 0 ? 0 : same / total;
         }
     }
 
@@ -72,8 +113,14 @@ public final class PlaceCommand implements Callable<Integer> {
         }
         Placement placement;
         double[] measured = null;
+        PairCountFile pairCounts = null;
         try {
-            placement = place(counts, policy, dies, redundant, groups, nodes);
+            if (pairs != null) {
+                pairCounts = PairCountFile.read(pairs, counts.length, counts[0].length, model);
+            }
+            // pair-separate places with the counts; any other policy is only measured against them.
+            placement = place(counts, policy, dies, redundant, groups, nodes,
+                    policy.equals("pair-separate") ? pairCounts : null);
             if (measure != null) {
                 measured = measure(placement, counts, LogicalCountFile.read(measure), measure);
             }
@@ -97,6 +144,9 @@ public final class PlaceCommand implements Callable<Integer> {
             json.put("logcnt", placement.placements().stream().map(LayerPlacement::logicalCount).toList());
             json.put("max_over_mean_load_per_layer", placement.maxOverMean());
             json.put("max_over_mean_load", placement.meanMaxOverMean());
+            if (pairCounts != null) {
+                json.put("co_activated_on_one_die", placement.sameDieShare(pairCounts));
+            }
             if (measured != null) {
                 json.put("measured_on", measure.toString());
                 json.put("measured_max_over_mean_load_per_layer", measured);
@@ -110,6 +160,10 @@ public final class PlaceCommand implements Callable<Integer> {
                 policy, experts, dies, slots, slots / dies, placement.layers().size());
         System.out.printf(Locale.ROOT, "max/mean load per die: %.3f (mean over layers), %.3f (worst layer)%n",
                 placement.meanMaxOverMean(), java.util.Arrays.stream(placement.maxOverMean()).max().orElse(Double.NaN));
+        if (pairCounts != null) {
+            System.out.printf(Locale.ROOT, "co-activations with both experts on one die: %.2f %% (pairs from %s)%n",
+                    100 * placement.sameDieShare(pairCounts), pairs);
+        }
         if (measured != null) {
             System.out.printf(Locale.ROOT, "max/mean load per die measured on %s: %.3f (mean over layers), %.3f (worst layer)%n",
                     measure, mean(measured), java.util.Arrays.stream(measured).max().orElse(Double.NaN));
@@ -121,6 +175,12 @@ public final class PlaceCommand implements Callable<Integer> {
 
     /** Places every layer with load (all-zero layers, e.g. DeepSeek's dense 0-2, are skipped). */
     static Placement place(long[][] counts, String policyName, int dies, int redundant, int groups, int nodes) {
+        return place(counts, policyName, dies, redundant, groups, nodes, null);
+    }
+
+    /** As above, with each layer's co-activation counts when {@code pairs} is not null. */
+    static Placement place(long[][] counts, String policyName, int dies, int redundant, int groups, int nodes,
+                           PairCountFile pairs) {
         var policy = PlacementPolicies.byName(policyName);
         int experts = counts[0].length;
         List<Integer> layers = new ArrayList<>();
@@ -131,7 +191,8 @@ public final class PlaceCommand implements Callable<Integer> {
             if (java.util.Arrays.stream(load).sum() == 0) {
                 continue;
             }
-            LayerPlacement p = policy.place(new PlacementRequest(load, dies, redundant, groups, nodes, null));
+            LayerPlacement p = policy.place(new PlacementRequest(load, dies, redundant, groups, nodes,
+                    pairs == null ? null : pairs.matrix(l)));
             layers.add(l);
             placements.add(p);
             balance.add(p.maxOverMean(load));

@@ -140,4 +140,64 @@ class PlaceCommandTest {
         assertEquals(2, bad.exit());
         assertTrue(bad.err().contains("small.json: logical_count is 2 layers x 3 experts, the placed file 61 x 256"), bad.err());
     }
+
+    /** Synthetic co-activation counts of {@code model} (calibrated generator, decode tokens), written to a file. */
+    private Path syntheticPairs(io.expertcast.core.model.ModelShape model, String name) throws Exception {
+        var generator = new io.expertcast.core.synth.SyntheticTraceGenerator(model,
+                io.expertcast.core.synth.SyntheticCalibration.of(model), 1);
+        var pairs = io.expertcast.core.placement.PairCountFile.empty(model);
+        for (int i = 0; i < 64; i++) {
+            pairs.add(generator.request(i, 64, 16, true), true);
+        }
+        Path file = temp.resolve(name);
+        pairs.write(file);
+        return file;
+    }
+
+    @Test
+    void pairSeparationWithRealLoadsAndSyntheticPairsKeepsCoActivatedExpertsApartForLittleBalance() throws Exception {
+        var model = io.expertcast.core.model.ModelCatalog.DEEPSEEK_V3;
+        Path pairs = syntheticPairs(model, "pairs.json");
+        Run separated = run("--policy", "pair-separate", "--load", LOAD, "--dies", "16", "--pairs", pairs.toString(),
+                "--model", "deepseek-v3", "--format", "json");
+        assertEquals(0, separated.exit(), separated.err());
+        JsonNode json = new ObjectMapper().readTree(separated.out());
+        double sameDie = json.get("co_activated_on_one_die").asDouble();
+        long[][] counts = io.expertcast.core.placement.LogicalCountFile.read(Path.of(LOAD));
+        var pairCounts = io.expertcast.core.placement.PairCountFile.read(pairs, 61, 256, "deepseek-v3");
+        PlaceCommand.Placement blind = PlaceCommand.place(counts, "pair-separate", 16, 0, 1, 1);
+        double blindSameDie = blind.sameDieShare(pairCounts);
+        assertTrue(sameDie < 0.75 * blindSameDie, "with pairs " + sameDie + ", without " + blindSameDie);
+        // The price: balance within the policy's 5 % slack of the blind packing.
+        assertTrue(json.get("max_over_mean_load").asDouble() <= blind.meanMaxOverMean() + 0.06,
+                json.get("max_over_mean_load") + " vs " + blind.meanMaxOverMean());
+    }
+
+    @Test
+    void aPairFileOfAnotherModelOrTheWrongShapeOrBadTriplesIsAClearError() throws Exception {
+        Path llama = syntheticPairs(io.expertcast.core.model.ModelCatalog.LLAMA4_MAVERICK, "llama.json");
+        Run shape = run("--policy", "pair-separate", "--load", LOAD, "--dies", "16", "--pairs", llama.toString());
+        assertEquals(2, shape.exit());
+        assertTrue(shape.err().contains("llama.json: pair counts for 48 layers x 128 experts (llama4-maverick), the load has 61 x 256"),
+                shape.err());
+        Path deepseek = syntheticPairs(io.expertcast.core.model.ModelCatalog.DEEPSEEK_V3, "ds.json");
+        Run model = run("--policy", "pair-separate", "--load", LOAD, "--dies", "16", "--pairs", deepseek.toString(),
+                "--model", "kimi-k2");
+        assertEquals(2, model.exit());
+        assertTrue(model.err().contains("ds.json: pair counts of model deepseek-v3, placing kimi-k2"), model.err());
+        Path bad = temp.resolve("bad-pairs.json");
+        StringBuilder rows = new StringBuilder("[[[1, 1, 5]]");
+        for (int l = 1; l < 61; l++) {
+            rows.append(", []");
+        }
+        Files.writeString(bad, "{\"model\": \"deepseek-v3\", \"num_layers\": 61, \"num_experts\": 256, \"pair_count\": "
+                + rows + "]}");
+        Run triple = run("--policy", "pair-separate", "--load", LOAD, "--dies", "16", "--pairs", bad.toString());
+        assertEquals(2, triple.exit());
+        assertTrue(triple.err().contains("pair_count[0] holds [1,1,5]: experts must be two different ids in 0..255"),
+                triple.err());
+        Run measured = run("--policy", "eplb", "--load", LOAD, "--dies", "16", "--pairs", deepseek.toString());
+        assertEquals(0, measured.exit(), measured.err());
+        assertTrue(measured.out().contains("co-activations with both experts on one die: "), measured.out());
+    }
 }

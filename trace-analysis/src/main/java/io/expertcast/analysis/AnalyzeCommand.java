@@ -6,6 +6,7 @@ import io.expertcast.core.analysis.ObservationReport;
 import io.expertcast.core.analysis.Phase;
 import io.expertcast.core.analysis.TraceObservations;
 import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.core.placement.PairCountFile;
 import io.expertcast.core.trace.RequestTrace;
 import io.expertcast.core.trace.TraceDataset;
 import io.expertcast.core.trace.TraceFormatException;
@@ -53,6 +54,10 @@ public final class AnalyzeCommand implements Callable<Integer> {
             description = "Routed experts of a model the catalog does not know (default: the largest id seen + 1).")
     int experts;
 
+    @Option(names = "--pairs-out", paramLabel = "FILE", description = "Also write the per-layer expert co-activation "
+            + "counts of the chosen phase's tokens (Insight 5) for place --policy pair-separate --pairs (one model per folder).")
+    Path pairsOut;
+
     @Option(names = "--model-shape", description = "Extra model shape id:layers:moeLayers:experts:k[:hidden:intermediate].")
     List<String> modelShapes = new ArrayList<>();
 
@@ -67,6 +72,7 @@ public final class AnalyzeCommand implements Callable<Integer> {
         }
         ModelCatalog catalog = ModelCatalog.standard();
         Map<String, TraceObservations> byModel = new LinkedHashMap<>();
+        Map<String, PairCountFile> pairs = new LinkedHashMap<>();
         long started = System.nanoTime();
         try {
             for (String spec : modelShapes) {
@@ -77,6 +83,9 @@ public final class AnalyzeCommand implements Callable<Integer> {
             while (requests.hasNext()) {
                 RequestTrace r = requests.next();
                 byModel.computeIfAbsent(r.model().id(), id -> new TraceObservations(r.model(), chosen)).add(r);
+                if (pairsOut != null) {
+                    pairs.computeIfAbsent(r.model().id(), id -> PairCountFile.empty(r.model())).add(r, chosen == Phase.DECODE);
+                }
             }
         } catch (TraceFormatException | IllegalArgumentException e) {
             System.err.println("analyze: " + e.getMessage());
@@ -99,6 +108,14 @@ public final class AnalyzeCommand implements Callable<Integer> {
                 }
                 System.out.printf(java.util.Locale.ROOT, "(%d files in %.1f s)%n", reports.stream()
                         .mapToLong(ObservationReport::requests).sum(), seconds);
+            }
+            if (pairsOut != null) {
+                if (pairs.size() != 1) {
+                    throw new IllegalArgumentException("--pairs-out needs the traces of one model, the folder has "
+                            + pairs.keySet());
+                }
+                pairs.values().iterator().next().write(pairsOut);
+                System.err.println("analyze: pair counts written to " + pairsOut);
             }
             if (report != null) {
                 Path index = new ObservationReportPage(report, reportLayers).write(new ArrayList<>(byModel.values()));

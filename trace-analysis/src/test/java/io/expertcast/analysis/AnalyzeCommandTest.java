@@ -79,4 +79,14 @@ class AnalyzeCommandTest {
         assertEquals(2, layers.exit());
         assertTrue(layers.err().contains("layer 2 is not a MoE layer"), layers.err());
     }
+
+    @Test
+    void pairsOutWritesAFileThePlaceCommandReads() throws Exception {
+        Path pairs = temp.resolve("pairs.json");
+        Run r = run("--traces", SAMPLE.toString(), "--pairs-out", pairs.toString());
+        assertEquals(0, r.exit(), r.err());
+        // The sample is Llama-4 (top-1): a token selects one routed expert, so no pair is ever co-activated.
+        var file = io.expertcast.core.placement.PairCountFile.read(pairs, 48, 128, "llama4-maverick");
+        assertEquals(0, file.matrix(1)[0][1]);
+    }
 }

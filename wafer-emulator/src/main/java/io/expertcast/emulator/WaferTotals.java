@@ -44,7 +44,7 @@ final class WaferTotals implements Processor<String, WaferMetrics, String, Wafer
     static PolicyTotals totals(WaferMetrics m) {
         return new PolicyTotals(m.getPolicy(), m.getPasses(), m.getTokens(), m.getMoeTimeNs(), m.getMeanDieNs(),
                 m.getHops(), m.getReads(), m.getLocalReads(), m.getRemoteReads(), m.getCopyReads(), m.getCopyWrites(),
-                m.getLlcHits(), m.getLinkBytes(), m.getMaxPassLinkBytes());
+                m.getLlcHits(), m.getLinkBytes(), m.getMaxPassLinkBytes(), 0); // the schema carries no bound
     }
 
     static PrefetchCounts prefetch(WaferMetrics m) {

@@ -145,6 +145,15 @@ public final class SyntheticTraceGenerator {
 
     /** Request {@code index} of a run of {@code total} (the total fixes its workload tags). */
     public RequestTrace request(int index, int total) {
+        return request(index, total, Integer.MAX_VALUE, false);
+    }
+
+    /**
+     * Request {@code index} of a run of {@code total} with only what a decode-only run reads: its first
+     * {@code maxDecodeSteps} decode steps and, when {@code lastPrefillOnly}, a prefill step holding just
+     * its last prefill token. Those tokens equal the full request's: every prefill token is still drawn.
+     */
+    public RequestTrace request(int index, int total, int maxDecodeSteps, boolean lastPrefillOnly) {
         SyntheticWorkload.Slot slot = SyntheticWorkload.slot(index, total);
         SplittableRandom random = new SplittableRandom(mix(seed, index));
         Workload w = workload(slot.benchmark().language(), slot.benchmark().name(), slot.subject());
@@ -158,18 +167,25 @@ public final class SyntheticTraceGenerator {
         int decode = random.nextDouble() < calibration.fullDecodeShare() ? SyntheticCalibration.MAX_DECODE_STEPS
                 : 16 + random.nextInt(SyntheticCalibration.MAX_DECODE_STEPS - 16);
         int perToken = layers * k;
-        List<int[]> steps = new ArrayList<>(decode + 1);
+        int kept = Math.min(decode, maxDecodeSteps);
+        List<int[]> steps = new ArrayList<>(kept + 1);
         int[] previousGroups = null;
         int[] groupsNow = new int[layers];
-        int[] prefillIds = new int[prefill * perToken];
+        Picks picked = new Picks(experts);
+        int keptPrefill = lastPrefillOnly ? 1 : prefill;
+        int[] prefillIds = new int[keptPrefill * perToken];
         for (int t = 0; t < prefill; t++) {
-            int[] token = token(previousGroups, groupsNow, w, favourite, random);
-            System.arraycopy(token, 0, prefillIds, t * perToken, perToken);
+            // Every prefill token is drawn (the random stream must stay the same), only the kept ones stored.
+            int[] token = token(previousGroups, groupsNow, w, favourite, random, picked);
+            int at = t - (prefill - keptPrefill);
+            if (at >= 0) {
+                System.arraycopy(token, 0, prefillIds, at * perToken, perToken);
+            }
             previousGroups = groupsNow.clone();
         }
         steps.add(prefillIds);
-        for (int s = 0; s < decode; s++) {
-            steps.add(token(previousGroups, groupsNow, w, favourite, random));
+        for (int s = 0; s < kept; s++) { // later steps are drawn after these, so stopping early changes none
+            steps.add(token(previousGroups, groupsNow, w, favourite, random, picked));
             previousGroups = groupsNow.clone();
         }
         if (slot.benchmark().language().equals("zh")) {
@@ -185,35 +201,61 @@ public final class SyntheticTraceGenerator {
     }
 
     /** One token's picks, [layer][k], distinct within a layer; fills {@code groupsNow} with its groups. */
-    private int[] token(int[] previousGroups, int[] groupsNow, Workload w, int[][] favourite, SplittableRandom random) {
+    private int[] token(int[] previousGroups, int[] groupsNow, Workload w, int[][] favourite, SplittableRandom random,
+                        Picks picked) {
         int[] ids = new int[layers * k];
         for (int l = 0; l < layers; l++) {
+            picked.next();
             int group = group(previousGroups, groupsNow, l, w, favourite[l], random);
             groupsNow[l] = group;
             int at = l * k;
             int filled = 0;
             if (l == hotLayer && random.nextDouble() < calibration.hotShare()) {
                 ids[at + filled++] = w.hottest()[l];
+                picked.take(w.hottest()[l]);
             }
             while (filled < k) {
                 int pick = -1;
                 for (int attempt = 0; attempt < 16 && pick < 0; attempt++) {
                     int candidate = random.nextDouble() < calibration.pairWeight()
                             ? w.withinGroup()[l][group].sample(random) : w.experts()[l].sample(random);
-                    if (!contains(ids, at, filled, candidate)) {
+                    if (!picked.has(candidate)) {
                         pick = candidate;
                     }
                 }
                 while (pick < 0) { // rare: the sources kept repeating picks
                     int candidate = random.nextInt(experts);
-                    if (!contains(ids, at, filled, candidate)) {
+                    if (!picked.has(candidate)) {
                         pick = candidate;
                     }
                 }
                 ids[at + filled++] = pick;
+                picked.take(pick);
             }
         }
         return ids;
+    }
+
+    /** The experts already picked at one token and layer: a stamp per expert, O(1) instead of a scan of the picks. */
+    private static final class Picks {
+        private final int[] mark;
+        private int stamp;
+
+        Picks(int experts) {
+            mark = new int[experts];
+        }
+
+        void next() {
+            stamp++;
+        }
+
+        boolean has(int expert) {
+            return mark[expert] == stamp;
+        }
+
+        void take(int expert) {
+            mark[expert] = stamp;
+        }
     }
 
     private int group(int[] previousGroups, int[] groupsNow, int l, Workload w, int[] favourite, SplittableRandom random) {

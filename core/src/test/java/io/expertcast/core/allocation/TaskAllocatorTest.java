@@ -31,7 +31,7 @@ class TaskAllocatorTest {
         // Activations: 2 x 1000 x 2 B x 3/4 over 2 links of 3e13 B/s = 0.05 ns per token; every die of a
         // 2x2 mesh is 1 hop from the average die, so a piece starts with 130 ns of route latency.
         assertEquals(0.05, cost.activationExchangeNsPerToken(TINY, 2, 4), 1e-12);
-        TaskAllocator allocator = new TaskAllocator(Mesh.of(TINY_2X2), cost);
+        TaskAllocator allocator = new TaskAllocator(Mesh.of(TINY_2X2), cost, TaskAllocator.Mode.PAPER);
         // Expert e lives on die e. Dies 0 1 / 2 3. compute(t) = max(t, 100) ns; local HBM access 0 ns.
         AllocationResult r = allocator.allocate(TINY, ExpertDistributionTable.even(TINY, 4), 0,
                 new int[] {1000, 20, 0, 30});
@@ -61,7 +61,7 @@ class TaskAllocatorTest {
         // TINY's 3 MB expert fits a 64 MB LLC; hit 100 ns instead of the 230 ns fetch.
         HardwareConfig hw = new HardwareConfig("tiny-llc", 2, 2, 6e15, 1_000_000_000L, 3e13, 3e13, 130,
                 64L << 20, 100, 110, 30, 0, 0, 0);
-        TaskAllocator allocator = new TaskAllocator(Mesh.of(hw), new DieCostModel(hw));
+        TaskAllocator allocator = new TaskAllocator(Mesh.of(hw), new DieCostModel(hw), TaskAllocator.Mode.PAPER);
         ExpertDistributionTable table = ExpertDistributionTable.even(TINY, 4);
         int[] tokens = {1000, 0, 0, 0};
         AllocationResult cold = allocator.allocate(TINY, table, 0, tokens);
@@ -78,11 +78,17 @@ class TaskAllocatorTest {
 
     @Test
     void everyTokenOnceOnAHolderOrItsNeighbourInBlocksOfFifty() {
+        for (TaskAllocator.Mode mode : TaskAllocator.Mode.values()) {
+            everyTokenOnce(mode);
+        }
+    }
+
+    private static void everyTokenOnce(TaskAllocator.Mode mode) {
         Random random = new Random(7);
         for (String preset : HardwareConfig.PRESETS) {
             HardwareConfig hw = HardwareConfig.load(preset);
             Mesh mesh = Mesh.of(hw);
-            TaskAllocator allocator = new TaskAllocator(mesh, new DieCostModel(hw));
+            TaskAllocator allocator = new TaskAllocator(mesh, new DieCostModel(hw), mode);
             for (ModelShape model : ModelCatalog.standard().all().values()) {
                 ExpertDistributionTable table = ExpertDistributionTable.even(model, mesh.dies());
                 for (int i = 0; i < 20; i++) { // some experts get replicas, so some have several holders
@@ -149,7 +155,7 @@ class TaskAllocatorTest {
             epTokens[home] += tokens[e];
         }
         ExpertDistributionTable table = ExpertDistributionTable.even(model, 25);
-        TaskAllocator allocator = new TaskAllocator(Mesh.of(hw), cost);
+        TaskAllocator allocator = new TaskAllocator(Mesh.of(hw), cost, TaskAllocator.Mode.PAPER);
         AllocationResult r = allocator.allocate(model, table, 0, tokens);
         double epMaxNs = java.util.Arrays.stream(epNs).max().orElseThrow();
         int epMaxTokens = java.util.Arrays.stream(epTokens).max().orElseThrow();
@@ -158,7 +164,7 @@ class TaskAllocatorTest {
         // Same input, same plan: on a reused allocator (scratch state) and on a fresh one.
         allocator.allocate(model, table, 1, skewedLayer(new Random(2), model.numExperts(), 999));
         assertEquals(r.assignments(), allocator.allocate(model, table, 0, tokens).assignments());
-        assertEquals(r.assignments(), new TaskAllocator(Mesh.of(hw), cost).allocate(model, table, 0, tokens)
+        assertEquals(r.assignments(), new TaskAllocator(Mesh.of(hw), cost, TaskAllocator.Mode.PAPER).allocate(model, table, 0, tokens)
                 .assignments());
     }
 
@@ -228,7 +234,7 @@ class TaskAllocatorTest {
         long h = 17;
         for (String mesh : new String[] {"dojo-5x5", "tsmc-sow-8x3", "dojo-enhanced"}) {
             HardwareConfig hw = HardwareConfig.load(mesh);
-            TaskAllocator allocator = new TaskAllocator(Mesh.of(hw), new DieCostModel(hw));
+            TaskAllocator allocator = new TaskAllocator(Mesh.of(hw), new DieCostModel(hw), TaskAllocator.Mode.PAPER);
             for (ModelShape model : new ModelShape[] {ModelCatalog.DEEPSEEK_V3, ModelCatalog.QWEN3_235B,
                     ModelCatalog.LLAMA4_MAVERICK}) {
                 Random random = new Random(2510_05497L);

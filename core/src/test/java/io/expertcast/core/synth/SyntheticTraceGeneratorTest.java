@@ -120,4 +120,23 @@ class SyntheticTraceGeneratorTest {
         ids.sort((x, y) -> Long.compare(counts[y], counts[x]));
         return ids.subList(0, n);
     }
+
+    @Test
+    void aDecodeOnlyRequestHoldsExactlyTheFullRequestsLastPrefillTokenAndFirstDecodeSteps() {
+        for (ModelShape model : List.of(ModelCatalog.DEEPSEEK_V3, ModelCatalog.LLAMA4_MAVERICK)) {
+            SyntheticTraceGenerator g = new SyntheticTraceGenerator(model, SyntheticCalibration.of(model), 3);
+            int perToken = model.numMoeLayers() * model.topK();
+            for (int i = 0; i < 40; i += 7) { // index 7 onwards covers Chinese requests' relabelling too
+                RequestTrace full = g.request(i, 40);
+                RequestTrace trimmed = g.request(i, 40, 5, true);
+                int[] prefill = full.steps().get(0);
+                assertArrayEquals(Arrays.copyOfRange(prefill, prefill.length - perToken, prefill.length),
+                        trimmed.steps().get(0), "request " + i);
+                assertEquals(Math.min(5, full.numDecodeSteps()), trimmed.numDecodeSteps());
+                for (int s = 1; s < trimmed.numSteps(); s++) {
+                    assertArrayEquals(full.steps().get(s), trimmed.steps().get(s), "request " + i + " step " + s);
+                }
+            }
+        }
+    }
 }

@@ -17,13 +17,22 @@ public final class AllocatorBench implements Callable<Integer> {
     @Mixin
     JmhOptions jmh;
 
-    /** The MoE layer time Algorithm 1 plans for the benchmark's input (its slowest die), in us. */
-    static double plannedLayerUs(String mesh, int batch) {
+    /** The MoE layer time of the plan for the benchmark's input as the emulator times it, in us. */
+    static double emulatedLayerUs(String mesh, int batch, String cost) {
         AllocatorBenchmark b = new AllocatorBenchmark();
         b.mesh = mesh;
         b.batch = batch;
+        b.cost = cost;
         b.setUp();
-        return b.oneLayer().maxDieNs() / 1e3;
+        return b.emulatedLayerNs() / 1e3;
+    }
+
+    private static String loadAverage() {
+        try {
+            return java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg")).trim();
+        } catch (java.io.IOException | RuntimeException e) {
+            return "unknown";
+        }
     }
 
     @Override
@@ -35,14 +44,17 @@ public final class AllocatorBench implements Callable<Integer> {
         var results = new Runner(options).run();
         System.out.println();
         System.out.println("Algorithm 1, one DeepSeek-V3 layer (256 experts, top-8), target <= 50 us at batch 16384 on 5x5;");
-        System.out.println("beside it the layer time it plans (slowest die) and the share the allocator would add if run serially:");
+        System.out.println("cost 'emulator' = today's, 'paper' = before (issue 5), same run; beside each the layer time of its");
+        System.out.println("plan as the emulator times it and the share the allocator would add if run serially:");
+        System.out.printf("load average %s%n", loadAverage());
         for (RunResult r : results) {
             var p = r.getParams();
             var s = r.getPrimaryResult();
-            double plannedUs = plannedLayerUs(p.getParam("mesh"), Integer.parseInt(p.getParam("batch")));
-            System.out.printf(java.util.Locale.ROOT, "  %-13s batch %6s  %8.2f +- %.2f us/layer   planned layer %8.1f us   %5.1f %%%n",
-                    p.getParam("mesh"), p.getParam("batch"), s.getScore(), s.getScoreError(), plannedUs,
-                    100 * s.getScore() / plannedUs);
+            double layerUs = emulatedLayerUs(p.getParam("mesh"), Integer.parseInt(p.getParam("batch")), p.getParam("cost"));
+            System.out.printf(java.util.Locale.ROOT,
+                    "  %-13s batch %6s  cost %-8s  %8.2f +- %.2f us/layer   emulated layer %8.1f us   %5.1f %%%n",
+                    p.getParam("mesh"), p.getParam("batch"), p.getParam("cost"), s.getScore(), s.getScoreError(), layerUs,
+                    100 * s.getScore() / layerUs);
         }
         return 0;
     }

@@ -35,6 +35,10 @@ public class AllocatorBenchmark {
     @Param({"4096", "16384"})
     public int batch;
 
+    /** The allocator's cost: the emulator's (today) or the paper-style one of issue 5 (before), in one run. */
+    @Param({"emulator", "paper"})
+    public String cost;
+
     private TaskAllocator allocator;
     private ExpertDistributionTable table;
     private int[] tokensPerExpert;
@@ -43,9 +47,23 @@ public class AllocatorBenchmark {
     @Setup
     public void setUp() {
         HardwareConfig hw = HardwareConfig.load(mesh);
-        allocator = new TaskAllocator(Mesh.of(hw), new DieCostModel(hw));
+        allocator = new TaskAllocator(Mesh.of(hw), new DieCostModel(hw), mode(cost));
         table = ExpertDistributionTable.even(model, hw.dies());
         tokensPerExpert = zipfRouting(model.numExperts(), model.topK(), batch, 1.0, 7);
+    }
+
+    static TaskAllocator.Mode mode(String cost) {
+        return switch (cost) {
+            case "emulator" -> TaskAllocator.Mode.EMULATOR;
+            case "paper" -> TaskAllocator.Mode.PAPER;
+            default -> throw new IllegalArgumentException("cost must be emulator or paper, got " + cost);
+        };
+    }
+
+    /** The layer time of this benchmark's plan as the emulator would time it, in ns. */
+    double emulatedLayerNs() {
+        HardwareConfig hw = HardwareConfig.load(mesh);
+        return new io.expertcast.core.allocation.LayerTimer(hw).time(model, table, 0, oneLayer());
     }
 
     @Benchmark

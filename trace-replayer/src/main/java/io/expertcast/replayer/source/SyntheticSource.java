@@ -27,6 +27,23 @@ public final class SyntheticSource implements TraceSource {
         return generator.requests(requests);
     }
 
+    /**
+     * All requests, each with only what a decode-only run of {@code maxDecodeSteps} passes reads (its
+     * last prefill token and first decode steps, equal to the full request's), generated on
+     * {@code threads} threads (requests are independent; the list is in dataset order).
+     */
+    public List<RequestTrace> decodeOnly(int maxDecodeSteps, int threads) {
+        RequestTrace[] out = new RequestTrace[requests];
+        java.util.concurrent.ForkJoinPool pool = new java.util.concurrent.ForkJoinPool(Math.max(1, threads));
+        try {
+            pool.submit(() -> java.util.stream.IntStream.range(0, requests).parallel()
+                    .forEach(i -> out[i] = generator.request(i, requests, maxDecodeSteps, true))).join();
+        } finally {
+            pool.shutdown();
+        }
+        return java.util.Arrays.asList(out);
+    }
+
     @Override
     public int size() {
         return requests;

@@ -15,10 +15,12 @@ package io.expertcast.emulator.engine;
  * @param llcHits     reads served from the die's LLC
  * @param linkBytes   bytes sent over each directed D2D link (index die x 4 + direction E, W, S, N)
  * @param events      events the discrete-event engine processed
+ * @param boundNs     sum over MoE layers of the layer's lower bound (core LayerLowerBound): no
+ *                    assignment of the pass's tokens could take less MoE time on this wafer
  */
 public record PassResult(String policy, int tokens, double[] layerNs, double meanDieNs, long hops, long reads,
                          long localReads, long remoteReads, long copyReads, long copyWrites, long llcHits,
-                         long[] linkBytes, long events) {
+                         long[] linkBytes, long events, double boundNs) {
     public double moeNs() {
         double sum = 0;
         for (double ns : layerNs) {

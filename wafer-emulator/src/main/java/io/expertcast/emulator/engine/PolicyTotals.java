@@ -8,13 +8,14 @@ package io.expertcast.emulator.engine;
  * @param meanDieNs    sum over passes and layers of the mean die time; die balance = moeNs / meanDieNs
  * @param linkBytes    total bytes over all directed links
  * @param maxPassLinkBytes bytes over the busiest directed link in any single pass (congestion peak)
+ * @param boundNs      sum of the passes' lower bounds (0 where unknown: totals read back from moe.wafer-metrics)
  */
 public record PolicyTotals(String policy, long passes, long tokens, double moeNs, double meanDieNs, long hops,
                            long reads, long localReads, long remoteReads, long copyReads, long copyWrites,
-                           long llcHits, long linkBytes, long maxPassLinkBytes) {
+                           long llcHits, long linkBytes, long maxPassLinkBytes, double boundNs) {
 
     public static PolicyTotals empty(String policy) {
-        return new PolicyTotals(policy, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        return new PolicyTotals(policy, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     }
 
     /** The totals of a single pass. */
@@ -27,7 +28,7 @@ public record PolicyTotals(String policy, long passes, long tokens, double moeNs
         }
         return new PolicyTotals(pass.policy(), 1, pass.tokens(), pass.moeNs(), pass.meanDieNs(), pass.hops(),
                 pass.reads(), pass.localReads(), pass.remoteReads(), pass.copyReads(), pass.copyWrites(),
-                pass.llcHits(), total, max);
+                pass.llcHits(), total, max, pass.boundNs());
     }
 
     public PolicyTotals plus(PassResult pass) {
@@ -42,12 +43,18 @@ public record PolicyTotals(String policy, long passes, long tokens, double moeNs
         return new PolicyTotals(policy, passes + o.passes, tokens + o.tokens, moeNs + o.moeNs,
                 meanDieNs + o.meanDieNs, hops + o.hops, reads + o.reads, localReads + o.localReads,
                 remoteReads + o.remoteReads, copyReads + o.copyReads, copyWrites + o.copyWrites,
-                llcHits + o.llcHits, linkBytes + o.linkBytes, Math.max(maxPassLinkBytes, o.maxPassLinkBytes));
+                llcHits + o.llcHits, linkBytes + o.linkBytes, Math.max(maxPassLinkBytes, o.maxPassLinkBytes),
+                boundNs + o.boundNs);
     }
 
     /** Decode tokens per second of MoE time; 0 before any time was spent. */
     public double throughputTokensPerS() {
         return moeNs > 0 ? tokens / (moeNs * 1e-9) : 0;
+    }
+
+    /** MoE time over the sum of the passes' lower bounds (>= 1; 0 when no bound is known). */
+    public double timeOverBound() {
+        return boundNs > 0 ? moeNs / boundNs : 0;
     }
 
     /** LLC hits over all weight reads. */

@@ -1,5 +1,7 @@
 package io.expertcast.emulator.engine;
 
+import io.expertcast.core.allocation.LayerLowerBound;
+import io.expertcast.core.allocation.LlcResidency;
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.hardware.Mesh;
 import io.expertcast.core.model.ModelShape;
@@ -65,6 +67,10 @@ public final class WaferEngine {
     private final ExpertLru[] copies;
     private double clock;
     private final EventQueue queue = new EventQueue();
+    private final LayerLowerBound lowerBound;
+    private final int[] layerTokens;
+    private final LlcResidency llcNow;
+    private final LlcResidency copiesNow;
 
     // per-layer items
     private int[] itemDie = new int[1024];
@@ -92,6 +98,8 @@ public final class WaferEngine {
         this.linkBusy = new double[dies * 4];
         this.linkBytes = new long[dies * 4];
         this.dieEnd = new double[dies];
+        this.lowerBound = new LayerLowerBound(hw);
+        this.layerTokens = new int[experts];
         int keys = model.numMoeLayers() * experts;
         long[] homeBytes = new long[dies];
         for (int l = 0; l < model.numMoeLayers(); l++) {
@@ -113,6 +121,10 @@ public final class WaferEngine {
             llc[d] = new ExpertLru(keys, hw.llcBytes() / bytes, true);
             copies[d] = new ExpertLru(keys, free / bytes, false);
         }
+        ExpertLru[] llcs = llc;
+        ExpertLru[] copyPools = copies;
+        this.llcNow = (l, e, d) -> llcs[d].contains(l * experts + e);
+        this.copiesNow = (l, e, d) -> copyPools[d].contains(l * experts + e);
     }
 
     public ModelShape model() { return model; }
@@ -148,11 +160,25 @@ public final class WaferEngine {
         long[] bytesBefore = linkBytes.clone();
         boolean copyOnRead = policy.copyOnRead() && copy != null;
         double meanDieNs = 0;
+        double boundNs = 0;
         long hops = 0, reads = 0, local = 0, remote = 0, copyReads = 0, copyWrites = 0, llcHits = 0, events = 0;
         long bytes = model.expertBytes();
         for (int layer = 0; layer < layers; layer++) {
             LayerWork work = policy.assign(pass, layer, wafer);
             double t0 = clock;
+            // The layer's lower bound for this wafer's caches now, before the reads below touch them.
+            java.util.Arrays.fill(layerTokens, 0);
+            boolean anyLlc = false;
+            boolean anyCopy = false;
+            for (int d = 0; d < dies; d++) {
+                anyLlc |= llc[d].size() > 0;
+                anyCopy |= copies[d].size() > 0;
+                for (int e = 0; e < experts; e++) {
+                    layerTokens[e] += work.tokens(d, e);
+                }
+            }
+            boundNs += lowerBound.boundNs(model, table, layer, layerTokens, anyLlc ? llcNow : LlcResidency.NONE,
+                    anyCopy ? copiesNow : LlcResidency.NONE);
             int n = 0;
             for (int d = 0; d < dies; d++) {
                 dieEnd[d] = t0;
@@ -259,7 +285,7 @@ public final class WaferEngine {
             passBytes[i] = linkBytes[i] - bytesBefore[i];
         }
         return new PassResult(policy.name(), pass.tokens(), layerNs, meanDieNs, hops, reads, local, remote, copyReads,
-                copyWrites, llcHits, passBytes, events);
+                copyWrites, llcHits, passBytes, events, boundNs);
     }
 
     /** The read of item i streams over [readStart, readEnd]; its compute follows the roofline. */

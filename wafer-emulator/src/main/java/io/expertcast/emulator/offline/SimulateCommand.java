@@ -198,6 +198,8 @@ public final class SimulateCommand implements Callable<Integer> {
             m.put("passes", t.passes());
             m.put("tokens", t.tokens());
             m.put("moe_time_ns", t.moeNs());
+            m.put("bound_ns", t.boundNs());
+            m.put("time_over_bound", t.timeOverBound());
             m.put("local_reads", t.localReads());
             m.put("remote_reads", t.remoteReads());
             m.put("copy_reads", t.copyReads());
@@ -221,17 +223,17 @@ public final class SimulateCommand implements Callable<Integer> {
     }
 
     public static void printTable(Simulation.Result result, PrintStream out) {
-        out.printf(Locale.ROOT, "%-16s %-14s %6s %-10s %12s %8s %14s %12s %7s %9s %8s%n", "model", "mesh", "batch",
-                "policy", "tokens/s", "vs base", "hops", "hops vs base", "passes", "copies", "balance");
+        out.printf(Locale.ROOT, "%-16s %-14s %6s %-10s %12s %8s %14s %12s %7s %9s %8s %8s%n", "model", "mesh", "batch",
+                "policy", "tokens/s", "vs base", "hops", "hops vs base", "passes", "copies", "balance", "x bound");
         for (Simulation.Row r : result.rows()) {
             PolicyTotals base = baseOf(result.rows(), r);
             PolicyTotals t = r.totals();
             String speed = base == null ? "-" : String.format(Locale.ROOT, "%.2fx", t.throughputTokensPerS() / base.throughputTokensPerS());
             String hops = base == null ? "-" : t.hops() == 0 ? "no hops"
                     : String.format(Locale.ROOT, "%.1fx", base.hops() / (double) t.hops());
-            out.printf(Locale.ROOT, "%-16s %-14s %6d %-10s %12.0f %8s %14d %12s %7d %9d %8.2f%n", r.model(), r.mesh(),
+            out.printf(Locale.ROOT, "%-16s %-14s %6d %-10s %12.0f %8s %14d %12s %7d %9d %8.2f %8.3f%n", r.model(), r.mesh(),
                     r.batch(), r.policy(), t.throughputTokensPerS(), speed, t.hops(), hops, t.passes(), t.copyWrites(),
-                    t.dieBalance());
+                    t.dieBalance(), t.timeOverBound());
         }
         out.printf(Locale.ROOT, "%d token-layer steps emulated in %.1f s (%.2fM steps/s in the emulator, one thread); wall %.1f s%n",
                 result.tokenLayerSteps(), result.emulateNanos() / 1e9,

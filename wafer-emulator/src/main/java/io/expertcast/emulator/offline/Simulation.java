@@ -11,6 +11,7 @@ import io.expertcast.emulator.engine.PassWorkload;
 import io.expertcast.emulator.engine.PolicyTotals;
 import io.expertcast.replayer.BatchScheduler;
 import io.expertcast.replayer.ScheduledPass;
+import io.expertcast.replayer.source.SyntheticSource;
 import io.expertcast.replayer.source.TraceSource;
 import io.expertcast.schemas.DeadLetter;
 import io.expertcast.streams.pass.CompletedPass;
@@ -50,6 +51,25 @@ public final class Simulation {
         this.maxPasses = maxPasses;
     }
 
+    private static TraceSource listSource(List<RequestTrace> requests, TraceSource origin) {
+        return new TraceSource() {
+            @Override
+            public Iterator<RequestTrace> requests(boolean skipBad, List<String> skippedOut) {
+                return requests.iterator();
+            }
+
+            @Override
+            public int size() {
+                return requests.size();
+            }
+
+            @Override
+            public String describe() {
+                return origin.describe();
+            }
+        };
+    }
+
     /** Runs every (mesh, batch) on a fresh wafer with the source's requests from the start. */
     public Result run(List<HardwareConfig> meshes, List<Integer> batches, Supplier<TraceSource> source) {
         long started = System.nanoTime();
@@ -62,7 +82,12 @@ public final class Simulation {
         List<RequestTrace> cached = null;
         if (maxPasses > 0) {
             cached = new ArrayList<>();
-            new DecodeOnlySource(source.get(), maxPasses, catalog).requests(false, new ArrayList<>())
+            TraceSource origin = source.get();
+            // Synthetic requests: generate only the tokens the passes read, on every core.
+            TraceSource trimmed = origin instanceof SyntheticSource synth
+                    ? listSource(synth.decodeOnly(maxPasses, Runtime.getRuntime().availableProcessors()), origin)
+                    : origin;
+            new DecodeOnlySource(trimmed, maxPasses, catalog).requests(false, new ArrayList<>())
                     .forEachRemaining(cached::add);
         }
         for (HardwareConfig hw : meshes) {
