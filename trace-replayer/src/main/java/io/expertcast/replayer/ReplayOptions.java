@@ -1,6 +1,7 @@
 package io.expertcast.replayer;
 
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * @param traces           the folder of a one-folder replay (unused by the several-sources entry point)
@@ -12,9 +13,21 @@ import java.nio.file.Path;
  *                         with the same id continues where the last commit left it; null: no
  *                         transactions, no resume (an idempotent producer only)
  * @param checkpointPasses passes per transaction (and checkpoint) of a named replay
+ * @param clientProperties Kafka client properties (TLS, SASL, ...) on top of the replayer's own settings
  */
 public record ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
-                            boolean skipBad, int prefillChunk, String replayId, int checkpointPasses) {
+                            boolean skipBad, int prefillChunk, String replayId, int checkpointPasses,
+                            Map<String, Object> clientProperties) {
+
+    public ReplayOptions {
+        clientProperties = clientProperties == null ? Map.of() : Map.copyOf(clientProperties);
+    }
+
+    public ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
+                         boolean skipBad, int prefillChunk, String replayId, int checkpointPasses) {
+        this(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId, checkpointPasses,
+                Map.of());
+    }
 
     public ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
                          boolean skipBad, int prefillChunk) {

@@ -39,9 +39,15 @@ public final class TopicAdmin implements AutoCloseable {
      * @param timeout   bound of each admin call; a cluster that does not answer fails within it
      */
     public TopicAdmin(String bootstrap, Duration timeout) {
+        this(bootstrap, Map.of(), timeout);
+    }
+
+    /** As above, with Kafka client properties (TLS, SASL, ...) on top. */
+    public TopicAdmin(String bootstrap, Map<String, ?> clientProperties, Duration timeout) {
         this.timeout = timeout;
         int millis = (int) timeout.toMillis();
         Properties config = new Properties();
+        config.putAll(clientProperties);
         config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         config.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, millis);
         config.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, millis);

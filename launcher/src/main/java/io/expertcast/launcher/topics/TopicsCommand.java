@@ -6,7 +6,9 @@ import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
+import io.expertcast.streams.connect.KafkaConnection;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -27,23 +29,27 @@ public final class TopicsCommand implements Runnable {
 
     /** Options of both subcommands. */
     static final class Connection {
-        @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092",
-                description = "Bootstrap servers. Default: ${DEFAULT-VALUE}.")
-        String bootstrap;
+        @Mixin
+        KafkaConnection kafka = new KafkaConnection();
 
         @Option(names = "--timeout", defaultValue = "30",
-                description = "Seconds to wait for the cluster to accept connections and to answer each call. Default: ${DEFAULT-VALUE}.")
+                description = "Seconds to wait for the cluster to answer each call. Default: ${DEFAULT-VALUE}.")
         int timeoutSeconds;
+
+        String bootstrap() {
+            return kafka.bootstrap();
+        }
 
         TopicAdmin open() {
             if (timeoutSeconds < 1) {
                 throw new IllegalArgumentException("--timeout must be at least 1 second, got " + timeoutSeconds);
             }
-            if (!BootstrapProbe.awaitReachable(bootstrap, Duration.ofSeconds(timeoutSeconds))) {
-                throw new TopicAdminException("no broker accepts connections at " + bootstrap + " within "
-                        + timeoutSeconds + " s", null);
+            String bootstrap = kafka.bootstrap();
+            if (!BootstrapProbe.awaitReachable(bootstrap, kafka.brokerWait())) {
+                throw new TopicAdminException("no broker at " + bootstrap + " (" + kafka.bootstrapOrigin()
+                        + "): nothing accepted a connection within " + kafka.brokerWait().toSeconds() + " s", null);
             }
-            return new TopicAdmin(bootstrap, Duration.ofSeconds(timeoutSeconds));
+            return new TopicAdmin(bootstrap, kafka.clientProperties(), Duration.ofSeconds(timeoutSeconds));
         }
     }
 
@@ -78,13 +84,13 @@ public final class TopicsCommand implements Runnable {
                     String state = creation.created().contains(topic.name()) ? "created" : "existing";
                     out.printf("%-8s  %-26s  %s%n", state, topic.name(), TopicAdmin.cleanupPolicy(topic));
                 }
-                out.printf("topics on %s: %d created, %d existing%n", connection.bootstrap,
+                out.printf("topics on %s: %d created, %d existing%n", connection.bootstrap(),
                         creation.created().size(), creation.existing().size());
                 creation.mismatches().forEach(m -> err.println("warning: " + m));
                 return 0;
             } catch (TopicAdminException | IllegalArgumentException e) {
                 err.println("topics create: " + e.getMessage()
-                        + (e instanceof TopicAdminException ? hint(connection.bootstrap) : ""));
+                        + (e instanceof TopicAdminException ? hint(connection.bootstrap()) : ""));
                 return 1;
             }
         }
@@ -111,7 +117,7 @@ public final class TopicsCommand implements Runnable {
                 return 0;
             } catch (TopicAdminException | IllegalArgumentException e) {
                 spec.commandLine().getErr().println("topics list: " + e.getMessage()
-                        + (e instanceof TopicAdminException ? hint(connection.bootstrap) : ""));
+                        + (e instanceof TopicAdminException ? hint(connection.bootstrap()) : ""));
                 return 1;
             }
         }
@@ -119,6 +125,6 @@ public final class TopicsCommand implements Runnable {
 
     private static String hint(String bootstrap) {
         return bootstrap.startsWith("127.0.0.1:") || bootstrap.startsWith("localhost:")
-                ? " (is a broker running? `expertcast broker start`)" : "";
+                ? "; start one with `bin/expertcast broker start` or give --bootstrap HOST:PORT" : "";
     }
 }
