@@ -17,6 +17,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Properties;
@@ -50,6 +51,24 @@ public final class LocalBroker {
     private final int controllerPort;
     private final String classpath;
     private final List<String> jvmOptions;
+    private final Security security;
+
+    /**
+     * A secured broker: server properties that replace the defaults (listeners, TLS, SASL), SCRAM
+     * credentials created when the storage is formatted ({@code SCRAM-SHA-256=[name=u,password=p]}, as
+     * kafka-storage's --add-scram takes them), and the client properties this class's own readiness and
+     * status checks need to reach it.
+     */
+    public record Security(Map<String, String> serverProperties, List<String> scramCredentials,
+                           Map<String, Object> clientProperties) {
+        public static final Security NONE = new Security(Map.of(), List.of(), Map.of());
+
+        public Security {
+            serverProperties = Map.copyOf(serverProperties);
+            scramCredentials = List.copyOf(scramCredentials);
+            clientProperties = Map.copyOf(clientProperties);
+        }
+    }
 
     /**
      * @param workDir        the project's work directory; the broker uses {@code workDir/broker}
@@ -59,6 +78,12 @@ public final class LocalBroker {
      * @param jvmOptions     extra options of the child JVM (heap etc.)
      */
     public LocalBroker(Path workDir, int port, int controllerPort, String classpath, List<String> jvmOptions) {
+        this(workDir, port, controllerPort, classpath, jvmOptions, Security.NONE);
+    }
+
+    /** As above, secured as {@code security} says. */
+    public LocalBroker(Path workDir, int port, int controllerPort, String classpath, List<String> jvmOptions,
+                       Security security) {
         if (port < 1 || port > 65535 || controllerPort < 1 || controllerPort > 65535) {
             throw new IllegalArgumentException("ports must be in 1..65535, got " + port + " and " + controllerPort);
         }
@@ -70,6 +95,7 @@ public final class LocalBroker {
         this.controllerPort = controllerPort;
         this.classpath = classpath;
         this.jvmOptions = List.copyOf(jvmOptions);
+        this.security = security;
     }
 
     /** A broker whose child JVM reuses this JVM's classpath (the launcher's, which holds the Kafka jars). */
@@ -155,7 +181,8 @@ public final class LocalBroker {
     /** Whether a broker of this work dir runs (PID file names a live broker JVM) and whether it answers. */
     public Status status(Duration answerTimeout) {
         OptionalLong pid = runningPid();
-        Optional<String> clusterId = pid.isPresent() ? describeCluster(bootstrapServers(), answerTimeout)
+        Optional<String> clusterId = pid.isPresent() ? describeCluster(bootstrapServers(), security.clientProperties(),
+                answerTimeout)
                 : Optional.empty();
         return new Status(pid, clusterId);
     }
@@ -205,8 +232,14 @@ public final class LocalBroker {
      * one live node within {@code timeout}.
      */
     public static Optional<String> describeCluster(String bootstrap, Duration timeout) {
+        return describeCluster(bootstrap, Map.of(), timeout);
+    }
+
+    /** As above, with client properties (TLS, SASL). */
+    public static Optional<String> describeCluster(String bootstrap, Map<String, ?> clientProperties, Duration timeout) {
         int millis = (int) Math.max(1000, timeout.toMillis());
         Properties config = new Properties();
+        config.putAll(clientProperties);
         config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         config.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, millis);
         config.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, millis);
@@ -289,6 +322,7 @@ public final class LocalBroker {
         p.setProperty("share.coordinator.state.topic.replication.factor", "1");
         p.setProperty("share.coordinator.state.topic.min.isr", "1");
         p.setProperty("group.initial.rebalance.delay.ms", "0");
+        security.serverProperties().forEach(p::setProperty);
         return p;
     }
 
@@ -307,9 +341,13 @@ public final class LocalBroker {
              PrintStream out = new PrintStream(log, true, StandardCharsets.UTF_8)) {
             int code;
             try {
-                code = kafka.tools.StorageTool.execute(
-                        new String[] {"format", "--cluster-id", CLUSTER_ID, "--config", propertiesFile().toString()},
-                        out);
+                List<String> args = new ArrayList<>(List.of("format", "--cluster-id", CLUSTER_ID, "--config",
+                        propertiesFile().toString()));
+                for (String credential : security.scramCredentials()) {
+                    args.add("--add-scram");
+                    args.add(credential);
+                }
+                code = kafka.tools.StorageTool.execute(args.toArray(String[]::new), out);
             } catch (Exception e) {
                 e.printStackTrace(out);
                 code = -1;
@@ -355,7 +393,8 @@ public final class LocalBroker {
                         + "; tail of " + logFile() + ":" + System.lineSeparator() + logTail(30));
             }
             // Probe the socket first: an Admin client against a closed port only logs reconnect warnings.
-            if (portAccepts(port) && describeCluster(bootstrapServers(), Duration.ofSeconds(3)).isPresent()) {
+            if (portAccepts(port) && describeCluster(bootstrapServers(), security.clientProperties(),
+                    Duration.ofSeconds(3)).isPresent()) {
                 return;
             }
             sleep(POLL);
