@@ -128,6 +128,20 @@ public final class TopicAdmin implements AutoCloseable {
         return infos;
     }
 
+    /**
+     * Bytes on disk per topic, summed over partitions and replicas (every broker's log dirs): what the
+     * pipeline and its Streams applications' changelogs take.
+     */
+    public Map<String, Long> sizes() {
+        Collection<org.apache.kafka.common.Node> nodes = await(admin.describeCluster().nodes(), "describe cluster");
+        List<Integer> brokers = nodes.stream().map(org.apache.kafka.common.Node::id).toList();
+        Map<String, Long> bytes = new HashMap<>();
+        var dirs = await(admin.describeLogDirs(brokers).allDescriptions(), "describe log dirs");
+        dirs.values().forEach(byDir -> byDir.values().forEach(dir -> dir.replicaInfos().forEach(
+                (partition, replica) -> bytes.merge(partition.topic(), replica.size(), Long::sum))));
+        return bytes;
+    }
+
     /** The cleanup policy the registry asks for. */
     public static String cleanupPolicy(Topic<?, ?> topic) {
         return topic.compacted() ? TopicConfig.CLEANUP_POLICY_COMPACT : TopicConfig.CLEANUP_POLICY_DELETE;
@@ -186,5 +200,29 @@ public final class TopicAdmin implements AutoCloseable {
      * @param cleanupPolicy     cleanup.policy
      */
     public record TopicInfo(String name, int partitions, int replicationFactor, String cleanupPolicy) {
+    }
+
+    /**
+     * The application a Streams internal topic belongs to ({@code <application.id>-<store>-changelog} or
+     * {@code -repartition}), found as the longest prefix that is a consumer group of the cluster; null for
+     * other topics.
+     */
+    public static String applicationOf(String topic, Collection<String> groups) {
+        if (!topic.endsWith("-changelog") && !topic.endsWith("-repartition")) {
+            return null;
+        }
+        String best = null;
+        for (String g : groups) {
+            if (topic.startsWith(g + "-") && (best == null || g.length() > best.length())) {
+                best = g;
+            }
+        }
+        return best;
+    }
+
+    /** The cluster's consumer group ids (a Streams application's group is its application id). */
+    public List<String> groups() {
+        return await(admin.listGroups().all(), "list groups").stream()
+                .map(org.apache.kafka.clients.admin.GroupListing::groupId).toList();
     }
 }

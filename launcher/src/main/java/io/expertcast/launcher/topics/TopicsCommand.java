@@ -5,6 +5,9 @@ import io.expertcast.schemas.Topics;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import io.expertcast.streams.connect.KafkaConnection;
 import picocli.CommandLine.Command;
@@ -97,7 +100,9 @@ public final class TopicsCommand implements Runnable {
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true,
-            description = "List the cluster's topics: name, partitions, replication factor, cleanup policy.")
+            description = "List the cluster's topics: name, partitions, replication factor, cleanup policy and bytes on "
+                    + "disk; then the bytes of the pipeline's topics and of each Streams application's internal "
+                    + "topics (changelogs, repartition topics).")
     static final class ListTopics implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         Connection connection;
@@ -109,11 +114,23 @@ public final class TopicsCommand implements Runnable {
             PrintWriter out = spec.commandLine().getOut();
             try (TopicAdmin admin = connection.open()) {
                 List<TopicAdmin.TopicInfo> topics = admin.list();
-                out.printf("%-40s  %10s  %11s  %s%n", "topic", "partitions", "replication", "cleanup.policy");
+                Map<String, Long> sizes = admin.sizes();
+                List<String> groups = admin.groups();
+                out.printf("%-60s  %10s  %11s  %-14s  %10s%n", "topic", "partitions", "replication", "cleanup.policy",
+                        "MB on disk");
+                Map<String, Long> byApplication = new TreeMap<>();
+                long total = 0;
                 for (TopicAdmin.TopicInfo t : topics) {
-                    out.printf("%-40s  %10d  %11d  %s%n", t.name(), t.partitions(), t.replicationFactor(),
-                            t.cleanupPolicy());
+                    long bytes = sizes.getOrDefault(t.name(), 0L);
+                    total += bytes;
+                    out.printf(Locale.ROOT, "%-60s  %10d  %11d  %-14s  %10.1f%n", t.name(), t.partitions(),
+                            t.replicationFactor(), t.cleanupPolicy(), bytes / 1e6);
+                    String application = TopicAdmin.applicationOf(t.name(), groups);
+                    byApplication.merge(application == null ? "pipeline topics" : application + " (internal)", bytes,
+                            Long::sum);
                 }
+                out.printf(Locale.ROOT, "on disk: %.1f MB in all%n", total / 1e6);
+                byApplication.forEach((app, bytes) -> out.printf(Locale.ROOT, "  %-58s  %10.1f MB%n", app, bytes / 1e6));
                 return 0;
             } catch (TopicAdminException | IllegalArgumentException e) {
                 spec.commandLine().getErr().println("topics list: " + e.getMessage()
