@@ -72,9 +72,9 @@ public final class BrokerPreflight {
 
     /** The cluster's topic names, asked with the command's client properties (TLS, SASL). */
     private static Set<String> topicNames(KafkaConnection connection, String bootstrap, Duration wait) {
-        // A broker that accepts TCP answers a metadata request in milliseconds; a few seconds more cover a
-        // TLS handshake and SASL on a loaded machine.
-        int millis = (int) Math.max(5_000, wait.toMillis());
+        // Something accepts TCP there: a broker answers a metadata request in milliseconds when idle, but a
+        // loaded machine (services starting together beside a fresh broker) can take seconds more.
+        int millis = (int) Math.max(20_000, wait.toMillis());
         Map<String, Object> config = new HashMap<>(connection.clientPropertiesWithBootstrap());
         config.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, millis);
         config.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, millis);
@@ -96,11 +96,12 @@ public final class BrokerPreflight {
                 throw new PreflightException("the broker at " + bootstrap + " does not allow listing topics: "
                         + cause.getMessage(), cause);
             }
-            throw new PreflightException("the broker at " + bootstrap + " did not answer a metadata request: "
-                    + cause.getMessage() + securityHint(connection), cause);
+            throw new PreflightException("the broker at " + bootstrap + " did not answer a metadata request within "
+                    + millis / 1000 + " s: " + cause.getMessage() + " (it may be starting or overloaded"
+                    + securityHint(connection) + ")", cause);
         } catch (TimeoutException e) {
             throw new PreflightException("something accepts connections at " + bootstrap + " but no Kafka answer came "
-                    + "within " + millis / 1000 + " s" + securityHint(connection), e);
+                    + "within " + millis / 1000 + " s (it may be starting or overloaded" + securityHint(connection) + ")", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new PreflightException("interrupted while asking " + bootstrap + " for its topics", e);
@@ -112,7 +113,7 @@ public final class BrokerPreflight {
 
     private static String securityHint(KafkaConnection connection) {
         return connection.clientProperties().containsKey("security.protocol") ? ""
-                : " (a TLS or SASL listener needs security.protocol and its settings in --config or --property)";
+                : "; a TLS or SASL listener needs security.protocol and its settings in --config or --property";
     }
 
     /**
