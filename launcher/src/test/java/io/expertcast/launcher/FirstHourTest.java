@@ -135,6 +135,14 @@ class FirstHourTest {
             // ... and once they exist, dead-letters answers (nothing rejected yet).
             Run created = run(List.of("topics", "create", "--partitions", "1", "--bootstrap", kafka.bootstrapServers()));
             assertEquals(0, created.code(), created.output());
+            // Compacted tables in small segments, so the broker compacts them within a short session.
+            try (var admin = kafka.admin()) {
+                var resource = new org.apache.kafka.common.config.ConfigResource(
+                        org.apache.kafka.common.config.ConfigResource.Type.TOPIC, Topics.HEATMAPS.name());
+                var config = admin.describeConfigs(List.of(resource)).all().get().get(resource);
+                assertEquals("16777216", config.get("segment.bytes").value());
+                assertEquals("compact", config.get("cleanup.policy").value());
+            }
             Run letters = run(List.of("dead-letters", "--bootstrap", kafka.bootstrapServers()));
             assertEquals(0, letters.code(), letters.output());
             assertTrue(letters.output().contains("no dead letters on " + Topics.DEAD_LETTER.name()), letters.output());

@@ -78,8 +78,7 @@ public final class TopicAdmin implements AutoCloseable {
             if (existing.contains(topic.name())) {
                 present.add(topic.name());
             } else {
-                toCreate.add(new NewTopic(topic.name(), partitions, replicationFactor)
-                        .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, cleanupPolicy(topic))));
+                toCreate.add(new NewTopic(topic.name(), partitions, replicationFactor).configs(configs(topic)));
             }
         }
         List<String> created = new ArrayList<>();
@@ -140,6 +139,23 @@ public final class TopicAdmin implements AutoCloseable {
         dirs.values().forEach(byDir -> byDir.values().forEach(dir -> dir.replicaInfos().forEach(
                 (partition, replica) -> bytes.merge(partition.topic(), replica.size(), Long::sum))));
         return bytes;
+    }
+
+    /** Segment size of the compacted pipeline topics: the broker compacts only closed segments. */
+    public static final int COMPACTED_SEGMENT_BYTES = 16 * 1024 * 1024;
+
+    /**
+     * A topic's settings: its cleanup policy; a compacted one (a table: heatmaps, prediction tables,
+     * placement) also small segments and a low dirty ratio, or the broker compacts nothing before a 1 GB
+     * segment closes and the topic grows by every write (docs/changelog-growth.md).
+     */
+    public static Map<String, String> configs(Topic<?, ?> topic) {
+        if (!topic.compacted()) {
+            return Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, cleanupPolicy(topic));
+        }
+        return Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, cleanupPolicy(topic),
+                TopicConfig.SEGMENT_BYTES_CONFIG, Integer.toString(COMPACTED_SEGMENT_BYTES),
+                TopicConfig.MIN_CLEANABLE_DIRTY_RATIO_CONFIG, "0.1");
     }
 
     /** The cleanup policy the registry asks for. */
