@@ -150,6 +150,36 @@ class FirstHourTest {
     }
 
     @Test
+    void aSigtermedReplayPrintsWhatItSentAndHowToGoOn() throws Exception {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
+            kafka.createTopics(Topics.ALL.stream().map(t -> new org.apache.kafka.clients.admin.NewTopic(t.name(), 1,
+                    (short) 1)).toList());
+            ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Xmx256m", "io.expertcast.launcher.Main", "replay", "--synth", "llama4-maverick", "--requests", "40",
+                    "--rate", "150", "--replay-id", "stopped", "--bootstrap", kafka.bootstrapServers())
+                    .redirectErrorStream(true).redirectOutput(tmp.resolve("replay.log").toFile());
+            builder.environment().put("CLASSPATH", System.getProperty("java.class.path"));
+            Process replay = builder.start();
+            try (var admin = kafka.admin()) {
+                var checkpoints = new org.apache.kafka.common.TopicPartition(Topics.REPLAY_CHECKPOINTS.name(), 0);
+                long deadline = System.nanoTime() + 120_000_000_000L;
+                // SIGTERM once the replay has committed a checkpoint (every 50 passes), so it is mid-run.
+                while (replay.isAlive() && System.nanoTime() < deadline && admin.listOffsets(Map.of(checkpoints,
+                        org.apache.kafka.clients.admin.OffsetSpec.latest())).partitionResult(checkpoints).get()
+                        .offset() == 0) {
+                    Thread.sleep(200);
+                }
+            }
+            replay.destroy(); // SIGTERM
+            assertTrue(replay.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+            String output = Files.readString(tmp.resolve("replay.log"));
+            assertEquals(143, replay.exitValue(), output);
+            assertTrue(output.contains("interrupted after sending "), output);
+            assertTrue(output.contains("run the same command again to continue replay stopped"), output);
+        }
+    }
+
+    @Test
     void everyCommandsHelpListsTheExitCodes() {
         CommandLine root = ExpertcastCommand.commandLine();
         List<CommandLine> all = new ArrayList<>();
