@@ -85,7 +85,7 @@ public final class EmulatorCommand implements Callable<Integer> {
         } catch (java.net.BindException | java.net.UnknownHostException e) {
             System.err.println("emulator: cannot serve HTTP on " + httpAddress + ":" + httpPort + ": " + e.getMessage()
                     + " (choose --http-port, or -1 to turn it off)");
-            return 2;
+            return 1; // a run-time failure (the port is taken), as the predictor's
         }
         try {
             KafkaStreams streams = EmulatorApp.start(kafka.bootstrap(), stateDir, settings, kafka.overrides(Map.of()),
