@@ -12,6 +12,7 @@ import io.expertcast.emulator.EmulatorCommand;
 import io.expertcast.emulator.offline.SimulateCommand;
 import io.expertcast.launcher.bench.BenchCommand;
 import io.expertcast.launcher.broker.BrokerCommand;
+import io.expertcast.launcher.deadletters.DeadLettersCommand;
 import io.expertcast.launcher.demo.DemoCommand;
 import io.expertcast.launcher.topics.TopicsCommand;
 import io.expertcast.predictor.PredictorCommand;
@@ -20,6 +21,8 @@ import io.expertcast.replayer.SynthCommand;
 import io.expertcast.replayer.sglang.ImportSglangCommand;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Properties;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -37,18 +40,42 @@ import picocli.CommandLine.Spec;
                 + "(arXiv 2510.05497).",
         subcommands = {BrokerCommand.class, TopicsCommand.class, ReplayCommand.class, SynthCommand.class, ImportSglangCommand.class, AttachCommand.class, ProxyCommand.class, AnalyzeCommand.class, EvaluatePredictorCommand.class,
             PredictorCommand.class,
-            AllocatorCommand.class, PlaceCommand.class, ExportPlacementCommand.class, RebalanceCommand.class, EmulatorCommand.class, SimulateCommand.class, DemoCommand.class, BenchCommand.class, io.expertcast.launcher.chaos.ChaosCommand.class, CommandLine.HelpCommand.class})
+            AllocatorCommand.class, PlaceCommand.class, ExportPlacementCommand.class, RebalanceCommand.class, EmulatorCommand.class, SimulateCommand.class, DemoCommand.class, DeadLettersCommand.class, BenchCommand.class, io.expertcast.launcher.chaos.ChaosCommand.class, CommandLine.HelpCommand.class})
 public final class ExpertcastCommand implements Runnable {
 
     @Spec
     CommandSpec spec;
+
+    /**
+     * The exit codes every command keeps (each command's --help lists them): 0 done; 1 a failure at run time
+     * (no broker, missing topics, a refused connection, I/O, a service that stopped on its own); 2 bad usage
+     * or bad input (an option, a file) found before anything was done; 130/143 stopped by Ctrl-C/SIGTERM.
+     */
+    public static final Map<String, String> EXIT_CODES = exitCodes();
+
+    private static Map<String, String> exitCodes() {
+        Map<String, String> codes = new LinkedHashMap<>();
+        codes.put("0", "done (a service: stopped by Ctrl-C)");
+        codes.put("1", "failed at run time: no broker, missing topics, refused credentials, I/O, a service that stopped");
+        codes.put("2", "bad usage or input (an option, a file), found before anything was sent or written");
+        codes.put("130/143", "a command interrupted by Ctrl-C / SIGTERM (replay: after printing what it sent)");
+        return java.util.Collections.unmodifiableMap(codes);
+    }
 
     /** A command line with the launcher's conventions: usage on a missing subcommand, case-insensitive enums. */
     public static CommandLine commandLine() {
         CommandLine commandLine = new CommandLine(new ExpertcastCommand());
         commandLine.setCaseInsensitiveEnumValuesAllowed(true);
         commandLine.setExecutionExceptionHandler(ExpertcastCommand::reportFailure);
+        documentExitCodes(commandLine);
         return commandLine;
+    }
+
+    private static void documentExitCodes(CommandLine command) {
+        if (command.getCommandSpec().usageMessage().exitCodeList().isEmpty()) {
+            command.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(EXIT_CODES);
+        }
+        command.getSubcommands().values().forEach(ExpertcastCommand::documentExitCodes);
     }
 
     @Override

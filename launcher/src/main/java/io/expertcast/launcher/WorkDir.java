@@ -17,7 +17,7 @@ public final class WorkDir {
 
     /** The default work directory, absolute. */
     public static Path defaultPath() {
-        String home = System.getenv(HOME_ENV);
+        String home = System.getProperty("expertcast.home", System.getenv(HOME_ENV));
         Path root = home == null || home.isBlank() ? Path.of("") : Path.of(home);
         return root.toAbsolutePath().resolve("work").normalize();
     }

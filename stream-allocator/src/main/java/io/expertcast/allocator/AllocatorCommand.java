@@ -3,6 +3,10 @@ package io.expertcast.allocator;
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.streams.StreamsService;
+import io.expertcast.streams.connect.BrokerPreflight;
+import io.expertcast.streams.connect.KafkaConnection;
+import java.util.ArrayList;
+import java.util.List;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Map;
@@ -10,6 +14,7 @@ import java.util.concurrent.Callable;
 import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -21,8 +26,8 @@ import picocli.CommandLine.Spec;
                 + "tag (Insight 6) through moe.placement-commands when a tag's traffic starts and on a schedule.")
 public class AllocatorCommand implements Callable<Integer> {
 
-    @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092", description = "Kafka bootstrap servers (default: ${DEFAULT-VALUE})")
-    String bootstrap;
+    @Mixin
+    KafkaConnection kafka = new KafkaConnection();
 
     @Option(names = "--state-dir", defaultValue = "./work/state", description = "Kafka Streams state directory (default: ${DEFAULT-VALUE})")
     Path stateDir;
@@ -49,6 +54,10 @@ public class AllocatorCommand implements Callable<Integer> {
             description = "Moved experts (replicate or migrate) per MoE layer per rebalance (default: ${DEFAULT-VALUE})")
     int rebalanceMaxMoves;
 
+    @Option(names = "--model-shape", description = "Extra model shape id:layers:moeLayers:experts:k[:hidden:intermediate], "
+            + "e.g. the one import-sglang inferred (repeatable)")
+    List<String> modelShapes = new ArrayList<>();
+
     @Option(names = "--profile-decay", defaultValue = "" + ProfileRebalancing.DEFAULT_DECAY,
             description = "Weight a tag's profile keeps at each forward pass of the tag (default: ${DEFAULT-VALUE})")
     double profileDecay;
@@ -60,7 +69,11 @@ public class AllocatorCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         HardwareConfig hardware;
         ProfileRebalancing rebalancing;
+        ModelCatalog catalog = ModelCatalog.standard();
         try {
+            for (String shape : modelShapes) {
+                catalog.register(ModelCatalog.parseShape(shape));
+            }
             hardware = HardwareConfig.load(mesh);
             rebalancing = rebalancePeriodMs == 0 ? null
                     : new ProfileRebalancing(rebalancePolicy, rebalancePeriodMs, rebalanceMaxMoves, profileDecay);
@@ -68,8 +81,10 @@ public class AllocatorCommand implements Callable<Integer> {
             spec.commandLine().getErr().println("allocator: " + e.getMessage());
             return 2;
         }
-        AllocatorSettings settings = new AllocatorSettings(ModelCatalog.standard(), hardware, applicationId, rebalancing);
-        KafkaStreams streams = AllocatorApp.start(bootstrap, stateDir, settings, Map.of());
+        AllocatorSettings settings = new AllocatorSettings(catalog, hardware, applicationId, rebalancing);
+        BrokerPreflight.requirePipelineTopics(kafka);
+        String bootstrap = kafka.bootstrap();
+        KafkaStreams streams = AllocatorApp.start(bootstrap, stateDir, settings, kafka.overrides(Map.of()));
         spec.commandLine().getOut().println("allocator running on " + bootstrap + " for " + hardware.name()
                 + (rebalancing == null ? ", no workload profiles" : ", workload profiles applied with " + rebalancing.policy()
                 + " every " + rebalancing.periodMs() / 1000 + " s, at most " + rebalancing.maxMovesPerLayer()

@@ -27,7 +27,11 @@ import java.util.concurrent.Callable;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import io.expertcast.streams.connect.BrokerPreflight;
+import io.expertcast.streams.connect.KafkaConnection;
+import io.expertcast.streams.connect.PreflightException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -58,8 +62,13 @@ public final class RebalanceCommand implements Callable<Integer> {
             description = "Moved experts allowed per layer; a list prints one line each (default ${DEFAULT-VALUE}).")
     List<Integer> budgets;
 
-    @Option(names = "--publish", paramLabel = "BOOTSTRAP", description = "Send the last budget's moves to moe.placement-commands on this broker.")
+    @Option(names = "--publish", paramLabel = "BOOTSTRAP", arity = "0..1", fallbackValue = "",
+            description = "Send the last budget's moves to moe.placement-commands, on this broker if one is named "
+                    + "(else the one --bootstrap and its defaults find).")
     String publish;
+
+    @Mixin
+    KafkaConnection kafka = new KafkaConnection();
 
     @Override
     public Integer call() {
@@ -103,9 +112,16 @@ public final class RebalanceCommand implements Callable<Integer> {
             last = moves;
         }
         if (publish != null) {
-            send(last, shape);
+            KafkaConnection target = publish.isBlank() ? kafka : kafka.withBootstrap(publish);
+            try {
+                BrokerPreflight.require(target, List.of(Topics.PLACEMENT_COMMANDS));
+            } catch (PreflightException e) {
+                System.err.println("rebalance: " + e.getMessage());
+                return 1;
+            }
+            send(last, shape, target);
             System.out.println("sent " + last.size() + " placement commands to " + Topics.PLACEMENT_COMMANDS.name()
-                    + " on " + publish);
+                    + " on " + target.bootstrap());
         }
         return 0;
     }
@@ -155,9 +171,10 @@ public final class RebalanceCommand implements Callable<Integer> {
         return layers == 0 ? Double.NaN : sum / layers;
     }
 
-    private void send(List<PlacementMove> moves, ModelShape shape) {
-        try (var producer = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, publish,
-                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true), Topics.PLACEMENT_COMMANDS.keySerde().serializer(),
+    private void send(List<PlacementMove> moves, ModelShape shape, KafkaConnection target) {
+        Map<String, Object> config = new java.util.HashMap<>(Map.of(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true));
+        config.putAll(target.clientPropertiesWithBootstrap());
+        try (var producer = new KafkaProducer<>(config, Topics.PLACEMENT_COMMANDS.keySerde().serializer(),
                 Topics.PLACEMENT_COMMANDS.valueSerde().serializer())) {
             long now = System.currentTimeMillis();
             for (PlacementMove m : moves) {

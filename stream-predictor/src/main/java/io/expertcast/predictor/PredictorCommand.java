@@ -2,6 +2,8 @@ package io.expertcast.predictor;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.streams.StreamsService;
+import io.expertcast.streams.connect.BrokerPreflight;
+import io.expertcast.streams.connect.KafkaConnection;
 import io.expertcast.streams.query.QueryServer;
 import java.io.IOException;
 import java.net.BindException;
@@ -15,6 +17,7 @@ import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -31,8 +34,8 @@ public final class PredictorCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092", description = "Kafka bootstrap servers (default: ${DEFAULT-VALUE})")
-    String bootstrap;
+    @Mixin
+    KafkaConnection kafka = new KafkaConnection();
 
     @Option(names = "--state-dir", defaultValue = "./work/state", description = "Kafka Streams state directory (default: ${DEFAULT-VALUE})")
     Path stateDir;
@@ -95,11 +98,13 @@ public final class PredictorCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage(), e);
         }
+        BrokerPreflight.requirePipelineTopics(kafka);
+        String bootstrap = kafka.bootstrap();
         PredictorApp.Queried predictor;
         try {
             predictor = PredictorApp.startWithQueries(bootstrap, stateDir, settings,
-                    Map.of(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads,
-                            PrefetchDelivery.CONFIG, delivery.label()), httpPort);
+                    kafka.overrides(Map.of(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads,
+                            PrefetchDelivery.CONFIG, delivery.label())), httpPort);
         } catch (BindException e) {
             throw new IOException("cannot serve queries on 127.0.0.1:" + httpPort + " (" + e.getMessage()
                     + "); choose another --http-port", e);

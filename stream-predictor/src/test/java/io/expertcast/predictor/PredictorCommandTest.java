@@ -17,7 +17,7 @@ class PredictorCommandTest {
         PredictorCommand command = new PredictorCommand();
         new CommandLine(command).parseArgs("--model-shape", "toy:4:all:16:2");
         PredictorSettings settings = command.settings();
-        assertEquals("127.0.0.1:9092", command.bootstrap);
+        assertEquals("127.0.0.1:9092", command.kafka.withWorkDir(Path.of("no-such-work-dir")).bootstrap());
         assertEquals(Path.of("./work/state"), command.stateDir);
         assertEquals(8, settings.n());
         assertEquals(Duration.ofSeconds(1), settings.publishInterval());

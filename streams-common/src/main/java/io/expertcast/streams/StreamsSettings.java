@@ -3,6 +3,7 @@ package io.expertcast.streams;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Properties;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.streams.StreamsConfig;
 
 /** The one base configuration every expertcast Kafka Streams application starts from. */
@@ -12,6 +13,9 @@ public final class StreamsSettings {
     public static final String ROCKSDB_MEMORY_BYTES = "expertcast.rocksdb.memory.bytes";
     /** How much of {@link #ROCKSDB_MEMORY_BYTES} memtables may take (default: three quarters of it). */
     public static final String ROCKSDB_MEMTABLE_BYTES = "expertcast.rocksdb.memtable.bytes";
+
+    /** Segment size of the internal topics the applications create (changelogs, repartition topics). */
+    public static final int CHANGELOG_SEGMENT_BYTES = 16 * 1024 * 1024;
 
     private StreamsSettings() {
     }
@@ -38,6 +42,11 @@ public final class StreamsSettings {
         // -1: the broker's default replication factor (1 on the local broker, higher on a real cluster).
         p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, -1);
         p.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
+        // Changelogs are compacted, but the broker compacts only closed segments (1 GB by default), so a
+        // changelog rewritten at every pass grows by every write until then: small segments and a low dirty
+        // ratio let the cleaner keep each at about its live size (docs/changelog-growth.md).
+        p.put(StreamsConfig.topicPrefix(TopicConfig.SEGMENT_BYTES_CONFIG), CHANGELOG_SEGMENT_BYTES);
+        p.put(StreamsConfig.topicPrefix(TopicConfig.MIN_CLEANABLE_DIRTY_RATIO_CONFIG), "0.1");
         p.putAll(overrides);
         return p;
     }

@@ -33,7 +33,8 @@ public final class AnalyzeCommand implements Callable<Integer> {
 
     enum Format { text, json }
 
-    @Option(names = "--traces", required = true, description = "Dataset root: <org>/<model>/<benchmark>/<subject>/<index>.json")
+    @Option(names = "--traces", required = true, description = "Dataset root (<org>/<model>/<benchmark>/<subject>/<index>.json) "
+            + "or any folder inside it.")
     Path traces;
 
     @Option(names = "--phase", defaultValue = "decode",
@@ -47,7 +48,8 @@ public final class AnalyzeCommand implements Callable<Integer> {
     Path report;
 
     @Option(names = "--report-layers", split = ",",
-            description = "Model layer numbers to draw in the report (default: the first, middle and last MoE layer).")
+            description = "MoE layer indices to draw in the report, 0..(MoE layers - 1), numbered as the pipeline's "
+                    + "records and /tables number them (default: the first, middle and last).")
     List<Integer> reportLayers = new ArrayList<>();
 
     @Option(names = "--experts", defaultValue = "0",
@@ -82,7 +84,12 @@ public final class AnalyzeCommand implements Callable<Integer> {
             Iterator<RequestTrace> requests = dataset.requests(false, new ArrayList<>());
             while (requests.hasNext()) {
                 RequestTrace r = requests.next();
-                byModel.computeIfAbsent(r.model().id(), id -> new TraceObservations(r.model(), chosen)).add(r);
+                byModel.computeIfAbsent(r.model().id(), id -> {
+                    if (report != null) {
+                        ObservationReportPage.check(reportLayers, r.model()); // before the analysis, not after it
+                    }
+                    return new TraceObservations(r.model(), chosen);
+                }).add(r);
                 if (pairsOut != null) {
                     pairs.computeIfAbsent(r.model().id(), id -> PairCountFile.empty(r.model())).add(r, chosen == Phase.DECODE);
                 }

@@ -27,7 +27,7 @@ public final class EvaluatePredictorCommand implements Callable<Integer> {
 
     enum Format { text, json }
 
-    @Option(names = "--traces", required = true, description = "Dataset root: <org>/<model>/<benchmark>/<subject>/<index>.json")
+    @Option(names = "--traces", required = true, description = "Dataset root (<org>/<model>/<benchmark>/<subject>/<index>.json) or any folder inside it.")
     Path traces;
 
     @Option(names = "--n", split = ",", defaultValue = "1,2,4,8,16", description = "Prediction sizes (default ${DEFAULT-VALUE}).")

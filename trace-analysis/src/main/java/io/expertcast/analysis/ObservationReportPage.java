@@ -52,19 +52,20 @@ final class ObservationReportPage {
             html.append("<h2>").append(escape(model.id())).append("</h2>\n<pre>").append(escape(report.toText()))
                     .append("</pre>\n");
             html.append(perLayerTable(report));
-            for (int layer : layersToDraw(model)) {
-                int m = model.moeIndexOf(layer);
-                String tokenPng = fileName(model, layer, "token");
+            for (int m : layersToDraw(model)) {
+                int layer = model.moeLayer(m);
+                String tokenPng = fileName(model, m, "token");
                 draw(observations.tokenTransitions(m), model.numExperts(),
-                        model.id() + " layer " + layer + ": token t -> t+1 (" + report.phase().label() + ")",
+                        model.id() + " MoE layer " + m + " (model layer " + layer + "): token t -> t+1 ("
+                                + report.phase().label() + ")",
                         "expert at token t+1", "expert at token t", folder.resolve(tokenPng));
                 html.append("<div><img src=\"").append(tokenPng).append("\" alt=\"token-level heatmap\">");
                 if (m + 1 < model.numMoeLayers()) {
-                    String layerPng = fileName(model, layer, "layer");
-                    int next = model.moeLayer(m + 1);
+                    String layerPng = fileName(model, m, "layer");
                     draw(observations.layerTransitions(m), model.numExperts(),
-                            model.id() + ": layer " + layer + " -> layer " + next + " (same token)",
-                            "expert at layer " + next, "expert at layer " + layer, folder.resolve(layerPng));
+                            model.id() + ": MoE layer " + m + " -> " + (m + 1) + " (model layers " + layer + " -> "
+                                    + model.moeLayer(m + 1) + ", same token)",
+                            "expert at MoE layer " + (m + 1), "expert at MoE layer " + m, folder.resolve(layerPng));
                     html.append("<img src=\"").append(layerPng).append("\" alt=\"layer-level heatmap\">");
                 }
                 html.append("</div>\n");
@@ -76,22 +77,32 @@ final class ObservationReportPage {
         return index;
     }
 
+    /** The MoE layer indices to draw: the requested ones, else the first, middle and last. */
     private List<Integer> layersToDraw(ModelShape model) {
         if (requestedLayers.isEmpty()) {
             int n = model.numMoeLayers();
-            return List.of(model.moeLayer(0), model.moeLayer(n / 2), model.moeLayer(n - 1)).stream().distinct().toList();
+            return List.of(0, n / 2, n - 1).stream().distinct().toList();
         }
-        for (int layer : requestedLayers) {
-            if (model.moeIndexOf(layer) < 0) {
-                throw new IllegalArgumentException("--report-layers: layer " + layer + " is not a MoE layer of "
-                        + model.id());
-            }
-        }
+        check(requestedLayers, model);
         return requestedLayers;
     }
 
-    private static String fileName(ModelShape model, int layer, String kind) {
-        return model.id().replaceAll("[^A-Za-z0-9._-]", "_") + "-layer" + layer + "-" + kind + ".png";
+    /**
+     * Throws unless every requested layer is a MoE layer index of the model: layers are numbered as everywhere
+     * in the pipeline (records, /tables, allocation plans), 0..(MoE layers - 1), dense layers not counted.
+     */
+    static void check(List<Integer> requested, ModelShape model) {
+        for (int m : requested) {
+            if (m < 0 || m >= model.numMoeLayers()) {
+                throw new IllegalArgumentException("--report-layers: " + m + " is not a MoE layer index of " + model.id()
+                        + " (MoE layers are numbered 0.." + (model.numMoeLayers() - 1) + ", as in the pipeline's records"
+                        + " and /tables; model layer L is MoE layer index m when L = the m-th MoE layer)");
+            }
+        }
+    }
+
+    private static String fileName(ModelShape model, int moeLayer, String kind) {
+        return model.id().replaceAll("[^A-Za-z0-9._-]", "_") + "-moe" + moeLayer + "-" + kind + ".png";
     }
 
     /** Row-normalised E x E counts as a heatmap; an empty row stays white. */
@@ -139,11 +150,11 @@ final class ObservationReportPage {
     }
 
     private static String perLayerTable(ObservationReport r) {
-        StringBuilder s = new StringBuilder("<table><tr><th>layer</th><th>token top-20%</th><th>layer top-20%</th>"
+        StringBuilder s = new StringBuilder("<table><tr><th>MoE layer</th><th>model layer</th><th>token top-20%</th><th>layer top-20%</th>"
                 + "<th>Spearman</th><th>top-5</th><th>top-10</th><th>top-20</th><th>hot max/mean</th>"
                 + (r.top10PctPairShare() != null ? "<th>top-10% pairs</th>" : "") + "</tr>\n");
         for (int m = 0; m < r.layers().length; m++) {
-            s.append("<tr><td>").append(r.layers()[m]).append("</td>")
+            s.append("<tr><td>").append(m).append("</td><td>").append(r.layers()[m]).append("</td>")
                     .append(cell(r.tokenLevelTop20Coverage()[m]))
                     .append(cell(m < r.layerLevelTop20Coverage().length ? r.layerLevelTop20Coverage()[m] : Double.NaN))
                     .append(cell(r.prefillDecodeSpearman()[m])).append(cell(r.top5Overlap()[m]))

@@ -29,7 +29,7 @@ class AnalyzeCommandTest {
     void jsonHasIssueThreesKeysAndTheReportHasHeatmaps() throws Exception {
         Path report = temp.resolve("report");
         Run r = run("--traces", SAMPLE.toString(), "--format", "json", "--report", report.toString(),
-                "--report-layers", "7,47");
+                "--report-layers", "3,23");
         assertEquals(0, r.exit(), r.err());
         JsonNode json = new ObjectMapper().readTree(r.out());
         assertEquals("llama4-maverick", json.get("model").asText());
@@ -42,10 +42,12 @@ class AnalyzeCommandTest {
             assertEquals(key.startsWith("layer_level") ? 23 : 24, json.get("per_layer").get(key).size(), key);
         }
         assertTrue(json.get("top10pct_pair_share").isNull(), "Llama-4 is top-1: no pairs");
-        assertTrue(Files.size(report.resolve("llama4-maverick-layer7-token.png")) > 1000);
-        assertTrue(Files.size(report.resolve("llama4-maverick-layer7-layer.png")) > 1000);
-        assertTrue(Files.exists(report.resolve("llama4-maverick-layer47-token.png")));
-        assertTrue(Files.readString(report.resolve("index.html")).contains("layer7-token.png"));
+        assertEquals(3, json.get("per_layer").get("moe_layer").get(3).asInt());
+        assertEquals(7, json.get("per_layer").get("layer").get(3).asInt(), "MoE layer 3 of Llama-4 is model layer 7");
+        assertTrue(Files.size(report.resolve("llama4-maverick-moe3-token.png")) > 1000);
+        assertTrue(Files.size(report.resolve("llama4-maverick-moe3-layer.png")) > 1000);
+        assertTrue(Files.exists(report.resolve("llama4-maverick-moe23-token.png")));
+        assertTrue(Files.readString(report.resolve("index.html")).contains("moe3-token.png"));
     }
 
     @Test
@@ -75,9 +77,23 @@ class AnalyzeCommandTest {
         Run truncated = run("--traces", temp.resolve("o").getParent().toString());
         assertEquals(2, truncated.exit());
         assertTrue(truncated.err().contains("1.json"), truncated.err());
-        Run layers = run("--traces", SAMPLE.toString(), "--report", temp.resolve("r").toString(), "--report-layers", "2");
+        Run layers = run("--traces", SAMPLE.toString(), "--report", temp.resolve("r").toString(), "--report-layers", "24");
         assertEquals(2, layers.exit());
-        assertTrue(layers.err().contains("layer 2 is not a MoE layer"), layers.err());
+        assertTrue(layers.err().contains("24 is not a MoE layer index of llama4-maverick (MoE layers are numbered 0..23"),
+                layers.err());
+    }
+
+    @Test
+    void aWrongLayerIsReportedBeforeTheAnalysisReadsTheRest() throws Exception {
+        Path good = temp.resolve("acme/Tiny-MoE/bench/subject/0.json");
+        Files.createDirectories(good.getParent());
+        Files.writeString(good, "[{\"0\": null, \"1\": [[0, 1]], \"2\": [[4, 5]]}]");
+        // A later file is truncated: an analysis that ran to the end would stop on it instead.
+        Files.writeString(good.resolveSibling("1.json"), "[{\"0\": [[1]], ");
+        Run r = run("--traces", temp.toString(), "--model-shape", "Tiny-MoE:3:from=1:7:2", "--report",
+                temp.resolve("r").toString(), "--report-layers", "2");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("2 is not a MoE layer index of Tiny-MoE"), r.err());
     }
 
     @Test

@@ -31,11 +31,12 @@ final class ReplayCheckpoints {
     private final String sourceId;
     private final ReplayCheckpoint last;
 
-    ReplayCheckpoints(String bootstrap, String replayId, String sources, String sourceId) {
+    ReplayCheckpoints(String bootstrap, Map<String, Object> clientProperties, String replayId, String sources,
+                      String sourceId) {
         this.replayId = replayId;
         this.sources = sources;
         this.sourceId = sourceId;
-        this.last = read(bootstrap, replayId);
+        this.last = read(bootstrap, clientProperties, replayId);
         if (last != null && !last.getSources().equals(sources)) {
             throw new IllegalArgumentException("replay id " + replayId + " was a replay of " + last.getSources()
                     + ", not of " + sources + "; use another --replay-id");
@@ -68,6 +69,20 @@ final class ReplayCheckpoints {
         return last != null && last.getComplete();
     }
 
+    /** What a named replay found, for its summary: null for a new one. */
+    String resumeNote() {
+        if (last == null) {
+            return null;
+        }
+        if (last.getComplete()) {
+            return "replay " + replayId + " had completed before (" + last.getRequestsFinished()
+                    + " requests): nothing left to send";
+        }
+        return "resumed replay " + replayId + ": " + last.getRequestsFinished() + " requests had finished before, "
+                + last.getInFlight().size() + " were in flight; continuing at request " + last.getNextRequest()
+                + " and pass " + last.getNextPassId();
+    }
+
     /** Adds the checkpoint to the open transaction and commits it. */
     void commit(KafkaProducer<byte[], byte[]> producer, BatchScheduler.Position position, long finished,
                 boolean complete) {
@@ -82,8 +97,9 @@ final class ReplayCheckpoints {
     }
 
     /** The last committed checkpoint of a replay id, read to the end of the topic; null if none. */
-    private static ReplayCheckpoint read(String bootstrap, String replayId) {
+    private static ReplayCheckpoint read(String bootstrap, Map<String, Object> clientProperties, String replayId) {
         Properties p = new Properties();
+        p.putAll(clientProperties);
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
@@ -95,7 +111,7 @@ final class ReplayCheckpoints {
                     Duration.ofSeconds(30)).stream().map(i -> new TopicPartition(i.topic(), i.partition())).toList();
             if (partitions.isEmpty()) {
                 throw new IllegalStateException("topic " + Topics.REPLAY_CHECKPOINTS.name()
-                        + " does not exist: create the topics first (expertcast topics create)");
+                        + " does not exist: create the topics first (bin/expertcast topics create)");
             }
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);

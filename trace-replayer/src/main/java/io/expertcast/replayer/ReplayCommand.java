@@ -6,12 +6,19 @@ import io.expertcast.replayer.source.DatasetSource;
 import io.expertcast.replayer.source.JsonLinesSource;
 import io.expertcast.replayer.source.SyntheticSource;
 import io.expertcast.replayer.source.TraceSource;
+import io.expertcast.streams.connect.BrokerPreflight;
+import io.expertcast.streams.connect.KafkaConnection;
+import io.expertcast.streams.connect.PreflightException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code expertcast replay}: a trace folder into moe.selections and moe.passes. */
@@ -20,10 +27,11 @@ import picocli.CommandLine.Option;
                 + "Kafka in lockstep batches, one source after the other.")
 public final class ReplayCommand implements Callable<Integer> {
 
-    @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092", description = "Kafka bootstrap servers (default ${DEFAULT-VALUE}).")
-    String bootstrap;
+    @Mixin
+    KafkaConnection kafka = new KafkaConnection();
 
-    @Option(names = "--traces", description = "Dataset root: <org>/<model>/<benchmark>/<subject>/<index>.json (repeatable).")
+    @Option(names = "--traces", description = "Dataset root (<org>/<model>/<benchmark>/<subject>/<index>.json) or any "
+            + "folder inside it (repeatable).")
     List<Path> traces = new ArrayList<>();
 
     @Option(names = "--jsonl", description = "A JSON-lines trace file, one step per line (repeatable; README).")
@@ -101,24 +109,67 @@ public final class ReplayCommand implements Callable<Integer> {
                 System.err.println("replay: give at least one of --traces, --jsonl or --synth");
                 return 2;
             }
-            ReplayOptions options = new ReplayOptions(bootstrap, traces.isEmpty() ? null : traces.get(0), batch, rate,
-                    limit, skipBad, prefillChunk, replayId, checkpointPasses, source, stepMs).withResolvedSource();
+            BrokerPreflight.requirePipelineTopics(kafka);
+            ReplayOptions options = new ReplayOptions(kafka.bootstrap(), traces.isEmpty() ? null : traces.get(0), batch,
+                    rate, limit, skipBad, prefillChunk, replayId, checkpointPasses, source, stepMs,
+                    kafka.clientProperties()).withResolvedSource();
             String problem = io.expertcast.schemas.Topics.sourceProblem(options.sourceId());
             if (problem != null) {
                 System.err.println("replay: --source: " + problem);
                 return 2;
             }
             System.err.println("replay: source id " + options.sourceId());
-            ReplaySummary summary = TraceReplayer.replay(options, sources, System.console() != null ? System.err : null);
+            ReplaySummary summary = replayUntilStopped(options, sources);
+            if (summary.interrupted()) {
+                return 1; // (the summary is out; the JVM exits with the signal's status)
+            }
             System.out.print(summary.format());
             return 0;
         } catch (TraceFormatException | IllegalArgumentException e) {
             System.err.println("replay: " + e.getMessage()
                     + (e instanceof TraceFormatException ? " (nothing of this request was sent; --skip-bad skips such files)" : ""));
             return 2;
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | PreflightException | java.io.UncheckedIOException e) {
             System.err.println("replay: " + e.getMessage());
             return 1;
+        }
+    }
+
+    /**
+     * Replays; a SIGTERM or Ctrl-C stops it after the pass being sent, and the summary of what was sent is
+     * printed before the JVM exits (the shutdown hook waits for it, at most 30 s).
+     */
+    private static ReplaySummary replayUntilStopped(ReplayOptions options, List<TraceSource> sources) {
+        AtomicBoolean stop = new AtomicBoolean();
+        CountDownLatch printed = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            stop.set(true);
+            try {
+                printed.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "replay-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            ReplaySummary summary = TraceReplayer.replay(options, sources, System.console() != null ? System.err : null,
+                    stop::get);
+            if (summary.interrupted()) {
+                // The JVM is exiting: print here, the caller's print may not be reached before the hook returns.
+                System.out.print(summary.format());
+                System.out.println(options.replayId() == null
+                        ? "the rest was not sent (a --replay-id replay resumes where it stopped)"
+                        : "run the same command again to continue replay " + options.replayId());
+                System.out.flush();
+            }
+            return summary;
+        } finally {
+            printed.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook runs: it returns now that the summary is out
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 package io.expertcast.replayer;
 
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * @param traces           the folder of a one-folder replay (unused by the several-sources entry point)
@@ -17,10 +18,22 @@ import java.nio.file.Path;
  * @param stepMs           an engine's pace: forward passes at least this many milliseconds apart (a decode
  *                         step of a large MoE model takes 20-50 ms); {@code <= 0}: no pace. With a token rate
  *                         too, each pass waits for both.
+ * @param clientProperties Kafka client properties (TLS, SASL, ...) on top of the replayer's own settings
  */
 public record ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
                             boolean skipBad, int prefillChunk, String replayId, int checkpointPasses, String sourceId,
-                            double stepMs) {
+                            double stepMs, Map<String, Object> clientProperties) {
+
+    public ReplayOptions {
+        clientProperties = clientProperties == null ? Map.of() : Map.copyOf(clientProperties);
+    }
+
+    public ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
+                         boolean skipBad, int prefillChunk, String replayId, int checkpointPasses, String sourceId,
+                         double stepMs) {
+        this(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId, checkpointPasses,
+                sourceId, stepMs, Map.of());
+    }
 
     public ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
                          boolean skipBad, int prefillChunk, String replayId, int checkpointPasses, String sourceId) {
@@ -29,15 +42,33 @@ public record ReplayOptions(String bootstrap, Path traces, int batchSize, double
     }
 
     public ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
+                         boolean skipBad, int prefillChunk, String replayId, int checkpointPasses,
+                         Map<String, Object> clientProperties) {
+        this(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId, checkpointPasses,
+                null, 0, clientProperties);
+    }
+
+    public ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
                          boolean skipBad, int prefillChunk, String replayId, int checkpointPasses) {
         this(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId, checkpointPasses,
-                null);
+                (String) null);
+    }
+
+    public ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
+                         boolean skipBad, int prefillChunk) {
+        this(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, null, 0);
     }
 
     /** The same replay at an engine's pace: passes {@code stepMs} apart. */
     public ReplayOptions withStepMs(double value) {
         return new ReplayOptions(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId,
-                checkpointPasses, sourceId, value);
+                checkpointPasses, sourceId, value, clientProperties);
+    }
+
+    /** The same replay with these Kafka client properties. */
+    public ReplayOptions withClientProperties(Map<String, Object> value) {
+        return new ReplayOptions(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId,
+                checkpointPasses, sourceId, stepMs, value);
     }
 
     /** The source id this replay stamps: the given one, else the replay id, else a new {@code replay-<8 hex>}. */
@@ -48,11 +79,6 @@ public record ReplayOptions(String bootstrap, Path traces, int batchSize, double
         String id = replayId != null ? replayId
                 : "replay-" + String.format("%08x", new java.security.SecureRandom().nextInt());
         return new ReplayOptions(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId,
-                checkpointPasses, id, stepMs);
-    }
-
-    public ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
-                         boolean skipBad, int prefillChunk) {
-        this(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, null, 0);
+                checkpointPasses, id, stepMs, clientProperties);
     }
 }

@@ -10,9 +10,11 @@ import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -46,26 +48,36 @@ public final class TraceReplayer {
      * a batch holds one model, so a source of another model starts when the batch has drained.
      */
     public static ReplaySummary replay(ReplayOptions options, List<TraceSource> sources, PrintStream progressOrNull) {
+        return replay(options, sources, progressOrNull, () -> false);
+    }
+
+    /**
+     * As above; when {@code stopRequested} turns true (SIGTERM, Ctrl-C) the replay stops after the pass it is
+     * sending, flushes, commits a named replay's checkpoint, and returns what it sent, marked interrupted.
+     */
+    public static ReplaySummary replay(ReplayOptions options, List<TraceSource> sources, PrintStream progressOrNull,
+                                       BooleanSupplier stopRequested) {
         options = options.withResolvedSource();
         String sourceProblem = Topics.sourceProblem(options.sourceId());
         if (sourceProblem != null) {
             throw new IllegalArgumentException(sourceProblem);
         }
         List<String> skipped = java.util.Collections.synchronizedList(new ArrayList<>());
-        Iterator<RequestTrace> requests = limited(concatenated(sources, options.skipBad(), skipped), options.limit());
+        Map<String, String> customShapes = java.util.Collections.synchronizedMap(new java.util.TreeMap<>());
+        Iterator<RequestTrace> requests = notingShapes(
+                limited(concatenated(sources, options.skipBad(), skipped), options.limit()), customShapes);
         boolean sizeKnown = sources.stream().allMatch(s -> s.size() >= 0);
         long sum = sources.stream().mapToLong(TraceSource::size).sum();
         long totalRequests = !sizeKnown ? -1 : options.limit() > 0 ? Math.min(options.limit(), sum) : sum;
         String sourceNames = String.join(" + ", sources.stream().map(TraceSource::describe).toList());
         ReplayCheckpoints checkpoints = options.replayId() == null ? null
-                : new ReplayCheckpoints(options.bootstrap(), options.replayId(), sourceNames,
+                : new ReplayCheckpoints(options.bootstrap(), options.clientProperties(), options.replayId(), sourceNames,
                 options.sourceId());
         BatchScheduler.Resume resume = checkpoints == null ? BatchScheduler.Resume.NONE : checkpoints.resume();
         BatchScheduler scheduler = new BatchScheduler(requests, options.batchSize(), options.prefillChunk(),
                 System::currentTimeMillis, resume, options.sourceId());
 
         Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrap());
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
@@ -73,6 +85,8 @@ public final class TraceReplayer {
         p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 30_000);
         p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 60_000);
+        p.putAll(options.clientProperties()); // the user's settings (TLS, SASL, timeouts) win over these
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrap());
         if (checkpoints != null) {
             // One transactional id per named replay: a restarted replay fences (and so aborts) whatever
             // the interrupted one left uncommitted, and its committed checkpoint says where to go on.
@@ -92,6 +106,7 @@ public final class TraceReplayer {
         long lastProgress = 0;
         long finishedBefore = checkpoints == null ? 0 : checkpoints.finishedBefore();
         int passesInTransaction = 0;
+        boolean interrupted = false;
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(),
                 new ByteArraySerializer())) {
             if (checkpoints != null) {
@@ -100,6 +115,10 @@ public final class TraceReplayer {
             }
             try {
                 while (scheduler.hasNext()) {
+                    if (stopRequested.getAsBoolean()) {
+                        interrupted = true;
+                        break;
+                    }
                     ScheduledPass pass = scheduler.next();
                     for (SelectionEvent e : pass.selections()) {
                         byte[] key = Topics.selectionKey(e).getBytes(java.nio.charset.StandardCharsets.UTF_8);
@@ -149,7 +168,7 @@ public final class TraceReplayer {
             }
             if (checkpoints != null && failure.get() == null && (passesInTransaction > 0 || passes == 0)) {
                 // (with nothing sent at all, the transaction begun above records the replay as complete)
-                checkpoints.commit(producer, scheduler.position(), finishedBefore + finished, true);
+                checkpoints.commit(producer, scheduler.position(), finishedBefore + finished, !interrupted);
             }
             producer.flush();
         } catch (KafkaException e) {
@@ -165,7 +184,28 @@ public final class TraceReplayer {
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         return new ReplaySummary(finished, passes, events, tokens, bytes, seconds, events / Math.max(seconds, 1e-9),
-                List.copyOf(skipped), options.sourceId());
+                List.copyOf(skipped), checkpoints == null ? null : checkpoints.resumeNote(), interrupted,
+                List.copyOf(customShapes.values()), options.sourceId());
+    }
+
+    /** The requests, noting the shape spec of each model the standard catalog does not know. */
+    private static Iterator<RequestTrace> notingShapes(Iterator<RequestTrace> it, Map<String, String> customShapes) {
+        ModelCatalog standard = ModelCatalog.standard();
+        return new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return it.hasNext();
+            }
+
+            @Override
+            public RequestTrace next() {
+                RequestTrace r = it.next();
+                if (!customShapes.containsKey(r.model().id()) && standard.byId(r.model().id()).isEmpty()) {
+                    customShapes.put(r.model().id(), ModelCatalog.formatShape(r.model()));
+                }
+                return r;
+            }
+        };
     }
 
     private static void progress(PrintStream out, long done, long total, long passes) {

@@ -83,6 +83,8 @@ class ResumableReplayTest {
             assertEquals("simulated crash", crash.getMessage());
             ReplaySummary resumed = TraceReplayer.replay(options, List.of(source), null);
             assertTrue(resumed.requests() >= 2 && resumed.requests() <= REQUESTS, "requests finished by the resumed run");
+            assertTrue(resumed.resume().startsWith("resumed replay run-1: "), resumed.resume());
+            assertTrue(resumed.format().startsWith("resumed replay run-1: "), resumed.format());
 
             List<String> seen = new ArrayList<>();
             Properties p = new Properties();
@@ -114,6 +116,54 @@ class ResumableReplayTest {
                     new ReplayOptions(kafka.bootstrapServers(), null, 2, 0, 0, false, 256, "run-1", 7, "engine-2"),
                     List.of(source), null));
             assertTrue(other.getMessage().contains("--source run-1"), other.getMessage());
+            assertTrue(again.format().contains("replay run-1 had completed before (" + REQUESTS
+                    + " requests): nothing left to send"), again.format());
+        }
+    }
+
+    @Test
+    void aStoppedReplaySaysWhatItSentAndItsResumeSendsTheRestOnce() throws Exception {
+        ModelShape llama = ModelCatalog.standard().byId("llama4-maverick").orElseThrow();
+        TraceSource source = new SyntheticSource(llama, REQUESTS, 22);
+        Set<String> expected = new HashSet<>();
+        source.requests(false, new ArrayList<>()).forEachRemaining(r -> {
+            for (int s = 0; s < r.numSteps(); s++) {
+                expected.add(r.requestId() + "#" + s);
+            }
+        });
+        try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
+            kafka.createTopic(Topics.SELECTIONS.name(), 2);
+            kafka.createTopic(Topics.PASSES.name(), 1);
+            kafka.createTopic(Topics.REPLAY_CHECKPOINTS.name(), 1);
+            ReplayOptions options = new ReplayOptions(kafka.bootstrapServers(), null, 2, 0, 0, false, 256, "run-2", 3);
+            // The stop (what the SIGTERM hook sets) arrives before the 6th pass.
+            java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+            ReplaySummary stopped = TraceReplayer.replay(options, List.of(source), null, () -> asked.incrementAndGet() > 5);
+            assertTrue(stopped.interrupted());
+            assertEquals(5, stopped.passes());
+            assertTrue(stopped.format().startsWith("interrupted after sending "), stopped.format());
+
+            ReplaySummary rest = TraceReplayer.replay(options, List.of(source), null);
+            assertTrue(!rest.interrupted() && rest.resume().startsWith("resumed replay run-2: "), rest.format());
+            List<String> seen = new ArrayList<>();
+            Properties p = new Properties();
+            p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+            p.put(ConsumerConfig.GROUP_ID_CONFIG, "check");
+            p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+            p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+            try (KafkaConsumer<String, SelectionEvent> consumer = new KafkaConsumer<>(p, new StringDeserializer(),
+                    Topics.SELECTIONS.valueSerde().deserializer())) {
+                consumer.subscribe(List.of(Topics.SELECTIONS.name()));
+                long deadline = System.currentTimeMillis() + 60_000;
+                while (seen.size() < expected.size() && System.currentTimeMillis() < deadline) {
+                    consumer.poll(Duration.ofMillis(500)).forEach(r -> seen.add(r.value().getRequestId() + "#"
+                            + r.value().getStep()));
+                }
+                consumer.poll(Duration.ofSeconds(2)).forEach(r -> seen.add(r.value().getRequestId() + "#"
+                        + r.value().getStep()));
+            }
+            assertEquals(expected.size(), seen.size(), "no step twice, none lost");
+            assertEquals(expected, new HashSet<>(seen));
         }
     }
 }

@@ -6,12 +6,15 @@ import io.expertcast.emulator.http.WaferHttpServer;
 import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.emulator.prefetch.PrefetchSource;
 import io.expertcast.streams.StreamsService;
+import io.expertcast.streams.connect.BrokerPreflight;
+import io.expertcast.streams.connect.KafkaConnection;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code expertcast emulator}: the wafer emulator service, until Ctrl-C. */
@@ -19,8 +22,12 @@ import picocli.CommandLine.Option;
         description = "Emulate the wafer on the stream: Base, EP, Allo, Pred and Allo+Pred side by side, to moe.wafer-metrics and JSON over HTTP.")
 public final class EmulatorCommand implements Callable<Integer> {
 
-    @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092", description = "Kafka bootstrap servers (default ${DEFAULT-VALUE}).")
-    String bootstrap;
+    @Mixin
+    KafkaConnection kafka = new KafkaConnection();
+
+    @Option(names = "--model-shape", description = "Extra model shape id:layers:moeLayers:experts:k[:hidden:intermediate], "
+            + "e.g. the one import-sglang inferred (repeatable).")
+    List<String> modelShapes = new java.util.ArrayList<>();
 
     @Option(names = "--state-dir", defaultValue = "work/state", description = "Kafka Streams state directory (default ${DEFAULT-VALUE}).")
     Path stateDir;
@@ -59,12 +66,17 @@ public final class EmulatorCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException, java.io.IOException {
         EmulatorSettings settings;
         try {
-            settings = new EmulatorSettings(ModelCatalog.standard(), HardwareConfig.load(mesh), policies, applicationId,
+            ModelCatalog catalog = ModelCatalog.standard();
+            for (String shape : modelShapes) {
+                catalog.register(ModelCatalog.parseShape(shape));
+            }
+            settings = new EmulatorSettings(catalog, HardwareConfig.load(mesh), policies, applicationId,
                     predictN, PrefetchSource.of(prefetchSource), java.time.Duration.ofMillis(requestIdleTimeoutMs));
         } catch (IllegalArgumentException e) {
             System.err.println("emulator: " + e.getMessage());
             return 2;
         }
+        BrokerPreflight.requirePipelineTopics(kafka);
         WaferSnapshot snapshot = new WaferSnapshot();
         WaferHttpServer http;
         try {
@@ -73,10 +85,11 @@ public final class EmulatorCommand implements Callable<Integer> {
         } catch (java.net.BindException | java.net.UnknownHostException e) {
             System.err.println("emulator: cannot serve HTTP on " + httpAddress + ":" + httpPort + ": " + e.getMessage()
                     + " (choose --http-port, or -1 to turn it off)");
-            return 2;
+            return 1; // a run-time failure (the port is taken), as the predictor's
         }
         try {
-            KafkaStreams streams = EmulatorApp.start(bootstrap, stateDir, settings, Map.of(), snapshot);
+            KafkaStreams streams = EmulatorApp.start(kafka.bootstrap(), stateDir, settings, kafka.overrides(Map.of()),
+                    snapshot);
             System.out.println("emulator running on " + settings.hardware().name() + " (" + settings.hardware().dies()
                     + " dies), policies " + settings.policies() + ", prefetch source " + settings.prefetchSource()
                     + (http == null ? "" : "; dashboard on " + http.url() + " (JSON: /metrics)") + "; Ctrl-C stops it");

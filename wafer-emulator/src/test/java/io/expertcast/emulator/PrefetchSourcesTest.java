@@ -42,7 +42,8 @@ class PrefetchSourcesTest {
 
     private static PrefetchCommand nextToken(int step) {
         return new PrefetchCommand(StreamsTestData.MODEL, "r1", PrefetchScope.NEXT_TOKEN, step, MemoryTier.HBM,
-                List.of(new LayerPrediction(0, List.of(9), List.of(1.0))), 0L, 0L);
+                List.of(new LayerPrediction(0, List.of(9), List.of(1.0))), 0L, 0L, 0,
+                java.nio.ByteBuffer.allocate(0), java.nio.ByteBuffer.allocate(0));
     }
 
     private static long used(PassEmulator.Outcome outcome) {

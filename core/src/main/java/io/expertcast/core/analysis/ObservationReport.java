@@ -63,7 +63,8 @@ public record ObservationReport(ModelShape model, Phase phase, long requests, lo
         json.put("top10pct_pair_share", number(pairShare()));
         json.put("top_pair_over_uniform_max", number(pairOverUniformMax()));
         Map<String, Object> perLayer = new LinkedHashMap<>();
-        perLayer.put("layer", layers);
+        perLayer.put("layer", layers); // the model's layer numbers, beside the MoE index the pipeline uses
+        perLayer.put("moe_layer", java.util.stream.IntStream.range(0, layers.length).toArray());
         perLayer.put("token_level_top20_coverage", numbers(tokenLevelTop20Coverage));
         perLayer.put("layer_level_top20_coverage", numbers(layerLevelTop20Coverage));
         perLayer.put("prefill_decode_spearman_mean", numbers(prefillDecodeSpearman));

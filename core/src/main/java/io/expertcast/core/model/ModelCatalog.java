@@ -65,6 +65,28 @@ public final class ModelCatalog {
     }
 
     /**
+     * The {@link #parseShape} spec of a shape ({@code --model-shape} of every stage), MoE layers as
+     * {@code all}, {@code from=N} or a comma list.
+     */
+    public static String formatShape(ModelShape m) {
+        int[] moe = m.moeLayers();
+        boolean contiguousToEnd = moe.length > 0 && moe[moe.length - 1] == m.numLayers() - 1
+                && moe[moe.length - 1] - moe[0] == moe.length - 1;
+        String layers;
+        if (contiguousToEnd) {
+            layers = moe[0] == 0 ? "all" : "from=" + moe[0];
+        } else {
+            StringBuilder list = new StringBuilder();
+            for (int l : moe) {
+                list.append(list.length() == 0 ? "" : ",").append(l);
+            }
+            layers = list.toString();
+        }
+        return m.id() + ":" + m.numLayers() + ":" + layers + ":" + m.numExperts() + ":" + m.topK() + ":"
+                + m.hiddenSize() + ":" + m.expertIntermediateSize();
+    }
+
+    /**
      * Parses a shape given on the command line:
      * {@code id:layers:moeLayers:experts:k[:hidden:intermediate]} where moeLayers is {@code all},
      * {@code odd}, {@code from=N} or a comma list of layer indices.

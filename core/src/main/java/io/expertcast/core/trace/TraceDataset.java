@@ -60,21 +60,38 @@ public final class TraceDataset {
         if (!Files.isDirectory(root)) {
             throw new IllegalArgumentException("trace folder " + root + " is not a directory");
         }
-        List<Path> files;
-        try (Stream<Path> walk = Files.walk(root)) {
-            files = walk.filter(p -> p.getFileName().toString().endsWith(".json") && Files.isRegularFile(p))
-                    .filter(p -> root.relativize(p).getNameCount() >= 5)
-                    .filter(p -> !root.relativize(p).toString().contains("_meta"))
-                    .sorted(datasetOrder(root))
+        List<Path> atRoot = traceFiles(root, root);
+        if (!atRoot.isEmpty()) {
+            return new TraceDataset(root, catalog, experts, atRoot);
+        }
+        Path folder = root.toAbsolutePath().normalize();
+        // Any folder of the tree will do: an org, model, benchmark or subject folder is read with the
+        // dataset root above it (the folders' names say the model), limited to the files under it.
+        for (Path base = folder.getParent(); base != null; base = base.getParent()) {
+            List<Path> files = traceFiles(folder, base);
+            if (!files.isEmpty()) {
+                return new TraceDataset(base, catalog, experts, files);
+            }
+            if (folder.getNameCount() - base.getNameCount() >= 4) {
+                break; // a subject folder is 4 below the root: no root is further up
+            }
+        }
+        throw new IllegalArgumentException("no trace files under " + root + ": --traces takes the dataset root (the "
+                + "folder holding <org>/<model>/<benchmark>/<subject>/<index>.json, e.g. data/sample) or any folder "
+                + "inside it");
+    }
+
+    /** The .json files under {@code folder} that sit at {@code <org>/<model>/<benchmark>/<subject>/} below {@code base}. */
+    private static List<Path> traceFiles(Path folder, Path base) {
+        try (Stream<Path> walk = Files.walk(folder)) {
+            return walk.filter(p -> p.getFileName().toString().endsWith(".json") && Files.isRegularFile(p))
+                    .filter(p -> base.relativize(p).getNameCount() >= 5)
+                    .filter(p -> !base.relativize(p).toString().contains("_meta"))
+                    .sorted(datasetOrder(base))
                     .toList();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot list " + root, e);
+            throw new UncheckedIOException("cannot list " + folder, e);
         }
-        if (files.isEmpty()) {
-            throw new IllegalArgumentException("no trace files (<org>/<model>/<benchmark>/<subject>/<index>.json) under "
-                    + root);
-        }
-        return new TraceDataset(root, catalog, experts, files);
     }
 
     /** Dataset order, as the paper fills batches: model, benchmark, then query index across subjects. */

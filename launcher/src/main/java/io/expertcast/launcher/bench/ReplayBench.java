@@ -22,7 +22,10 @@ import java.util.Iterator;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import io.expertcast.streams.connect.BrokerPreflight;
+import io.expertcast.streams.connect.KafkaConnection;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -34,9 +37,8 @@ import picocli.CommandLine.Option;
         description = "Replay throughput: JSON to Kafka end to end vs JSON parsing alone, and the rate cap's accuracy.")
 public final class ReplayBench implements Callable<Integer> {
 
-    @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092",
-            description = "Broker to produce to (start one with: expertcast broker start). Default: ${DEFAULT-VALUE}.")
-    String bootstrap;
+    @Mixin
+    KafkaConnection kafka = new KafkaConnection();
 
     @Option(names = "--requests", defaultValue = "200", description = "Synthetic DeepSeek-V3 requests (default ${DEFAULT-VALUE}).")
     int requests;
@@ -65,11 +67,16 @@ public final class ReplayBench implements Callable<Integer> {
         try (Stream<Path> files = Files.walk(dir)) {
             bytes = files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
         }
-        try (TopicAdmin admin = new TopicAdmin(bootstrap, Duration.ofSeconds(15))) {
+        String bootstrap = kafka.bootstrap();
+        if (!BrokerPreflight.awaitReachable(bootstrap, kafka.brokerWait())) {
+            System.err.println("bench replay: no broker at " + bootstrap + " (" + kafka.bootstrapOrigin()
+                    + "); start one with `bin/expertcast broker start` or give --bootstrap HOST:PORT");
+            return 1;
+        }
+        try (TopicAdmin admin = new TopicAdmin(bootstrap, kafka.clientProperties(), Duration.ofSeconds(15))) {
             admin.createAll(Topics.ALL, 4, (short) 1);
         } catch (RuntimeException e) {
-            System.err.println("bench replay: no broker at " + bootstrap + " (" + e.getMessage()
-                    + "); start one with: expertcast broker start");
+            System.err.println("bench replay: cannot create the topics on " + bootstrap + ": " + e.getMessage());
             return 1;
         }
         // Warm-up: parse everything once so both timed runs start with a warm JIT and page cache.
@@ -77,11 +84,13 @@ public final class ReplayBench implements Callable<Integer> {
         long parseStart = System.nanoTime();
         long tokens = parseAll(dir);
         double parseSeconds = (System.nanoTime() - parseStart) / 1e9;
-        ReplaySummary e2e = TraceReplayer.replay(new ReplayOptions(bootstrap, dir, batch, 0, 0, false, 256), null);
+        ReplaySummary e2e = TraceReplayer.replay(new ReplayOptions(bootstrap, dir, batch, 0, 0, false, 256, null, 0,
+                kafka.clientProperties()), null);
         double e2eRate = e2e.tokens() / e2e.elapsedSeconds();
         double parseRate = tokens / parseSeconds;
         double cap = e2eRate * rateFraction;
-        ReplaySummary capped = TraceReplayer.replay(new ReplayOptions(bootstrap, dir, batch, cap, 0, false, 256), null);
+        ReplaySummary capped = TraceReplayer.replay(new ReplayOptions(bootstrap, dir, batch, cap, 0, false, 256, null,
+                0, kafka.clientProperties()), null);
         double cappedRate = capped.tokens() / capped.elapsedSeconds();
         System.out.printf(Locale.ROOT, "%d %s requests, %d tokens, %.0f MB of JSON, batch %d%n", requests, model.id(),
                 tokens, bytes / 1e6, batch);

@@ -133,6 +133,10 @@ public final class BrokerCommand implements Runnable {
                 out.printf("broker started: pid %d, bootstrap %s, cluster id %s, ready in %.1f s%n", pid,
                         broker.bootstrapServers(), LocalBroker.CLUSTER_ID, (System.nanoTime() - started) / 1e9);
                 out.printf("log: %s%n", broker.logFile());
+                if (location.workDir == null) {
+                    out.printf("the other commands find this broker without --bootstrap (recorded in %s)%n",
+                            broker.propertiesFile());
+                }
                 return 0;
             } catch (LocalBrokerException | IllegalArgumentException e) {
                 err.println("broker start: " + e.getMessage());

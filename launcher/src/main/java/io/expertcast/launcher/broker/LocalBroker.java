@@ -17,6 +17,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Properties;
@@ -54,6 +55,24 @@ public final class LocalBroker {
     /** controller.quorum.voters: this node alone, or every node of a {@link LocalCluster}. */
     private final String voters;
     private final int clusterSize;
+    private final Security security;
+
+    /**
+     * A secured broker: server properties that replace the defaults (listeners, TLS, SASL), SCRAM
+     * credentials created when the storage is formatted ({@code SCRAM-SHA-256=[name=u,password=p]}, as
+     * kafka-storage's --add-scram takes them), and the client properties this class's own readiness and
+     * status checks need to reach it.
+     */
+    public record Security(Map<String, String> serverProperties, List<String> scramCredentials,
+                           Map<String, Object> clientProperties) {
+        public static final Security NONE = new Security(Map.of(), List.of(), Map.of());
+
+        public Security {
+            serverProperties = Map.copyOf(serverProperties);
+            scramCredentials = List.copyOf(scramCredentials);
+            clientProperties = Map.copyOf(clientProperties);
+        }
+    }
 
     /**
      * @param workDir        the project's work directory; the broker uses {@code workDir/broker}
@@ -63,13 +82,24 @@ public final class LocalBroker {
      * @param jvmOptions     extra options of the child JVM (heap etc.)
      */
     public LocalBroker(Path workDir, int port, int controllerPort, String classpath, List<String> jvmOptions) {
+        this(workDir, port, controllerPort, classpath, jvmOptions, Security.NONE);
+    }
+
+    /** As above, secured as {@code security} says. */
+    public LocalBroker(Path workDir, int port, int controllerPort, String classpath, List<String> jvmOptions,
+                       Security security) {
         this(workDir.toAbsolutePath().normalize().resolve("broker"), port, controllerPort, classpath,
-                jvmOptions, NODE_ID, NODE_ID + "@" + HOST + ":" + controllerPort, 1);
+                jvmOptions, NODE_ID, NODE_ID + "@" + HOST + ":" + controllerPort, 1, security);
     }
 
     /** One node of a {@link LocalCluster}: its own dir, node id and the cluster's voters. */
     LocalBroker(Path brokerDir, int port, int controllerPort, String classpath, List<String> jvmOptions,
                 int nodeId, String voters, int clusterSize) {
+        this(brokerDir, port, controllerPort, classpath, jvmOptions, nodeId, voters, clusterSize, Security.NONE);
+    }
+
+    private LocalBroker(Path brokerDir, int port, int controllerPort, String classpath, List<String> jvmOptions,
+                        int nodeId, String voters, int clusterSize, Security security) {
         if (port < 1 || port > 65535 || controllerPort < 1 || controllerPort > 65535) {
             throw new IllegalArgumentException("ports must be in 1..65535, got " + port + " and " + controllerPort);
         }
@@ -84,6 +114,7 @@ public final class LocalBroker {
         this.controllerPort = controllerPort;
         this.classpath = classpath;
         this.jvmOptions = List.copyOf(jvmOptions);
+        this.security = security;
     }
 
     /** A broker whose child JVM reuses this JVM's classpath (the launcher's, which holds the Kafka jars). */
@@ -195,7 +226,8 @@ public final class LocalBroker {
     /** Whether a broker of this work dir runs (PID file names a live broker JVM) and whether it answers. */
     public Status status(Duration answerTimeout) {
         OptionalLong pid = runningPid();
-        Optional<String> clusterId = pid.isPresent() ? describeCluster(bootstrapServers(), answerTimeout)
+        Optional<String> clusterId = pid.isPresent() ? describeCluster(bootstrapServers(), security.clientProperties(),
+                answerTimeout)
                 : Optional.empty();
         return new Status(pid, clusterId);
     }
@@ -245,8 +277,14 @@ public final class LocalBroker {
      * one live node within {@code timeout}.
      */
     public static Optional<String> describeCluster(String bootstrap, Duration timeout) {
+        return describeCluster(bootstrap, Map.of(), timeout);
+    }
+
+    /** As above, with client properties (TLS, SASL). */
+    public static Optional<String> describeCluster(String bootstrap, Map<String, ?> clientProperties, Duration timeout) {
         int millis = (int) Math.max(1000, timeout.toMillis());
         Properties config = new Properties();
+        config.putAll(clientProperties);
         config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         config.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, millis);
         config.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, millis);
@@ -337,6 +375,7 @@ public final class LocalBroker {
         p.setProperty("default.replication.factor", replicas);
         p.setProperty("min.insync.replicas", minIsr);
         p.setProperty("group.initial.rebalance.delay.ms", "0");
+        security.serverProperties().forEach(p::setProperty);
         return p;
     }
 
@@ -355,9 +394,13 @@ public final class LocalBroker {
              PrintStream out = new PrintStream(log, true, StandardCharsets.UTF_8)) {
             int code;
             try {
-                code = kafka.tools.StorageTool.execute(
-                        new String[] {"format", "--cluster-id", CLUSTER_ID, "--config", propertiesFile().toString()},
-                        out);
+                List<String> args = new ArrayList<>(List.of("format", "--cluster-id", CLUSTER_ID, "--config",
+                        propertiesFile().toString()));
+                for (String credential : security.scramCredentials()) {
+                    args.add("--add-scram");
+                    args.add(credential);
+                }
+                code = kafka.tools.StorageTool.execute(args.toArray(String[]::new), out);
             } catch (Exception e) {
                 e.printStackTrace(out);
                 code = -1;
@@ -403,7 +446,8 @@ public final class LocalBroker {
                         + "; tail of " + logFile() + ":" + System.lineSeparator() + logTail(30));
             }
             // Probe the socket first: an Admin client against a closed port only logs reconnect warnings.
-            if (portAccepts(port) && describeCluster(bootstrapServers(), Duration.ofSeconds(3)).isPresent()) {
+            if (portAccepts(port) && describeCluster(bootstrapServers(), security.clientProperties(),
+                    Duration.ofSeconds(3)).isPresent()) {
                 return;
             }
             sleep(POLL);

@@ -32,7 +32,13 @@ public final class PipelineOutputs implements AutoCloseable {
     private final java.util.ArrayList<DeadLetter> deadLetters = new java.util.ArrayList<>();
 
     public PipelineOutputs(String bootstrap) {
+        this(bootstrap, java.util.Map.of());
+    }
+
+    /** As above, with Kafka client properties (TLS, SASL). */
+    public PipelineOutputs(String bootstrap, java.util.Map<String, ?> clientProperties) {
         Properties p = new Properties();
+        p.putAll(clientProperties);
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");

@@ -40,9 +40,15 @@ public final class TopicAdmin implements AutoCloseable {
      * @param timeout   bound of each admin call; a cluster that does not answer fails within it
      */
     public TopicAdmin(String bootstrap, Duration timeout) {
+        this(bootstrap, Map.of(), timeout);
+    }
+
+    /** As above, with Kafka client properties (TLS, SASL, ...) on top. */
+    public TopicAdmin(String bootstrap, Map<String, ?> clientProperties, Duration timeout) {
         this.timeout = timeout;
         int millis = (int) timeout.toMillis();
         Properties config = new Properties();
+        config.putAll(clientProperties);
         config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         config.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, millis);
         config.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, millis);
@@ -73,9 +79,9 @@ public final class TopicAdmin implements AutoCloseable {
             if (existing.contains(topic.name())) {
                 present.add(topic.name());
             } else {
-                toCreate.add(new NewTopic(topic.name(), partitions, replicationFactor)
-                        .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, cleanupPolicy(topic),
-                                TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG, Integer.toString(minInSync(replicationFactor)))));
+                Map<String, String> configs = new java.util.HashMap<>(configs(topic));
+                configs.put(TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG, Integer.toString(minInSync(replicationFactor)));
+                toCreate.add(new NewTopic(topic.name(), partitions, replicationFactor).configs(configs));
             }
         }
         List<String> created = new ArrayList<>();
@@ -133,6 +139,37 @@ public final class TopicAdmin implements AutoCloseable {
         }
         infos.sort(Comparator.comparing(TopicInfo::name));
         return infos;
+    }
+
+    /**
+     * Bytes on disk per topic, summed over partitions and replicas (every broker's log dirs): what the
+     * pipeline and its Streams applications' changelogs take.
+     */
+    public Map<String, Long> sizes() {
+        Collection<org.apache.kafka.common.Node> nodes = await(admin.describeCluster().nodes(), "describe cluster");
+        List<Integer> brokers = nodes.stream().map(org.apache.kafka.common.Node::id).toList();
+        Map<String, Long> bytes = new HashMap<>();
+        var dirs = await(admin.describeLogDirs(brokers).allDescriptions(), "describe log dirs");
+        dirs.values().forEach(byDir -> byDir.values().forEach(dir -> dir.replicaInfos().forEach(
+                (partition, replica) -> bytes.merge(partition.topic(), replica.size(), Long::sum))));
+        return bytes;
+    }
+
+    /** Segment size of the compacted pipeline topics: the broker compacts only closed segments. */
+    public static final int COMPACTED_SEGMENT_BYTES = 16 * 1024 * 1024;
+
+    /**
+     * A topic's settings: its cleanup policy; a compacted one (a table: heatmaps, prediction tables,
+     * placement) also small segments and a low dirty ratio, or the broker compacts nothing before a 1 GB
+     * segment closes and the topic grows by every write (docs/changelog-growth.md).
+     */
+    public static Map<String, String> configs(Topic<?, ?> topic) {
+        if (!topic.compacted()) {
+            return Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, cleanupPolicy(topic));
+        }
+        return Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, cleanupPolicy(topic),
+                TopicConfig.SEGMENT_BYTES_CONFIG, Integer.toString(COMPACTED_SEGMENT_BYTES),
+                TopicConfig.MIN_CLEANABLE_DIRTY_RATIO_CONFIG, "0.1");
     }
 
     /** The cleanup policy the registry asks for. */
@@ -193,5 +230,29 @@ public final class TopicAdmin implements AutoCloseable {
      * @param cleanupPolicy     cleanup.policy
      */
     public record TopicInfo(String name, int partitions, int replicationFactor, String cleanupPolicy) {
+    }
+
+    /**
+     * The application a Streams internal topic belongs to ({@code <application.id>-<store>-changelog} or
+     * {@code -repartition}), found as the longest prefix that is a consumer group of the cluster; null for
+     * other topics.
+     */
+    public static String applicationOf(String topic, Collection<String> groups) {
+        if (!topic.endsWith("-changelog") && !topic.endsWith("-repartition")) {
+            return null;
+        }
+        String best = null;
+        for (String g : groups) {
+            if (topic.startsWith(g + "-") && (best == null || g.length() > best.length())) {
+                best = g;
+            }
+        }
+        return best;
+    }
+
+    /** The cluster's consumer group ids (a Streams application's group is its application id). */
+    public List<String> groups() {
+        return await(admin.listGroups().all(), "list groups").stream()
+                .map(org.apache.kafka.clients.admin.GroupListing::groupId).toList();
     }
 }

@@ -5,8 +5,13 @@ import io.expertcast.schemas.Topics;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import io.expertcast.streams.connect.KafkaConnection;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -27,23 +32,27 @@ public final class TopicsCommand implements Runnable {
 
     /** Options of both subcommands. */
     static final class Connection {
-        @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092",
-                description = "Bootstrap servers. Default: ${DEFAULT-VALUE}.")
-        String bootstrap;
+        @Mixin
+        KafkaConnection kafka = new KafkaConnection();
 
         @Option(names = "--timeout", defaultValue = "30",
-                description = "Seconds to wait for the cluster to accept connections and to answer each call. Default: ${DEFAULT-VALUE}.")
+                description = "Seconds to wait for the cluster to answer each call. Default: ${DEFAULT-VALUE}.")
         int timeoutSeconds;
+
+        String bootstrap() {
+            return kafka.bootstrap();
+        }
 
         TopicAdmin open() {
             if (timeoutSeconds < 1) {
                 throw new IllegalArgumentException("--timeout must be at least 1 second, got " + timeoutSeconds);
             }
-            if (!BootstrapProbe.awaitReachable(bootstrap, Duration.ofSeconds(timeoutSeconds))) {
-                throw new TopicAdminException("no broker accepts connections at " + bootstrap + " within "
-                        + timeoutSeconds + " s", null);
+            String bootstrap = kafka.bootstrap();
+            if (!BootstrapProbe.awaitReachable(bootstrap, kafka.brokerWait())) {
+                throw new TopicAdminException("no broker at " + bootstrap + " (" + kafka.bootstrapOrigin()
+                        + "): nothing accepted a connection within " + kafka.brokerWait().toSeconds() + " s", null);
             }
-            return new TopicAdmin(bootstrap, Duration.ofSeconds(timeoutSeconds));
+            return new TopicAdmin(bootstrap, kafka.clientProperties(), Duration.ofSeconds(timeoutSeconds));
         }
     }
 
@@ -81,20 +90,22 @@ public final class TopicsCommand implements Runnable {
                     out.printf("%-8s  %-26s  %s%n", state, topic.name(), TopicAdmin.cleanupPolicy(topic));
                 }
                 out.printf("topics on %s: %d created, %d existing (new ones: replication factor %d, min.insync.replicas %d)%n",
-                        connection.bootstrap, creation.created().size(), creation.existing().size(), replicas,
+                        connection.bootstrap(), creation.created().size(), creation.existing().size(), replicas,
                         TopicAdmin.minInSync(replicas));
                 creation.mismatches().forEach(m -> err.println("warning: " + m));
                 return 0;
             } catch (TopicAdminException | IllegalArgumentException e) {
                 err.println("topics create: " + e.getMessage()
-                        + (e instanceof TopicAdminException ? hint(connection.bootstrap) : ""));
+                        + (e instanceof TopicAdminException ? hint(connection.bootstrap()) : ""));
                 return 1;
             }
         }
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true,
-            description = "List the cluster's topics: name, partitions, replication factor, cleanup policy.")
+            description = "List the cluster's topics: name, partitions, replication factor, cleanup policy and bytes on "
+                    + "disk; then the bytes of the pipeline's topics and of each Streams application's internal "
+                    + "topics (changelogs, repartition topics).")
     static final class ListTopics implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         Connection connection;
@@ -106,15 +117,27 @@ public final class TopicsCommand implements Runnable {
             PrintWriter out = spec.commandLine().getOut();
             try (TopicAdmin admin = connection.open()) {
                 List<TopicAdmin.TopicInfo> topics = admin.list();
-                out.printf("%-40s  %10s  %11s  %s%n", "topic", "partitions", "replication", "cleanup.policy");
+                Map<String, Long> sizes = admin.sizes();
+                List<String> groups = admin.groups();
+                out.printf("%-60s  %10s  %11s  %-14s  %10s%n", "topic", "partitions", "replication", "cleanup.policy",
+                        "MB on disk");
+                Map<String, Long> byApplication = new TreeMap<>();
+                long total = 0;
                 for (TopicAdmin.TopicInfo t : topics) {
-                    out.printf("%-40s  %10d  %11d  %s%n", t.name(), t.partitions(), t.replicationFactor(),
-                            t.cleanupPolicy());
+                    long bytes = sizes.getOrDefault(t.name(), 0L);
+                    total += bytes;
+                    out.printf(Locale.ROOT, "%-60s  %10d  %11d  %-14s  %10.1f%n", t.name(), t.partitions(),
+                            t.replicationFactor(), t.cleanupPolicy(), bytes / 1e6);
+                    String application = TopicAdmin.applicationOf(t.name(), groups);
+                    byApplication.merge(application == null ? "pipeline topics" : application + " (internal)", bytes,
+                            Long::sum);
                 }
+                out.printf(Locale.ROOT, "on disk: %.1f MB in all%n", total / 1e6);
+                byApplication.forEach((app, bytes) -> out.printf(Locale.ROOT, "  %-58s  %10.1f MB%n", app, bytes / 1e6));
                 return 0;
             } catch (TopicAdminException | IllegalArgumentException e) {
                 spec.commandLine().getErr().println("topics list: " + e.getMessage()
-                        + (e instanceof TopicAdminException ? hint(connection.bootstrap) : ""));
+                        + (e instanceof TopicAdminException ? hint(connection.bootstrap()) : ""));
                 return 1;
             }
         }
@@ -122,6 +145,6 @@ public final class TopicsCommand implements Runnable {
 
     private static String hint(String bootstrap) {
         return bootstrap.startsWith("127.0.0.1:") || bootstrap.startsWith("localhost:")
-                ? " (is a broker running? `expertcast broker start`)" : "";
+                ? "; start one with `bin/expertcast broker start` or give --bootstrap HOST:PORT" : "";
     }
 }

@@ -21,7 +21,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import io.expertcast.streams.connect.BrokerPreflight;
+import io.expertcast.streams.connect.KafkaConnection;
+import io.expertcast.streams.connect.PreflightException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -44,8 +48,8 @@ public final class ImportSglangCommand implements Callable<Integer> {
     @Option(names = "--replay", description = "Replay the recovered requests into Kafka instead of writing them.")
     boolean replay;
 
-    @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092", description = "Kafka for --replay (default ${DEFAULT-VALUE}).")
-    String bootstrap;
+    @Mixin
+    KafkaConnection kafka = new KafkaConnection();
 
     @Option(names = "--batch", defaultValue = "32", description = "Requests per batch for --replay (default ${DEFAULT-VALUE}).")
     int batch;
@@ -133,11 +137,13 @@ public final class ImportSglangCommand implements Callable<Integer> {
                     System.err.println("import-sglang: no per_token dump, so no requests to replay");
                     return 2;
                 }
-                ReplaySummary summary = TraceReplayer.replay(new ReplayOptions(bootstrap, null, batch, 0, 0, false, 256),
-                        List.of(new Imported(requests, dumpDir)), null);
+                BrokerPreflight.requirePipelineTopics(kafka);
+                ReplaySummary summary = TraceReplayer.replay(new ReplayOptions(kafka.bootstrap(), null, batch, 0, 0, false,
+                        256, null, 0, kafka.clientProperties()), List.of(new Imported(requests, dumpDir)), null);
                 System.out.print(summary.format());
                 return 0;
             }
+            Files.createDirectories(out); // every input kind writes here, not only per_token's dataset tree
             DatasetWriter writer = new DatasetWriter(out, "sglang");
             for (RequestTrace r : requests) {
                 if (ModelCatalog.standard().byId(r.model().id()).isEmpty()
@@ -151,11 +157,16 @@ public final class ImportSglangCommand implements Callable<Integer> {
             }
             System.out.println("import-sglang: " + requests.size() + " requests and " + counts.size()
                     + " logical_count files written under " + out);
+            requests.stream().map(r -> r.model()).filter(m -> ModelCatalog.standard().byId(m.id()).isEmpty())
+                    .map(ModelCatalog::formatShape).distinct().forEach(spec -> System.out.println("model "
+                            + spec.substring(0, spec.indexOf(':')) + " is not in the standard catalog: replay reads its "
+                            + "shape from the written model-shape.txt; start predictor, allocator and emulator with "
+                            + "--model-shape " + spec));
             return 0;
         } catch (IOException | UncheckedIOException e) {
             System.err.println("import-sglang: cannot write: " + e.getMessage());
             return 1;
-        } catch (IllegalStateException e) {
+        } catch (IllegalStateException | PreflightException e) {
             System.err.println("import-sglang: " + e.getMessage());
             return 1;
         }

@@ -142,6 +142,20 @@ class ImportSglangTest {
         JsonNode perPass = new ObjectMapper().readTree(out.resolve("expert_distribution_recorder_1700000001.0_0.logical_count.json").toFile());
         assertEquals(expected().get("logical_count"), perPass.get("logical_count"));
         assertFalse(Files.exists(out.resolve("expert_distribution_recorder_1700000000.5_1.logical_count.json")));
+        // The inferred shape is printed as the --model-shape every stage takes.
+        assertTrue(r.out().contains("start predictor, allocator and emulator with --model-shape sglang-model:"), r.out());
+    }
+
+    @Test
+    void loadStatisticsAloneCreateTheOutputFolder() throws Exception {
+        for (String kind : List.of("stat", "per_pass")) {
+            Path out = temp.resolve(kind).resolve("not/yet/there");
+            Run r = run("--dump-dir", FIXTURES.resolve(kind).toString(), "--out", out.toString());
+            assertEquals(0, r.exit(), kind + ": " + r.err());
+            try (var files = Files.list(out)) {
+                assertTrue(files.anyMatch(f -> f.toString().endsWith(".logical_count.json")), kind);
+            }
+        }
     }
 
     @Test
