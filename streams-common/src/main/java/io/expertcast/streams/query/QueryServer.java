@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.expertcast.streams.http.ServiceEndpoints;
+import io.expertcast.streams.metrics.ServiceMetrics;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -21,6 +23,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.state.HostInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -78,6 +82,12 @@ public final class QueryServer implements AutoCloseable {
     /** GET {@code prefix} and everything below it go to {@code handler}. */
     public QueryServer route(String prefix, QueryHandler handler) {
         server.createContext(prefix, exchange -> answer(exchange, prefix, handler));
+        return this;
+    }
+
+    /** Adds {@code /metrics} and {@code /health} ({@link ServiceEndpoints}) beside the query routes. */
+    public QueryServer serveOps(ServiceMetrics metrics, Supplier<KafkaStreams> streams) {
+        ServiceEndpoints.install(server, metrics, streams);
         return this;
     }
 
