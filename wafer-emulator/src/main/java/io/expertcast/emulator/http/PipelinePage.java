@@ -79,15 +79,22 @@ public final class PipelinePage implements AutoCloseable {
 
             @Override
             public void undecodable(String topic, int partition, long offset, RuntimeException error) {
-                problem(topic + " partition " + partition + " offset " + offset + ": undecodable record ("
-                        + error.getClass().getSimpleName() + "), skipped");
+                PipelinePage.this.undecodable(topic, partition, offset, error);
             }
         };
     }
 
+    void undecodable(String topic, int partition, long offset, RuntimeException error) {
+        problem(topic + " partition " + partition + " offset " + offset + ": undecodable record ("
+                + error.getClass().getSimpleName() + "), skipped");
+    }
+
     void problem(String message) {
-        problemCount.incrementAndGet();
         synchronized (problems) {
+            if (problems.contains(message)) {
+                return; // a table that does not fit is found again at every look: said once
+            }
+            problemCount.incrementAndGet();
             problems.addLast(message);
             while (problems.size() > MAX_PROBLEMS) {
                 problems.removeFirst();
