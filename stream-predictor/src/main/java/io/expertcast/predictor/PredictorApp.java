@@ -7,6 +7,7 @@ import io.expertcast.streams.metrics.TopicFollower;
 import io.expertcast.streams.StreamsSettings;
 import io.expertcast.streams.query.QueryServer;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -48,7 +49,14 @@ public final class PredictorApp {
      */
     public static Queried startWithQueries(String bootstrap, Path stateDir, PredictorSettings settings,
                                            Map<String, ?> overrides, int httpPort) throws IOException {
-        QueryServer http = QueryServer.bind(httpPort);
+        return startWithQueries(bootstrap, stateDir, settings, overrides, InetAddress.getLoopbackAddress(), httpPort);
+    }
+
+    /** As above, the HTTP server on {@code httpAddress} (every address only in a container that publishes it). */
+    public static Queried startWithQueries(String bootstrap, Path stateDir, PredictorSettings settings,
+                                           Map<String, ?> overrides, InetAddress httpAddress, int httpPort)
+            throws IOException {
+        QueryServer http = QueryServer.bind(httpAddress, httpPort);
         try {
             Map<String, Object> all = new HashMap<>(overrides);
             all.put(StreamsConfig.APPLICATION_SERVER_CONFIG, http.advertisedAddress());

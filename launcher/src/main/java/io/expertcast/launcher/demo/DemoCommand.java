@@ -2,7 +2,6 @@ package io.expertcast.launcher.demo;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.emulator.EmulatorSettings;
-import io.expertcast.emulator.http.WaferHttpServer;
 import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.launcher.WorkDir;
 import io.expertcast.launcher.broker.LocalBroker;
@@ -15,7 +14,6 @@ import io.expertcast.schemas.Topics;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.net.BindException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -111,8 +109,9 @@ public final class DemoCommand implements Callable<Integer> {
             }
             String prefix = "expertcast-demo-" + System.currentTimeMillis() + "-";
             WaferSnapshot wafer = new WaferSnapshot();
-            cleanup.stages = PipelineStages.start(servers, work.resolve("state"), prefix, Map.of(), wafer);
-            cleanup.http = startDashboard(wafer, out);
+            // Each stage serves /metrics and /health; the emulator also the pipeline's page (on --http-port,
+            // or a free port when it is taken), the predictor its queries.
+            cleanup.stages = PipelineStages.startServed(servers, work.resolve("state"), prefix, Map.of(), wafer, httpPort, 0, 0);
             cleanup.stages.awaitRunning(Duration.ofSeconds(60));
             out.println("predictor, allocator and emulator running; replaying " + sample);
 
@@ -133,7 +132,11 @@ public final class DemoCommand implements Callable<Integer> {
                 out.println();
                 out.print(DemoSummary.format(replay, expected, outputs, policies, EmulatorSettings.defaults()));
             }
-            out.println("dashboard    " + cleanup.http.url() + " (JSON: " + cleanup.http.url() + "metrics)");
+            Map<String, String> endpoints = cleanup.stages.endpoints();
+            out.println("dashboard    " + endpoints.get("emulator") + " (the pipeline's page; JSON: " + endpoints.get("emulator")
+                    + "snapshot)");
+            out.println("metrics      " + String.join(", ", endpoints.values().stream().map(u -> u + "metrics").toList())
+                    + " (Prometheus; /health on each)");
             if (System.console() != null && !exitAfterSummary) {
                 out.println("the pipeline keeps running for the dashboard; Ctrl-C stops it (--exit stops here)");
                 new CountDownLatch(1).await(); // until Ctrl-C: the shutdown hook stops everything
@@ -149,30 +152,15 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    /** The emulator's HTTP server on the asked port, or on a free one (said) when that port is taken. */
-    private WaferHttpServer startDashboard(WaferSnapshot wafer, PrintStream out) throws IOException {
-        try {
-            return WaferHttpServer.start(httpPort, wafer);
-        } catch (BindException taken) {
-            WaferHttpServer server = WaferHttpServer.start(0, wafer);
-            out.printf("port %d is taken; the dashboard uses %d%n", httpPort, server.port());
-            return server;
-        }
-    }
-
     /** Stops what the demo started, once, whether it ends normally or by Ctrl-C. */
     private static final class Cleanup {
         private final AtomicBoolean done = new AtomicBoolean();
         volatile PipelineStages stages;
         volatile LocalBroker broker;
-        volatile WaferHttpServer http;
 
         void run() {
             if (!done.compareAndSet(false, true)) {
                 return;
-            }
-            if (http != null) {
-                http.close();
             }
             if (stages != null) {
                 stages.close();

@@ -57,8 +57,10 @@ public final class PredictorMeters implements TopicFollower.Handler<String, Pred
     private void register(String id, Tags tags) {
         counter(id, tags, "expertcast.predictor.samples", "samples",
                 "Scored (request, decode step, MoE layer) samples", PredictorMetrics::getSamples);
-        counter(id, tags, "expertcast.predictor.hits", "experts",
+        counter(id, tags, "expertcast.predictor.hits", null,
                 "Experts the decode steps selected that the prediction held (recall numerator)", PredictorMetrics::getHits);
+        counter(id, tags, "expertcast.predictor.selected.experts", "experts",
+                "Experts the decode steps selected (samples x k; recall = hits / selected)", PredictorMetrics::getSelected);
         counter(id, tags, "expertcast.predictor.predicted.experts", "experts",
                 "Experts predicted over all samples (precision denominator)", PredictorMetrics::getPredicted);
         counter(id, tags, "expertcast.predictor.hit.samples", "samples",

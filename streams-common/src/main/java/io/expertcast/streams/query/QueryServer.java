@@ -54,7 +54,12 @@ public final class QueryServer implements AutoCloseable {
 
     /** Binds 127.0.0.1:{@code port} (0: any free port); routes are added, then {@link #start()}. */
     public static QueryServer bind(int port) throws IOException {
-        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 0);
+        return bind(InetAddress.getLoopbackAddress(), port);
+    }
+
+    /** Binds {@code address}:{@code port}: every address only where a container publishes the port. */
+    public static QueryServer bind(InetAddress address, int port) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress(address, port), 0);
         // Several threads: a handler waiting on another instance must not block the answers that instance needs.
         ExecutorService executor = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "query-http");
@@ -71,7 +76,16 @@ public final class QueryServer implements AutoCloseable {
 
     /** What the Streams application advertises as {@code application.server}. */
     public HostInfo hostInfo() {
-        return new HostInfo(server.getAddress().getAddress().getHostAddress(), port());
+        InetAddress bound = server.getAddress().getAddress();
+        if (bound.isAnyLocalAddress()) {
+            // Bound to every address (a container): the others reach this instance by its host name.
+            try {
+                return new HostInfo(InetAddress.getLocalHost().getHostName(), port());
+            } catch (IOException e) {
+                return new HostInfo("127.0.0.1", port());
+            }
+        }
+        return new HostInfo(bound.getHostAddress(), port());
     }
 
     /** The {@code application.server} value: host:port. */

@@ -44,6 +44,7 @@ public final class PipelinePage implements AutoCloseable {
     private final Map<String, HeatmapSnapshot> heatmaps = new ConcurrentHashMap<>();
     private final Map<String, Deque<double[]>> accuracy = new ConcurrentHashMap<>();
     private final Map<String, Deque<double[]>> wafer = new ConcurrentHashMap<>();
+    private final Map<String, Double> baseThroughput = new ConcurrentHashMap<>();
     private final Map<String, PlacementEntry> placement = new ConcurrentHashMap<>();
     private final Map<String, AllocationPlan> plans = new ConcurrentHashMap<>();
     private final Deque<String> problems = new ArrayDeque<>();
@@ -129,8 +130,14 @@ public final class PipelinePage implements AutoCloseable {
             return;
         }
         double all = m.getPrefetchUsed() + m.getPrefetchLate() + m.getPrefetchExpired();
+        if ("base".equals(m.getPolicy())) {
+            baseThroughput.put(m.getModel(), m.getThroughputTokensPerS());
+        }
+        // Speed-up against the Base totals of the same moment (the policies' records interleave).
+        Double base = baseThroughput.get(m.getModel());
+        double speedup = base == null || base <= 0 ? Double.NaN : m.getThroughputTokensPerS() / base;
         append(wafer, m.getModel() + "/" + m.getPolicy(), new double[]{ts, m.getThroughputTokensPerS(),
-                all == 0 ? Double.NaN : m.getPrefetchUsed() / all, m.getHops()});
+                all == 0 ? Double.NaN : m.getPrefetchUsed() / all, m.getHops(), speedup});
     }
 
     void placement(String key, PlacementEntry e, long ts) {
@@ -304,7 +311,7 @@ public final class PipelinePage implements AutoCloseable {
     public Map<String, Object> seriesJson() {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("accuracy", copy(accuracy, new String[]{"t", "recall", "samples"}));
-        out.put("wafer", copy(wafer, new String[]{"t", "throughput", "in_time", "hops"}));
+        out.put("wafer", copy(wafer, new String[]{"t", "throughput", "in_time", "hops", "speedup"}));
         return out;
     }
 

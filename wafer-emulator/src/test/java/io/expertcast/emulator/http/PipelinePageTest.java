@@ -73,6 +73,11 @@ class PipelinePageTest {
         assertTrue(index.get("problems").toString().contains("moe.heatmaps partition 2 offset 41: undecodable record"), index.toString());
         var placement = page.placementJson(MODEL, LAYER, 25);
         assertEquals(128, placement.get("rows"));
+        @SuppressWarnings("unchecked")
+        var pred = (java.util.Map<String, List<Object>>) ((java.util.Map<String, Object>) page.seriesJson().get("wafer"))
+                .get(MODEL + "/pred");
+        assertEquals((3800 + 20 * 29) / 1957.0, (Double) pred.get("speedup").get(29), 1e-9, "against Base at the same moment");
+        assertEquals(100.0 * 29 / (100 * 29 + 4 * 29 + 10 * 29), (Double) pred.get("in_time").get(29), 1e-9);
     }
 
     @Test
@@ -118,8 +123,8 @@ class PipelinePageTest {
                 String problems = browser.evaluate("document.getElementById('problems').innerText").asText();
                 assertTrue(problems.contains("undecodable record"), problems);
                 assertTrue(problems.contains("model mystery-model is on the topics but not in the page's catalog"), problems);
-                assertEquals(3, browser.evaluate("document.querySelector('#chart-speed').dataset.series").asInt(),
-                        "one line per non-base... and base: ep, allo and base");
+                        assertEquals(3, browser.evaluate("document.querySelector('#chart-speed').dataset.series").asInt(),
+                        "one line per policy: base, ep and pred");
                 browser.screenshot(Path.of("target/screenshots/pipeline-page.png"));
                 // A layer whose table does not fit the model: said in place of the picture.
                 select(browser, "heat-layer", "3");
