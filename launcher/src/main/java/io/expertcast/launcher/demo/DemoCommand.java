@@ -63,7 +63,7 @@ public final class DemoCommand implements Callable<Integer> {
     int timeoutSeconds;
 
     @Option(names = "--http-port", defaultValue = "8470",
-            description = "Port of the dashboard and the emulator's JSON on 127.0.0.1 (default ${DEFAULT-VALUE}; 0: any free port).")
+            description = "Port of the pipeline's page and the emulator's JSON and /metrics on 127.0.0.1; the predictor and the allocator serve /metrics on the next two ports (default ${DEFAULT-VALUE}; 0: any free ports).")
     int httpPort;
 
     @Option(names = "--exit", description = "Stop after the summary even on a terminal (without a terminal the demo always stops).")
@@ -111,7 +111,9 @@ public final class DemoCommand implements Callable<Integer> {
             WaferSnapshot wafer = new WaferSnapshot();
             // Each stage serves /metrics and /health; the emulator also the pipeline's page (on --http-port,
             // or a free port when it is taken), the predictor its queries.
-            cleanup.stages = PipelineStages.startServed(servers, work.resolve("state"), prefix, Map.of(), wafer, httpPort, 0, 0);
+            // The services' own default ports beside the page's (8470, 8471, 8472), so a Prometheus config can name them.
+            cleanup.stages = PipelineStages.startServed(servers, work.resolve("state"), prefix, Map.of(), wafer, httpPort,
+                    httpPort == 0 ? 0 : httpPort + 1, httpPort == 0 ? 0 : httpPort + 2);
             cleanup.stages.awaitRunning(Duration.ofSeconds(60));
             out.println("predictor, allocator and emulator running; replaying " + sample);
 

@@ -76,7 +76,8 @@ public final class PipelineStages implements AutoCloseable {
 
     /**
      * As {@link #start(String, Path, String, Map, WaferSnapshot)}, each stage as a service with its HTTP
-     * server on 127.0.0.1 (port 0: a free one): /metrics and /health everywhere, the predictor's queries,
+     * server on 127.0.0.1 (port 0, or a port in use: a free one; {@link #endpoints()} says which): /metrics and
+     * /health everywhere, the predictor's queries,
      * and the pipeline's page on the emulator's {@code pagePort}, reading the topics.
      */
     public static PipelineStages startServed(String bootstrap, Path stateRoot, String applicationPrefix,
@@ -85,8 +86,15 @@ public final class PipelineStages implements AutoCloseable {
         PipelineStages stages = new PipelineStages();
         try {
             String predictorId = applicationPrefix + "predictor";
-            PredictorApp.Queried predictor = PredictorApp.startWithQueries(bootstrap, stateRoot.resolve("predictor"),
-                    PredictorSettings.defaults().withApplicationName(predictorId), overrides, predictorPort);
+            PredictorSettings predictorSettings = PredictorSettings.defaults().withApplicationName(predictorId);
+            PredictorApp.Queried predictor;
+            try {
+                predictor = PredictorApp.startWithQueries(bootstrap, stateRoot.resolve("predictor"), predictorSettings,
+                        overrides, predictorPort);
+            } catch (BindException taken) { // a port in use: any free one (the endpoints say which)
+                predictor = PredictorApp.startWithQueries(bootstrap, stateRoot.resolve("predictor"), predictorSettings,
+                        overrides, 0);
+            }
             stages.servers.add(predictor);
             stages.add(predictorId, predictor.streams());
             stages.endpoints.put("predictor", "http://" + predictor.http().advertisedAddress() + "/");
@@ -99,7 +107,12 @@ public final class PipelineStages implements AutoCloseable {
                     new AllocatorSettings(allocator.catalog(), allocator.hardware(), allocatorId, null), overrides,
                     allocatorMetrics);
             stages.add(allocatorId, allocatorStreams);
-            OpsServer allocatorHttp = OpsServer.start(allocatorPort, allocatorMetrics, () -> allocatorStreams);
+            OpsServer allocatorHttp;
+            try {
+                allocatorHttp = OpsServer.start(allocatorPort, allocatorMetrics, () -> allocatorStreams);
+            } catch (BindException taken) {
+                allocatorHttp = OpsServer.start(0, allocatorMetrics, () -> allocatorStreams);
+            }
             stages.servers.add(allocatorHttp);
             stages.endpoints.put("allocator", allocatorHttp.url());
 
