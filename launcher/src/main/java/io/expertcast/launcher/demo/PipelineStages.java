@@ -144,7 +144,7 @@ public final class PipelineStages implements AutoCloseable {
 
     /** Service name -> its HTTP base URL (http://127.0.0.1:port/), for stages started with {@link #startServed}. */
     public Map<String, String> endpoints() {
-        return Map.copyOf(endpoints);
+        return java.util.Collections.unmodifiableMap(new LinkedHashMap<>(endpoints));
     }
 
     private void add(String name, KafkaStreams streams) {

@@ -3,6 +3,7 @@ package io.expertcast.streams.metrics;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.config.MeterFilter;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -40,6 +41,15 @@ public final class ServiceMetrics implements AutoCloseable {
     /** Content type of OpenMetrics 1.0.0 text, which Prometheus asks for first. */
     public static final String OPENMETRICS_FORMAT = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     private static final Logger LOG = LoggerFactory.getLogger(ServiceMetrics.class);
+    /** System property that keeps every Kafka metric (see {@link #verbose}). */
+    public static final String ALL_KAFKA_METRICS = "expertcast.metrics.all-kafka";
+    /** RocksDB figures kept per store (the property and statistics metrics number ~50 per store and task). */
+    private static final java.util.Set<String> STATE_KEPT = java.util.Set.of("block.cache.usage", "block.cache.capacity",
+            "block.cache.pinned.usage", "cur.size.all.mem.tables", "size.all.mem.tables", "estimate.num.keys",
+            "estimate.table.readers.mem", "total.sst.files.size", "live.sst.files.size", "mem.table.flush.pending",
+            "compaction.pending", "num.running.compactions", "background.errors", "estimate.pending.compaction.bytes",
+            "put.rate", "put.latency.avg", "get.rate", "get.latency.avg", "range.rate", "range.latency.avg",
+            "prefix.scan.rate", "restore.rate", "write.stall.duration.avg");
     // Kafka adds metrics as tasks and partitions are assigned: the binder looks for new ones this often.
     private static final Duration KAFKA_REFRESH = Duration.ofSeconds(10);
 
@@ -54,6 +64,9 @@ public final class ServiceMetrics implements AutoCloseable {
         this.service = service;
         this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags(Tags.of("service", service));
+        if (!Boolean.getBoolean(ALL_KAFKA_METRICS)) {
+            registry.config().meterFilter(MeterFilter.deny(ServiceMetrics::verbose));
+        }
         new ClassLoaderMetrics().bindTo(registry);
         new JvmMemoryMetrics().bindTo(registry);
         JvmGcMetrics gc = new JvmGcMetrics();
@@ -68,6 +81,28 @@ public final class ServiceMetrics implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+    }
+
+    /**
+     * Kafka metrics left out of a scrape unless {@value #ALL_KAFKA_METRICS} is set: per processor node,
+     * per broker connection ({@code *.node.*}), read-replica and lead figures, and RocksDB's per-store
+     * figures beyond {@link #STATE_KEPT}. Together they were ~70 % of a predictor's 2,500 series and
+     * of its scrape time; what a dashboard needs (rates, lag, commit latency, RocksDB memory and
+     * sizes) stays.
+     */
+    static boolean verbose(io.micrometer.core.instrument.Meter.Id id) {
+        String name = id.getName();
+        if (!name.startsWith("kafka.")) {
+            return false;
+        }
+        if (name.startsWith("kafka.stream.processor.node.") || name.contains(".node.")
+                || name.endsWith("preferred.read.replica") || name.contains("records.lead")) {
+            return true;
+        }
+        if (name.startsWith("kafka.stream.state.")) {
+            return !STATE_KEPT.contains(name.substring("kafka.stream.state.".length()));
+        }
+        return false;
     }
 
     /** A registry for {@code service} (predictor, allocator, emulator, ...), with JVM and process metrics bound. */

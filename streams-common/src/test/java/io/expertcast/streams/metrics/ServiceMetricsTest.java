@@ -80,6 +80,9 @@ class ServiceMetricsTest {
             assertEquals(200, ready.statusCode());
             assertEquals("{\"status\": \"UP\", \"streams\": \"RUNNING\", \"service\": \"tester\"}\n", ready.body());
 
+            // Task metrics appear once the task exists and the binder has looked again (every 10 s).
+            Poll.until(Duration.ofSeconds(60), () -> metrics.scrape(null).body().contains("kafka_stream_task_process_total{"),
+                    "task metrics bound after the assignment");
             metrics.beforeScrape("broken", () -> {
                 throw new IllegalStateException("store moved in a rebalance");
             });
@@ -90,6 +93,8 @@ class ServiceMetricsTest {
             assertTrue(body.contains("process_cpu_usage{"), "process metrics");
             assertTrue(body.contains("kafka_stream_thread_commit_latency_avg{"), "Kafka Streams metrics");
             assertTrue(body.contains("kafka_consumer_fetch_manager_records_lag_max{"), "its consumer's metrics");
+            assertTrue(!body.contains("kafka_stream_processor_node_") && !body.contains("kafka_consumer_node_"),
+                    "per-node families are left out of a scrape");
             assertTrue(body.contains("expertcast_metrics_refresh_errors_total{service=\"tester\",source=\"broken\"} 1.0"), body);
             HttpResponse<String> openMetrics = http.send(HttpRequest.newBuilder(URI.create(ops.url() + "metrics"))
                     .header("Accept", "application/openmetrics-text; version=1.0.0").build(), HttpResponse.BodyHandlers.ofString());
