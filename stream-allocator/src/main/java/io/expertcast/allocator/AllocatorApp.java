@@ -1,6 +1,7 @@
 package io.expertcast.allocator;
 
 import io.expertcast.streams.StreamsSettings;
+import io.expertcast.streams.metrics.ServiceMetrics;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Properties;
@@ -23,10 +24,20 @@ public final class AllocatorApp {
      */
     public static KafkaStreams start(String bootstrap, Path stateDir, AllocatorSettings settings,
                                      Map<String, ?> overrides) {
+        return start(bootstrap, stateDir, settings, overrides, null);
+    }
+
+    /** As above, with its Kafka Streams metrics and its own (plans, moves, die balance) on {@code metrics} (may be null). */
+    public static KafkaStreams start(String bootstrap, Path stateDir, AllocatorSettings settings,
+                                     Map<String, ?> overrides, ServiceMetrics metrics) {
         Properties props = StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides);
         StreamsBuilder builder = new StreamsBuilder();
-        AllocatorTopology.build(builder, settings);
+        AllocatorTopology.build(builder, settings,
+                metrics == null ? AllocatorMeters.none() : AllocatorMeters.on(metrics.registry()));
         KafkaStreams streams = new KafkaStreams(builder.build(props), props);
+        if (metrics != null) {
+            metrics.bind(streams);
+        }
         streams.setUncaughtExceptionHandler(e -> {
             LOG.error("allocator stream thread failed; shutting the client down", e);
             return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;

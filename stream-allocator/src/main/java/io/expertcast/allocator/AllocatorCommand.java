@@ -5,6 +5,10 @@ import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.streams.StreamsService;
 import io.expertcast.streams.connect.BrokerPreflight;
 import io.expertcast.streams.connect.KafkaConnection;
+import io.expertcast.streams.http.OpsServer;
+import io.expertcast.streams.metrics.ServiceMetrics;
+import java.io.IOException;
+import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.io.UncheckedIOException;
@@ -62,6 +66,14 @@ public class AllocatorCommand implements Callable<Integer> {
             description = "Weight a tag's profile keeps at each forward pass of the tag (default: ${DEFAULT-VALUE})")
     double profileDecay;
 
+    @Option(names = "--http-port", defaultValue = "8472",
+            description = "Port of /metrics (Prometheus) and /health; 0 picks a free port, -1 turns it off (default: ${DEFAULT-VALUE})")
+    int httpPort;
+
+    @Option(names = "--http-address", defaultValue = "127.0.0.1",
+            description = "Address /metrics and /health bind (default: ${DEFAULT-VALUE}; a container publishing the port needs 0.0.0.0)")
+    String httpAddress;
+
     @Spec
     CommandSpec spec;
 
@@ -84,12 +96,33 @@ public class AllocatorCommand implements Callable<Integer> {
         AllocatorSettings settings = new AllocatorSettings(catalog, hardware, applicationId, rebalancing);
         BrokerPreflight.requirePipelineTopics(kafka);
         String bootstrap = kafka.bootstrap();
-        KafkaStreams streams = AllocatorApp.start(bootstrap, stateDir, settings, kafka.overrides(Map.of()));
+        ServiceMetrics metrics = ServiceMetrics.create("allocator");
+        KafkaStreams[] started = new KafkaStreams[1];
+        OpsServer ops;
+        try {
+            ops = httpPort < 0 ? null : OpsServer.start(InetAddress.getByName(httpAddress), httpPort, metrics, () -> started[0]);
+        } catch (IOException e) {
+            spec.commandLine().getErr().println("allocator: cannot serve /metrics on " + httpAddress + ":" + httpPort + ": "
+                    + e.getMessage() + " (choose --http-port, or -1 to turn it off)");
+            return 2;
+        }
+        KafkaStreams streams = AllocatorApp.start(bootstrap, stateDir, settings, kafka.overrides(Map.of()), metrics);
+        started[0] = streams;
+        if (ops != null) {
+            spec.commandLine().getOut().println("allocator metrics on " + ops.url() + "metrics, health on " + ops.url() + "health");
+        }
         spec.commandLine().getOut().println("allocator running on " + bootstrap + " for " + hardware.name()
                 + (rebalancing == null ? ", no workload profiles" : ", workload profiles applied with " + rebalancing.policy()
                 + " every " + rebalancing.periodMs() / 1000 + " s, at most " + rebalancing.maxMovesPerLayer()
                 + " moved experts per layer") + " (Ctrl-C stops it)");
-        return StreamsService.runUntilStopped(streams, "allocator");
+        try {
+            return StreamsService.runUntilStopped(streams, "allocator");
+        } finally {
+            if (ops != null) {
+                ops.close();
+            }
+            metrics.close();
+        }
     }
 
     public static void main(String[] args) {

@@ -61,6 +61,11 @@ public final class AllocatorTopology {
     }
 
     public static void build(StreamsBuilder builder, AllocatorSettings settings) {
+        build(builder, settings, AllocatorMeters.none());
+    }
+
+    /** As above, each published AllocatorMetrics also counted on {@code meters}. */
+    public static void build(StreamsBuilder builder, AllocatorSettings settings, AllocatorMeters meters) {
         KStream<String, SelectionEvent> selections =
                 ValidatedSelections.stream(builder, settings.catalog(), settings.applicationName());
         KStream<String, ForwardPass> passes =
@@ -105,6 +110,7 @@ public final class AllocatorTopology {
                                 Topics.ALLOCATIONS.valueSerde()).withName("allocations-sink")), "plans"))
                 .branch((k, v) -> v instanceof AllocatorMetrics, Branched.withConsumer(s -> s
                         .mapValues(v -> (AllocatorMetrics) v, Named.as("as-metrics"))
+                        .peek((k, v) -> meters.observe(v), Named.as("count-allocator-metrics"))
                         .to(Topics.ALLOCATOR_METRICS.name(), Produced.with(Topics.ALLOCATOR_METRICS.keySerde(),
                                 Topics.ALLOCATOR_METRICS.valueSerde()).withName("allocator-metrics-sink")), "metrics"))
                 .branch((k, v) -> v instanceof PlacementEntry, Branched.withConsumer(s -> s

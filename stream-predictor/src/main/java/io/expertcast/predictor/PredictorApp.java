@@ -1,9 +1,13 @@
 package io.expertcast.predictor;
 
+import io.expertcast.predictor.metrics.PredictorMeters;
 import io.expertcast.predictor.query.PredictorQueries;
+import io.expertcast.streams.metrics.ServiceMetrics;
+import io.expertcast.streams.metrics.TopicFollower;
 import io.expertcast.streams.StreamsSettings;
 import io.expertcast.streams.query.QueryServer;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -45,29 +49,47 @@ public final class PredictorApp {
      */
     public static Queried startWithQueries(String bootstrap, Path stateDir, PredictorSettings settings,
                                            Map<String, ?> overrides, int httpPort) throws IOException {
-        QueryServer http = QueryServer.bind(httpPort);
+        return startWithQueries(bootstrap, stateDir, settings, overrides, InetAddress.getLoopbackAddress(), httpPort);
+    }
+
+    /** As above, the HTTP server on {@code httpAddress} (every address only in a container that publishes it). */
+    public static Queried startWithQueries(String bootstrap, Path stateDir, PredictorSettings settings,
+                                           Map<String, ?> overrides, InetAddress httpAddress, int httpPort)
+            throws IOException {
+        QueryServer http = QueryServer.bind(httpAddress, httpPort);
         try {
             Map<String, Object> all = new HashMap<>(overrides);
             all.put(StreamsConfig.APPLICATION_SERVER_CONFIG, http.advertisedAddress());
             KafkaStreams streams = create(bootstrap, stateDir, settings, all);
             PredictorQueries.install(http, () -> streams, settings);
+            // /metrics and /health beside the queries; the predictor's own metrics come from what it publishes.
+            ServiceMetrics metrics = ServiceMetrics.create("predictor").bind(streams);
+            http.serveOps(metrics, () -> streams);
             http.start();
             streams.start();
-            return new Queried(streams, http);
+            TopicFollower published = PredictorMeters.follow(bootstrap, settings.applicationName() + "-metrics-reader", metrics);
+            return new Queried(streams, http, metrics, published);
         } catch (RuntimeException e) {
             http.close();
             throw e;
         }
     }
 
-    /** A running predictor and its query server. */
-    public record Queried(KafkaStreams streams, QueryServer http) implements AutoCloseable {
+    /**
+     * A running predictor, its query server, its metrics registry (JVM, Kafka Streams and the accuracy read
+     * back from moe.predictor-metrics; a processor may be handed {@code metrics.registry()} for meters of its
+     * own) and the reader of moe.predictor-metrics.
+     */
+    public record Queried(KafkaStreams streams, QueryServer http, ServiceMetrics metrics, TopicFollower published)
+            implements AutoCloseable {
         @Override
         public void close() {
             try {
+                published.close();
                 streams.close(Duration.ofSeconds(30));
             } finally {
                 http.close();
+                metrics.close();
             }
         }
     }

@@ -7,6 +7,7 @@ import io.expertcast.streams.connect.KafkaConnection;
 import io.expertcast.streams.query.QueryServer;
 import java.io.IOException;
 import java.net.BindException;
+import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -52,6 +53,11 @@ public final class PredictorCommand implements Callable<Integer> {
     @Option(names = "--http-port", defaultValue = "8471",
             description = "Port of the interactive-query HTTP API on 127.0.0.1 (0: any free port; default: ${DEFAULT-VALUE})")
     int httpPort;
+
+    @Option(names = "--http-address", defaultValue = "127.0.0.1",
+            description = "Address the HTTP API (queries, /metrics, /health) binds (default: ${DEFAULT-VALUE}; a container "
+                    + "publishing the port needs 0.0.0.0, and then advertises its host name)")
+    String httpAddress;
 
     @Option(names = "--heatmap-half-life", defaultValue = "" + PredictorSettings.DEFAULT_HEATMAP_HALF_LIFE_TOKENS, description = "Half-life of the global heatmaps' counts, in tokens of the model; 0 = no decay (default: ${DEFAULT-VALUE})")
     double heatmapHalfLife;
@@ -104,14 +110,14 @@ public final class PredictorCommand implements Callable<Integer> {
         try {
             predictor = PredictorApp.startWithQueries(bootstrap, stateDir, settings,
                     kafka.overrides(Map.of(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads,
-                            PrefetchDelivery.CONFIG, delivery.label())), httpPort);
+                            PrefetchDelivery.CONFIG, delivery.label())), InetAddress.getByName(httpAddress), httpPort);
         } catch (BindException e) {
-            throw new IOException("cannot serve queries on 127.0.0.1:" + httpPort + " (" + e.getMessage()
+            throw new IOException("cannot serve queries on " + httpAddress + ":" + httpPort + " (" + e.getMessage()
                     + "); choose another --http-port", e);
         }
         try (QueryServer http = predictor.http()) {
-            LOG.info("predictor {} running on {} (n={}), queries on http://{}/, Ctrl-C to stop", applicationId,
-                    bootstrap, n, http.advertisedAddress());
+            LOG.info("predictor {} running on {} (n={}), queries on http://{}/ (/metrics, /health), Ctrl-C to stop",
+                    applicationId, bootstrap, n, http.advertisedAddress());
             return StreamsService.runUntilStopped(predictor.streams(), "predictor");
         }
     }

@@ -2,7 +2,9 @@ package io.expertcast.emulator;
 
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.emulator.http.PipelinePage;
 import io.expertcast.emulator.http.WaferHttpServer;
+import io.expertcast.streams.metrics.ServiceMetrics;
 import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.emulator.prefetch.PrefetchSource;
 import io.expertcast.streams.StreamsService;
@@ -38,7 +40,7 @@ public final class EmulatorCommand implements Callable<Integer> {
     @Option(names = "--policies", defaultValue = "base,ep,allo,pred,allo+pred", split = ",", description = "Policies to run (default ${DEFAULT-VALUE}).")
     List<String> policies;
 
-    @Option(names = "--http-port", defaultValue = "8470", description = "Dashboard and JSON API (/, /metrics, /events, /prometheus); 0 picks a free port, -1 turns it off (default ${DEFAULT-VALUE}).")
+    @Option(names = "--http-port", defaultValue = "8470", description = "The pipeline's page, JSON API and Prometheus metrics (/, /snapshot, /events, /api/..., /metrics, /health); 0 picks a free port, -1 turns it off (default ${DEFAULT-VALUE}).")
     int httpPort;
 
     @Option(names = "--http-address", defaultValue = "127.0.0.1",
@@ -78,26 +80,40 @@ public final class EmulatorCommand implements Callable<Integer> {
         }
         BrokerPreflight.requirePipelineTopics(kafka);
         WaferSnapshot snapshot = new WaferSnapshot();
+        ServiceMetrics metrics = ServiceMetrics.create("emulator");
+        KafkaStreams[] started = new KafkaStreams[1];
+        // The pipeline's page reads the public topics (heatmaps, accuracy, placement) as any consumer would.
+        PipelinePage page = httpPort >= 0 ? new PipelinePage(settings.catalog()) : null;
         WaferHttpServer http;
         try {
             http = httpPort >= 0 ? WaferHttpServer.start(java.net.InetAddress.getByName(httpAddress), httpPort, snapshot,
-                    java.time.Duration.ofSeconds(1)) : null;
+                    java.time.Duration.ofSeconds(1), metrics, () -> started[0], page) : null;
         } catch (java.net.BindException | java.net.UnknownHostException e) {
             System.err.println("emulator: cannot serve HTTP on " + httpAddress + ":" + httpPort + ": " + e.getMessage()
                     + " (choose --http-port, or -1 to turn it off)");
             return 1; // a run-time failure (the port is taken), as the predictor's
         }
         try {
-            KafkaStreams streams = EmulatorApp.start(kafka.bootstrap(), stateDir, settings, kafka.overrides(Map.of()),
-                    snapshot);
+            String bootstrap = kafka.bootstrap();
+            KafkaStreams streams = EmulatorApp.start(bootstrap, stateDir, settings, kafka.overrides(Map.of()), snapshot,
+                    metrics);
+            started[0] = streams;
+            if (page != null) {
+                page.follow(bootstrap, applicationId + "-page", metrics);
+            }
             System.out.println("emulator running on " + settings.hardware().name() + " (" + settings.hardware().dies()
                     + " dies), policies " + settings.policies() + ", prefetch source " + settings.prefetchSource()
-                    + (http == null ? "" : "; dashboard on " + http.url() + " (JSON: /metrics)") + "; Ctrl-C stops it");
+                    + (http == null ? "" : "; the pipeline's page on " + http.url() + " (Prometheus: /metrics, health: /health,"
+                    + " JSON: /snapshot)") + "; Ctrl-C stops it");
             return StreamsService.runUntilStopped(streams, "emulator");
         } finally {
+            if (page != null) {
+                page.close();
+            }
             if (http != null) {
                 http.close();
             }
+            metrics.close();
         }
     }
 }

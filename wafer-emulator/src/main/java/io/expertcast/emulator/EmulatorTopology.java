@@ -58,6 +58,8 @@ public final class EmulatorTopology {
                     PassEmulator.Outcome outcome = emulator.emulate(pass, app);
                     outcome.results().forEach(r -> snapshot.lastPass(pass.pass().getModel(), pass.pass().getSource(),
                             pass.pass().getPassId(), r));
+                    settings.catalog().byId(pass.pass().getModel())
+                            .ifPresent(m -> snapshot.requests().observe(pass.selections(), m.numExperts()));
                     return outcome;
                 }, Named.as("emulate-pass"));
         outcomes.filter((k, v) -> v.deadLetter() != null, Named.as("rejected-inputs"))

@@ -257,7 +257,7 @@ class EmulatorTopologyTest {
             WaferMetrics published = t.metrics().readKeyValuesToMap().get(MODEL + "/base");
             var client = java.net.http.HttpClient.newHttpClient();
             var response = client.send(java.net.http.HttpRequest.newBuilder(
-                            java.net.URI.create("http://127.0.0.1:" + http.port() + "/metrics")).build(),
+                            java.net.URI.create("http://127.0.0.1:" + http.port() + "/snapshot")).build(),
                     java.net.http.HttpResponse.BodyHandlers.ofString());
             assertEquals(200, response.statusCode());
             var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(response.body());
@@ -276,12 +276,20 @@ class EmulatorTopologyTest {
             assertEquals("dojo-5x5", json.get("mesh").get("name").asText());
             assertEquals(5, json.get("mesh").get("cols").asInt());
 
-            String prometheus = client.send(java.net.http.HttpRequest.newBuilder(
+            // Prometheus' text format, written by Micrometer's registry (no hand-written exposition).
+            var scrape = client.send(java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create(http.url() + "metrics")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertTrue(scrape.headers().firstValue("Content-Type").orElse("").startsWith("text/plain; version=0.0.4"));
+            String prometheus = scrape.body();
+            assertTrue(prometheus.contains("# TYPE expertcast_wafer_hops_total counter"), prometheus);
+            assertTrue(prometheus.contains("expertcast_wafer_hops_total{mesh=\"dojo-5x5\",model=\"" + MODEL
+                    + "\",policy=\"base\",service=\"emulator\"} " + (double) published.getHops() + "\n"), prometheus);
+            assertTrue(prometheus.contains("# TYPE expertcast_wafer_throughput_tokens_per_second gauge"), prometheus);
+            assertTrue(prometheus.contains("jvm_memory_used_bytes{"), "JVM metrics are bound");
+            assertEquals(404, client.send(java.net.http.HttpRequest.newBuilder(
                             java.net.URI.create(http.url() + "prometheus")).build(),
-                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
-            assertTrue(prometheus.contains("# TYPE expertcast_wafer_hops counter"), prometheus);
-            assertTrue(prometheus.contains("expertcast_wafer_hops{model=\"" + MODEL + "\",mesh=\"dojo-5x5\",policy=\"base\"} "
-                    + published.getHops() + "\n"), prometheus);
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode(), "the hand-written /prometheus is gone");
 
             // The event stream sends the same snapshot while the client stays connected.
             var events = client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(http.url() + "events")).build(),

@@ -2,7 +2,6 @@ package io.expertcast.launcher.demo;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.emulator.EmulatorSettings;
-import io.expertcast.emulator.http.WaferHttpServer;
 import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.launcher.WorkDir;
 import io.expertcast.launcher.broker.LocalBroker;
@@ -15,7 +14,6 @@ import io.expertcast.schemas.Topics;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.net.BindException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -69,7 +67,7 @@ public final class DemoCommand implements Callable<Integer> {
     int timeoutSeconds;
 
     @Option(names = "--http-port", defaultValue = "8470",
-            description = "Port of the dashboard and the emulator's JSON on 127.0.0.1 (default ${DEFAULT-VALUE}; 0: any free port).")
+            description = "Port of the pipeline's page and the emulator's JSON and /metrics on 127.0.0.1; the predictor and the allocator serve /metrics on the next two ports (default ${DEFAULT-VALUE}; 0: any free ports).")
     int httpPort;
 
     @Option(names = "--exit", description = "Stop after the summary even on a terminal (without a terminal the demo always stops).")
@@ -127,8 +125,11 @@ public final class DemoCommand implements Callable<Integer> {
             }
             String prefix = "expertcast-demo-" + System.currentTimeMillis() + "-";
             WaferSnapshot wafer = new WaferSnapshot();
-            cleanup.stages = PipelineStages.start(servers, work.resolve("state"), prefix, Map.of(), wafer);
-            cleanup.http = startDashboard(wafer, out);
+            // Each stage serves /metrics and /health; the emulator also the pipeline's page (on --http-port,
+            // or a free port when it is taken), the predictor its queries.
+            // The services' own default ports beside the page's (8470, 8471, 8472), so a Prometheus config can name them.
+            cleanup.stages = PipelineStages.startServed(servers, work.resolve("state"), prefix, Map.of(), wafer, httpPort,
+                    httpPort == 0 ? 0 : httpPort + 1, httpPort == 0 ? 0 : httpPort + 2);
             cleanup.stages.awaitRunning(Duration.ofSeconds(60));
             if (attachStandIn) {
                 return attachStandIn(servers, work, out, cleanup);
@@ -152,7 +153,11 @@ public final class DemoCommand implements Callable<Integer> {
                 out.println();
                 out.print(DemoSummary.format(replay, expected, outputs, policies, EmulatorSettings.defaults()));
             }
-            out.println("dashboard    " + cleanup.http.url() + " (JSON: " + cleanup.http.url() + "metrics)");
+            Map<String, String> endpoints = cleanup.stages.endpoints();
+            out.println("dashboard    " + endpoints.get("emulator") + " (the pipeline's page; JSON: " + endpoints.get("emulator")
+                    + "snapshot)");
+            out.println("metrics      " + String.join(", ", endpoints.values().stream().map(u -> u + "metrics").toList())
+                    + " (Prometheus; /health on each)");
             if (System.console() != null && !exitAfterSummary) {
                 out.println("the pipeline keeps running for the dashboard; Ctrl-C stops it (--exit stops here)");
                 new CountDownLatch(1).await(); // until Ctrl-C: the shutdown hook stops everything
@@ -192,19 +197,8 @@ public final class DemoCommand implements Callable<Integer> {
         }
         out.println("the stand-in is not SGLang and no real engine ran: its expert picks are random, so the"
                 + " predictor's accuracy here means nothing");
-        out.println("dashboard    " + cleanup.http.url());
+        out.println("dashboard    " + cleanup.stages.endpoints().get("emulator"));
         return 0;
-    }
-
-    /** The emulator's HTTP server on the asked port, or on a free one (said) when that port is taken. */
-    private WaferHttpServer startDashboard(WaferSnapshot wafer, PrintStream out) throws IOException {
-        try {
-            return WaferHttpServer.start(httpPort, wafer);
-        } catch (BindException taken) {
-            WaferHttpServer server = WaferHttpServer.start(0, wafer);
-            out.printf("port %d is taken; the dashboard uses %d%n", httpPort, server.port());
-            return server;
-        }
     }
 
     /** Stops what the demo started, once, whether it ends normally or by Ctrl-C. */
@@ -212,14 +206,10 @@ public final class DemoCommand implements Callable<Integer> {
         private final AtomicBoolean done = new AtomicBoolean();
         volatile PipelineStages stages;
         volatile LocalBroker broker;
-        volatile WaferHttpServer http;
 
         void run() {
             if (!done.compareAndSet(false, true)) {
                 return;
-            }
-            if (http != null) {
-                http.close();
             }
             if (stages != null) {
                 stages.close();

@@ -8,9 +8,17 @@ import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.predictor.PredictorApp;
 import io.expertcast.predictor.PrefetchDelivery;
 import io.expertcast.predictor.PredictorSettings;
+import io.expertcast.emulator.http.PipelinePage;
+import io.expertcast.emulator.http.WaferHttpServer;
+import io.expertcast.streams.http.OpsServer;
+import io.expertcast.streams.metrics.ServiceMetrics;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.streams.KafkaStreams;
@@ -22,6 +30,8 @@ import org.apache.kafka.streams.KafkaStreams;
 public final class PipelineStages implements AutoCloseable {
     private final List<KafkaStreams> running = new ArrayList<>();
     private final List<String> names = new ArrayList<>();
+    private final List<AutoCloseable> servers = new ArrayList<>();
+    private final Map<String, String> endpoints = new LinkedHashMap<>();
 
     private PipelineStages() {
     }
@@ -67,6 +77,83 @@ public final class PipelineStages implements AutoCloseable {
             stages.close();
             throw e;
         }
+    }
+
+    /**
+     * As {@link #start(String, Path, String, Map, WaferSnapshot)}, each stage as a service with its HTTP
+     * server on 127.0.0.1 (port 0, or a port in use: a free one; {@link #endpoints()} says which): /metrics and
+     * /health everywhere, the predictor's queries,
+     * and the pipeline's page on the emulator's {@code pagePort}, reading the topics.
+     */
+    public static PipelineStages startServed(String bootstrap, Path stateRoot, String applicationPrefix,
+                                             Map<String, ?> overrides, WaferSnapshot wafer, int pagePort,
+                                             int predictorPort, int allocatorPort) throws IOException {
+        PipelineStages stages = new PipelineStages();
+        try {
+            String predictorId = applicationPrefix + "predictor";
+            PredictorSettings predictorSettings = PredictorSettings.defaults().withApplicationName(predictorId);
+            // Prefetch commands at once (at least once), as `expertcast predictor` sends them by default.
+            Map<String, Object> predictorOverrides = new java.util.HashMap<>();
+            predictorOverrides.put(PrefetchDelivery.CONFIG, PrefetchDelivery.IMMEDIATE.label());
+            predictorOverrides.putAll(overrides);
+            PredictorApp.Queried predictor;
+            try {
+                predictor = PredictorApp.startWithQueries(bootstrap, stateRoot.resolve("predictor"), predictorSettings,
+                        predictorOverrides, predictorPort);
+            } catch (BindException taken) { // a port in use: any free one (the endpoints say which)
+                predictor = PredictorApp.startWithQueries(bootstrap, stateRoot.resolve("predictor"), predictorSettings,
+                        predictorOverrides, 0);
+            }
+            stages.servers.add(predictor);
+            stages.add(predictorId, predictor.streams());
+            stages.endpoints.put("predictor", "http://" + predictor.http().advertisedAddress() + "/");
+
+            String allocatorId = applicationPrefix + "allocator";
+            AllocatorSettings allocator = AllocatorSettings.defaults();
+            ServiceMetrics allocatorMetrics = ServiceMetrics.create("allocator");
+            stages.servers.add(allocatorMetrics);
+            KafkaStreams allocatorStreams = AllocatorApp.start(bootstrap, stateRoot.resolve("allocator"),
+                    new AllocatorSettings(allocator.catalog(), allocator.hardware(), allocatorId, null), overrides,
+                    allocatorMetrics);
+            stages.add(allocatorId, allocatorStreams);
+            OpsServer allocatorHttp;
+            try {
+                allocatorHttp = OpsServer.start(allocatorPort, allocatorMetrics, () -> allocatorStreams);
+            } catch (BindException taken) {
+                allocatorHttp = OpsServer.start(0, allocatorMetrics, () -> allocatorStreams);
+            }
+            stages.servers.add(allocatorHttp);
+            stages.endpoints.put("allocator", allocatorHttp.url());
+
+            String emulatorId = applicationPrefix + "emulator";
+            EmulatorSettings emulator = EmulatorSettings.defaults().withApplicationName(emulatorId);
+            ServiceMetrics emulatorMetrics = ServiceMetrics.create("emulator");
+            stages.servers.add(emulatorMetrics);
+            KafkaStreams emulatorStreams = EmulatorApp.start(bootstrap, stateRoot.resolve("emulator"), emulator, overrides,
+                    wafer, emulatorMetrics);
+            stages.add(emulatorId, emulatorStreams);
+            PipelinePage page = new PipelinePage(emulator.catalog()).follow(bootstrap, emulatorId + "-page", emulatorMetrics);
+            stages.servers.add(page);
+            WaferHttpServer http;
+            try {
+                http = WaferHttpServer.start(InetAddress.getLoopbackAddress(), pagePort, wafer, Duration.ofSeconds(1),
+                        emulatorMetrics, () -> emulatorStreams, page);
+            } catch (BindException taken) {
+                http = WaferHttpServer.start(InetAddress.getLoopbackAddress(), 0, wafer, Duration.ofSeconds(1),
+                        emulatorMetrics, () -> emulatorStreams, page);
+            }
+            stages.servers.add(http);
+            stages.endpoints.put("emulator", http.url());
+            return stages;
+        } catch (IOException | RuntimeException e) {
+            stages.close();
+            throw e;
+        }
+    }
+
+    /** Service name -> its HTTP base URL (http://127.0.0.1:port/), for stages started with {@link #startServed}. */
+    public Map<String, String> endpoints() {
+        return java.util.Collections.unmodifiableMap(new LinkedHashMap<>(endpoints));
     }
 
     private void add(String name, KafkaStreams streams) {
@@ -122,5 +209,14 @@ public final class PipelineStages implements AutoCloseable {
             streams.close(Duration.ofSeconds(30));
         }
         running.clear();
+        // Servers and readers after the streams, in reverse order of start (the registries last).
+        for (int i = servers.size() - 1; i >= 0; i--) {
+            try {
+                servers.get(i).close();
+            } catch (Exception e) {
+                System.err.println("closing " + servers.get(i) + " failed: " + e);
+            }
+        }
+        servers.clear();
     }
 }

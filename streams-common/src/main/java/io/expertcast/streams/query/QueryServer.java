@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.expertcast.streams.http.ServiceEndpoints;
+import io.expertcast.streams.metrics.ServiceMetrics;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -21,6 +23,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.state.HostInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,7 +54,12 @@ public final class QueryServer implements AutoCloseable {
 
     /** Binds 127.0.0.1:{@code port} (0: any free port); routes are added, then {@link #start()}. */
     public static QueryServer bind(int port) throws IOException {
-        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 0);
+        return bind(InetAddress.getLoopbackAddress(), port);
+    }
+
+    /** Binds {@code address}:{@code port}: every address only where a container publishes the port. */
+    public static QueryServer bind(InetAddress address, int port) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress(address, port), 0);
         // Several threads: a handler waiting on another instance must not block the answers that instance needs.
         ExecutorService executor = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "query-http");
@@ -67,7 +76,16 @@ public final class QueryServer implements AutoCloseable {
 
     /** What the Streams application advertises as {@code application.server}. */
     public HostInfo hostInfo() {
-        return new HostInfo(server.getAddress().getAddress().getHostAddress(), port());
+        InetAddress bound = server.getAddress().getAddress();
+        if (bound.isAnyLocalAddress()) {
+            // Bound to every address (a container): the others reach this instance by its host name.
+            try {
+                return new HostInfo(InetAddress.getLocalHost().getHostName(), port());
+            } catch (IOException e) {
+                return new HostInfo("127.0.0.1", port());
+            }
+        }
+        return new HostInfo(bound.getHostAddress(), port());
     }
 
     /** The {@code application.server} value: host:port. */
@@ -78,6 +96,12 @@ public final class QueryServer implements AutoCloseable {
     /** GET {@code prefix} and everything below it go to {@code handler}. */
     public QueryServer route(String prefix, QueryHandler handler) {
         server.createContext(prefix, exchange -> answer(exchange, prefix, handler));
+        return this;
+    }
+
+    /** Adds {@code /metrics} and {@code /health} ({@link ServiceEndpoints}) beside the query routes. */
+    public QueryServer serveOps(ServiceMetrics metrics, Supplier<KafkaStreams> streams) {
+        ServiceEndpoints.install(server, metrics, streams);
         return this;
     }
 

@@ -19,6 +19,7 @@ public final class WaferSnapshot {
     private final Map<String, Map<String, Object>> lastPass = new ConcurrentHashMap<>();
     private volatile Map<String, Object> mesh = Map.of();
     private volatile String prefetchSource = "";
+    private final RequestBook requests = new RequestBook();
     private final java.util.concurrent.atomic.AtomicLong unknownModelCommands = new java.util.concurrent.atomic.AtomicLong();
 
     /** The wafer the passes run on, so a reader can lay {@code link_bytes} (die x 4 + E, W, S, N) out on the mesh. */
@@ -30,6 +31,11 @@ public final class WaferSnapshot {
         m.put("dies", hw.dies());
         m.put("link_order", java.util.List.of("E", "W", "S", "N"));
         mesh = m;
+    }
+
+    /** The mesh as {@link #mesh(HardwareConfig)} set it (empty before). */
+    public Map<String, Object> mesh() {
+        return mesh;
     }
 
     /** Where the Pred policies' copy decisions come from ({@code topic} or {@code in-process}). */
@@ -45,6 +51,21 @@ public final class WaferSnapshot {
     /** Totals of {@code model/policy}, as just published. */
     public void totals(String key, WaferMetrics m) {
         totals.put(key, m);
+    }
+
+    /** Recent requests' prefill and decode counts, for the page. */
+    public RequestBook requests() {
+        return requests;
+    }
+
+    /** The latest totals per {@code model/policy} (a live read-only view). */
+    public Map<String, WaferMetrics> totals() {
+        return java.util.Collections.unmodifiableMap(totals);
+    }
+
+    /** Prefetch commands naming a model the catalog does not know, so far. */
+    public long unknownModelCommands() {
+        return unknownModelCommands.get();
     }
 
     /** The last pass of a model under a policy. */

@@ -49,7 +49,7 @@ public final class HeadlessChromium implements AutoCloseable {
     /** Opens {@code url} in a new headless browser with its profile under {@code profile}. */
     public HeadlessChromium(Path binary, Path profile, String url) throws Exception {
         process = new ProcessBuilder(binary.toString(), "--headless", "--no-sandbox", "--disable-gpu",
-                "--no-first-run", "--user-data-dir=" + profile, "--remote-debugging-address=127.0.0.1",
+                "--no-first-run", "--window-size=1280,1600", "--hide-scrollbars", "--user-data-dir=" + profile, "--remote-debugging-address=127.0.0.1",
                 "--remote-debugging-port=0", url).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         try {
             int port = devToolsPort();
@@ -111,16 +111,34 @@ public final class HeadlessChromium implements AutoCloseable {
 
     /** Evaluates {@code expression} in the page and returns its value (JSON). */
     public JsonNode evaluate(String expression) throws Exception {
-        int id = ids.incrementAndGet();
-        CompletableFuture<JsonNode> reply = new CompletableFuture<>();
-        pending.put(id, reply);
-        page.sendText(json.writeValueAsString(Map.of("id", id, "method", "Runtime.evaluate",
-                "params", Map.of("expression", expression, "returnByValue", true))), true).get(10, TimeUnit.SECONDS);
-        JsonNode result = reply.get(30, TimeUnit.SECONDS);
+        JsonNode result = call("Runtime.evaluate", Map.of("expression", expression, "returnByValue", true));
         if (result.has("error") || result.path("result").has("exceptionDetails")) {
             throw new IllegalStateException("page error: " + result);
         }
         return result.path("result").path("result").path("value");
+    }
+
+    /** A DevTools protocol call on the page; its whole reply. */
+    public JsonNode call(String method, Map<String, ?> params) throws Exception {
+        int id = ids.incrementAndGet();
+        CompletableFuture<JsonNode> reply = new CompletableFuture<>();
+        pending.put(id, reply);
+        page.sendText(json.writeValueAsString(Map.of("id", id, "method", method, "params", params)), true)
+                .get(10, TimeUnit.SECONDS);
+        return reply.get(30, TimeUnit.SECONDS);
+    }
+
+    /** A PNG of the whole page (beyond the window), written to {@code file}. */
+    public void screenshot(Path file) throws Exception {
+        JsonNode size = call("Page.getLayoutMetrics", Map.of()).path("result").path("cssContentSize");
+        Map<String, Object> clip = Map.of("x", 0, "y", 0, "width", size.path("width").asDouble(1280),
+                "height", size.path("height").asDouble(1600), "scale", 1);
+        JsonNode shot = call("Page.captureScreenshot", Map.of("format", "png", "captureBeyondViewport", true, "clip", clip));
+        if (!shot.path("result").has("data")) {
+            throw new IllegalStateException("no screenshot: " + shot);
+        }
+        Files.createDirectories(file.toAbsolutePath().getParent());
+        Files.write(file, java.util.Base64.getDecoder().decode(shot.path("result").path("data").asText()));
     }
 
     /**
