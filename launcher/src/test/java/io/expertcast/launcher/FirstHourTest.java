@@ -146,6 +146,33 @@ class FirstHourTest {
             Run letters = run(List.of("dead-letters", "--bootstrap", kafka.bootstrapServers()));
             assertEquals(0, letters.code(), letters.output());
             assertTrue(letters.output().contains("no dead letters on " + Topics.DEAD_LETTER.name()), letters.output());
+
+            // Three rejections by two stages: the latest two are shown with stage, source and reason.
+            try (var producer = new org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]>(Map.of(
+                    "bootstrap.servers", kafka.bootstrapServers()), new org.apache.kafka.common.serialization
+                    .ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer())) {
+                String[][] letters3 = {{"p-predictor", "unknown model 'sglang-model'"},
+                    {"a-allocator", "expert id 300 out of range 0..255 at MoE layer 4"},
+                    {"p-predictor", "truncated record: 12 of 40 bytes"}};
+                for (int i = 0; i < letters3.length; i++) {
+                    var letter = io.expertcast.streams.DeadLetters.of(letters3[i][0], Topics.SELECTIONS.name(), 1, 100 + i,
+                            letters3[i][1], "k".getBytes(), new byte[7]);
+                    letter.setEventTimeMs(1_700_000_000_000L + i * 1000L);
+                    producer.send(io.expertcast.streams.DeadLetters.toProducerRecord(letter, "k".getBytes())).get();
+                }
+            }
+            Run latest = run(List.of("dead-letters", "--limit", "2", "--bootstrap", kafka.bootstrapServers()));
+            assertEquals(0, latest.code(), latest.output());
+            assertTrue(latest.output().contains("latest 2 of about 3 dead letters"), latest.output());
+            assertTrue(latest.output().contains("a-allocator  moe.selections-1@101  expert id 300 out of range"),
+                    latest.output());
+            assertTrue(latest.output().contains("p-predictor  moe.selections-1@102  truncated record: 12 of 40 bytes"
+                    + " (key 1 B, value 7 B)"), latest.output());
+            assertTrue(!latest.output().contains("sglang-model"), "only the latest two: " + latest.output());
+            Run predictor = run(List.of("dead-letters", "--application", "predictor", "--bootstrap",
+                    kafka.bootstrapServers()));
+            assertTrue(predictor.output().contains("unknown model 'sglang-model'")
+                    && !predictor.output().contains("a-allocator"), predictor.output());
         }
     }
 

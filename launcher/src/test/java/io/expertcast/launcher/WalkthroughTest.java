@@ -69,7 +69,8 @@ class WalkthroughTest {
         for (String expected : List.of(
                 "broker started: pid",
                 "broker running: pid",
-                "topics on 127.0.0.1:" + ports.get("9092") + ": 13 created, 0 existing",
+                "topics on 127.0.0.1:" + ports.get("9092") + ": " + io.expertcast.schemas.Topics.ALL.size()
+                        + " created, 0 existing",
                 "llama4-maverick/mmlu/abstract_algebra/0",
                 "replayed 30 requests",
                 "no dead letters on moe.dead-letter",
