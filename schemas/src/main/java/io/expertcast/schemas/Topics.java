@@ -95,12 +95,12 @@ public final class Topics {
     }
 
     /**
-     * The key a selection event is produced with on moe.selections. Today the request id alone: the
-     * predictor requires key == requestId. When it keys requests by {@link #requestKey} (and copies that
-     * key to moe.prefetch), this returns {@code requestKey(event.getSource(), event.getRequestId())}.
+     * The key a selection event is produced with on moe.selections: {@link #requestKey} of its source and
+     * request id (the bare request id for the empty source). The predictor keys its request state by it and
+     * sends the request's prefetch commands with it, so the emulator files them with their source.
      */
     public static String selectionKey(SelectionEvent event) {
-        return event.getRequestId();
+        return requestKey(event.getSource(), event.getRequestId());
     }
 
     /** Longest source id accepted. */

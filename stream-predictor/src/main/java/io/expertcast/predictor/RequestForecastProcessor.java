@@ -287,10 +287,11 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         latestEventTimeMs = Math.max(latestEventTimeMs, event.getEventTimeMs());
         // Validated upstream: the model is in the catalog and the ids fit its shape.
         ModelShape shape = settings.catalog().byId(event.getModel()).orElseThrow();
-        String requestId = event.getRequestId();
+        String requestId = requestKey(event);
         if (!requestId.equals(record.key())) {
             // The store is partitioned by the record key: a mismatched key would split a request's state.
-            reject(record, "record key '" + record.key() + "' is not the request id '" + requestId + "'");
+            reject(record, "record key '" + record.key() + "' is not the request's key '" + requestId
+                    + "' (its source and id: Topics.requestKey)");
             return;
         }
         if (event.getPhase() == Phase.PREFILL) {
@@ -310,6 +311,14 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         }
     }
 
+    /**
+     * A request's identity in this processor's stores and on moe.prefetch: its source and id
+     * ({@link Topics#requestKey}), so two engines (or replays) whose request ids collide stay apart.
+     */
+    private static String requestKey(SelectionEvent event) {
+        return Topics.requestKey(event.getSource(), event.getRequestId());
+    }
+
     private void rejectModel(Record<String, SelectionEvent> record, String model) {
         reject(record, "request " + record.value().getRequestId() + " is of model " + model + ", event says "
                 + record.value().getModel());
@@ -318,11 +327,11 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     private void onPrefillChunk(Record<String, SelectionEvent> record, ModelShape shape,
                                 RequestForecastState state) {
         SelectionEvent event = record.value();
-        if (state != null && decodeBegan(event.getRequestId(), state)) {
+        if (state != null && decodeBegan(requestKey(event), state)) {
             reject(record, "prefill chunk at token offset " + event.getTokenOffset() + " after decode began");
             return;
         }
-        live.remove(event.getRequestId()); // built by a rejected decode step, it would miss this chunk
+        live.remove(requestKey(event)); // built by a rejected decode step, it would miss this chunk
         int expectedOffset = state == null ? 0 : state.getPrefillTokens();
         if (event.getTokenOffset() != expectedOffset) {
             reject(record, "duplicated or out-of-order prefill chunk at token offset " + event.getTokenOffset()
@@ -343,13 +352,13 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         forwardLayerSelections(record, shape, previous, ids, event.getLastStep() ? history : null);
         if (event.getLastStep()) {
             // A request without decode steps: nothing to plan or score; its counts went to popularity.
-            requests.delete(event.getRequestId());
+            requests.delete(requestKey(event));
             return;
         }
         RequestForecastState.Builder next = state == null ? RequestForecastState.newBuilder()
                 .setModel(event.getModel())
                 .setRequestId(event.getRequestId()) : RequestForecastState.newBuilder(state);
-        requests.put(event.getRequestId(), withHistory(next, history)
+        requests.put(requestKey(event), withHistory(next, history)
                 .setPrefillTokens(heatmap.tokens())
                 .setHeatmap(toList(heatmap.counts()))
                 .setLastToken(toList(Arrays.copyOfRange(ids, ids.length - perToken, ids.length)))
@@ -379,6 +388,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     private void onDecodeStep(Record<String, SelectionEvent> record, ModelShape shape, LiveRequest r) {
         SelectionEvent event = record.value();
         int step = event.getStep();
+        String requestId = requestKey(event);
         if (r == null) {
             reject(record, "decode step " + step + " before its prefill");
             return;
@@ -387,7 +397,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             reject(record, "duplicated step " + step + " (last scored step " + r.lastScoredStep + ")");
             return;
         }
-        String requestId = event.getRequestId();
         int layers = shape.numMoeLayers();
         RequestHistory history = r.history;
         int[] previous = r.lastToken;
