@@ -97,17 +97,19 @@ public class AllocatorCommand implements Callable<Integer> {
         BrokerPreflight.requirePipelineTopics(kafka);
         String bootstrap = kafka.bootstrap();
         ServiceMetrics metrics = ServiceMetrics.create("allocator");
-        KafkaStreams[] started = new KafkaStreams[1];
+        // Set once built; read by the HTTP threads answering /health.
+        java.util.concurrent.atomic.AtomicReference<KafkaStreams> started = new java.util.concurrent.atomic.AtomicReference<>();
         OpsServer ops;
         try {
-            ops = httpPort < 0 ? null : OpsServer.start(InetAddress.getByName(httpAddress), httpPort, metrics, () -> started[0]);
+            ops = httpPort < 0 ? null : OpsServer.start(InetAddress.getByName(httpAddress), httpPort, metrics, started::get);
         } catch (IOException e) {
             spec.commandLine().getErr().println("allocator: cannot serve /metrics on " + httpAddress + ":" + httpPort + ": "
                     + e.getMessage() + " (choose --http-port, or -1 to turn it off)");
+            metrics.close();
             return 2;
         }
         KafkaStreams streams = AllocatorApp.start(bootstrap, stateDir, settings, kafka.overrides(Map.of()), metrics);
-        started[0] = streams;
+        started.set(streams);
         if (ops != null) {
             spec.commandLine().getOut().println("allocator metrics on " + ops.url() + "metrics, health on " + ops.url() + "health");
         }

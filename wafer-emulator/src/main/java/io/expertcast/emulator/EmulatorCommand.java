@@ -81,23 +81,25 @@ public final class EmulatorCommand implements Callable<Integer> {
         BrokerPreflight.requirePipelineTopics(kafka);
         WaferSnapshot snapshot = new WaferSnapshot();
         ServiceMetrics metrics = ServiceMetrics.create("emulator");
-        KafkaStreams[] started = new KafkaStreams[1];
+        // Set once built; read by the HTTP threads answering /health.
+        java.util.concurrent.atomic.AtomicReference<KafkaStreams> started = new java.util.concurrent.atomic.AtomicReference<>();
         // The pipeline's page reads the public topics (heatmaps, accuracy, placement) as any consumer would.
         PipelinePage page = httpPort >= 0 ? new PipelinePage(settings.catalog()) : null;
         WaferHttpServer http;
         try {
             http = httpPort >= 0 ? WaferHttpServer.start(java.net.InetAddress.getByName(httpAddress), httpPort, snapshot,
-                    java.time.Duration.ofSeconds(1), metrics, () -> started[0], page) : null;
+                    java.time.Duration.ofSeconds(1), metrics, started::get, page) : null;
         } catch (java.net.BindException | java.net.UnknownHostException e) {
             System.err.println("emulator: cannot serve HTTP on " + httpAddress + ":" + httpPort + ": " + e.getMessage()
                     + " (choose --http-port, or -1 to turn it off)");
+            metrics.close();
             return 1; // a run-time failure (the port is taken), as the predictor's
         }
         try {
             String bootstrap = kafka.bootstrap();
             KafkaStreams streams = EmulatorApp.start(bootstrap, stateDir, settings, kafka.overrides(Map.of()), snapshot,
                     metrics);
-            started[0] = streams;
+            started.set(streams);
             if (page != null) {
                 page.follow(bootstrap, applicationId + "-page", metrics);
             }
