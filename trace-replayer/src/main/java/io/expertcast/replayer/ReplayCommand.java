@@ -109,15 +109,15 @@ public final class ReplayCommand implements Callable<Integer> {
                 System.err.println("replay: give at least one of --traces, --jsonl or --synth");
                 return 2;
             }
-            BrokerPreflight.requirePipelineTopics(kafka);
             ReplayOptions options = new ReplayOptions(kafka.bootstrap(), traces.isEmpty() ? null : traces.get(0), batch,
                     rate, limit, skipBad, prefillChunk, replayId, checkpointPasses, source, stepMs,
                     kafka.clientProperties()).withResolvedSource();
             String problem = io.expertcast.schemas.Topics.sourceProblem(options.sourceId());
-            if (problem != null) {
+            if (problem != null) { // a usage error: said before looking for the broker
                 System.err.println("replay: --source: " + problem);
                 return 2;
             }
+            BrokerPreflight.requirePipelineTopics(kafka);
             System.err.println("replay: source id " + options.sourceId());
             ReplaySummary summary = replayUntilStopped(options, sources);
             if (summary.interrupted()) {
