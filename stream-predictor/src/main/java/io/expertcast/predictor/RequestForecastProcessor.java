@@ -290,8 +290,8 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         String requestId = requestKey(event);
         if (!requestId.equals(record.key())) {
             // The store is partitioned by the record key: a mismatched key would split a request's state.
-            reject(record, "record key '" + record.key() + "' is not the request's key '" + requestId
-                    + "' (its source and id: Topics.requestKey)");
+            reject(record, "record key '" + record.key() + "' is not the request id '" + requestId
+                    + "' (source/id for a source that is not empty, as Topics.requestKey makes it)");
             return;
         }
         if (event.getPhase() == Phase.PREFILL) {
