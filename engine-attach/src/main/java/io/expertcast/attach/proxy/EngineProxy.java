@@ -128,7 +128,13 @@ public final class EngineProxy implements AutoCloseable {
                             ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(upstreamBody));
             ex.getRequestHeaders().forEach((name, values) -> {
                 if (!HOP_BY_HOP.contains(name.toLowerCase(Locale.ROOT))) {
-                    values.forEach(v -> up.header(name, v));
+                    for (String v : values) {
+                        try {
+                            up.header(name, v);
+                        } catch (IllegalArgumentException restricted) {
+                            // a header the JDK client sets itself (Date, Via, ...): not forwarded
+                        }
+                    }
                 }
             });
             HttpResponse<InputStream> response;

@@ -70,6 +70,11 @@ class SglangAttachTest {
                 source, standIn.engine().shape().modelSpec("standin-" + source), 30, 400);
     }
 
+    private static SglangAttach.Options deleting(SglangAttach.Options o) {
+        return new SglangAttach.Options(o.url(), o.dumpDir(), o.mode(), o.intervalMs(), o.bootstrap(), o.sourceId(),
+                o.model(), o.settleMs(), o.maxBackoffMs(), true);
+    }
+
     @Test
     void windowsFaultsAndAnAttachRestartPublishEveryRecordedStepExactlyOnce() throws Exception {
         String source = "faults";
@@ -186,7 +191,7 @@ class SglangAttachTest {
         String source = "service";
         SimulatedEngine engine = new SimulatedEngine(SimulatedEngine.Shape.small(), 8);
         try (RecorderStandIn standIn = RecorderStandIn.start(engine, dir.resolve("svc"), RecorderStandIn.Mode.PER_TOKEN, 1, 0);
-             SglangAttach attach = new SglangAttach(options(standIn, source), out, out)) {
+             SglangAttach attach = new SglangAttach(deleting(options(standIn, source)), out, out)) {
             standIn.failNext(3, 503);
             AtomicBoolean stop = new AtomicBoolean();
             Thread service = new Thread(() -> attach.run(stop));
@@ -209,6 +214,9 @@ class SglangAttachTest {
             List<SelectionEvent> mine = read(Topics.SELECTIONS).stream()
                     .filter(e -> e.getRequestId().startsWith(source + "/")).toList();
             Truth.assertSame(Truth.expected(standIn.dumpedPasses(), List.of(0), source), Truth.actual(mine));
+            try (var left = Files.list(dir.resolve("svc"))) {
+                assertEquals(List.of(), left.toList(), "--delete-published: every committed dump deleted");
+            }
         }
     }
 
