@@ -162,11 +162,11 @@ public final class EngineProxy implements AutoCloseable {
                 } else {
                     byte[] reply = in.readAllBytes();
                     byte[] out = reply;
-                    Reply parsed = null;
+                    boolean json = false;
                     if (routable && response.statusCode() / 100 == 2) {
                         try {
                             List<RoutedFields.Field> fields = RoutedFields.find(reply, 0, reply.length);
-                            parsed = new Reply(JSON.readTree(reply), fields);
+                            json = true;
                             if (!clientAsked && !fields.isEmpty()) {
                                 out = RoutedFields.remove(reply, 0, reply.length, fields);
                             }
@@ -179,15 +179,12 @@ public final class EngineProxy implements AutoCloseable {
                         ex.getResponseBody().write(out);
                     }
                     ex.getResponseBody().close();
-                    if (parsed != null) {
-                        publish(path, List.of(parsed.json()), parsed.fields(), tags);
+                    if (json) { // read once the client has its reply
+                        publish(path, List.of(JSON.readTree(reply)), tags);
                     }
                 }
             }
         }
-    }
-
-    private record Reply(JsonNode json, List<RoutedFields.Field> fields) {
     }
 
     /** Server-sent events: each event ("...\n\n") forwarded as soon as it is whole, routed fields cut. */
@@ -196,8 +193,7 @@ public final class EngineProxy implements AutoCloseable {
         ex.sendResponseHeaders(status, 0);
         OutputStream out = ex.getResponseBody();
         ByteArrayOutputStream event = new ByteArrayOutputStream();
-        List<JsonNode> chunks = new ArrayList<>();
-        List<RoutedFields.Field> routed = new ArrayList<>();
+        List<byte[]> chunks = new ArrayList<>();
         byte[] buf = new byte[8192];
         int n;
         int last = -1;
@@ -210,25 +206,29 @@ public final class EngineProxy implements AutoCloseable {
                 beforeLast = last;
                 last = b;
                 if (end) {
-                    out.write(relayEvent(event.toByteArray(), clientAsked, chunks, routed));
+                    out.write(relayEvent(event.toByteArray(), clientAsked, chunks));
                     event.reset();
                 }
             }
             out.flush();
         }
         if (event.size() > 0) {
-            out.write(relayEvent(event.toByteArray(), clientAsked, chunks, routed));
+            out.write(relayEvent(event.toByteArray(), clientAsked, chunks));
         }
         out.close();
-        if (!chunks.isEmpty() || !routed.isEmpty()) {
-            publish(path, chunks, routed, tags);
+        if (!chunks.isEmpty()) {
+            List<JsonNode> nodes = new ArrayList<>();
+            for (byte[] c : chunks) {
+                nodes.add(JSON.readTree(c)); // parsed once the client has its reply
+            }
+            publish(path, nodes, tags);
         } else {
             withoutRouted.incrementAndGet();
         }
     }
 
     /** One event: its data line's JSON kept when it carries routed experts (or usage), and cut from what is sent. */
-    private byte[] relayEvent(byte[] event, boolean clientAsked, List<JsonNode> chunks, List<RoutedFields.Field> routed) {
+    private byte[] relayEvent(byte[] event, boolean clientAsked, List<byte[]> chunks) {
         String text = new String(event, StandardCharsets.UTF_8);
         if (!text.contains("routed_experts") && !text.contains("\"usage\"")) {
             return event; // most events: nothing to read, forwarded without parsing
@@ -244,12 +244,8 @@ public final class EngineProxy implements AutoCloseable {
         }
         byte[] json = text.substring(start, end).getBytes(StandardCharsets.UTF_8);
         try {
-            List<RoutedFields.Field> fields = RoutedFields.find(json, 0, json.length);
-            JsonNode node = JSON.readTree(json);
-            if (!fields.isEmpty() || node.hasNonNull("usage")) {
-                chunks.add(node);
-                routed.addAll(fields);
-            }
+            List<RoutedFields.Field> fields = RoutedFields.find(json, 0, json.length); // fails on a non-JSON event
+            chunks.add(json);
             if (fields.isEmpty() || clientAsked) {
                 return event;
             }
@@ -267,7 +263,7 @@ public final class EngineProxy implements AutoCloseable {
     }
 
     /** The finished request's selections, from the reply (or the stream's chunks, the last ones win). */
-    private void publish(String path, List<JsonNode> replies, List<RoutedFields.Field> fields, RequestEvents.Tags tags) {
+    private void publish(String path, List<JsonNode> replies, RequestEvents.Tags tags) {
         long now = System.currentTimeMillis();
         try {
             List<SelectionEvent> out = new ArrayList<>();
