@@ -37,7 +37,7 @@ import picocli.CommandLine.Spec;
                 + "(arXiv 2510.05497).",
         subcommands = {BrokerCommand.class, TopicsCommand.class, ReplayCommand.class, SynthCommand.class, ImportSglangCommand.class, AttachCommand.class, ProxyCommand.class, AnalyzeCommand.class, EvaluatePredictorCommand.class,
             PredictorCommand.class,
-            AllocatorCommand.class, PlaceCommand.class, ExportPlacementCommand.class, RebalanceCommand.class, EmulatorCommand.class, SimulateCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+            AllocatorCommand.class, PlaceCommand.class, ExportPlacementCommand.class, RebalanceCommand.class, EmulatorCommand.class, SimulateCommand.class, DemoCommand.class, BenchCommand.class, io.expertcast.launcher.chaos.ChaosCommand.class, CommandLine.HelpCommand.class})
 public final class ExpertcastCommand implements Runnable {
 
     @Spec

@@ -6,7 +6,6 @@ import java.util.Map;
 import java.util.Properties;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
-import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,10 +26,7 @@ public final class AllocatorApp {
         StreamsBuilder builder = new StreamsBuilder();
         AllocatorTopology.build(builder, settings);
         KafkaStreams streams = new KafkaStreams(builder.build(props), props);
-        streams.setUncaughtExceptionHandler(e -> {
-            LOG.error("allocator stream thread failed; shutting the client down", e);
-            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
-        });
+        streams.setUncaughtExceptionHandler(io.expertcast.streams.StreamThreadFailures.handler("allocator", LOG));
         streams.start();
         LOG.info("allocator started: {} on {} for {}", props.get("application.id"), bootstrap,
                 settings.hardware().name());

@@ -39,6 +39,11 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * EP-like table, which the first pass of the model seen by this task publishes, once: a flag in
  * {@link AllocatorTopology#PLACEMENT_PUBLISHED_STORE} survives restarts through its changelog.
  *
+ * <p>A pass is planned from its own tokens and the model's table only, so passes of several sources
+ * (engine instances or replays of one model, SelectionEvent v2) are planned exactly as each source's
+ * alone; plans are keyed {@code model/source/pass}. The table itself is the model's, shared by its
+ * sources (with profile rebalancing on, every source's workload moves it).
+ *
  * <p>Each layer's metrics carry the placement moves that took effect since the model's previous
  * pass on this task ({@link ExpertDistributionTable#changeFrom}: the fewest REPLICATE / MIGRATE /
  * EVICT commands between the two tables, and one expert's weight bytes per copy gained). The first
@@ -86,9 +91,10 @@ final class PassPlanner implements Processor<String, CompletedPass, String, Spec
                 publishTable(model, table, record, time);
             }
         }
-        ExpertDistributionTable previous = lastPlanned.put(model.id(), table);
+        // Moves are reported per source: each source's passes see the table's changes since its own previous pass.
+        ExpertDistributionTable previous = lastPlanned.put(model.id() + "/" + pass.getSource(), table);
         int[] counts = tokensPerExpert(model, record.value().selections());
-        String planKey = Topics.passKey(model.id(), pass.getPassId());
+        String planKey = Topics.passKey(model.id(), pass.getSource(), pass.getPassId());
         int experts = model.numExperts();
         int[] layerCounts = new int[experts];
         for (int layer = 0; layer < model.numMoeLayers(); layer++) {
@@ -101,13 +107,14 @@ final class PassPlanner implements Processor<String, CompletedPass, String, Spec
                 assignments.add(new Assignment(result.expert(i), result.die(i), result.tokens(i)));
             }
             context.forward(record.withKey(planKey).withValue(new AllocationPlan(model.id(), pass.getPassId(), layer,
-                    model.numMoeLayers(), hardware.name(), assignments, result.totalTokens(), time, "")));
+                    model.numMoeLayers(), hardware.name(), assignments, result.totalTokens(), time, pass.getSource())));
             context.forward(record.withKey(model.id()).withValue(AllocatorMetrics.newBuilder()
                     .setModel(model.id()).setPassId(pass.getPassId()).setLayer(layer)
                     .setMaxDieTokens(result.maxDieTokens()).setMeanDieTokens(result.meanDieTokens())
                     .setRemoteTokens(result.remoteTokens()).setRemoteHops(result.remoteHops())
                     .setPlannedLayerNs(result.maxDieNs()).setMoves(change.moves())
-                    .setMovedBytes(change.addedCopies() * model.expertBytes()).setEventTimeMs(time).build()));
+                    .setMovedBytes(change.addedCopies() * model.expertBytes()).setEventTimeMs(time)
+                    .setSource(pass.getSource()).build()));
         }
     }
 

@@ -28,6 +28,10 @@ public final class SelectionValidator {
         if (e.getRequestId() == null || e.getRequestId().isEmpty()) {
             return Optional.of("empty request id");
         }
+        String sourceProblem = io.expertcast.schemas.Topics.sourceProblem(e.getSource());
+        if (sourceProblem != null) {
+            return Optional.of(sourceProblem);
+        }
         if (e.getStep() < 0) {
             return Optional.of("negative step " + e.getStep());
         }

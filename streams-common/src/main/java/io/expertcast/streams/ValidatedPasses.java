@@ -57,6 +57,10 @@ public final class ValidatedPasses {
         if (catalog.byId(pass.getModel()).isEmpty()) {
             return Optional.of("unknown model '" + pass.getModel() + "'");
         }
+        String sourceProblem = Topics.sourceProblem(pass.getSource());
+        if (sourceProblem != null) {
+            return Optional.of(sourceProblem);
+        }
         if (pass.getTotalTokens() <= 0) {
             return Optional.of("forward pass " + pass.getPassId() + " has " + pass.getTotalTokens() + " tokens");
         }

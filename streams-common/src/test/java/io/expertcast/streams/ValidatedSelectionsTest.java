@@ -110,4 +110,24 @@ class ValidatedSelectionsTest {
         assertTrue(letter.getReason().contains("cannot decode"));
         assertEquals(3, letter.getValue().remaining());
     }
+
+    @Test
+    void aSourceIdWithTheKeySeparatorBecomesADeadLetter() {
+        try (TopologyTestDriver driver = driver()) {
+            var in = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
+                    Topics.SELECTIONS.valueSerde().serializer());
+            var valid = driver.createOutputTopic("valid-out", Topics.SELECTIONS.keySerde().deserializer(),
+                    Topics.SELECTIONS.valueSerde().deserializer());
+            var dead = driver.createOutputTopic(Topics.DEAD_LETTER.name(),
+                    Topics.DEAD_LETTER.keySerde().deserializer(), Topics.DEAD_LETTER.valueSerde().deserializer());
+            SelectionEvent good = SelectionEvent.newBuilder(StreamsTestData.selection("r1", 0, 0, 2, 0, 0, 5))
+                    .setSource("engine-1").build();
+            in.pipeInput("r1", good);
+            in.pipeInput("r1", SelectionEvent.newBuilder(good).setSource("engine/1").build());
+            assertEquals(List.of(good), valid.readValuesToList());
+            List<DeadLetter> letters = dead.readValuesToList();
+            assertEquals(1, letters.size());
+            assertTrue(letters.get(0).getReason().contains("source id 'engine/1'"), letters.get(0).getReason());
+        }
+    }
 }

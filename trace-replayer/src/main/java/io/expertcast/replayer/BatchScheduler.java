@@ -35,6 +35,7 @@ public final class BatchScheduler implements Iterator<ScheduledPass> {
     private long waitingIndex;
     private long taken;
     private long passId;
+    private final String sourceId;
 
     /**
      * Where a resumed replay picks up: requests before {@code nextRequest} (in source order) were sent
@@ -54,6 +55,12 @@ public final class BatchScheduler implements Iterator<ScheduledPass> {
 
     public BatchScheduler(Iterator<RequestTrace> source, int batchSize, int prefillChunk, LongSupplier clockMs,
                           Resume resume) {
+        this(source, batchSize, prefillChunk, clockMs, resume, "");
+    }
+
+    /** As above, stamping {@code sourceId} (the engine instance or replay, SelectionEvent v2) on every record. */
+    public BatchScheduler(Iterator<RequestTrace> source, int batchSize, int prefillChunk, LongSupplier clockMs,
+                          Resume resume, String sourceId) {
         if (batchSize <= 0 || prefillChunk <= 0) {
             throw new IllegalArgumentException("batch size and prefill chunk must be positive");
         }
@@ -65,6 +72,7 @@ public final class BatchScheduler implements Iterator<ScheduledPass> {
         this.slotIndex = new long[batchSize];
         this.resume = resume;
         this.passId = resume.nextPassId();
+        this.sourceId = sourceId;
     }
 
     /** Requests taken so far and those in the batch with their next step (call between passes). */
@@ -141,7 +149,7 @@ public final class BatchScheduler implements Iterator<ScheduledPass> {
                 slots[s] = null;
             }
         }
-        ForwardPass pass = new ForwardPass(model, passId, entries, batchOffset, decodeTokens, now, "");
+        ForwardPass pass = new ForwardPass(model, passId, entries, batchOffset, decodeTokens, now, sourceId);
         passId++;
         return new ScheduledPass(pass, events);
     }
@@ -188,6 +196,6 @@ public final class BatchScheduler implements Iterator<ScheduledPass> {
                 .setBatchTokenOffset(batchTokenOffset).setNumMoeLayers(shape.numMoeLayers()).setTopK(shape.topK())
                 .setExpertIds(packed).setLastStep(lastStep)
                 .setBenchmark(r.benchmark()).setSubject(r.subject()).setLanguage(r.language())
-                .setEventTimeMs(now).build();
+                .setEventTimeMs(now).setSource(sourceId).build();
     }
 }

@@ -28,15 +28,22 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 final class ReplayCheckpoints {
     private final String replayId;
     private final String sources;
+    private final String sourceId;
     private final ReplayCheckpoint last;
 
-    ReplayCheckpoints(String bootstrap, String replayId, String sources) {
+    ReplayCheckpoints(String bootstrap, String replayId, String sources, String sourceId) {
         this.replayId = replayId;
         this.sources = sources;
+        this.sourceId = sourceId;
         this.last = read(bootstrap, replayId);
         if (last != null && !last.getSources().equals(sources)) {
             throw new IllegalArgumentException("replay id " + replayId + " was a replay of " + last.getSources()
                     + ", not of " + sources + "; use another --replay-id");
+        }
+        // A resume under another source id would split one replay's requests and passes into two sources.
+        if (last != null && !last.getSource().isEmpty() && !last.getSource().equals(sourceId)) {
+            throw new IllegalArgumentException("replay id " + replayId + " was started with source id "
+                    + last.getSource() + ", not " + sourceId + "; resume it with --source " + last.getSource());
         }
     }
 
@@ -67,7 +74,7 @@ final class ReplayCheckpoints {
         List<InFlightRequest> inFlight = new ArrayList<>();
         position.inFlight().forEach((index, step) -> inFlight.add(new InFlightRequest(index, step)));
         ReplayCheckpoint checkpoint = new ReplayCheckpoint(replayId, sources, position.nextRequest(),
-                position.nextPassId(), inFlight, finished, complete, System.currentTimeMillis(), "");
+                position.nextPassId(), inFlight, finished, complete, System.currentTimeMillis(), sourceId);
         producer.send(new ProducerRecord<>(Topics.REPLAY_CHECKPOINTS.name(), replayId.getBytes(StandardCharsets.UTF_8),
                 Topics.REPLAY_CHECKPOINTS.valueSerde().serializer().serialize(Topics.REPLAY_CHECKPOINTS.name(),
                         checkpoint)));

@@ -42,6 +42,11 @@ public final class ReplayCommand implements Callable<Integer> {
             + "moe.replay-checkpoints; running the same command again after an interruption continues without sending any step twice.")
     String replayId;
 
+    @Option(names = "--source", description = "Source id stamped on every record (the engine instance this replay stands for; "
+            + "letters, digits and . _ - : @). Passes are identified by model, source and pass id, so replays of "
+            + "different sources at once are planned and emulated apart. Default: the --replay-id, else a generated id (printed).")
+    String source;
+
     @Option(names = "--checkpoint-passes", defaultValue = "50", description = "Passes per transaction and checkpoint of a --replay-id replay (default ${DEFAULT-VALUE}).")
     int checkpointPasses;
 
@@ -92,9 +97,15 @@ public final class ReplayCommand implements Callable<Integer> {
                 System.err.println("replay: give at least one of --traces, --jsonl or --synth");
                 return 2;
             }
-            ReplaySummary summary = TraceReplayer.replay(
-                    new ReplayOptions(bootstrap, traces.isEmpty() ? null : traces.get(0), batch, rate, limit, skipBad,
-                            prefillChunk, replayId, checkpointPasses), sources, System.console() != null ? System.err : null);
+            ReplayOptions options = new ReplayOptions(bootstrap, traces.isEmpty() ? null : traces.get(0), batch, rate,
+                    limit, skipBad, prefillChunk, replayId, checkpointPasses, source).withResolvedSource();
+            String problem = io.expertcast.schemas.Topics.sourceProblem(options.sourceId());
+            if (problem != null) {
+                System.err.println("replay: --source: " + problem);
+                return 2;
+            }
+            System.err.println("replay: source id " + options.sourceId());
+            ReplaySummary summary = TraceReplayer.replay(options, sources, System.console() != null ? System.err : null);
             System.out.print(summary.format());
             return 0;
         } catch (TraceFormatException | IllegalArgumentException e) {

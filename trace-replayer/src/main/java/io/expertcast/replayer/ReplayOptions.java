@@ -12,9 +12,28 @@ import java.nio.file.Path;
  *                         with the same id continues where the last commit left it; null: no
  *                         transactions, no resume (an idempotent producer only)
  * @param checkpointPasses passes per transaction (and checkpoint) of a named replay
+ * @param sourceId         the source id stamped on every record (SelectionEvent v2: a pass is identified by
+ *                         model, source and pass id); null: the replay id, else a generated one
  */
 public record ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
-                            boolean skipBad, int prefillChunk, String replayId, int checkpointPasses) {
+                            boolean skipBad, int prefillChunk, String replayId, int checkpointPasses, String sourceId) {
+
+    public ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
+                         boolean skipBad, int prefillChunk, String replayId, int checkpointPasses) {
+        this(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId, checkpointPasses,
+                null);
+    }
+
+    /** The source id this replay stamps: the given one, else the replay id, else a new {@code replay-<8 hex>}. */
+    public ReplayOptions withResolvedSource() {
+        if (sourceId != null) {
+            return this;
+        }
+        String id = replayId != null ? replayId
+                : "replay-" + String.format("%08x", new java.security.SecureRandom().nextInt());
+        return new ReplayOptions(bootstrap, traces, batchSize, tokensPerSecond, limit, skipBad, prefillChunk, replayId,
+                checkpointPasses, id);
+    }
 
     public ReplayOptions(String bootstrap, Path traces, int batchSize, double tokensPerSecond, int limit,
                          boolean skipBad, int prefillChunk) {

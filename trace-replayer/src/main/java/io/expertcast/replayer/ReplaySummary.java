@@ -3,9 +3,14 @@ package io.expertcast.replayer;
 import java.util.List;
 import java.util.Locale;
 
-/** What a replay sent. {@code skipped} holds the message of every malformed file skipped. */
+/** What a replay sent. {@code skipped} holds the message of every malformed file skipped; {@code sourceId} the source stamped. */
 public record ReplaySummary(long requests, long passes, long events, long tokens, long bytes, double elapsedSeconds,
-                            double eventsPerSecond, List<String> skipped) {
+                            double eventsPerSecond, List<String> skipped, String sourceId) {
+
+    public ReplaySummary(long requests, long passes, long events, long tokens, long bytes, double elapsedSeconds,
+                         double eventsPerSecond, List<String> skipped) {
+        this(requests, passes, events, tokens, bytes, elapsedSeconds, eventsPerSecond, skipped, "");
+    }
 
     public String format() {
         StringBuilder s = new StringBuilder(String.format(Locale.ROOT,

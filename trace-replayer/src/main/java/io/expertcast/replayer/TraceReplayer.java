@@ -23,7 +23,9 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 /**
  * Replays trace sources into Kafka: SelectionEvents keyed by request id on moe.selections, then
  * each pass's ForwardPass keyed by model on moe.passes, with an idempotent producer (a retried send
- * is never written twice).
+ * is never written twice). Every record carries the replay's source id
+ * ({@link ReplayOptions#withResolvedSource}), so two replays at once are two sources, planned and
+ * emulated apart.
  */
 public final class TraceReplayer {
     private TraceReplayer() {
@@ -44,6 +46,11 @@ public final class TraceReplayer {
      * a batch holds one model, so a source of another model starts when the batch has drained.
      */
     public static ReplaySummary replay(ReplayOptions options, List<TraceSource> sources, PrintStream progressOrNull) {
+        options = options.withResolvedSource();
+        String sourceProblem = Topics.sourceProblem(options.sourceId());
+        if (sourceProblem != null) {
+            throw new IllegalArgumentException(sourceProblem);
+        }
         List<String> skipped = java.util.Collections.synchronizedList(new ArrayList<>());
         Iterator<RequestTrace> requests = limited(concatenated(sources, options.skipBad(), skipped), options.limit());
         boolean sizeKnown = sources.stream().allMatch(s -> s.size() >= 0);
@@ -51,10 +58,11 @@ public final class TraceReplayer {
         long totalRequests = !sizeKnown ? -1 : options.limit() > 0 ? Math.min(options.limit(), sum) : sum;
         String sourceNames = String.join(" + ", sources.stream().map(TraceSource::describe).toList());
         ReplayCheckpoints checkpoints = options.replayId() == null ? null
-                : new ReplayCheckpoints(options.bootstrap(), options.replayId(), sourceNames);
+                : new ReplayCheckpoints(options.bootstrap(), options.replayId(), sourceNames,
+                options.sourceId());
         BatchScheduler.Resume resume = checkpoints == null ? BatchScheduler.Resume.NONE : checkpoints.resume();
         BatchScheduler scheduler = new BatchScheduler(requests, options.batchSize(), options.prefillChunk(),
-                System::currentTimeMillis, resume);
+                System::currentTimeMillis, resume, options.sourceId());
 
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrap());
@@ -93,7 +101,7 @@ public final class TraceReplayer {
                 while (scheduler.hasNext()) {
                     ScheduledPass pass = scheduler.next();
                     for (SelectionEvent e : pass.selections()) {
-                        byte[] key = e.getRequestId().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                        byte[] key = Topics.selectionKey(e).getBytes(java.nio.charset.StandardCharsets.UTF_8);
                         byte[] value = selectionSerializer.serialize(Topics.SELECTIONS.name(), e);
                         bytes += key.length + value.length;
                         producer.send(new ProducerRecord<>(Topics.SELECTIONS.name(), key, value), (md, ex) -> {
@@ -156,7 +164,7 @@ public final class TraceReplayer {
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         return new ReplaySummary(finished, passes, events, tokens, bytes, seconds, events / Math.max(seconds, 1e-9),
-                List.copyOf(skipped));
+                List.copyOf(skipped), options.sourceId());
     }
 
     private static void progress(PrintStream out, long done, long total, long passes) {

@@ -95,8 +95,10 @@ class ResumableReplayTest {
                 consumer.subscribe(List.of(Topics.SELECTIONS.name()));
                 long deadline = System.currentTimeMillis() + 60_000;
                 while (seen.size() < expected.size() && System.currentTimeMillis() < deadline) {
-                    consumer.poll(Duration.ofMillis(500)).forEach(r -> seen.add(r.value().getRequestId() + "#"
-                            + r.value().getStep()));
+                    consumer.poll(Duration.ofMillis(500)).forEach(r -> {
+                        seen.add(r.value().getRequestId() + "#" + r.value().getStep());
+                        assertEquals("run-1", r.value().getSource(), "the replay id is the default source id");
+                    });
                 }
                 consumer.poll(Duration.ofSeconds(2)).forEach(r -> seen.add(r.value().getRequestId() + "#"
                         + r.value().getStep()));
@@ -107,6 +109,11 @@ class ResumableReplayTest {
             ReplaySummary again = TraceReplayer.replay(options, List.of(source), null);
             assertEquals(0, again.events());
             assertEquals(0, again.requests());
+            // A resume under another source id would split the replay into two sources: refused.
+            IllegalArgumentException other = assertThrows(IllegalArgumentException.class, () -> TraceReplayer.replay(
+                    new ReplayOptions(kafka.bootstrapServers(), null, 2, 0, 0, false, 256, "run-1", 7, "engine-2"),
+                    List.of(source), null));
+            assertTrue(other.getMessage().contains("--source run-1"), other.getMessage());
         }
     }
 }

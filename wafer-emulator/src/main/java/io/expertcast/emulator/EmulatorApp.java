@@ -1,6 +1,7 @@
 package io.expertcast.emulator;
 
 import io.expertcast.emulator.http.WaferSnapshot;
+import io.expertcast.streams.StreamThreadFailures;
 import io.expertcast.streams.StreamsSettings;
 import java.nio.file.Path;
 import java.util.Map;
@@ -9,6 +10,7 @@ import org.apache.kafka.streams.StreamsBuilder;
 
 /** Builds and starts the emulator service. */
 public final class EmulatorApp {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(EmulatorApp.class);
     private EmulatorApp() {
     }
 
@@ -25,6 +27,7 @@ public final class EmulatorApp {
         EmulatorTopology.build(builder, settings, snapshot);
         var props = StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides);
         KafkaStreams streams = new KafkaStreams(builder.build(props), props);
+        streams.setUncaughtExceptionHandler(StreamThreadFailures.handler("emulator", LOG));
         streams.start();
         return streams;
     }

@@ -56,7 +56,8 @@ public final class EmulatorTopology {
         var outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans)
                 .mapValues(pass -> {
                     PassEmulator.Outcome outcome = emulator.emulate(pass, app);
-                    outcome.results().forEach(r -> snapshot.lastPass(pass.pass().getModel(), pass.pass().getPassId(), r));
+                    outcome.results().forEach(r -> snapshot.lastPass(pass.pass().getModel(), pass.pass().getSource(),
+                            pass.pass().getPassId(), r));
                     return outcome;
                 }, Named.as("emulate-pass"));
         outcomes.filter((k, v) -> v.deadLetter() != null, Named.as("rejected-inputs"))
@@ -65,7 +66,7 @@ public final class EmulatorTopology {
                 .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
                         Topics.DEAD_LETTER.valueSerde()).withName("emulator-dead-letter-sink"));
         KStream<String, WaferMetrics> deltas = outcomes.flatMap((k, v) -> v.deltas().stream()
-                        .map(d -> KeyValue.pair(d.getModel() + "/" + d.getPolicy(), d)).toList(),
+                        .map(d -> KeyValue.pair(WaferTotals.key(d), d)).toList(),
                 Named.as("per-policy-deltas"));
         if (settings.needsPrefetchCommands()) {
             // Commands are not waited for: the pass that completes first runs with what has arrived.

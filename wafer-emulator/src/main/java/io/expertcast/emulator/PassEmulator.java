@@ -30,6 +30,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Runs every configured policy on one completed pass (Kafka-free apart from the record types), giving
@@ -51,6 +52,15 @@ import java.util.Map;
  * Passes of a model must therefore arrive in order, as they do from one partition. Thread-safe
  * (commands and passes may come from different tasks).
  *
+ * <p>Sources (engine instances or replays, SelectionEvent v2) are emulated apart: each (model, source)
+ * has its own wafer, engines, heatmap and prefetch book, so N sources of one model give, per source,
+ * exactly what each alone gives. A command is filed with its source's book: the source named by its
+ * moe.prefetch key ({@code source/requestId}, {@link Topics#requestKey}); a command keyed by the bare
+ * request id (a predictor that does not key by source) goes to the model's only source, or, with
+ * several, to the one source whose book knows the request, else it is a dead letter (never guessed).
+ * A source's wafer is kept until the emulator stops (one per source seen: a generated id per replay
+ * adds one each run).
+ *
  * <p>Two kinds of bad input become a dead letter instead of a wrong number:
  * <ul>
  *   <li>an unusable controller plan (die outside the mesh, expert or layer out of range, tokens that
@@ -64,8 +74,9 @@ import java.util.Map;
  */
 public final class PassEmulator {
     private final EmulatorSettings settings;
-    private final Map<String, ModelRun> runs = new HashMap<>(); // lookup only, never iterated
-    private final Map<String, PrefetchBook> books = new HashMap<>(); // model -> its commands; lookup only
+    private final Map<String, ModelRun> runs = new HashMap<>(); // model/source -> its wafer; lookup only
+    private final Map<String, PrefetchBook> books = new HashMap<>(); // model/source -> its commands; lookup only
+    private final Map<String, Set<String>> sources = new HashMap<>(); // model -> sources with an emulated pass
 
     /** One model's wafer under every policy, and the predictor's state. */
     private final class ModelRun {
@@ -99,42 +110,82 @@ public final class PassEmulator {
      * model does not have (then counted as unknown), else null, and the counts the command changed.
      */
     public synchronized CommandOutcome offer(PrefetchCommand command) {
+        return offer(command, command.getRequestId());
+    }
+
+    /** As above, the command's moe.prefetch key naming its source ({@code source/requestId}) or not (the request id). */
+    public synchronized CommandOutcome offer(PrefetchCommand command, String recordKey) {
         ModelShape model = settings.catalog().byId(command.getModel()).orElseThrow(
                 () -> new IllegalArgumentException("unknown model " + command.getModel()));
+        String source = sourceNamedBy(recordKey, command);
+        if (source == null) {
+            Set<String> known = sources.getOrDefault(model.id(), Set.of());
+            if (known.size() <= 1) {
+                source = known.isEmpty() ? "" : known.iterator().next();
+            } else {
+                List<String> holding = known.stream().filter(s -> {
+                    PrefetchBook b = books.get(model.id() + "/" + s);
+                    return b != null && b.knows(command.getRequestId());
+                }).toList();
+                if (holding.size() != 1) {
+                    return new CommandOutcome("prefetch command for request " + command.getRequestId() + " of "
+                            + model.id() + " names no source, and " + holding.size() + " of the model's sources "
+                            + known + " run that request (key moe.prefetch records source/requestId)",
+                            new PrefetchCounts(0, 0, 1, 0), "");
+                }
+                source = holding.get(0);
+            }
+        }
         String problem = PrefetchBook.problem(model, command);
         if (problem != null) {
-            return new CommandOutcome(problem, new PrefetchCounts(0, 0, 1, 0));
+            return new CommandOutcome(problem, new PrefetchCounts(0, 0, 1, 0), source);
         }
-        return new CommandOutcome(null, book(model).offer(command));
+        return new CommandOutcome(null, book(model, source).offer(command), source);
     }
 
-    private PrefetchBook book(ModelShape model) {
-        return books.computeIfAbsent(model.id(), id -> new PrefetchBook(model, settings.requestIdleTimeout()));
+    /** The source a {@code source/requestId} key names, or null for a key that is the bare request id (or none). */
+    static String sourceNamedBy(String recordKey, PrefetchCommand command) {
+        String request = command.getRequestId();
+        if (recordKey == null || recordKey.length() <= request.length() + 1 || !recordKey.endsWith("/" + request)) {
+            return null;
+        }
+        String source = recordKey.substring(0, recordKey.length() - request.length() - 1);
+        return Topics.sourceProblem(source) != null ? null : source;
     }
 
-    /** What filing one command did: a dead-letter reason or null, and the change in counts. */
-    public record CommandOutcome(String problem, PrefetchCounts counts) {
+    private PrefetchBook book(ModelShape model, String source) {
+        return books.computeIfAbsent(model.id() + "/" + source,
+                id -> new PrefetchBook(model, settings.requestIdleTimeout()));
     }
 
-    /** Commands of {@code model} filed and not yet resolved (0 when none came). */
+    /** What filing one command did: a dead-letter reason or null, the change in counts and the source they count for. */
+    public record CommandOutcome(String problem, PrefetchCounts counts, String source) {
+    }
+
+    /** Commands of {@code model} filed and not yet resolved (0 when none came), over all its sources. */
     public synchronized long pendingCommands(String model) {
-        PrefetchBook book = books.get(model);
-        return book == null ? 0 : book.pendingCommands();
+        return books.entrySet().stream().filter(e -> e.getKey().startsWith(model + "/"))
+                .mapToLong(e -> e.getValue().pendingCommands()).sum();
     }
 
-    /** Requests of {@code model} the book still holds: commands unresolved or last step not yet emulated. */
+    /** Requests of {@code model} the books still hold: commands unresolved or last step not yet emulated. */
     public synchronized int openRequests(String model) {
-        PrefetchBook book = books.get(model);
-        return book == null ? 0 : book.openRequests();
+        return books.entrySet().stream().filter(e -> e.getKey().startsWith(model + "/"))
+                .mapToInt(e -> e.getValue().openRequests()).sum();
     }
 
     /** The per-policy deltas of one pass, and at most one dead letter. */
     public record Outcome(List<WaferMetrics> deltas, List<PassResult> results, DeadLetter deadLetter) {
     }
 
-    /** The engine of a model and policy once a pass of that model was emulated (for snapshots and tests). */
+    /** The engine of a model (empty source) and policy once a pass of that model was emulated (for snapshots and tests). */
     public WaferEngine engine(String model, String policy) {
-        ModelRun run = runs.get(model);
+        return engine(model, "", policy);
+    }
+
+    /** The engine of a model's source and policy once a pass of theirs was emulated. */
+    public synchronized WaferEngine engine(String model, String source, String policy) {
+        ModelRun run = runs.get(model + "/" + source);
         return run == null ? null : run.engines.get(policy);
     }
 
@@ -149,25 +200,33 @@ public final class PassEmulator {
      */
     public synchronized Outcome emulate(CompletedPass completed, String application, List<int[][]> givenPlans) {
         String modelId = completed.pass().getModel();
+        String source = completed.pass().getSource();
         long passId = completed.pass().getPassId();
         ModelShape model = settings.catalog().byId(modelId).orElseThrow(); // ValidatedPasses admits known models only
         PassWorkload workload;
         try {
             workload = workload(model, completed);
         } catch (IllegalArgumentException e) {
-            return new Outcome(List.of(), List.of(), letter(application, Topics.SELECTIONS.name(), modelId, passId,
-                    "selections do not fit their pass, no policy counts it: " + e.getMessage()));
+            return new Outcome(List.of(), List.of(), letter(application, Topics.SELECTIONS.name(), modelId, source,
+                    passId, "selections do not fit their pass, no policy counts it: " + e.getMessage()));
         }
-        ModelRun run = runs.get(modelId);
+        ModelRun run = runs.get(modelId + "/" + source);
         if (run == null) {
             try {
                 run = new ModelRun(model);
             } catch (IllegalArgumentException e) { // its experts do not fit the wafer's HBM
-                return new Outcome(List.of(), List.of(), letter(application, Topics.PASSES.name(), modelId, passId,
-                        "the wafer cannot hold this model, no policy counts the pass: " + e.getMessage()));
+                return new Outcome(List.of(), List.of(), letter(application, Topics.PASSES.name(), modelId, source,
+                        passId, "the wafer cannot hold this model, no policy counts the pass: " + e.getMessage()));
             }
-            runs.put(modelId, run);
+            runs.put(modelId + "/" + source, run);
         }
+        Set<String> known = sources.computeIfAbsent(modelId, m -> new java.util.LinkedHashSet<>());
+        if (known.isEmpty() && !source.isEmpty() && books.containsKey(modelId + "/")
+                && !books.containsKey(modelId + "/" + source)) {
+            // Commands without a source that came before the model's first pass were for its first source.
+            books.put(modelId + "/" + source, books.remove(modelId + "/"));
+        }
+        known.add(source);
         List<int[][]> plans = null;
         String planProblem = null;
         if (givenPlans != null) {
@@ -187,7 +246,7 @@ public final class PassEmulator {
             // as the predictor's NEXT_TOKEN commands ask.
             predicted = CopyEnable.hbm(forecast(run, workload));
         } else if (settings.needsPrediction()) {
-            PrefetchBook.PassForecast taken = book(model)
+            PrefetchBook.PassForecast taken = book(model, source)
                     .take(completed.pass(), completed.selections());
             predicted = taken.copy();
             prefetch = taken.counts();
@@ -201,13 +260,13 @@ public final class PassEmulator {
                 }
                 PassResult r = run.engines.get(name).run(workload, Policies.of(name, plans), predicted);
                 results.add(r);
-                deltas.add(WaferTotals.delta(modelId, settings.hardware().name(), passId,
+                deltas.add(WaferTotals.delta(modelId, source, settings.hardware().name(), passId,
                         completed.pass().getEventTimeMs(), PolicyTotals.of(r),
                         Policies.needsPrediction(name) ? prefetch : PrefetchCounts.NONE));
             } catch (InvalidPlanException e) {
                 planProblem = e.getMessage();
                 if (Policies.needsPrediction(name) && !prefetch.isNone()) { // the commands' fate does not depend on the plan
-                    deltas.add(WaferTotals.delta(modelId, settings.hardware().name(), passId,
+                    deltas.add(WaferTotals.delta(modelId, source, settings.hardware().name(), passId,
                             completed.pass().getEventTimeMs(), PolicyTotals.empty(name), prefetch));
                 }
             }
@@ -216,7 +275,7 @@ public final class PassEmulator {
             learn(run, completed.selections());
         }
         DeadLetter rejected = planProblem == null ? null : letter(application, Topics.ALLOCATIONS.name(), modelId,
-                passId, "invalid plan, the plan-driven policies skip this pass: " + planProblem);
+                source, passId, "invalid plan, the plan-driven policies skip this pass: " + planProblem);
         return new Outcome(deltas, results, rejected);
     }
 
@@ -267,8 +326,9 @@ public final class PassEmulator {
         }
     }
 
-    private static DeadLetter letter(String application, String topic, String model, long passId, String reason) {
-        byte[] key = Topics.passKey(model, passId).getBytes(StandardCharsets.UTF_8);
+    private static DeadLetter letter(String application, String topic, String model, String source, long passId,
+                                     String reason) {
+        byte[] key = Topics.passKey(model, source, passId).getBytes(StandardCharsets.UTF_8);
         return DeadLetters.of(application, topic, -1, -1L, reason, key, null);
     }
 

@@ -56,17 +56,17 @@ final class PrefetchIntake implements Processor<String, PrefetchCommand, String,
                     + command.getModel() + "'");
             return;
         }
-        PassEmulator.CommandOutcome outcome = emulator.offer(command);
+        PassEmulator.CommandOutcome outcome = emulator.offer(command, record.key());
         if (outcome.problem() != null) {
             reject(record, outcome.problem());
         }
         if (!outcome.counts().isNone()) {
             for (String policy : settings.policies()) {
                 if (Policies.needsPrediction(policy)) {
-                    WaferMetrics delta = WaferTotals.delta(command.getModel(), settings.hardware().name(), -1,
-                            command.getEventTimeMs(), PolicyTotals.empty(policy), outcome.counts());
-                    context.forward(record.withKey(command.getModel() + "/" + policy)
-                            .withValue(new Output(delta, null)));
+                    WaferMetrics delta = WaferTotals.delta(command.getModel(), outcome.source(),
+                            settings.hardware().name(), -1, command.getEventTimeMs(), PolicyTotals.empty(policy),
+                            outcome.counts());
+                    context.forward(record.withKey(WaferTotals.key(delta)).withValue(new Output(delta, null)));
                 }
             }
         }

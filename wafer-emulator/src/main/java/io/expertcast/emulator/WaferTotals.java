@@ -9,7 +9,8 @@ import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * Adds each pass's per-policy delta to the cumulative totals of its model/policy key (a RocksDB
+ * Adds each pass's per-policy delta to the cumulative totals of its model/policy key (model/source/policy
+ * for a named source: each source's wafer is counted apart) (a RocksDB
  * store, so totals survive a restart) and forwards the updated totals. The sums are
  * {@link PolicyTotals}' and {@link PrefetchCounts}'; this class only maps them to and from the record
  * on moe.wafer-metrics.
@@ -32,6 +33,7 @@ final class WaferTotals implements Processor<String, WaferMetrics, String, Wafer
         PolicyTotals sum = before == null ? totals(d) : totals(before).plus(totals(d));
         PrefetchCounts prefetch = before == null ? prefetch(d) : prefetch(before).plus(prefetch(d));
         WaferMetrics t = WaferMetrics.newBuilder(metrics(d.getModel(), d.getMesh(), sum, prefetch))
+                .setSource(d.getSource())
                 .setLastPassId(before == null ? d.getLastPassId() : Math.max(before.getLastPassId(), d.getLastPassId()))
                 .setEventTimeMs(d.getEventTimeMs())
                 .build();
@@ -68,9 +70,15 @@ final class WaferTotals implements Processor<String, WaferMetrics, String, Wafer
      * A delta for moe.wafer-metrics: one pass's totals and what became of prefetch commands, or (no
      * pass, {@code passId} -1, empty totals) only the latter, when a command is late or unknown on arrival.
      */
-    static WaferMetrics delta(String model, String mesh, long passId, long eventTimeMs, PolicyTotals pass,
-                              PrefetchCounts prefetch) {
+    static WaferMetrics delta(String model, String source, String mesh, long passId, long eventTimeMs,
+                              PolicyTotals pass, PrefetchCounts prefetch) {
         return WaferMetrics.newBuilder(metrics(model, mesh, pass, prefetch)).setLastPassId(passId)
-                .setEventTimeMs(eventTimeMs).build();
+                .setEventTimeMs(eventTimeMs).setSource(source).build();
+    }
+
+    /** Key of a source's totals under a policy: {@code model/policy}, or {@code model/source/policy}. */
+    static String key(WaferMetrics m) {
+        return m.getSource().isEmpty() ? m.getModel() + "/" + m.getPolicy()
+                : m.getModel() + "/" + m.getSource() + "/" + m.getPolicy();
     }
 }

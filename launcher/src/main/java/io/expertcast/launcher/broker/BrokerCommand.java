@@ -15,9 +15,13 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code expertcast broker start|stop|status}: the local single-node KRaft broker ({@link LocalBroker}). */
+/**
+ * {@code expertcast broker start|stop|status}: the local single-node KRaft broker ({@link LocalBroker}),
+ * or with {@code --nodes N} a local cluster of N ({@link LocalCluster}; 3: replication factor 3, min ISR 2).
+ */
 @Command(name = "broker", mixinStandardHelpOptions = true,
-        description = "Start, stop or inspect the local single-node KRaft broker (127.0.0.1 only).",
+        description = "Start, stop or inspect the local KRaft broker, or with --nodes 3 a local cluster of 3 "
+                + "(replication factor 3, min ISR 2) (127.0.0.1 only).",
         subcommands = {BrokerCommand.Start.class, BrokerCommand.Stop.class, BrokerCommand.StatusCommand.class})
 public final class BrokerCommand implements Runnable {
 
@@ -44,6 +48,35 @@ public final class BrokerCommand implements Runnable {
         @Option(names = "--work-dir", description = "Work directory; the broker lives in <work-dir>/broker. "
                 + "Default: $EXPERTCAST_HOME/work.")
         Path workDir;
+
+        @Option(names = "--nodes", description = "Nodes of a local cluster (each a broker and a controller, in "
+                + "<work-dir>/broker-cluster/node-<i>, client port --port + 2(i-1), controller port "
+                + "--controller-port + 2(i-1)); 3 gives replication factor 3 and min ISR 2. Default: 1 (the single "
+                + "broker) for start; for stop and status, the cluster a start recorded, if any.")
+        Integer nodes;
+
+        /** The cluster of --nodes (> 1), else for stop/status ({@code useRecorded}) the one recorded, else null. */
+        LocalCluster cluster(boolean useRecorded) {
+            Path dir = workDir != null ? workDir : WorkDir.defaultPath();
+            int[] recorded = useRecorded ? LocalCluster.recorded(dir).orElse(null) : null;
+            int n = nodes != null ? nodes : recorded != null ? recorded[0] : 1;
+            if (n <= 1) {
+                return null;
+            }
+            int[] ports = recorded != null ? new int[] {recorded[1], recorded[2]} : DEFAULT_PORTS;
+            return new LocalCluster(dir, n, port != null ? port : ports[0],
+                    controllerPort != null ? controllerPort : ports[1], System.getProperty("java.class.path"),
+                    jvmOptions());
+        }
+
+        private static List<String> jvmOptions() {
+            List<String> jvm = new ArrayList<>(List.of("-Xms128m", "-Xmx512m"));
+            String extra = System.getenv("EXPERTCAST_BROKER_JAVA_OPTS");
+            if (extra != null && !extra.isBlank()) {
+                jvm.addAll(Arrays.asList(extra.trim().split("\\s+")));
+            }
+            return jvm;
+        }
 
         /** The broker with the given ports, else (if {@code useRecordedPorts}) the recorded ones, else 9092/9093. */
         LocalBroker broker(boolean useRecordedPorts) {
@@ -80,6 +113,20 @@ public final class BrokerCommand implements Runnable {
                 return 2;
             }
             try {
+                LocalCluster cluster = location.cluster(false);
+                if (cluster != null) {
+                    long started = System.nanoTime();
+                    List<Long> pids = cluster.start(Duration.ofSeconds(timeoutSeconds));
+                    out.printf("cluster of %d started: pids %s, bootstrap %s, cluster id %s, ready in %.1f s%n",
+                            pids.size(), pids, cluster.bootstrapServers(), LocalBroker.CLUSTER_ID,
+                            (System.nanoTime() - started) / 1e9);
+                    out.printf("replication: default.replication.factor=%d, min.insync.replicas=%d (create topics "
+                            + "with `expertcast topics create --bootstrap %s`)%n", Math.min(3, pids.size()),
+                            pids.size() >= 3 ? 2 : 1, cluster.bootstrapServers());
+                    out.printf("logs: %s/node-*/broker.log%n", LocalCluster.clusterDir(
+                            location.workDir != null ? location.workDir : WorkDir.defaultPath()));
+                    return 0;
+                }
                 LocalBroker broker = location.broker(false);
                 long started = System.nanoTime();
                 long pid = broker.start(Duration.ofSeconds(timeoutSeconds));
@@ -105,6 +152,13 @@ public final class BrokerCommand implements Runnable {
 
         @Override
         public Integer call() {
+            LocalCluster cluster = location.cluster(true);
+            if (cluster != null) {
+                List<Long> pids = cluster.stop(Duration.ofSeconds(20));
+                spec.commandLine().getOut().println(pids.isEmpty() ? "cluster not running"
+                        : "cluster stopped: pids " + pids);
+                return 0;
+            }
             LocalBroker broker = location.broker(true);
             OptionalLong pid = broker.stop(Duration.ofSeconds(20));
             spec.commandLine().getOut().println(pid.isPresent() ? "broker stopped: pid " + pid.getAsLong()
@@ -124,9 +178,24 @@ public final class BrokerCommand implements Runnable {
 
         @Override
         public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            LocalCluster cluster = location.cluster(true);
+            if (cluster != null) {
+                int running = 0;
+                int answering = 0;
+                for (LocalBroker node : cluster.nodes()) {
+                    LocalBroker.Status st = node.status(Duration.ofSeconds(5));
+                    running += st.running() ? 1 : 0;
+                    answering += st.answers() ? 1 : 0;
+                    out.printf("node at %s: %s%n", node.bootstrapServers(), !st.running() ? "not running"
+                            : st.answers() ? "running (pid " + st.pid().getAsLong() + "), answers"
+                            : "running (pid " + st.pid().getAsLong() + "), does not answer");
+                }
+                out.printf("cluster: %d of %d nodes running, %d answer%n", running, cluster.nodes().size(), answering);
+                return running == 0 ? 3 : answering == cluster.nodes().size() ? 0 : 1;
+            }
             LocalBroker broker = location.broker(true);
             LocalBroker.Status status = broker.status(Duration.ofSeconds(5));
-            PrintWriter out = spec.commandLine().getOut();
             if (!status.running()) {
                 out.println("broker not running");
                 return 3;

@@ -45,11 +45,15 @@ public final class LocalBroker {
     private static final String HOST = "127.0.0.1";
     private static final Duration POLL = Duration.ofMillis(250);
 
-    private final Path workDir;
+    private final Path brokerDir;
     private final int port;
     private final int controllerPort;
     private final String classpath;
     private final List<String> jvmOptions;
+    private final int nodeId;
+    /** controller.quorum.voters: this node alone, or every node of a {@link LocalCluster}. */
+    private final String voters;
+    private final int clusterSize;
 
     /**
      * @param workDir        the project's work directory; the broker uses {@code workDir/broker}
@@ -59,13 +63,23 @@ public final class LocalBroker {
      * @param jvmOptions     extra options of the child JVM (heap etc.)
      */
     public LocalBroker(Path workDir, int port, int controllerPort, String classpath, List<String> jvmOptions) {
+        this(workDir.toAbsolutePath().normalize().resolve("broker"), port, controllerPort, classpath,
+                jvmOptions, NODE_ID, NODE_ID + "@" + HOST + ":" + controllerPort, 1);
+    }
+
+    /** One node of a {@link LocalCluster}: its own dir, node id and the cluster's voters. */
+    LocalBroker(Path brokerDir, int port, int controllerPort, String classpath, List<String> jvmOptions,
+                int nodeId, String voters, int clusterSize) {
         if (port < 1 || port > 65535 || controllerPort < 1 || controllerPort > 65535) {
             throw new IllegalArgumentException("ports must be in 1..65535, got " + port + " and " + controllerPort);
         }
         if (port == controllerPort) {
             throw new IllegalArgumentException("the client port and the controller port must differ: " + port);
         }
-        this.workDir = workDir.toAbsolutePath().normalize();
+        this.brokerDir = brokerDir.toAbsolutePath().normalize();
+        this.nodeId = nodeId;
+        this.voters = voters;
+        this.clusterSize = clusterSize;
         this.port = port;
         this.controllerPort = controllerPort;
         this.classpath = classpath;
@@ -83,7 +97,15 @@ public final class LocalBroker {
     }
 
     public Path brokerDir() {
-        return workDir.resolve("broker");
+        return brokerDir;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public int controllerPort() {
+        return controllerPort;
     }
 
     public Path dataDir() {
@@ -112,9 +134,26 @@ public final class LocalBroker {
      *                              the message carries the log's tail)
      */
     public long start(Duration timeout) {
+        requireStartable();
+        Process process = prepareAndLaunch();
+        try {
+            awaitAnswer(process, timeout);
+            return process.pid();
+        } catch (RuntimeException e) {
+            abandon(process);
+            throw e;
+        }
+    }
+
+    /** Throws unless this node can start: not running already, both ports free. */
+    void requireStartable() {
         requireNotRunning();
         requirePortFree(port, "client");
         requirePortFree(controllerPort, "controller");
+    }
+
+    /** Writes server.properties, formats once, launches the child JVM and records its PID (does not wait). */
+    Process prepareAndLaunch() {
         try {
             Files.createDirectories(dataDir());
             writeProperties();
@@ -125,16 +164,17 @@ public final class LocalBroker {
         Process process = launch();
         try {
             Files.writeString(pidFile(), Long.toString(process.pid()) + System.lineSeparator());
-            awaitAnswer(process, timeout);
-            return process.pid();
-        } catch (IOException | RuntimeException e) {
-            destroy(process.toHandle(), Duration.ofSeconds(20));
-            deletePidFile();
-            if (e instanceof LocalBrokerException) {
-                throw (LocalBrokerException) e;
-            }
+        } catch (IOException e) {
+            abandon(process);
             throw new LocalBrokerException("broker start failed: " + e, e);
         }
+        return process;
+    }
+
+    /** Stops a node that failed to start and forgets its PID. */
+    void abandon(Process process) {
+        destroy(process.toHandle(), Duration.ofSeconds(20));
+        deletePidFile();
     }
 
     /**
@@ -268,26 +308,34 @@ public final class LocalBroker {
         return "-Dexpertcast.broker.dir=" + brokerDir();
     }
 
-    /** The broker configuration: one combined node, loopback only, internal topics with one replica. */
+    /**
+     * The broker configuration: a combined broker + controller node, loopback only. Alone, internal
+     * topics get one replica; in a cluster of 3 or more, new topics and the internal ones get 3 replicas
+     * and need 2 in sync to accept a write (one node may be lost without losing a committed record).
+     */
     Properties serverProperties() {
         Properties p = new Properties();
         p.setProperty("process.roles", "broker,controller");
-        p.setProperty("node.id", Integer.toString(NODE_ID));
+        p.setProperty("node.id", Integer.toString(nodeId));
         p.setProperty("listeners", "PLAINTEXT://" + HOST + ":" + port + ",CONTROLLER://" + HOST + ":" + controllerPort);
         p.setProperty("advertised.listeners", "PLAINTEXT://" + HOST + ":" + port);
         p.setProperty("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
         p.setProperty("inter.broker.listener.name", "PLAINTEXT");
         p.setProperty("controller.listener.names", "CONTROLLER");
-        p.setProperty("controller.quorum.voters", NODE_ID + "@" + HOST + ":" + controllerPort);
+        p.setProperty("controller.quorum.voters", voters);
         p.setProperty("log.dirs", dataDir().toString());
         p.setProperty("num.partitions", "4");
         p.setProperty("auto.create.topics.enable", "false");
         // One node: every internal topic gets one replica, or consumers and transactions never start.
-        p.setProperty("offsets.topic.replication.factor", "1");
-        p.setProperty("transaction.state.log.replication.factor", "1");
-        p.setProperty("transaction.state.log.min.isr", "1");
-        p.setProperty("share.coordinator.state.topic.replication.factor", "1");
-        p.setProperty("share.coordinator.state.topic.min.isr", "1");
+        String replicas = Integer.toString(Math.min(3, clusterSize));
+        String minIsr = clusterSize >= 3 ? "2" : "1";
+        p.setProperty("offsets.topic.replication.factor", replicas);
+        p.setProperty("transaction.state.log.replication.factor", replicas);
+        p.setProperty("transaction.state.log.min.isr", minIsr);
+        p.setProperty("share.coordinator.state.topic.replication.factor", replicas);
+        p.setProperty("share.coordinator.state.topic.min.isr", minIsr);
+        p.setProperty("default.replication.factor", replicas);
+        p.setProperty("min.insync.replicas", minIsr);
         p.setProperty("group.initial.rebalance.delay.ms", "0");
         return p;
     }
@@ -347,7 +395,7 @@ public final class LocalBroker {
         }
     }
 
-    private void awaitAnswer(Process process, Duration timeout) {
+    void awaitAnswer(Process process, Duration timeout) {
         Instant deadline = Instant.now().plus(timeout);
         while (Instant.now().isBefore(deadline)) {
             if (!process.isAlive()) {

@@ -92,6 +92,16 @@ public final class PipelineStages implements AutoCloseable {
         }
     }
 
+    /** The stages' Streams clients, in start order (predictor, allocator, emulator). */
+    public List<KafkaStreams> streams() {
+        return List.copyOf(running);
+    }
+
+    /** The stages' application ids, in the order of {@link #streams()}. */
+    public List<String> names() {
+        return List.copyOf(names);
+    }
+
     /** Stage states, for messages. */
     public String states() {
         List<String> out = new ArrayList<>();

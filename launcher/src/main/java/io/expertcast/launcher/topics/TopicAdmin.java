@@ -27,7 +27,8 @@ import org.apache.kafka.common.errors.TopicExistsException;
 /**
  * Creates and lists the pipeline's topics on any Kafka cluster. Creation is idempotent: topics that
  * exist are reported, never altered, and a cleanup policy that differs from the registry's is
- * reported as a mismatch (a compacted table topic on delete would lose the table).
+ * reported as a mismatch (a compacted table topic on delete would lose the table). A topic of 3
+ * replicas or more is created with {@code min.insync.replicas=2} ({@link #minInSync}).
  */
 public final class TopicAdmin implements AutoCloseable {
 
@@ -73,7 +74,8 @@ public final class TopicAdmin implements AutoCloseable {
                 present.add(topic.name());
             } else {
                 toCreate.add(new NewTopic(topic.name(), partitions, replicationFactor)
-                        .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, cleanupPolicy(topic))));
+                        .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, cleanupPolicy(topic),
+                                TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG, Integer.toString(minInSync(replicationFactor)))));
             }
         }
         List<String> created = new ArrayList<>();
@@ -100,6 +102,17 @@ public final class TopicAdmin implements AutoCloseable {
             }
         }
         return new Creation(created, present, mismatches);
+    }
+
+    /** Replicas in sync a write needs: 2 of 3 or more (one replica may be lost), else 1. */
+    public static int minInSync(int replicationFactor) {
+        return Math.max(1, Math.min(2, replicationFactor - 1));
+    }
+
+    /** The replication factor a topic of this cluster should have: min(3, its brokers). */
+    public short defaultReplicationFactor() {
+        int brokers = await(admin.describeCluster().nodes(), "describe cluster").size();
+        return (short) Math.max(1, Math.min(3, brokers));
     }
 
     /** Every non-internal topic of the cluster with its partition count and cleanup policy, sorted by name. */

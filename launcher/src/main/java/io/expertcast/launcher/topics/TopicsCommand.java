@@ -59,27 +59,30 @@ public final class TopicsCommand implements Runnable {
         @Option(names = "--partitions", defaultValue = "4", description = "Partitions per topic. Default: ${DEFAULT-VALUE}.")
         int partitions;
 
-        @Option(names = "--replication-factor", defaultValue = "1",
-                description = "Replicas per partition. Default: ${DEFAULT-VALUE}.")
+        @Option(names = "--replication-factor", defaultValue = "0",
+                description = "Replicas per partition (3 or more: min.insync.replicas=2). Default: min(3, the "
+                        + "cluster's brokers).")
         short replicationFactor;
 
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
-            if (partitions < 1 || replicationFactor < 1) {
+            if (partitions < 1 || replicationFactor < 0) {
                 err.printf("topics create: --partitions and --replication-factor must be at least 1, got %d and %d%n",
                         partitions, replicationFactor);
                 return 2;
             }
             try (TopicAdmin admin = connection.open()) {
-                TopicAdmin.Creation creation = admin.createAll(Topics.ALL, partitions, replicationFactor);
+                short replicas = replicationFactor > 0 ? replicationFactor : admin.defaultReplicationFactor();
+                TopicAdmin.Creation creation = admin.createAll(Topics.ALL, partitions, replicas);
                 for (var topic : Topics.ALL) {
                     String state = creation.created().contains(topic.name()) ? "created" : "existing";
                     out.printf("%-8s  %-26s  %s%n", state, topic.name(), TopicAdmin.cleanupPolicy(topic));
                 }
-                out.printf("topics on %s: %d created, %d existing%n", connection.bootstrap,
-                        creation.created().size(), creation.existing().size());
+                out.printf("topics on %s: %d created, %d existing (new ones: replication factor %d, min.insync.replicas %d)%n",
+                        connection.bootstrap, creation.created().size(), creation.existing().size(), replicas,
+                        TopicAdmin.minInSync(replicas));
                 creation.mismatches().forEach(m -> err.println("warning: " + m));
                 return 0;
             } catch (TopicAdminException | IllegalArgumentException e) {

@@ -23,7 +23,7 @@ import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * Keeps each input of a pass under {@code model/pass/<kind>/...} (one store entry per input, so
+ * Keeps each input of a pass under {@code <pass key>/<kind>/...} (pass key: model, source, pass) (one store entry per input, so
  * arrival costs O(1) and completion one prefix scan) and a small progress row per pass.
  * A repeated input (same request and token offset, same layer's plan) is stored once and counted once.
  * A pass that receives nothing for {@code idleTimeout} of wall-clock time (one of its selections was
@@ -85,6 +85,7 @@ final class PassAssembler implements Processor<String, PassInput, String, PassAs
                 return;
             }
             p.setModel(e.getModel());
+            p.setSource(e.getSource());
             p.setPassId(e.getPassId());
             p.setTokensSeen(p.getTokensSeen() + e.getTokenCount());
             p.setEventsSeen(p.getEventsSeen() + 1);
@@ -94,6 +95,7 @@ final class PassAssembler implements Processor<String, PassInput, String, PassAs
                 return;
             }
             p.setModel(f.getModel());
+            p.setSource(f.getSource());
             p.setPassId(f.getPassId());
             p.setExpectedTokens(f.getTotalTokens());
         } else if (payload instanceof AllocationPlan plan) {
@@ -102,6 +104,7 @@ final class PassAssembler implements Processor<String, PassInput, String, PassAs
                 return;
             }
             p.setModel(plan.getModel());
+            p.setSource(plan.getSource());
             p.setPassId(plan.getPassId());
             p.setPlansSeen(p.getPlansSeen() + 1);
         } else {
@@ -140,7 +143,8 @@ final class PassAssembler implements Processor<String, PassInput, String, PassAs
         for (KeyValue<String, PassProgress> kv : idle) {
             PassProgress p = kv.value;
             int plansNeeded = needPlans ? catalog.byId(p.getModel()).map(ModelShape::numMoeLayers).orElse(-1) : 0;
-            String reason = "pass " + p.getPassId() + " of " + p.getModel() + " incomplete after "
+            String reason = "pass " + p.getPassId() + " of " + p.getModel()
+                    + (p.getSource().isEmpty() ? "" : " from source " + p.getSource()) + " incomplete after "
                     + idleTimeout.toSeconds() + " s without input: tokens " + p.getTokensSeen() + "/"
                     + (p.getExpectedTokens() < 0 ? "? (no ForwardPass record)" : p.getExpectedTokens())
                     + (needPlans ? ", plans " + p.getPlansSeen() + "/" + plansNeeded : "")
@@ -148,7 +152,10 @@ final class PassAssembler implements Processor<String, PassInput, String, PassAs
             List<String> keys = new ArrayList<>();
             try (KeyValueIterator<String, PassInput> it = items.prefixScan(kv.key + "/", new StringSerializer())) {
                 while (it.hasNext()) {
-                    keys.add(it.next().key);
+                    String key = it.next().key;
+                    if (isItemOf(kv.key, key)) {
+                        keys.add(key);
+                    }
                 }
             }
             keys.forEach(items::delete);
@@ -162,6 +169,17 @@ final class PassAssembler implements Processor<String, PassInput, String, PassAs
         }
     }
 
+    /**
+     * Whether a store key is an input of the pass {@code passKey} rather than of another source's pass
+     * whose key starts alike (the empty source's {@code model/000000000012} is a prefix of source
+     * {@code 000000000012}'s passes).
+     */
+    static boolean isItemOf(String passKey, String itemKey) {
+        int at = passKey.length() + 1;
+        return itemKey.startsWith("s/", at) || itemKey.startsWith("p/", at)
+                || (itemKey.length() == at + 1 && itemKey.charAt(at) == 'f');
+    }
+
     private void complete(String passKey, Record<String, PassInput> trigger) {
         ForwardPass pass = null;
         List<SelectionEvent> selections = new ArrayList<>();
@@ -170,6 +188,9 @@ final class PassAssembler implements Processor<String, PassInput, String, PassAs
         try (KeyValueIterator<String, PassInput> it = items.prefixScan(passKey + "/", new StringSerializer())) {
             while (it.hasNext()) {
                 KeyValue<String, PassInput> kv = it.next();
+                if (!isItemOf(passKey, kv.key)) {
+                    continue;
+                }
                 keys.add(kv.key);
                 Object payload = kv.value.getPayload();
                 if (payload instanceof SelectionEvent e) {

@@ -21,8 +21,10 @@ import org.apache.kafka.streams.state.Stores;
 
 /**
  * Topology fragment: brings the selections, the ForwardPass record and (optionally) the plans of
- * each forward pass together on the key {@code model/pass} (a repartition), so that a pass's work
- * is spread over partitions by pass and no single key carries the whole stream. Emits one
+ * each forward pass together on the key {@code model/source/pass} ({@link Topics#passKey(String, String, long)},
+ * a repartition), so that a pass's work is spread over partitions by pass and no single key carries
+ * the whole stream. The source (engine instance or replay) is part of the pass's identity: passes of
+ * two sources with the same pass id are assembled apart. Emits one
  * {@link CompletedPass} when every token of the pass (and every layer's plan) has arrived.
  */
 public final class PassAssembly {
@@ -59,14 +61,14 @@ public final class PassAssembly {
                 Serdes.String(), progressSerde));
 
         KStream<String, PassInput> inputs = selections
-                .map((k, v) -> KeyValue.pair(Topics.passKey(v.getModel(), v.getPassId()),
+                .map((k, v) -> KeyValue.pair(Topics.passKey(v.getModel(), v.getSource(), v.getPassId()),
                         new PassInput(v)), Named.as(name + "-key-selections"))
                 .merge(passes.map((k, v) -> KeyValue.pair(
-                        Topics.passKey(v.getModel(), v.getPassId()), new PassInput(v)),
+                        Topics.passKey(v.getModel(), v.getSource(), v.getPassId()), new PassInput(v)),
                         Named.as(name + "-key-passes")), Named.as(name + "-merge-passes"));
         if (plans != null) {
             inputs = inputs.merge(plans.map((k, v) -> KeyValue.pair(
-                    Topics.passKey(v.getModel(), v.getPassId()), new PassInput(v)),
+                    Topics.passKey(v.getModel(), v.getSource(), v.getPassId()), new PassInput(v)),
                     Named.as(name + "-key-plans")), Named.as(name + "-merge-plans"));
         }
         var outcomes = inputs

@@ -73,6 +73,37 @@ class PassAssemblyTest {
     }
 
     @Test
+    void passesOfTwoSourcesWithTheSamePassIdAreAssembledApart() {
+        try (TopologyTestDriver driver = driver(false)) {
+            var sIn = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
+                    Topics.SELECTIONS.valueSerde().serializer());
+            var pIn = driver.createInputTopic(Topics.PASSES.name(), new StringSerializer(),
+                    Topics.PASSES.valueSerde().serializer());
+            // The same request ids and pass id from two replays, interleaved; a third source named like a
+            // zero-padded pass id must not be taken for the unnamed source's pass 0.
+            for (String source : List.of("replay-a", "replay-b", "000000000000", "")) {
+                pIn.pipeInput("m", ForwardPass.newBuilder(io.expertcast.streams.StreamsTestData.pass(0,
+                        List.of(new PassEntry("a", 0, 2)))).setSource(source).build());
+            }
+            for (String source : List.of("replay-a", "replay-b", "000000000000", "")) {
+                sIn.pipeInput("a", SelectionEvent.newBuilder(sel("a", 0, 0, 1, 0, 0)).setSource(source).build());
+            }
+            assertTrue(completed.isEmpty()); // each source's pass has 1 of its 2 tokens
+            for (String source : List.of("replay-b", "", "replay-a", "000000000000")) {
+                sIn.pipeInput("a", SelectionEvent.newBuilder(sel("a", 0, 1, 1, 0, 1)).setSource(source).build());
+            }
+            assertEquals(List.of("replay-b", "", "replay-a", "000000000000"),
+                    completed.stream().map(c -> c.pass().getSource()).toList());
+            for (CompletedPass c : completed) {
+                assertEquals(2, c.selections().size());
+                assertTrue(c.selections().stream().allMatch(e -> e.getSource().equals(c.pass().getSource())));
+            }
+            assertEquals(0, countEntries(driver, "t-pass-items"));
+            assertEquals(0, countEntries(driver, "t-pass-progress"));
+        }
+    }
+
+    @Test
     void waitsForOnePlanPerMoeLayerWhenPlansAreAssembled() {
         try (TopologyTestDriver driver = driver(true)) {
             var sIn = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),

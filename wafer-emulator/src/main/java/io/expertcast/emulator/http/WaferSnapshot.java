@@ -9,7 +9,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * What the HTTP API serves: per model/policy the cumulative totals (as published on
+ * What the HTTP API serves: per model/policy (model/source/policy for a named source) the cumulative totals (as published on
  * moe.wafer-metrics) and the last emulated pass per layer. An observer: the topology writes into it
  * after the fact and nothing reads it back into the computation. Thread-safe (stream thread writes,
  * HTTP threads read).
@@ -49,6 +49,11 @@ public final class WaferSnapshot {
 
     /** The last pass of a model under a policy. */
     public void lastPass(String model, long passId, PassResult r) {
+        lastPass(model, "", passId, r);
+    }
+
+    /** The last pass of a model's source under a policy (key model/policy, or model/source/policy). */
+    public void lastPass(String model, String source, long passId, PassResult r) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("pass_id", passId);
         m.put("tokens", r.tokens());
@@ -62,7 +67,7 @@ public final class WaferSnapshot {
         m.put("copy_writes", r.copyWrites());
         m.put("llc_hits", r.llcHits());
         m.put("link_bytes", r.linkBytes().clone());
-        lastPass.put(model + "/" + r.policy(), m);
+        lastPass.put(source.isEmpty() ? model + "/" + r.policy() : model + "/" + source + "/" + r.policy(), m);
     }
 
     /**
@@ -74,6 +79,7 @@ public final class WaferSnapshot {
         totals.forEach((key, m) -> {
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("model", m.getModel());
+            row.put("source", m.getSource());
             row.put("mesh", m.getMesh());
             row.put("policy", m.getPolicy());
             row.put("passes", m.getPasses());

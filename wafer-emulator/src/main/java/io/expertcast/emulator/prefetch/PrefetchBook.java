@@ -19,7 +19,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * One model's prefetch commands from moe.prefetch, joined to the passes they target by request id
+ * One model's (and one source's) prefetch commands from moe.prefetch, joined to the passes they target by request id
  * and step (Kafka-free apart from the record types). A pass's copy-enable set (the PDU's cp_en,
  * paper case study) is, per MoE layer, the union of the experts of every command that targets one
  * of the pass's (request, step) entries, each in its command's tier ({@link CopyEnable}: an LLC
@@ -188,6 +188,11 @@ public final class PrefetchBook {
             nextCheckMs = clockMs + checkEveryMs;
         }
         return new PassForecast(predicted, counts);
+    }
+
+    /** Whether the book has seen {@code request}: filed, running or finished (and still remembered). */
+    public boolean knows(String request) {
+        return lastActive.containsKey(request) || finished.containsKey(request);
     }
 
     /** Requests filed or running, whose commands are not all resolved or whose last step has not come. */
