@@ -31,9 +31,9 @@ import java.util.function.Consumer;
 
 /**
  * {@code expertcast proxy}: an HTTP proxy in front of an SGLang or vLLM server. On SGLang's
- * {@code /generate} and the OpenAI-compatible {@code /v1/completions} and {@code /v1/chat/completions}
- * it asks for the request's routed experts ({@code "return_routed_experts": true}; vLLM returns them
- * whenever the server runs with --enable-return-routed-experts), passes the reply to the client as
+ * {@code /generate} it asks for the request's routed experts ({@code "return_routed_experts": true}); vLLM
+ * returns them on {@code /v1/completions} and {@code /v1/chat/completions} whenever the server runs with
+ * --enable-return-routed-experts (SGLang's OpenAI endpoints only when the client asks). It passes the reply to the client as
  * the engine wrote it, less the routed-experts fields unless the client asked for them, streamed
  * events forwarded one by one as they come, and publishes each finished request's selections. A
  * reply it cannot read is passed on untouched and counted; the client always gets the engine's reply.
@@ -114,7 +114,9 @@ public final class EngineProxy implements AutoCloseable {
                     JsonNode request = JSON.readTree(body);
                     if (request instanceof ObjectNode o) {
                         clientAsked = o.path("return_routed_experts").asBoolean(false);
-                        if (options.engine() == Engine.SGLANG && !clientAsked) {
+                        // GenerateReqInput has return_routed_experts; whether SGLang's OpenAI requests accept the
+                        // field was not verified, so those are passed as the client wrote them
+                        if (options.engine() == Engine.SGLANG && path.equals("/generate") && !clientAsked) {
                             o.put("return_routed_experts", true);
                             upstreamBody = JSON.writeValueAsBytes(o);
                         }
