@@ -63,6 +63,10 @@ public final class AttachCommand implements Runnable {
                 description = "Longest wait between retries of a failing server (default ${DEFAULT-VALUE}).")
         long maxBackoffS;
 
+        @Option(names = "--delete-published",
+                description = "Delete each dump file once its window is committed to Kafka (default: keep them).")
+        boolean deletePublished;
+
         @Override
         public Integer call() throws Exception {
             if (!mode.equals("per_token") && !mode.equals("per_pass") && !mode.equals("stat")) {
@@ -86,7 +90,7 @@ public final class AttachCommand implements Runnable {
             }
             String source = sourceId != null ? sourceId : "sglang@" + uri.getHost() + ":" + (uri.getPort() < 0 ? 80 : uri.getPort());
             SglangAttach.Options options = new SglangAttach.Options(url, dumpDir, mode, Math.round(intervalS * 1000),
-                    bootstrap, source, model, settleMs, maxBackoffS * 1000);
+                    bootstrap, source, model, settleMs, maxBackoffS * 1000, deletePublished);
             AtomicBoolean stop = new AtomicBoolean();
             CountDownLatch stopped = new CountDownLatch(1);
             Thread hook = new Thread(() -> {

@@ -31,9 +31,9 @@ import java.util.function.Consumer;
 
 /**
  * {@code expertcast proxy}: an HTTP proxy in front of an SGLang or vLLM server. On SGLang's
- * {@code /generate} and the OpenAI-compatible {@code /v1/completions} and {@code /v1/chat/completions}
- * it asks for the request's routed experts ({@code "return_routed_experts": true}; vLLM returns them
- * whenever the server runs with --enable-return-routed-experts), passes the reply to the client as
+ * {@code /generate} it asks for the request's routed experts ({@code "return_routed_experts": true}); vLLM
+ * returns them on {@code /v1/completions} and {@code /v1/chat/completions} whenever the server runs with
+ * --enable-return-routed-experts (SGLang's OpenAI endpoints only when the client asks). It passes the reply to the client as
  * the engine wrote it, less the routed-experts fields unless the client asked for them, streamed
  * events forwarded one by one as they come, and publishes each finished request's selections. A
  * reply it cannot read is passed on untouched and counted; the client always gets the engine's reply.
@@ -114,7 +114,9 @@ public final class EngineProxy implements AutoCloseable {
                     JsonNode request = JSON.readTree(body);
                     if (request instanceof ObjectNode o) {
                         clientAsked = o.path("return_routed_experts").asBoolean(false);
-                        if (options.engine() == Engine.SGLANG && !clientAsked) {
+                        // GenerateReqInput has return_routed_experts; whether SGLang's OpenAI requests accept the
+                        // field was not verified, so those are passed as the client wrote them
+                        if (options.engine() == Engine.SGLANG && path.equals("/generate") && !clientAsked) {
                             o.put("return_routed_experts", true);
                             upstreamBody = JSON.writeValueAsBytes(o);
                         }
@@ -128,7 +130,13 @@ public final class EngineProxy implements AutoCloseable {
                             ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(upstreamBody));
             ex.getRequestHeaders().forEach((name, values) -> {
                 if (!HOP_BY_HOP.contains(name.toLowerCase(Locale.ROOT))) {
-                    values.forEach(v -> up.header(name, v));
+                    for (String v : values) {
+                        try {
+                            up.header(name, v);
+                        } catch (IllegalArgumentException restricted) {
+                            // a header the JDK client sets itself (Date, Via, ...): not forwarded
+                        }
+                    }
                 }
             });
             HttpResponse<InputStream> response;
@@ -156,11 +164,11 @@ public final class EngineProxy implements AutoCloseable {
                 } else {
                     byte[] reply = in.readAllBytes();
                     byte[] out = reply;
-                    Reply parsed = null;
+                    boolean json = false;
                     if (routable && response.statusCode() / 100 == 2) {
                         try {
                             List<RoutedFields.Field> fields = RoutedFields.find(reply, 0, reply.length);
-                            parsed = new Reply(JSON.readTree(reply), fields);
+                            json = true;
                             if (!clientAsked && !fields.isEmpty()) {
                                 out = RoutedFields.remove(reply, 0, reply.length, fields);
                             }
@@ -173,15 +181,12 @@ public final class EngineProxy implements AutoCloseable {
                         ex.getResponseBody().write(out);
                     }
                     ex.getResponseBody().close();
-                    if (parsed != null) {
-                        publish(path, List.of(parsed.json()), parsed.fields(), tags);
+                    if (json) { // read once the client has its reply
+                        publish(path, List.of(JSON.readTree(reply)), tags);
                     }
                 }
             }
         }
-    }
-
-    private record Reply(JsonNode json, List<RoutedFields.Field> fields) {
     }
 
     /** Server-sent events: each event ("...\n\n") forwarded as soon as it is whole, routed fields cut. */
@@ -190,8 +195,7 @@ public final class EngineProxy implements AutoCloseable {
         ex.sendResponseHeaders(status, 0);
         OutputStream out = ex.getResponseBody();
         ByteArrayOutputStream event = new ByteArrayOutputStream();
-        List<JsonNode> chunks = new ArrayList<>();
-        List<RoutedFields.Field> routed = new ArrayList<>();
+        List<byte[]> chunks = new ArrayList<>();
         byte[] buf = new byte[8192];
         int n;
         int last = -1;
@@ -204,25 +208,29 @@ public final class EngineProxy implements AutoCloseable {
                 beforeLast = last;
                 last = b;
                 if (end) {
-                    out.write(relayEvent(event.toByteArray(), clientAsked, chunks, routed));
+                    out.write(relayEvent(event.toByteArray(), clientAsked, chunks));
                     event.reset();
                 }
             }
             out.flush();
         }
         if (event.size() > 0) {
-            out.write(relayEvent(event.toByteArray(), clientAsked, chunks, routed));
+            out.write(relayEvent(event.toByteArray(), clientAsked, chunks));
         }
         out.close();
-        if (!chunks.isEmpty() || !routed.isEmpty()) {
-            publish(path, chunks, routed, tags);
+        if (!chunks.isEmpty()) {
+            List<JsonNode> nodes = new ArrayList<>();
+            for (byte[] c : chunks) {
+                nodes.add(JSON.readTree(c)); // parsed once the client has its reply
+            }
+            publish(path, nodes, tags);
         } else {
             withoutRouted.incrementAndGet();
         }
     }
 
     /** One event: its data line's JSON kept when it carries routed experts (or usage), and cut from what is sent. */
-    private byte[] relayEvent(byte[] event, boolean clientAsked, List<JsonNode> chunks, List<RoutedFields.Field> routed) {
+    private byte[] relayEvent(byte[] event, boolean clientAsked, List<byte[]> chunks) {
         String text = new String(event, StandardCharsets.UTF_8);
         if (!text.contains("routed_experts") && !text.contains("\"usage\"")) {
             return event; // most events: nothing to read, forwarded without parsing
@@ -238,12 +246,8 @@ public final class EngineProxy implements AutoCloseable {
         }
         byte[] json = text.substring(start, end).getBytes(StandardCharsets.UTF_8);
         try {
-            List<RoutedFields.Field> fields = RoutedFields.find(json, 0, json.length);
-            JsonNode node = JSON.readTree(json);
-            if (!fields.isEmpty() || node.hasNonNull("usage")) {
-                chunks.add(node);
-                routed.addAll(fields);
-            }
+            List<RoutedFields.Field> fields = RoutedFields.find(json, 0, json.length); // fails on a non-JSON event
+            chunks.add(json);
             if (fields.isEmpty() || clientAsked) {
                 return event;
             }
@@ -261,7 +265,7 @@ public final class EngineProxy implements AutoCloseable {
     }
 
     /** The finished request's selections, from the reply (or the stream's chunks, the last ones win). */
-    private void publish(String path, List<JsonNode> replies, List<RoutedFields.Field> fields, RequestEvents.Tags tags) {
+    private void publish(String path, List<JsonNode> replies, RequestEvents.Tags tags) {
         long now = System.currentTimeMillis();
         try {
             List<SelectionEvent> out = new ArrayList<>();

@@ -62,9 +62,14 @@ public final class SglangAttach implements AutoCloseable {
      * @param model      catalog id or shape spec; null: inferred from the first per_token dump
      * @param settleMs   a file is taken when its size and time did not change over this long
      * @param maxBackoffMs the longest wait between retries of a failing server
+     * @param deletePublished delete a dump file once its window is committed (the folder would grow without end)
      */
     public record Options(String url, Path dumpDir, String mode, long intervalMs, String bootstrap, String sourceId,
-                          String model, long settleMs, long maxBackoffMs) {
+                          String model, long settleMs, long maxBackoffMs, boolean deletePublished) {
+        public Options(String url, Path dumpDir, String mode, long intervalMs, String bootstrap, String sourceId,
+                       String model, long settleMs, long maxBackoffMs) {
+            this(url, dumpDir, mode, intervalMs, bootstrap, sourceId, model, settleMs, maxBackoffMs, false);
+        }
     }
 
     /** Counters since this attach started. */
@@ -294,6 +299,13 @@ public final class SglangAttach implements AutoCloseable {
             if (badReason != null) {
                 deadLetters++;
             }
+            if (options.deletePublished()) {
+                try {
+                    Files.deleteIfExists(file.path()); // committed: the checkpoint forgets it once it is gone
+                } catch (IOException e) {
+                    err.println("attach " + options.sourceId() + ": cannot delete " + file.path() + ": " + e.getMessage());
+                }
+            }
         } catch (KafkaException e) {
             restore(before);
             throw e;
@@ -483,9 +495,5 @@ public final class SglangAttach implements AutoCloseable {
     @Override
     public void close() {
         producer.close(Duration.ofSeconds(10));
-    }
-
-    static boolean exists(Path p) {
-        return Files.exists(p);
     }
 }

@@ -70,6 +70,11 @@ class SglangAttachTest {
                 source, standIn.engine().shape().modelSpec("standin-" + source), 30, 400);
     }
 
+    private static SglangAttach.Options deleting(SglangAttach.Options o) {
+        return new SglangAttach.Options(o.url(), o.dumpDir(), o.mode(), o.intervalMs(), o.bootstrap(), o.sourceId(),
+                o.model(), o.settleMs(), o.maxBackoffMs(), true);
+    }
+
     @Test
     void windowsFaultsAndAnAttachRestartPublishEveryRecordedStepExactlyOnce() throws Exception {
         String source = "faults";
@@ -182,11 +187,51 @@ class SglangAttachTest {
     }
 
     @Test
+    void statAndPerPassWindowsArePublishedAsLoadsEqualToTheRecordedPicks() throws Exception {
+        for (RecorderStandIn.Mode mode : List.of(RecorderStandIn.Mode.STAT, RecorderStandIn.Mode.PER_PASS)) {
+            String source = "load-" + mode.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+            SimulatedEngine engine = new SimulatedEngine(SimulatedEngine.Shape.small(), 13);
+            try (RecorderStandIn standIn = RecorderStandIn.start(engine, dir.resolve(source), mode, 1, 0);
+                 SglangAttach attach = new SglangAttach(options(standIn, source), out, out)) {
+                attach.startRecorder();
+                int before = standIn.dumpedPasses().size();
+                standIn.run(7);
+                assertEquals(1, attach.dumpAndPublish());
+                // the truth: logical picks per layer of the passes in that window
+                long[][] expected = new long[4][12];
+                for (SimulatedEngine.Pass p : standIn.dumpedPasses().subList(before, standIn.dumpedPasses().size())) {
+                    for (SimulatedEngine.Chunk c : p.chunks()) {
+                        for (int i = 0; i < c.logicalIds().length; i++) {
+                            expected[1 + (i / 4) % 3][c.logicalIds()[i]]++;
+                        }
+                    }
+                }
+                List<ExpertLoad> loads = read(Topics.EXPERT_LOAD).stream()
+                        .filter(l -> l.getSourceId().equals(source)
+                                && l.getCounts().stream().mapToLong(Long::longValue).sum() > 0).toList(); // not the flush at start
+                assertEquals(1, loads.size(), log.toString());
+                ExpertLoad load = loads.get(0);
+                assertEquals(mode == RecorderStandIn.Mode.STAT ? "stat" : "per_pass", load.getMode());
+                assertEquals(mode == RecorderStandIn.Mode.STAT ? -1 : 7, load.getPasses());
+                List<Long> flat = new ArrayList<>();
+                for (long[] row : expected) {
+                    for (long c : row) {
+                        flat.add(c);
+                    }
+                }
+                assertEquals(flat, load.getCounts());
+                assertTrue(read(Topics.SELECTIONS).stream().noneMatch(e -> e.getRequestId().startsWith(source + "/")),
+                        "no tokens in a load window");
+            }
+        }
+    }
+
+    @Test
     void theServiceRetriesADownServerAndStopsTheRecorderOnStop() throws Exception {
         String source = "service";
         SimulatedEngine engine = new SimulatedEngine(SimulatedEngine.Shape.small(), 8);
         try (RecorderStandIn standIn = RecorderStandIn.start(engine, dir.resolve("svc"), RecorderStandIn.Mode.PER_TOKEN, 1, 0);
-             SglangAttach attach = new SglangAttach(options(standIn, source), out, out)) {
+             SglangAttach attach = new SglangAttach(deleting(options(standIn, source)), out, out)) {
             standIn.failNext(3, 503);
             AtomicBoolean stop = new AtomicBoolean();
             Thread service = new Thread(() -> attach.run(stop));
@@ -209,6 +254,9 @@ class SglangAttachTest {
             List<SelectionEvent> mine = read(Topics.SELECTIONS).stream()
                     .filter(e -> e.getRequestId().startsWith(source + "/")).toList();
             Truth.assertSame(Truth.expected(standIn.dumpedPasses(), List.of(0), source), Truth.actual(mine));
+            try (var left = Files.list(dir.resolve("svc"))) {
+                assertEquals(List.of(), left.toList(), "--delete-published: every committed dump deleted");
+            }
         }
     }
 

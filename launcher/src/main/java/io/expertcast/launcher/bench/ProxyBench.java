@@ -84,15 +84,18 @@ public final class ProxyBench implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "%d concurrent streams x %d requests, %d tokens each, %.1f ms between the"
                     + " engine's tokens; DeepSeek-V3-shaped routed experts; the engine is a stand-in%n", streams, requests,
                     tokens, chunkMs);
-            run(direct, true, Math.max(2, requests / 5)); // warm-up of both paths
-            run(proxied, true, Math.max(2, requests / 5));
-            Samples d = run(direct, true, requests);
-            Samples x = run(proxied, true, requests);
-            Samples dn = run(direct, false, requests);
-            Samples xn = run(proxied, false, requests);
+            run(direct, true, true, Math.max(2, requests / 5)); // warm-up of both paths
+            run(proxied, false, true, Math.max(2, requests / 5));
+            Samples d = run(direct, true, true, requests);
+            Samples x = run(proxied, false, true, requests);
+            Samples dn = run(direct, true, false, requests);
+            Samples xn = run(proxied, false, false, requests);
             print("streamed, per chunk", d.chunkNs(), x.chunkNs());
             print("streamed, per request", d.requestNs(), x.requestNs());
             print("not streamed, per request", dn.requestNs(), xn.requestNs());
+            System.out.printf(Locale.ROOT, "load average during the run: %.1f on %d cores%n",
+                    java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage(),
+                    Runtime.getRuntime().availableProcessors());
             EngineProxy.Stats s = proxy.stats();
             System.out.printf("proxy: %d requests, %d published (%d selection events), %d bad replies%n", s.requests(),
                     s.published(), s.events(), s.badReplies());
@@ -101,7 +104,7 @@ public final class ProxyBench implements Callable<Integer> {
         return 0;
     }
 
-    private Samples run(String url, boolean stream, int perStream) throws Exception {
+    private Samples run(String url, boolean direct, boolean stream, int perStream) throws Exception {
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         List<Long> requestNs = Collections.synchronizedList(new ArrayList<>());
         List<Long> chunkNs = Collections.synchronizedList(new ArrayList<>());
@@ -111,8 +114,10 @@ public final class ProxyBench implements Callable<Integer> {
             int stream0 = s;
             done.add(pool.submit(() -> {
                 for (int r = 0; r < perStream; r++) {
+                    // direct calls ask for the routed experts too, so the engine does the same work on both paths
+                    // and the difference is the proxy's own (the cut, the relay, the publication)
                     String body = "{\"text\":\"stream " + stream0 + " request " + r + "\",\"sampling_params\":{\"max_new_tokens\":"
-                            + tokens + "},\"stream\":" + stream + "}";
+                            + tokens + "},\"stream\":" + stream + (direct ? ",\"return_routed_experts\":true" : "") + "}";
                     HttpRequest req = HttpRequest.newBuilder(URI.create(url + "/generate"))
                             .header("Content-Type", "application/json").header("X-Standin-Stamp", "1")
                             .POST(HttpRequest.BodyPublishers.ofString(body)).build();
