@@ -131,23 +131,7 @@ class EmulatorCostTest {
         return new AllocationResult(experts, dies, counts, new double[table.dies()], new int[table.dies()], 0, 0);
     }
 
-    /** The timer's figure for a plan in any row order (sorted here into the emulator's issue order). */
     static double time(LayerTimer timer, ModelShape model, ExpertDistributionTable table, int layer, AllocationResult r) {
-        int n = r.size();
-        Integer[] idx = new Integer[n];
-        for (int i = 0; i < n; i++) {
-            idx[i] = i;
-        }
-        java.util.Arrays.sort(idx, (a, b) -> r.die(a) != r.die(b) ? Integer.compare(r.die(a), r.die(b))
-                : Integer.compare(r.expert(a), r.expert(b)));
-        int[] dies = new int[n];
-        int[] experts = new int[n];
-        int[] tokens = new int[n];
-        for (int i = 0; i < n; i++) {
-            dies[i] = r.die(idx[i]);
-            experts[i] = r.expert(idx[i]);
-            tokens[i] = r.tokens(idx[i]);
-        }
-        return timer.time(model, table, layer, n, dies, experts, tokens, LlcResidency.NONE, LlcResidency.NONE, null);
+        return timer.time(model, table, layer, r);
     }
 }
