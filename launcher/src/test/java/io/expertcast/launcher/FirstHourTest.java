@@ -198,7 +198,7 @@ class FirstHourTest {
                 }
             }
             replay.destroy(); // SIGTERM
-            assertTrue(replay.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+            assertTrue(replay.waitFor(90, java.util.concurrent.TimeUnit.SECONDS));
             String output = Files.readString(tmp.resolve("replay.log"));
             assertEquals(143, replay.exitValue(), output);
             assertTrue(output.contains("interrupted after sending "), output);

@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -64,7 +65,9 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         final LayerTransitions transitions;
         final TransitionHeatmap token;
         final TransitionHeatmap nextLayer;
-        final Map<String, double[]> popularity = new TreeMap<>(); // "" = all requests
+        final Map<String, double[]> popularity = new TreeMap<>(); // "" = all requests, then the tags kept
+        /** The tags kept, least recently counted first (at most the max tags; the oldest is evicted). */
+        final LinkedHashMap<String, Boolean> tagOrder = new LinkedHashMap<>(16, 0.75f, true);
         final Set<String> changedPopularity = new LinkedHashSet<>();
         boolean changedTransitions;
         boolean dirty;
@@ -81,6 +84,14 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         }
     }
 
+    /** The Streams property bounding the workload tags whose popularity a (model, layer) keeps. */
+    static final String MAX_TAGS_CONFIG = "expertcast.heatmap.max-tags";
+    static final int DEFAULT_MAX_TAGS = 256;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LayerHeatmapProcessor.class);
+    private int maxTags = DEFAULT_MAX_TAGS;
+    private long evictedTags;
+    private long lastEvictionLogMs = Long.MIN_VALUE / 2;
+
     LayerHeatmapProcessor(PredictorSettings settings) {
         this.settings = settings;
     }
@@ -89,6 +100,13 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     public void init(ProcessorContext<String, HeatmapPublication> context) {
         this.context = context;
         this.published = context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
+        Object max = context.appConfigs().get(MAX_TAGS_CONFIG);
+        if (max != null) {
+            maxTags = Integer.parseInt(max.toString());
+            if (maxTags < 1) {
+                throw new IllegalArgumentException(MAX_TAGS_CONFIG + " must be at least 1, got " + maxTags);
+            }
+        }
         if (!settings.heatmapPublishInterval().isZero()) {
             Duration interval = settings.heatmapPublishInterval();
             Duration tick = interval.dividedBy(PUBLICATION_SLICES);
@@ -125,9 +143,9 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             observe(counts, k, layer.getPrevious().isEmpty() ? null : ints(layer.getPrevious()),
                     ints(layer.getTokens()), ints(layer.getNextLayer()));
             if (!layer.getFinishedCounts().isEmpty()) {
-                addPopularity(counts, "", layer.getFinishedCounts());
+                addPopularity(counts, "", layer.getFinishedCounts(), record.timestamp());
                 for (String tag : in.getTags()) {
-                    addPopularity(counts, tag, layer.getFinishedCounts());
+                    addPopularity(counts, tag, layer.getFinishedCounts(), record.timestamp());
                 }
             }
         }
@@ -252,7 +270,10 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         }
     }
 
-    private static void addPopularity(LayerCounts counts, String tag, List<Integer> finished) {
+    private void addPopularity(LayerCounts counts, String tag, List<Integer> finished, long now) {
+        if (!tag.isEmpty()) {
+            keepTag(counts, tag, now);
+        }
         double[] p = counts.popularity.computeIfAbsent(tag, t -> new double[counts.token.experts()]);
         for (int e = 0; e < p.length; e++) {
             p[e] += finished.get(e);
@@ -280,6 +301,9 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
                         x -> x == null || x.getKind() != HeatmapKind.POPULARITY || x.getNumExperts() != experts ? null
                                 : Map.entry(x.getTag() == null ? "" : x.getTag(), HeatmapSnapshots.toPopularity(x)));
                 if (tagged != null) {
+                    if (!tagged.getKey().isEmpty()) {
+                        keepTag(counts, tagged.getKey(), context.currentSystemTimeMs());
+                    }
                     counts.popularity.put(tagged.getKey(), tagged.getValue());
                 }
             }
@@ -297,6 +321,36 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
                 }
             }
         }
+    }
+
+    /**
+     * Marks {@code tag} as counted now; a tag new to a full (model, layer) evicts the least recently counted
+     * one: its popularity leaves memory, and a tombstone deletes it from moe.heatmaps (its requests then plan
+     * from the next broader tag, as a tag never seen does). Evictions are counted and logged once per minute.
+     */
+    private void keepTag(LayerCounts counts, String tag, long now) {
+        if (counts.tagOrder.put(tag, Boolean.TRUE) != null || counts.tagOrder.size() <= maxTags) {
+            return;
+        }
+        String evicted = counts.tagOrder.keySet().iterator().next();
+        counts.tagOrder.remove(evicted);
+        counts.popularity.remove(evicted);
+        counts.changedPopularity.remove(evicted);
+        context.forward(new Record<>(HeatmapSnapshots.popularityKey(counts.model, counts.layer, evicted),
+                HeatmapPublication.tombstone(), now));
+        evictedTags++;
+        long wall = System.currentTimeMillis();
+        if (wall - lastEvictionLogMs >= 60_000) {
+            lastEvictionLogMs = wall;
+            LOG.info("popularity of {} workload tag(s) evicted so far (at most {} tags per model and layer, {}); "
+                    + "latest: {} of {} layer {}", evictedTags, maxTags, MAX_TAGS_CONFIG, evicted, counts.model,
+                    counts.layer);
+        }
+    }
+
+    /** Tags evicted so far by this processor. */
+    long evictedTags() {
+        return evictedTags;
     }
 
     /**

