@@ -44,8 +44,8 @@ public final class EmulatorTopology {
         String app = settings.applicationName();
         snapshot.mesh(settings.hardware());
         snapshot.prefetchSource(settings.prefetchSource().label());
-        var selections = ValidatedSelections.stream(builder, settings.catalog(), app);
-        var passes = ValidatedPasses.stream(builder, settings.catalog(), app);
+        var selections = ValidatedSelections.stream(builder, settings.catalog(), app, settings.eventTimeBound());
+        var passes = ValidatedPasses.stream(builder, settings.catalog(), app, settings.eventTimeBound());
         // A plan that matches no pass (unknown model or pass id) never completes an assembly and is
         // reported on moe.dead-letter by the assembly's idle timeout; a bad plan of a real pass is
         // reported by PassEmulator. Without the allo policy a pass does not wait for plans at all.
