@@ -53,12 +53,26 @@ public final class EmulatorTopology {
                 ? builder.stream(Topics.ALLOCATIONS.name(), Consumed.with(Topics.ALLOCATIONS.keySerde(),
                         Topics.ALLOCATIONS.valueSerde()).withName("emulator-plans"))
                 : null;
-        var outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans)
-                .mapValues(pass -> {
-                    PassEmulator.Outcome outcome = emulator.emulate(pass, app);
-                    outcome.results().forEach(r -> snapshot.lastPass(pass.pass().getModel(), pass.pass().getPassId(), r));
-                    return outcome;
-                }, Named.as("emulate-pass"));
+        boolean commands = settings.needsPrefetchCommands();
+        KStream<String, PassEmulator.Outcome> outcomes;
+        if (commands) {
+            // The Pred state (filed commands, request progress) lives in changelogged stores that the pass
+            // emulation and the command intake share: both run in one task, so the assembly and the
+            // commands are brought to one partition (the engines need a model's passes in order anyway).
+            PrefetchBookStores.addTo(builder);
+            outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans,
+                            PassAssembly.DEFAULT_IDLE_TIMEOUT, 1)
+                    .processValues(() -> new EmulatePass(emulator, snapshot), Named.as("emulate-pass"),
+                            PrefetchBookStores.PROGRESS_STORE, PrefetchBookStores.COMMANDS_STORE);
+        } else {
+            outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans)
+                    .mapValues(pass -> {
+                        PassEmulator.Outcome outcome = emulator.emulate(pass, app);
+                        outcome.results().forEach(r -> snapshot.lastPass(pass.pass().getModel(),
+                                pass.pass().getPassId(), r));
+                        return outcome;
+                    }, Named.as("emulate-pass"));
+        }
         outcomes.filter((k, v) -> v.deadLetter() != null, Named.as("rejected-inputs"))
                 .map((k, v) -> KeyValue.pair(k.getBytes(StandardCharsets.UTF_8), v.deadLetter()),
                         Named.as("rejected-input-letters"))
@@ -67,18 +81,29 @@ public final class EmulatorTopology {
         KStream<String, WaferMetrics> deltas = outcomes.flatMap((k, v) -> v.deltas().stream()
                         .map(d -> KeyValue.pair(d.getModel() + "/" + d.getPolicy(), d)).toList(),
                 Named.as("per-policy-deltas"));
-        if (settings.needsPrefetchCommands()) {
+        if (commands) {
             // Commands are not waited for: the pass that completes first runs with what has arrived.
-            var intake = builder.stream(Topics.PREFETCH.name(), Consumed.with(Topics.PREFETCH.keySerde(),
+            var checked = builder.stream(Topics.PREFETCH.name(), Consumed.with(Topics.PREFETCH.keySerde(),
                             Topics.PREFETCH.valueSerde()).withName("emulator-prefetch"))
-                    .process(() -> new PrefetchIntake(emulator, snapshot), Named.as("file-prefetch-commands"));
-            intake.filter((k, v) -> v.deadLetter() != null, Named.as("rejected-prefetch"))
+                    .process(() -> new PrefetchIntake.Check(emulator, snapshot), Named.as("check-prefetch-commands"));
+            checked.filter((k, v) -> v.deadLetter() != null, Named.as("rejected-prefetch"))
                     .map((k, v) -> KeyValue.pair(k == null ? null : k.getBytes(StandardCharsets.UTF_8), v.deadLetter()),
                             Named.as("rejected-prefetch-letters"))
                     .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
                             Topics.DEAD_LETTER.valueSerde()).withName("emulator-prefetch-dead-letter-sink"));
-            deltas = deltas.merge(intake.filter((k, v) -> v.delta() != null, Named.as("prefetch-count-changes"))
-                    .mapValues(PrefetchIntake.Output::delta, Named.as("prefetch-deltas")), Named.as("merge-prefetch-deltas"));
+            var filed = checked.filter((k, v) -> v.command() != null, Named.as("valid-prefetch"))
+                    .mapValues(PrefetchIntake.Output::command, Named.as("valid-prefetch-command"))
+                    .repartition(Repartitioned.with(Topics.PREFETCH.keySerde(), Topics.PREFETCH.valueSerde())
+                            .withName("emulator-prefetch-commands").withNumberOfPartitions(1))
+                    .process(() -> new PrefetchIntake(emulator), Named.as("file-prefetch-commands"),
+                            PrefetchBookStores.PROGRESS_STORE, PrefetchBookStores.COMMANDS_STORE);
+            deltas = deltas
+                    .merge(checked.filter((k, v) -> v.delta() != null, Named.as("unknown-prefetch-counts"))
+                            .mapValues(PrefetchIntake.Output::delta, Named.as("unknown-prefetch-deltas")),
+                            Named.as("merge-unknown-prefetch-deltas"))
+                    .merge(filed.filter((k, v) -> v.delta() != null, Named.as("prefetch-count-changes"))
+                            .mapValues(PrefetchIntake.Output::delta, Named.as("prefetch-deltas")),
+                            Named.as("merge-prefetch-deltas"));
         }
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(WaferTotals.STORE),
                 Serdes.String(), Topics.WAFER_METRICS.valueSerde()));

@@ -98,14 +98,42 @@ public final class PassEmulator {
      * command's model must be in the catalog; returns the dead-letter reason for a layer or expert the
      * model does not have (then counted as unknown), else null, and the counts the command changed.
      */
-    public synchronized CommandOutcome offer(PrefetchCommand command) {
+    public CommandOutcome offer(PrefetchCommand command) {
+        return offer(command, PrefetchBook.Journal.NONE);
+    }
+
+    /** As above, writing what changed in the model's book to {@code journal} (the calling task's stores). */
+    public synchronized CommandOutcome offer(PrefetchCommand command, PrefetchBook.Journal journal) {
         ModelShape model = settings.catalog().byId(command.getModel()).orElseThrow(
                 () -> new IllegalArgumentException("unknown model " + command.getModel()));
         String problem = PrefetchBook.problem(model, command);
         if (problem != null) {
             return new CommandOutcome(problem, new PrefetchCounts(0, 0, 1, 0));
         }
-        return new CommandOutcome(null, book(model).offer(command));
+        PrefetchBook book = book(model);
+        book.journal(journal);
+        try {
+            return new CommandOutcome(null, book.offer(command));
+        } finally {
+            book.journal(PrefetchBook.Journal.NONE);
+        }
+    }
+
+    /** Forgets every model's prefetch book (before the books are rebuilt from the state stores). */
+    public synchronized void clearBooks() {
+        books.clear();
+    }
+
+    /**
+     * Rebuilds a model's book from what its journal wrote (a restarted service: the commands it had
+     * filed and where each request stood).
+     */
+    public synchronized void restoreBook(String modelId, long clockMs, long nextCheckMs,
+                                         Map<String, PrefetchBook.RequestProgress> progress,
+                                         Map<String, Map<Integer, List<PrefetchCommand>>> commands) {
+        ModelShape model = settings.catalog().byId(modelId).orElseThrow(
+                () -> new IllegalArgumentException("unknown model " + modelId));
+        book(model).restore(clockMs, nextCheckMs, progress, commands);
     }
 
     private PrefetchBook book(ModelShape model) {
@@ -147,7 +175,13 @@ public final class PassEmulator {
      * A pass with its plans given per MoE layer as {expert, die, tokens} triples (the offline
      * simulation runs Algorithm 1 in-process), or null to read them from {@code completed.plans()}.
      */
-    public synchronized Outcome emulate(CompletedPass completed, String application, List<int[][]> givenPlans) {
+    public Outcome emulate(CompletedPass completed, String application, List<int[][]> givenPlans) {
+        return emulate(completed, application, givenPlans, PrefetchBook.Journal.NONE);
+    }
+
+    /** As above, writing what changed in the model's prefetch book to {@code journal}. */
+    public synchronized Outcome emulate(CompletedPass completed, String application, List<int[][]> givenPlans,
+                                        PrefetchBook.Journal journal) {
         String modelId = completed.pass().getModel();
         long passId = completed.pass().getPassId();
         ModelShape model = settings.catalog().byId(modelId).orElseThrow(); // ValidatedPasses admits known models only
@@ -187,8 +221,14 @@ public final class PassEmulator {
             // as the predictor's NEXT_TOKEN commands ask.
             predicted = CopyEnable.hbm(forecast(run, workload));
         } else if (settings.needsPrediction()) {
-            PrefetchBook.PassForecast taken = book(model)
-                    .take(completed.pass(), completed.selections());
+            PrefetchBook book = book(model);
+            book.journal(journal);
+            PrefetchBook.PassForecast taken;
+            try {
+                taken = book.take(completed.pass(), completed.selections());
+            } finally {
+                book.journal(PrefetchBook.Journal.NONE);
+            }
             predicted = taken.copy();
             prefetch = taken.counts();
         }
