@@ -96,7 +96,8 @@ public class AllocatorCommand implements Callable<Integer> {
                 + (rebalancing == null ? ", no workload profiles" : ", workload profiles applied with " + rebalancing.policy()
                 + " every " + rebalancing.periodMs() / 1000 + " s, at most " + rebalancing.maxMovesPerLayer()
                 + " moved experts per layer") + " (Ctrl-C stops it)");
-        return StreamsService.runUntilStopped(streams, "allocator");
+        return StreamsService.runUntilStopped(streams, "allocator",
+                io.expertcast.streams.BrokerWatch.of(streams, "allocator", bootstrap));
     }
 
     public static void main(String[] args) {

@@ -86,7 +86,8 @@ public final class EmulatorCommand implements Callable<Integer> {
             System.out.println("emulator running on " + settings.hardware().name() + " (" + settings.hardware().dies()
                     + " dies), policies " + settings.policies() + ", prefetch source " + settings.prefetchSource()
                     + (http == null ? "" : "; dashboard on " + http.url() + " (JSON: /metrics)") + "; Ctrl-C stops it");
-            return StreamsService.runUntilStopped(streams, "emulator");
+            return StreamsService.runUntilStopped(streams, "emulator",
+                        io.expertcast.streams.BrokerWatch.of(streams, "emulator", bootstrap));
         } finally {
             if (http != null) {
                 http.close();
