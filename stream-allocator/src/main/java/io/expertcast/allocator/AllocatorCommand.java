@@ -138,7 +138,8 @@ public class AllocatorCommand implements Callable<Integer> {
                 + " every " + rebalancing.periodMs() / 1000 + " s, at most " + rebalancing.maxMovesPerLayer()
                 + " moved experts per layer") + " (Ctrl-C stops it)");
         try {
-            return StreamsService.runUntilStopped(streams, "allocator");
+            return StreamsService.runUntilStopped(streams, "allocator",
+                    io.expertcast.streams.BrokerWatch.of(streams, "allocator", bootstrap));
         } finally {
             if (ops != null) {
                 ops.close();

@@ -111,7 +111,8 @@ public final class EmulatorCommand implements Callable<Integer> {
                     + " dies), policies " + settings.policies() + ", prefetch source " + settings.prefetchSource()
                     + (http == null ? "" : "; the pipeline's page on " + http.url() + " (Prometheus: /metrics, health: /health,"
                     + " JSON: /snapshot)") + "; Ctrl-C stops it");
-            return StreamsService.runUntilStopped(streams, "emulator");
+            return StreamsService.runUntilStopped(streams, "emulator",
+                    io.expertcast.streams.BrokerWatch.of(streams, "emulator", bootstrap));
         } finally {
             if (page != null) {
                 page.close();
