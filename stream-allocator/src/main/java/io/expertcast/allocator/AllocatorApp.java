@@ -7,7 +7,6 @@ import java.util.Map;
 import java.util.Properties;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
-import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,10 +37,7 @@ public final class AllocatorApp {
         if (metrics != null) {
             metrics.bind(streams);
         }
-        streams.setUncaughtExceptionHandler(e -> {
-            LOG.error("allocator stream thread failed; shutting the client down", e);
-            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
-        });
+        streams.setUncaughtExceptionHandler(io.expertcast.streams.StreamThreadFailures.handler("allocator", LOG));
         streams.start();
         LOG.info("allocator started: {} on {} for {}", props.get("application.id"), bootstrap,
                 settings.hardware().name());

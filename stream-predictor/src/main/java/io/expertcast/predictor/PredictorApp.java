@@ -39,7 +39,10 @@ public final class PredictorApp {
         StreamsBuilder builder = new StreamsBuilder();
         PredictorTopology.build(builder, settings);
         var props = StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides);
-        return new KafkaStreams(builder.build(props), props);
+        KafkaStreams streams = new KafkaStreams(builder.build(props), props);
+        streams.setUncaughtExceptionHandler(io.expertcast.streams.StreamThreadFailures.handler("predictor",
+                org.slf4j.LoggerFactory.getLogger(PredictorApp.class)));
+        return streams;
     }
 
     /**

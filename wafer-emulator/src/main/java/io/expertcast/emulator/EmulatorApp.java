@@ -3,6 +3,7 @@ package io.expertcast.emulator;
 import io.expertcast.emulator.http.WaferMeters;
 import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.streams.metrics.ServiceMetrics;
+import io.expertcast.streams.StreamThreadFailures;
 import io.expertcast.streams.StreamsSettings;
 import java.nio.file.Path;
 import java.util.Map;
@@ -11,6 +12,7 @@ import org.apache.kafka.streams.StreamsBuilder;
 
 /** Builds and starts the emulator service. */
 public final class EmulatorApp {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(EmulatorApp.class);
     private EmulatorApp() {
     }
 
@@ -40,6 +42,7 @@ public final class EmulatorApp {
             metrics.bind(streams);
             WaferMeters.bind(metrics, snapshot);
         }
+        streams.setUncaughtExceptionHandler(StreamThreadFailures.handler("emulator", LOG));
         streams.start();
         return streams;
     }
