@@ -47,9 +47,9 @@ public final class Topics {
     /** Key: model/policy. */
     public static final Topic<String, WaferMetrics> WAFER_METRICS =
             new Topic<>("moe.wafer-metrics", Serdes.String(), SERDES.serde(WaferMetrics.class), false);
-    /** Key: the rejected record's key bytes. */
+    /** Key: the rejected record's key bytes, at most {@link DeadLetterKeySerde#KEPT_BYTES} of them. */
     public static final Topic<byte[], DeadLetter> DEAD_LETTER =
-            new Topic<>("moe.dead-letter", Serdes.ByteArray(), SERDES.serde(DeadLetter.class), false);
+            new Topic<>("moe.dead-letter", DeadLetterKeySerde.serde(), SERDES.serde(DeadLetter.class), false);
 
     /** Key: replay id. Where a named replay stands, for resuming it (written transactionally). */
     public static final Topic<String, ReplayCheckpoint> REPLAY_CHECKPOINTS =

@@ -74,6 +74,22 @@ public class AllocatorCommand implements Callable<Integer> {
             description = "Address /metrics and /health bind (default: ${DEFAULT-VALUE}; a container publishing the port needs 0.0.0.0)")
     String httpAddress;
 
+    @Option(names = "--max-tags-per-model", defaultValue = "" + TagStateLimits.DEFAULT_MAX_TAGS_PER_MODEL,
+            description = "Workload profiles kept per model; beyond, the least recently seen tag's is evicted (default: ${DEFAULT-VALUE})")
+    int maxTagsPerModel;
+
+    @Option(names = "--tag-ttl-ms", defaultValue = "21600000",
+            description = "A tag unseen for this long (wall clock) loses its profile; 0: no age limit (default: ${DEFAULT-VALUE}, 6 h)")
+    long tagTtlMs;
+
+    @Option(names = "--tag-start-gap-ms", defaultValue = "60000",
+            description = "At most one re-placement triggered by a tag's start per model per this gap (default: ${DEFAULT-VALUE})")
+    long tagStartGapMs;
+
+    @Option(names = "--max-event-time-ahead-ms", defaultValue = "60000",
+            description = "A selection or pass stamped further ahead of the wall clock goes to the dead letters (default: ${DEFAULT-VALUE})")
+    long maxEventTimeAheadMs;
+
     @Spec
     CommandSpec spec;
 
@@ -81,11 +97,16 @@ public class AllocatorCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         HardwareConfig hardware;
         ProfileRebalancing rebalancing;
+        TagStateLimits tagLimits;
+        io.expertcast.core.time.EventTimeBound bound;
         ModelCatalog catalog = ModelCatalog.standard();
         try {
             for (String shape : modelShapes) {
                 catalog.register(ModelCatalog.parseShape(shape));
             }
+            tagLimits = new TagStateLimits(maxTagsPerModel, java.time.Duration.ofMillis(tagTtlMs),
+                    java.time.Duration.ofMillis(tagStartGapMs));
+            bound = new io.expertcast.core.time.EventTimeBound(java.time.Duration.ofMillis(maxEventTimeAheadMs));
             hardware = HardwareConfig.load(mesh);
             rebalancing = rebalancePeriodMs == 0 ? null
                     : new ProfileRebalancing(rebalancePolicy, rebalancePeriodMs, rebalanceMaxMoves, profileDecay);
@@ -93,7 +114,8 @@ public class AllocatorCommand implements Callable<Integer> {
             spec.commandLine().getErr().println("allocator: " + e.getMessage());
             return 2;
         }
-        AllocatorSettings settings = new AllocatorSettings(catalog, hardware, applicationId, rebalancing);
+        AllocatorSettings settings = new AllocatorSettings(catalog, hardware, applicationId, rebalancing,
+                tagLimits, bound);
         BrokerPreflight.requirePipelineTopics(kafka);
         String bootstrap = kafka.bootstrap();
         ServiceMetrics metrics = ServiceMetrics.create("allocator");
@@ -118,7 +140,8 @@ public class AllocatorCommand implements Callable<Integer> {
                 + " every " + rebalancing.periodMs() / 1000 + " s, at most " + rebalancing.maxMovesPerLayer()
                 + " moved experts per layer") + " (Ctrl-C stops it)");
         try {
-            return StreamsService.runUntilStopped(streams, "allocator");
+            return StreamsService.runUntilStopped(streams, "allocator",
+                    io.expertcast.streams.BrokerWatch.of(streams, "allocator", bootstrap));
         } finally {
             if (ops != null) {
                 ops.close();

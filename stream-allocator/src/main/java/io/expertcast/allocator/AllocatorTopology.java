@@ -67,9 +67,11 @@ public final class AllocatorTopology {
     /** As above, each published AllocatorMetrics also counted on {@code meters}. */
     public static void build(StreamsBuilder builder, AllocatorSettings settings, AllocatorMeters meters) {
         KStream<String, SelectionEvent> selections =
-                ValidatedSelections.stream(builder, settings.catalog(), settings.applicationName());
+                ValidatedSelections.stream(builder, settings.catalog(), settings.applicationName(),
+                        settings.eventTimeBound());
         KStream<String, ForwardPass> passes =
-                ValidatedPasses.stream(builder, settings.catalog(), settings.applicationName());
+                ValidatedPasses.stream(builder, settings.catalog(), settings.applicationName(),
+                        settings.eventTimeBound());
         KStream<String, CompletedPass> completed =
                 PassAssembly.assemble(builder, ASSEMBLY_NAME, settings.catalog(), selections, passes, null);
 
@@ -153,7 +155,8 @@ public final class AllocatorTopology {
                 }, Named.as("observe-workload-tags"))
                 .merge(live, Named.as("observations-and-live-load"))
                 .repartition(Repartitioned.with(Serdes.String(), observationSerde).withName(WORKLOAD_OBSERVATIONS))
-                .process(() -> new ProfileRebalancer(settings.catalog(), settings.hardware(), settings.rebalancing()),
+                .process(() -> new ProfileRebalancer(settings.catalog(), settings.hardware(), settings.rebalancing(),
+                                settings.tagLimits()),
                         Named.as("rebalance-workload-profiles"), WORKLOAD_PROFILES_STORE)
                 .to(Topics.PLACEMENT_COMMANDS.name(), Produced.with(Topics.PLACEMENT_COMMANDS.keySerde(),
                         Topics.PLACEMENT_COMMANDS.valueSerde()).withName("profile-commands-sink"));

@@ -11,6 +11,7 @@ import io.expertcast.core.placement.PlacementPolicies;
 import io.expertcast.core.placement.PlacementPolicy;
 import io.expertcast.core.placement.Rebalance;
 import io.expertcast.core.placement.WorkloadProfiles;
+import io.expertcast.core.state.BoundedLru;
 import io.expertcast.schemas.PlacementAction;
 import io.expertcast.schemas.PlacementCommand;
 import io.expertcast.schemas.PlacementEntry;
@@ -55,6 +56,11 @@ import org.slf4j.LoggerFactory;
  * lead to (or one period has passed, e.g. because a command was rejected), the next trigger waits,
  * so the same move is never sent twice. A model whose HBM share cannot hold one spare copy per die
  * and layer (needed for swaps, see {@link Rebalance}) is not rebalanced (logged once).
+ *
+ * <p>Per-tag state is bounded by {@link TagStateLimits}: per model at most so many tags (the least
+ * recently seen is evicted, its profile deleted from the store too) and none unseen for longer than
+ * the TTL; a tag's start triggers at most one re-placement per model per gap. Evictions are counted
+ * and logged once per period.
  */
 final class ProfileRebalancer implements Processor<String, WorkloadObservation, String, PlacementCommand> {
     private static final Logger LOG = LoggerFactory.getLogger(ProfileRebalancer.class);
@@ -66,8 +72,12 @@ final class ProfileRebalancer implements Processor<String, WorkloadObservation, 
     private final Mesh mesh;
     /** model -> its tags' profiles, a cache of the store. */
     private final Map<String, WorkloadProfiles> profiles = new TreeMap<>();
-    /** model -> tag -> wall-clock time of its last observation. */
-    private final Map<String, Map<String, Long>> lastSeen = new HashMap<>();
+    private final TagStateLimits limits;
+    /** model -> its tags, touched at the wall-clock time of their last observation; bounded. */
+    private final Map<String, BoundedLru<String, Boolean>> lastSeen = new HashMap<>();
+    /** model -> wall-clock time of the last re-placement a tag's start triggered. */
+    private final Map<String, Long> lastTagStart = new HashMap<>();
+    private long evictionsLogged;
     /** model -> the table its last moves lead to, while the placement store has not shown it. */
     private final Map<String, ExpertDistributionTable> inFlight = new HashMap<>();
     private final Map<String, Long> inFlightSince = new HashMap<>();
@@ -77,6 +87,12 @@ final class ProfileRebalancer implements Processor<String, WorkloadObservation, 
     private ReadOnlyKeyValueStore<String, PlacementEntry> placementStore;
 
     ProfileRebalancer(ModelCatalog catalog, HardwareConfig hardware, ProfileRebalancing settings) {
+        this(catalog, hardware, settings, TagStateLimits.DEFAULT);
+    }
+
+    ProfileRebalancer(ModelCatalog catalog, HardwareConfig hardware, ProfileRebalancing settings,
+                      TagStateLimits limits) {
+        this.limits = limits;
         this.catalog = catalog;
         this.hardware = hardware;
         this.settings = settings;
@@ -91,11 +107,16 @@ final class ProfileRebalancer implements Processor<String, WorkloadObservation, 
         this.placementStore = context.getStateStore(AllocatorTopology.PLACEMENT_TABLE_STORE);
         profiles.clear();
         lastSeen.clear();
+        lastTagStart.clear();
         inFlight.clear();
         inFlightSince.clear();
+        List<WorkloadProfile> stored = new ArrayList<>();
         try (KeyValueIterator<String, WorkloadProfile> all = store.all()) {
-            all.forEachRemaining(kv -> restore(kv.value));
+            all.forEachRemaining(kv -> stored.add(kv.value));
         }
+        // Oldest first, so that the bound (if it was lowered) keeps the most recently seen tags.
+        stored.sort(java.util.Comparator.comparingLong(WorkloadProfile::getLastSeenMs));
+        stored.forEach(this::restore);
         context.schedule(Duration.ofMillis(settings.periodMs()), PunctuationType.WALL_CLOCK_TIME, this::onSchedule);
     }
 
@@ -111,36 +132,82 @@ final class ProfileRebalancer implements Processor<String, WorkloadObservation, 
         long now = context.currentSystemTimeMs();
         String tag = o.getTag();
         boolean starts = !active(model.id(), tag, now);
+        tagsOf(model.id()).put(tag, Boolean.TRUE, now); // may evict the least recently seen tag
         WorkloadProfiles modelProfiles = profilesOf(model);
         int[][] counts = WorkloadObservations.counts(o);
         for (int layer = 0; layer < counts.length; layer++) {
             modelProfiles.observe(tag, layer, counts[layer]);
         }
-        lastSeen.computeIfAbsent(model.id(), m -> new HashMap<>()).put(tag, now);
         String key = model.id() + "/" + tag;
         WorkloadProfile previous = store.get(key);
         store.put(key, new WorkloadProfile(model.id(), tag, model.numMoeLayers(), model.numExperts(),
                 pack(modelProfiles.profile(tag).orElseThrow()), previous == null ? 1L : previous.getObservations() + 1,
                 now, o.getEventTimeMs()));
-        if (starts) {
+        Long lastStart = lastTagStart.get(model.id());
+        if (starts && (lastStart == null || now - lastStart >= limits.minTagStartGap().toMillis())) {
+            lastTagStart.put(model.id(), now);
             rebalance(model, now, "traffic of " + tag + " starts");
         }
     }
 
     private void onSchedule(long now) {
+        for (BoundedLru<String, Boolean> tags : lastSeen.values()) {
+            tags.expire(now);
+        }
+        logEvictions();
         for (String id : List.copyOf(profiles.keySet())) {
             catalog.byId(id).ifPresent(model -> rebalance(model, now, "schedule"));
         }
     }
 
+    /** Tags evicted (all models) since this task started. */
+    long tagEvictions() {
+        long n = 0;
+        for (BoundedLru<String, Boolean> tags : lastSeen.values()) {
+            n += tags.evictions();
+        }
+        return n;
+    }
+
+    private void logEvictions() {
+        long evictions = tagEvictions();
+        if (evictions > evictionsLogged) {
+            StringBuilder kept = new StringBuilder();
+            lastSeen.forEach((model, tags) -> kept.append(kept.length() == 0 ? "" : ", ").append(model).append(' ')
+                    .append(tags.size()).append('/').append(tags.maxEntries()).append(" (")
+                    .append(tags.evictedBySize()).append(" beyond the bound, ").append(tags.evictedByAge())
+                    .append(" unseen for ").append(limits.tagTtl().toMinutes()).append(" min)"));
+            LOG.info("workload profiles: {} tag(s) evicted since the last report; tags kept per model: {}",
+                    evictions - evictionsLogged, kept);
+            evictionsLogged = evictions;
+        }
+    }
+
+    private BoundedLru<String, Boolean> tagsOf(String model) {
+        return lastSeen.computeIfAbsent(model, m -> new BoundedLru<>(limits.maxTagsPerModel(),
+                limits.tagTtl().toMillis(), (tag, unused) -> evict(m, tag)));
+    }
+
+    /** Forgets an evicted tag: its profile in memory and in the store (a tombstone on the changelog). */
+    private void evict(String model, String tag) {
+        WorkloadProfiles modelProfiles = profiles.get(model);
+        if (modelProfiles != null) {
+            modelProfiles.remove(tag);
+        }
+        store.delete(model + "/" + tag);
+    }
+
     /** Moves the model's table toward the policy's placement of the active tags' mix, within the budget. */
     private void rebalance(ModelShape model, long now, String trigger) {
         List<String> active = new ArrayList<>();
-        lastSeen.getOrDefault(model.id(), Map.of()).forEach((tag, seen) -> {
-            if (now - seen <= settings.periodMs()) {
-                active.add(tag);
+        BoundedLru<String, Boolean> tags = lastSeen.get(model.id());
+        if (tags != null) {
+            for (String tag : tags.keys()) {
+                if (now - tags.touchedMs(tag) <= settings.periodMs()) {
+                    active.add(tag);
+                }
             }
-        });
+        }
         if (active.isEmpty()) {
             return;
         }
@@ -186,8 +253,9 @@ final class ProfileRebalancer implements Processor<String, WorkloadObservation, 
     }
 
     private boolean active(String model, String tag, long now) {
-        Long seen = lastSeen.getOrDefault(model, Map.of()).get(tag);
-        return seen != null && now - seen <= settings.periodMs();
+        BoundedLru<String, Boolean> tags = lastSeen.get(model);
+        long seen = tags == null ? -1 : tags.touchedMs(tag);
+        return seen >= 0 && now - seen <= settings.periodMs();
     }
 
     private WorkloadProfiles profilesOf(ModelShape model) {
@@ -203,7 +271,7 @@ final class ProfileRebalancer implements Processor<String, WorkloadObservation, 
             return;
         }
         profilesOf(model.get()).restore(p.getTag(), unpack(p.getLoad(), p.getNumMoeLayers(), p.getNumExperts()));
-        lastSeen.computeIfAbsent(p.getModel(), m -> new HashMap<>()).put(p.getTag(), p.getLastSeenMs());
+        tagsOf(p.getModel()).put(p.getTag(), Boolean.TRUE, p.getLastSeenMs());
     }
 
     /** A profile as little-endian float64 [layer][expert]. */

@@ -71,8 +71,12 @@ class ProfileRebalancerTest {
     private long passId;
 
     private void start(int maxMovesPerLayer) {
+        start(maxMovesPerLayer, TagStateLimits.DEFAULT);
+    }
+
+    private void start(int maxMovesPerLayer, TagStateLimits limits) {
         AllocatorSettings settings = new AllocatorSettings(ModelCatalog.standard(), HW, "profiles-test",
-                new ProfileRebalancing("hot-replicate", PERIOD_MS, maxMovesPerLayer, 0.999));
+                new ProfileRebalancing("hot-replicate", PERIOD_MS, maxMovesPerLayer, 0.999)).withTagLimits(limits);
         StreamsBuilder builder = new StreamsBuilder();
         AllocatorTopology.build(builder, settings);
         driver = new TopologyTestDriver(builder.build(),
@@ -191,6 +195,8 @@ class ProfileRebalancerTest {
         start(4);
         onePass("mmlu", "anatomy", "en", 0, 200);
         assertFalse(commands.readValuesToList().isEmpty());
+        // A tag's start re-places at most once per model per gap (TagStateLimits, default 1 min).
+        driver.advanceWallClockTime(TagStateLimits.DEFAULT_MIN_TAG_START_GAP);
         // Chinese traffic favours other experts (Ob4): its start re-places for the mix of both tags.
         onePass("cmmlu", "anatomy", "zh", 128, 200);
         List<PlacementCommand> zh = commands.readValuesToList();
@@ -209,6 +215,34 @@ class ProfileRebalancerTest {
         back.forEach(c -> assertTrue(c.getReason().startsWith("workload profile of mmlu/anatomy/en (")
                 && c.getReason().contains("starts"), c.getReason()));
         assertTrue(deadLetters.isEmpty());
+    }
+
+    /**
+     * Issue 19 item 4: 500 distinct tags keep at most the configured number of profiles (the least
+     * recently seen evicted from memory and store, counted) and trigger at most one re-placement per gap.
+     */
+    @Test
+    void fiveHundredTagsKeepABoundedStateAndTriggerBoundedCommands() {
+        start(4, new TagStateLimits(16, Duration.ofHours(6), Duration.ofMinutes(1)));
+        for (int i = 0; i < 500; i++) {
+            onePass("bench" + i, "subject", "en", i % 200, 20);
+        }
+        KeyValueStore<String, WorkloadProfile> store = driver.getKeyValueStore(AllocatorTopology.WORKLOAD_PROFILES_STORE);
+        List<String> kept = new java.util.ArrayList<>();
+        try (var all = store.all()) {
+            all.forEachRemaining(kv -> kept.add(kv.key));
+        }
+        assertEquals(16, kept.size(), "at most 16 profiles per model: " + kept);
+        assertTrue(kept.contains("deepseek-v3/bench499/subject/en"), "the most recent tags are kept: " + kept);
+        assertFalse(kept.contains("deepseek-v3/bench0/subject/en"));
+        List<PlacementCommand> sent = commands.readValuesToList();
+        assertTrue(maxMovedPerLayer(sent) <= 4, "one tag-start re-placement within the minute, not 500: "
+                + sent.size() + " commands");
+        // The evictions are counted and logged at the schedule; the TTL evicts tags unseen for 6 h.
+        driver.advanceWallClockTime(Duration.ofHours(7));
+        try (var all = store.all()) {
+            assertFalse(all.hasNext(), "every tag unseen for 6 h is evicted");
+        }
     }
 
     private static int maxMovedPerLayer(List<PlacementCommand> sent) {

@@ -6,16 +6,14 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.errors.DeserializationExceptionHandler;
 import org.apache.kafka.streams.errors.ErrorHandlerContext;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A record that cannot be decoded (truncated bytes, wrong schema) goes to moe.dead-letter with the
  * reason and its source offset, and the application carries on. Under exactly_once_v2 the dead
- * letter is written in the same transaction as the task's output.
+ * letter is written in the same transaction as the task's output. Logged by {@link RejectionLog}
+ * (one line per kind per interval), not per record.
  */
 public class DeadLetterDeserializationHandler implements DeserializationExceptionHandler {
-    private static final Logger LOG = LoggerFactory.getLogger(DeadLetterDeserializationHandler.class);
     private String application = "unknown";
 
     @Override
@@ -30,11 +28,8 @@ public class DeadLetterDeserializationHandler implements DeserializationExceptio
     public Response handleError(ErrorHandlerContext context, ConsumerRecord<byte[], byte[]> record,
                                 Exception exception) {
         String reason = "undecodable record: " + exception.getMessage();
-        LOG.warn("{}: {}-{}@{} to dead letters: {}", application, record.topic(), record.partition(),
-                record.offset(), reason);
         return Response.resume(List.of(DeadLetters.toProducerRecord(
                 DeadLetters.of(application, record.topic(), record.partition(), record.offset(), reason,
-                        record.key(), record.value()),
-                record.key())));
+                        record.key(), record.value()))));
     }
 }

@@ -19,6 +19,12 @@ public final class StreamsService {
      * @return the process exit code: 0 after Ctrl-C, 1 when the streams failed or stopped by themselves
      */
     public static int runUntilStopped(KafkaStreams streams, String name) throws InterruptedException {
+        return runUntilStopped(streams, name, BrokerWatch.of(streams, name, null));
+    }
+
+    /** As above, sampling {@code brokers} every second (a line when the brokers are lost and when back). */
+    public static int runUntilStopped(KafkaStreams streams, String name, BrokerWatch brokers)
+            throws InterruptedException {
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             streams.close(CLOSE_TIMEOUT);
@@ -28,6 +34,9 @@ public final class StreamsService {
         // The instance is already started (a state listener can only be set before start): poll its state.
         while (!stopped.await(1, TimeUnit.SECONDS)) {
             KafkaStreams.State state = streams.state();
+            if (state == KafkaStreams.State.RUNNING || state == KafkaStreams.State.REBALANCING) {
+                brokers.sample(System.currentTimeMillis());
+            }
             if (state == KafkaStreams.State.ERROR || state == KafkaStreams.State.PENDING_ERROR
                     || state == KafkaStreams.State.NOT_RUNNING || state == KafkaStreams.State.PENDING_SHUTDOWN) {
                 System.err.println(name + ": streams stopped in state " + state);

@@ -26,6 +26,7 @@ public final class StreamsSettings {
      */
     public static Properties base(String applicationId, String bootstrapServers, Path stateDir,
                                   Map<String, ?> overrides) {
+        quietPerRecordLogs();
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
@@ -49,5 +50,18 @@ public final class StreamsSettings {
         p.put(StreamsConfig.topicPrefix(TopicConfig.MIN_CLEANABLE_DIRTY_RATIO_CONFIG), "0.1");
         p.putAll(overrides);
         return p;
+    }
+
+    /**
+     * Kafka Streams logs a WARN with the whole stack trace (~2.5 KB) for every record the
+     * deserialization handler resumes from: a flood of bad records would write megabytes. Our
+     * handler's {@link RejectionLog} reports them instead, one line per kind per interval. Only a
+     * default for slf4j-simple (the services' logger): a level set on the command line wins.
+     */
+    static void quietPerRecordLogs() {
+        String key = "org.slf4j.simpleLogger.log.org.apache.kafka.streams.processor.internals.RecordDeserializer";
+        if (System.getProperty(key) == null) {
+            System.setProperty(key, "error");
+        }
     }
 }

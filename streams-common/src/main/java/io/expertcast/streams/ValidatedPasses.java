@@ -1,6 +1,7 @@
 package io.expertcast.streams;
 
 import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.core.time.EventTimeBound;
 import io.expertcast.schemas.DeadLetter;
 import io.expertcast.schemas.ForwardPass;
 import io.expertcast.schemas.Topics;
@@ -22,7 +23,8 @@ import org.apache.kafka.streams.processor.api.RecordMetadata;
  * Reads moe.passes and lets through only passes the assembly can complete: a known model and a
  * positive token count. The rest go to moe.dead-letter with the reason and source offset, before
  * they reach the pass assembly (a pass of 0 tokens would complete on arrival, one of an unknown
- * model would wait forever).
+ * model would wait forever). So do passes whose event time runs ahead of the wall clock by more than
+ * the {@link EventTimeBound}: the emulator expires pending prefetch commands on the passes' event time.
  */
 public final class ValidatedPasses {
     private ValidatedPasses() {
@@ -34,10 +36,16 @@ public final class ValidatedPasses {
 
     public static KStream<String, ForwardPass> stream(StreamsBuilder builder, ModelCatalog catalog,
                                                       String application) {
+        return stream(builder, catalog, application, EventTimeBound.DEFAULT);
+    }
+
+    /** As above, rejecting passes further ahead of the wall clock than {@code bound}. */
+    public static KStream<String, ForwardPass> stream(StreamsBuilder builder, ModelCatalog catalog,
+                                                      String application, EventTimeBound bound) {
         var branches = builder
                 .stream(Topics.PASSES.name(), Consumed.with(Topics.PASSES.keySerde(), Topics.PASSES.valueSerde())
                         .withName("passes-source"))
-                .processValues(() -> new Validate(catalog, application), Named.as("validate-passes"))
+                .processValues(() -> new Validate(catalog, application, bound), Named.as("validate-passes"))
                 .split(Named.as("passes-"))
                 .branch((k, v) -> v.deadLetter() != null, Branched.as("invalid"))
                 .defaultBranch(Branched.as("valid"));
@@ -70,11 +78,13 @@ public final class ValidatedPasses {
     static final class Validate implements FixedKeyProcessor<String, ForwardPass, Checked> {
         private final ModelCatalog catalog;
         private final String application;
+        private final EventTimeBound bound;
         private FixedKeyProcessorContext<String, Checked> context;
 
-        Validate(ModelCatalog catalog, String application) {
+        Validate(ModelCatalog catalog, String application, EventTimeBound bound) {
             this.catalog = catalog;
             this.application = application;
+            this.bound = bound;
         }
 
         @Override
@@ -85,6 +95,9 @@ public final class ValidatedPasses {
         @Override
         public void process(FixedKeyRecord<String, ForwardPass> record) {
             Optional<String> reason = check(record.value(), catalog);
+            if (reason.isEmpty()) {
+                reason = Optional.ofNullable(bound.problem(record.value().getEventTimeMs(), context.currentSystemTimeMs()));
+            }
             if (reason.isEmpty()) {
                 context.forward(record.withValue(new Checked(record.value(), null)));
                 return;

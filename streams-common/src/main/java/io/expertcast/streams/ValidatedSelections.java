@@ -1,6 +1,7 @@
 package io.expertcast.streams;
 
 import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.core.time.EventTimeBound;
 import io.expertcast.schemas.DeadLetter;
 import io.expertcast.schemas.SelectionEvent;
 import io.expertcast.schemas.Topics;
@@ -20,7 +21,10 @@ import org.apache.kafka.streams.processor.api.RecordMetadata;
 /**
  * The entry of every topology that reads moe.selections: decodes (undecodable records are handled by
  * {@link DeadLetterDeserializationHandler}), validates with {@link SelectionValidator}, sends invalid
- * events to moe.dead-letter with the reason and source offset, and returns the valid ones.
+ * events to moe.dead-letter with the reason and source offset, and returns the valid ones. An event
+ * whose event time runs ahead of the wall clock by more than the {@link EventTimeBound} is invalid
+ * too: downstream expiry clocks (the predictor's idle requests, the emulator's pending commands) run
+ * on event time, and one record stamped a day ahead would expire every other request.
  */
 public final class ValidatedSelections {
     private ValidatedSelections() {
@@ -32,11 +36,17 @@ public final class ValidatedSelections {
 
     public static KStream<String, SelectionEvent> stream(StreamsBuilder builder, ModelCatalog catalog,
                                                          String application) {
+        return stream(builder, catalog, application, EventTimeBound.DEFAULT);
+    }
+
+    /** As above, rejecting events further ahead of the wall clock than {@code bound}. */
+    public static KStream<String, SelectionEvent> stream(StreamsBuilder builder, ModelCatalog catalog,
+                                                         String application, EventTimeBound bound) {
         KStream<String, Checked> checked = builder
                 .stream(Topics.SELECTIONS.name(),
                         Consumed.with(Topics.SELECTIONS.keySerde(), Topics.SELECTIONS.valueSerde())
                                 .withName("selections-source"))
-                .processValues(() -> new Validate(catalog, application), Named.as("validate-selections"));
+                .processValues(() -> new Validate(catalog, application, bound), Named.as("validate-selections"));
         var branches = checked.split(Named.as("selections-"))
                 .branch((k, v) -> v.deadLetter() != null, Branched.as("invalid"))
                 .defaultBranch(Branched.as("valid"));
@@ -53,11 +63,13 @@ public final class ValidatedSelections {
     static final class Validate implements FixedKeyProcessor<String, SelectionEvent, Checked> {
         private final SelectionValidator validator;
         private final String application;
+        private final EventTimeBound bound;
         private FixedKeyProcessorContext<String, Checked> context;
 
-        Validate(ModelCatalog catalog, String application) {
+        Validate(ModelCatalog catalog, String application, EventTimeBound bound) {
             this.validator = new SelectionValidator(catalog);
             this.application = application;
+            this.bound = bound;
         }
 
         @Override
@@ -69,6 +81,9 @@ public final class ValidatedSelections {
         public void process(FixedKeyRecord<String, SelectionEvent> record) {
             SelectionEvent event = record.value();
             Optional<String> reason = event == null ? Optional.of("null value") : validator.check(event);
+            if (reason.isEmpty()) {
+                reason = Optional.ofNullable(bound.problem(event.getEventTimeMs(), context.currentSystemTimeMs()));
+            }
             if (reason.isEmpty()) {
                 context.forward(record.withValue(new Checked(event, null)));
                 return;

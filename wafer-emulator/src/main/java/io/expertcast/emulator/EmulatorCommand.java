@@ -61,6 +61,11 @@ public final class EmulatorCommand implements Callable<Integer> {
                     + " 10 min, as the predictor's).")
     long requestIdleTimeoutMs;
 
+    @Option(names = "--max-event-time-ahead-ms", defaultValue = "60000",
+            description = "A pass or selection stamped further ahead of the wall clock than this goes to the dead letters"
+                    + " instead of moving the idle clock that expires other requests' commands (default ${DEFAULT-VALUE}).")
+    long maxEventTimeAheadMs;
+
     @Option(names = "--application-id", defaultValue = EmulatorSettings.DEFAULT_APPLICATION_ID, description = "Kafka Streams application id (default ${DEFAULT-VALUE}).")
     String applicationId;
 
@@ -73,7 +78,8 @@ public final class EmulatorCommand implements Callable<Integer> {
                 catalog.register(ModelCatalog.parseShape(shape));
             }
             settings = new EmulatorSettings(catalog, HardwareConfig.load(mesh), policies, applicationId,
-                    predictN, PrefetchSource.of(prefetchSource), java.time.Duration.ofMillis(requestIdleTimeoutMs));
+                    predictN, PrefetchSource.of(prefetchSource), java.time.Duration.ofMillis(requestIdleTimeoutMs),
+                    new io.expertcast.core.time.EventTimeBound(java.time.Duration.ofMillis(maxEventTimeAheadMs)));
         } catch (IllegalArgumentException e) {
             System.err.println("emulator: " + e.getMessage());
             return 2;
@@ -107,7 +113,8 @@ public final class EmulatorCommand implements Callable<Integer> {
                     + " dies), policies " + settings.policies() + ", prefetch source " + settings.prefetchSource()
                     + (http == null ? "" : "; the pipeline's page on " + http.url() + " (Prometheus: /metrics, health: /health,"
                     + " JSON: /snapshot)") + "; Ctrl-C stops it");
-            return StreamsService.runUntilStopped(streams, "emulator");
+            return StreamsService.runUntilStopped(streams, "emulator",
+                    io.expertcast.streams.BrokerWatch.of(streams, "emulator", bootstrap));
         } finally {
             if (page != null) {
                 page.close();

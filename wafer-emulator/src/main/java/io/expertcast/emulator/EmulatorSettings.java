@@ -2,6 +2,7 @@ package io.expertcast.emulator;
 
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
+import io.expertcast.core.time.EventTimeBound;
 import io.expertcast.emulator.engine.Policies;
 import io.expertcast.emulator.prefetch.PrefetchSource;
 import java.time.Duration;
@@ -12,11 +13,13 @@ import java.util.List;
  * predictor's n (top-n successors per selected expert, Pred policies with the in-process forecast),
  * where the Pred policies' copy decisions come from, and how long (in the passes' event time) a
  * request may go without a pass or a command before its filed commands expire (prefetch source
- * topic: a request whose last step never comes must not keep its commands in memory for ever).
+ * topic: a request whose last step never comes must not keep its commands in memory for ever), and
+ * how far ahead of the wall clock a pass or selection may be stamped (further ahead it is a dead
+ * letter: it would move that idle clock and expire every other request's commands).
  */
 public record EmulatorSettings(ModelCatalog catalog, HardwareConfig hardware, List<String> policies,
                                String applicationName, int predictN, PrefetchSource prefetchSource,
-                               Duration requestIdleTimeout) {
+                               Duration requestIdleTimeout, EventTimeBound eventTimeBound) {
     public static final String DEFAULT_APPLICATION_ID = "expertcast-emulator";
     /** The paper does not publish n; 4 successors per selected expert (see docs/reproduction.md). */
     public static final int DEFAULT_PREDICT_N = 4;
@@ -36,7 +39,17 @@ public record EmulatorSettings(ModelCatalog catalog, HardwareConfig hardware, Li
         if (requestIdleTimeout == null || requestIdleTimeout.isNegative() || requestIdleTimeout.isZero()) {
             throw new IllegalArgumentException("the request idle timeout must be positive, got " + requestIdleTimeout);
         }
+        if (eventTimeBound == null) {
+            throw new IllegalArgumentException("an event-time bound is required");
+        }
         policies = List.copyOf(policies);
+    }
+
+    /** With the default event-time bound. */
+    public EmulatorSettings(ModelCatalog catalog, HardwareConfig hardware, List<String> policies, String applicationName,
+                            int predictN, PrefetchSource prefetchSource, Duration requestIdleTimeout) {
+        this(catalog, hardware, policies, applicationName, predictN, prefetchSource, requestIdleTimeout,
+                EventTimeBound.DEFAULT);
     }
 
     /** With the default request idle timeout. */
@@ -56,15 +69,22 @@ public record EmulatorSettings(ModelCatalog catalog, HardwareConfig hardware, Li
     }
 
     public EmulatorSettings withApplicationName(String name) {
-        return new EmulatorSettings(catalog, hardware, policies, name, predictN, prefetchSource, requestIdleTimeout);
+        return new EmulatorSettings(catalog, hardware, policies, name, predictN, prefetchSource, requestIdleTimeout, eventTimeBound);
     }
 
     public EmulatorSettings withPrefetchSource(PrefetchSource source) {
-        return new EmulatorSettings(catalog, hardware, policies, applicationName, predictN, source, requestIdleTimeout);
+        return new EmulatorSettings(catalog, hardware, policies, applicationName, predictN, source, requestIdleTimeout,
+                eventTimeBound);
     }
 
     public EmulatorSettings withRequestIdleTimeout(Duration timeout) {
-        return new EmulatorSettings(catalog, hardware, policies, applicationName, predictN, prefetchSource, timeout);
+        return new EmulatorSettings(catalog, hardware, policies, applicationName, predictN, prefetchSource, timeout,
+                eventTimeBound);
+    }
+
+    public EmulatorSettings withEventTimeBound(EventTimeBound bound) {
+        return new EmulatorSettings(catalog, hardware, policies, applicationName, predictN, prefetchSource,
+                requestIdleTimeout, bound);
     }
 
     public boolean needsPlans() {

@@ -44,8 +44,8 @@ public final class EmulatorTopology {
         String app = settings.applicationName();
         snapshot.mesh(settings.hardware());
         snapshot.prefetchSource(settings.prefetchSource().label());
-        var selections = ValidatedSelections.stream(builder, settings.catalog(), app);
-        var passes = ValidatedPasses.stream(builder, settings.catalog(), app);
+        var selections = ValidatedSelections.stream(builder, settings.catalog(), app, settings.eventTimeBound());
+        var passes = ValidatedPasses.stream(builder, settings.catalog(), app, settings.eventTimeBound());
         // A plan that matches no pass (unknown model or pass id) never completes an assembly and is
         // reported on moe.dead-letter by the assembly's idle timeout; a bad plan of a real pass is
         // reported by PassEmulator. Without the allo policy a pass does not wait for plans at all.
@@ -53,15 +53,25 @@ public final class EmulatorTopology {
                 ? builder.stream(Topics.ALLOCATIONS.name(), Consumed.with(Topics.ALLOCATIONS.keySerde(),
                         Topics.ALLOCATIONS.valueSerde()).withName("emulator-plans"))
                 : null;
-        var outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans)
-                .mapValues(pass -> {
-                    PassEmulator.Outcome outcome = emulator.emulate(pass, app);
-                    outcome.results().forEach(r -> snapshot.lastPass(pass.pass().getModel(), pass.pass().getSource(),
-                            pass.pass().getPassId(), r));
-                    settings.catalog().byId(pass.pass().getModel())
-                            .ifPresent(m -> snapshot.requests().observe(pass.selections(), m.numExperts()));
-                    return outcome;
-                }, Named.as("emulate-pass"));
+        boolean commands = settings.needsPrefetchCommands();
+        KStream<String, PassEmulator.Outcome> outcomes;
+        if (commands) {
+            // The Pred state (filed commands, request progress) lives in changelogged stores that the pass
+            // emulation and the command intake share: both run in one task, so the assembly and the
+            // commands are brought to one partition (the engines need a model's passes in order anyway).
+            PrefetchBookStores.addTo(builder);
+            outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans,
+                            PassAssembly.DEFAULT_IDLE_TIMEOUT, 1)
+                    .processValues(() -> new EmulatePass(emulator, snapshot), Named.as("emulate-pass"),
+                            PrefetchBookStores.PROGRESS_STORE, PrefetchBookStores.COMMANDS_STORE);
+        } else {
+            outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans)
+                    .mapValues(pass -> {
+                        PassEmulator.Outcome outcome = emulator.emulate(pass, app);
+                        EmulatePass.observe(settings, snapshot, pass, outcome);
+                        return outcome;
+                    }, Named.as("emulate-pass"));
+        }
         outcomes.filter((k, v) -> v.deadLetter() != null, Named.as("rejected-inputs"))
                 .map((k, v) -> KeyValue.pair(k.getBytes(StandardCharsets.UTF_8), v.deadLetter()),
                         Named.as("rejected-input-letters"))
@@ -70,18 +80,32 @@ public final class EmulatorTopology {
         KStream<String, WaferMetrics> deltas = outcomes.flatMap((k, v) -> v.deltas().stream()
                         .map(d -> KeyValue.pair(WaferTotals.key(d), d)).toList(),
                 Named.as("per-policy-deltas"));
-        if (settings.needsPrefetchCommands()) {
+        if (commands) {
             // Commands are not waited for: the pass that completes first runs with what has arrived.
-            var intake = builder.stream(Topics.PREFETCH.name(), Consumed.with(Topics.PREFETCH.keySerde(),
+            var checked = builder.stream(Topics.PREFETCH.name(), Consumed.with(Topics.PREFETCH.keySerde(),
                             Topics.PREFETCH.valueSerde()).withName("emulator-prefetch"))
-                    .process(() -> new PrefetchIntake(emulator, snapshot), Named.as("file-prefetch-commands"));
-            intake.filter((k, v) -> v.deadLetter() != null, Named.as("rejected-prefetch"))
+                    .process(() -> new PrefetchIntake.Check(emulator, snapshot), Named.as("check-prefetch-commands"));
+            checked.filter((k, v) -> v.deadLetter() != null, Named.as("rejected-prefetch"))
                     .map((k, v) -> KeyValue.pair(k == null ? null : k.getBytes(StandardCharsets.UTF_8), v.deadLetter()),
                             Named.as("rejected-prefetch-letters"))
                     .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
                             Topics.DEAD_LETTER.valueSerde()).withName("emulator-prefetch-dead-letter-sink"));
-            deltas = deltas.merge(intake.filter((k, v) -> v.delta() != null, Named.as("prefetch-count-changes"))
-                    .mapValues(PrefetchIntake.Output::delta, Named.as("prefetch-deltas")), Named.as("merge-prefetch-deltas"));
+            // The key (source/requestId or the bare request id) names the command's source: it travels
+            // through the repartition unchanged, and the source is resolved where the books are.
+            var filed = checked.filter((k, v) -> v.command() != null, Named.as("valid-prefetch"))
+                    .mapValues(PrefetchIntake.Output::command, Named.as("valid-prefetch-command"))
+                    .repartition(Repartitioned.with(Topics.PREFETCH.keySerde(), Topics.PREFETCH.valueSerde())
+                            .withName("emulator-prefetch-commands").withNumberOfPartitions(1))
+                    .process(() -> new PrefetchIntake(emulator), Named.as("file-prefetch-commands"),
+                            PrefetchBookStores.PROGRESS_STORE, PrefetchBookStores.COMMANDS_STORE);
+            filed.filter((k, v) -> v.deadLetter() != null, Named.as("rejected-filed-prefetch"))
+                    .map((k, v) -> KeyValue.pair(k == null ? null : k.getBytes(StandardCharsets.UTF_8), v.deadLetter()),
+                            Named.as("rejected-filed-prefetch-letters"))
+                    .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
+                            Topics.DEAD_LETTER.valueSerde()).withName("emulator-filed-prefetch-dead-letter-sink"));
+            deltas = deltas.merge(filed.filter((k, v) -> v.delta() != null, Named.as("prefetch-count-changes"))
+                            .mapValues(PrefetchIntake.Output::delta, Named.as("prefetch-deltas")),
+                            Named.as("merge-prefetch-deltas"));
         }
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(WaferTotals.STORE),
                 Serdes.String(), Topics.WAFER_METRICS.valueSerde()));

@@ -50,7 +50,9 @@ import java.util.Set;
  *       commands); the heatmap then learns the pass's transitions.</li>
  * </ul>
  * Passes of a model must therefore arrive in order, as they do from one partition. Thread-safe
- * (commands and passes may come from different tasks).
+ * (commands and passes may come from different tasks). The prefetch books can be journalled
+ * ({@link Journals}, one journal per (model, source) book) and rebuilt with {@link #restoreBook};
+ * the engines and heatmaps are not kept across a restart.
  *
  * <p>Sources (engine instances or replays, SelectionEvent v2) are emulated apart: each (model, source)
  * has its own wafer, engines, heatmap and prefetch book, so N sources of one model give, per source,
@@ -109,12 +111,20 @@ public final class PassEmulator {
      * command's model must be in the catalog; returns the dead-letter reason for a layer or expert the
      * model does not have (then counted as unknown), else null, and the counts the command changed.
      */
-    public synchronized CommandOutcome offer(PrefetchCommand command) {
+    public CommandOutcome offer(PrefetchCommand command) {
         return offer(command, command.getRequestId());
     }
 
     /** As above, the command's moe.prefetch key naming its source ({@code source/requestId}) or not (the request id). */
-    public synchronized CommandOutcome offer(PrefetchCommand command, String recordKey) {
+    public CommandOutcome offer(PrefetchCommand command, String recordKey) {
+        return offer(command, recordKey, Journals.NONE);
+    }
+
+    /**
+     * As above, writing what changed in the (model, source) book the command went to into
+     * {@code journals} (the calling task's stores).
+     */
+    public synchronized CommandOutcome offer(PrefetchCommand command, String recordKey, Journals journals) {
         ModelShape model = settings.catalog().byId(command.getModel()).orElseThrow(
                 () -> new IllegalArgumentException("unknown model " + command.getModel()));
         String source = sourceNamedBy(recordKey, command);
@@ -140,7 +150,57 @@ public final class PassEmulator {
         if (problem != null) {
             return new CommandOutcome(problem, new PrefetchCounts(0, 0, 1, 0), source);
         }
-        return new CommandOutcome(null, book(model, source).offer(command), source);
+        PrefetchBook book = book(model, source);
+        book.journal(journals.of(model.id(), source));
+        try {
+            return new CommandOutcome(null, book.offer(command), source);
+        } finally {
+            book.journal(PrefetchBook.Journal.NONE);
+        }
+    }
+
+    /**
+     * Where the books write their changes: one journal per (model, source) book, and a book moving
+     * from the empty source to a model's first source (see {@link #emulate}) moves its journal too.
+     */
+    public interface Journals {
+        Journals NONE = new Journals() {
+            @Override
+            public PrefetchBook.Journal of(String model, String source) {
+                return PrefetchBook.Journal.NONE;
+            }
+
+            @Override
+            public void moved(String model, String fromSource, String toSource) {
+            }
+        };
+
+        PrefetchBook.Journal of(String model, String source);
+
+        /** Everything journalled for (model, fromSource) now belongs to (model, toSource). */
+        void moved(String model, String fromSource, String toSource);
+    }
+
+    /** Forgets every prefetch book and the sources they learnt (before the books are rebuilt from the state stores). */
+    public synchronized void clearBooks() {
+        books.clear();
+        sources.clear();
+    }
+
+    /**
+     * Rebuilds a (model, source) book from what its journal wrote (a restarted service: the commands
+     * it had filed and where each request stood). A book whose clock ran had emulated a pass of its
+     * source, so the source is known again (bare-keyed commands are routed among the known sources).
+     */
+    public synchronized void restoreBook(String modelId, String source, long clockMs, long nextCheckMs,
+                                         Map<String, PrefetchBook.RequestProgress> progress,
+                                         Map<String, Map<Integer, List<PrefetchCommand>>> commands) {
+        ModelShape model = settings.catalog().byId(modelId).orElseThrow(
+                () -> new IllegalArgumentException("unknown model " + modelId));
+        book(model, source).restore(clockMs, nextCheckMs, progress, commands);
+        if (clockMs != Long.MIN_VALUE) {
+            sources.computeIfAbsent(modelId, m -> new java.util.LinkedHashSet<>()).add(source);
+        }
     }
 
     /** The source a {@code source/requestId} key names, or null for a key that is the bare request id (or none). */
@@ -198,7 +258,13 @@ public final class PassEmulator {
      * A pass with its plans given per MoE layer as {expert, die, tokens} triples (the offline
      * simulation runs Algorithm 1 in-process), or null to read them from {@code completed.plans()}.
      */
-    public synchronized Outcome emulate(CompletedPass completed, String application, List<int[][]> givenPlans) {
+    public Outcome emulate(CompletedPass completed, String application, List<int[][]> givenPlans) {
+        return emulate(completed, application, givenPlans, Journals.NONE);
+    }
+
+    /** As above, writing what changed in the pass's (model, source) prefetch book to {@code journals}. */
+    public synchronized Outcome emulate(CompletedPass completed, String application, List<int[][]> givenPlans,
+                                        Journals journals) {
         String modelId = completed.pass().getModel();
         String source = completed.pass().getSource();
         long passId = completed.pass().getPassId();
@@ -225,6 +291,7 @@ public final class PassEmulator {
                 && !books.containsKey(modelId + "/" + source)) {
             // Commands without a source that came before the model's first pass were for its first source.
             books.put(modelId + "/" + source, books.remove(modelId + "/"));
+            journals.moved(modelId, "", source);
         }
         known.add(source);
         List<int[][]> plans = null;
@@ -246,8 +313,14 @@ public final class PassEmulator {
             // as the predictor's NEXT_TOKEN commands ask.
             predicted = CopyEnable.hbm(forecast(run, workload));
         } else if (settings.needsPrediction()) {
-            PrefetchBook.PassForecast taken = book(model, source)
-                    .take(completed.pass(), completed.selections());
+            PrefetchBook book = book(model, source);
+            book.journal(journals.of(modelId, source));
+            PrefetchBook.PassForecast taken;
+            try {
+                taken = book.take(completed.pass(), completed.selections());
+            } finally {
+                book.journal(PrefetchBook.Journal.NONE);
+            }
             predicted = taken.copy();
             prefetch = taken.counts();
         }

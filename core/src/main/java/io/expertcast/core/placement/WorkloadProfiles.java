@@ -78,6 +78,11 @@ public final class WorkloadProfiles {
         return Optional.of(copy);
     }
 
+    /** Forgets a tag's profile (its state is bounded by the caller); whether it had one. */
+    public boolean remove(String tag) {
+        return profiles.remove(tag) != null;
+    }
+
     public List<String> tags() {
         return List.copyOf(profiles.keySet());
     }

@@ -100,17 +100,20 @@ public final class PredictorQueries {
         }
         // Request ids hold slashes (model/benchmark/subject/index): the rest of the path is the id.
         String requestId = String.join("/", request.segments());
-        StoreRouting.Located<RequestForecastState> located =
-                stores.locate(PredictorTopology.REQUEST_STORE, requestId, KEYS);
-        if (located instanceof StoreRouting.Located.Elsewhere<RequestForecastState> e) {
-            return server.forward(e.owner(), request);
+        // Whatever partitioner the engine's producer used (librdkafka's CRC32 or Java's murmur2).
+        StoreRouting.Search<RequestForecastState> found =
+                stores.search(PredictorTopology.REQUEST_STORE, requestId, KEYS, request, server);
+        if (found instanceof StoreRouting.Search.There<RequestForecastState> there) {
+            return there.reply();
         }
-        RequestForecastState state = ((StoreRouting.Located.Here<RequestForecastState>) located).value()
-                .orElseThrow(() -> QueryException.notFound("request " + requestId
-                        + " is not in the predictor's state (unknown, or it has ended)"));
+        if (!(found instanceof StoreRouting.Search.Here<RequestForecastState> here)) {
+            throw QueryException.notFound("request " + requestId
+                    + " is not in the predictor's state (unknown, or it has ended)");
+        }
+        RequestForecastState state = here.value();
         // The request's state holds its prefill; each scored step is a record of its own, the first with the plans.
-        StoredSteps stored = stores.<String, String, RequestDecodeStep, StoredSteps>readPartition(
-                PredictorTopology.REQUEST_STEPS_STORE, requestId, KEYS, steps -> {
+        StoredSteps stored = stores.<String, RequestDecodeStep, StoredSteps>readPartition(
+                PredictorTopology.REQUEST_STEPS_STORE, here.partition(), steps -> {
                     RequestDecodeStep first = null;
                     RequestDecodeStep latest = null;
                     try (KeyValueIterator<String, RequestDecodeStep> it =

@@ -51,6 +51,19 @@ public final class PassAssembly {
                                                           KStream<String, ForwardPass> passes,
                                                           KStream<String, AllocationPlan> plans,
                                                           Duration idleTimeout) {
+        return assemble(builder, name, catalog, selections, passes, plans, idleTimeout, 0);
+    }
+
+    /**
+     * As above, the repartition topic with {@code partitions} partitions (0: as many as its inputs):
+     * a stage whose state for a model must meet other streams in one task (the emulator's Pred
+     * state) assembles in one partition.
+     */
+    public static KStream<String, CompletedPass> assemble(StreamsBuilder builder, String name, ModelCatalog catalog,
+                                                          KStream<String, SelectionEvent> selections,
+                                                          KStream<String, ForwardPass> passes,
+                                                          KStream<String, AllocationPlan> plans,
+                                                          Duration idleTimeout, int partitions) {
         var inputSerde = SerdeFactory.defaultFactory().serde(PassInput.class);
         var progressSerde = SerdeFactory.defaultFactory().serde(PassProgress.class);
         String itemsStore = name + "-pass-items";
@@ -72,7 +85,10 @@ public final class PassAssembly {
                     Named.as(name + "-key-plans")), Named.as(name + "-merge-plans"));
         }
         var outcomes = inputs
-                .repartition(Repartitioned.with(Serdes.String(), inputSerde).withName(name + "-pass-inputs"))
+                .repartition(partitions > 0
+                        ? Repartitioned.with(Serdes.String(), inputSerde).withName(name + "-pass-inputs")
+                                .withNumberOfPartitions(partitions)
+                        : Repartitioned.with(Serdes.String(), inputSerde).withName(name + "-pass-inputs"))
                 .process(() -> new PassAssembler(itemsStore, progressStore, catalog, plans != null, idleTimeout),
                         Named.as(name + "-assemble-pass"), itemsStore, progressStore);
         outcomes.filter((k, v) -> v.abandoned() != null, Named.as(name + "-abandoned-passes"))

@@ -52,6 +52,104 @@ public final class StoreRouting {
         }
     }
 
+    /** Outcome of {@link #search}: found here (with its partition), answered by another instance, or nowhere. */
+    public sealed interface Search<V> {
+        /** This instance holds the key, in {@code partition} of the store. */
+        record Here<V>(V value, int partition) implements Search<V> {
+        }
+
+        /** Another instance holds it: its answer to the forwarded request. */
+        record There<V>(QueryReply reply) implements Search<V> {
+        }
+
+        /** No instance holds the key in any partition. */
+        record Nowhere<V>() implements Search<V> {
+        }
+    }
+
+    /**
+     * Finds {@code key} whatever partitioner its producer used. Kafka Streams locates a key with
+     * Java's default partitioner (murmur2); a store fed straight from a topic holds the key where the
+     * producer put it, and librdkafka's default (consistent_random: CRC32 of the key) puts 5 keys in 6
+     * elsewhere. So: the murmur2 partition first (here, or on its owner, which searches all its
+     * partitions), then this instance's other partitions, then every other instance holding the store.
+     * A request forwarded here searches this instance's partitions only.
+     */
+    public <K, V> Search<V> search(String store, K key, Serializer<K> keySerializer, QueryRequest request,
+                                   QueryServer server) {
+        KafkaStreams app = running();
+        KeyQueryMetadata metadata = metadataFor(app, store, key, keySerializer);
+        if (request.forwarded()) {
+            Search.Here<V> local = searchLocal(app, store, key, metadata.partition());
+            return local == null ? new Search.Nowhere<>() : local;
+        }
+        HostInfo owner = metadata.activeHost();
+        if (!owner.equals(self)) {
+            QueryReply reply = server.forward(owner, request);
+            if (reply.status() != 404) {
+                return new Search.There<>(reply);
+            }
+        }
+        Search.Here<V> local = searchLocal(app, store, key, metadata.partition());
+        if (local != null) {
+            return local;
+        }
+        for (HostInfo host : hostsOf(store)) {
+            if (host.equals(self) || host.equals(owner)) {
+                continue;
+            }
+            QueryReply reply = server.get(host, request.pathAndQuery());
+            if (reply.status() != 404) {
+                return new Search.There<>(reply);
+            }
+        }
+        return new Search.Nowhere<>();
+    }
+
+    /** {@code key} in this instance's active partitions of {@code store}, {@code first} first; null if absent. */
+    private <K, V> Search.Here<V> searchLocal(KafkaStreams app, String store, K key, int first) {
+        java.util.TreeSet<Integer> partitions = new java.util.TreeSet<>();
+        for (StreamsMetadata m : app.streamsMetadataForStore(store)) {
+            if (m.hostInfo().equals(self)) {
+                m.topicPartitions().forEach(tp -> partitions.add(tp.partition()));
+            }
+        }
+        List<Integer> order = new ArrayList<>();
+        if (partitions.remove(first)) {
+            order.add(first);
+        }
+        order.addAll(partitions);
+        for (int p : order) {
+            try {
+                ReadOnlyKeyValueStore<K, V> local = app.store(StoreQueryParameters
+                        .fromNameAndType(store, QueryableStoreTypes.<K, V>keyValueStore()).withPartition(p));
+                V value = local.get(key);
+                if (value != null) {
+                    return new Search.Here<>(value, p);
+                }
+            } catch (org.apache.kafka.streams.errors.InvalidStateStorePartitionException notThisStores) {
+                // a partition of another source of the sub-topology that this store does not have
+            } catch (InvalidStateStoreException e) {
+                throw QueryException.unavailable("store " + store + " partition " + p
+                        + " is not queryable here right now (" + e.getMessage() + ")");
+            }
+        }
+        return null;
+    }
+
+    /** Applies {@code read} to this instance's {@code partition} of {@code store} (after {@link #search} found a key there). */
+    public <SK, SV, T> T readPartition(String store, int partition, Function<ReadOnlyKeyValueStore<SK, SV>, T> read) {
+        KafkaStreams app = running();
+        try {
+            return read.apply(app.store(StoreQueryParameters
+                    .fromNameAndType(store, QueryableStoreTypes.<SK, SV>keyValueStore())
+                    .withPartition(partition)));
+        } catch (InvalidStateStoreException e) {
+            throw QueryException.unavailable("store " + store + " partition " + partition
+                    + " is not queryable here right now (" + e.getMessage() + ")");
+        }
+    }
+
     /** Finds the owner of {@code key} in {@code store}; reads it when this instance is the owner. */
     public <K, V> Located<V> locate(String store, K key, Serializer<K> keySerializer) {
         KafkaStreams app = running();

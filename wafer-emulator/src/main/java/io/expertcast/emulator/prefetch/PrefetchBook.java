@@ -40,6 +40,11 @@ import java.util.TreeMap;
  * in order of their last activity. Steps are matched exactly, not by order, so passes that reach
  * the emulator out of order (several partitions) still meet their commands. Every command ends in
  * exactly one of {@link PrefetchCounts}' buckets. Mutators return the change in counts they caused.
+ *
+ * <p>Durable through a {@link Journal}: after each {@link #offer} and {@link #take} the book writes
+ * what changed (each touched request's progress, each filed or resolved command slot, its clock), and
+ * {@link #restore} rebuilds it from what was written; the service journals into changelogged state
+ * stores, so a restarted emulator continues with the commands it had filed.
  */
 public final class PrefetchBook {
     /** Finished requests remembered, so a command arriving after its request ended counts as late. */
@@ -63,10 +68,58 @@ public final class PrefetchBook {
     private final Map<String, Boolean> finished = new LinkedHashMap<>(16, 0.75f, false) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
-            return size() > FINISHED_MEMORY;
+            if (size() > FINISHED_MEMORY) {
+                dirtyRequests.add(eldest.getKey()); // forgotten: its progress leaves the journal too
+                return true;
+            }
+            return false;
         }
     };
     private long pendingCommands;
+    private Journal journal = Journal.NONE;
+    /** Requests whose progress changed in the current call; slots "request\u0000slot" whose commands did. */
+    private final java.util.LinkedHashSet<String> dirtyRequests = new java.util.LinkedHashSet<>();
+    private final java.util.LinkedHashSet<String> dirtySlots = new java.util.LinkedHashSet<>();
+    private boolean dirtyClock;
+
+    /** The slot of a request's decode-phase command; next-token commands are in the slot of their step. */
+    public static final int DECODE_PHASE_SLOT = -1;
+
+    /** Where a book writes its changes, to be {@link #restore}d after a restart. */
+    public interface Journal {
+        Journal NONE = new Journal() {
+            @Override
+            public void progress(String request, RequestProgress progress) {
+            }
+
+            @Override
+            public void commands(String request, int slot, List<PrefetchCommand> commands) {
+            }
+
+            @Override
+            public void clock(long clockMs, long nextCheckMs) {
+            }
+        };
+
+        /** The request's progress now, or null when the book forgot it. */
+        void progress(String request, RequestProgress progress);
+
+        /** The commands filed in a slot of the request now, or null when none are left there. */
+        void commands(String request, int slot, List<PrefetchCommand> commands);
+
+        void clock(long clockMs, long nextCheckMs);
+    }
+
+    /**
+     * What the book knows of a request besides its commands: its last activity on the pass clock
+     * (null when it is not open), the steps emulated (null: none), whether it finished (a later
+     * command is late), what became of its decode-phase command, its last step once seen (null
+     * before: the request ends when every step up to it was emulated) and the steps whose
+     * next-token commands were used (null: none; the same command sent again counts once).
+     */
+    public record RequestProgress(Long lastActiveMs, long[] emulatedSteps, boolean finished, boolean decodePhaseUsed,
+                                  boolean decodePhaseLate, Integer lastStep, long[] usedSteps) {
+    }
 
     /** A request's commands not yet resolved. */
     private static final class Pending {
@@ -120,6 +173,14 @@ public final class PrefetchBook {
 
     /** Files a valid command (see {@link #problem}) until its pass; a command too late is counted at once. */
     public PrefetchCounts offer(PrefetchCommand command) {
+        try {
+            return file(command);
+        } finally {
+            flushJournal();
+        }
+    }
+
+    private PrefetchCounts file(PrefetchCommand command) {
         String request = command.getRequestId();
         if (finished.containsKey(request)) {
             return new PrefetchCounts(0, 1, 0, 0);
@@ -142,6 +203,7 @@ public final class PrefetchBook {
             }
             forStep.add(command);
             pendingCommands++;
+            dirtySlots.add(slotKey(request, command.getTargetStep()));
             return PrefetchCounts.NONE;
         }
         Pending p = pending.computeIfAbsent(request, r -> new Pending());
@@ -154,6 +216,7 @@ public final class PrefetchBook {
         p.decodePhase = command;
         p.decodePhaseUsed = false;
         p.decodePhaseLate = pastTarget;
+        dirtySlots.add(slotKey(request, DECODE_PHASE_SLOT));
         return replaced;
     }
 
@@ -163,6 +226,14 @@ public final class PrefetchBook {
      * (their commands for steps never emulated expire).
      */
     public PassForecast take(ForwardPass pass, List<SelectionEvent> selections) {
+        try {
+            return apply(pass, selections);
+        } finally {
+            flushJournal();
+        }
+    }
+
+    private PassForecast apply(ForwardPass pass, List<SelectionEvent> selections) {
         advanceClock(pass.getEventTimeMs());
         CopyEnable predicted = new CopyEnable(model.numMoeLayers(), model.numExperts());
         long used = 0;
@@ -184,10 +255,13 @@ public final class PrefetchBook {
                     p.decodePhaseUsed = true;
                     used++;
                 }
+                dirtyRequests.add(request);
             }
             List<PrefetchCommand> forStep = p.nextToken.remove(step);
             if (forStep != null) {
                 usedSteps.computeIfAbsent(request, r -> new BitSet()).set(step);
+                dirtySlots.add(slotKey(request, step));
+                dirtyRequests.add(request);
                 for (PrefetchCommand c : forStep) {
                     mark(predicted, c);
                     used++;
@@ -199,6 +273,7 @@ public final class PrefetchBook {
         for (SelectionEvent e : selections) {
             if (e.getLastStep() && !finished.containsKey(e.getRequestId())) {
                 lastSteps.put(e.getRequestId(), e.getStep());
+                dirtyRequests.add(e.getRequestId());
             }
         }
         // A request ends once every one of its decode steps was emulated, not when its last step is: with
@@ -214,6 +289,7 @@ public final class PrefetchBook {
         if (clockMs >= nextCheckMs) {
             counts = counts.plus(finishIdleRequests());
             nextCheckMs = clockMs + checkEveryMs;
+            dirtyClock = true;
         }
         return new PassForecast(predicted, counts);
     }
@@ -236,15 +312,18 @@ public final class PrefetchBook {
         if (clockMs == Long.MIN_VALUE) {
             // Commands filed before the first pass had no clock to be stamped with: they are as recent as it.
             lastActive.replaceAll((request, stamp) -> passEventTimeMs);
+            dirtyRequests.addAll(lastActive.keySet());
             nextCheckMs = passEventTimeMs + checkEveryMs;
         }
         clockMs = passEventTimeMs;
+        dirtyClock = true;
     }
 
     /** Marks {@code request} active now (moves it to the tail of the activity order). */
     private void touch(String request) {
         lastActive.remove(request);
         lastActive.put(request, clockMs);
+        dirtyRequests.add(request);
     }
 
     /**
@@ -278,9 +357,16 @@ public final class PrefetchBook {
         lastSteps.remove(request);
         usedSteps.remove(request);
         finished.put(request, Boolean.TRUE);
+        dirtyRequests.add(request);
         Pending p = pending.remove(request);
         if (p == null) {
             return PrefetchCounts.NONE;
+        }
+        if (p.decodePhase != null) {
+            dirtySlots.add(slotKey(request, DECODE_PHASE_SLOT));
+        }
+        for (int step : p.nextToken.keySet()) {
+            dirtySlots.add(slotKey(request, step));
         }
         PrefetchCounts counts = p.decodePhase == null ? PrefetchCounts.NONE : resolveDecodePhase(p);
         long expired = 0;
@@ -289,6 +375,113 @@ public final class PrefetchBook {
             pendingCommands -= commands.size();
         }
         return counts.plus(new PrefetchCounts(0, 0, 0, expired));
+    }
+
+    /** Where the book writes its changes from now on (the calling task's stores). */
+    public void journal(Journal journal) {
+        this.journal = journal == null ? Journal.NONE : journal;
+    }
+
+    private static String slotKey(String request, int slot) {
+        return slot + "\u0000" + request;
+    }
+
+    /** Writes what the current call changed, then forgets it. */
+    private void flushJournal() {
+        try {
+            if (journal == Journal.NONE) {
+                return;
+            }
+            for (String request : dirtyRequests) {
+                journal.progress(request, progress(request));
+            }
+            for (String slot : dirtySlots) {
+                int cut = slot.indexOf('\u0000');
+                int step = Integer.parseInt(slot.substring(0, cut));
+                String request = slot.substring(cut + 1);
+                Pending p = pending.get(request);
+                List<PrefetchCommand> commands = p == null ? null
+                        : step == DECODE_PHASE_SLOT ? (p.decodePhase == null ? null : List.of(p.decodePhase))
+                        : p.nextToken.get(step);
+                journal.commands(request, step, commands == null || commands.isEmpty() ? null : commands);
+            }
+            if (dirtyClock) {
+                journal.clock(clockMs, nextCheckMs);
+            }
+        } finally {
+            dirtyRequests.clear();
+            dirtySlots.clear();
+            dirtyClock = false;
+        }
+    }
+
+    /** The request's progress, or null when the book holds nothing of it. */
+    private RequestProgress progress(String request) {
+        Long stamp = lastActive.get(request);
+        BitSet steps = emulatedSteps.get(request);
+        boolean done = finished.containsKey(request);
+        Pending p = pending.get(request);
+        Integer last = lastSteps.get(request);
+        BitSet used = usedSteps.get(request);
+        if (stamp == null && steps == null && !done && p == null && last == null && used == null) {
+            return null;
+        }
+        return new RequestProgress(stamp, steps == null ? null : steps.toLongArray(), done,
+                p != null && p.decodePhaseUsed, p != null && p.decodePhaseLate, last,
+                used == null ? null : used.toLongArray());
+    }
+
+    /**
+     * Rebuilds the book from what its journal holds: the clock, every request's progress and every
+     * filed command slot (a request's activity order is rebuilt from its stamps).
+     */
+    public void restore(long clock, long nextCheck, Map<String, RequestProgress> progress,
+                        Map<String, Map<Integer, List<PrefetchCommand>>> commands) {
+        lastActive.clear();
+        pending.clear();
+        emulatedSteps.clear();
+        lastSteps.clear();
+        usedSteps.clear();
+        finished.clear();
+        pendingCommands = 0;
+        clockMs = clock;
+        nextCheckMs = nextCheck;
+        List<Map.Entry<String, RequestProgress>> open = new ArrayList<>();
+        progress.forEach((request, p) -> {
+            if (p.finished()) {
+                finished.put(request, Boolean.TRUE);
+            }
+            if (p.emulatedSteps() != null) {
+                emulatedSteps.put(request, BitSet.valueOf(p.emulatedSteps()));
+            }
+            if (p.lastStep() != null) {
+                lastSteps.put(request, p.lastStep());
+            }
+            if (p.usedSteps() != null) {
+                usedSteps.put(request, BitSet.valueOf(p.usedSteps()));
+            }
+            if (p.lastActiveMs() != null) {
+                open.add(Map.entry(request, p));
+            }
+        });
+        open.sort(java.util.Comparator.comparingLong(e -> e.getValue().lastActiveMs()));
+        open.forEach(e -> lastActive.put(e.getKey(), e.getValue().lastActiveMs()));
+        commands.forEach((request, slots) -> slots.forEach((slot, filed) -> {
+            Pending p = pending.computeIfAbsent(request, r -> new Pending());
+            if (slot == DECODE_PHASE_SLOT) {
+                p.decodePhase = filed.get(0);
+                RequestProgress rp = progress.get(request);
+                p.decodePhaseUsed = rp != null && rp.decodePhaseUsed();
+                p.decodePhaseLate = rp != null && rp.decodePhaseLate();
+                pendingCommands++;
+            } else {
+                p.nextToken.put(slot, new ArrayList<>(filed));
+                pendingCommands += filed.size();
+            }
+        }));
+        dirtyRequests.clear();
+        dirtySlots.clear();
+        dirtyClock = false;
     }
 
     /** A decode-phase plan leaves the book: used if it served a pass, else late or expired. */
