@@ -158,7 +158,7 @@ class FirstHourTest {
                     var letter = io.expertcast.streams.DeadLetters.of(letters3[i][0], Topics.SELECTIONS.name(), 1, 100 + i,
                             letters3[i][1], "k".getBytes(), new byte[7]);
                     letter.setEventTimeMs(1_700_000_000_000L + i * 1000L);
-                    producer.send(io.expertcast.streams.DeadLetters.toProducerRecord(letter, "k".getBytes())).get();
+                    producer.send(io.expertcast.streams.DeadLetters.toProducerRecord(letter)).get();
                 }
             }
             Run latest = run(List.of("dead-letters", "--limit", "2", "--bootstrap", kafka.bootstrapServers()));

@@ -79,9 +79,10 @@ public final class DeadLettersCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The original sizes (DeadLetter v2 keeps them when it cuts the bytes), else what the letter holds. */
     private static String sizes(DeadLetter d) {
-        int key = d.getKey() == null ? -1 : d.getKey().remaining();
-        int value = d.getValue() == null ? -1 : d.getValue().remaining();
+        long key = d.getKeySize() >= 0 ? d.getKeySize() : d.getKey() == null ? -1 : d.getKey().remaining();
+        long value = d.getValueSize() >= 0 ? d.getValueSize() : d.getValue() == null ? -1 : d.getValue().remaining();
         return " (key " + (key < 0 ? "null" : key + " B") + ", value " + (value < 0 ? "null" : value + " B") + ")";
     }
 
