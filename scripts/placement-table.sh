@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# The README's placement table (issue 5, item 6): max/mean GPU load of SGLang's real DeepSeek-V3
+# docs/placement.md's table (issue 5, item 6): max/mean GPU load of SGLang's real DeepSeek-V3
 # loads for 8, 16 and 32 GPUs with 0, 8 and 32 redundant experts, EPLB beside our policies, each
 # figure the mean over the 58 MoE layers of (busiest GPU's load / mean GPU load), an expert's load
 # split evenly over its replicas. Every placement is made on PLACE_FILE; the in-sample row measures
 # it on the same counts, the out-of-sample row on MEASURE_FILE (`place --measure`).
 # Usage: scripts/placement-table.sh [PLACE_FILE MEASURE_FILE]...
 #   default: decode_in1000out1000 -> decode_in500out1500 and prefill_in4096 -> decode_in1000out1000
-#   from ../shared/traces/sglang-ep-stats/deepseek-v3 (the bundled data/sample copy when absent).
+#   from $EXPERTCAST_TRACES/sglang-ep-stats/deepseek-v3 (the paper's public traces, docs/formats.md;
+#   the bundled data/sample copy when unset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=../shared/traces/sglang-ep-stats/deepseek-v3
+dir=${EXPERTCAST_TRACES:-/nonexistent}/sglang-ep-stats/deepseek-v3
 if [ $# -eq 0 ]; then
   if [ -d "$dir" ]; then
     set -- "$dir/decode_in1000out1000.json" "$dir/decode_in500out1500.json" \

@@ -33,8 +33,9 @@ printf 'sweep (4 models x 2 meshes x 3 batch sizes x 5 policies x %s passes): %.
 if [ "$extra" = 1 ]; then
   run deepseek-v3-enhanced --synth deepseek-v3 --requests 16384 --mesh dojo-enhanced --batch 4096,16384 --passes "$passes"
   run deepseek-v3-fp8 --synth deepseek-v3 --requests 16384 --mesh dojo-5x5 --batch 4096,16384 --passes "$passes" --bytes-per-param 1
-  # The real sample: 235 Llama-4 requests (the shared copy; the repository bundles 30 of them in data/sample).
-  if [ -d ../shared/traces/core12345 ]; then
-    run llama4-real --traces ../shared/traces/core12345 --mesh dojo-5x5,tsmc-sow-8x3 --batch 64,128,235
+  # The real sample: 235 Llama-4 requests of the paper's public traces, when EXPERTCAST_TRACES points at
+  # them (docs/formats.md); the repository bundles 30 of them in data/sample.
+  if [ -n "${EXPERTCAST_TRACES:-}" ] && [ -d "$EXPERTCAST_TRACES/core12345" ]; then
+    run llama4-real --traces "$EXPERTCAST_TRACES/core12345" --mesh dojo-5x5,tsmc-sow-8x3 --batch 64,128,235
   fi
 fi

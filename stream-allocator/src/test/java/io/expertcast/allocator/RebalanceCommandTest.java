@@ -69,7 +69,7 @@ class RebalanceCommandTest {
                 + "per layer per die (one a spare for swaps), its 36.0 GB usable HBM per die hold 7"), r.err());
     }
 
-    /** The README's loop: rebalance --publish, a running allocator applies every command to moe.placement. */
+    /** docs/placement.md's loop: rebalance --publish, a running allocator applies every command to moe.placement. */
     @Test
     void publishedMovesAreAppliedByARunningAllocator() throws Exception {
         try (var kafka = io.expertcast.streams.testing.EmbeddedKafka.start()) {

@@ -34,7 +34,7 @@ public final class ReplayCommand implements Callable<Integer> {
             + "folder inside it (repeatable).")
     List<Path> traces = new ArrayList<>();
 
-    @Option(names = "--jsonl", description = "A JSON-lines trace file, one step per line (repeatable; README).")
+    @Option(names = "--jsonl", description = "A JSON-lines trace file, one step per line (repeatable; docs/traces.md).")
     List<Path> jsonl = new ArrayList<>();
 
     @Option(names = "--synth", description = "Calibrated synthetic requests of a model: catalog id or shape (repeatable).")

@@ -8,7 +8,7 @@ import java.util.Arrays;
 
 /**
  * Algorithm 1 with a cost that charges what the emulator charges ({@link TaskAllocator.Mode#EMULATOR};
- * the README's "Allocator cost model" and docs/reproduction.md walk through it). Per layer it keeps
+ * docs/allocator-cost-model.md and docs/reproduction.md walk through it). Per layer it keeps
  * three resource totals, in ns: each die's HBM port, each die's compute engine, each directed link.
  * <ul>
  *   <li>Start: every expert with work is read once from its home's HBM (EP's reads): hbm[home] += R.</li>
