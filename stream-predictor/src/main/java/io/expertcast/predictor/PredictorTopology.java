@@ -1,7 +1,6 @@
 package io.expertcast.predictor;
 
 import io.expertcast.schemas.HeatmapSnapshot;
-import io.expertcast.schemas.LayerSelections;
 import io.expertcast.schemas.PredictorMetrics;
 import io.expertcast.schemas.RequestDecodeStep;
 import io.expertcast.schemas.RequestForecastState;
@@ -29,12 +28,13 @@ import org.apache.kafka.streams.state.Stores;
  * The predictor's topology (Insights 1-2):
  * <pre>
  * moe.selections (key request id, validated) -> {@link RequestForecastProcessor} [REQUEST_STORE, REQUEST_STEPS_STORE,
- *                                                  reads GLOBAL_HEATMAPS_STORE]
+ *                                                  PENDING_LESSONS_STORE, reads GLOBAL_HEATMAPS_STORE]
  *   -> moe.prefetch: DECODE_PHASE (blended plan, first decode step) and NEXT_TOKEN (step t+1, every step t)
  *   -> scores, repartitioned by model (SCORES_REPARTITION) -> {@link DecodeAccuracyAggregator} [ACCURACY_STORE]
  *        -> moe.predictor-metrics (key model/predictor/tag, every publish interval)
- *   -> layer selections, repartitioned by model/layer shard (LAYER_SELECTIONS_REPARTITION)
- *        -> {@link LayerHeatmapProcessor} [counts in memory, restored from GLOBAL_HEATMAPS_STORE]
+ *   -> layer selections (key model/layer shard) -> moe.heatmap-lessons (retained)
+ *        -> {@link LayerHeatmapProcessor} [counts in memory; a key restored from its whole snapshots in
+ *           GLOBAL_HEATMAPS_STORE, then the lessons after the snapshots' offsets replayed from moe.heatmap-lessons]
  *        -> moe.heatmaps, moe.prediction-tables; a record it cannot count -> moe.dead-letter
  *   -> rejected records -> moe.dead-letter
  * moe.heatmaps -> {@link GlobalHeatmapsProcessor} -> GLOBAL_HEATMAPS_STORE (a global store of the topic's bytes:
@@ -65,8 +65,11 @@ public final class PredictorTopology {
     public static final String GLOBAL_HEATMAPS_STORE = "predictor-global-heatmaps";
     /** Name of the repartition topic carrying per-step scores keyed by model. */
     public static final String SCORES_REPARTITION = "predictor-decode-scores-by-model";
-    /** Name of the repartition topic carrying selections keyed by model/layer shard. */
-    public static final String LAYER_SELECTIONS_REPARTITION = "predictor-selections-by-layer";
+    /**
+     * Slot -> what one event added to the request side's batches since they were last handed on, and the
+     * batches' generation ({@link PendingLessons}): so the batches are exactly what the committed offsets say.
+     */
+    public static final String PENDING_LESSONS_STORE = "predictor-pending-lessons";
 
     private PredictorTopology() {
     }
@@ -95,6 +98,9 @@ public final class PredictorTopology {
                 Serdes.String(), serdes.serde(RequestForecastState.class));
         StoreBuilder<?> stepStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(REQUEST_STEPS_STORE),
                 Serdes.String(), serdes.serde(RequestDecodeStep.class));
+        // Cached: a slot rewritten by the next batch before a commit reaches RocksDB and the changelog once.
+        StoreBuilder<?> pendingStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PENDING_LESSONS_STORE),
+                Serdes.Long(), Serdes.ByteArray()).withCachingEnabled();
         KStream<String, ForecastOutput> outputs = selections.process(new ProcessorSupplier<>() {
             @Override
             public RequestForecastProcessor get() {
@@ -103,7 +109,7 @@ public final class PredictorTopology {
 
             @Override
             public Set<StoreBuilder<?>> stores() {
-                return Set.of(requestStore, stepStore);
+                return Set.of(requestStore, stepStore, pendingStore);
             }
         }, Named.as("request-forecast"));
 
@@ -124,10 +130,15 @@ public final class PredictorTopology {
                 .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
                         Topics.DEAD_LETTER.valueSerde()).withName("forecast-dead-letter-sink"));
 
-        var publications = branches.get("forecast-layer")
+        // A topic of our own, retained, rather than a repartition topic (which Streams purges once committed):
+        // a restarted aggregator replays it from its snapshots' offsets.
+        branches.get("forecast-layer")
                 .mapValues(ForecastOutput::layerSelections, Named.as("layer-selections"))
-                .repartition(Repartitioned.with(Serdes.String(), serdes.serde(LayerSelections.class))
-                        .withName(LAYER_SELECTIONS_REPARTITION))
+                .to(Topics.HEATMAP_LESSONS.name(), Produced.with(Topics.HEATMAP_LESSONS.keySerde(),
+                        Topics.HEATMAP_LESSONS.valueSerde()).withName("heatmap-lessons-sink"));
+        var publications = builder.stream(Topics.HEATMAP_LESSONS.name(), Consumed.with(
+                        Topics.HEATMAP_LESSONS.keySerde(), Topics.HEATMAP_LESSONS.valueSerde())
+                        .withName("heatmap-lessons-source"))
                 .process(() -> new LayerHeatmapProcessor(settings), Named.as("layer-heatmaps"))
                 .split(Named.as("heatmap-"))
                 .branch((k, v) -> v.snapshot() != null || v.deleted(), Branched.as("snapshot"))

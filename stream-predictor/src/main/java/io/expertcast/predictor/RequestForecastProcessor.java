@@ -86,8 +86,9 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
      * How often the scores and the heatmap lessons of the records processed meanwhile are handed on, as one
      * record per key (see {@link ScoreSums}, {@link SelectionBatches}); with a heatmap publication after every
      * record (interval zero: tests), after every record too, so that publication stays deterministic. The
-     * batches are in memory: a crash loses at most one interval of them (never counts anything twice),
-     * the same bound as the heatmap aggregator's own in-memory counts.
+     * batches are in memory, and what each event added to them is in {@link PredictorTopology#PENDING_LESSONS_STORE}
+     * (same transaction as the event's offset) until they are handed on: a crash neither loses nor doubles
+     * any of it ({@link PendingLessons}).
      */
     static final Duration BATCH_INTERVAL = Duration.ofMillis(100);
 
@@ -113,6 +114,13 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     private final ScoreSums scores = new ScoreSums();
     private final SelectionBatches selections = new SelectionBatches();
     private long batchTimestamp = Long.MIN_VALUE; // the newest record timestamp in the batches
+    /** Each event's additions to the batches until they are handed on ({@link PendingLessons}). */
+    private KeyValueStore<Long, byte[]> pending;
+    private long generation;  // of the batches, in the store at PendingLessons.GENERATION
+    private long nextSlot;    // the store key of the next event's additions
+    /** What the record being processed adds to the batches. */
+    private PendingLessons.Selection eventSelection;
+    private final List<PendingLessons.Score> eventScores = new ArrayList<>(3);
 
     private final PublishedHeatmaps published;
     private final int liveRequests;
@@ -129,6 +137,8 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         this.requests = context.getStateStore(PredictorTopology.REQUEST_STORE);
         this.steps = context.getStateStore(PredictorTopology.REQUEST_STEPS_STORE);
         live.clear(); // a task (re)initialised after a failure restores its stores: rebuild from them
+        this.pending = context.getStateStore(PredictorTopology.PENDING_LESSONS_STORE);
+        restorePendingLessons();
         ReadOnlyKeyValueStore<String, byte[]> heatmaps =
                 context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
         this.global = new GlobalHeatmaps(heatmaps, published);
@@ -178,6 +188,33 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             context.forward(new Record<>(batch.key, ForecastOutput.layerSelections(batch.value), batchTimestamp));
         }
         batchTimestamp = Long.MIN_VALUE;
+        if (!perRecordBatches()) {
+            // In the transaction of what was just forwarded: the stored events of the old generation are void.
+            generation++;
+            pending.put(PendingLessons.GENERATION, PendingLessons.generation(generation));
+            nextSlot = 0;
+        }
+    }
+
+    /**
+     * Empties the batches, then adds back every event the store says was added since the last hand-on
+     * committed (after a crash: those whose offsets the transaction committed without their batches).
+     */
+    private void restorePendingLessons() {
+        scores.drain(); // a task revived after a failure: what memory holds was not committed
+        selections.drain();
+        batchTimestamp = Long.MIN_VALUE;
+        generation = PendingLessons.generation(pending.get(PendingLessons.GENERATION));
+        long slot = 0;
+        for (byte[] bytes; (bytes = pending.get(slot)) != null; slot++) {
+            PendingLessons.Event event = PendingLessons.decode(bytes);
+            if (event.generation() != generation) {
+                break;
+            }
+            event.addTo(selections, scores);
+            batchTimestamp = Math.max(batchTimestamp, event.timestamp());
+        }
+        nextSlot = slot;
     }
 
     /**
@@ -276,9 +313,14 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
 
     @Override
     public void process(Record<String, SelectionEvent> record) {
+        eventSelection = null;
+        eventScores.clear();
         processEvent(record);
         if (perRecordBatches()) {
             handOnBatches();
+        } else if (eventSelection != null || !eventScores.isEmpty()) {
+            pending.put(nextSlot++, PendingLessons.encode(new PendingLessons.Event(generation, record.timestamp(),
+                    eventSelection, List.copyOf(eventScores))));
         }
     }
 
@@ -517,8 +559,11 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int[] layerHits = new int[layers]; // exactly the model's layers: the sums take their length
         int[] layerPredicted = new int[layers];
         forecaster(shape).hits(predicted, layerHits, layerPredicted);
-        scores.add(event.getModel(), predictor, event.getBenchmark() == null ? "*" : event.getBenchmark(), settings.n(),
-                shape.topK(), layerHits, layerPredicted, requestCount, spearman, event.getEventTimeMs());
+        String tag = event.getBenchmark() == null ? "*" : event.getBenchmark();
+        scores.add(event.getModel(), predictor, tag, settings.n(), shape.topK(), layerHits, layerPredicted, requestCount,
+                spearman, event.getEventTimeMs());
+        eventScores.add(new PendingLessons.Score(event.getModel(), predictor, tag, settings.n(), shape.topK(),
+                layerHits, layerPredicted, requestCount, spearman, event.getEventTimeMs()));
         batchTimestamp = Math.max(batchTimestamp, record.timestamp());
     }
 
@@ -535,6 +580,8 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int k = shape.topK();
         int shards = Math.min(settings.heatmapShards(), layers);
         selections.add(event.getModel(), layers, shape.numExperts(), k, shards, previous, ids, event.getEventTimeMs());
+        eventSelection = new PendingLessons.Selection(event.getModel(), layers, shape.numExperts(), k, shards, previous,
+                ids, event.getEventTimeMs());
         batchTimestamp = Math.max(batchTimestamp, record.timestamp());
         if (finished == null) {
             return;

@@ -523,14 +523,13 @@ class PredictorTopologyTest {
     }
 
     /**
-     * The heatmap aggregator's input is an internal topic only the request side writes; a record on it that
+     * The heatmap aggregator's input is a topic only the request side writes; a record on it that
      * does not fit its model (a bug, or someone else's producer) is a dead letter and counts nothing, not
      * half of itself, and the aggregator goes on.
      */
     @Test
     void aHeatmapBatchThatDoesNotFitItsModelIsADeadLetterAndCountsNothing() {
-        String topic = settings.applicationName() + "-" + PredictorTopology.LAYER_SELECTIONS_REPARTITION
-                + "-repartition";
+        String topic = Topics.HEATMAP_LESSONS.name();
         TestInputTopic<String, LayerSelections> internal = driver.createInputTopic(topic, new StringSerializer(),
                 SerdeFactory.defaultFactory().serde(LayerSelections.class).serializer());
         int k = TOY.topK();
