@@ -41,7 +41,7 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * <p>The counts live in memory and, on the publication schedule (each layer once per interval, the
  * layers spread over the interval: {@link #PUBLICATION_SLICES}), go to moe.heatmaps and
  * moe.prediction-tables (top rows: LAYER level for the LLC, TOKEN level for HBM). On moe.heatmaps a
- * transition table goes out as its top rows at every publication ({@link HeatmapSnapshots#ofTopRows}: all
+ * transition table goes out as its top rows at every publication ({@link HeatmapRecords#ofTopRows}: all
  * the per-request side's next-token prediction reads), and whole at most once per snapshot interval: whole
  * tables were 65 % of all the bytes the predictor wrote, for readers that need them only to restore. After
  * a restart or a rebalance a key's counts are restored from its last whole snapshots, read from
@@ -54,11 +54,11 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * snapshot interval and however far behind the global store was. Lessons removed by retention before they
  * could be replayed are counted ({@link #lostLessons}) and logged as an error.
  */
-final class LayerHeatmapProcessor implements Processor<String, LayerSelections, String, HeatmapPublication> {
+final class LayerHeatmapProcessor implements Processor<String, LayerSelections, String, HeatmapAggregatorOutput> {
     private final PredictorSettings settings;
     private final Map<String, LayerCounts[]> models = new HashMap<>(); // model -> counts by MoE layer
     private final List<LayerCounts> dirty = new ArrayList<>();       // changed since the last publication
-    private ProcessorContext<String, HeatmapPublication> context;
+    private ProcessorContext<String, HeatmapAggregatorOutput> context;
     private ReadOnlyKeyValueStore<String, byte[]> published;
 
     /** The counts of one (model, layer). */
@@ -117,7 +117,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     }
 
     @Override
-    public void init(ProcessorContext<String, HeatmapPublication> context) {
+    public void init(ProcessorContext<String, HeatmapAggregatorOutput> context) {
         this.context = context;
         this.published = context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
         // A task revived after a failure: what memory holds since the last commit was not committed.
@@ -371,7 +371,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         var meta = context.recordMetadata();
         byte[] value = SerdeFactory.defaultFactory().serde(LayerSelections.class).serializer()
                 .serialize(Topics.HEATMAP_LESSONS.name(), record.value());
-        context.forward(new Record<>(record.key(), new HeatmapPublication(null, null, DeadLetters.of(
+        context.forward(new Record<>(record.key(), new HeatmapAggregatorOutput(null, null, DeadLetters.of(
                 settings.applicationName(),
                 meta.map(RecordMetadata::topic).orElse(Topics.HEATMAP_LESSONS.name()),
                 meta.map(RecordMetadata::partition).orElse(-1), meta.map(RecordMetadata::offset).orElse(-1L),
@@ -428,11 +428,11 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         LayerCounts counts = new LayerCounts(model, layer, experts, halfLife);
         long[] offsets = {-1, -1};
         for (HeatmapKind kind : List.of(HeatmapKind.TOKEN_TO_TOKEN, HeatmapKind.LAYER_TO_LAYER)) {
-            String key = HeatmapSnapshots.key(model, layer, kind);
-            HeatmapSnapshot snapshot = HeatmapSnapshots.parseOrEmpty(key, published.get(key),
+            String key = HeatmapRecords.key(model, layer, kind);
+            HeatmapSnapshot snapshot = HeatmapRecords.parseOrEmpty(key, published.get(key),
                     s -> s == null || s.getNumExperts() != experts ? null : s);
             if (snapshot != null) {
-                copy(HeatmapSnapshots.toTransitions(snapshot, halfLife),
+                copy(HeatmapRecords.toTransitions(snapshot, halfLife),
                         kind == HeatmapKind.TOKEN_TO_TOKEN ? counts.token : counts.nextLayer);
                 offsets[kind == HeatmapKind.TOKEN_TO_TOKEN ? 0 : 1] = inputOffset(key, snapshot);
             }
@@ -443,11 +443,11 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             LOG.warn("{} layer {}: the token and layer transition snapshots hold lessons up to offsets {} and {}; "
                     + "replaying after the first", model, layer, offsets[0], offsets[1]);
         }
-        String prefix = HeatmapSnapshots.popularityKey(model, layer, null);
+        String prefix = HeatmapRecords.popularityKey(model, layer, null);
         try (KeyValueIterator<String, byte[]> it = published.prefixScan(prefix, new StringSerializer())) {
             while (it.hasNext()) {
                 var entry = it.next();
-                HeatmapSnapshot x = HeatmapSnapshots.parseOrEmpty(entry.key, entry.value,
+                HeatmapSnapshot x = HeatmapRecords.parseOrEmpty(entry.key, entry.value,
                         y -> y == null || y.getKind() != HeatmapKind.POPULARITY || y.getNumExperts() != experts ? null
                                 : y);
                 if (x != null) {
@@ -455,7 +455,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
                     if (!tag.isEmpty()) {
                         keepTag(counts, tag, context.currentSystemTimeMs());
                     }
-                    counts.popularity.put(tag, HeatmapSnapshots.toPopularity(x));
+                    counts.popularity.put(tag, HeatmapRecords.toPopularity(x));
                     counts.popularityOffsets.put(tag, inputOffset(entry.key, x));
                 }
             }
@@ -505,8 +505,8 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         counts.tagOrder.remove(evicted);
         counts.popularity.remove(evicted);
         counts.changedPopularity.remove(evicted);
-        context.forward(new Record<>(HeatmapSnapshots.popularityKey(counts.model, counts.layer, evicted),
-                HeatmapPublication.tombstone(), now));
+        context.forward(new Record<>(HeatmapRecords.popularityKey(counts.model, counts.layer, evicted),
+                HeatmapAggregatorOutput.tombstone(), now));
         evictedTags++;
         long wall = System.currentTimeMillis();
         if (wall - lastEvictionLogMs >= 60_000) {
@@ -567,19 +567,19 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             it.remove();
             c.dirty = false;
             if (c.changedTransitions) {
-                publish(HeatmapSnapshots.topRowsKey(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN),
-                        HeatmapSnapshots.ofTopRows(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN, c.token,
+                publish(HeatmapRecords.topRowsKey(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN),
+                        HeatmapRecords.ofTopRows(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN, c.token,
                                 topRowsWidth(), now), now);
                 // Token-level rows drive HBM copies, layer-level rows LLC prefetch (Insight 2).
-                context.forward(new Record<>(HeatmapSnapshots.tableKey(c.model, c.layer, PredictionLevel.TOKEN),
-                        new HeatmapPublication(null, HeatmapSnapshots.table(c.model, c.layer, PredictionLevel.TOKEN,
+                context.forward(new Record<>(HeatmapRecords.tableKey(c.model, c.layer, PredictionLevel.TOKEN),
+                        new HeatmapAggregatorOutput(null, HeatmapRecords.table(c.model, c.layer, PredictionLevel.TOKEN,
                                 c.token, settings.tableWidth(), now)), now));
                 if (c.nextLayer.total(0) > 0) {
-                    publish(HeatmapSnapshots.topRowsKey(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER),
-                            HeatmapSnapshots.ofTopRows(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER, c.nextLayer,
+                    publish(HeatmapRecords.topRowsKey(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER),
+                            HeatmapRecords.ofTopRows(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER, c.nextLayer,
                                     topRowsWidth(), now), now);
-                    context.forward(new Record<>(HeatmapSnapshots.tableKey(c.model, c.layer, PredictionLevel.LAYER),
-                            new HeatmapPublication(null, HeatmapSnapshots.table(c.model, c.layer,
+                    context.forward(new Record<>(HeatmapRecords.tableKey(c.model, c.layer, PredictionLevel.LAYER),
+                            new HeatmapAggregatorOutput(null, HeatmapRecords.table(c.model, c.layer,
                                     PredictionLevel.LAYER, c.nextLayer, settings.tableWidth(), now)), now));
                 }
                 c.changedTransitions = false;
@@ -587,8 +587,8 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             }
             for (String tag : c.changedPopularity) {
                 String t = tag.isEmpty() ? null : tag;
-                publish(HeatmapSnapshots.popularityKey(c.model, c.layer, t),
-                        HeatmapSnapshots.ofPopularity(c.model, c.layer, t, c.popularity.get(tag), now), now);
+                publish(HeatmapRecords.popularityKey(c.model, c.layer, t),
+                        HeatmapRecords.ofPopularity(c.model, c.layer, t, c.popularity.get(tag), now), now);
             }
             c.changedPopularity.clear();
         }
@@ -613,11 +613,11 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
 
     /** The whole token->token and layer->layer tables of a key, to moe.heatmaps. */
     private void publishWholeTables(LayerCounts c, long now) {
-        publish(HeatmapSnapshots.key(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN),
-                HeatmapSnapshots.ofTransitions(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN, c.token, now), now);
+        publish(HeatmapRecords.key(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN),
+                HeatmapRecords.ofTransitions(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN, c.token, now), now);
         if (c.nextLayer.total(0) > 0) {
-            publish(HeatmapSnapshots.key(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER),
-                    HeatmapSnapshots.ofTransitions(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER, c.nextLayer, now), now);
+            publish(HeatmapRecords.key(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER),
+                    HeatmapRecords.ofTransitions(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER, c.nextLayer, now), now);
         }
         c.wholeTablesBehind = false;
         c.wholeTablesMs = now;
@@ -627,7 +627,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         // What the counts hold: a restart replays the lessons after it (set in place: no copy of the cells).
         snapshot.setInputPartition(inputPartition);
         snapshot.setInputOffset(lastOffset);
-        context.forward(new Record<>(key, new HeatmapPublication(snapshot, null), now));
+        context.forward(new Record<>(key, new HeatmapAggregatorOutput(snapshot, null), now));
     }
 
     static int[] ints(List<Integer> values) {

@@ -37,8 +37,8 @@ import org.apache.kafka.streams.state.Stores;
  *           GLOBAL_HEATMAPS_STORE, then the lessons after the snapshots' offsets replayed from moe.heatmap-lessons]
  *        -> moe.heatmaps, moe.prediction-tables; a record it cannot count -> moe.dead-letter
  *   -> rejected records -> moe.dead-letter
- * moe.heatmaps -> {@link GlobalHeatmapsProcessor} -> GLOBAL_HEATMAPS_STORE (a global store of the topic's bytes:
- *   every instance holds every model/layer) and {@link PublishedHeatmaps} (each snapshot parsed once, shared by the
+ * moe.heatmaps -> {@link HeatmapStoreLoader} -> GLOBAL_HEATMAPS_STORE (a global store of the topic's bytes:
+ *   every instance holds every model/layer) and {@link ParsedHeatmapCache} (each snapshot parsed once, shared by the
  *   instance's tasks)
  * </pre>
  */
@@ -59,7 +59,7 @@ public final class PredictorTopology {
     public static final String ACCURACY_STORE = "predictor-decode-accuracy";
     /**
      * moe.heatmaps key -> the {@link HeatmapSnapshot}'s bytes as published, every key: a global store from
-     * moe.heatmaps. Read by the per-request side (through {@link PublishedHeatmaps}), by the aggregator when it
+     * moe.heatmaps. Read by the per-request side (through {@link ParsedHeatmapCache}), by the aggregator when it
      * restores a key, and by interactive queries.
      */
     public static final String GLOBAL_HEATMAPS_STORE = "predictor-global-heatmaps";
@@ -87,12 +87,12 @@ public final class PredictorTopology {
 
         // A global store with its own processor (rather than a global table), so that every snapshot is
         // parsed once per instance when it arrives, not by every task on every read.
-        PublishedHeatmaps published = new PublishedHeatmaps();
+        ParsedHeatmapCache published = new ParsedHeatmapCache();
         builder.addGlobalStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(GLOBAL_HEATMAPS_STORE),
                         Topics.HEATMAPS.keySerde(), Serdes.ByteArray()).withLoggingDisabled(),
                 Topics.HEATMAPS.name(),
                 Consumed.with(Topics.HEATMAPS.keySerde(), Serdes.ByteArray()).withName("global-heatmaps-source"),
-                () -> new GlobalHeatmapsProcessor(published));
+                () -> new HeatmapStoreLoader(published));
 
         StoreBuilder<?> requestStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(REQUEST_STORE),
                 Serdes.String(), serdes.serde(RequestForecastState.class));
@@ -150,11 +150,11 @@ public final class PredictorTopology {
                 .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
                         Topics.DEAD_LETTER.valueSerde()).withName("heatmap-dead-letter-sink"));
         publications.get("heatmap-snapshot")
-                .mapValues(HeatmapPublication::snapshot, Named.as("heatmap-snapshot-value"))
+                .mapValues(HeatmapAggregatorOutput::snapshot, Named.as("heatmap-snapshot-value"))
                 .to(Topics.HEATMAPS.name(), Produced.with(Topics.HEATMAPS.keySerde(), Topics.HEATMAPS.valueSerde())
                         .withName("heatmaps-sink"));
         publications.get("heatmap-table")
-                .mapValues(HeatmapPublication::table, Named.as("prediction-table-value"))
+                .mapValues(HeatmapAggregatorOutput::table, Named.as("prediction-table-value"))
                 .to(Topics.PREDICTION_TABLES.name(), Produced.with(Topics.PREDICTION_TABLES.keySerde(),
                         Topics.PREDICTION_TABLES.valueSerde()).withName("prediction-tables-sink"));
 

@@ -60,7 +60,7 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * Every selection also goes, per MoE layer (key model/layer shard), to the global heatmaps, batched
  * ({@link SelectionBatches}), as do the scores ({@link ScoreSums}).
  *
- * <p>What the global side contributes is {@link GlobalHeatmaps}' snapshot, which never holds the
+ * <p>What the global side contributes is {@link PublishedHeatmapView}' snapshot, which never holds the
  * record being processed: the token->token table holds the request's own transitions up to the one
  * before its latest (the offline evaluation's table gets a decode token's transition one token late
  * too), and popularity is learned from finished requests only, to which the request's own counts are
@@ -103,7 +103,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             return size() > liveRequests; // an evicted request is rebuilt from the stores at its next step
         }
     };
-    private GlobalHeatmaps global;
+    private PublishedHeatmapView global;
     /** Null: commands are forwarded in the transaction ({@link PrefetchDelivery#TRANSACTIONAL}). */
     private ImmediatePrefetchSender immediate;
     /** Per model, the forecasting and what it is handed of the global heatmaps, reused. */
@@ -122,10 +122,10 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     private PendingLessons.Selection eventSelection;
     private final List<PendingLessons.Score> eventScores = new ArrayList<>(3);
 
-    private final PublishedHeatmaps published;
+    private final ParsedHeatmapCache published;
     private final int liveRequests;
 
-    RequestForecastProcessor(PredictorSettings settings, PublishedHeatmaps published, int liveRequests) {
+    RequestForecastProcessor(PredictorSettings settings, ParsedHeatmapCache published, int liveRequests) {
         this.settings = settings;
         this.published = published;
         this.liveRequests = liveRequests;
@@ -141,7 +141,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         restorePendingLessons();
         ReadOnlyKeyValueStore<String, byte[]> heatmaps =
                 context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
-        this.global = new GlobalHeatmaps(heatmaps, published);
+        this.global = new PublishedHeatmapView(heatmaps, published);
         if (immediate == null && PrefetchDelivery.of(context.appConfigs()) == PrefetchDelivery.IMMEDIATE) {
             immediate = ImmediatePrefetchSender.acquire(context.appConfigs());
         }

@@ -251,7 +251,7 @@ class PredictorCrashExactTest {
                 return;
             }
             Map<String, Double> cells = new TreeMap<>();
-            HeatmapSnapshots.forEachCell(s, (from, to, w) -> cells.merge(from + ">" + to, w, Double::sum));
+            HeatmapRecords.forEachCell(s, (from, to, w) -> cells.merge(from + ">" + to, w, Double::sum));
             if (s.getKind() != HeatmapKind.POPULARITY || !cells.isEmpty()) {
                 heatmaps.put(key, cells);
             }
