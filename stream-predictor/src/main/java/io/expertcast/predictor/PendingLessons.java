@@ -8,19 +8,20 @@ import java.util.List;
 /**
  * What one event added to the request side's batches ({@link SelectionBatches}, {@link ScoreSums}) while they
  * wait to be handed on, as bytes for {@link PredictorTopology#PENDING_LESSONS_STORE}. The batches are in
- * memory; the store holds, in the same transaction as the event's offset, every event added since the last
+ * memory; the store holds, in the transaction of each commit, every event added since the last
  * hand-on, so a task restarted after a crash adds them again at init and hands on exactly what it would have
  * (see docs/realtime-forecasting.md, "Exact across crashes").
  *
- * <p>Store layout: key {@link #GENERATION} holds the batches' generation G (bumped at every hand-on); key
- * {@code i} (0, 1, ...) the i-th event added in generation G, stamped with G. The events of G are the
- * slots 0.. up to the first missing or stamped otherwise: slots are written in order from 0 after each bump,
- * so a stale slot of an older generation is never read and nothing needs deleting.
+ * <p>In the store ({@link PendingBatchesStore}, written before each commit): key {@link #GENERATION} holds the
+ * batches' generation G, bumped by every hand-on; key c = 0, 1, ... the events added between two commits of
+ * generation G ({@link #join}: stamped with G). The events of G are the chunks 0.. up to the first missing or
+ * stamped otherwise, in order: chunks are written in order from 0 after each bump, so a stale chunk of an
+ * older generation is never read and nothing needs deleting.
  */
 final class PendingLessons {
+    private static final byte VERSION = 1;
     /** The store key of the generation. */
     static final long GENERATION = -1L;
-    private static final byte VERSION = 1;
 
     /** One event's selection lesson (its arguments to {@link SelectionBatches#add}). */
     record Selection(String model, int layers, int experts, int k, int shards, int[] previous, int[] ids,
@@ -48,6 +49,37 @@ final class PendingLessons {
     }
 
     private PendingLessons() {
+    }
+
+    /** Events' bytes as one value of generation {@code generation}: it, the count, each as length and bytes. */
+    static byte[] join(long generation, List<byte[]> events) {
+        int size = 12;
+        for (byte[] e : events) {
+            size += 4 + e.length;
+        }
+        ByteBuffer b = ByteBuffer.allocate(size).putLong(generation).putInt(events.size());
+        for (byte[] e : events) {
+            b.putInt(e.length).put(e);
+        }
+        return b.array();
+    }
+
+    /** The generation of a {@link #join}ed value. */
+    static long generationOf(byte[] joined) {
+        return ByteBuffer.wrap(joined).getLong();
+    }
+
+    /** The events of a {@link #join}ed value. */
+    static List<byte[]> split(byte[] joined) {
+        ByteBuffer b = ByteBuffer.wrap(joined);
+        b.getLong();
+        List<byte[]> events = new ArrayList<>(b.getInt());
+        while (b.hasRemaining()) {
+            byte[] e = new byte[b.getInt()];
+            b.get(e);
+            events.add(e);
+        }
+        return events;
     }
 
     static byte[] generation(long g) {

@@ -66,8 +66,8 @@ public final class PredictorTopology {
     /** Name of the repartition topic carrying per-step scores keyed by model. */
     public static final String SCORES_REPARTITION = "predictor-decode-scores-by-model";
     /**
-     * Slot -> what one event added to the request side's batches since they were last handed on, and the
-     * batches' generation ({@link PendingLessons}): so the batches are exactly what the committed offsets say.
+     * What the events added to the request side's batches since they were last handed on, written before every
+     * commit ({@link PendingBatchesStore}): so the batches are exactly what the committed offsets say.
      */
     public static final String PENDING_LESSONS_STORE = "predictor-pending-lessons";
 
@@ -98,9 +98,7 @@ public final class PredictorTopology {
                 Serdes.String(), serdes.serde(RequestForecastState.class));
         StoreBuilder<?> stepStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(REQUEST_STEPS_STORE),
                 Serdes.String(), serdes.serde(RequestDecodeStep.class));
-        // Cached: a slot rewritten by the next batch before a commit reaches RocksDB and the changelog once.
-        StoreBuilder<?> pendingStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PENDING_LESSONS_STORE),
-                Serdes.Long(), Serdes.ByteArray()).withCachingEnabled();
+        StoreBuilder<?> pendingStore = PendingBatchesStore.builder(PENDING_LESSONS_STORE);
         KStream<String, ForecastOutput> outputs = selections.process(new ProcessorSupplier<>() {
             @Override
             public RequestForecastProcessor get() {

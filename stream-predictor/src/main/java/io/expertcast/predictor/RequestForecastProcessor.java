@@ -86,9 +86,9 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
      * How often the scores and the heatmap lessons of the records processed meanwhile are handed on, as one
      * record per key (see {@link ScoreSums}, {@link SelectionBatches}); with a heatmap publication after every
      * record (interval zero: tests), after every record too, so that publication stays deterministic. The
-     * batches are in memory, and what each event added to them is in {@link PredictorTopology#PENDING_LESSONS_STORE}
-     * (same transaction as the event's offset) until they are handed on: a crash neither loses nor doubles
-     * any of it ({@link PendingLessons}).
+     * batches are in memory, and what the events added to them is written to
+     * {@link PredictorTopology#PENDING_LESSONS_STORE} before every commit, in its transaction, until a hand-on
+     * voids it: a crash neither loses nor doubles any of it ({@link PendingBatchesStore}, {@link PendingLessons}).
      */
     static final Duration BATCH_INTERVAL = Duration.ofMillis(100);
 
@@ -114,10 +114,15 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     private final ScoreSums scores = new ScoreSums();
     private final SelectionBatches selections = new SelectionBatches();
     private long batchTimestamp = Long.MIN_VALUE; // the newest record timestamp in the batches
-    /** Each event's additions to the batches until they are handed on ({@link PendingLessons}). */
-    private KeyValueStore<Long, byte[]> pending;
-    private long generation;  // of the batches, in the store at PendingLessons.GENERATION
-    private long nextSlot;    // the store key of the next event's additions
+    /**
+     * Each event's additions to the batches since they were last handed on, encoded ({@link PendingLessons}),
+     * written to {@link PredictorTopology#PENDING_LESSONS_STORE} before every commit that changed them.
+     */
+    private PendingBatchesStore pending;
+    private final List<byte[]> unwritten = new ArrayList<>(); // events since the last commit
+    private long generation;          // of the batches (PendingLessons.GENERATION)
+    private boolean generationChanged; // bumped since the last commit
+    private long nextChunk;           // the store key of the next commit's events
     /** What the record being processed adds to the batches. */
     private PendingLessons.Selection eventSelection;
     private final List<PendingLessons.Score> eventScores = new ArrayList<>(3);
@@ -188,11 +193,22 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             context.forward(new Record<>(batch.key, ForecastOutput.layerSelections(batch.value), batchTimestamp));
         }
         batchTimestamp = Long.MIN_VALUE;
-        if (!perRecordBatches()) {
-            // In the transaction of what was just forwarded: the stored events of the old generation are void.
-            generation++;
+        // The next commit writes the new generation with what was just forwarded: the stored events are void.
+        unwritten.clear();
+        generation++;
+        generationChanged = true;
+        nextChunk = 0;
+    }
+
+    /** Before each commit, in its transaction: the generation if it moved, and the events since the last. */
+    private void writePendingLessons() {
+        if (generationChanged) {
             pending.put(PendingLessons.GENERATION, PendingLessons.generation(generation));
-            nextSlot = 0;
+            generationChanged = false;
+        }
+        if (!unwritten.isEmpty()) {
+            pending.put(nextChunk++, PendingLessons.join(generation, unwritten));
+            unwritten.clear();
         }
     }
 
@@ -204,17 +220,20 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         scores.drain(); // a task revived after a failure: what memory holds was not committed
         selections.drain();
         batchTimestamp = Long.MIN_VALUE;
+        unwritten.clear();
+        generationChanged = false;
         generation = PendingLessons.generation(pending.get(PendingLessons.GENERATION));
-        long slot = 0;
-        for (byte[] bytes; (bytes = pending.get(slot)) != null; slot++) {
-            PendingLessons.Event event = PendingLessons.decode(bytes);
-            if (event.generation() != generation) {
-                break;
+        long chunk = 0;
+        for (byte[] joined; (joined = pending.get(chunk)) != null
+                && PendingLessons.generationOf(joined) == generation; chunk++) {
+            for (byte[] bytes : PendingLessons.split(joined)) {
+                PendingLessons.Event event = PendingLessons.decode(bytes);
+                event.addTo(selections, scores);
+                batchTimestamp = Math.max(batchTimestamp, event.timestamp());
             }
-            event.addTo(selections, scores);
-            batchTimestamp = Math.max(batchTimestamp, event.timestamp());
         }
-        nextSlot = slot;
+        nextChunk = chunk;
+        pending.beforeCommit(this::writePendingLessons);
     }
 
     /**
@@ -319,7 +338,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         if (perRecordBatches()) {
             handOnBatches();
         } else if (eventSelection != null || !eventScores.isEmpty()) {
-            pending.put(nextSlot++, PendingLessons.encode(new PendingLessons.Event(generation, record.timestamp(),
+            unwritten.add(PendingLessons.encode(new PendingLessons.Event(generation, record.timestamp(),
                     eventSelection, List.copyOf(eventScores))));
         }
     }
