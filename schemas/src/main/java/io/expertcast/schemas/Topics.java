@@ -23,6 +23,13 @@ public final class Topics {
     /** Key: model/layer/kind. */
     public static final Topic<String, HeatmapSnapshot> HEATMAPS =
             new Topic<>("moe.heatmaps", Serdes.String(), SERDES.serde(HeatmapSnapshot.class), true);
+    /**
+     * Key: model/layer shard. What the predictor's request side hands its heatmap aggregator (events'
+     * tokens, finished requests' counts): a retained topic (not a repartition topic, which Streams purges),
+     * so that a restarted aggregator replays the lessons after its last whole snapshot.
+     */
+    public static final Topic<String, LayerSelections> HEATMAP_LESSONS =
+            new Topic<>("moe.heatmap-lessons", Serdes.String(), SERDES.serde(LayerSelections.class), false);
     /** Key: model/layer/level. */
     public static final Topic<String, PredictionTable> PREDICTION_TABLES =
             new Topic<>("moe.prediction-tables", Serdes.String(), SERDES.serde(PredictionTable.class), true);
@@ -64,7 +71,7 @@ public final class Topics {
             new Topic<>("moe.attach-checkpoints", Serdes.String(), SERDES.serde(AttachCheckpoint.class), true);
 
     /** All topics, in pipeline order. */
-    public static final List<Topic<?, ?>> ALL = List.of(SELECTIONS, PASSES, HEATMAPS, PREDICTION_TABLES, PREFETCH,
+    public static final List<Topic<?, ?>> ALL = List.of(SELECTIONS, PASSES, HEATMAP_LESSONS, HEATMAPS, PREDICTION_TABLES, PREFETCH,
             ALLOCATIONS, PLACEMENT, PLACEMENT_COMMANDS, PREDICTOR_METRICS, ALLOCATOR_METRICS, WAFER_METRICS,
             DEAD_LETTER, REPLAY_CHECKPOINTS, EXPERT_LOAD, ATTACH_CHECKPOINTS);
 

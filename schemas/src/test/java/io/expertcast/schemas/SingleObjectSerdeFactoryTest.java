@@ -131,7 +131,7 @@ class SingleObjectSerdeFactoryTest {
             list.add(new HeatmapRow(expert, targets, weights));
         }
         return new HeatmapSnapshot("deepseek-v3", 3, HeatmapKind.TOKEN_TO_TOKEN, rows, list, 12345.5, null, 1L,
-                java.nio.ByteBuffer.wrap(new byte[0]), java.nio.ByteBuffer.wrap(new byte[0]));
+                java.nio.ByteBuffer.wrap(new byte[0]), java.nio.ByteBuffer.wrap(new byte[0]), -1, -1L);
     }
 
     static PredictorMetrics predictorMetrics(Random random) {

@@ -8,6 +8,7 @@ import io.expertcast.schemas.LayerSelections;
 import io.expertcast.schemas.LayerTokens;
 import io.expertcast.schemas.PredictionLevel;
 import io.expertcast.schemas.SerdeFactory;
+import io.expertcast.schemas.Topics;
 import io.expertcast.streams.DeadLetters;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -40,22 +41,24 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * <p>The counts live in memory and, on the publication schedule (each layer once per interval, the
  * layers spread over the interval: {@link #PUBLICATION_SLICES}), go to moe.heatmaps and
  * moe.prediction-tables (top rows: LAYER level for the LLC, TOKEN level for HBM). On moe.heatmaps a
- * transition table goes out as its top rows at every publication ({@link HeatmapSnapshots#ofTopRows}: all
+ * transition table goes out as its top rows at every publication ({@link HeatmapRecords#ofTopRows}: all
  * the per-request side's next-token prediction reads), and whole at most once per snapshot interval: whole
  * tables were 65 % of all the bytes the predictor wrote, for readers that need them only to restore. After
- * a restart or a rebalance a key's counts are restored from its last whole snapshot, read from
+ * a restart or a rebalance a key's counts are restored from its last whole snapshots, read from
  * {@link PredictorTopology#GLOBAL_HEATMAPS_STORE} (the instance's copy of moe.heatmaps), so the snapshot is
- * written once, to the topic, not a second time to a store and its changelog. Writing a 256 x 256 table
- * per record would cost far more than counting it; the price is that a stop or crash loses the counts of
- * at most one snapshot interval (plus whatever the global store had not yet read of the topic when the
- * key was restored). Nothing is ever counted twice: a snapshot is written in a transaction with the
- * offsets it had read.
+ * written once, to the topic, not a second time to a store and its changelog (writing a 256 x 256 table per
+ * record would cost far more than counting it). Every snapshot says which lessons it holds (the input
+ * partition and the offset of the last lesson counted, HeatmapSnapshot v5), and the input, moe.heatmap-lessons,
+ * is retained: restoring a key replays its lessons after its snapshots' offsets up to where this task
+ * started ({@link HeatmapLessonsReplay}), so a crash loses nothing and counts nothing twice, whatever the
+ * snapshot interval and however far behind the global store was. Lessons removed by retention before they
+ * could be replayed are counted ({@link #lostLessons}) and logged as an error.
  */
-final class LayerHeatmapProcessor implements Processor<String, LayerSelections, String, HeatmapPublication> {
+final class LayerHeatmapProcessor implements Processor<String, LayerSelections, String, HeatmapAggregatorOutput> {
     private final PredictorSettings settings;
     private final Map<String, LayerCounts[]> models = new HashMap<>(); // model -> counts by MoE layer
     private final List<LayerCounts> dirty = new ArrayList<>();       // changed since the last publication
-    private ProcessorContext<String, HeatmapPublication> context;
+    private ProcessorContext<String, HeatmapAggregatorOutput> context;
     private ReadOnlyKeyValueStore<String, byte[]> published;
 
     /** The counts of one (model, layer). */
@@ -74,6 +77,13 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         /** Transitions counted since the whole tables last went out; when they did (MIN_VALUE: never). */
         boolean wholeTablesBehind;
         long wholeTablesMs = Long.MIN_VALUE;
+        /**
+         * Where the restored counts stand on moe.heatmap-lessons: the offset of the last lesson the restored
+         * transition tables, and each tag's popularity, hold (-1: none; {@link #UNKNOWN}: not replayable, a
+         * snapshot written before v5); a tag without a snapshot stands where the transition tables do.
+         */
+        long transitionsOffset = -1;
+        final Map<String, Long> popularityOffsets = new HashMap<>();
 
         LayerCounts(String model, int layer, int experts, double halfLife) {
             this.model = model;
@@ -90,6 +100,16 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LayerHeatmapProcessor.class);
     private int maxTags = DEFAULT_MAX_TAGS;
     private long evictedTags;
+    /** A restored count that cannot be replayed into (snapshot before v5, or of another partition). */
+    static final long UNKNOWN = Long.MAX_VALUE;
+    /** The lesson partition this task reads, its first offset since init and the last one processed. */
+    private int inputPartition = -1;
+    private long firstOffset = -1;
+    private long lastOffset = -1;
+    /** Record keys (model/shard) whose layers were restored and replayed since init. */
+    private final Set<String> restoredKeys = new java.util.HashSet<>();
+    private HeatmapLessonsReplay replay;
+    private long lostLessons;
     private long lastEvictionLogMs = Long.MIN_VALUE / 2;
 
     LayerHeatmapProcessor(PredictorSettings settings) {
@@ -97,9 +117,16 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     }
 
     @Override
-    public void init(ProcessorContext<String, HeatmapPublication> context) {
+    public void init(ProcessorContext<String, HeatmapAggregatorOutput> context) {
         this.context = context;
         this.published = context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
+        // A task revived after a failure: what memory holds since the last commit was not committed.
+        models.clear();
+        dirty.clear();
+        restoredKeys.clear();
+        inputPartition = -1;
+        firstOffset = -1;
+        lastOffset = -1;
         Object max = context.appConfigs().get(MAX_TAGS_CONFIG);
         if (max != null) {
             maxTags = Integer.parseInt(max.toString());
@@ -115,8 +142,23 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     }
 
     @Override
+    public void close() {
+        if (replay != null) {
+            replay.close();
+            replay = null;
+        }
+    }
+
+    @Override
     public void process(Record<String, LayerSelections> record) {
         LayerSelections in = record.value();
+        var meta = context.recordMetadata();
+        long offset = meta.map(RecordMetadata::offset).orElse(-1L);
+        if (firstOffset < 0 && offset >= 0) {
+            firstOffset = offset;
+            inputPartition = meta.get().partition();
+        }
+        lastOffset = Math.max(lastOffset, offset);
         String problem = problem(in);
         if (problem != null) {
             // Only the request side writes this topic; a record it did not write (or a bug) must neither
@@ -124,6 +166,19 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             deadLetter(record, problem);
             return;
         }
+        restoreKey(record.key(), in.getModel(), in.getNumExperts());
+        count(in, record.timestamp(), -1);
+        if (settings.heatmapPublishInterval().isZero()) {
+            publishChanged(context.currentSystemTimeMs());
+        }
+    }
+
+    /**
+     * Counts a lesson; when {@code replayedOffset} is not -1 it is a lesson read back at that offset while
+     * restoring, counted only into what the restored snapshots do not already hold.
+     */
+    private void count(LayerSelections in, long timestamp, long replayedOffset) {
+        boolean replayed = replayedOffset >= 0;
         String model = in.getModel();
         int k = in.getTopK();
         int experts = in.getNumExperts();
@@ -133,6 +188,9 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         if (in.getPacked().remaining() > 0) {
             PackedLayerTokens.forEachLayer(in.getPacked(), experts, k, (layer, entries) -> {
                 LayerCounts counts = counts(model, layer, experts);
+                if (replayed && replayedOffset <= counts.transitionsOffset) {
+                    return;
+                }
                 if (counts.transitions.observe(k, entries) > 0) {
                     counts.changedTransitions = true;
                 }
@@ -140,18 +198,95 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         }
         for (LayerTokens layer : in.getLayers()) {
             LayerCounts counts = counts(model, layer.getLayer(), experts);
-            observe(counts, k, layer.getPrevious().isEmpty() ? null : ints(layer.getPrevious()),
-                    ints(layer.getTokens()), ints(layer.getNextLayer()));
+            if (!replayed || replayedOffset > counts.transitionsOffset) {
+                observe(counts, k, layer.getPrevious().isEmpty() ? null : ints(layer.getPrevious()),
+                        ints(layer.getTokens()), ints(layer.getNextLayer()));
+            }
             if (!layer.getFinishedCounts().isEmpty()) {
-                addPopularity(counts, "", layer.getFinishedCounts(), record.timestamp());
-                for (String tag : in.getTags()) {
-                    addPopularity(counts, tag, layer.getFinishedCounts(), record.timestamp());
+                List<String> tags = new ArrayList<>(in.getTags().size() + 1);
+                tags.add("");
+                tags.addAll(in.getTags());
+                for (String tag : tags) {
+                    if (!replayed || replayedOffset > counts.popularityOffsets.getOrDefault(tag,
+                            counts.transitionsOffset)) {
+                        addPopularity(counts, tag, layer.getFinishedCounts(), timestamp);
+                    }
                 }
             }
         }
-        if (settings.heatmapPublishInterval().isZero()) {
-            publishChanged(context.currentSystemTimeMs());
+    }
+
+    /**
+     * Restores, once per key since init, every layer of a record key (model/shard): each from its last whole
+     * snapshots, then the key's lessons after the oldest of their offsets, up to the first this task
+     * processed (all committed before it started), replayed from moe.heatmap-lessons. A key that is not
+     * model/shard of a known model restores layer by layer as it is counted, without replay.
+     */
+    private void restoreKey(String key, String model, int experts) {
+        if (key == null || !restoredKeys.add(key) || !key.startsWith(model + "/")) {
+            return;
         }
+        var shape = settings.catalog().byId(model);
+        int shard;
+        try {
+            shard = Integer.parseInt(key.substring(model.length() + 1));
+        } catch (NumberFormatException e) {
+            return;
+        }
+        int layers = shape.get().numMoeLayers();
+        int shards = Math.min(settings.heatmapShards(), layers);
+        long from = UNKNOWN;      // the oldest lesson some restored count lacks
+        long snapshotFrom = UNKNOWN; // the same, of the counts restored from a snapshot
+        for (int l = shard; l < layers && shard < shards; l += shards) {
+            LayerCounts c = layerCounts(model, l, experts);
+            List<Long> offsets = new ArrayList<>(c.popularityOffsets.values());
+            offsets.add(c.transitionsOffset);
+            for (long o : offsets) {
+                if (o != UNKNOWN) {
+                    from = Math.min(from, o + 1);
+                    if (o >= 0) {
+                        snapshotFrom = Math.min(snapshotFrom, o + 1);
+                    }
+                }
+            }
+        }
+        if (from == UNKNOWN || firstOffset < 0 || from >= firstOffset) {
+            return;
+        }
+        if (replay == null) {
+            replay = new HeatmapLessonsReplay(context.appConfigs(), settings.applicationName() + "-lessons-replay-"
+                    + context.taskId());
+        }
+        long beginning = replay.beginning(inputPartition);
+        if (beginning > snapshotFrom) {
+            long lost = Math.min(beginning, firstOffset) - snapshotFrom;
+            lostLessons += lost;
+            LOG.error("moe.heatmap-lessons partition {}: the lessons of {} at offsets [{}, {}) are gone (retention) "
+                    + "before they were replayed: the restored heatmaps lack them ({} offsets lost so far). Keep the "
+                    + "topic's retention.ms well above the snapshot interval plus any downtime.", inputPartition, key,
+                    snapshotFrom, beginning, lostLessons);
+        }
+        long start = Math.max(from, beginning);
+        if (start >= firstOffset) {
+            return;
+        }
+        long t0 = System.nanoTime();
+        long[] replayed = {0};
+        long stalled = replay.replay(inputPartition, key, start, firstOffset, (offset, timestamp, lesson) -> {
+            if (problem(lesson) == null) { // a lesson dead-lettered when it came is skipped again
+                count(lesson, timestamp, offset);
+                replayed[0]++;
+            }
+        });
+        lostLessons += stalled;
+        LOG.info("{}: restored from its snapshots, then {} lessons at offsets [{}, {}) of moe.heatmap-lessons "
+                + "partition {} replayed in {} ms", key, replayed[0], start, firstOffset, inputPartition,
+                (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    /** Lesson offsets lost to retention (or a stalled broker) before a restore could replay them. */
+    long lostLessons() {
+        return lostLessons;
     }
 
     /**
@@ -235,10 +370,10 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     private void deadLetter(Record<String, LayerSelections> record, String reason) {
         var meta = context.recordMetadata();
         byte[] value = SerdeFactory.defaultFactory().serde(LayerSelections.class).serializer()
-                .serialize(PredictorTopology.LAYER_SELECTIONS_REPARTITION, record.value());
-        context.forward(new Record<>(record.key(), new HeatmapPublication(null, null, DeadLetters.of(
+                .serialize(Topics.HEATMAP_LESSONS.name(), record.value());
+        context.forward(new Record<>(record.key(), new HeatmapAggregatorOutput(null, null, DeadLetters.of(
                 settings.applicationName(),
-                meta.map(RecordMetadata::topic).orElse(PredictorTopology.LAYER_SELECTIONS_REPARTITION),
+                meta.map(RecordMetadata::topic).orElse(Topics.HEATMAP_LESSONS.name()),
                 meta.map(RecordMetadata::partition).orElse(-1), meta.map(RecordMetadata::offset).orElse(-1L),
                 reason, record.key() == null ? null : record.key().getBytes(StandardCharsets.UTF_8), value)),
                 record.timestamp()));
@@ -246,6 +381,16 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
 
     /** A (model, layer)'s counts, restored from its last snapshot when first seen; marked for publication. */
     private LayerCounts counts(String model, int layer, int experts) {
+        LayerCounts counts = layerCounts(model, layer, experts);
+        if (!counts.dirty) {
+            counts.dirty = true;
+            dirty.add(counts);
+        }
+        return counts;
+    }
+
+    /** A (model, layer)'s counts, restored from its last snapshot when first seen. */
+    private LayerCounts layerCounts(String model, int layer, int experts) {
         LayerCounts[] byLayer = models.get(model);
         if (byLayer == null || byLayer.length <= layer) {
             byLayer = byLayer == null ? new LayerCounts[layer + 1] : Arrays.copyOf(byLayer, layer + 1);
@@ -255,10 +400,6 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         if (counts == null) {
             counts = restore(model, layer, experts);
             byLayer[layer] = counts;
-        }
-        if (!counts.dirty) {
-            counts.dirty = true;
-            dirty.add(counts);
         }
         return counts;
     }
@@ -285,30 +426,58 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     private LayerCounts restore(String model, int layer, int experts) {
         double halfLife = settings.heatmapHalfLifeTokens();
         LayerCounts counts = new LayerCounts(model, layer, experts, halfLife);
+        long[] offsets = {-1, -1};
         for (HeatmapKind kind : List.of(HeatmapKind.TOKEN_TO_TOKEN, HeatmapKind.LAYER_TO_LAYER)) {
-            String key = HeatmapSnapshots.key(model, layer, kind);
-            TransitionHeatmap last = HeatmapSnapshots.parseOrEmpty(key, published.get(key),
-                    s -> s == null || s.getNumExperts() != experts ? null : HeatmapSnapshots.toTransitions(s, halfLife));
-            if (last != null) {
-                copy(last, kind == HeatmapKind.TOKEN_TO_TOKEN ? counts.token : counts.nextLayer);
+            String key = HeatmapRecords.key(model, layer, kind);
+            HeatmapSnapshot snapshot = HeatmapRecords.parseOrEmpty(key, published.get(key),
+                    s -> s == null || s.getNumExperts() != experts ? null : s);
+            if (snapshot != null) {
+                copy(HeatmapRecords.toTransitions(snapshot, halfLife),
+                        kind == HeatmapKind.TOKEN_TO_TOKEN ? counts.token : counts.nextLayer);
+                offsets[kind == HeatmapKind.TOKEN_TO_TOKEN ? 0 : 1] = inputOffset(key, snapshot);
             }
         }
-        String prefix = HeatmapSnapshots.popularityKey(model, layer, null);
+        // Both whole tables go out together; the layer->layer one is left out while empty (the last layer).
+        counts.transitionsOffset = offsets[0];
+        if (offsets[1] != -1 && offsets[1] != offsets[0]) {
+            LOG.warn("{} layer {}: the token and layer transition snapshots hold lessons up to offsets {} and {}; "
+                    + "replaying after the first", model, layer, offsets[0], offsets[1]);
+        }
+        String prefix = HeatmapRecords.popularityKey(model, layer, null);
         try (KeyValueIterator<String, byte[]> it = published.prefixScan(prefix, new StringSerializer())) {
             while (it.hasNext()) {
                 var entry = it.next();
-                Map.Entry<String, double[]> tagged = HeatmapSnapshots.parseOrEmpty(entry.key, entry.value,
-                        x -> x == null || x.getKind() != HeatmapKind.POPULARITY || x.getNumExperts() != experts ? null
-                                : Map.entry(x.getTag() == null ? "" : x.getTag(), HeatmapSnapshots.toPopularity(x)));
-                if (tagged != null) {
-                    if (!tagged.getKey().isEmpty()) {
-                        keepTag(counts, tagged.getKey(), context.currentSystemTimeMs());
+                HeatmapSnapshot x = HeatmapRecords.parseOrEmpty(entry.key, entry.value,
+                        y -> y == null || y.getKind() != HeatmapKind.POPULARITY || y.getNumExperts() != experts ? null
+                                : y);
+                if (x != null) {
+                    String tag = x.getTag() == null ? "" : x.getTag();
+                    if (!tag.isEmpty()) {
+                        keepTag(counts, tag, context.currentSystemTimeMs());
                     }
-                    counts.popularity.put(tagged.getKey(), tagged.getValue());
+                    counts.popularity.put(tag, HeatmapRecords.toPopularity(x));
+                    counts.popularityOffsets.put(tag, inputOffset(entry.key, x));
                 }
             }
         }
         return counts;
+    }
+
+    /**
+     * The offset of the last lesson a snapshot holds, on this task's partition; {@link #UNKNOWN} for a snapshot
+     * written before v5 or of another partition (the partition count or the shards changed): used as it is.
+     */
+    private long inputOffset(String key, HeatmapSnapshot s) {
+        if (s.getInputPartition() < 0) {
+            return UNKNOWN;
+        }
+        if (s.getInputPartition() != inputPartition) {
+            LOG.warn("{}: the snapshot holds lessons of moe.heatmap-lessons partition {}, this task reads partition {} "
+                    + "(partitions or shards changed?): restored as it is, nothing replayed into it", key,
+                    s.getInputPartition(), inputPartition);
+            return UNKNOWN;
+        }
+        return s.getInputOffset();
     }
 
     private static void copy(TransitionHeatmap from, TransitionHeatmap to) {
@@ -336,8 +505,8 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         counts.tagOrder.remove(evicted);
         counts.popularity.remove(evicted);
         counts.changedPopularity.remove(evicted);
-        context.forward(new Record<>(HeatmapSnapshots.popularityKey(counts.model, counts.layer, evicted),
-                HeatmapPublication.tombstone(), now));
+        context.forward(new Record<>(HeatmapRecords.popularityKey(counts.model, counts.layer, evicted),
+                HeatmapAggregatorOutput.tombstone(), now));
         evictedTags++;
         long wall = System.currentTimeMillis();
         if (wall - lastEvictionLogMs >= 60_000) {
@@ -398,19 +567,19 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             it.remove();
             c.dirty = false;
             if (c.changedTransitions) {
-                publish(HeatmapSnapshots.topRowsKey(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN),
-                        HeatmapSnapshots.ofTopRows(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN, c.token,
+                publish(HeatmapRecords.topRowsKey(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN),
+                        HeatmapRecords.ofTopRows(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN, c.token,
                                 topRowsWidth(), now), now);
                 // Token-level rows drive HBM copies, layer-level rows LLC prefetch (Insight 2).
-                context.forward(new Record<>(HeatmapSnapshots.tableKey(c.model, c.layer, PredictionLevel.TOKEN),
-                        new HeatmapPublication(null, HeatmapSnapshots.table(c.model, c.layer, PredictionLevel.TOKEN,
+                context.forward(new Record<>(HeatmapRecords.tableKey(c.model, c.layer, PredictionLevel.TOKEN),
+                        new HeatmapAggregatorOutput(null, HeatmapRecords.table(c.model, c.layer, PredictionLevel.TOKEN,
                                 c.token, settings.tableWidth(), now)), now));
                 if (c.nextLayer.total(0) > 0) {
-                    publish(HeatmapSnapshots.topRowsKey(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER),
-                            HeatmapSnapshots.ofTopRows(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER, c.nextLayer,
+                    publish(HeatmapRecords.topRowsKey(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER),
+                            HeatmapRecords.ofTopRows(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER, c.nextLayer,
                                     topRowsWidth(), now), now);
-                    context.forward(new Record<>(HeatmapSnapshots.tableKey(c.model, c.layer, PredictionLevel.LAYER),
-                            new HeatmapPublication(null, HeatmapSnapshots.table(c.model, c.layer,
+                    context.forward(new Record<>(HeatmapRecords.tableKey(c.model, c.layer, PredictionLevel.LAYER),
+                            new HeatmapAggregatorOutput(null, HeatmapRecords.table(c.model, c.layer,
                                     PredictionLevel.LAYER, c.nextLayer, settings.tableWidth(), now)), now));
                 }
                 c.changedTransitions = false;
@@ -418,8 +587,8 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             }
             for (String tag : c.changedPopularity) {
                 String t = tag.isEmpty() ? null : tag;
-                publish(HeatmapSnapshots.popularityKey(c.model, c.layer, t),
-                        HeatmapSnapshots.ofPopularity(c.model, c.layer, t, c.popularity.get(tag), now), now);
+                publish(HeatmapRecords.popularityKey(c.model, c.layer, t),
+                        HeatmapRecords.ofPopularity(c.model, c.layer, t, c.popularity.get(tag), now), now);
             }
             c.changedPopularity.clear();
         }
@@ -444,18 +613,21 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
 
     /** The whole token->token and layer->layer tables of a key, to moe.heatmaps. */
     private void publishWholeTables(LayerCounts c, long now) {
-        publish(HeatmapSnapshots.key(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN),
-                HeatmapSnapshots.ofTransitions(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN, c.token, now), now);
+        publish(HeatmapRecords.key(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN),
+                HeatmapRecords.ofTransitions(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN, c.token, now), now);
         if (c.nextLayer.total(0) > 0) {
-            publish(HeatmapSnapshots.key(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER),
-                    HeatmapSnapshots.ofTransitions(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER, c.nextLayer, now), now);
+            publish(HeatmapRecords.key(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER),
+                    HeatmapRecords.ofTransitions(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER, c.nextLayer, now), now);
         }
         c.wholeTablesBehind = false;
         c.wholeTablesMs = now;
     }
 
     private void publish(String key, HeatmapSnapshot snapshot, long now) {
-        context.forward(new Record<>(key, new HeatmapPublication(snapshot, null), now));
+        // What the counts hold: a restart replays the lessons after it (set in place: no copy of the cells).
+        snapshot.setInputPartition(inputPartition);
+        snapshot.setInputOffset(lastOffset);
+        context.forward(new Record<>(key, new HeatmapAggregatorOutput(snapshot, null), now));
     }
 
     static int[] ints(List<Integer> values) {

@@ -1,7 +1,6 @@
 package io.expertcast.predictor;
 
 import io.expertcast.schemas.HeatmapSnapshot;
-import io.expertcast.schemas.LayerSelections;
 import io.expertcast.schemas.PredictorMetrics;
 import io.expertcast.schemas.RequestDecodeStep;
 import io.expertcast.schemas.RequestForecastState;
@@ -29,16 +28,17 @@ import org.apache.kafka.streams.state.Stores;
  * The predictor's topology (Insights 1-2):
  * <pre>
  * moe.selections (key request id, validated) -> {@link RequestForecastProcessor} [REQUEST_STORE, REQUEST_STEPS_STORE,
- *                                                  reads GLOBAL_HEATMAPS_STORE]
+ *                                                  PENDING_LESSONS_STORE, reads GLOBAL_HEATMAPS_STORE]
  *   -> moe.prefetch: DECODE_PHASE (blended plan, first decode step) and NEXT_TOKEN (step t+1, every step t)
  *   -> scores, repartitioned by model (SCORES_REPARTITION) -> {@link DecodeAccuracyAggregator} [ACCURACY_STORE]
  *        -> moe.predictor-metrics (key model/predictor/tag, every publish interval)
- *   -> layer selections, repartitioned by model/layer shard (LAYER_SELECTIONS_REPARTITION)
- *        -> {@link LayerHeatmapProcessor} [counts in memory, restored from GLOBAL_HEATMAPS_STORE]
+ *   -> layer selections (key model/layer shard) -> moe.heatmap-lessons (retained)
+ *        -> {@link LayerHeatmapProcessor} [counts in memory; a key restored from its whole snapshots in
+ *           GLOBAL_HEATMAPS_STORE, then the lessons after the snapshots' offsets replayed from moe.heatmap-lessons]
  *        -> moe.heatmaps, moe.prediction-tables; a record it cannot count -> moe.dead-letter
  *   -> rejected records -> moe.dead-letter
- * moe.heatmaps -> {@link GlobalHeatmapsProcessor} -> GLOBAL_HEATMAPS_STORE (a global store of the topic's bytes:
- *   every instance holds every model/layer) and {@link PublishedHeatmaps} (each snapshot parsed once, shared by the
+ * moe.heatmaps -> {@link HeatmapStoreLoader} -> GLOBAL_HEATMAPS_STORE (a global store of the topic's bytes:
+ *   every instance holds every model/layer) and {@link ParsedHeatmapCache} (each snapshot parsed once, shared by the
  *   instance's tasks)
  * </pre>
  */
@@ -59,14 +59,17 @@ public final class PredictorTopology {
     public static final String ACCURACY_STORE = "predictor-decode-accuracy";
     /**
      * moe.heatmaps key -> the {@link HeatmapSnapshot}'s bytes as published, every key: a global store from
-     * moe.heatmaps. Read by the per-request side (through {@link PublishedHeatmaps}), by the aggregator when it
+     * moe.heatmaps. Read by the per-request side (through {@link ParsedHeatmapCache}), by the aggregator when it
      * restores a key, and by interactive queries.
      */
     public static final String GLOBAL_HEATMAPS_STORE = "predictor-global-heatmaps";
     /** Name of the repartition topic carrying per-step scores keyed by model. */
     public static final String SCORES_REPARTITION = "predictor-decode-scores-by-model";
-    /** Name of the repartition topic carrying selections keyed by model/layer shard. */
-    public static final String LAYER_SELECTIONS_REPARTITION = "predictor-selections-by-layer";
+    /**
+     * What the events added to the request side's batches since they were last handed on, written before every
+     * commit ({@link PendingBatchesStore}): so the batches are exactly what the committed offsets say.
+     */
+    public static final String PENDING_LESSONS_STORE = "predictor-pending-lessons";
 
     private PredictorTopology() {
     }
@@ -84,17 +87,18 @@ public final class PredictorTopology {
 
         // A global store with its own processor (rather than a global table), so that every snapshot is
         // parsed once per instance when it arrives, not by every task on every read.
-        PublishedHeatmaps published = new PublishedHeatmaps();
+        ParsedHeatmapCache published = new ParsedHeatmapCache();
         builder.addGlobalStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(GLOBAL_HEATMAPS_STORE),
                         Topics.HEATMAPS.keySerde(), Serdes.ByteArray()).withLoggingDisabled(),
                 Topics.HEATMAPS.name(),
                 Consumed.with(Topics.HEATMAPS.keySerde(), Serdes.ByteArray()).withName("global-heatmaps-source"),
-                () -> new GlobalHeatmapsProcessor(published));
+                () -> new HeatmapStoreLoader(published));
 
         StoreBuilder<?> requestStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(REQUEST_STORE),
                 Serdes.String(), serdes.serde(RequestForecastState.class));
         StoreBuilder<?> stepStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(REQUEST_STEPS_STORE),
                 Serdes.String(), serdes.serde(RequestDecodeStep.class));
+        StoreBuilder<?> pendingStore = PendingBatchesStore.builder(PENDING_LESSONS_STORE);
         KStream<String, ForecastOutput> outputs = selections.process(new ProcessorSupplier<>() {
             @Override
             public RequestForecastProcessor get() {
@@ -103,7 +107,7 @@ public final class PredictorTopology {
 
             @Override
             public Set<StoreBuilder<?>> stores() {
-                return Set.of(requestStore, stepStore);
+                return Set.of(requestStore, stepStore, pendingStore);
             }
         }, Named.as("request-forecast"));
 
@@ -124,10 +128,15 @@ public final class PredictorTopology {
                 .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
                         Topics.DEAD_LETTER.valueSerde()).withName("forecast-dead-letter-sink"));
 
-        var publications = branches.get("forecast-layer")
+        // A topic of our own, retained, rather than a repartition topic (which Streams purges once committed):
+        // a restarted aggregator replays it from its snapshots' offsets.
+        branches.get("forecast-layer")
                 .mapValues(ForecastOutput::layerSelections, Named.as("layer-selections"))
-                .repartition(Repartitioned.with(Serdes.String(), serdes.serde(LayerSelections.class))
-                        .withName(LAYER_SELECTIONS_REPARTITION))
+                .to(Topics.HEATMAP_LESSONS.name(), Produced.with(Topics.HEATMAP_LESSONS.keySerde(),
+                        Topics.HEATMAP_LESSONS.valueSerde()).withName("heatmap-lessons-sink"));
+        var publications = builder.stream(Topics.HEATMAP_LESSONS.name(), Consumed.with(
+                        Topics.HEATMAP_LESSONS.keySerde(), Topics.HEATMAP_LESSONS.valueSerde())
+                        .withName("heatmap-lessons-source"))
                 .process(() -> new LayerHeatmapProcessor(settings), Named.as("layer-heatmaps"))
                 .split(Named.as("heatmap-"))
                 .branch((k, v) -> v.snapshot() != null || v.deleted(), Branched.as("snapshot"))
@@ -139,11 +148,11 @@ public final class PredictorTopology {
                 .to(Topics.DEAD_LETTER.name(), Produced.with(Topics.DEAD_LETTER.keySerde(),
                         Topics.DEAD_LETTER.valueSerde()).withName("heatmap-dead-letter-sink"));
         publications.get("heatmap-snapshot")
-                .mapValues(HeatmapPublication::snapshot, Named.as("heatmap-snapshot-value"))
+                .mapValues(HeatmapAggregatorOutput::snapshot, Named.as("heatmap-snapshot-value"))
                 .to(Topics.HEATMAPS.name(), Produced.with(Topics.HEATMAPS.keySerde(), Topics.HEATMAPS.valueSerde())
                         .withName("heatmaps-sink"));
         publications.get("heatmap-table")
-                .mapValues(HeatmapPublication::table, Named.as("prediction-table-value"))
+                .mapValues(HeatmapAggregatorOutput::table, Named.as("prediction-table-value"))
                 .to(Topics.PREDICTION_TABLES.name(), Produced.with(Topics.PREDICTION_TABLES.keySerde(),
                         Topics.PREDICTION_TABLES.valueSerde()).withName("prediction-tables-sink"));
 

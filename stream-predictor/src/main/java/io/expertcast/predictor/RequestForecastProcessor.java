@@ -60,7 +60,7 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * Every selection also goes, per MoE layer (key model/layer shard), to the global heatmaps, batched
  * ({@link SelectionBatches}), as do the scores ({@link ScoreSums}).
  *
- * <p>What the global side contributes is {@link GlobalHeatmaps}' snapshot, which never holds the
+ * <p>What the global side contributes is {@link PublishedHeatmapView}' snapshot, which never holds the
  * record being processed: the token->token table holds the request's own transitions up to the one
  * before its latest (the offline evaluation's table gets a decode token's transition one token late
  * too), and popularity is learned from finished requests only, to which the request's own counts are
@@ -86,8 +86,9 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
      * How often the scores and the heatmap lessons of the records processed meanwhile are handed on, as one
      * record per key (see {@link ScoreSums}, {@link SelectionBatches}); with a heatmap publication after every
      * record (interval zero: tests), after every record too, so that publication stays deterministic. The
-     * batches are in memory: a crash loses at most one interval of them (never counts anything twice),
-     * the same bound as the heatmap aggregator's own in-memory counts.
+     * batches are in memory, and what the events added to them is written to
+     * {@link PredictorTopology#PENDING_LESSONS_STORE} before every commit, in its transaction, until a hand-on
+     * voids it: a crash neither loses nor doubles any of it ({@link PendingBatchesStore}, {@link PendingLessons}).
      */
     static final Duration BATCH_INTERVAL = Duration.ofMillis(100);
 
@@ -102,7 +103,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             return size() > liveRequests; // an evicted request is rebuilt from the stores at its next step
         }
     };
-    private GlobalHeatmaps global;
+    private PublishedHeatmapView global;
     /** Null: commands are forwarded in the transaction ({@link PrefetchDelivery#TRANSACTIONAL}). */
     private ImmediatePrefetchSender immediate;
     /** Per model, the forecasting and what it is handed of the global heatmaps, reused. */
@@ -113,11 +114,23 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     private final ScoreSums scores = new ScoreSums();
     private final SelectionBatches selections = new SelectionBatches();
     private long batchTimestamp = Long.MIN_VALUE; // the newest record timestamp in the batches
+    /**
+     * Each event's additions to the batches since they were last handed on, encoded ({@link PendingLessons}),
+     * written to {@link PredictorTopology#PENDING_LESSONS_STORE} before every commit that changed them.
+     */
+    private PendingBatchesStore pending;
+    private final List<byte[]> unwritten = new ArrayList<>(); // events since the last commit
+    private long generation;          // of the batches (PendingLessons.GENERATION)
+    private boolean generationChanged; // bumped since the last commit
+    private long nextChunk;           // the store key of the next commit's events
+    /** What the record being processed adds to the batches. */
+    private PendingLessons.Selection eventSelection;
+    private final List<PendingLessons.Score> eventScores = new ArrayList<>(3);
 
-    private final PublishedHeatmaps published;
+    private final ParsedHeatmapCache published;
     private final int liveRequests;
 
-    RequestForecastProcessor(PredictorSettings settings, PublishedHeatmaps published, int liveRequests) {
+    RequestForecastProcessor(PredictorSettings settings, ParsedHeatmapCache published, int liveRequests) {
         this.settings = settings;
         this.published = published;
         this.liveRequests = liveRequests;
@@ -129,9 +142,11 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         this.requests = context.getStateStore(PredictorTopology.REQUEST_STORE);
         this.steps = context.getStateStore(PredictorTopology.REQUEST_STEPS_STORE);
         live.clear(); // a task (re)initialised after a failure restores its stores: rebuild from them
+        this.pending = context.getStateStore(PredictorTopology.PENDING_LESSONS_STORE);
+        restorePendingLessons();
         ReadOnlyKeyValueStore<String, byte[]> heatmaps =
                 context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
-        this.global = new GlobalHeatmaps(heatmaps, published);
+        this.global = new PublishedHeatmapView(heatmaps, published);
         if (immediate == null && PrefetchDelivery.of(context.appConfigs()) == PrefetchDelivery.IMMEDIATE) {
             immediate = ImmediatePrefetchSender.acquire(context.appConfigs());
         }
@@ -178,6 +193,47 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             context.forward(new Record<>(batch.key, ForecastOutput.layerSelections(batch.value), batchTimestamp));
         }
         batchTimestamp = Long.MIN_VALUE;
+        // The next commit writes the new generation with what was just forwarded: the stored events are void.
+        unwritten.clear();
+        generation++;
+        generationChanged = true;
+        nextChunk = 0;
+    }
+
+    /** Before each commit, in its transaction: the generation if it moved, and the events since the last. */
+    private void writePendingLessons() {
+        if (generationChanged) {
+            pending.put(PendingLessons.GENERATION, PendingLessons.generation(generation));
+            generationChanged = false;
+        }
+        if (!unwritten.isEmpty()) {
+            pending.put(nextChunk++, PendingLessons.join(generation, unwritten));
+            unwritten.clear();
+        }
+    }
+
+    /**
+     * Empties the batches, then adds back every event the store says was added since the last hand-on
+     * committed (after a crash: those whose offsets the transaction committed without their batches).
+     */
+    private void restorePendingLessons() {
+        scores.drain(); // a task revived after a failure: what memory holds was not committed
+        selections.drain();
+        batchTimestamp = Long.MIN_VALUE;
+        unwritten.clear();
+        generationChanged = false;
+        generation = PendingLessons.generation(pending.get(PendingLessons.GENERATION));
+        long chunk = 0;
+        for (byte[] joined; (joined = pending.get(chunk)) != null
+                && PendingLessons.generationOf(joined) == generation; chunk++) {
+            for (byte[] bytes : PendingLessons.split(joined)) {
+                PendingLessons.Event event = PendingLessons.decode(bytes);
+                event.addTo(selections, scores);
+                batchTimestamp = Math.max(batchTimestamp, event.timestamp());
+            }
+        }
+        nextChunk = chunk;
+        pending.beforeCommit(this::writePendingLessons);
     }
 
     /**
@@ -276,9 +332,14 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
 
     @Override
     public void process(Record<String, SelectionEvent> record) {
+        eventSelection = null;
+        eventScores.clear();
         processEvent(record);
         if (perRecordBatches()) {
             handOnBatches();
+        } else if (eventSelection != null || !eventScores.isEmpty()) {
+            unwritten.add(PendingLessons.encode(new PendingLessons.Event(generation, record.timestamp(),
+                    eventSelection, List.copyOf(eventScores))));
         }
     }
 
@@ -517,8 +578,11 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int[] layerHits = new int[layers]; // exactly the model's layers: the sums take their length
         int[] layerPredicted = new int[layers];
         forecaster(shape).hits(predicted, layerHits, layerPredicted);
-        scores.add(event.getModel(), predictor, event.getBenchmark() == null ? "*" : event.getBenchmark(), settings.n(),
-                shape.topK(), layerHits, layerPredicted, requestCount, spearman, event.getEventTimeMs());
+        String tag = event.getBenchmark() == null ? "*" : event.getBenchmark();
+        scores.add(event.getModel(), predictor, tag, settings.n(), shape.topK(), layerHits, layerPredicted, requestCount,
+                spearman, event.getEventTimeMs());
+        eventScores.add(new PendingLessons.Score(event.getModel(), predictor, tag, settings.n(), shape.topK(),
+                layerHits, layerPredicted, requestCount, spearman, event.getEventTimeMs()));
         batchTimestamp = Math.max(batchTimestamp, record.timestamp());
     }
 
@@ -535,6 +599,8 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int k = shape.topK();
         int shards = Math.min(settings.heatmapShards(), layers);
         selections.add(event.getModel(), layers, shape.numExperts(), k, shards, previous, ids, event.getEventTimeMs());
+        eventSelection = new PendingLessons.Selection(event.getModel(), layers, shape.numExperts(), k, shards, previous,
+                ids, event.getEventTimeMs());
         batchTimestamp = Math.max(batchTimestamp, record.timestamp());
         if (finished == null) {
             return;

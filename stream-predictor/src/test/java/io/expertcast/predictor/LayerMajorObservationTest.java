@@ -122,12 +122,12 @@ class LayerMajorObservationTest {
         }
         var snapshots = Topics.HEATMAPS.valueSerde().serializer();
         assertArrayEquals(
-                snapshots.serialize("t", HeatmapSnapshots.ofTransitions("m", layer, HeatmapKind.TOKEN_TO_TOKEN, want, 5)),
-                snapshots.serialize("t", HeatmapSnapshots.ofTransitions("m", layer, HeatmapKind.TOKEN_TO_TOKEN, got, 5)));
+                snapshots.serialize("t", HeatmapRecords.ofTransitions("m", layer, HeatmapKind.TOKEN_TO_TOKEN, want, 5)),
+                snapshots.serialize("t", HeatmapRecords.ofTransitions("m", layer, HeatmapKind.TOKEN_TO_TOKEN, got, 5)));
         var tables = Topics.PREDICTION_TABLES.valueSerde().serializer();
         assertArrayEquals(
-                tables.serialize("t", HeatmapSnapshots.table("m", layer, PredictionLevel.TOKEN, want, 8, 5)),
-                tables.serialize("t", HeatmapSnapshots.table("m", layer, PredictionLevel.TOKEN, got, 8, 5)));
+                tables.serialize("t", HeatmapRecords.table("m", layer, PredictionLevel.TOKEN, want, 8, 5)),
+                tables.serialize("t", HeatmapRecords.table("m", layer, PredictionLevel.TOKEN, got, 8, 5)));
     }
 
     @Test

@@ -443,7 +443,7 @@ class PredictorTopologyTest {
         handOnAndPublish(PredictorSettings.DEFAULT_HEATMAP_PUBLISH_INTERVAL);
         KeyValueStore<String, byte[]> globalStore = driver.getKeyValueStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
         java.util.function.Function<String, io.expertcast.schemas.HeatmapSnapshot> heatmap =
-                key -> HeatmapSnapshots.decode(globalStore.get(key));
+                key -> HeatmapRecords.decode(globalStore.get(key));
         double pairs = (6 + 7 + 4) * TOY.topK() * TOY.topK();
         for (int layer = 0; layer < TOY.numMoeLayers(); layer++) {
             assertEquals(pairs, heatmap.apply("toy-moe/" + layer + "/TOKEN_TO_TOKEN").getTotalMass(), 0.0);
@@ -495,8 +495,8 @@ class PredictorTopologyTest {
         byte[] firstWhole = globalStore.get(whole);
         byte[] firstTop = globalStore.get(top);
         assertTrue(firstWhole != null && firstTop != null, "both at the first publication");
-        assertTrue(HeatmapSnapshots.isTopRows(HeatmapSnapshots.decode(firstTop)));
-        assertEquals(false, HeatmapSnapshots.isTopRows(HeatmapSnapshots.decode(firstWhole)));
+        assertTrue(HeatmapRecords.isTopRows(HeatmapRecords.decode(firstTop)));
+        assertEquals(false, HeatmapRecords.isTopRows(HeatmapRecords.decode(firstWhole)));
 
         pipe(TraceEvents.lockstep(List.of(TraceEvents.randomRequest(TOY, "toy/b", 4, 3, 2)), 2));
         handOnAndPublish(publication);
@@ -508,13 +508,13 @@ class PredictorTopologyTest {
             handOnAndPublish(publication);
             secondWhole = globalStore.get(whole);
         }
-        long gap = HeatmapSnapshots.decode(secondWhole).getEventTimeMs()
-                - HeatmapSnapshots.decode(firstWhole).getEventTimeMs();
+        long gap = HeatmapRecords.decode(secondWhole).getEventTimeMs()
+                - HeatmapRecords.decode(firstWhole).getEventTimeMs();
         long snapshotMs = PredictorSettings.DEFAULT_HEATMAP_SNAPSHOT_INTERVAL.toMillis();
         assertTrue(gap >= snapshotMs && gap <= snapshotMs + publication.toMillis(),
                 "whole again once the interval is over, though nothing changed since: after " + gap + " ms");
-        assertEquals(HeatmapSnapshots.decode(globalStore.get(top)).getTotalMass(),
-                HeatmapSnapshots.decode(secondWhole).getTotalMass(), 1e-9, "the same counts");
+        assertEquals(HeatmapRecords.decode(globalStore.get(top)).getTotalMass(),
+                HeatmapRecords.decode(secondWhole).getTotalMass(), 1e-9, "the same counts");
 
         for (long p = 0; p <= publicationsPerSnapshot; p++) {
             handOnAndPublish(publication);
@@ -523,14 +523,13 @@ class PredictorTopologyTest {
     }
 
     /**
-     * The heatmap aggregator's input is an internal topic only the request side writes; a record on it that
+     * The heatmap aggregator's input is a topic only the request side writes; a record on it that
      * does not fit its model (a bug, or someone else's producer) is a dead letter and counts nothing, not
      * half of itself, and the aggregator goes on.
      */
     @Test
     void aHeatmapBatchThatDoesNotFitItsModelIsADeadLetterAndCountsNothing() {
-        String topic = settings.applicationName() + "-" + PredictorTopology.LAYER_SELECTIONS_REPARTITION
-                + "-repartition";
+        String topic = Topics.HEATMAP_LESSONS.name();
         TestInputTopic<String, LayerSelections> internal = driver.createInputTopic(topic, new StringSerializer(),
                 SerdeFactory.defaultFactory().serde(LayerSelections.class).serializer());
         int k = TOY.topK();
@@ -582,8 +581,8 @@ class PredictorTopologyTest {
         // Only the two good batches counted: k x k token->token pairs each at layer 1, nothing elsewhere.
         handOnAndPublish(PredictorSettings.DEFAULT_HEATMAP_PUBLISH_INTERVAL);
         KeyValueStore<String, byte[]> globalStore = driver.getKeyValueStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
-        assertEquals(2.0 * k * k, HeatmapSnapshots.decode(globalStore.get("toy-moe/1/TOKEN_TO_TOKEN")).getTotalMass());
-        assertEquals(2.0 * k * k, HeatmapSnapshots.decode(globalStore.get("toy-moe/1/LAYER_TO_LAYER")).getTotalMass());
+        assertEquals(2.0 * k * k, HeatmapRecords.decode(globalStore.get("toy-moe/1/TOKEN_TO_TOKEN")).getTotalMass());
+        assertEquals(2.0 * k * k, HeatmapRecords.decode(globalStore.get("toy-moe/1/LAYER_TO_LAYER")).getTotalMass());
         assertEquals(null, globalStore.get("toy-moe/2/POPULARITY"));
         assertEquals(null, globalStore.get("toy-moe/0/TOKEN_TO_TOKEN"));
     }

@@ -58,9 +58,9 @@ class TagPopularityBoundTest {
             }
             Map<String, HeatmapSnapshot> latest = new HashMap<>();
             heatmaps.readKeyValuesToList().forEach(kv -> latest.put(kv.key, kv.value));
-            String algebra = HeatmapSnapshots.popularityKey(TOY.id(), 0, "s:mmlu/algebra");
-            String anatomy = HeatmapSnapshots.popularityKey(TOY.id(), 0, "s:mmlu/anatomy");
-            String virology = HeatmapSnapshots.popularityKey(TOY.id(), 0, "s:mmlu/virology");
+            String algebra = HeatmapRecords.popularityKey(TOY.id(), 0, "s:mmlu/algebra");
+            String anatomy = HeatmapRecords.popularityKey(TOY.id(), 0, "s:mmlu/anatomy");
+            String virology = HeatmapRecords.popularityKey(TOY.id(), 0, "s:mmlu/virology");
             // anatomy (counted again third) stays; algebra was the least recently counted when virology came.
             assertTrue(latest.containsKey(algebra), "algebra was published before its eviction");
             assertNull(latest.get(algebra), "its snapshot is deleted (tombstone)");

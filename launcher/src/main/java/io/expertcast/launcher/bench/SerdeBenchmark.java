@@ -159,7 +159,7 @@ public class SerdeBenchmark {
         }
         // The rows layout (every kind up to v2, popularity still): the worst case for a reader.
         return new HeatmapSnapshot(MODEL.id(), 3, HeatmapKind.TOKEN_TO_TOKEN, MODEL.numExperts(), rows, 65_536.0,
-                null, 1_760_000_000_000L, java.nio.ByteBuffer.wrap(new byte[0]), java.nio.ByteBuffer.wrap(new byte[0]));
+                null, 1_760_000_000_000L, java.nio.ByteBuffer.wrap(new byte[0]), java.nio.ByteBuffer.wrap(new byte[0]), -1, -1L);
     }
 
     private static RequestForecastState forecastState(SplittableRandom random) {

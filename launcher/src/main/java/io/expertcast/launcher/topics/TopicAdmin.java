@@ -1,6 +1,7 @@
 package io.expertcast.launcher.topics;
 
 import io.expertcast.schemas.Topic;
+import io.expertcast.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -158,12 +159,23 @@ public final class TopicAdmin implements AutoCloseable {
     /** Segment size of the compacted pipeline topics: the broker compacts only closed segments. */
     public static final int COMPACTED_SEGMENT_BYTES = 16 * 1024 * 1024;
 
+    /** How long moe.heatmap-lessons keeps what the predictor's heatmap aggregator may have to replay. */
+    public static final java.time.Duration HEATMAP_LESSONS_RETENTION = java.time.Duration.ofHours(1);
+
     /**
      * A topic's settings: its cleanup policy; a compacted one (a table: heatmaps, prediction tables,
      * placement) also small segments and a low dirty ratio, or the broker compacts nothing before a 1 GB
      * segment closes and the topic grows by every write (docs/changelog-growth.md).
      */
     public static Map<String, String> configs(Topic<?, ?> topic) {
+        if (topic.name().equals(Topics.HEATMAP_LESSONS.name())) {
+            // Read back only by a restarting predictor, from its last whole heatmap snapshot (at most a snapshot
+            // interval, 60 s, old) on: an hour covers that plus a long stop, without keeping days of lessons
+            // (~2 MB/s at DeepSeek-V3's sustained rate). Older lessons a restore needs are counted as lost, loudly.
+            return Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE,
+                    TopicConfig.RETENTION_MS_CONFIG, Long.toString(HEATMAP_LESSONS_RETENTION.toMillis()),
+                    TopicConfig.SEGMENT_MS_CONFIG, Long.toString(HEATMAP_LESSONS_RETENTION.toMillis() / 6));
+        }
         if (!topic.compacted()) {
             return Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, cleanupPolicy(topic));
         }

@@ -1,8 +1,8 @@
 package io.expertcast.predictor.bench;
 
 import io.expertcast.core.predict.TransitionRows;
-import io.expertcast.predictor.GlobalHeatmaps;
-import io.expertcast.predictor.HeatmapSnapshots;
+import io.expertcast.predictor.PublishedHeatmapView;
+import io.expertcast.predictor.HeatmapRecords;
 import io.expertcast.schemas.HeatmapKind;
 import io.expertcast.schemas.PredictionLevel;
 import io.expertcast.schemas.Topics;
@@ -88,14 +88,14 @@ public final class AggregatorBench implements Callable<Integer> {
         int layer = AggregatorBenchmark.PUBLISHED_LAYER;
         if (!Arrays.equals(snapshots.serialize("t", AggregatorBenchmark.OldPublication.ofTransitions(m, layer,
                         HeatmapKind.TOKEN_TO_TOKEN, h, 1)),
-                snapshots.serialize("t", HeatmapSnapshots.ofTransitions(m, layer, HeatmapKind.TOKEN_TO_TOKEN, h, 1)))
+                snapshots.serialize("t", HeatmapRecords.ofTransitions(m, layer, HeatmapKind.TOKEN_TO_TOKEN, h, 1)))
                 || !Arrays.equals(tables.serialize("t", AggregatorBenchmark.OldPublication.table(m, layer,
                         PredictionLevel.TOKEN, h, 8, 1)),
-                tables.serialize("t", HeatmapSnapshots.table(m, layer, PredictionLevel.TOKEN, h, 8, 1)))) {
+                tables.serialize("t", HeatmapRecords.table(m, layer, PredictionLevel.TOKEN, h, 8, 1)))) {
             throw new IllegalStateException("publication changed a byte");
         }
         TransitionRows before = AggregatorBenchmark.OldPublication.rows(a.published);
-        TransitionRows after = GlobalHeatmaps.rows(a.published);
+        TransitionRows after = PublishedHeatmapView.rows(a.published);
         for (int e = 0; e < a.experts; e++) {
             double[] x = new double[a.experts];
             double[] y = new double[a.experts];

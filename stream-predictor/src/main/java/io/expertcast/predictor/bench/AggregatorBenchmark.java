@@ -7,8 +7,8 @@ import io.expertcast.core.predict.TransitionRows;
 import io.expertcast.core.synth.SyntheticCalibration;
 import io.expertcast.core.synth.SyntheticTraceGenerator;
 import io.expertcast.core.trace.RequestTrace;
-import io.expertcast.predictor.GlobalHeatmaps;
-import io.expertcast.predictor.HeatmapSnapshots;
+import io.expertcast.predictor.PublishedHeatmapView;
+import io.expertcast.predictor.HeatmapRecords;
 import io.expertcast.predictor.LayerTransitions;
 import io.expertcast.predictor.PackedLayerTokens;
 import io.expertcast.predictor.PredictorSettings;
@@ -112,7 +112,7 @@ public class AggregatorBenchmark {
         for (int g = 0; g < SHARDS; g++) {
             batch[g] = writers[g].drain();
         }
-        published = HeatmapSnapshots.ofTransitions(model.id(), PUBLISHED_LAYER, HeatmapKind.TOKEN_TO_TOKEN,
+        published = HeatmapRecords.ofTransitions(model.id(), PUBLISHED_LAYER, HeatmapKind.TOKEN_TO_TOKEN,
                 tables[PUBLISHED_LAYER].token(), 1);
     }
 
@@ -172,8 +172,8 @@ public class AggregatorBenchmark {
     @Benchmark
     public void publishAfter(Blackhole out) {
         TransitionHeatmap h = tables[PUBLISHED_LAYER].token();
-        out.consume(HeatmapSnapshots.ofTransitions(model.id(), PUBLISHED_LAYER, HeatmapKind.TOKEN_TO_TOKEN, h, 1));
-        out.consume(HeatmapSnapshots.table(model.id(), PUBLISHED_LAYER, PredictionLevel.TOKEN, h, 8, 1));
+        out.consume(HeatmapRecords.ofTransitions(model.id(), PUBLISHED_LAYER, HeatmapKind.TOKEN_TO_TOKEN, h, 1));
+        out.consume(HeatmapRecords.table(model.id(), PUBLISHED_LAYER, PredictionLevel.TOKEN, h, 8, 1));
     }
 
     /** For scale: the Avro serialization of the published snapshot (the sink's part, unchanged). */
@@ -189,7 +189,7 @@ public class AggregatorBenchmark {
 
     @Benchmark
     public TransitionRows rowsAfter() {
-        return GlobalHeatmaps.rows(published);
+        return PublishedHeatmapView.rows(published);
     }
 
     /**
@@ -202,7 +202,7 @@ public class AggregatorBenchmark {
 
         /** d83aa0b's ofTransitions for every size: today's general path, kept for tables over MAX_CELLS. */
         static HeatmapSnapshot ofTransitions(String model, int layer, HeatmapKind kind, TransitionHeatmap h, long timeMs) {
-            return HeatmapSnapshots.ofLargestCells(model, layer, kind, h, timeMs);
+            return HeatmapRecords.ofLargestCells(model, layer, kind, h, timeMs);
         }
 
         static PredictionTable table(String model, int layer, PredictionLevel level, TransitionHeatmap h, int width,
@@ -229,7 +229,7 @@ public class AggregatorBenchmark {
 
         /** d83aa0b's rows: today's cell-by-cell path, kept for snapshots in the row layout. */
         static TransitionRows rows(HeatmapSnapshot s) {
-            return GlobalHeatmaps.cellRows(s);
+            return PublishedHeatmapView.cellRows(s);
         }
     }
 }

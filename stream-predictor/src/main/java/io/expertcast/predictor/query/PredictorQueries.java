@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
 import io.expertcast.predictor.DecodeSteps;
-import io.expertcast.predictor.HeatmapSnapshots;
+import io.expertcast.predictor.HeatmapRecords;
 import io.expertcast.predictor.PredictorSettings;
 import io.expertcast.predictor.PredictorTopology;
 import io.expertcast.schemas.HeatmapKind;
@@ -257,13 +257,13 @@ public final class PredictorQueries {
         // The top rows go out at every publication (and keep at least the table's width), the whole table
         // only once per snapshot interval: the top rows are the fresher, the whole table the fallback.
         HeatmapSnapshot snapshot = stores.<String, byte[]>global(PredictorTopology.GLOBAL_HEATMAPS_STORE,
-                        HeatmapSnapshots.topRowsKey(shape.id(), layer, kind))
+                        HeatmapRecords.topRowsKey(shape.id(), layer, kind))
                 .or(() -> stores.<String, byte[]>global(PredictorTopology.GLOBAL_HEATMAPS_STORE,
-                        HeatmapSnapshots.key(shape.id(), layer, kind)))
-                .map(HeatmapSnapshots::decode)
+                        HeatmapRecords.key(shape.id(), layer, kind)))
+                .map(HeatmapRecords::decode)
                 .orElseThrow(() -> QueryException.notFound("no " + level.toLowerCase(Locale.ROOT)
                         + "-level table published yet for " + tableKey(shape.id(), layer, level)));
-        ObjectNode body = (ObjectNode) AvroJson.toJson(HeatmapSnapshots.table(snapshot, tableLevel, tableWidth));
+        ObjectNode body = (ObjectNode) AvroJson.toJson(HeatmapRecords.table(snapshot, tableLevel, tableWidth));
         body.put("servedBy", self());
         return QueryReply.ok(body);
     }

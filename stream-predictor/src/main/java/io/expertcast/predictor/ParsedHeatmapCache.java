@@ -7,15 +7,17 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
 /**
+ * Every moe.heatmaps snapshot this instance has read, parsed once and shared by its tasks.
+ *
  * The heatmaps of {@link PredictorTopology#GLOBAL_HEATMAPS_STORE}, each parsed once per published
- * snapshot and shared by every task of one application instance. {@link GlobalHeatmapsProcessor} (the
+ * snapshot and shared by every task of one application instance. {@link HeatmapStoreLoader} (the
  * global store's only writer) replaces a key's entry whenever a snapshot of it arrives, restores
  * included, so a reader sees exactly what the store holds without decoding the store's value on every
  * use: decoding 58 snapshots of up to 60,000 cells per task and second took most of the predictor's
  * time. Thread-safe: written by the global thread, read by the stream threads; parsed values are never
  * modified.
  */
-final class PublishedHeatmaps {
+final class ParsedHeatmapCache {
     /** One key's snapshot as published (null: none) and what readers parsed from it. */
     private static final class Entry {
         final byte[] snapshot;
@@ -64,7 +66,7 @@ final class PublishedHeatmaps {
         Object p = e.parsed;
         if (p == null) {
             // Decoded on the reading stream thread, once per snapshot (two threads may both: same value, harmless).
-            p = HeatmapSnapshots.parseOrEmpty(key, e.snapshot, parse);
+            p = HeatmapRecords.parseOrEmpty(key, e.snapshot, parse);
             e.parsed = p;
         }
         return (T) p;

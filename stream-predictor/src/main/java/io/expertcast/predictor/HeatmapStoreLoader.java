@@ -6,16 +6,18 @@ import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
+ * Reads moe.heatmaps into the global store (the topic's bytes) and tells the parsed cache.
+ *
  * Keeps {@link PredictorTopology#GLOBAL_HEATMAPS_STORE} (every instance's copy of moe.heatmaps, the topic's
- * bytes as they are: nothing decoded or encoded again on this thread) and tells {@link PublishedHeatmaps}
+ * bytes as they are: nothing decoded or encoded again on this thread) and tells {@link ParsedHeatmapCache}
  * of every new snapshot. Kafka Streams runs a global store's own processor on restore too, so the parsed
  * cache follows the store from the first record.
  */
-final class GlobalHeatmapsProcessor implements Processor<String, byte[], Void, Void> {
-    private final PublishedHeatmaps published;
+final class HeatmapStoreLoader implements Processor<String, byte[], Void, Void> {
+    private final ParsedHeatmapCache published;
     private KeyValueStore<String, byte[]> store;
 
-    GlobalHeatmapsProcessor(PublishedHeatmaps published) {
+    HeatmapStoreLoader(ParsedHeatmapCache published) {
         this.published = published;
     }
 

@@ -16,7 +16,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
-class GlobalHeatmapsTest {
+class PublishedHeatmapViewTest {
 
     @Test
     void rowsParsedStraightFromTheCellsAreTheOfflineTablesRows() {
@@ -30,10 +30,10 @@ class GlobalHeatmapsTest {
                 h.observe(0, from, to);
                 h.tick();
             }
-            HeatmapSnapshot s = HeatmapSnapshots.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 0);
+            HeatmapSnapshot s = HeatmapRecords.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 0);
             // what the offline evaluation would read of the same counts
-            TransitionRows offline = TransitionRows.of(HeatmapSnapshots.toTransitions(s, 0), 0);
-            TransitionRows live = GlobalHeatmaps.rows(s);
+            TransitionRows offline = TransitionRows.of(HeatmapRecords.toTransitions(s, 0), 0);
+            TransitionRows live = PublishedHeatmapView.rows(s);
             for (int e = 0; e < experts; e++) {
                 double[] want = new double[experts];
                 offline.addRow(e, want);
@@ -53,8 +53,8 @@ class GlobalHeatmapsTest {
             h.observe(0, random.nextInt(experts), random.nextInt(4) == 0 ? random.nextInt(8) : random.nextInt(experts));
             h.tick();
         }
-        HeatmapSnapshot s = HeatmapSnapshots.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 0);
-        assertRowsEqual(TransitionRows.of(HeatmapSnapshots.toTransitions(s, 0), 0), GlobalHeatmaps.rows(s), experts);
+        HeatmapSnapshot s = HeatmapRecords.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 0);
+        assertRowsEqual(TransitionRows.of(HeatmapRecords.toTransitions(s, 0), 0), PublishedHeatmapView.rows(s), experts);
 
         // v2 and older: rows of targets and weights instead of packed cells
         TransitionHeatmap small = new TransitionHeatmap(1, 5);
@@ -68,7 +68,7 @@ class GlobalHeatmapsTest {
                         HeatmapRow.newBuilder().setExpert(1).setTargets(List.of(2, 4)).setWeights(List.of(1.0, 2.0)).build(),
                         HeatmapRow.newBuilder().setExpert(3).setTargets(List.of(0)).setWeights(List.of(1.0)).build()))
                 .build();
-        assertRowsEqual(TransitionRows.of(small, 0), GlobalHeatmaps.rows(rowLayout), 5);
+        assertRowsEqual(TransitionRows.of(small, 0), PublishedHeatmapView.rows(rowLayout), 5);
     }
 
     @Test
@@ -77,13 +77,13 @@ class GlobalHeatmapsTest {
         outside.putShort((short) 1).putShort((short) 1).putShort((short) 9).putDouble(2.0).flip(); // target 9 of 4
         HeatmapSnapshot bad = HeatmapSnapshot.newBuilder().setModel("m").setLayer(0).setKind(HeatmapKind.TOKEN_TO_TOKEN)
                 .setNumExperts(4).setRows(List.of()).setCells(outside).setTotalMass(2).setTag(null).setEventTimeMs(0).build();
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> GlobalHeatmaps.rows(bad)).getMessage()
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> PublishedHeatmapView.rows(bad)).getMessage()
                 .contains("expert 9 outside the table's 4"));
         HeatmapSnapshot cut = HeatmapSnapshot.newBuilder(bad).setCells(ByteBuffer.wrap(new byte[] {1, 0, 2, 0, 3, 0})).build();
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> GlobalHeatmaps.rows(cut)).getMessage()
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> PublishedHeatmapView.rows(cut)).getMessage()
                 .contains("cells end inside row 1"));
         HeatmapSnapshot header = HeatmapSnapshot.newBuilder(bad).setCells(ByteBuffer.wrap(new byte[] {1, 0, 0})).build();
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> GlobalHeatmaps.rows(header)).getMessage()
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> PublishedHeatmapView.rows(header)).getMessage()
                 .contains("cells end inside a row header"));
     }
 
@@ -105,16 +105,16 @@ class GlobalHeatmapsTest {
                     h.observe(0, from, to);
                     h.tick();
                 }
-                HeatmapSnapshot whole = HeatmapSnapshots.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 7);
-                HeatmapSnapshot top = HeatmapSnapshots.ofTopRows("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 32, 7);
+                HeatmapSnapshot whole = HeatmapRecords.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 7);
+                HeatmapSnapshot top = HeatmapRecords.ofTopRows("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 32, 7);
                 byte[] topBytes = serde.serializer().serialize("t", top);
                 HeatmapSnapshot back = serde.deserializer().deserialize("t", topBytes);
                 String what = experts + " experts, half-life " + halfLife;
-                assertTrue(HeatmapSnapshots.isTopRows(back) && !HeatmapSnapshots.isTopRows(whole), what);
-                assertRowsEqual(GlobalHeatmaps.rows(whole), GlobalHeatmaps.rows(back), experts);
+                assertTrue(HeatmapRecords.isTopRows(back) && !HeatmapRecords.isTopRows(whole), what);
+                assertRowsEqual(PublishedHeatmapView.rows(whole), PublishedHeatmapView.rows(back), experts);
                 for (int width : new int[] {1, 8, 32}) {
-                    assertEquals(HeatmapSnapshots.table(whole, io.expertcast.schemas.PredictionLevel.TOKEN, width),
-                            HeatmapSnapshots.table(back, io.expertcast.schemas.PredictionLevel.TOKEN, width),
+                    assertEquals(HeatmapRecords.table(whole, io.expertcast.schemas.PredictionLevel.TOKEN, width),
+                            HeatmapRecords.table(back, io.expertcast.schemas.PredictionLevel.TOKEN, width),
                             what + ", width " + width);
                 }
             }
@@ -127,9 +127,9 @@ class GlobalHeatmapsTest {
             dense.tick();
         }
         int wholeBytes = serde.serializer().serialize("t",
-                HeatmapSnapshots.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, dense, 0)).length;
+                HeatmapRecords.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, dense, 0)).length;
         int topBytes = serde.serializer().serialize("t",
-                HeatmapSnapshots.ofTopRows("m", 0, HeatmapKind.TOKEN_TO_TOKEN, dense, 32, 0)).length;
+                HeatmapRecords.ofTopRows("m", 0, HeatmapKind.TOKEN_TO_TOKEN, dense, 32, 0)).length;
         assertTrue(topBytes * 7 < wholeBytes, topBytes + " vs " + wholeBytes);
     }
 
@@ -137,14 +137,14 @@ class GlobalHeatmapsTest {
     void topRowsWithRowTotalsThatDoNotFitTheTableAreNotUsable() {
         TransitionHeatmap h = new TransitionHeatmap(1, 4);
         h.observe(0, 1, 2);
-        HeatmapSnapshot top = HeatmapSnapshots.ofTopRows("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 32, 0);
+        HeatmapSnapshot top = HeatmapRecords.ofTopRows("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 32, 0);
         HeatmapSnapshot shortTotals = HeatmapSnapshot.newBuilder(top).setRowTotals(ByteBuffer.wrap(new byte[12])).build();
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> GlobalHeatmaps.rows(shortTotals)).getMessage()
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> PublishedHeatmapView.rows(shortTotals)).getMessage()
                 .contains("row totals hold 12 bytes, not 8 for each of 4 experts"));
         // read through the topic's bytes: logged and read as no table, never a stopped thread
         byte[] bytes = io.expertcast.schemas.Topics.HEATMAPS.valueSerde().serializer().serialize("t", shortTotals);
-        TransitionRows read = HeatmapSnapshots.parseOrEmpty("m/0/TOKEN_TO_TOKEN/top", bytes,
-                s -> s == null ? null : GlobalHeatmaps.rows(s));
+        TransitionRows read = HeatmapRecords.parseOrEmpty("m/0/TOKEN_TO_TOKEN/top", bytes,
+                s -> s == null ? null : PublishedHeatmapView.rows(s));
         assertEquals(null, read);
     }
 

@@ -13,8 +13,10 @@ import java.util.Map;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 
 /**
+ * Answers the request side's forecasting with the heatmaps last published (top rows, popularity).
+ *
  * How the per-request side reads the global heatmaps: {@link PredictorTopology#GLOBAL_HEATMAPS_STORE},
- * a global store every instance builds from moe.heatmaps, through {@link PublishedHeatmaps} (parsed once
+ * a global store every instance builds from moe.heatmaps, through {@link ParsedHeatmapCache} (parsed once
  * per published snapshot, shared by the instance's tasks). Staleness: a heatmap seen here is at most
  * (heatmap publish interval + the topic's round trip) old; it never holds the record being processed
  * (that record reaches the aggregator through a repartition topic only after this task forwarded it).
@@ -22,15 +24,15 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * it keeps its own index of the tables by model and layer, so the two reads per layer and decode step
  * neither build a key nor look one up, until something is published).
  */
-public final class GlobalHeatmaps {
+public final class PublishedHeatmapView {
     private final ReadOnlyKeyValueStore<String, byte[]> store;
-    private final PublishedHeatmaps published;
+    private final ParsedHeatmapCache published;
     /** This reader's own index of the shared parsed tables, dropped whenever anything was published. */
     private final Map<String, TransitionRows[]> tables = new HashMap<>();
     private final Map<String, LayerPopularity[]> popularity = new HashMap<>();
     private long seenVersion = -1;
 
-    GlobalHeatmaps(ReadOnlyKeyValueStore<String, byte[]> store, PublishedHeatmaps published) {
+    PublishedHeatmapView(ReadOnlyKeyValueStore<String, byte[]> store, ParsedHeatmapCache published) {
         this.store = store;
         this.published = published;
     }
@@ -43,7 +45,7 @@ public final class GlobalHeatmaps {
         TransitionRows[] byLayer = current(tables).computeIfAbsent(model, m -> new TransitionRows[layers]);
         TransitionRows t = byLayer[layer];
         if (t == null) {
-            t = published.get(HeatmapSnapshots.topRowsKey(model, layer, HeatmapKind.TOKEN_TO_TOKEN), this::stored,
+            t = published.get(HeatmapRecords.topRowsKey(model, layer, HeatmapKind.TOKEN_TO_TOKEN), this::stored,
                     s -> s == null || s.getNumExperts() != experts ? TransitionRows.empty(experts) : rows(s));
             byLayer[layer] = t;
         }
@@ -63,21 +65,21 @@ public final class GlobalHeatmaps {
 
     /** Finished requests' counts at a layer, of one tag (null: all requests); zeros before any. */
     LayerPopularity popularity(String model, int layer, String tag, int experts) {
-        return published.get(HeatmapSnapshots.popularityKey(model, layer, tag), this::stored,
+        return published.get(HeatmapRecords.popularityKey(model, layer, tag), this::stored,
                 s -> new LayerPopularity(s == null || s.getNumExperts() != experts ? new double[experts]
-                        : HeatmapSnapshots.toPopularity(s)));
+                        : HeatmapRecords.toPopularity(s)));
     }
 
     /**
      * A snapshot's rows straight from its cells, without building the dense table: a row's total is its
-     * cells summed in target order, as {@link HeatmapSnapshots#toTransitions} would total them, or for a
+     * cells summed in target order, as {@link HeatmapRecords#toTransitions} would total them, or for a
      * top-rows snapshot (v4) the whole row's total it carries, which is that same sum over the whole row, so
      * both give the same rows. Packed cells (every transition snapshot since v3) are read in one loop, a row
-     * at a time; older snapshots through {@link HeatmapSnapshots#forEachCell}. Public for {@code bench aggregator}.
+     * at a time; older snapshots through {@link HeatmapRecords#forEachCell}. Public for {@code bench aggregator}.
      */
     public static TransitionRows rows(HeatmapSnapshot s) {
         ByteBuffer packed = s.getCells();
-        double[] totals = HeatmapSnapshots.isTopRows(s) ? HeatmapSnapshots.rowTotals(s) : null;
+        double[] totals = HeatmapRecords.isTopRows(s) ? HeatmapRecords.rowTotals(s) : null;
         if (packed != null && packed.remaining() > 0) {
             return packedRows(s.getNumExperts(), packed, totals);
         }
@@ -88,7 +90,7 @@ public final class GlobalHeatmaps {
     private static final VarHandle DOUBLES = MethodHandles.byteArrayViewVarHandle(double[].class, ByteOrder.LITTLE_ENDIAN);
 
     /**
-     * The packed layout of {@link HeatmapSnapshots#forEachCell} (uint16 row, uint16 count, then count x
+     * The packed layout of {@link HeatmapRecords#forEachCell} (uint16 row, uint16 count, then count x
      * (uint16 target, float64 cell), little-endian), with its checks: a truncated row or an expert outside
      * the table is an {@link IllegalArgumentException}. Consecutive headers of one row make one row, as there.
      */
@@ -168,7 +170,7 @@ public final class GlobalHeatmaps {
         double[] cells = new double[experts];
         int[] row = {-1, 0}; // expert, cells so far
         double[] total = {0};
-        HeatmapSnapshots.forEachCell(s, (from, to, w) -> {
+        HeatmapRecords.forEachCell(s, (from, to, w) -> {
             if (from != row[0]) {
                 if (row[0] >= 0) {
                     rows.row(row[0], total[0], targets, cells, row[1]);

@@ -12,7 +12,7 @@ import io.expertcast.schemas.Topics;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-class HeatmapSnapshotsTest {
+class HeatmapRecordsTest {
 
     @Test
     void aSmallTableRoundTripsExactly() {
@@ -20,11 +20,11 @@ class HeatmapSnapshotsTest {
         h.observe(0, 0, 4);
         h.observe(0, 0, 4);
         h.observe(0, 3, 1);
-        HeatmapSnapshot s = HeatmapSnapshots.ofTransitions("m", 2, HeatmapKind.TOKEN_TO_TOKEN, h, 7);
+        HeatmapSnapshot s = HeatmapRecords.ofTransitions("m", 2, HeatmapKind.TOKEN_TO_TOKEN, h, 7);
         assertEquals(3.0, s.getTotalMass());
-        assertEquals(h, HeatmapSnapshots.toTransitions(s, 0));
-        assertArrayEquals(new double[] {0, 2, 0, 0, 3}, HeatmapSnapshots.toPopularity(
-                HeatmapSnapshots.ofPopularity("m", 2, "b:mmlu", new double[] {0, 2, 0, 0, 3}, 7)));
+        assertEquals(h, HeatmapRecords.toTransitions(s, 0));
+        assertArrayEquals(new double[] {0, 2, 0, 0, 3}, HeatmapRecords.toPopularity(
+                HeatmapRecords.ofPopularity("m", 2, "b:mmlu", new double[] {0, 2, 0, 0, 3}, 7)));
     }
 
     @Test
@@ -36,18 +36,18 @@ class HeatmapSnapshotsTest {
                 h.add(0, i, j, 1 + (i * 31 + j * 17) % 97);
             }
         }
-        HeatmapSnapshot s = HeatmapSnapshots.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 0);
+        HeatmapSnapshot s = HeatmapRecords.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 0);
         int[] cells = new int[1];
         double[] row5Min = {Double.MAX_VALUE};
         int[] row5Cells = new int[1];
-        HeatmapSnapshots.forEachCell(s, (from, to, w) -> {
+        HeatmapRecords.forEachCell(s, (from, to, w) -> {
             cells[0]++;
             if (from == 5) {
                 row5Cells[0]++;
                 row5Min[0] = Math.min(row5Min[0], w);
             }
         });
-        assertTrue(cells[0] <= HeatmapSnapshots.MAX_CELLS && cells[0] > HeatmapSnapshots.MAX_CELLS / 2, "cells " + cells[0]);
+        assertTrue(cells[0] <= HeatmapRecords.MAX_CELLS && cells[0] > HeatmapRecords.MAX_CELLS / 2, "cells " + cells[0]);
         int[] top = h.successors(0, 5, row5Cells[0]);
         assertEquals(h.count(0, 5, top[top.length - 1]), row5Min[0], 0.0);
         byte[] bytes = Topics.HEATMAPS.valueSerde().serializer().serialize(Topics.HEATMAPS.name(), s);
@@ -64,11 +64,11 @@ class HeatmapSnapshotsTest {
             }
             h.tick();
         }
-        HeatmapSnapshot s = HeatmapSnapshots.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 0);
+        HeatmapSnapshot s = HeatmapRecords.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, h, 0);
         byte[] bytes = Topics.HEATMAPS.valueSerde().serializer().serialize(Topics.HEATMAPS.name(), s);
         assertTrue(bytes.length < 1_000_000, bytes.length + " bytes");
         HeatmapSnapshot back = Topics.HEATMAPS.valueSerde().deserializer().deserialize(Topics.HEATMAPS.name(), bytes);
-        TransitionHeatmap read = HeatmapSnapshots.toTransitions(back, 0);
+        TransitionHeatmap read = HeatmapRecords.toTransitions(back, 0);
         for (int i = 0; i < experts; i++) {
             for (int j = 0; j < experts; j++) {
                 assertEquals(h.count(0, i, j), read.count(0, i, j), 0.0, i + "->" + j);
@@ -91,8 +91,8 @@ class HeatmapSnapshotsTest {
                 if (experts > 1) {
                     h.add(0, 0, 1, -h.count(0, 0, 1) - 0.5); // a negative cell: dropped by both
                 }
-                byte[] want = serializer.serialize("t", HeatmapSnapshots.ofLargestCells("m", 3, HeatmapKind.LAYER_TO_LAYER, h, 9));
-                byte[] got = serializer.serialize("t", HeatmapSnapshots.ofTransitions("m", 3, HeatmapKind.LAYER_TO_LAYER, h, 9));
+                byte[] want = serializer.serialize("t", HeatmapRecords.ofLargestCells("m", 3, HeatmapKind.LAYER_TO_LAYER, h, 9));
+                byte[] got = serializer.serialize("t", HeatmapRecords.ofTransitions("m", 3, HeatmapKind.LAYER_TO_LAYER, h, 9));
                 assertArrayEquals(want, got, experts + " experts, half-life " + halfLife);
             }
         }
@@ -105,7 +105,7 @@ class HeatmapSnapshotsTest {
                 .setRows(List.of(HeatmapRow.newBuilder().setExpert(1).setTargets(List.of(0, 3))
                         .setWeights(List.of(2.0, 3.0)).build()))
                 .build();
-        TransitionHeatmap h = HeatmapSnapshots.toTransitions(v2, 0);
+        TransitionHeatmap h = HeatmapRecords.toTransitions(v2, 0);
         assertEquals(2.0, h.count(0, 1, 0));
         assertEquals(3.0, h.count(0, 1, 3));
         assertEquals(5.0, h.rowTotal(0, 1));
@@ -114,30 +114,30 @@ class HeatmapSnapshotsTest {
     @Test
     void aSnapshotThatIsNotUsableReadsAsNoneInsteadOfStoppingTheReader() {
         java.util.function.Function<HeatmapSnapshot, String> parse =
-                x -> x == null ? "none" : "rows " + HeatmapSnapshots.toTransitions(x, 0).rowTotal(0, 1);
+                x -> x == null ? "none" : "rows " + HeatmapRecords.toTransitions(x, 0).rowTotal(0, 1);
         byte[] garbage = {1, 2, 3};
-        assertEquals("none", HeatmapSnapshots.parseOrEmpty("m/0/TOKEN_TO_TOKEN", garbage, parse));
-        assertEquals("none", HeatmapSnapshots.parseOrEmpty("m/0/TOKEN_TO_TOKEN", null, parse));
+        assertEquals("none", HeatmapRecords.parseOrEmpty("m/0/TOKEN_TO_TOKEN", garbage, parse));
+        assertEquals("none", HeatmapRecords.parseOrEmpty("m/0/TOKEN_TO_TOKEN", null, parse));
 
         java.nio.ByteBuffer outside = java.nio.ByteBuffer.allocate(14).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         outside.putShort((short) 1).putShort((short) 1).putShort((short) 9).putDouble(2.0).flip(); // target 9 of 4
         HeatmapSnapshot bad = HeatmapSnapshot.newBuilder().setModel("m").setLayer(0).setKind(HeatmapKind.TOKEN_TO_TOKEN)
                 .setNumExperts(4).setRows(List.of()).setCells(outside).setTotalMass(2).setTag(null).setEventTimeMs(0).build();
         IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-                () -> HeatmapSnapshots.toTransitions(bad, 0));
+                () -> HeatmapRecords.toTransitions(bad, 0));
         assertTrue(e.getMessage().contains("expert 9 outside the table's 4"), e.getMessage());
         byte[] badBytes = Topics.HEATMAPS.valueSerde().serializer().serialize(Topics.HEATMAPS.name(), bad);
-        assertEquals("none", HeatmapSnapshots.parseOrEmpty("m/0/TOKEN_TO_TOKEN", badBytes, parse));
+        assertEquals("none", HeatmapRecords.parseOrEmpty("m/0/TOKEN_TO_TOKEN", badBytes, parse));
 
         java.nio.ByteBuffer truncated = java.nio.ByteBuffer.wrap(new byte[] {1, 0, 2, 0, 3, 0});
         HeatmapSnapshot cut = HeatmapSnapshot.newBuilder(bad).setCells(truncated).build();
         assertTrue(org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-                () -> HeatmapSnapshots.toTransitions(cut, 0)).getMessage().contains("cells end inside row 1"));
+                () -> HeatmapRecords.toTransitions(cut, 0)).getMessage().contains("cells end inside row 1"));
 
         TransitionHeatmap good = new TransitionHeatmap(1, 4);
         good.observe(0, 1, 2);
         byte[] goodBytes = Topics.HEATMAPS.valueSerde().serializer().serialize(Topics.HEATMAPS.name(),
-                HeatmapSnapshots.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, good, 0));
-        assertEquals("rows 1.0", HeatmapSnapshots.parseOrEmpty("m/0/TOKEN_TO_TOKEN", goodBytes, parse));
+                HeatmapRecords.ofTransitions("m", 0, HeatmapKind.TOKEN_TO_TOKEN, good, 0));
+        assertEquals("rows 1.0", HeatmapRecords.parseOrEmpty("m/0/TOKEN_TO_TOKEN", goodBytes, parse));
     }
 }

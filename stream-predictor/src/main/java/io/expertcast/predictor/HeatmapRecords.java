@@ -20,15 +20,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
+ * Turns counted heatmaps into moe.heatmaps / moe.prediction-tables records and keys, and back.
+ *
  * The global heatmaps of one MoE layer as records: {@link HeatmapSnapshot} (moe.heatmaps, and the
  * aggregator's own store) and {@link PredictionTable} (moe.prediction-tables), and back. Keys:
  * {@code model/layer/KIND}, and {@code model/layer/POPULARITY/tag} for a tag's popularity. A POPULARITY
  * snapshot has one row, expert -1, whose targets are the experts and weights their counts.
  */
-public final class HeatmapSnapshots {
-    private static final Logger LOG = LoggerFactory.getLogger(HeatmapSnapshots.class);
+public final class HeatmapRecords {
+    private static final Logger LOG = LoggerFactory.getLogger(HeatmapRecords.class);
 
-    private HeatmapSnapshots() {
+    private HeatmapRecords() {
     }
 
     /** A moe.heatmaps value as the global store holds it (the topic's bytes). */
@@ -182,7 +184,7 @@ public final class HeatmapSnapshots {
      * packs a whole table (targets ascending), and every row's whole total in {@code rowTotals}: the cells of
      * the row summed in target order, the very total a reader of the whole table's snapshot computes. So a
      * reader keeping up to {@code width} successors per row gets from it exactly what it gets from the whole
-     * table ({@link GlobalHeatmaps#rows}), in a sixth of a DeepSeek-V3 table's bytes at width 32.
+     * table ({@link PublishedHeatmapView#rows}), in a sixth of a DeepSeek-V3 table's bytes at width 32.
      * {@code totalMass} is the sum of the row totals.
      */
     public static HeatmapSnapshot ofTopRows(String model, int layer, HeatmapKind kind, TransitionHeatmap h, int width,
