@@ -97,8 +97,8 @@ public final class NextTokenPredictor {
                 heatTotal += rows.mass(from);
             }
         }
-        float[] own = history.countRow(l);
-        float[] decayed = history.decayedRow(l);
+        double[] own = history.countRow(l);
+        double[] decayed = history.decayedRow(l);
         double[] g = popularity.counts();
         long ownTotal = (long) history.tokens() * history.topK();
         double popTotal = popularity.exactWith(ownTotal) ? popularity.total() + ownTotal : popularityTotal(g, own);
@@ -114,7 +114,7 @@ public final class NextTokenPredictor {
     }
 
     /** Popularity + own counts summed in expert order (popularity that is not all integers). */
-    private double popularityTotal(double[] g, float[] own) {
+    private double popularityTotal(double[] g, double[] own) {
         double sum = 0;
         for (int e = 0; e < experts; e++) {
             sum += g[e] + own[e];

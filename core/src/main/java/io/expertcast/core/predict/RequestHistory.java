@@ -1,5 +1,7 @@
 package io.expertcast.core.predict;
 
+import java.util.Arrays;
+
 /**
  * Insight 1 (a request keeps reusing its experts): one request's own selections so far, per MoE layer x
  * expert: plain counts, and counts decayed with a half-life of {@link BlendedPredictor#HALF_LIFE_TOKENS}
@@ -13,22 +15,17 @@ package io.expertcast.core.predict;
  * count. Readers that normalise by a sum (every predictor) use the cells as they are.
  *
  * <p>One array per layer (not one flat array): the predictor's per-expert loops then index from 0, which
- * C2 vectorizes. Cells are float32: the predictor reads every cell of a request at every decode step, and
- * with a serving batch of requests in flight those reads are what its time goes to, so half the bytes is
- * nearly half the time. Counts stay exact (integers below 2^24); a decayed cell keeps 24 significant bits,
- * and the unit is rescaled at {@value #RESCALE_AT} (float's range ends at 3.4e38). Every reader sees the
- * float values widened to double, the reference formula as much as the predictor.
+ * C2 vectorizes.
  */
 public final class RequestHistory {
     private static final double GROWTH = Math.pow(2, 1 / BlendedPredictor.HALF_LIFE_TOKENS);
-    private static final double RESCALE_AT = 1e30;
-    private static final int EXACT_COUNT = 1 << 24; // a float holds every integer up to it
+    private static final double RESCALE_AT = 1e100;
 
     private final int layers;
     private final int experts;
     private final int k;
-    private final float[][] counts;    // integers, held as floats: the predictor's per-expert loop then mixes no int
-    private final float[][] decayed;   // decayed counts x scale
+    private final double[][] counts;   // integers, held as doubles: the predictor's per-expert loop then mixes no int
+    private final double[][] decayed;  // decayed counts x scale
     private final double[] totals;     // per layer: the sum of its decayed cells, as they were added
     private double scale;
     private int tokens;
@@ -52,27 +49,20 @@ public final class RequestHistory {
         this.layers = layers;
         this.experts = experts;
         this.k = k;
-        this.counts = new float[layers][];
-        this.decayed = new float[layers][];
-        // A state written while cells were doubles may hold a unit past float's range: rescale it first.
-        double divide = scale > RESCALE_AT ? scale : 1;
+        this.counts = new double[layers][];
+        this.decayed = new double[layers][];
         for (int l = 0; l < layers; l++) {
-            counts[l] = new float[experts];
-            decayed[l] = new float[experts];
+            counts[l] = new double[experts];
             for (int e = 0; e < experts; e++) {
-                int c = flatCounts[l * experts + e];
-                if (c < 0 || c > EXACT_COUNT) {
-                    throw new IllegalArgumentException("history count " + c + " outside 0.." + EXACT_COUNT);
-                }
-                counts[l][e] = c;
-                decayed[l][e] = (float) (flatDecayed[l * experts + e] / divide);
+                counts[l][e] = flatCounts[l * experts + e];
             }
+            decayed[l] = Arrays.copyOfRange(flatDecayed, l * experts, (l + 1) * experts);
         }
-        this.totals = totals != null && divide == 1 ? totals.clone() : new double[layers];
-        if (totals == null || divide != 1) {
+        this.totals = totals != null ? totals.clone() : new double[layers];
+        if (totals == null) {
             sumTotals();
         }
-        this.scale = scale / divide;
+        this.scale = scale;
         this.tokens = tokens;
     }
 
@@ -90,25 +80,22 @@ public final class RequestHistory {
     public void observe(int[] ids, int at) {
         scale *= GROWTH;
         if (scale > RESCALE_AT) {
-            for (float[] row : decayed) {
+            for (double[] row : decayed) {
                 for (int e = 0; e < experts; e++) {
-                    row[e] = (float) (row[e] / scale);
+                    row[e] /= scale;
                 }
             }
             scale = 1;
             sumTotals();
         }
-        if (tokens >= EXACT_COUNT) {
-            throw new IllegalStateException("a request of more than " + EXACT_COUNT + " tokens");
-        }
         for (int l = 0; l < layers; l++) {
-            float[] c = counts[l];
-            float[] d = decayed[l];
+            double[] c = counts[l];
+            double[] d = decayed[l];
             double total = totals[l];
             for (int a = 0; a < k; a++) {
                 int e = ids[at + l * k + a];
                 c[e]++;
-                d[e] = (float) (d[e] + scale);
+                d[e] += scale;
                 total += scale;
             }
             totals[l] = total;
@@ -120,7 +107,7 @@ public final class RequestHistory {
     private void sumTotals() {
         for (int l = 0; l < layers; l++) {
             double s = 0;
-            for (float v : decayed[l]) {
+            for (double v : decayed[l]) {
                 s += v;
             }
             totals[l] = s;
@@ -133,34 +120,26 @@ public final class RequestHistory {
 
     /** The decayed selections of one layer x {@link #decayScale()} (a unit common to all cells), a copy. */
     public double[] decayed(int layer) {
-        return widen(decayed[layer]);
+        return decayed[layer].clone();
     }
 
-    /** The sum of one layer's decayed cells (same unit), kept in double as the cells grew (not their float sum). */
+    /** The sum of one layer's decayed cells (same unit), kept as they were added. */
     public double decayedTotal(int layer) {
         return totals[layer];
     }
 
     /** The counts of one layer, as doubles. */
     public double[] countsOf(int layer) {
-        return widen(counts[layer]);
-    }
-
-    private static double[] widen(float[] cells) {
-        double[] d = new double[cells.length];
-        for (int e = 0; e < cells.length; e++) {
-            d[e] = cells[e];
-        }
-        return d;
+        return counts[layer].clone();
     }
 
     /** The live counts of one layer, not a copy: for {@link NextTokenPredictor}, which only reads. */
-    float[] countRow(int layer) {
+    double[] countRow(int layer) {
         return counts[layer];
     }
 
     /** The live decayed cells of one layer (x {@link #decayScale()}), not a copy: read only. */
-    float[] decayedRow(int layer) {
+    double[] decayedRow(int layer) {
         return decayed[layer];
     }
 
@@ -189,9 +168,7 @@ public final class RequestHistory {
     public double[] decayed() {
         double[] flat = new double[layers * experts];
         for (int l = 0; l < layers; l++) {
-            for (int e = 0; e < experts; e++) {
-                flat[l * experts + e] = decayed[l][e];
-            }
+            System.arraycopy(decayed[l], 0, flat, l * experts, experts);
         }
         return flat;
     }

@@ -15,7 +15,7 @@ class NextTokenPredictorTest {
      * The reference: the formula ({@link BlendedPredictor#nextTokenScores} with its totals) on dense arrays,
      * ranked by {@link BlendedPredictor#top}. The totals are the ones the fast path keeps: heat = each read
      * row's top probabilities (each rounded to float32, as the rows hold them) summed in its order, rows in
-     * slot order; decayed = the history's kept total (its float32 cells widened, as the history gives them);
+     * slot order; decayed = the history's kept total;
      * popularity summed in expert order (exact for integers, so any order).
      */
     private static void reference(TransitionHeatmap table, double[][] globalPopularity, RequestHistory history,
