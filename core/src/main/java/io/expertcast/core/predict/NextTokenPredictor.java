@@ -16,10 +16,10 @@ import java.util.Arrays;
  *   <li>the request's decayed total is kept by {@link RequestHistory} as it grows; the popularity total is
  *       exact integer arithmetic ({@link LayerPopularity}); so the three weights are three divisions per
  *       layer, and every expert's score is three multiply-adds in one vectorizable loop;</li>
- *   <li>top-n without a sorted insertion per expert: a bound that the n-th best score cannot be under (the
- *       n-th best score of a few experts sure to score high, the experts just selected and each read row's
- *       two best successors; and the least of the maxima of n blocks of experts, n distinct experts), then one
- *       branch-free pass keeps the experts at or above it (a handful), and only those are ranked.</li>
+ *   <li>top-n without a sorted insertion per expert: the best score of each chunk of 8 experts, branch-free;
+ *       a bound that the n-th best score cannot be under (the least of n groups' best chunks: n distinct
+ *       experts); then only the chunks whose best reaches the bound (a few) are scanned for the experts at or
+ *       above it, and only those are ranked.</li>
  * </ul>
  * Not thread-safe: one per stream processor (or evaluation).
  */
@@ -29,8 +29,11 @@ public final class NextTokenPredictor {
     private final double[] heat;       // [expert], one layer at a time
     private final double[] scores;     // [expert], one layer at a time
     private final int[] candidates;    // experts scoring at least the bound
-    private final double[] seedScores; // the seeds' scores, ranked
-    private final int[] seeds;
+    private int chunk;                 // experts per chunk (for the n of the last call)
+    private long[] chunkBest;          // per chunk of consecutive experts, its best score's key
+    private int chunkedFor;            // the m the chunks were made for
+    private int[] reaching;            // chunks whose best reaches the first bound
+    private long[] topKeys;            // the m best of their maxima
 
     public NextTokenPredictor(int layers, int experts, int k) {
         if (layers <= 0 || experts <= 0 || k <= 0) {
@@ -42,8 +45,7 @@ public final class NextTokenPredictor {
         this.heat = new double[experts];
         this.scores = new double[experts];
         this.candidates = new int[experts];
-        this.seeds = new int[3 * k];
-        this.seedScores = new double[3 * k];
+        chunking(1);
     }
 
     /**
@@ -63,9 +65,24 @@ public final class NextTokenPredictor {
     public void predict(TransitionRows[] tables, LayerPopularity[] popularity, RequestHistory history,
                         int[] current, int n, int[][] expertsOut, double[][] scoresOut) {
         int m = Math.min(n, experts);
+        if (chunkedFor != m) {
+            chunking(m);
+        }
         for (int l = 0; l < expertsOut.length; l++) {
             layer(l, tables[l], popularity[l], history, current, m, expertsOut[l], scoresOut[l]);
         }
+    }
+
+    /**
+     * Chunks of 8 experts (a cache line of scores; 32 chunks for 256 experts), or fewer experts per chunk when
+     * n is so large that fewer than n chunks would remain (at least n chunks are needed for the bound).
+     */
+    private void chunking(int m) {
+        chunk = experts / 8 >= m ? 8 : Math.max(1, experts / m);
+        chunkBest = new long[(experts + chunk - 1) / chunk];
+        chunkedFor = m;
+        reaching = new int[chunkBest.length];
+        topKeys = new long[m];
     }
 
     private void layer(int l, TransitionRows rows, LayerPopularity popularity, RequestHistory history, int[] current,
@@ -92,14 +109,8 @@ public final class NextTokenPredictor {
         for (int e = 0; e < experts; e++) {
             s[e] = a * h[e] + b * decayed[e] + c * (g[e] + own[e]);
         }
-        double bound = Math.max(seedBound(l, rows, current, m), blockBound(m));
-        int found = 0;
-        int[] cand = candidates;
-        for (int e = 0; e < experts; e++) { // branch-free: most experts fall under the bound
-            cand[found] = e;
-            found += s[e] >= bound ? 1 : 0;
-        }
-        rank(cand, found, m, expertsOut, scoresOut);
+        int found = candidates(m);
+        rank(candidates, found, m, expertsOut, scoresOut);
     }
 
     /** Popularity + own counts summed in expert order (popularity that is not all integers). */
@@ -112,59 +123,93 @@ public final class NextTokenPredictor {
     }
 
     /**
-     * The m-th best score among a few distinct experts (those just selected at the layer, each read row's two
-     * best successors): the m-th best of all experts is at least that. Minus infinity with fewer than m of them.
+     * Into {@link #candidates}, ids ascending, every expert whose score is at least a bound that the m-th best
+     * score cannot be under; returns how many. The experts fall in chunks of {@link #chunk} consecutive ids;
+     * each chunk's best score is taken, the chunks are dealt into m groups (chunk c to group c mod m), and the
+     * bound is the least of the groups' best: m distinct experts score at least it, so the m-th best score
+     * does too. A chunk whose best is under the bound holds no candidate and is not read again, so only the
+     * few chunks holding the top scores are scanned. Maxima are taken on the scores' order-preserving long
+     * keys ({@link #key}) with {@code Math.max(long, long)}: a conditional move, where comparing doubles
+     * branches, and these branches (is this score a new maximum?) are unpredictable.
      */
-    private double seedBound(int l, TransitionRows rows, int[] current, int m) {
-        if (current == null) {
-            return Double.NEGATIVE_INFINITY;
-        }
-        int count = 0;
-        for (int b = 0, at = l * k; b < k; b++) {
-            count = seed(current[at + b], count);
-            int from = current[at + b];
-            for (int i = 0, m2 = rows.length(from); i < Math.min(2, m2); i++) {
-                count = seed(rows.successor(from, i), count);
-            }
-        }
-        if (count < m) {
-            return Double.NEGATIVE_INFINITY;
-        }
-        for (int i = 0; i < count; i++) {
-            seedScores[i] = scores[seeds[i]];
-        }
-        Arrays.sort(seedScores, 0, count);
-        return seedScores[count - m];
-    }
-
-    /**
-     * The smallest of the maxima of m blocks of experts (each block non-empty): those maxima are m distinct
-     * experts, so the m-th best score is at least their minimum.
-     */
-    private double blockBound(int m) {
-        double bound = Double.POSITIVE_INFINITY;
+    private int candidates(int m) {
         double[] s = scores;
-        for (int b = 0; b < m; b++) {
-            int from = (int) ((long) b * experts / m);
-            int to = (int) ((long) (b + 1) * experts / m);
-            double max = s[from];
-            for (int e = from + 1; e < to; e++) {
-                double v = s[e];
-                max = v > max ? v : max; // scores are never NaN
+        long[] best = chunkBest;
+        int w = chunk;
+        int chunks = best.length;
+        int full = experts / w;
+        for (int ch = 0, from = 0; ch < full; ch++, from += w) {
+            long max = key(s[from]);
+            for (int e = from + 1; e < from + w; e++) {
+                max = Math.max(max, key(s[e]));
+            }
+            best[ch] = max;
+        }
+        if (full < chunks) {
+            long max = key(s[full * w]);
+            for (int e = full * w + 1; e < experts; e++) {
+                max = Math.max(max, key(s[e]));
+            }
+            best[full] = max;
+        }
+        long bound = Long.MAX_VALUE;
+        for (int group = 0; group < m; group++) {
+            long max = best[group];
+            for (int ch = group + m; ch < chunks; ch += m) {
+                max = Math.max(max, best[ch]);
             }
             bound = Math.min(bound, max);
         }
-        return bound;
-    }
-
-    private int seed(int expert, int count) {
-        for (int i = 0; i < count; i++) {
-            if (seeds[i] == expert) {
-                return count;
+        // The chunks reaching that bound (m or more); the m-th best of their maxima is a tighter bound.
+        int[] reach = reaching;
+        int reached = 0;
+        for (int ch = 0; ch < chunks; ch++) { // branch-free
+            reach[reached] = ch;
+            reached += best[ch] >= bound ? 1 : 0;
+        }
+        long[] top = topKeys;
+        int kept = 0;
+        for (int i = 0; i < reached; i++) { // a descending top-m list by insertion
+            long x = best[reach[i]];
+            if (kept == m && x <= top[m - 1]) {
+                continue;
+            }
+            int slot = kept < m ? kept++ : m - 1;
+            while (slot > 0 && top[slot - 1] < x) {
+                top[slot] = top[slot - 1];
+                slot--;
+            }
+            top[slot] = x;
+        }
+        bound = top[m - 1];
+        double threshold = score(bound);
+        int found = 0;
+        int[] cand = candidates;
+        for (int i = 0; i < reached; i++) {
+            int ch = reach[i];
+            if (best[ch] < bound) {
+                continue;
+            }
+            for (int e = ch * w, to = Math.min(e + w, experts); e < to; e++) { // branch-free
+                cand[found] = e;
+                found += s[e] >= threshold ? 1 : 0;
             }
         }
-        seeds[count] = expert;
-        return count + 1;
+        return found;
+    }
+
+    /**
+     * A long whose order is the order of the (never NaN) doubles: the bits of a positive one, the bits of a
+     * negative one with all but the sign flipped (-0.0 sorts just under +0.0, which equal as doubles).
+     */
+    private static long key(double v) {
+        long bits = Double.doubleToRawLongBits(v);
+        return bits ^ ((bits >> 63) >>> 1);
+    }
+
+    /** The double of a {@link #key}. */
+    private static double score(long key) {
+        return Double.longBitsToDouble(key ^ ((key >> 63) >>> 1));
     }
 
     /** The m best of {@code cand[0 .. found)} (ids ascending), best first, ties to the lower id. */

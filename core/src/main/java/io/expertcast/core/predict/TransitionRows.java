@@ -4,26 +4,30 @@ package io.expertcast.core.predict;
  * One MoE layer of a token->token {@link TransitionHeatmap} as the next-token prediction reads it at
  * every decode step (Insight 2): per expert its {@link BlendedPredictor#HEAT_ROW_WIDTH} most frequent
  * successors and their probabilities P(next = j | expert) (a cell over its whole row), divided out once,
- * in flat arrays (row e at e x width). Adding a row gives the very same doubles, in the same order, as
- * {@link TransitionHeatmap#addTopRowProbabilities}, which the offline evaluation reads. For DeepSeek-V3 a
- * layer is 98 KB, so the 58 layers stay in the CPU cache, where whole rows (58 x 512 KB) made every
- * decode event read 464 rows of 2 KB from DRAM. Read-only: shared by every stream thread reading one
+ * in flat arrays (row e at e x width). A successor is held as 16 bits and a probability as float32 (the
+ * double {@link TransitionHeatmap#addTopRowProbabilities} gives, rounded once): a decode event reads k rows
+ * per layer, 464 rows for DeepSeek-V3, and at 6 bytes an entry a row is 192 bytes (3 cache lines) instead
+ * of 384. The offline evaluation reads rows through this class too, so live and offline add the same
+ * doubles. For DeepSeek-V3 a layer is 49 KB. Read-only: shared by every stream thread reading one
  * published table.
  */
 public final class TransitionRows {
     private final int experts;
     private final int width;
     private final int[] lengths;          // [expert] -> successors kept (0: a row never seen)
-    private final int[] successors;       // [expert * width + i], most frequent first (ties: lower id)
-    private final double[] probabilities; // [expert * width + i]
+    private final char[] successors;      // [expert * width + i], most frequent first (ties: lower id)
+    private final float[] probabilities;  // [expert * width + i]
     private final double[] masses;        // [expert] -> its kept probabilities summed in order (0: never seen)
 
     private TransitionRows(int experts) {
+        if (experts > Character.MAX_VALUE + 1) {
+            throw new IllegalArgumentException("rows hold successor ids in 16 bits, got " + experts + " experts");
+        }
         this.experts = experts;
         this.width = Math.min(BlendedPredictor.HEAT_ROW_WIDTH, experts);
         this.lengths = new int[experts];
-        this.successors = new int[experts * width];
-        this.probabilities = new double[experts * width];
+        this.successors = new char[experts * width];
+        this.probabilities = new float[experts * width];
         this.masses = new double[experts];
     }
 
@@ -51,8 +55,8 @@ public final class TransitionRows {
             int m = table.topSuccessors(layer, from, width, top);
             table.addTopRowProbabilities(layer, from, width, p);
             for (int j = 0; j < m; j++) {
-                rows.successors[from * width + j] = top[j];
-                rows.probabilities[from * width + j] = p[top[j]]; // 0.0 + x: x itself
+                rows.successors[from * width + j] = (char) top[j];
+                rows.probabilities[from * width + j] = (float) p[top[j]]; // 0.0 + x: x itself
                 p[top[j]] = 0;
             }
             rows.lengths[from] = m;
@@ -80,7 +84,7 @@ public final class TransitionRows {
 
     /**
      * {@link TransitionHeatmap#addTopRowProbabilities} of {@code from} into {@code into} (sums that started
-     * at +0.0).
+     * at +0.0), each probability as its float32 rounding.
      */
     public void addRow(int from, double[] into) {
         int at = from * width;
@@ -144,11 +148,11 @@ public final class TransitionRows {
                     kept[slot] = kept[slot - 1];
                     slot--;
                 }
-                rows.successors[at + slot] = targets[i];
+                rows.successors[at + slot] = (char) targets[i];
                 kept[slot] = c;
             }
             for (int i = 0; i < m; i++) {
-                rows.probabilities[at + i] = kept[i] / total;
+                rows.probabilities[at + i] = (float) (kept[i] / total);
             }
             rows.lengths[from] = m;
             rows.sumMass(from);

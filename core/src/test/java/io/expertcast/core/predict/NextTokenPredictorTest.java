@@ -14,7 +14,8 @@ class NextTokenPredictorTest {
     /**
      * The reference: the formula ({@link BlendedPredictor#nextTokenScores} with its totals) on dense arrays,
      * ranked by {@link BlendedPredictor#top}. The totals are the ones the fast path keeps: heat = each read
-     * row's top probabilities summed in its order, rows in slot order; decayed = the history's kept total;
+     * row's top probabilities (each rounded to float32, as the rows hold them) summed in its order, rows in
+     * slot order; decayed = the history's kept total;
      * popularity summed in expert order (exact for integers, so any order).
      */
     private static void reference(TransitionHeatmap table, double[][] globalPopularity, RequestHistory history,
@@ -27,14 +28,15 @@ class NextTokenPredictorTest {
             if (current != null) {
                 int[] cur = Arrays.copyOfRange(current, l * k, (l + 1) * k);
                 for (int b = 0; b < k; b++) {
-                    table.addTopRowProbabilities(l, cur[b], BlendedPredictor.HEAT_ROW_WIDTH, heat);
                     double[] row = new double[experts];
                     table.addTopRowProbabilities(l, cur[b], BlendedPredictor.HEAT_ROW_WIDTH, row);
                     int[] top = new int[width];
                     int m = table.rowTotal(l, cur[b]) == 0 ? 0 : table.topSuccessors(l, cur[b], width, top);
                     double mass = 0;
                     for (int i = 0; i < m; i++) {
-                        mass += row[top[i]];
+                        double p = (float) row[top[i]]; // the rows hold each probability as float32
+                        heat[top[i]] += p;
+                        mass += p;
                     }
                     heatTotal += mass;
                 }
@@ -160,7 +162,7 @@ class NextTokenPredictorTest {
         double[] heat = new double[experts];
         TransitionRows.of(table, 0).addRow(3, heat);
         for (int j = 0; j < experts; j++) {
-            assertEquals(j < 8 ? 0.0 : (j + 1) / total, heat[j], 0.0, "successor " + j);
+            assertEquals(j < 8 ? 0.0 : (float) ((j + 1) / total), heat[j], 0.0, "successor " + j);
         }
         double[] none = new double[experts];
         TransitionRows.of(table, 0).addRow(2, none);
