@@ -51,8 +51,9 @@ import java.util.Set;
  * </ul>
  * Passes of a model must therefore arrive in order, as they do from one partition. Thread-safe
  * (commands and passes may come from different tasks). The prefetch books can be journalled
- * ({@link Journals}, one journal per (model, source) book) and rebuilt with {@link #restoreBook};
- * the engines and heatmaps are not kept across a restart.
+ * ({@link Journals}, one journal per (model, source) book) and rebuilt with {@link #restoreBook}; the
+ * engines' state goes to the same journals after every pass and is rebuilt with {@link #restoreEngines}
+ * (so a restart goes on with the same wafer); the in-process heatmaps are not kept across a restart.
  *
  * <p>Sources (engine instances or replays, SelectionEvent v2) are emulated apart: each (model, source)
  * has its own wafer, engines, heatmap and prefetch book, so N sources of one model give, per source,
@@ -79,6 +80,7 @@ public final class PassEmulator {
     private final Map<String, ModelRun> runs = new HashMap<>(); // model/source -> its wafer; lookup only
     private final Map<String, PrefetchBook> books = new HashMap<>(); // model/source -> its commands; lookup only
     private final Map<String, Set<String>> sources = new HashMap<>(); // model -> sources with an emulated pass
+    private final Map<String, String> runOwners = new HashMap<>(); // model/source -> the task keeping its engines
 
     /** One model's wafer under every policy, and the predictor's state. */
     private final class ModelRun {
@@ -179,6 +181,19 @@ public final class PassEmulator {
 
         /** Everything journalled for (model, fromSource) now belongs to (model, toSource). */
         void moved(String model, String fromSource, String toSource);
+
+        /** The task whose state this is (engines are kept per task), or null: engines not kept. */
+        default String owner() {
+            return null;
+        }
+
+        /** The state of the (model, source) wafer's engine of {@code policy} after a pass. */
+        default void engine(String model, String source, String policy, byte[] state) {
+        }
+
+        /** The (model, source) wafer's engine of {@code policy} is gone (its source forgotten). */
+        default void forget(String model, String source, String policy) {
+        }
     }
 
     /** Forgets every prefetch book and the sources they learnt (before the books are rebuilt from the state stores). */
@@ -201,6 +216,58 @@ public final class PassEmulator {
         if (clockMs != Long.MIN_VALUE) {
             sources.computeIfAbsent(modelId, m -> new java.util.LinkedHashSet<>()).add(source);
         }
+    }
+
+    /**
+     * Rebuilds the wafers of task {@code owner} from its store: every wafer that task kept is dropped
+     * (under exactly-once a task restarts from its last commit, so what ran after it is undone), then
+     * each stored (model, source) wafer gets its engines back. A state that does not fit (another mesh,
+     * a model changed) leaves that engine cold, with a warning. Returns the engines restored.
+     *
+     * @param states model -> source -> policy -> {@link WaferEngine#exportState}
+     */
+    public synchronized int restoreEngines(String owner, Map<String, Map<String, Map<String, byte[]>>> states) {
+        runOwners.entrySet().removeIf(e -> {
+            if (owner.equals(e.getValue())) {
+                runs.remove(e.getKey());
+                return true;
+            }
+            return false;
+        });
+        int restored = 0;
+        for (var byModel : states.entrySet()) {
+            ModelShape model = settings.catalog().byId(byModel.getKey()).orElse(null);
+            if (model == null) {
+                continue; // no longer in the catalog: its passes are dead letters now
+            }
+            for (var bySource : byModel.getValue().entrySet()) {
+                ModelRun run;
+                try {
+                    run = new ModelRun(model);
+                } catch (IllegalArgumentException e) {
+                    continue; // the wafer cannot hold the model (then no pass of it ran)
+                }
+                for (var byPolicy : bySource.getValue().entrySet()) {
+                    WaferEngine engine = run.engines.get(byPolicy.getKey());
+                    if (engine == null) {
+                        continue; // a policy no longer configured
+                    }
+                    try {
+                        engine.importState(byPolicy.getValue());
+                        restored++;
+                    } catch (IllegalArgumentException e) {
+                        org.slf4j.LoggerFactory.getLogger(PassEmulator.class).warn(
+                                "wafer of {}/{} under {} starts cold: {}", model.id(), bySource.getKey(),
+                                byPolicy.getKey(), e.getMessage());
+                    }
+                }
+                String key = model.id() + "/" + bySource.getKey();
+                runs.put(key, run);
+                runOwners.put(key, owner);
+                sources.computeIfAbsent(model.id(), m -> new java.util.LinkedHashSet<>()).add(bySource.getKey());
+            }
+        }
+        return restored;
     }
 
     /** The source a {@code source/requestId} key names, or null for a key that is the bare request id (or none). */
@@ -346,6 +413,12 @@ public final class PassEmulator {
         }
         if (settings.needsPrediction() && inProcess) {
             learn(run, completed.selections());
+        }
+        if (journals.owner() != null) {
+            runOwners.put(modelId + "/" + source, journals.owner());
+            for (var e : run.engines.entrySet()) {
+                journals.engine(modelId, source, e.getKey(), e.getValue().exportState());
+            }
         }
         DeadLetter rejected = planProblem == null ? null : letter(application, Topics.ALLOCATIONS.name(), modelId,
                 source, passId, "invalid plan, the plan-driven policies skip this pass: " + planProblem);
