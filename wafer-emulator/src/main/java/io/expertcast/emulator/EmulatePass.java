@@ -29,6 +29,10 @@ final class EmulatePass implements FixedKeyProcessor<String, CompletedPass, Pass
     @Override
     public void init(FixedKeyProcessorContext<String, PassEmulator.Outcome> context) {
         this.context = context;
+        Object max = context.appConfigs().get(PassEmulator.MAX_SOURCES_CONFIG);
+        if (max != null) {
+            emulator.maxSourcesPerModel(Integer.parseInt(max.toString()));
+        }
         PassEmulator.Journals bookStores = books
                 ? new PrefetchBookStores(context.getStateStore(PrefetchBookStores.PROGRESS_STORE),
                         context.getStateStore(PrefetchBookStores.COMMANDS_STORE))

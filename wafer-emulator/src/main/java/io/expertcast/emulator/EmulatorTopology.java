@@ -66,9 +66,12 @@ public final class EmulatorTopology {
                     .processValues(() -> new EmulatePass(emulator, snapshot, true), Named.as("emulate-pass"),
                             PrefetchBookStores.PROGRESS_STORE, PrefetchBookStores.COMMANDS_STORE, EngineStates.STORE);
         } else {
-            // The engines' state is kept all the same (EngineStates): a restart goes on with the same wafer.
+            // One partition here too: a (model, source) wafer is one engine per policy that must see every pass
+            // of its source in order, in one task, whose store keeps the engines' state (EngineStates) so a
+            // restart, or another instance taking the task over, goes on with the same wafer.
             EngineStates.addTo(builder);
-            outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans)
+            outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans,
+                            PassAssembly.DEFAULT_IDLE_TIMEOUT, 1)
                     .processValues(() -> new EmulatePass(emulator, snapshot, false), Named.as("emulate-pass"),
                             EngineStates.STORE);
         }

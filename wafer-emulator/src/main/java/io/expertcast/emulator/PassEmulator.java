@@ -1,6 +1,7 @@
 package io.expertcast.emulator;
 
 import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.state.BoundedLru;
 import io.expertcast.core.predict.TransitionHeatmap;
 import io.expertcast.emulator.engine.CopyEnable;
 import io.expertcast.emulator.engine.InvalidPlanException;
@@ -61,8 +62,9 @@ import java.util.Set;
  * moe.prefetch key ({@code source/requestId}, {@link Topics#requestKey}); a command keyed by the bare
  * request id (a predictor that does not key by source) goes to the model's only source, or, with
  * several, to the one source whose book knows the request, else it is a dead letter (never guessed).
- * A source's wafer is kept until the emulator stops (one per source seen: a generated id per replay
- * adds one each run).
+ * At most {@link #MAX_SOURCES_CONFIG} sources' wafers are kept per model (default
+ * {@value #DEFAULT_MAX_SOURCES_PER_MODEL}; a generated replay id is a new source each run): the least
+ * recently emulated one is forgotten, counted and logged, and its engines' stored state deleted.
  *
  * <p>Two kinds of bad input become a dead letter instead of a wrong number:
  * <ul>
@@ -81,6 +83,16 @@ public final class PassEmulator {
     private final Map<String, PrefetchBook> books = new HashMap<>(); // model/source -> its commands; lookup only
     private final Map<String, Set<String>> sources = new HashMap<>(); // model -> sources with an emulated pass
     private final Map<String, String> runOwners = new HashMap<>(); // model/source -> the task keeping its engines
+    /** The Streams property bounding the sources whose wafers are kept per model (each replay id is a source). */
+    public static final String MAX_SOURCES_CONFIG = "expertcast.emulator.max-sources-per-model";
+    /** Wafers kept per model: a wafer is one engine per policy (Maverick on 25 dies: ~1.4 MB each). */
+    public static final int DEFAULT_MAX_SOURCES_PER_MODEL = 16;
+    private int maxSourcesPerModel = DEFAULT_MAX_SOURCES_PER_MODEL;
+    /** model -> its sources' wafers, least recently emulated first: the oldest goes when a new source comes. */
+    private final Map<String, BoundedLru<String, Boolean>> wafers = new HashMap<>();
+    private final List<String[]> evictedWafers = new ArrayList<>(); // (model, source) since the last pass
+    private long wafersEvicted;
+    private long lastEvictionLogMs = Long.MIN_VALUE / 2;
 
     /** One model's wafer under every policy, and the predictor's state. */
     private final class ModelRun {
@@ -106,6 +118,39 @@ public final class PassEmulator {
 
     public EmulatorSettings settings() {
         return settings;
+    }
+
+    /**
+     * At most {@code max} sources' wafers per model (the least recently emulated is forgotten, its engines'
+     * stored state deleted; a later pass of that source starts a cold wafer). Applies to wafers made from then on.
+     */
+    public synchronized void maxSourcesPerModel(int max) {
+        if (max < 1) {
+            throw new IllegalArgumentException(MAX_SOURCES_CONFIG + " must be at least 1, got " + max);
+        }
+        maxSourcesPerModel = max;
+    }
+
+    /** Wafers forgotten so far because their model had more sources than the bound. */
+    public synchronized long wafersEvicted() {
+        return wafersEvicted;
+    }
+
+    /** Marks (model, source)'s wafer as just used; a source new to a full model evicts the least recent one. */
+    private void keepWafer(String model, String source) {
+        wafers.computeIfAbsent(model, m -> new BoundedLru<>(maxSourcesPerModel, 0, (evicted, v) -> {
+            runs.remove(m + "/" + evicted);
+            runOwners.remove(m + "/" + evicted);
+            evictedWafers.add(new String[] {m, evicted});
+            wafersEvicted++;
+        })).put(source, Boolean.TRUE, 0);
+        long now = System.currentTimeMillis();
+        if (!evictedWafers.isEmpty() && now - lastEvictionLogMs >= 60_000) {
+            lastEvictionLogMs = now;
+            org.slf4j.LoggerFactory.getLogger(PassEmulator.class).info("wafers of {} source(s) evicted so far (at most "
+                    + "{} per model, {}); latest: {} of {}", wafersEvicted, maxSourcesPerModel, MAX_SOURCES_CONFIG,
+                    evictedWafers.get(evictedWafers.size() - 1)[1], model);
+        }
     }
 
     /**
@@ -264,6 +309,7 @@ public final class PassEmulator {
                 String key = model.id() + "/" + bySource.getKey();
                 runs.put(key, run);
                 runOwners.put(key, owner);
+                keepWafer(model.id(), bySource.getKey());
                 sources.computeIfAbsent(model.id(), m -> new java.util.LinkedHashSet<>()).add(bySource.getKey());
             }
         }
@@ -353,6 +399,7 @@ public final class PassEmulator {
             }
             runs.put(modelId + "/" + source, run);
         }
+        keepWafer(modelId, source);
         Set<String> known = sources.computeIfAbsent(modelId, m -> new java.util.LinkedHashSet<>());
         if (known.isEmpty() && !source.isEmpty() && books.containsKey(modelId + "/")
                 && !books.containsKey(modelId + "/" + source)) {
@@ -420,6 +467,12 @@ public final class PassEmulator {
                 journals.engine(modelId, source, e.getKey(), e.getValue().exportState());
             }
         }
+        for (String[] gone : evictedWafers) {
+            for (String policy : settings.policies()) {
+                journals.forget(gone[0], gone[1], policy);
+            }
+        }
+        evictedWafers.clear();
         DeadLetter rejected = planProblem == null ? null : letter(application, Topics.ALLOCATIONS.name(), modelId,
                 source, passId, "invalid plan, the plan-driven policies skip this pass: " + planProblem);
         return new Outcome(deltas, results, rejected);
