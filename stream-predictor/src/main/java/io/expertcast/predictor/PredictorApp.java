@@ -39,6 +39,8 @@ public final class PredictorApp {
         StreamsBuilder builder = new StreamsBuilder();
         PredictorTopology.build(builder, settings);
         var props = StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides);
+        // The global heatmaps' local copy is rebuilt from moe.heatmaps: one left by a kill -9 stops every start.
+        io.expertcast.streams.GlobalStoreCopies.wipe(props);
         KafkaStreams streams = new KafkaStreams(builder.build(props), props);
         streams.setUncaughtExceptionHandler(io.expertcast.streams.StreamThreadFailures.handler("predictor",
                 org.slf4j.LoggerFactory.getLogger(PredictorApp.class)));

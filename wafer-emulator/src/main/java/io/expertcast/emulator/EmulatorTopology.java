@@ -60,17 +60,20 @@ public final class EmulatorTopology {
             // emulation and the command intake share: both run in one task, so the assembly and the
             // commands are brought to one partition (the engines need a model's passes in order anyway).
             PrefetchBookStores.addTo(builder);
+            EngineStates.addTo(builder);
             outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans,
                             PassAssembly.DEFAULT_IDLE_TIMEOUT, 1)
-                    .processValues(() -> new EmulatePass(emulator, snapshot), Named.as("emulate-pass"),
-                            PrefetchBookStores.PROGRESS_STORE, PrefetchBookStores.COMMANDS_STORE);
+                    .processValues(() -> new EmulatePass(emulator, snapshot, true), Named.as("emulate-pass"),
+                            PrefetchBookStores.PROGRESS_STORE, PrefetchBookStores.COMMANDS_STORE, EngineStates.STORE);
         } else {
-            outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans)
-                    .mapValues(pass -> {
-                        PassEmulator.Outcome outcome = emulator.emulate(pass, app);
-                        EmulatePass.observe(settings, snapshot, pass, outcome);
-                        return outcome;
-                    }, Named.as("emulate-pass"));
+            // One partition here too: a (model, source) wafer is one engine per policy that must see every pass
+            // of its source in order, in one task, whose store keeps the engines' state (EngineStates) so a
+            // restart, or another instance taking the task over, goes on with the same wafer.
+            EngineStates.addTo(builder);
+            outcomes = PassAssembly.assemble(builder, "emulator", settings.catalog(), selections, passes, plans,
+                            PassAssembly.DEFAULT_IDLE_TIMEOUT, 1)
+                    .processValues(() -> new EmulatePass(emulator, snapshot, false), Named.as("emulate-pass"),
+                            EngineStates.STORE);
         }
         outcomes.filter((k, v) -> v.deadLetter() != null, Named.as("rejected-inputs"))
                 .map((k, v) -> KeyValue.pair(k.getBytes(StandardCharsets.UTF_8), v.deadLetter()),

@@ -1,6 +1,7 @@
 package io.expertcast.emulator;
 
 import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.state.BoundedLru;
 import io.expertcast.core.predict.TransitionHeatmap;
 import io.expertcast.emulator.engine.CopyEnable;
 import io.expertcast.emulator.engine.InvalidPlanException;
@@ -51,8 +52,9 @@ import java.util.Set;
  * </ul>
  * Passes of a model must therefore arrive in order, as they do from one partition. Thread-safe
  * (commands and passes may come from different tasks). The prefetch books can be journalled
- * ({@link Journals}, one journal per (model, source) book) and rebuilt with {@link #restoreBook};
- * the engines and heatmaps are not kept across a restart.
+ * ({@link Journals}, one journal per (model, source) book) and rebuilt with {@link #restoreBook}; the
+ * engines' state goes to the same journals after every pass and is rebuilt with {@link #restoreEngines}
+ * (so a restart goes on with the same wafer); the in-process heatmaps are not kept across a restart.
  *
  * <p>Sources (engine instances or replays, SelectionEvent v2) are emulated apart: each (model, source)
  * has its own wafer, engines, heatmap and prefetch book, so N sources of one model give, per source,
@@ -60,8 +62,9 @@ import java.util.Set;
  * moe.prefetch key ({@code source/requestId}, {@link Topics#requestKey}); a command keyed by the bare
  * request id (a predictor that does not key by source) goes to the model's only source, or, with
  * several, to the one source whose book knows the request, else it is a dead letter (never guessed).
- * A source's wafer is kept until the emulator stops (one per source seen: a generated id per replay
- * adds one each run).
+ * At most {@link #MAX_SOURCES_CONFIG} sources' wafers are kept per model (default
+ * {@value #DEFAULT_MAX_SOURCES_PER_MODEL}; a generated replay id is a new source each run): the least
+ * recently emulated one is forgotten, counted and logged, and its engines' stored state deleted.
  *
  * <p>Two kinds of bad input become a dead letter instead of a wrong number:
  * <ul>
@@ -79,6 +82,17 @@ public final class PassEmulator {
     private final Map<String, ModelRun> runs = new HashMap<>(); // model/source -> its wafer; lookup only
     private final Map<String, PrefetchBook> books = new HashMap<>(); // model/source -> its commands; lookup only
     private final Map<String, Set<String>> sources = new HashMap<>(); // model -> sources with an emulated pass
+    private final Map<String, String> runOwners = new HashMap<>(); // model/source -> the task keeping its engines
+    /** The Streams property bounding the sources whose wafers are kept per model (each replay id is a source). */
+    public static final String MAX_SOURCES_CONFIG = "expertcast.emulator.max-sources-per-model";
+    /** Wafers kept per model: a wafer is one engine per policy (Maverick on 25 dies: ~1.4 MB each). */
+    public static final int DEFAULT_MAX_SOURCES_PER_MODEL = 16;
+    private int maxSourcesPerModel = DEFAULT_MAX_SOURCES_PER_MODEL;
+    /** model -> its sources' wafers, least recently emulated first: the oldest goes when a new source comes. */
+    private final Map<String, BoundedLru<String, Boolean>> wafers = new HashMap<>();
+    private final List<String[]> evictedWafers = new ArrayList<>(); // (model, source) since the last pass
+    private long wafersEvicted;
+    private long lastEvictionLogMs = Long.MIN_VALUE / 2;
 
     /** One model's wafer under every policy, and the predictor's state. */
     private final class ModelRun {
@@ -104,6 +118,39 @@ public final class PassEmulator {
 
     public EmulatorSettings settings() {
         return settings;
+    }
+
+    /**
+     * At most {@code max} sources' wafers per model (the least recently emulated is forgotten, its engines'
+     * stored state deleted; a later pass of that source starts a cold wafer). Applies to wafers made from then on.
+     */
+    public synchronized void maxSourcesPerModel(int max) {
+        if (max < 1) {
+            throw new IllegalArgumentException(MAX_SOURCES_CONFIG + " must be at least 1, got " + max);
+        }
+        maxSourcesPerModel = max;
+    }
+
+    /** Wafers forgotten so far because their model had more sources than the bound. */
+    public synchronized long wafersEvicted() {
+        return wafersEvicted;
+    }
+
+    /** Marks (model, source)'s wafer as just used; a source new to a full model evicts the least recent one. */
+    private void keepWafer(String model, String source) {
+        wafers.computeIfAbsent(model, m -> new BoundedLru<>(maxSourcesPerModel, 0, (evicted, v) -> {
+            runs.remove(m + "/" + evicted);
+            runOwners.remove(m + "/" + evicted);
+            evictedWafers.add(new String[] {m, evicted});
+            wafersEvicted++;
+        })).put(source, Boolean.TRUE, 0);
+        long now = System.currentTimeMillis();
+        if (!evictedWafers.isEmpty() && now - lastEvictionLogMs >= 60_000) {
+            lastEvictionLogMs = now;
+            org.slf4j.LoggerFactory.getLogger(PassEmulator.class).info("wafers of {} source(s) evicted so far (at most "
+                    + "{} per model, {}); latest: {} of {}", wafersEvicted, maxSourcesPerModel, MAX_SOURCES_CONFIG,
+                    evictedWafers.get(evictedWafers.size() - 1)[1], model);
+        }
     }
 
     /**
@@ -179,6 +226,19 @@ public final class PassEmulator {
 
         /** Everything journalled for (model, fromSource) now belongs to (model, toSource). */
         void moved(String model, String fromSource, String toSource);
+
+        /** The task whose state this is (engines are kept per task), or null: engines not kept. */
+        default String owner() {
+            return null;
+        }
+
+        /** The state of the (model, source) wafer's engine of {@code policy} after a pass. */
+        default void engine(String model, String source, String policy, byte[] state) {
+        }
+
+        /** The (model, source) wafer's engine of {@code policy} is gone (its source forgotten). */
+        default void forget(String model, String source, String policy) {
+        }
     }
 
     /** Forgets every prefetch book and the sources they learnt (before the books are rebuilt from the state stores). */
@@ -201,6 +261,59 @@ public final class PassEmulator {
         if (clockMs != Long.MIN_VALUE) {
             sources.computeIfAbsent(modelId, m -> new java.util.LinkedHashSet<>()).add(source);
         }
+    }
+
+    /**
+     * Rebuilds the wafers of task {@code owner} from its store: every wafer that task kept is dropped
+     * (under exactly-once a task restarts from its last commit, so what ran after it is undone), then
+     * each stored (model, source) wafer gets its engines back. A state that does not fit (another mesh,
+     * a model changed) leaves that engine cold, with a warning. Returns the engines restored.
+     *
+     * @param states model -> source -> policy -> {@link WaferEngine#exportState}
+     */
+    public synchronized int restoreEngines(String owner, Map<String, Map<String, Map<String, byte[]>>> states) {
+        runOwners.entrySet().removeIf(e -> {
+            if (owner.equals(e.getValue())) {
+                runs.remove(e.getKey());
+                return true;
+            }
+            return false;
+        });
+        int restored = 0;
+        for (var byModel : states.entrySet()) {
+            ModelShape model = settings.catalog().byId(byModel.getKey()).orElse(null);
+            if (model == null) {
+                continue; // no longer in the catalog: its passes are dead letters now
+            }
+            for (var bySource : byModel.getValue().entrySet()) {
+                ModelRun run;
+                try {
+                    run = new ModelRun(model);
+                } catch (IllegalArgumentException e) {
+                    continue; // the wafer cannot hold the model (then no pass of it ran)
+                }
+                for (var byPolicy : bySource.getValue().entrySet()) {
+                    WaferEngine engine = run.engines.get(byPolicy.getKey());
+                    if (engine == null) {
+                        continue; // a policy no longer configured
+                    }
+                    try {
+                        engine.importState(byPolicy.getValue());
+                        restored++;
+                    } catch (IllegalArgumentException e) {
+                        org.slf4j.LoggerFactory.getLogger(PassEmulator.class).warn(
+                                "wafer of {}/{} under {} starts cold: {}", model.id(), bySource.getKey(),
+                                byPolicy.getKey(), e.getMessage());
+                    }
+                }
+                String key = model.id() + "/" + bySource.getKey();
+                runs.put(key, run);
+                runOwners.put(key, owner);
+                keepWafer(model.id(), bySource.getKey());
+                sources.computeIfAbsent(model.id(), m -> new java.util.LinkedHashSet<>()).add(bySource.getKey());
+            }
+        }
+        return restored;
     }
 
     /** The source a {@code source/requestId} key names, or null for a key that is the bare request id (or none). */
@@ -286,6 +399,7 @@ public final class PassEmulator {
             }
             runs.put(modelId + "/" + source, run);
         }
+        keepWafer(modelId, source);
         Set<String> known = sources.computeIfAbsent(modelId, m -> new java.util.LinkedHashSet<>());
         if (known.isEmpty() && !source.isEmpty() && books.containsKey(modelId + "/")
                 && !books.containsKey(modelId + "/" + source)) {
@@ -347,6 +461,18 @@ public final class PassEmulator {
         if (settings.needsPrediction() && inProcess) {
             learn(run, completed.selections());
         }
+        if (journals.owner() != null) {
+            runOwners.put(modelId + "/" + source, journals.owner());
+            for (var e : run.engines.entrySet()) {
+                journals.engine(modelId, source, e.getKey(), e.getValue().exportState());
+            }
+        }
+        for (String[] gone : evictedWafers) {
+            for (String policy : settings.policies()) {
+                journals.forget(gone[0], gone[1], policy);
+            }
+        }
+        evictedWafers.clear();
         DeadLetter rejected = planProblem == null ? null : letter(application, Topics.ALLOCATIONS.name(), modelId,
                 source, passId, "invalid plan, the plan-driven policies skip this pass: " + planProblem);
         return new Outcome(deltas, results, rejected);

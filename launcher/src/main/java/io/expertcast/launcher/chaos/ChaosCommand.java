@@ -4,7 +4,16 @@ import io.expertcast.emulator.EmulatorSettings;
 import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.emulator.prefetch.PrefetchSource;
 import io.expertcast.launcher.WorkDir;
-import io.expertcast.launcher.demo.PipelineStages;
+import io.expertcast.allocator.AllocatorApp;
+import io.expertcast.allocator.AllocatorSettings;
+import io.expertcast.allocator.ProfileRebalancing;
+import io.expertcast.allocator.TagStateLimits;
+import io.expertcast.emulator.EmulatorApp;
+import io.expertcast.predictor.PredictorApp;
+import io.expertcast.predictor.PredictorSettings;
+import io.expertcast.predictor.PrefetchDelivery;
+import java.util.ArrayList;
+import org.apache.kafka.streams.KafkaStreams;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,7 +36,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "chaos", mixinStandardHelpOptions = true,
         description = "Fault suite: a local 3-broker cluster (127.0.0.1), two instances of each stage, then "
                 + "two sources at once, a kill -9 of a resumable replay, of one instance of each stage and of one "
-                + "broker, each mid-run; prints scenario, expected, measured, verdict.",
+                + "broker, each mid-run, a ~1 MB record, a skewed load, many workload tags and a flood of "
+                + "malformed records; prints scenario, expected, measured, verdict.",
         subcommands = ChaosCommand.Stages.class)
 public final class ChaosCommand implements Callable<Integer> {
 
@@ -42,8 +52,13 @@ public final class ChaosCommand implements Callable<Integer> {
     @Option(names = "--traces", description = "Trace folder (default: the bundled sample).")
     Path traces;
 
-    @Option(names = "--quick", description = "The short version (4 requests, batches of 4), as CI runs it.")
+    @Option(names = "--quick", description = "The short version, as CI runs it: 4 requests in batches of 4, "
+            + "100 workload tags, without the skew and flood scenarios.")
     boolean quick;
+
+    @Option(names = "--only", split = ",", description = "Run only these scenarios, in the suite's order (of: "
+            + "two-source, replay, crash, broker, oversized, skew, tag-cardinality, flood).")
+    List<String> only;
 
     @Spec
     CommandSpec spec;
@@ -59,6 +74,14 @@ public final class ChaosCommand implements Callable<Integer> {
             return 2;
         }
         ChaosSuite.Settings settings = quick ? ChaosSuite.Settings.quick(sample) : ChaosSuite.Settings.full(sample);
+        if (only != null && !only.isEmpty()) {
+            try {
+                settings = settings.only(new java.util.HashSet<>(only));
+            } catch (IllegalArgumentException e) {
+                spec.commandLine().getErr().println("chaos: " + e.getMessage());
+                return 2;
+            }
+        }
         List<ChaosSuite.Row> rows = new ChaosSuite(work, port, settings, out).run();
         out.println();
         out.println(ChaosSuite.table(rows));
@@ -82,17 +105,49 @@ public final class ChaosCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
+            Map<String, Object> overrides = overrides(instance);
+            Path state = stateDir;
+            String predictorId = prefix + "predictor";
+            Map<String, Object> predictorOverrides = new HashMap<>(overrides);
+            // Prefetch commands at once (at least once), as `expertcast predictor` sends them by default.
+            predictorOverrides.put(PrefetchDelivery.CONFIG, PrefetchDelivery.IMMEDIATE.label());
+            predictorOverrides.put("expertcast.heatmap.max-tags", MAX_TAGS);
+            List<KafkaStreams> apps = new ArrayList<>();
+            apps.add(PredictorApp.start(bootstrap, state.resolve("predictor"),
+                    PredictorSettings.defaults().withApplicationName(predictorId), predictorOverrides));
+            // The allocator as `expertcast allocator` runs it (workload profiles on), with fewer tags per model.
+            AllocatorSettings allocator = AllocatorSettings.defaults();
+            apps.add(AllocatorApp.start(bootstrap, state.resolve("allocator"), new AllocatorSettings(allocator.catalog(),
+                    allocator.hardware(), prefix + "allocator", ProfileRebalancing.DEFAULT).withTagLimits(
+                    new TagStateLimits(MAX_TAGS, TagStateLimits.DEFAULT_TAG_TTL, TagStateLimits.DEFAULT_MIN_TAG_START_GAP)),
+                    overrides));
             // The Pred policies forecast in-process, so the emulator's totals do not depend on the predictor's timing.
-            EmulatorSettings emulator = EmulatorSettings.defaults().withPrefetchSource(PrefetchSource.IN_PROCESS);
-            PipelineStages stages = PipelineStages.start(bootstrap, stateDir, prefix, overrides(instance),
-                    new WaferSnapshot(), emulator);
-            stages.awaitRunning(Duration.ofMinutes(5));
+            EmulatorSettings emulator = EmulatorSettings.defaults().withPrefetchSource(PrefetchSource.IN_PROCESS)
+                    .withApplicationName(prefix + "emulator");
+            apps.add(EmulatorApp.start(bootstrap, state.resolve("emulator"), emulator, overrides, new WaferSnapshot()));
+            long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+            while (!apps.stream().allMatch(a -> a.state() == KafkaStreams.State.RUNNING)) {
+                for (KafkaStreams a : apps) {
+                    if (a.state() == KafkaStreams.State.ERROR || a.state() == KafkaStreams.State.NOT_RUNNING
+                            || a.state() == KafkaStreams.State.PENDING_ERROR || System.nanoTime() > deadline) {
+                        System.err.println("chaos stages: not running: " + a.state());
+                        return 1;
+                    }
+                }
+                Thread.sleep(100);
+            }
             System.out.println("RUNNING");
             System.out.flush();
             Thread.sleep(Long.MAX_VALUE);
             return 0;
         }
     }
+
+    /**
+     * Workload tags the predictor keeps per model and layer, and the allocator per model (both 256 by
+     * default): low enough that the tag-cardinality scenario's quick version goes past it.
+     */
+    static final int MAX_TAGS = 64;
 
     /** A dead instance is noticed after 6 s (the broker's minimum session timeout) instead of 45 s. */
     static Map<String, Object> overrides(String instance) {

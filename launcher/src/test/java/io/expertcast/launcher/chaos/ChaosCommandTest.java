@@ -17,7 +17,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
-/** The short fault suite, as CI runs it: every scenario of the table passes against the real services. */
+/**
+ * The short fault suite, as CI runs it: every scenario of the table passes against the real services
+ * (skew and flood run in the full suite only; FloodTest floods the services in-JVM).
+ */
 @Tag("slow")
 class ChaosCommandTest {
     @TempDir
@@ -33,7 +36,8 @@ class ChaosCommandTest {
                 Integer.toString(freeRange(6)), "--traces", Path.of("../data/sample").toAbsolutePath().toString());
         System.out.println(out);
         assertEquals(0, code, out.toString());
-        for (String scenario : new String[] {"two-source", "replay", "crash", "broker"}) {
+        for (String scenario : new String[] {"two-source", "replay", "crash", "broker", "oversized",
+                "tag-cardinality"}) {
             assertTrue(out.toString().lines().anyMatch(l -> l.startsWith(scenario + " ") && l.endsWith("| pass")),
                     scenario + ": " + out);
         }

@@ -78,6 +78,41 @@ final class ExpertLru {
         return true;
     }
 
+    /** Whether the store evicts (the LLC) or keeps what it took (the HBM copy pool). */
+    boolean evicts() {
+        return evicts;
+    }
+
+    /** The keys held, most recently used first (what a restart needs to rebuild the same store). */
+    int[] keysMostRecentFirst() {
+        int[] keys = new int[size];
+        int i = 0;
+        for (int k = head; k >= 0; k = next[k]) {
+            keys[i++] = k;
+        }
+        return keys;
+    }
+
+    /** Empties the store, then holds {@code keys} (most recently used first), as {@link #keysMostRecentFirst} gave them. */
+    void load(int[] keys) {
+        java.util.Arrays.fill(prev, -1);
+        java.util.Arrays.fill(next, -1);
+        java.util.Arrays.fill(present, false);
+        head = -1;
+        tail = -1;
+        size = 0;
+        for (int i = keys.length - 1; i >= 0; i--) {
+            int k = keys[i];
+            if (k < 0 || k >= present.length || present[k] || size == capacity) {
+                throw new IllegalArgumentException("stored cache content does not fit: key " + k + " of "
+                        + present.length + ", " + size + " of " + capacity + " held");
+            }
+            present[k] = true;
+            linkFirst(k);
+            size++;
+        }
+    }
+
     private void unlink(int key) {
         int p = prev[key];
         int n = next[key];

@@ -299,6 +299,133 @@ public final class WaferEngine {
         }
     }
 
+    private static final int STATE_VERSION = 1;
+
+    /**
+     * What carries over from pass to pass (the resource clocks, the bytes per link, each die's LLC in
+     * recency order and the copies its HBM took), so a restarted emulator goes on with the same wafer
+     * instead of a cold one. The HBM copy pools never evict, so their order does not matter and they are
+     * written as one bitset per die; the LLC (LRU) keeps its order. A few KB per engine (Maverick on 25
+     * dies: 2 KB of clocks, 384 B per die that holds copies).
+     */
+    public byte[] exportState() {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(4096);
+        try (java.io.DataOutputStream out = new java.io.DataOutputStream(bytes)) {
+            out.writeByte(STATE_VERSION);
+            out.writeInt(dies);
+            out.writeInt(model.numMoeLayers() * experts);
+            out.writeDouble(clock);
+            for (double[] a : new double[][] {hbmBusy, computeBusy, linkBusy}) {
+                for (double v : a) {
+                    out.writeDouble(v);
+                }
+            }
+            for (long v : linkBytes) {
+                out.writeLong(v);
+            }
+            for (int d = 0; d < dies; d++) {
+                int[] order = llc[d].keysMostRecentFirst();
+                out.writeInt(order.length);
+                for (int k : order) {
+                    out.writeInt(k);
+                }
+                int[] held = copies[d].keysMostRecentFirst();
+                out.writeInt(held.length);
+                if (held.length > 0) {
+                    java.util.BitSet set = new java.util.BitSet(model.numMoeLayers() * experts);
+                    for (int k : held) {
+                        set.set(k);
+                    }
+                    byte[] packed = set.toByteArray();
+                    out.writeInt(packed.length);
+                    out.write(packed);
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    /**
+     * Puts the engine in the state {@link #exportState} wrote (an engine of the same model on the same
+     * wafer). Throws IllegalArgumentException, leaving this engine unchanged, when the state is of another
+     * shape (a different mesh or model) or unreadable.
+     */
+    public void importState(byte[] state) {
+        int keys = model.numMoeLayers() * experts;
+        double[] hbm = new double[dies];
+        double[] compute = new double[dies];
+        double[] links = new double[dies * 4];
+        long[] linkB = new long[dies * 4];
+        int[][] llcKeys = new int[dies][];
+        int[][] copyKeys = new int[dies][];
+        double clockNs;
+        try (java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(state))) {
+            int version = in.readUnsignedByte();
+            int storedDies = in.readInt();
+            int storedKeys = in.readInt();
+            if (version != STATE_VERSION || storedDies != dies || storedKeys != keys) {
+                throw new IllegalArgumentException("engine state of version " + version + ", " + storedDies
+                        + " dies, " + storedKeys + " (layer, expert) keys; this engine: version " + STATE_VERSION
+                        + ", " + dies + " dies, " + keys + " keys");
+            }
+            clockNs = in.readDouble();
+            for (double[] a : new double[][] {hbm, compute, links}) {
+                for (int i = 0; i < a.length; i++) {
+                    a[i] = in.readDouble();
+                }
+            }
+            for (int i = 0; i < linkB.length; i++) {
+                linkB[i] = in.readLong();
+            }
+            for (int d = 0; d < dies; d++) {
+                llcKeys[d] = new int[in.readInt()];
+                for (int i = 0; i < llcKeys[d].length; i++) {
+                    llcKeys[d][i] = in.readInt();
+                }
+                int held = in.readInt();
+                copyKeys[d] = new int[held];
+                if (held > 0) {
+                    byte[] packed = new byte[in.readInt()];
+                    in.readFully(packed);
+                    java.util.BitSet set = java.util.BitSet.valueOf(packed);
+                    if (set.cardinality() != held) {
+                        throw new IllegalArgumentException("die " + d + ": " + set.cardinality() + " copies stored, "
+                                + held + " counted");
+                    }
+                    int i = 0;
+                    for (int k = set.nextSetBit(0); k >= 0; k = set.nextSetBit(k + 1)) {
+                        copyKeys[d][i++] = k;
+                    }
+                }
+            }
+            if (in.read() != -1) {
+                throw new IllegalArgumentException("engine state has trailing bytes");
+            }
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("unreadable engine state: " + e, e);
+        }
+        // Loaded into fresh stores first, so a state that does not fit leaves this engine as it was.
+        ExpertLru[] newLlc = new ExpertLru[dies];
+        ExpertLru[] newCopies = new ExpertLru[dies];
+        for (int d = 0; d < dies; d++) {
+            newLlc[d] = new ExpertLru(keys, llc[d].capacity(), true);
+            newLlc[d].load(llcKeys[d]);
+            newCopies[d] = new ExpertLru(keys, copies[d].capacity(), false);
+            newCopies[d].load(copyKeys[d]);
+        }
+        for (int d = 0; d < dies; d++) {
+            llc[d].load(llcKeys[d]);
+            copies[d].load(copyKeys[d]);
+        }
+        clock = clockNs;
+        System.arraycopy(hbm, 0, hbmBusy, 0, dies);
+        System.arraycopy(compute, 0, computeBusy, 0, dies);
+        System.arraycopy(links, 0, linkBusy, 0, links.length);
+        System.arraycopy(linkB, 0, linkBytes, 0, linkB.length);
+    }
+
     /** Directed links of the XY route from {@code src} to {@code dst}. */
     private int[] route(int src, int dst) {
         int[] r = routes[src * dies + dst];
