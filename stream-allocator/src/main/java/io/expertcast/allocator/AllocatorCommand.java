@@ -130,8 +130,9 @@ public class AllocatorCommand implements Callable<Integer> {
             metrics.close();
             return 2;
         }
-        KafkaStreams streams = AllocatorApp.start(bootstrap, stateDir, settings, kafka.overrides(Map.of()), metrics);
-        started.set(streams);
+        StreamsService service = AllocatorApp.startService(bootstrap, stateDir, settings, kafka.overrides(Map.of()),
+                metrics);
+        started.set(service.streams());
         if (ops != null) {
             spec.commandLine().getOut().println("allocator metrics on " + ops.url() + "metrics, health on " + ops.url() + "health");
         }
@@ -140,8 +141,7 @@ public class AllocatorCommand implements Callable<Integer> {
                 + " every " + rebalancing.periodMs() / 1000 + " s, at most " + rebalancing.maxMovesPerLayer()
                 + " moved experts per layer") + " (Ctrl-C stops it)");
         try {
-            return StreamsService.runUntilStopped(streams, "allocator",
-                    io.expertcast.streams.BrokerWatch.of(streams, "allocator", bootstrap));
+            return service.runUntilStopped();
         } finally {
             if (ops != null) {
                 ops.close();

@@ -1,7 +1,6 @@
 package io.expertcast.predictor;
 
 import io.expertcast.core.model.ModelCatalog;
-import io.expertcast.streams.StreamsService;
 import io.expertcast.streams.connect.BrokerPreflight;
 import io.expertcast.streams.connect.KafkaConnection;
 import io.expertcast.streams.query.QueryServer;
@@ -118,7 +117,7 @@ public final class PredictorCommand implements Callable<Integer> {
         try (QueryServer http = predictor.http()) {
             LOG.info("predictor {} running on {} (n={}), queries on http://{}/ (/metrics, /health), Ctrl-C to stop",
                     applicationId, bootstrap, n, http.advertisedAddress());
-            return StreamsService.runUntilStopped(predictor.streams(), "predictor");
+            return predictor.service().runUntilStopped();
         }
     }
 

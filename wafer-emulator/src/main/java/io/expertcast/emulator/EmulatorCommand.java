@@ -103,9 +103,10 @@ public final class EmulatorCommand implements Callable<Integer> {
         }
         try {
             String bootstrap = kafka.bootstrap();
-            KafkaStreams streams = EmulatorApp.start(bootstrap, stateDir, settings, kafka.overrides(Map.of()), snapshot,
-                    metrics);
-            started.set(streams);
+            StreamsService service = EmulatorApp.service(bootstrap, stateDir, settings, kafka.overrides(Map.of()),
+                    snapshot, metrics);
+            started.set(service.streams());
+            service.start();
             if (page != null) {
                 page.follow(bootstrap, applicationId + "-page", metrics);
             }
@@ -113,8 +114,7 @@ public final class EmulatorCommand implements Callable<Integer> {
                     + " dies), policies " + settings.policies() + ", prefetch source " + settings.prefetchSource()
                     + (http == null ? "" : "; the pipeline's page on " + http.url() + " (Prometheus: /metrics, health: /health,"
                     + " JSON: /snapshot)") + "; Ctrl-C stops it");
-            return StreamsService.runUntilStopped(streams, "emulator",
-                    io.expertcast.streams.BrokerWatch.of(streams, "emulator", bootstrap));
+            return service.runUntilStopped();
         } finally {
             if (page != null) {
                 page.close();
