@@ -2,6 +2,7 @@ package io.expertcast.predictor;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.streams.connect.BrokerPreflight;
+import io.expertcast.streams.StateDir;
 import io.expertcast.streams.connect.KafkaConnection;
 import io.expertcast.streams.query.QueryServer;
 import java.io.IOException;
@@ -37,8 +38,8 @@ public final class PredictorCommand implements Callable<Integer> {
     @Mixin
     KafkaConnection kafka = new KafkaConnection();
 
-    @Option(names = "--state-dir", defaultValue = "./work/state", description = "Kafka Streams state directory (default: ${DEFAULT-VALUE})")
-    Path stateDir;
+    @Mixin
+    StateDir stateDir = new StateDir();
 
     @Option(names = "--n", defaultValue = "" + PredictorSettings.DEFAULT_N, description = "Experts planned per MoE layer (default: ${DEFAULT-VALUE})")
     int n;
@@ -107,7 +108,7 @@ public final class PredictorCommand implements Callable<Integer> {
         String bootstrap = kafka.bootstrap();
         PredictorApp.Queried predictor;
         try {
-            predictor = PredictorApp.startWithQueries(bootstrap, stateDir, settings,
+            predictor = PredictorApp.startWithQueries(bootstrap, stateDir.path(), settings,
                     kafka.overrides(Map.of(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads,
                             PrefetchDelivery.CONFIG, delivery.label())), InetAddress.getByName(httpAddress), httpPort);
         } catch (BindException e) {

@@ -7,6 +7,7 @@ import java.util.EnumMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -27,7 +28,7 @@ import org.slf4j.LoggerFactory;
  *   <li>the uncaught-exception handler of {@link StreamThreadFailures} (a thread that lost its transaction
  *       to the cluster is replaced; any other failure shuts the client down), each decision counted in
  *       {@code expertcast_stream_thread_failures_total{decision}};</li>
- *   <li>a state listener that logs each state change in one line (ERROR: the service is down);</li>
+ *   <li>a state listener: one line when the service first runs, one when it fails (routine rebalances at DEBUG);</li>
  *   <li>the service's {@link ServiceMetrics} bound to the application's Kafka metrics;</li>
  *   <li>{@link #health()} from the state, which {@code /health} answers;</li>
  *   <li>{@link #runUntilStopped}: until SIGTERM / Ctrl-C (a clean close, bounded by {@link #CLOSE_TIMEOUT},
@@ -43,6 +44,7 @@ public final class StreamsService implements AutoCloseable {
     private final KafkaStreams streams;
     private final String bootstrap;
     private final Map<StreamThreadExceptionResponse, AtomicLong> threadFailures = new ConcurrentHashMap<>();
+    private final AtomicBoolean runningOnce = new AtomicBoolean();
 
     private StreamsService(String name, KafkaStreams streams, String bootstrap) {
         this.name = name;
@@ -87,17 +89,25 @@ public final class StreamsService implements AutoCloseable {
             }
             return decision;
         });
-        streams.setStateListener((now, before) -> logTransition(name, before, now));
+        streams.setStateListener((now, before) -> service.logTransition(before, now));
         return service;
     }
 
-    private static void logTransition(String name, KafkaStreams.State before, KafkaStreams.State now) {
+    /** Routine changes (rebalances, the close) at DEBUG; the first RUNNING at INFO; a failure at WARN/ERROR. */
+    private void logTransition(KafkaStreams.State before, KafkaStreams.State now) {
         switch (now) {
-            case ERROR -> LOG.error("{}: Kafka Streams is in state ERROR (a stream thread failed, see above); "
-                    + "the service stops", name);
+            case RUNNING -> {
+                if (!runningOnce.getAndSet(true)) {
+                    LOG.info("{}: running (partitions assigned, state restored)", name);
+                } else {
+                    LOG.debug("{}: Kafka Streams {} -> {}", name, before, now);
+                }
+            }
             case PENDING_ERROR -> LOG.warn("{}: Kafka Streams is shutting down after a failure ({} -> {})", name,
                     before, now);
-            default -> LOG.info("{}: Kafka Streams {} -> {}", name, before, now);
+            case ERROR -> LOG.error("{}: Kafka Streams is in state ERROR (a stream thread failed, see above); "
+                    + "the service stops", name);
+            default -> LOG.debug("{}: Kafka Streams {} -> {}", name, before, now);
         }
     }
 

@@ -24,8 +24,9 @@ final class AttachCheckpoints {
     }
 
     /** The last committed checkpoint of a source, read to the end of the topic; null if none. */
-    static AttachCheckpoint read(String bootstrap, String sourceId) {
+    static AttachCheckpoint read(String bootstrap, Map<String, Object> clientProperties, String sourceId) {
         Properties p = new Properties();
+        p.putAll(clientProperties); // TLS, SASL: but this reader's own settings below are what it needs
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);

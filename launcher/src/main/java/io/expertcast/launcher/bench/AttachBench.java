@@ -16,10 +16,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import io.expertcast.streams.connect.KafkaConnection;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -31,9 +34,9 @@ import picocli.CommandLine.Option;
         description = "attach sglang throughput: per_token windows published per second vs import-sglang's parse of the same files.")
 public final class AttachBench implements Callable<Integer> {
 
-    @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092",
-            description = "Broker to publish to (start one with: expertcast broker start). Default: ${DEFAULT-VALUE}.")
-    String bootstrap;
+    /** The broker the bench publishes to (start one with: expertcast broker start). */
+    @Mixin
+    KafkaConnection kafka = new KafkaConnection();
 
     @Option(names = "--windows", defaultValue = "12", description = "Dump windows (default ${DEFAULT-VALUE}).")
     int windows;
@@ -66,7 +69,9 @@ public final class AttachBench implements Callable<Integer> {
         }
         System.out.printf(Locale.ROOT, "%d DeepSeek-V3-shaped per_token windows of %d passes (%d running requests at most),"
                 + " %.1f MB in %s%n", windows, passes, batch, bytes / 1e6, dir);
-        try (TopicAdmin admin = new TopicAdmin(bootstrap, Duration.ofSeconds(15))) {
+        String bootstrap = kafka.bootstrap();
+        Map<String, Object> client = kafka.clientProperties();
+        try (TopicAdmin admin = new TopicAdmin(bootstrap, client, Duration.ofSeconds(15))) {
             admin.createAll(Topics.ALL, 4, (short) 1);
         } catch (RuntimeException e) {
             System.err.println("bench attach: no broker at " + bootstrap + " (" + e.getMessage()
@@ -87,7 +92,7 @@ public final class AttachBench implements Callable<Integer> {
         // attach: read, split across window edges, serialise, publish in one transaction per window with its checkpoint
         String source = "bench-attach-" + System.currentTimeMillis();
         SglangAttach.Options options = new SglangAttach.Options("http://127.0.0.1:9", dir, "per_token", 1000, bootstrap,
-                source, "deepseek-v3", 1, 1000);
+                source, "deepseek-v3", 1, 1000).withClientProperties(client);
         PrintStream quiet = new PrintStream(PrintStream.nullOutputStream());
         double attachS;
         SglangAttach.Stats stats;

@@ -13,7 +13,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import io.expertcast.streams.StateDir;
+import io.expertcast.streams.connect.KafkaConnection;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -71,10 +74,10 @@ public final class ChaosCommand implements Callable<Integer> {
     /** One instance of each stage, until killed: what the suite starts twice and kills. */
     @Command(name = "stages", hidden = true, description = "Run one instance of each stage (for chaos).")
     static final class Stages implements Callable<Integer> {
-        @Option(names = "--bootstrap", required = true)
-        String bootstrap;
-        @Option(names = "--state-dir", required = true)
-        Path stateDir;
+        @Mixin
+        KafkaConnection kafka = new KafkaConnection();
+        @Mixin
+        StateDir stateDir = new StateDir();
         @Option(names = "--prefix", required = true)
         String prefix;
         @Option(names = "--instance", required = true, description = "host:port naming the instance in the groups")
@@ -84,7 +87,8 @@ public final class ChaosCommand implements Callable<Integer> {
         public Integer call() throws Exception {
             // The Pred policies forecast in-process, so the emulator's totals do not depend on the predictor's timing.
             EmulatorSettings emulator = EmulatorSettings.defaults().withPrefetchSource(PrefetchSource.IN_PROCESS);
-            PipelineStages stages = PipelineStages.start(bootstrap, stateDir, prefix, overrides(instance),
+            Map<String, Object> overrides = kafka.overrides(overrides(instance));
+            PipelineStages stages = PipelineStages.start(kafka.bootstrap(), stateDir.path(), prefix, overrides,
                     new WaferSnapshot(), emulator);
             stages.awaitRunning(Duration.ofMinutes(5));
             System.out.println("RUNNING");
