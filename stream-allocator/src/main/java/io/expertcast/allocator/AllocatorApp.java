@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.Properties;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,12 +36,19 @@ public final class AllocatorApp {
     /** The allocator as a started service, its metrics on {@code metrics} (may be null). */
     public static StreamsService startService(String bootstrap, Path stateDir, AllocatorSettings settings,
                                               Map<String, ?> overrides, ServiceMetrics metrics) {
+        StreamsService service = service(bootstrap, stateDir, settings, overrides, metrics).start();
+        Object applicationId = overrides.containsKey(StreamsConfig.APPLICATION_ID_CONFIG)
+                ? overrides.get(StreamsConfig.APPLICATION_ID_CONFIG) : settings.applicationName();
+        LOG.info("allocator started: {} on {} for {}", applicationId, bootstrap, settings.hardware().name());
+        return service;
+    }
+
+    /** The allocator as a service, not started; its metrics on {@code metrics} (may be null). */
+    public static StreamsService service(String bootstrap, Path stateDir, AllocatorSettings settings,
+                                         Map<String, ?> overrides, ServiceMetrics metrics) {
         Properties props = StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides);
         AllocatorMeters meters = metrics == null ? AllocatorMeters.none() : AllocatorMeters.on(metrics.registry());
-        StreamsService service = StreamsService.create("allocator", props,
-                builder -> AllocatorTopology.build(builder, settings, meters), metrics).start();
-        LOG.info("allocator started: {} on {} for {}", props.get("application.id"), bootstrap,
-                settings.hardware().name());
-        return service;
+        return StreamsService.create("allocator", props, builder -> AllocatorTopology.build(builder, settings, meters),
+                metrics);
     }
 }

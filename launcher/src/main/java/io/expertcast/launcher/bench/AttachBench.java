@@ -9,7 +9,6 @@ import io.expertcast.launcher.topics.TopicAdmin;
 import io.expertcast.replayer.sglang.PerTokenSplitter;
 import io.expertcast.replayer.sglang.RecorderDump;
 import io.expertcast.schemas.Topics;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,7 +49,7 @@ public final class AttachBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Path dir = WorkDir.defaultPath().resolve("bench").resolve("attach-" + windows + "x" + passes + "x" + batch);
-        deleteRecursively(dir);
+        WorkDir.delete(dir);
         SimulatedEngine engine = new SimulatedEngine(new SimulatedEngine.Shape(61, 3, 256, 32, 8, batch,
                 new int[] {32, 512}, new int[] {16, 128}), 1);
         long bytes = 0;
@@ -114,16 +113,5 @@ public final class AttachBench implements Callable<Integer> {
                 + " %d selection events, %d loads)%n", attachRate, attachS, stats.passes(), stats.selections(), stats.loads());
         System.out.printf(Locale.ROOT, "attach / import-sglang: %.2f%n", attachRate / importRate);
         return 0;
-    }
-
-    private static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
     }
 }

@@ -20,7 +20,6 @@ import io.expertcast.schemas.Topics;
 import io.expertcast.streams.BoundedMemoryRocksDbConfig;
 import io.expertcast.streams.StreamsSettings;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryUsage;
 import java.nio.file.Files;
@@ -28,7 +27,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.HashSet;
@@ -42,7 +40,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.AlterConfigOp;
@@ -224,13 +221,13 @@ public final class PredictorBench implements Callable<Integer> {
             if (servers == null) {
                 broker = LocalBroker.withCurrentClasspath(work, port, controllerPort);
                 broker.requireNotRunning(); // before the wipe: another bench's broker and state live there
-                deleteRecursively(work);
+                WorkDir.delete(work);
                 out.printf("starting a KRaft broker on 127.0.0.1:%d (data in %s)%n", port, broker.dataDir());
                 started[0] = broker; // stopped by its PID file, also if Ctrl-C comes during the start
                 broker.start(Duration.ofSeconds(90));
                 servers = broker.bootstrapServers();
             } else {
-                deleteRecursively(work.resolve("state"));
+                WorkDir.delete(work.resolve("state"));
             }
             try (TopicAdmin topics = new TopicAdmin(servers, client, Duration.ofSeconds(30))) {
                 topics.createAll(Topics.ALL, partitions, (short) 1);
@@ -1003,20 +1000,5 @@ public final class PredictorBench implements Callable<Integer> {
         Map<String, Object> m = new HashMap<>();
         p.forEach((k, v) -> m.put(k.toString(), v));
         return m;
-    }
-
-    private static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.delete(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        }
     }
 }

@@ -11,19 +11,15 @@ import io.expertcast.replayer.ReplayOptions;
 import io.expertcast.replayer.ReplaySummary;
 import io.expertcast.replayer.TraceReplayer;
 import io.expertcast.schemas.Topics;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.stream.Stream;
 import io.expertcast.streams.connect.KafkaConnection;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -118,7 +114,7 @@ public final class DemoCommand implements Callable<Integer> {
             if (servers == null) {
                 LocalBroker broker = LocalBroker.withCurrentClasspath(work, port, controllerPort);
                 broker.requireNotRunning(); // before the wipe: another demo's broker lives there
-                deleteRecursively(work); // a fresh broker each run, so the summary counts only this run
+                WorkDir.delete(work); // a fresh broker each run, so the summary counts only this run
                 out.printf("starting a KRaft broker on 127.0.0.1:%d (data in %s)%n", port, broker.dataDir());
                 broker.start(Duration.ofSeconds(90));
                 cleanup.broker = broker;
@@ -223,21 +219,6 @@ public final class DemoCommand implements Callable<Integer> {
             if (broker != null) {
                 broker.stop(Duration.ofSeconds(20));
             }
-        }
-    }
-
-    private static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.delete(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
         }
     }
 }
