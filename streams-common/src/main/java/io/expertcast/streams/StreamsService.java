@@ -75,7 +75,8 @@ public final class StreamsService implements AutoCloseable {
             for (StreamThreadExceptionResponse r : StreamThreadExceptionResponse.values()) {
                 counters.put(r, Counter.builder("expertcast.stream.thread.failures")
                         .description("Stream threads that died, by what was done: REPLACE_THREAD (the cluster took its "
-                                + "transaction; it resumes from the last commit) or SHUTDOWN_CLIENT (a bug; the service stops)")
+                                + "transaction; it resumes from the last commit) or SHUTDOWN_CLIENT (a bug; the service "
+                                + "stops); StreamThreadFailures never answers SHUTDOWN_APPLICATION")
                         .tag("decision", r.name()).register(metrics.registry()));
             }
             metrics.bind(streams);
@@ -152,7 +153,9 @@ public final class StreamsService implements AutoCloseable {
     /** As above, sampling {@code brokers}. */
     public int runUntilStopped(BrokerWatch brokers) throws InterruptedException {
         CountDownLatch stopped = new CountDownLatch(1);
+        AtomicBoolean signalled = new AtomicBoolean();
         Thread hook = new Thread(() -> {
+            signalled.set(true);
             LOG.info("{}: stopping (signal): closing Kafka Streams, committing what was processed", name);
             closeBounded();
             stopped.countDown();
@@ -164,13 +167,16 @@ public final class StreamsService implements AutoCloseable {
             if (health.ready() || health.state().equals(KafkaStreams.State.REBALANCING.name())) {
                 brokers.sample(System.currentTimeMillis());
             }
+            if (signalled.get()) {
+                continue; // the hook is closing the application (PENDING_SHUTDOWN is its doing)
+            }
             if (!health.live() || health.state().equals(KafkaStreams.State.PENDING_SHUTDOWN.name())) {
-                LOG.error("{}: Kafka Streams stopped by itself in state {}; exiting with status 1", name, health.state());
                 try {
                     Runtime.getRuntime().removeShutdownHook(hook);
                 } catch (IllegalStateException shuttingDown) {
-                    return 0; // a signal arrived meanwhile: the hook is closing the application
+                    continue; // a signal arrived meanwhile: the hook is closing the application
                 }
+                LOG.error("{}: Kafka Streams stopped by itself in state {}; exiting with status 1", name, health.state());
                 closeBounded();
                 return 1;
             }
