@@ -1,6 +1,7 @@
 package io.expertcast.attach;
 
 import io.expertcast.attach.sglang.SglangAttach;
+import io.expertcast.streams.connect.KafkaConnection;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -45,8 +46,8 @@ public final class AttachCommand implements Runnable {
         @Option(names = "--interval-s", defaultValue = "10", description = "Seconds between dumps (default ${DEFAULT-VALUE}).")
         double intervalS;
 
-        @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092", description = "Kafka (default ${DEFAULT-VALUE}).")
-        String bootstrap;
+        @picocli.CommandLine.Mixin
+        KafkaConnection kafka = new KafkaConnection();
 
         @Option(names = "--source-id", description = "This server's source id (default: sglang@<host>:<port> of --url).")
         String sourceId;
@@ -89,8 +90,9 @@ public final class AttachCommand implements Runnable {
                 return 2;
             }
             String source = sourceId != null ? sourceId : "sglang@" + uri.getHost() + ":" + (uri.getPort() < 0 ? 80 : uri.getPort());
+            String bootstrap = kafka.bootstrap();
             SglangAttach.Options options = new SglangAttach.Options(url, dumpDir, mode, Math.round(intervalS * 1000),
-                    bootstrap, source, model, settleMs, maxBackoffS * 1000, deletePublished);
+                    bootstrap, source, model, settleMs, maxBackoffS * 1000, deletePublished, kafka.clientProperties());
             AtomicBoolean stop = new AtomicBoolean();
             CountDownLatch stopped = new CountDownLatch(1);
             Thread hook = new Thread(() -> {

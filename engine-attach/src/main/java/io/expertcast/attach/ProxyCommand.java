@@ -6,6 +6,7 @@ import io.expertcast.core.model.ModelShape;
 import io.expertcast.replayer.sglang.RecorderDump;
 import io.expertcast.replayer.sglang.Tensor;
 import io.expertcast.schemas.Topics;
+import io.expertcast.streams.connect.KafkaConnection;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.Properties;
@@ -42,8 +43,8 @@ public final class ProxyCommand implements Callable<Integer> {
             + " SGLang's physical ids (EPLB) to logical experts; without it ids are taken as logical.")
     Path physicalMap;
 
-    @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092", description = "Kafka (default ${DEFAULT-VALUE}).")
-    String bootstrap;
+    @picocli.CommandLine.Mixin
+    KafkaConnection kafka = new KafkaConnection();
 
     @Option(names = "--source-id", description = "Source id of the events (default: proxy@<upstream host>:<port>).")
     String sourceId;
@@ -106,11 +107,13 @@ public final class ProxyCommand implements Callable<Integer> {
             System.err.println("proxy: --source-id: " + problem);
             return 2;
         }
+        String bootstrap = kafka.bootstrap();
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
         p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+        p.putAll(kafka.clientProperties()); // --config/--property win over these defaults (TLS, SASL, batching)
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
              EngineProxy proxy = new EngineProxy(new EngineProxy.Options(up, listen.substring(0, colon),
                      Integer.parseInt(listen.substring(colon + 1)), kind, shape, map, source, tagHeader),

@@ -55,10 +55,10 @@ public final class ExpertcastCommand implements Runnable {
 
     private static Map<String, String> exitCodes() {
         Map<String, String> codes = new LinkedHashMap<>();
-        codes.put("0", "done (a service: stopped by Ctrl-C)");
+        codes.put("0", "done");
         codes.put("1", "failed at run time: no broker, missing topics, refused credentials, I/O, a service that stopped");
         codes.put("2", "bad usage or input (an option, a file), found before anything was sent or written");
-        codes.put("130/143", "a command interrupted by Ctrl-C / SIGTERM (replay: after printing what it sent)");
+        codes.put("130/143", "stopped by Ctrl-C / SIGTERM (a service: after a clean close; replay: after printing what it sent)");
         return java.util.Collections.unmodifiableMap(codes);
     }
 

@@ -20,7 +20,7 @@ public final class Main {
      * CONCURRENT_TRANSACTIONS / OUT_OF_ORDER_SEQUENCE_NUMBER response, which exactly_once_v2 with a short
      * commit interval produces routinely and retries without loss; it is kept to errors. So is
      * NetworkClient, which warns about every Streams-internal repartition topic in the seconds before
-     * Streams creates it; an unreachable broker is reported by our own commands (BootstrapProbe).
+     * Streams creates it; an unreachable broker is reported by our own commands (BrokerPreflight).
      * StreamsConfig warns that the global thread's processing handler is off each time a
      * StreamsBuilder makes its default config, though the apps' own config enables it.
      * OffsetFetcherUtils warns when a global store's consumer drops the partitions it just restored

@@ -1,7 +1,6 @@
 package io.expertcast.launcher;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -76,13 +75,5 @@ class ExpertcastCommandTest {
         assertEquals(1, run("topics", "create", "--bootstrap", "no-port-here"));
         assertTrue(err.toString().contains("is not host:port"), err.toString());
         assertEquals(2, run("broker", "start", "--port", "abc"));
-    }
-
-    @Test
-    void bootstrapListsAreParsed() {
-        assertEquals(2, BootstrapProbe.parse("kafka:9092, 127.0.0.1:9093").length);
-        assertEquals(9092, BootstrapProbe.parse("[::1]:9092")[0].getPort());
-        assertThrows(IllegalArgumentException.class, () -> BootstrapProbe.parse("kafka:99999"));
-        assertThrows(IllegalArgumentException.class, () -> BootstrapProbe.parse("kafka:"));
     }
 }

@@ -1,12 +1,13 @@
 package io.expertcast.allocator;
 
+import io.expertcast.streams.StreamsService;
 import io.expertcast.streams.StreamsSettings;
 import io.expertcast.streams.metrics.ServiceMetrics;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Properties;
 import org.apache.kafka.streams.KafkaStreams;
-import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,18 +30,25 @@ public final class AllocatorApp {
     /** As above, with its Kafka Streams metrics and its own (plans, moves, die balance) on {@code metrics} (may be null). */
     public static KafkaStreams start(String bootstrap, Path stateDir, AllocatorSettings settings,
                                      Map<String, ?> overrides, ServiceMetrics metrics) {
+        return startService(bootstrap, stateDir, settings, overrides, metrics).streams();
+    }
+
+    /** The allocator as a started service, its metrics on {@code metrics} (may be null). */
+    public static StreamsService startService(String bootstrap, Path stateDir, AllocatorSettings settings,
+                                              Map<String, ?> overrides, ServiceMetrics metrics) {
+        StreamsService service = service(bootstrap, stateDir, settings, overrides, metrics).start();
+        Object applicationId = overrides.containsKey(StreamsConfig.APPLICATION_ID_CONFIG)
+                ? overrides.get(StreamsConfig.APPLICATION_ID_CONFIG) : settings.applicationName();
+        LOG.info("allocator started: {} on {} for {}", applicationId, bootstrap, settings.hardware().name());
+        return service;
+    }
+
+    /** The allocator as a service, not started; its metrics on {@code metrics} (may be null). */
+    public static StreamsService service(String bootstrap, Path stateDir, AllocatorSettings settings,
+                                         Map<String, ?> overrides, ServiceMetrics metrics) {
         Properties props = StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides);
-        StreamsBuilder builder = new StreamsBuilder();
-        AllocatorTopology.build(builder, settings,
-                metrics == null ? AllocatorMeters.none() : AllocatorMeters.on(metrics.registry()));
-        KafkaStreams streams = new KafkaStreams(builder.build(props), props);
-        if (metrics != null) {
-            metrics.bind(streams);
-        }
-        streams.setUncaughtExceptionHandler(io.expertcast.streams.StreamThreadFailures.handler("allocator", LOG));
-        streams.start();
-        LOG.info("allocator started: {} on {} for {}", props.get("application.id"), bootstrap,
-                settings.hardware().name());
-        return streams;
+        AllocatorMeters meters = metrics == null ? AllocatorMeters.none() : AllocatorMeters.on(metrics.registry());
+        return StreamsService.create("allocator", props, builder -> AllocatorTopology.build(builder, settings, meters),
+                metrics);
     }
 }

@@ -4,6 +4,7 @@ import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.streams.StreamsService;
 import io.expertcast.streams.connect.BrokerPreflight;
+import io.expertcast.streams.StateDir;
 import io.expertcast.streams.connect.KafkaConnection;
 import io.expertcast.streams.http.OpsServer;
 import io.expertcast.streams.metrics.ServiceMetrics;
@@ -33,8 +34,8 @@ public class AllocatorCommand implements Callable<Integer> {
     @Mixin
     KafkaConnection kafka = new KafkaConnection();
 
-    @Option(names = "--state-dir", defaultValue = "./work/state", description = "Kafka Streams state directory (default: ${DEFAULT-VALUE})")
-    Path stateDir;
+    @Mixin
+    StateDir stateDir = new StateDir();
 
     @Option(names = "--mesh", defaultValue = AllocatorSettings.DEFAULT_MESH,
             description = "Hardware preset (dojo-5x5, tsmc-sow-8x3, dojo-enhanced) or properties file (default: ${DEFAULT-VALUE})")
@@ -130,8 +131,9 @@ public class AllocatorCommand implements Callable<Integer> {
             metrics.close();
             return 2;
         }
-        KafkaStreams streams = AllocatorApp.start(bootstrap, stateDir, settings, kafka.overrides(Map.of()), metrics);
-        started.set(streams);
+        StreamsService service = AllocatorApp.startService(bootstrap, stateDir.path(), settings, kafka.overrides(Map.of()),
+                metrics);
+        started.set(service.streams());
         if (ops != null) {
             spec.commandLine().getOut().println("allocator metrics on " + ops.url() + "metrics, health on " + ops.url() + "health");
         }
@@ -140,8 +142,7 @@ public class AllocatorCommand implements Callable<Integer> {
                 + " every " + rebalancing.periodMs() / 1000 + " s, at most " + rebalancing.maxMovesPerLayer()
                 + " moved experts per layer") + " (Ctrl-C stops it)");
         try {
-            return StreamsService.runUntilStopped(streams, "allocator",
-                    io.expertcast.streams.BrokerWatch.of(streams, "allocator", bootstrap));
+            return service.runUntilStopped();
         } finally {
             if (ops != null) {
                 ops.close();

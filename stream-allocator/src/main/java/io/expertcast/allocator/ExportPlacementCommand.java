@@ -17,7 +17,9 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import io.expertcast.streams.connect.KafkaConnection;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -40,12 +42,13 @@ public final class ExportPlacementCommand implements Callable<Integer> {
     @Option(names = "--format", defaultValue = "sglang", description = "Output format: sglang (default).")
     Format format;
 
-    @Option(names = "--load", description = "logical_count JSON to place (or --bootstrap: the live table).")
+    @Option(names = "--load", description = "logical_count JSON to place (or --bootstrap: read the live expert "
+            + "distribution table from moe.placement on that broker, a placement learned online).")
     Path load;
 
-    @Option(names = "--bootstrap", description = "Read the live expert distribution table from moe.placement on this "
-            + "broker instead of placing a load file (a placement learned online).")
-    String bootstrap;
+    /** --bootstrap (or bootstrap.servers in --config/--property) reads the live table instead of placing --load. */
+    @Mixin
+    KafkaConnection kafka = new KafkaConnection();
 
     @Option(names = "--model", description = "With --bootstrap: the catalog model whose table to export.")
     String model;
@@ -76,6 +79,7 @@ public final class ExportPlacementCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         int[][] map;
         String source;
+        String bootstrap = kafka.givenBootstrap().orElse(null);
         try {
             if ((load == null) == (bootstrap == null)) {
                 throw new IllegalArgumentException("give either --load (place a load file) or --bootstrap (the live table)");
@@ -93,7 +97,7 @@ public final class ExportPlacementCommand implements Callable<Integer> {
                 ModelShape shape = ModelCatalog.standard().lookup(model).orElseThrow(() -> new IllegalArgumentException(
                         "unknown model '" + model + "', known: " + ModelCatalog.standard().all().keySet()));
                 HardwareConfig hw = HardwareConfig.load(mesh);
-                ExpertDistributionTable table = LivePlacement.read(bootstrap, shape, hw.dies());
+                ExpertDistributionTable table = LivePlacement.read(bootstrap, kafka.clientProperties(), shape, hw.dies());
                 map = physicalToLogicalMap(table, shape);
                 source = Topics.PLACEMENT.name() + " on " + bootstrap + ", " + hw.dies() + " dies; start SGLang with "
                         + "--ep-num-redundant-experts " + (map[0].length - shape.numExperts());

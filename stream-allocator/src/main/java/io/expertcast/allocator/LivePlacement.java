@@ -26,13 +26,15 @@ final class LivePlacement {
     }
 
     /** The model's table; IllegalArgumentException for a row that cannot be part of it (names the key and offset). */
-    static ExpertDistributionTable read(String bootstrap, ModelShape model, int dies) {
+    static ExpertDistributionTable read(String bootstrap, Map<String, Object> clientProperties, ModelShape model,
+                                        int dies) {
         Map<String, ConsumerRecord<String, PlacementEntry>> latest = new HashMap<>();
-        try (KafkaConsumer<String, PlacementEntry> consumer = new KafkaConsumer<>(Map.<String, Object>of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis()),
+        Map<String, Object> config = new HashMap<>(clientProperties); // TLS, SASL; this reader's own settings win
+        config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        config.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
+        try (KafkaConsumer<String, PlacementEntry> consumer = new KafkaConsumer<>(config,
                 Topics.PLACEMENT.keySerde().deserializer(), Topics.PLACEMENT.valueSerde().deserializer())) {
             var infos = consumer.partitionsFor(Topics.PLACEMENT.name(), TIMEOUT);
             if (infos == null || infos.isEmpty()) {

@@ -4,16 +4,15 @@ import io.expertcast.predictor.metrics.PredictorMeters;
 import io.expertcast.predictor.query.PredictorQueries;
 import io.expertcast.streams.metrics.ServiceMetrics;
 import io.expertcast.streams.metrics.TopicFollower;
+import io.expertcast.streams.StreamsService;
 import io.expertcast.streams.StreamsSettings;
 import io.expertcast.streams.query.QueryServer;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.kafka.streams.KafkaStreams;
-import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 
 /** Builds the predictor topology on the project's base Streams settings and starts it. */
@@ -28,23 +27,22 @@ public final class PredictorApp {
      */
     public static KafkaStreams start(String bootstrap, Path stateDir, PredictorSettings settings,
                                      Map<String, ?> overrides) {
-        KafkaStreams streams = create(bootstrap, stateDir, settings, overrides);
-        streams.start();
-        return streams;
+        return service(bootstrap, stateDir, settings, overrides, null).start().streams();
     }
 
     /** As {@link #start} but not started, so a caller can set listeners or handlers first. */
     public static KafkaStreams create(String bootstrap, Path stateDir, PredictorSettings settings,
                                       Map<String, ?> overrides) {
-        StreamsBuilder builder = new StreamsBuilder();
-        PredictorTopology.build(builder, settings);
+        return service(bootstrap, stateDir, settings, overrides, null).streams();
+    }
+
+    /** The predictor as a service (not started), its Kafka metrics on {@code metrics} (may be null). */
+    public static StreamsService service(String bootstrap, Path stateDir, PredictorSettings settings,
+                                         Map<String, ?> overrides, ServiceMetrics metrics) {
         var props = StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides);
         // The global heatmaps' local copy is rebuilt from moe.heatmaps: one left by a kill -9 stops every start.
         io.expertcast.streams.GlobalStoreCopies.wipe(props);
-        KafkaStreams streams = new KafkaStreams(builder.build(props), props);
-        streams.setUncaughtExceptionHandler(io.expertcast.streams.StreamThreadFailures.handler("predictor",
-                org.slf4j.LoggerFactory.getLogger(PredictorApp.class)));
-        return streams;
+        return StreamsService.create("predictor", props, builder -> PredictorTopology.build(builder, settings), metrics);
     }
 
     /**
@@ -65,15 +63,16 @@ public final class PredictorApp {
         try {
             Map<String, Object> all = new HashMap<>(overrides);
             all.put(StreamsConfig.APPLICATION_SERVER_CONFIG, http.advertisedAddress());
-            KafkaStreams streams = create(bootstrap, stateDir, settings, all);
-            PredictorQueries.install(http, () -> streams, settings);
             // /metrics and /health beside the queries; the predictor's own metrics come from what it publishes.
-            ServiceMetrics metrics = ServiceMetrics.create("predictor").bind(streams);
+            ServiceMetrics metrics = ServiceMetrics.create("predictor");
+            StreamsService service = service(bootstrap, stateDir, settings, all, metrics);
+            KafkaStreams streams = service.streams();
+            PredictorQueries.install(http, () -> streams, settings);
             http.serveOps(metrics, () -> streams);
             http.start();
-            streams.start();
+            service.start();
             TopicFollower published = PredictorMeters.follow(bootstrap, settings.applicationName() + "-metrics-reader", metrics);
-            return new Queried(streams, http, metrics, published);
+            return new Queried(service, http, metrics, published);
         } catch (RuntimeException e) {
             http.close();
             throw e;
@@ -85,13 +84,18 @@ public final class PredictorApp {
      * back from moe.predictor-metrics; a processor may be handed {@code metrics.registry()} for meters of its
      * own) and the reader of moe.predictor-metrics.
      */
-    public record Queried(KafkaStreams streams, QueryServer http, ServiceMetrics metrics, TopicFollower published)
+    public record Queried(StreamsService service, QueryServer http, ServiceMetrics metrics, TopicFollower published)
             implements AutoCloseable {
+        /** The running application. */
+        public KafkaStreams streams() {
+            return service.streams();
+        }
+
         @Override
         public void close() {
             try {
                 published.close();
-                streams.close(Duration.ofSeconds(30));
+                service.close();
             } finally {
                 http.close();
                 metrics.close();

@@ -1,8 +1,8 @@
 package io.expertcast.predictor;
 
 import io.expertcast.core.model.ModelCatalog;
-import io.expertcast.streams.StreamsService;
 import io.expertcast.streams.connect.BrokerPreflight;
+import io.expertcast.streams.StateDir;
 import io.expertcast.streams.connect.KafkaConnection;
 import io.expertcast.streams.query.QueryServer;
 import java.io.IOException;
@@ -38,8 +38,8 @@ public final class PredictorCommand implements Callable<Integer> {
     @Mixin
     KafkaConnection kafka = new KafkaConnection();
 
-    @Option(names = "--state-dir", defaultValue = "./work/state", description = "Kafka Streams state directory (default: ${DEFAULT-VALUE})")
-    Path stateDir;
+    @Mixin
+    StateDir stateDir = new StateDir();
 
     @Option(names = "--n", defaultValue = "" + PredictorSettings.DEFAULT_N, description = "Experts planned per MoE layer (default: ${DEFAULT-VALUE})")
     int n;
@@ -108,7 +108,7 @@ public final class PredictorCommand implements Callable<Integer> {
         String bootstrap = kafka.bootstrap();
         PredictorApp.Queried predictor;
         try {
-            predictor = PredictorApp.startWithQueries(bootstrap, stateDir, settings,
+            predictor = PredictorApp.startWithQueries(bootstrap, stateDir.path(), settings,
                     kafka.overrides(Map.of(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads,
                             PrefetchDelivery.CONFIG, delivery.label())), InetAddress.getByName(httpAddress), httpPort);
         } catch (BindException e) {
@@ -118,7 +118,7 @@ public final class PredictorCommand implements Callable<Integer> {
         try (QueryServer http = predictor.http()) {
             LOG.info("predictor {} running on {} (n={}), queries on http://{}/ (/metrics, /health), Ctrl-C to stop",
                     applicationId, bootstrap, n, http.advertisedAddress());
-            return StreamsService.runUntilStopped(predictor.streams(), "predictor");
+            return predictor.service().runUntilStopped();
         }
     }
 

@@ -18,7 +18,7 @@ class PredictorCommandTest {
         new CommandLine(command).parseArgs("--model-shape", "toy:4:all:16:2");
         PredictorSettings settings = command.settings();
         assertEquals("127.0.0.1:9092", command.kafka.withWorkDir(Path.of("no-such-work-dir")).bootstrap());
-        assertEquals(Path.of("./work/state"), command.stateDir);
+        assertEquals(Path.of("./work/state"), command.stateDir.path());
         assertEquals(8, settings.n());
         assertEquals(Duration.ofSeconds(1), settings.publishInterval());
         assertEquals("expertcast-predictor", settings.applicationName());

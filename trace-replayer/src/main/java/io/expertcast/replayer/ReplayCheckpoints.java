@@ -3,20 +3,14 @@ package io.expertcast.replayer;
 import io.expertcast.schemas.InFlightRequest;
 import io.expertcast.schemas.ReplayCheckpoint;
 import io.expertcast.schemas.Topics;
+import io.expertcast.streams.connect.LatestByKey;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /**
  * The position of a named replay on moe.replay-checkpoints. It is written inside the producer's
@@ -98,36 +92,7 @@ final class ReplayCheckpoints {
 
     /** The last committed checkpoint of a replay id, read to the end of the topic; null if none. */
     private static ReplayCheckpoint read(String bootstrap, Map<String, Object> clientProperties, String replayId) {
-        Properties p = new Properties();
-        p.putAll(clientProperties);
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        ReplayCheckpoint found = null;
-        byte[] key = replayId.getBytes(StandardCharsets.UTF_8);
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(),
-                new ByteArrayDeserializer())) {
-            List<TopicPartition> partitions = consumer.partitionsFor(Topics.REPLAY_CHECKPOINTS.name(),
-                    Duration.ofSeconds(30)).stream().map(i -> new TopicPartition(i.topic(), i.partition())).toList();
-            if (partitions.isEmpty()) {
-                throw new IllegalStateException("topic " + Topics.REPLAY_CHECKPOINTS.name()
-                        + " does not exist: create the topics first (bin/expertcast topics create)");
-            }
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-            long deadline = System.currentTimeMillis() + 60_000;
-            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
-                if (System.currentTimeMillis() > deadline) {
-                    throw new IllegalStateException("could not read " + Topics.REPLAY_CHECKPOINTS.name() + " to its end");
-                }
-                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    if (java.util.Arrays.equals(r.key(), key)) {
-                        found = Topics.REPLAY_CHECKPOINTS.valueSerde().deserializer().deserialize(r.topic(), r.value());
-                    }
-                }
-            }
-        }
-        return found;
+        return LatestByKey.read(bootstrap, clientProperties, Topics.REPLAY_CHECKPOINTS,
+                replayId.getBytes(StandardCharsets.UTF_8));
     }
 }

@@ -2,17 +2,15 @@ package io.expertcast.emulator;
 
 import io.expertcast.emulator.http.WaferMeters;
 import io.expertcast.emulator.http.WaferSnapshot;
-import io.expertcast.streams.StreamThreadFailures;
+import io.expertcast.streams.StreamsService;
 import io.expertcast.streams.metrics.ServiceMetrics;
 import io.expertcast.streams.StreamsSettings;
 import java.nio.file.Path;
 import java.util.Map;
 import org.apache.kafka.streams.KafkaStreams;
-import org.apache.kafka.streams.StreamsBuilder;
 
 /** Builds and starts the emulator service. */
 public final class EmulatorApp {
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(EmulatorApp.class);
     private EmulatorApp() {
     }
 
@@ -34,16 +32,17 @@ public final class EmulatorApp {
      */
     public static KafkaStreams start(String bootstrap, Path stateDir, EmulatorSettings settings,
                                      Map<String, ?> overrides, WaferSnapshot snapshot, ServiceMetrics metrics) {
-        StreamsBuilder builder = new StreamsBuilder();
-        EmulatorTopology.build(builder, settings, snapshot);
+        return service(bootstrap, stateDir, settings, overrides, snapshot, metrics).start().streams();
+    }
+
+    /** The emulator as a service (not started), writing into {@code snapshot}, its metrics on {@code metrics} (may be null). */
+    public static StreamsService service(String bootstrap, Path stateDir, EmulatorSettings settings,
+                                         Map<String, ?> overrides, WaferSnapshot snapshot, ServiceMetrics metrics) {
         var props = StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides);
-        KafkaStreams streams = new KafkaStreams(builder.build(props), props);
         if (metrics != null) {
-            metrics.bind(streams);
             WaferMeters.bind(metrics, snapshot);
         }
-        streams.setUncaughtExceptionHandler(StreamThreadFailures.handler("emulator", LOG));
-        streams.start();
-        return streams;
+        return StreamsService.create("emulator", props, builder -> EmulatorTopology.build(builder, settings, snapshot),
+                metrics);
     }
 }

@@ -9,6 +9,7 @@ import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.emulator.prefetch.PrefetchSource;
 import io.expertcast.streams.StreamsService;
 import io.expertcast.streams.connect.BrokerPreflight;
+import io.expertcast.streams.StateDir;
 import io.expertcast.streams.connect.KafkaConnection;
 import java.nio.file.Path;
 import java.util.List;
@@ -31,8 +32,8 @@ public final class EmulatorCommand implements Callable<Integer> {
             + "e.g. the one import-sglang inferred (repeatable).")
     List<String> modelShapes = new java.util.ArrayList<>();
 
-    @Option(names = "--state-dir", defaultValue = "work/state", description = "Kafka Streams state directory (default ${DEFAULT-VALUE}).")
-    Path stateDir;
+    @Mixin
+    StateDir stateDir = new StateDir();
 
     @Option(names = "--mesh", defaultValue = "dojo-5x5", description = "Hardware preset or properties file (default ${DEFAULT-VALUE}).")
     String mesh;
@@ -103,9 +104,10 @@ public final class EmulatorCommand implements Callable<Integer> {
         }
         try {
             String bootstrap = kafka.bootstrap();
-            KafkaStreams streams = EmulatorApp.start(bootstrap, stateDir, settings, kafka.overrides(Map.of()), snapshot,
-                    metrics);
-            started.set(streams);
+            StreamsService service = EmulatorApp.service(bootstrap, stateDir.path(), settings, kafka.overrides(Map.of()),
+                    snapshot, metrics);
+            started.set(service.streams());
+            service.start();
             if (page != null) {
                 page.follow(bootstrap, applicationId + "-page", metrics);
             }
@@ -113,8 +115,7 @@ public final class EmulatorCommand implements Callable<Integer> {
                     + " dies), policies " + settings.policies() + ", prefetch source " + settings.prefetchSource()
                     + (http == null ? "" : "; the pipeline's page on " + http.url() + " (Prometheus: /metrics, health: /health,"
                     + " JSON: /snapshot)") + "; Ctrl-C stops it");
-            return StreamsService.runUntilStopped(streams, "emulator",
-                    io.expertcast.streams.BrokerWatch.of(streams, "emulator", bootstrap));
+            return service.runUntilStopped();
         } finally {
             if (page != null) {
                 page.close();

@@ -62,9 +62,7 @@ final class EmulatorCostPlanner {
     private final int[] bySlot;
     private final int[] byS;
 
-    private long[] order = new long[0];
-    private long[] orderSwap = new long[0];
-    private final int[] digitCount = new int[257];
+    private final ExpertsByTokens order = new ExpertsByTokens();
     private int[] pieceStart = new int[0];
     private int[] pieceCount = new int[0];
     private int[] pieceDie = new int[0];
@@ -81,10 +79,7 @@ final class EmulatorCostPlanner {
         this.hw = hw;
         this.mesh = mesh;
         this.dies = mesh.dies();
-        this.neighbours = new int[dies][];
-        for (int die = 0; die < dies; die++) {
-            neighbours[die] = mesh.neighbours(die).stream().mapToInt(Integer::intValue).toArray();
-        }
+        this.neighbours = mesh.neighbourTable();
         this.timer = new LayerTimer(hw);
         this.neighbourLinks = new int[dies][];
         for (int die = 0; die < dies; die++) {
@@ -127,27 +122,26 @@ final class EmulatorCostPlanner {
         double hop = hw.hopLatencyNs();
         double lat = localLatencyNs;
         LlcResidency cache = bytes <= hw.llcBytes() ? llc : LlcResidency.NONE;
-        if (order.length < experts) {
-            order = new long[experts];
-            orderSwap = new long[experts];
+        order.reset(experts);
+        if (pieceStart.length < experts) {
             pieceStart = new int[experts];
             pieceCount = new int[experts];
         }
         Arrays.fill(hbm, 0);
         Arrays.fill(comp, 0);
         Arrays.fill(linkLoad, 0);
-        int active = 0;
         int maxPieces = 0;
         for (int e = 0; e < experts; e++) {
             int t = tokensPerExpert[e];
             pieceCount[e] = 0;
             if (t > 0) {
-                order[active++] = ((long) t << 32) | e;
+                order.add(e, t);
                 maxPieces += Math.min(dies, TaskAllocator.maxSplit(t));
                 hbm[table.homeDie(layer, e)] += readNs;
             }
         }
-        sortByTokens(active);
+        order.sort();
+        int active = order.size();
         if (pieceDie.length < maxPieces + active) {
             pieceDie = new int[maxPieces + active];
             pieceTokens = new int[maxPieces + active];
@@ -158,8 +152,8 @@ final class EmulatorCostPlanner {
         int pieces = 0;
         boolean allHome = true;
         for (int o = 0; o < active; o++) {
-            int expert = (int) order[o];
-            int tokens = (int) (order[o] >>> 32);
+            int expert = order.expert(o);
+            int tokens = order.tokens(o);
             int home = table.homeDie(layer, expert);
             int hc = table.holders(layer, expert, holders);
             // Candidates: holders, then their neighbours (each once).
@@ -459,37 +453,5 @@ final class EmulatorCostPlanner {
             t += pieceTokens[p];
         }
         return t;
-    }
-
-    /** order[0..n) by token count, ties by expert id: a stable LSD radix sort on the count's bytes. */
-    private void sortByTokens(int n) {
-        int maxTokens = 0;
-        for (int i = 0; i < n; i++) {
-            maxTokens = Math.max(maxTokens, (int) (order[i] >>> 32));
-        }
-        long[] from = order;
-        long[] to = orderSwap;
-        for (int shift = 32; shift < 64 && (maxTokens >>> (shift - 32)) != 0; shift += 8) {
-            Arrays.fill(digitCount, 0);
-            for (int i = 0; i < n; i++) {
-                digitCount[(int) (from[i] >>> shift) & 0xFF]++;
-            }
-            for (int d = 0, sum = 0; d < 256; d++) {
-                int c = digitCount[d];
-                digitCount[d] = sum;
-                sum += c;
-            }
-            for (int i = 0; i < n; i++) {
-                long v = from[i];
-                to[digitCount[(int) (v >>> shift) & 0xFF]++] = v;
-            }
-            long[] t = from;
-            from = to;
-            to = t;
-        }
-        if (from != order) {
-            orderSwap = order;
-            order = from;
-        }
     }
 }

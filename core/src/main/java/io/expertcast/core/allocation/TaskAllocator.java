@@ -84,10 +84,7 @@ public final class TaskAllocator {
     private final int[] hopTable;
     /** weightTransferNs(model, h) of this call's model, by hop count. */
     private final double[] fetchByHops;
-    private long[] order = new long[0];
-    /** Radix sort's other buffer and its 256 digit counts. */
-    private long[] orderSwap = new long[0];
-    private final int[] digitCount = new int[257];
+    private final ExpertsByTokens order = new ExpertsByTokens();
     /** This call's pieces, (die << 32 | tokens), each expert's together; sorted by die per expert. */
     private long[] pieceOf = new long[0];
     /** Per expert its first piece in {@link #pieceOf} and how many it has (0 = no work this call). */
@@ -123,10 +120,7 @@ public final class TaskAllocator {
         this.mesh = mesh;
         this.costModel = costModel;
         this.dies = mesh.dies();
-        this.neighbours = new int[dies][];
-        for (int die = 0; die < dies; die++) {
-            neighbours[die] = mesh.neighbours(die).stream().mapToInt(Integer::intValue).toArray();
-        }
+        this.neighbours = mesh.neighbourTable();
         this.load = new double[dies];
         this.dieTokens = new int[dies];
         this.candidateMark = new int[dies];
@@ -215,28 +209,24 @@ public final class TaskAllocator {
         LlcResidency cache = model.expertBytes() <= costModel.hardware().llcBytes() ? llc : LlcResidency.NONE;
 
         // 1. Experts with work, by token count ascending, ties by id: one primitive sort of (tokens, id).
-        if (order.length < numExperts) {
-            order = new long[numExperts];
-            orderSwap = new long[numExperts];
+        order.reset(numExperts);
+        if (pieceStart.length < numExperts) {
             pieceStart = new int[numExperts];
             pieceCount = new int[numExperts];
         }
         Arrays.fill(pieceCount, 0, numExperts, 0);
-        int active = 0;
         int maxPieces = 0;
         for (int e = 0; e < numExperts; e++) {
             int t = tokensPerExpert[e];
-            if (t < 0) {
-                throw new IllegalArgumentException("negative token count " + t + " for expert " + e);
-            }
-            if (t > 0) {
-                order[active++] = ((long) t << 32) | e;
+            if (t > 0) { // (negative counts were rejected above)
+                order.add(e, t);
                 maxPieces += Math.min(dies, maxSplit(t));
             }
         }
-        sortByTokens(active);
+        order.sort();
+        int active = order.size();
         // computeNs up to the largest expert's tokens and the block increments up to its blocks + 1.
-        int maxTokens = active == 0 ? 0 : (int) (order[active - 1] >>> 32);
+        int maxTokens = order.maxTokens();
         extendCompute(model, maxTokens + BLOCK_TOKENS + 1);
         extendIncrements(maxTokens / BLOCK_TOKENS + 2);
         if (pieceOf.length < maxPieces) {
@@ -247,8 +237,8 @@ public final class TaskAllocator {
         int remote = 0;
         long remoteHops = 0;
         for (int o = 0; o < active; o++) {
-            int expert = (int) order[o];
-            int tokens = (int) (order[o] >>> 32);
+            int expert = order.expert(o);
+            int tokens = order.tokens(o);
             if (tokens <= COMPUTE_BOUND_TOKENS && cache == LlcResidency.NONE
                     && table.holders(moeLayer, expert, holders) == 1) {
                 // Most experts of a layer: one piece, one copy, no LLC state (see placeWhole).
@@ -412,41 +402,6 @@ public final class TaskAllocator {
         }
         load[best] = planned;
         return best;
-    }
-
-    /**
-     * Sorts order[0..n) by token count, ties by expert id: a stable LSD radix sort on the count's
-     * bytes (the entries were written in id order), the same order as sorting the (tokens, id) longs.
-     */
-    private void sortByTokens(int n) {
-        int maxTokens = 0;
-        for (int i = 0; i < n; i++) {
-            maxTokens = Math.max(maxTokens, (int) (order[i] >>> 32));
-        }
-        long[] from = order;
-        long[] to = orderSwap;
-        for (int shift = 32; shift < 64 && (maxTokens >>> (shift - 32)) != 0; shift += 8) {
-            Arrays.fill(digitCount, 0);
-            for (int i = 0; i < n; i++) {
-                digitCount[(int) (from[i] >>> shift) & 0xFF]++;
-            }
-            for (int d = 0, sum = 0; d < 256; d++) {
-                int c = digitCount[d];
-                digitCount[d] = sum;
-                sum += c;
-            }
-            for (int i = 0; i < n; i++) {
-                long v = from[i];
-                to[digitCount[(int) (v >>> shift) & 0xFF]++] = v;
-            }
-            long[] t = from;
-            from = to;
-            to = t;
-        }
-        if (from != order) {
-            orderSwap = order;
-            order = from;
-        }
     }
 
     /** The per-model tables: activation costs per die, weight fetch by hops; compute tables restart empty. */

@@ -47,6 +47,15 @@ public final class Mesh {
         return out;
     }
 
+    /** Per die its {@link #neighbours}, as arrays: what the planners' per-block loops read (no boxing). */
+    public int[][] neighbourTable() {
+        int[][] table = new int[dies()][];
+        for (int die = 0; die < table.length; die++) {
+            table[die] = neighbours(die).stream().mapToInt(Integer::intValue).toArray();
+        }
+        return table;
+    }
+
     /** The dies an XY route visits, source first, destination last. */
     public List<Integer> xyRoute(int from, int to) {
         List<Integer> path = new ArrayList<>();

@@ -65,10 +65,27 @@ public final class SglangAttach implements AutoCloseable {
      * @param deletePublished delete a dump file once its window is committed (the folder would grow without end)
      */
     public record Options(String url, Path dumpDir, String mode, long intervalMs, String bootstrap, String sourceId,
-                          String model, long settleMs, long maxBackoffMs, boolean deletePublished) {
+                          String model, long settleMs, long maxBackoffMs, boolean deletePublished,
+                          Map<String, Object> clientProperties) {
+        public Options {
+            clientProperties = Map.copyOf(clientProperties);
+        }
+
+        public Options(String url, Path dumpDir, String mode, long intervalMs, String bootstrap, String sourceId,
+                       String model, long settleMs, long maxBackoffMs, boolean deletePublished) {
+            this(url, dumpDir, mode, intervalMs, bootstrap, sourceId, model, settleMs, maxBackoffMs, deletePublished,
+                    Map.of());
+        }
+
         public Options(String url, Path dumpDir, String mode, long intervalMs, String bootstrap, String sourceId,
                        String model, long settleMs, long maxBackoffMs) {
             this(url, dumpDir, mode, intervalMs, bootstrap, sourceId, model, settleMs, maxBackoffMs, false);
+        }
+
+        /** The same, the Kafka clients given these properties too (--config/--property: TLS, SASL, ...). */
+        public Options withClientProperties(Map<String, Object> value) {
+            return new Options(url, dumpDir, mode, intervalMs, bootstrap, sourceId, model, settleMs, maxBackoffMs,
+                    deletePublished, value);
         }
     }
 
@@ -111,7 +128,7 @@ public final class SglangAttach implements AutoCloseable {
         this.err = err;
         this.client = new RecorderClient(options.url(), Duration.ofSeconds(60));
         this.folder = new DumpFolder(options.dumpDir(), options.settleMs());
-        AttachCheckpoint last = AttachCheckpoints.read(options.bootstrap(), options.sourceId());
+        AttachCheckpoint last = AttachCheckpoints.read(options.bootstrap(), options.clientProperties(), options.sourceId());
         if (options.model() != null) {
             model = options.model().contains(":") ? ModelCatalog.parseShape(options.model())
                     : ModelCatalog.standard().byId(options.model())
@@ -131,6 +148,7 @@ public final class SglangAttach implements AutoCloseable {
                     + last.getConsumedDumps().size() + " dumps in the folder already published)");
         }
         Properties p = new Properties();
+        p.putAll(options.clientProperties()); // TLS, SASL; the settings below are what exactly-once publishing needs
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrap());
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.ACKS_CONFIG, "all");

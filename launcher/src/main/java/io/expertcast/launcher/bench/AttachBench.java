@@ -9,17 +9,19 @@ import io.expertcast.launcher.topics.TopicAdmin;
 import io.expertcast.replayer.sglang.PerTokenSplitter;
 import io.expertcast.replayer.sglang.RecorderDump;
 import io.expertcast.schemas.Topics;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import io.expertcast.streams.connect.KafkaConnection;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -31,9 +33,9 @@ import picocli.CommandLine.Option;
         description = "attach sglang throughput: per_token windows published per second vs import-sglang's parse of the same files.")
 public final class AttachBench implements Callable<Integer> {
 
-    @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092",
-            description = "Broker to publish to (start one with: expertcast broker start). Default: ${DEFAULT-VALUE}.")
-    String bootstrap;
+    /** The broker the bench publishes to (start one with: expertcast broker start). */
+    @Mixin
+    KafkaConnection kafka = new KafkaConnection();
 
     @Option(names = "--windows", defaultValue = "12", description = "Dump windows (default ${DEFAULT-VALUE}).")
     int windows;
@@ -47,7 +49,7 @@ public final class AttachBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Path dir = WorkDir.defaultPath().resolve("bench").resolve("attach-" + windows + "x" + passes + "x" + batch);
-        deleteRecursively(dir);
+        WorkDir.delete(dir);
         SimulatedEngine engine = new SimulatedEngine(new SimulatedEngine.Shape(61, 3, 256, 32, 8, batch,
                 new int[] {32, 512}, new int[] {16, 128}), 1);
         long bytes = 0;
@@ -66,7 +68,9 @@ public final class AttachBench implements Callable<Integer> {
         }
         System.out.printf(Locale.ROOT, "%d DeepSeek-V3-shaped per_token windows of %d passes (%d running requests at most),"
                 + " %.1f MB in %s%n", windows, passes, batch, bytes / 1e6, dir);
-        try (TopicAdmin admin = new TopicAdmin(bootstrap, Duration.ofSeconds(15))) {
+        String bootstrap = kafka.bootstrap();
+        Map<String, Object> client = kafka.clientProperties();
+        try (TopicAdmin admin = new TopicAdmin(bootstrap, client, Duration.ofSeconds(15))) {
             admin.createAll(Topics.ALL, 4, (short) 1);
         } catch (RuntimeException e) {
             System.err.println("bench attach: no broker at " + bootstrap + " (" + e.getMessage()
@@ -87,7 +91,7 @@ public final class AttachBench implements Callable<Integer> {
         // attach: read, split across window edges, serialise, publish in one transaction per window with its checkpoint
         String source = "bench-attach-" + System.currentTimeMillis();
         SglangAttach.Options options = new SglangAttach.Options("http://127.0.0.1:9", dir, "per_token", 1000, bootstrap,
-                source, "deepseek-v3", 1, 1000);
+                source, "deepseek-v3", 1, 1000).withClientProperties(client);
         PrintStream quiet = new PrintStream(PrintStream.nullOutputStream());
         double attachS;
         SglangAttach.Stats stats;
@@ -109,16 +113,5 @@ public final class AttachBench implements Callable<Integer> {
                 + " %d selection events, %d loads)%n", attachRate, attachS, stats.passes(), stats.selections(), stats.loads());
         System.out.printf(Locale.ROOT, "attach / import-sglang: %.2f%n", attachRate / importRate);
         return 0;
-    }
-
-    private static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
     }
 }

@@ -20,7 +20,6 @@ import io.expertcast.schemas.Topics;
 import io.expertcast.streams.BoundedMemoryRocksDbConfig;
 import io.expertcast.streams.StreamsSettings;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryUsage;
 import java.nio.file.Files;
@@ -28,7 +27,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.HashSet;
@@ -42,7 +40,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.AlterConfigOp;
@@ -68,7 +65,9 @@ import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
+import io.expertcast.streams.connect.KafkaConnection;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -98,8 +97,11 @@ public final class PredictorBench implements Callable<Integer> {
     /** How long the latency run waits for outstanding commands after its last send. */
     private static final Duration DRAIN = Duration.ofSeconds(60);
 
-    @Option(names = "--bootstrap", description = "Use this broker (its moe.selections must be empty) instead of starting one.")
-    String bootstrap;
+    /** --bootstrap (or bootstrap.servers in --config/--property): that broker (its moe.selections must be empty) instead of the bench's own. */
+    @Mixin
+    KafkaConnection kafka = new KafkaConnection();
+    /** --config/--property, given to every client the bench makes. */
+    private Map<String, Object> client = Map.of();
 
     @Option(names = "--port", defaultValue = "29092", description = "Client port of the bench's own broker (default ${DEFAULT-VALUE}).")
     int port;
@@ -214,22 +216,23 @@ public final class PredictorBench implements Callable<Integer> {
         Thread hook = new Thread(cleanup, "bench-predictor-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
-            String servers = bootstrap;
+            client = kafka.clientProperties();
+            String servers = kafka.givenBootstrap().orElse(null);
             if (servers == null) {
                 broker = LocalBroker.withCurrentClasspath(work, port, controllerPort);
                 broker.requireNotRunning(); // before the wipe: another bench's broker and state live there
-                deleteRecursively(work);
+                WorkDir.delete(work);
                 out.printf("starting a KRaft broker on 127.0.0.1:%d (data in %s)%n", port, broker.dataDir());
                 started[0] = broker; // stopped by its PID file, also if Ctrl-C comes during the start
                 broker.start(Duration.ofSeconds(90));
                 servers = broker.bootstrapServers();
             } else {
-                deleteRecursively(work.resolve("state"));
+                WorkDir.delete(work.resolve("state"));
             }
-            try (TopicAdmin topics = new TopicAdmin(servers, Duration.ofSeconds(30))) {
+            try (TopicAdmin topics = new TopicAdmin(servers, client, Duration.ofSeconds(30))) {
                 topics.createAll(Topics.ALL, partitions, (short) 1);
             }
-            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
+            try (Admin admin = Admin.create(withClient(client, AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
                 if (endOffsets(admin, Topics.SELECTIONS.name()).values().stream().mapToLong(Long::longValue).sum() > 0) {
                     System.err.println("bench predictor: " + Topics.SELECTIONS.name() + " on " + servers
                             + " is not empty; run without --bootstrap to use a fresh broker");
@@ -255,6 +258,7 @@ public final class PredictorBench implements Callable<Integer> {
             }
             overrides.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads);
             overrides.put(PrefetchDelivery.CONFIG, PrefetchDelivery.of(prefetchDelivery).label());
+            overrides.putAll(client);
             overrides.putAll(streamsConfig);
             Properties base = StreamsSettings.base(appId, servers, work.resolve("state"), overrides);
             app[0] = PredictorApp.create(servers, work.resolve("state"), settings, overrides);
@@ -274,7 +278,7 @@ public final class PredictorBench implements Callable<Integer> {
                     long jit0 = CpuUse.jitMsNow();
                     Load warm = load(servers, renamed(new SyntheticSource(MODEL, warmupRequests, seed + 1 + round)
                             .requests(false, new ArrayList<>()), "warmup" + round + "/"));
-                    try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
+                    try (Admin admin = Admin.create(withClient(client, AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
                         Map<TopicPartition, Long> end = endOffsets(admin, Topics.SELECTIONS.name());
                         await(() -> committed(admin, appId, end.keySet()).equals(end), Duration.ofMinutes(20),
                                 "the predictor to commit the warm-up");
@@ -291,7 +295,7 @@ public final class PredictorBench implements Callable<Integer> {
             }
             streams.pause();
             out.println("warming up the Streams pass-through baseline on the same records ...");
-            baseline[0] = PassThrough.warm(servers, appId + "-pass-through", work.resolve("pass-through-state"),
+            baseline[0] = PassThrough.warm(servers, client, appId + "-pass-through", work.resolve("pass-through-state"),
                     overrides, partitions);
 
             out.printf(Locale.ROOT, "loading %d synthetic %s requests (%d MoE layers, top-%d), batch %d, "
@@ -308,7 +312,7 @@ public final class PredictorBench implements Callable<Integer> {
             CpuUse cpu0 = CpuUse.now(broker);
             long t0 = System.nanoTime();
             streams.resume();
-            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
+            try (Admin admin = Admin.create(withClient(client, AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
                 Map<TopicPartition, Long> end = endOffsets(admin, Topics.SELECTIONS.name());
                 await(() -> committed(admin, appId, end.keySet()).equals(end), Duration.ofMinutes(20),
                         "the predictor to commit every loaded record");
@@ -539,9 +543,9 @@ public final class PredictorBench implements Callable<Integer> {
             this.streams = streams;
         }
 
-        static PassThrough warm(String servers, String appId, Path state, Map<String, Object> overrides,
-                                int partitions) throws Exception {
-            Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers));
+        static PassThrough warm(String servers, Map<String, Object> client, String appId, Path state,
+                                Map<String, Object> overrides, int partitions) throws Exception {
+            Admin admin = Admin.create(withClient(client, AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers));
             KafkaStreams streams = null;
             try {
                 recreate(admin, partitions, PassThroughBaseline.OUTPUT_TOPIC, PassThroughBaseline.PACED_INPUT_TOPIC);
@@ -635,9 +639,10 @@ public final class PredictorBench implements Callable<Integer> {
     }
 
     /** The baseline: a plain consumer that reads every loaded record and deserializes it, nothing more. */
-    private static Throughput plainConsumer(String servers) {
+    private Throughput plainConsumer(String servers) {
         Deserializer<SelectionEvent> values = Topics.SELECTIONS.valueSerde().deserializer();
         Properties config = new Properties();
+        config.putAll(client);
         config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
         config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         config.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 2000);
@@ -684,6 +689,7 @@ public final class PredictorBench implements Callable<Integer> {
         AtomicBoolean stop = new AtomicBoolean();
         Deserializer<PrefetchCommand> commands = Topics.PREFETCH.valueSerde().deserializer();
         Properties cc = new Properties();
+        cc.putAll(client);
         cc.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
         cc.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(cc, new ByteArrayDeserializer(),
@@ -747,7 +753,7 @@ public final class PredictorBench implements Callable<Integer> {
         // them is visible to read_committed), then 1 s more for the reader to poll the last ones; at most DRAIN
         // after the last send: a predictor that is still behind then leaves commands unseen, reported as missing.
         long drainEnd = System.nanoTime() + DRAIN.toNanos();
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
+        try (Admin admin = Admin.create(withClient(client, AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
             Map<TopicPartition, Long> end = endOffsets(admin, input);
             while (System.nanoTime() < drainEnd && !committed(admin, appId, end.keySet()).equals(end)) {
                 Thread.sleep(200);
@@ -923,8 +929,15 @@ public final class PredictorBench implements Callable<Integer> {
         return new RocksMemory(stores.size(), memtables, cache, pinned, readers);
     }
 
-    private static Map<String, Object> producerConfig(String servers, int lingerMs) {
-        Map<String, Object> config = new HashMap<>();
+    /** {@code client} (--config/--property) with {@code key} set to {@code servers}. */
+    private static Map<String, Object> withClient(Map<String, Object> client, String key, String servers) {
+        Map<String, Object> config = new HashMap<>(client);
+        config.put(key, servers);
+        return config;
+    }
+
+    private Map<String, Object> producerConfig(String servers, int lingerMs) {
+        Map<String, Object> config = new HashMap<>(client);
         config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
         config.put(ProducerConfig.ACKS_CONFIG, "all");
         config.put(ProducerConfig.LINGER_MS_CONFIG, lingerMs);
@@ -987,20 +1000,5 @@ public final class PredictorBench implements Callable<Integer> {
         Map<String, Object> m = new HashMap<>();
         p.forEach((k, v) -> m.put(k.toString(), v));
         return m;
-    }
-
-    private static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.delete(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        }
     }
 }

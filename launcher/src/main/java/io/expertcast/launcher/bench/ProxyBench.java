@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Properties;
 import java.util.concurrent.Callable;
@@ -26,7 +27,9 @@ import java.util.regex.Pattern;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import io.expertcast.streams.connect.KafkaConnection;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -40,9 +43,9 @@ import picocli.CommandLine.Option;
 public final class ProxyBench implements Callable<Integer> {
     private static final Pattern SENT = Pattern.compile("\"sent_at_ns\":(\\d+)");
 
-    @Option(names = "--bootstrap", defaultValue = "127.0.0.1:9092",
-            description = "Broker the proxy publishes to (start one with: expertcast broker start). Default: ${DEFAULT-VALUE}.")
-    String bootstrap;
+    /** The broker the bench publishes to (start one with: expertcast broker start). */
+    @Mixin
+    KafkaConnection kafka = new KafkaConnection();
 
     @Option(names = "--streams", defaultValue = "50", description = "Concurrent streams (default ${DEFAULT-VALUE}).")
     int streams;
@@ -61,7 +64,9 @@ public final class ProxyBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        try (TopicAdmin admin = new TopicAdmin(bootstrap, Duration.ofSeconds(15))) {
+        String bootstrap = kafka.bootstrap();
+        Map<String, Object> client = kafka.clientProperties();
+        try (TopicAdmin admin = new TopicAdmin(bootstrap, client, Duration.ofSeconds(15))) {
             admin.createAll(Topics.ALL, 4, (short) 1);
         } catch (RuntimeException e) {
             System.err.println("bench proxy: no broker at " + bootstrap + " (" + e.getMessage()
@@ -73,6 +78,7 @@ public final class ProxyBench implements Callable<Integer> {
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
         p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+        p.putAll(client);
         PrintStream quiet = new PrintStream(PrintStream.nullOutputStream());
         try (EngineStandIn engine = new EngineStandIn(EngineStandIn.Flavor.SGLANG, shape, Math.round(chunkMs * 1000));
              KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());

@@ -22,7 +22,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import io.expertcast.streams.StateDir;
+import io.expertcast.streams.connect.KafkaConnection;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -94,10 +97,10 @@ public final class ChaosCommand implements Callable<Integer> {
     /** One instance of each stage, until killed: what the suite starts twice and kills. */
     @Command(name = "stages", hidden = true, description = "Run one instance of each stage (for chaos).")
     static final class Stages implements Callable<Integer> {
-        @Option(names = "--bootstrap", required = true)
-        String bootstrap;
-        @Option(names = "--state-dir", required = true)
-        Path stateDir;
+        @Mixin
+        KafkaConnection kafka = new KafkaConnection();
+        @Mixin
+        StateDir stateDir = new StateDir();
         @Option(names = "--prefix", required = true)
         String prefix;
         @Option(names = "--instance", required = true, description = "host:port naming the instance in the groups")
@@ -105,8 +108,9 @@ public final class ChaosCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            Map<String, Object> overrides = overrides(instance);
-            Path state = stateDir;
+            Map<String, Object> overrides = kafka.overrides(overrides(instance));
+            Path state = stateDir.path();
+            String bootstrap = kafka.bootstrap();
             String predictorId = prefix + "predictor";
             Map<String, Object> predictorOverrides = new HashMap<>(overrides);
             // Prefetch commands at once (at least once), as `expertcast predictor` sends them by default.

@@ -19,7 +19,7 @@ final class AttachDemo {
     }
 
     /** Runs the stand-in and attach to the end of the passes; returns attach's counters. */
-    static SglangAttach.Stats run(String bootstrap, Path work, int passes, double passesPerSecond, double intervalS,
+    static SglangAttach.Stats run(String bootstrap, java.util.Map<String, Object> client, Path work, int passes, double passesPerSecond, double intervalS,
                                   PrintStream out) throws Exception {
         SimulatedEngine engine = new SimulatedEngine(SimulatedEngine.Shape.deepseek(8), 17);
         Path dumps = work.resolve("standin-dumps");
@@ -28,7 +28,7 @@ final class AttachDemo {
                     + standIn.url() + ", dumps in " + dumps);
             String source = "standin@127.0.0.1:" + standIn.port();
             SglangAttach.Options options = new SglangAttach.Options(standIn.url(), dumps, "per_token",
-                    Math.round(intervalS * 1000), bootstrap, source, "deepseek-v3", 200, 5_000);
+                    Math.round(intervalS * 1000), bootstrap, source, "deepseek-v3", 200, 5_000).withClientProperties(client);
             AtomicBoolean stop = new AtomicBoolean();
             try (SglangAttach attach = new SglangAttach(options, out, System.err)) {
                 Thread service = new Thread(() -> attach.run(stop), "attach-sglang");

@@ -11,20 +11,18 @@ import io.expertcast.replayer.ReplayOptions;
 import io.expertcast.replayer.ReplaySummary;
 import io.expertcast.replayer.TraceReplayer;
 import io.expertcast.schemas.Topics;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.stream.Stream;
+import io.expertcast.streams.connect.KafkaConnection;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -38,10 +36,12 @@ import picocli.CommandLine.Option;
         description = "Run broker, topics, predictor, allocator, emulator and a replay of the bundled sample; print a summary.")
 public final class DemoCommand implements Callable<Integer> {
 
-    @Option(names = "--bootstrap", description = "Use this broker instead of starting one.")
-    String bootstrap;
+    /** --bootstrap (or bootstrap.servers in --config/--property): that broker instead of one of the demo's own. */
+    @Mixin
+    KafkaConnection kafka = new KafkaConnection();
 
-    @Option(names = "--port", defaultValue = "19092", description = "Port of the demo's own broker (default ${DEFAULT-VALUE}).")
+    @Option(names = "--port", defaultValue = "19092", description = "Port of the demo's own broker, started unless "
+            + "--bootstrap names one (default ${DEFAULT-VALUE}).")
     int port;
 
     @Option(names = "--controller-port", defaultValue = "19093", description = "Controller port of the demo's broker (default ${DEFAULT-VALUE}).")
@@ -109,17 +109,18 @@ public final class DemoCommand implements Callable<Integer> {
         Thread hook = new Thread(cleanup::run, "demo-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
-            String servers = bootstrap;
+            String servers = kafka.givenBootstrap().orElse(null);
+            Map<String, Object> client = kafka.clientProperties();
             if (servers == null) {
                 LocalBroker broker = LocalBroker.withCurrentClasspath(work, port, controllerPort);
                 broker.requireNotRunning(); // before the wipe: another demo's broker lives there
-                deleteRecursively(work); // a fresh broker each run, so the summary counts only this run
+                WorkDir.delete(work); // a fresh broker each run, so the summary counts only this run
                 out.printf("starting a KRaft broker on 127.0.0.1:%d (data in %s)%n", port, broker.dataDir());
                 broker.start(Duration.ofSeconds(90));
                 cleanup.broker = broker;
                 servers = broker.bootstrapServers();
             }
-            try (TopicAdmin admin = new TopicAdmin(servers, Duration.ofSeconds(30))) {
+            try (TopicAdmin admin = new TopicAdmin(servers, client, Duration.ofSeconds(30))) {
                 var created = admin.createAll(Topics.ALL, partitions, (short) 1);
                 out.printf("topics: %d created, %d already there%n", created.created().size(), created.existing().size());
             }
@@ -128,18 +129,18 @@ public final class DemoCommand implements Callable<Integer> {
             // Each stage serves /metrics and /health; the emulator also the pipeline's page (on --http-port,
             // or a free port when it is taken), the predictor its queries.
             // The services' own default ports beside the page's (8470, 8471, 8472), so a Prometheus config can name them.
-            cleanup.stages = PipelineStages.startServed(servers, work.resolve("state"), prefix, Map.of(), wafer, httpPort,
+            cleanup.stages = PipelineStages.startServed(servers, work.resolve("state"), prefix, client, wafer, httpPort,
                     httpPort == 0 ? 0 : httpPort + 1, httpPort == 0 ? 0 : httpPort + 2);
             cleanup.stages.awaitRunning(Duration.ofSeconds(60));
             if (attachStandIn) {
-                return attachStandIn(servers, work, out, cleanup);
+                return attachStandIn(servers, client, work, out, cleanup);
             }
             out.println("predictor, allocator and emulator running; replaying " + sample);
 
             ReplaySummary replay = TraceReplayer.replay(new ReplayOptions(servers, sample, batch, 0, limit, true,
-                    PREFILL_CHUNK).withStepMs(stepMs), System.console() != null ? System.err : null);
+                    PREFILL_CHUNK).withStepMs(stepMs).withClientProperties(client), System.console() != null ? System.err : null);
 
-            try (PipelineOutputs outputs = new PipelineOutputs(servers)) {
+            try (PipelineOutputs outputs = new PipelineOutputs(servers, client)) {
                 long deadline = System.nanoTime() + Duration.ofSeconds(timeoutSeconds).toNanos();
                 while (!expected.reachedBy(outputs, policies)) {
                     if (System.nanoTime() > deadline) {
@@ -174,10 +175,11 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     /** The stand-in path: attach publishes while the stand-in runs; then what the pipeline made of it. */
-    private int attachStandIn(String servers, Path work, PrintStream out, Cleanup cleanup) throws Exception {
+    private int attachStandIn(String servers, Map<String, Object> client, Path work, PrintStream out, Cleanup cleanup)
+            throws Exception {
         out.println("predictor, allocator and emulator running; attaching to a recorder stand-in");
-        var stats = AttachDemo.run(servers, work, standInPasses, standInRate, 1.0, out);
-        try (PipelineOutputs outputs = new PipelineOutputs(servers)) {
+        var stats = AttachDemo.run(servers, client, work, standInPasses, standInRate, 1.0, out);
+        try (PipelineOutputs outputs = new PipelineOutputs(servers, client)) {
             long deadline = System.nanoTime() + Duration.ofSeconds(timeoutSeconds).toNanos();
             long last = -1;
             int quiet = 0;
@@ -217,21 +219,6 @@ public final class DemoCommand implements Callable<Integer> {
             if (broker != null) {
                 broker.stop(Duration.ofSeconds(20));
             }
-        }
-    }
-
-    private static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.delete(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
         }
     }
 }

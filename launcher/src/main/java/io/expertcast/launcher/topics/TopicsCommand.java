@@ -1,6 +1,5 @@
 package io.expertcast.launcher.topics;
 
-import io.expertcast.launcher.BootstrapProbe;
 import io.expertcast.schemas.Topics;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -9,7 +8,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import io.expertcast.streams.connect.BrokerPreflight;
 import io.expertcast.streams.connect.KafkaConnection;
+import io.expertcast.streams.connect.PreflightException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -48,7 +49,13 @@ public final class TopicsCommand implements Runnable {
                 throw new IllegalArgumentException("--timeout must be at least 1 second, got " + timeoutSeconds);
             }
             String bootstrap = kafka.bootstrap();
-            if (!BootstrapProbe.awaitReachable(bootstrap, kafka.brokerWait())) {
+            boolean reachable;
+            try {
+                reachable = BrokerPreflight.awaitReachable(bootstrap, kafka.brokerWait());
+            } catch (PreflightException notHostPort) { // a bad address given: usage, reported as the others
+                throw new IllegalArgumentException(notHostPort.getMessage(), notHostPort);
+            }
+            if (!reachable) {
                 throw new TopicAdminException("no broker at " + bootstrap + " (" + kafka.bootstrapOrigin()
                         + "): nothing accepted a connection within " + kafka.brokerWait().toSeconds() + " s", null);
             }

@@ -91,6 +91,19 @@ public final class KafkaConnection {
         return recordedLocalBroker(workDir != null ? workDir : defaultWorkDir()).orElse(DEFAULT_BOOTSTRAP);
     }
 
+    /**
+     * The servers the user named ({@code --bootstrap}, else {@code bootstrap.servers} of --property/--config),
+     * empty when none: for commands that start a broker of their own unless told which to use (demo, bench).
+     */
+    public Optional<String> givenBootstrap() {
+        if (bootstrap != null && !bootstrap.isBlank()) {
+            return Optional.of(bootstrap.trim());
+        }
+        Object configured = clientProperties().get(BOOTSTRAP_KEY);
+        return configured == null || configured.toString().isBlank() ? Optional.empty()
+                : Optional.of(configured.toString().trim());
+    }
+
     /** Where the bootstrap servers came from, for messages ("no broker at X (recorded by broker start)"). */
     public String bootstrapOrigin() {
         if (bootstrap != null && !bootstrap.isBlank()) {

@@ -2,6 +2,7 @@ package io.expertcast.streams.http;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.expertcast.streams.StreamsService;
 import io.expertcast.streams.metrics.ServiceMetrics;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -67,22 +68,13 @@ public final class ServiceEndpoints {
                 send(exchange, 404, "application/json", "{\"error\": \"no such path; try /health or /health/live\"}");
                 return;
             }
-            KafkaStreams s = streams.get();
-            String state = s == null ? "NOT_BUILT" : s.state().name();
-            boolean up = live ? isAlive(s) : s != null && s.state() == KafkaStreams.State.RUNNING;
+            // Readiness and liveness as every service's runner judges them (StreamsService.Health).
+            StreamsService.Health health = StreamsService.Health.of(streams.get());
+            boolean up = live ? health.live() : health.ready();
             send(exchange, up ? 200 : 503, "application/json",
-                    "{\"status\": \"" + (up ? "UP" : "DOWN") + "\", \"streams\": \"" + state + "\", \"service\": \""
-                            + service.replace("\"", "") + "\"}\n");
+                    "{\"status\": \"" + (up ? "UP" : "DOWN") + "\", \"streams\": \"" + health.state()
+                            + "\", \"service\": \"" + service.replace("\"", "") + "\"}\n");
         }
-    }
-
-    private static boolean isAlive(KafkaStreams s) {
-        if (s == null) {
-            return true; // still being built
-        }
-        KafkaStreams.State state = s.state();
-        return state != KafkaStreams.State.ERROR && state != KafkaStreams.State.PENDING_ERROR
-                && state != KafkaStreams.State.NOT_RUNNING;
     }
 
     private static void send(HttpExchange exchange, int status, String type, String body) throws IOException {

@@ -1,6 +1,7 @@
 package io.expertcast.streams.connect;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -52,5 +53,14 @@ class BrokerPreflightTest {
             assertTrue(e.getMessage().contains("127.0.0.1:" + silent.getLocalPort()), e.getMessage());
             assertTrue(e.getMessage().contains("security.protocol"), e.getMessage());
         }
+    }
+
+    @Test
+    void bootstrapListsAreParsed() {
+        assertEquals(2, BrokerPreflight.parse("kafka:9092, 127.0.0.1:9093").length);
+        assertEquals(9092, BrokerPreflight.parse("[::1]:9092")[0].getPort());
+        assertEquals(9093, BrokerPreflight.parse("SASL_SSL://kafka:9093")[0].getPort());
+        assertThrows(PreflightException.class, () -> BrokerPreflight.parse("kafka:99999"));
+        assertThrows(PreflightException.class, () -> BrokerPreflight.parse("kafka:"));
     }
 }
