@@ -2,10 +2,10 @@ package io.expertcast.replayer;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.trace.TraceFormatException;
-import io.expertcast.replayer.source.DatasetSource;
-import io.expertcast.replayer.source.JsonLinesSource;
-import io.expertcast.replayer.source.SyntheticSource;
-import io.expertcast.replayer.source.TraceSource;
+import io.expertcast.core.trace.source.DatasetSource;
+import io.expertcast.core.trace.source.JsonLinesSource;
+import io.expertcast.core.trace.source.SyntheticSource;
+import io.expertcast.core.trace.source.TraceSource;
 import io.expertcast.streams.connect.BrokerPreflight;
 import io.expertcast.streams.connect.KafkaConnection;
 import io.expertcast.streams.connect.PreflightException;

@@ -2,8 +2,8 @@ package io.expertcast.replayer;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.trace.RequestTrace;
-import io.expertcast.replayer.source.DatasetSource;
-import io.expertcast.replayer.source.TraceSource;
+import io.expertcast.core.trace.source.DatasetSource;
+import io.expertcast.core.trace.source.TraceSource;
 import io.expertcast.schemas.SelectionEvent;
 import io.expertcast.schemas.Topics;
 import java.io.PrintStream;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.expertcast.core.model.ModelCatalog;
-import io.expertcast.replayer.source.SyntheticSource;
+import io.expertcast.core.trace.source.SyntheticSource;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;

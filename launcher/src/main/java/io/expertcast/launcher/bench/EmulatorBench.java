@@ -18,7 +18,7 @@ import io.expertcast.emulator.offline.SimulateCommand;
 import io.expertcast.emulator.offline.Simulation;
 import io.expertcast.replayer.BatchScheduler;
 import io.expertcast.replayer.ScheduledPass;
-import io.expertcast.replayer.source.SyntheticSource;
+import io.expertcast.core.trace.source.SyntheticSource;
 import io.expertcast.streams.pass.CompletedPass;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -11,7 +11,7 @@ import io.expertcast.predictor.PrefetchDelivery;
 import io.expertcast.predictor.PredictorSettings;
 import io.expertcast.replayer.BatchScheduler;
 import io.expertcast.replayer.ScheduledPass;
-import io.expertcast.replayer.source.SyntheticSource;
+import io.expertcast.core.trace.source.SyntheticSource;
 import io.expertcast.schemas.Phase;
 import io.expertcast.schemas.PrefetchCommand;
 import io.expertcast.schemas.PrefetchScope;

@@ -16,7 +16,7 @@ import io.expertcast.launcher.topics.TopicAdmin;
 import io.expertcast.replayer.ReplayOptions;
 import io.expertcast.replayer.ReplaySummary;
 import io.expertcast.replayer.TraceReplayer;
-import io.expertcast.replayer.source.DatasetSource;
+import io.expertcast.core.trace.source.DatasetSource;
 import io.expertcast.schemas.Topics;
 import io.expertcast.schemas.WaferMetrics;
 import io.expertcast.streams.testing.EmbeddedKafka;

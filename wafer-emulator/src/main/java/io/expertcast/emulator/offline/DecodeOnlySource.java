@@ -2,7 +2,7 @@ package io.expertcast.emulator.offline;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.trace.RequestTrace;
-import io.expertcast.replayer.source.TraceSource;
+import io.expertcast.core.trace.source.TraceSource;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;

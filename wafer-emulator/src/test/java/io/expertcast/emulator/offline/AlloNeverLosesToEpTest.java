@@ -8,7 +8,7 @@ import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
 import io.expertcast.emulator.engine.Policies;
 import io.expertcast.emulator.engine.PolicyTotals;
-import io.expertcast.replayer.source.SyntheticSource;
+import io.expertcast.core.trace.source.SyntheticSource;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;

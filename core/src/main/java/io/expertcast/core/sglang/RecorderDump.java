@@ -1,4 +1,4 @@
-package io.expertcast.replayer.sglang;
+package io.expertcast.core.sglang;
 
 import java.io.IOException;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package io.expertcast.replayer.sglang;
+package io.expertcast.core.sglang;
 
 import io.expertcast.core.model.ModelShape;
 import io.expertcast.core.trace.RequestTrace;

@@ -1,4 +1,4 @@
-package io.expertcast.replayer.source;
+package io.expertcast.core.trace.source;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.trace.JsonLinesTraces;
