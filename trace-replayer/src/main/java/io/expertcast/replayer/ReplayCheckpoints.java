@@ -17,6 +17,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import io.expertcast.streams.pass.BatchScheduler;
 
 /**
  * The position of a named replay on moe.replay-checkpoints. It is written inside the producer's

@@ -21,6 +21,8 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import io.expertcast.streams.pass.BatchScheduler;
+import io.expertcast.streams.pass.ScheduledPass;
 
 /**
  * Replays trace sources into Kafka: SelectionEvents keyed by request id on moe.selections, then

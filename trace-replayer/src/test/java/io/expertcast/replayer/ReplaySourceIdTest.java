@@ -10,6 +10,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
+import io.expertcast.streams.pass.BatchScheduler;
+import io.expertcast.streams.pass.ScheduledPass;
 
 /** The source id a replay stamps: --source, else --replay-id, else a generated one. */
 class ReplaySourceIdTest {

@@ -1,4 +1,4 @@
-package io.expertcast.replayer;
+package io.expertcast.streams.pass;
 
 import io.expertcast.core.model.ModelShape;
 import io.expertcast.core.trace.RequestTrace;

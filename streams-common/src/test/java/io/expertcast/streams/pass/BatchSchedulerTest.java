@@ -1,4 +1,4 @@
-package io.expertcast.replayer;
+package io.expertcast.streams.pass;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

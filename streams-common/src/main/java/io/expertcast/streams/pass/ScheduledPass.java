@@ -1,4 +1,4 @@
-package io.expertcast.replayer;
+package io.expertcast.streams.pass;
 
 import io.expertcast.schemas.ForwardPass;
 import io.expertcast.schemas.SelectionEvent;
