@@ -3,7 +3,7 @@ package io.expertcast.launcher.chaos;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.trace.RequestTrace;
 import io.expertcast.core.trace.TraceDataset;
-import io.expertcast.emulator.engine.Policies;
+import io.expertcast.core.wafer.Policies;
 import io.expertcast.launcher.broker.LocalBroker;
 import io.expertcast.launcher.broker.LocalCluster;
 import io.expertcast.launcher.topics.TopicAdmin;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.predict.RecallAtN;
 import io.expertcast.emulator.EmulatorSettings;
-import io.expertcast.emulator.engine.Policies;
+import io.expertcast.core.wafer.Policies;
 import io.expertcast.launcher.topics.TopicAdmin;
 import io.expertcast.predictor.PredictorSettings;
 import io.expertcast.replayer.ReplayOptions;

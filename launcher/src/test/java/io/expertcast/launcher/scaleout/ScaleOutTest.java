@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.trace.RequestTrace;
 import io.expertcast.core.trace.TraceDataset;
-import io.expertcast.emulator.engine.Policies;
+import io.expertcast.core.wafer.Policies;
 import io.expertcast.launcher.demo.PipelineStages;
 import io.expertcast.launcher.topics.TopicAdmin;
 import io.expertcast.streams.pass.BatchScheduler;

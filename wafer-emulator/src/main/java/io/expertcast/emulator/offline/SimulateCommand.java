@@ -1,14 +1,14 @@
 package io.expertcast.emulator.offline;
 
-import io.expertcast.emulator.prefetch.PrefetchSource;
+import io.expertcast.core.wafer.PrefetchSource;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
 import io.expertcast.emulator.EmulatorSettings;
-import io.expertcast.emulator.engine.Policies;
-import io.expertcast.emulator.engine.PolicyTotals;
+import io.expertcast.core.wafer.Policies;
+import io.expertcast.core.wafer.PolicyTotals;
 import io.expertcast.core.trace.source.DatasetSource;
 import io.expertcast.core.trace.source.SyntheticSource;
 import io.expertcast.core.trace.source.TraceSource;

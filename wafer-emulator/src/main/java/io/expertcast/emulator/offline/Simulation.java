@@ -1,14 +1,14 @@
 package io.expertcast.emulator.offline;
 
-import io.expertcast.emulator.prefetch.PrefetchSource;
+import io.expertcast.core.wafer.PrefetchSource;
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
 import io.expertcast.emulator.EmulatorSettings;
 import io.expertcast.emulator.PassEmulator;
-import io.expertcast.emulator.engine.PassResult;
-import io.expertcast.emulator.engine.PassWorkload;
-import io.expertcast.emulator.engine.PolicyTotals;
+import io.expertcast.core.wafer.PassResult;
+import io.expertcast.core.wafer.PassWorkload;
+import io.expertcast.core.wafer.PolicyTotals;
 import io.expertcast.streams.pass.BatchScheduler;
 import io.expertcast.streams.pass.ScheduledPass;
 import io.expertcast.core.trace.source.SyntheticSource;
@@ -22,6 +22,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
+import io.expertcast.core.wafer.DecodeOnlySource;
+import io.expertcast.core.wafer.InProcessPlanner;
 
 /**
  * The offline {@code simulate}: for each mesh and batch size, the requests of a source fill a

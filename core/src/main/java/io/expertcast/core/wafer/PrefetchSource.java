@@ -1,4 +1,4 @@
-package io.expertcast.emulator.prefetch;
+package io.expertcast.core.wafer;
 
 import java.util.Arrays;
 

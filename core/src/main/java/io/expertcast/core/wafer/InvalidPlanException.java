@@ -1,4 +1,4 @@
-package io.expertcast.emulator.engine;
+package io.expertcast.core.wafer;
 
 /** A controller plan that cannot be executed on the wafer (die outside the mesh, too many tokens, ...). */
 public class InvalidPlanException extends RuntimeException {

@@ -1,4 +1,4 @@
-package io.expertcast.emulator.engine;
+package io.expertcast.core.wafer;
 
 /**
  * What one policy achieved over many passes: the running sums the service keeps per model/policy and

@@ -1,4 +1,4 @@
-package io.expertcast.emulator.engine;
+package io.expertcast.core.wafer;
 
 /**
  * A work distribution plus the paper's predictor-driven copy-on-read (PDU/ATU): Pred Only is Base

@@ -1,4 +1,4 @@
-package io.expertcast.emulator.offline;
+package io.expertcast.core.wafer;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.trace.RequestTrace;

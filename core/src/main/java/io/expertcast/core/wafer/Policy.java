@@ -1,4 +1,4 @@
-package io.expertcast.emulator.engine;
+package io.expertcast.core.wafer;
 
 /**
  * Decides where each expert's tokens of a layer are computed. A new policy is one new class,

@@ -1,4 +1,4 @@
-package io.expertcast.emulator.engine;
+package io.expertcast.core.wafer;
 
 /** What a policy decided for one MoE layer: tokens of each expert computed on each die. */
 public final class LayerWork {

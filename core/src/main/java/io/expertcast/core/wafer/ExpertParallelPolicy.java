@@ -1,4 +1,4 @@
-package io.expertcast.emulator.engine;
+package io.expertcast.core.wafer;
 
 /** The paper's EP: each expert's tokens all computed on its home die (no weight traffic, poor balance). */
 public final class ExpertParallelPolicy implements Policy {

@@ -1,4 +1,4 @@
-package io.expertcast.emulator.offline;
+package io.expertcast.core.wafer;
 
 import io.expertcast.core.allocation.AllocationResult;
 import io.expertcast.core.allocation.TaskAllocator;
@@ -7,7 +7,6 @@ import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.hardware.Mesh;
 import io.expertcast.core.model.ModelShape;
 import io.expertcast.core.placement.ExpertDistributionTable;
-import io.expertcast.emulator.engine.PassWorkload;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;

@@ -1,4 +1,4 @@
-package io.expertcast.emulator.prefetch;
+package io.expertcast.core.wafer;
 
 /**
  * What became of the prefetch commands the emulator received; every command ends in exactly one

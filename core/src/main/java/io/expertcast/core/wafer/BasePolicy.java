@@ -1,4 +1,4 @@
-package io.expertcast.emulator.engine;
+package io.expertcast.core.wafer;
 
 /**
  * The paper's Base: experts spread evenly (the even table), work spread evenly without regard to

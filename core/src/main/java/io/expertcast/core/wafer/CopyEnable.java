@@ -1,4 +1,4 @@
-package io.expertcast.emulator.engine;
+package io.expertcast.core.wafer;
 
 /**
  * The PDU's cp_en for one pass (paper case study): per (MoE layer, expert), into which memory of the
