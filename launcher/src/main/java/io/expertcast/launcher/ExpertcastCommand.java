@@ -1,15 +1,15 @@
 package io.expertcast.launcher;
 
 import io.expertcast.allocator.AllocatorCommand;
-import io.expertcast.allocator.ExportPlacementCommand;
-import io.expertcast.allocator.RebalanceCommand;
-import io.expertcast.allocator.PlaceCommand;
+import io.expertcast.offline.ExportPlacementCommand;
+import io.expertcast.offline.RebalanceCommand;
+import io.expertcast.offline.PlaceCommand;
 import io.expertcast.analysis.AnalyzeCommand;
 import io.expertcast.attach.AttachCommand;
 import io.expertcast.attach.ProxyCommand;
 import io.expertcast.analysis.EvaluatePredictorCommand;
 import io.expertcast.emulator.EmulatorCommand;
-import io.expertcast.emulator.offline.SimulateCommand;
+import io.expertcast.offline.SimulateCommand;
 import io.expertcast.launcher.bench.BenchCommand;
 import io.expertcast.launcher.broker.BrokerCommand;
 import io.expertcast.launcher.deadletters.DeadLettersCommand;
@@ -17,7 +17,7 @@ import io.expertcast.launcher.demo.DemoCommand;
 import io.expertcast.launcher.topics.TopicsCommand;
 import io.expertcast.predictor.PredictorCommand;
 import io.expertcast.replayer.ReplayCommand;
-import io.expertcast.replayer.SynthCommand;
+import io.expertcast.offline.SynthCommand;
 import io.expertcast.replayer.sglang.ImportSglangCommand;
 import java.io.IOException;
 import java.io.InputStream;

@@ -103,7 +103,7 @@ public final class ReplayCommand implements Callable<Integer> {
                 sources.add(new JsonLinesSource(f, catalog));
             }
             for (String model : synth) {
-                sources.add(new SyntheticSource(SynthCommand.model(model, catalog), synthRequests, seed));
+                sources.add(new SyntheticSource(catalog.resolve(model), synthRequests, seed));
             }
             if (sources.isEmpty()) {
                 System.err.println("replay: give at least one of --traces, --jsonl or --synth");

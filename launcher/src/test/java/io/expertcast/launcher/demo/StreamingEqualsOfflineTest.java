@@ -10,7 +10,7 @@ import io.expertcast.core.wafer.Policies;
 import io.expertcast.core.wafer.PolicyTotals;
 import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.core.wafer.DecodeOnlySource;
-import io.expertcast.emulator.offline.Simulation;
+import io.expertcast.offline.Simulation;
 import io.expertcast.core.wafer.PrefetchSource;
 import io.expertcast.launcher.topics.TopicAdmin;
 import io.expertcast.replayer.ReplayOptions;

@@ -1,4 +1,4 @@
-package io.expertcast.allocator;
+package io.expertcast.offline;
 
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.hardware.Mesh;
@@ -33,6 +33,7 @@ import io.expertcast.streams.connect.PreflightException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import io.expertcast.allocator.AllocatorTopology;
 
 /**
  * {@code expertcast rebalance}: Insight 6's bounded re-placement on a wafer. From the even, EP-like

@@ -1,4 +1,4 @@
-package io.expertcast.allocator;
+package io.expertcast.offline;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,6 +11,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
+import io.expertcast.allocator.AllocatorApp;
+import io.expertcast.allocator.AllocatorSettings;
 
 class RebalanceCommandTest {
     private static final String LOAD = "../data/sample/sglang-ep-stats/deepseek-v3/decode_in1000out1000.json";

@@ -1,4 +1,4 @@
-package io.expertcast.allocator;
+package io.expertcast.offline;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -22,6 +22,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
+import io.expertcast.allocator.AllocatorTopology;
 
 /** export-placement --bootstrap: SGLang's map from the table moe.placement holds (a placement learned online). */
 class ExportLivePlacementTest {

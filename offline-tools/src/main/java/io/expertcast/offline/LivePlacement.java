@@ -1,4 +1,4 @@
-package io.expertcast.allocator;
+package io.expertcast.offline;
 
 import io.expertcast.core.model.ModelShape;
 import io.expertcast.core.placement.ExpertDistributionTable;
@@ -13,6 +13,7 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
+import io.expertcast.allocator.StoredPlacement;
 
 /**
  * The expert distribution table as moe.placement holds it now, read by a plain consumer from the

@@ -1,4 +1,4 @@
-package io.expertcast.emulator.offline;
+package io.expertcast.offline;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

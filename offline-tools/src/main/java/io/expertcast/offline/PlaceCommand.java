@@ -1,4 +1,4 @@
-package io.expertcast.allocator;
+package io.expertcast.offline;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;

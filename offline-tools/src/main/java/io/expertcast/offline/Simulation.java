@@ -1,4 +1,4 @@
-package io.expertcast.emulator.offline;
+package io.expertcast.offline;
 
 import io.expertcast.core.wafer.PrefetchSource;
 import io.expertcast.core.hardware.HardwareConfig;

@@ -1,4 +1,4 @@
-package io.expertcast.replayer;
+package io.expertcast.offline;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
@@ -53,7 +53,7 @@ public final class SynthCommand implements Callable<Integer> {
     public Integer call() {
         ModelShape shape;
         try {
-            shape = model(model, ModelCatalog.standard());
+            shape = ModelCatalog.standard().resolve(model);
         } catch (IllegalArgumentException e) {
             System.err.println("synth: " + e.getMessage());
             return 2;
@@ -112,16 +112,5 @@ public final class SynthCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "synth: %d %s requests (%d tokens, seed %d) written to %s in %.1f s%n",
                 requests, shape.id(), tokens, seed, format == Format.jsonl ? out : out.resolve("synthetic"), seconds);
         return 0;
-    }
-
-    /** A catalog id, or a shape spec (registered in the catalog so readers resolve it). */
-    static ModelShape model(String idOrShape, ModelCatalog catalog) {
-        if (idOrShape.contains(":")) {
-            ModelShape shape = ModelCatalog.parseShape(idOrShape);
-            catalog.register(shape);
-            return shape;
-        }
-        return catalog.byId(idOrShape).orElseThrow(() -> new IllegalArgumentException("unknown model " + idOrShape
-                + " (known: " + String.join(", ", catalog.all().keySet()) + "; or give a shape id:layers:moeLayers:experts:k)"));
     }
 }
