@@ -4,7 +4,7 @@ import io.expertcast.attach.proxy.EngineProxy;
 import io.expertcast.attach.standin.EngineStandIn;
 import io.expertcast.attach.standin.SimulatedEngine;
 import io.expertcast.core.model.ModelCatalog;
-import io.expertcast.launcher.topics.TopicAdmin;
+import io.expertcast.local.TopicAdmin;
 import io.expertcast.schemas.Topics;
 import java.io.PrintStream;
 import java.net.URI;

@@ -3,7 +3,7 @@ package io.expertcast.launcher.chaos;
 import io.expertcast.emulator.EmulatorSettings;
 import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.core.wafer.PrefetchSource;
-import io.expertcast.launcher.WorkDir;
+import io.expertcast.local.WorkDir;
 import io.expertcast.launcher.demo.PipelineStages;
 import java.io.PrintWriter;
 import java.nio.file.Files;

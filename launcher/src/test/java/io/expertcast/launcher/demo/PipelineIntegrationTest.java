@@ -7,7 +7,7 @@ import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.predict.RecallAtN;
 import io.expertcast.emulator.EmulatorSettings;
 import io.expertcast.core.wafer.Policies;
-import io.expertcast.launcher.topics.TopicAdmin;
+import io.expertcast.local.TopicAdmin;
 import io.expertcast.predictor.PredictorSettings;
 import io.expertcast.replayer.ReplayOptions;
 import io.expertcast.replayer.ReplaySummary;

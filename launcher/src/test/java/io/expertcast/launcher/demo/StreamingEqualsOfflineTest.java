@@ -12,7 +12,7 @@ import io.expertcast.emulator.http.WaferSnapshot;
 import io.expertcast.core.wafer.DecodeOnlySource;
 import io.expertcast.offline.Simulation;
 import io.expertcast.core.wafer.PrefetchSource;
-import io.expertcast.launcher.topics.TopicAdmin;
+import io.expertcast.local.TopicAdmin;
 import io.expertcast.replayer.ReplayOptions;
 import io.expertcast.replayer.ReplaySummary;
 import io.expertcast.replayer.TraceReplayer;

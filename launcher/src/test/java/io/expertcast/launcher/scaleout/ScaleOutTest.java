@@ -8,7 +8,7 @@ import io.expertcast.core.trace.RequestTrace;
 import io.expertcast.core.trace.TraceDataset;
 import io.expertcast.core.wafer.Policies;
 import io.expertcast.launcher.demo.PipelineStages;
-import io.expertcast.launcher.topics.TopicAdmin;
+import io.expertcast.local.TopicAdmin;
 import io.expertcast.streams.pass.BatchScheduler;
 import io.expertcast.replayer.ReplayOptions;
 import io.expertcast.streams.pass.ScheduledPass;

@@ -1,4 +1,4 @@
-package io.expertcast.launcher.broker;
+package io.expertcast.local;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

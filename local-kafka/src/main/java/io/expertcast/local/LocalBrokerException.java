@@ -1,4 +1,4 @@
-package io.expertcast.launcher.broker;
+package io.expertcast.local;
 
 /** The local broker could not be started or prepared; the message says why and carries the log's tail. */
 public final class LocalBrokerException extends RuntimeException {

@@ -1,4 +1,4 @@
-package io.expertcast.launcher;
+package io.expertcast.local;
 
 import java.nio.file.Path;
 

@@ -1,4 +1,4 @@
-package io.expertcast.launcher.broker;
+package io.expertcast.local;
 
 import java.io.IOException;
 import java.io.OutputStream;

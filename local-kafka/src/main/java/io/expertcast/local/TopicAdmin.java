@@ -1,4 +1,4 @@
-package io.expertcast.launcher.topics;
+package io.expertcast.local;
 
 import io.expertcast.schemas.Topic;
 import java.time.Duration;

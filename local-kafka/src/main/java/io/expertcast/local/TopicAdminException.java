@@ -1,4 +1,4 @@
-package io.expertcast.launcher.topics;
+package io.expertcast.local;
 
 /** The cluster did not answer or refused a topic operation; the message names the operation. */
 public final class TopicAdminException extends RuntimeException {

@@ -1,4 +1,4 @@
-package io.expertcast.launcher.broker;
+package io.expertcast.local;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -47,7 +47,7 @@ class LocalBrokerSafetyTest {
     void aTakenPortIsRefusedBeforeAnythingIsLaunched() throws IOException {
         try (ServerSocket taken = new ServerSocket()) {
             taken.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0));
-            LocalBroker broker = LocalBroker.withCurrentClasspath(work, taken.getLocalPort(), LocalBrokerTest.freePort());
+            LocalBroker broker = LocalBroker.withCurrentClasspath(work, taken.getLocalPort(), freePort());
             LocalBrokerException e = assertThrows(LocalBrokerException.class, () -> broker.start(Duration.ofSeconds(5)));
             assertTrue(e.getMessage().contains("in use"), e.getMessage());
             assertFalse(Files.exists(broker.pidFile()));
@@ -57,7 +57,7 @@ class LocalBrokerSafetyTest {
     @Test
     void aChildThatCannotStartFailsFastWithTheLogTail() throws IOException {
         // A classpath without Kafka: the child JVM exits at once; start must say so, not wait for the timeout.
-        LocalBroker broker = new LocalBroker(work, LocalBrokerTest.freePort(), LocalBrokerTest.freePort(),
+        LocalBroker broker = new LocalBroker(work, freePort(), freePort(),
                 System.getProperty("java.class.path"), List.of("-Xmx64m", "-XX:+NoSuchJvmFlag"));
         long t0 = System.nanoTime();
         LocalBrokerException e = assertThrows(LocalBrokerException.class, () -> broker.start(Duration.ofSeconds(60)));
@@ -87,5 +87,11 @@ class LocalBrokerSafetyTest {
         assertThrows(IllegalArgumentException.class, () -> LocalBroker.withCurrentClasspath(work, 9092, 9092));
         assertThrows(IllegalArgumentException.class, () -> LocalBroker.withCurrentClasspath(work, 0, 9093));
         assertThrows(IllegalArgumentException.class, () -> LocalBroker.withCurrentClasspath(work, 9092, 70_000));
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
     }
 }
