@@ -10,7 +10,7 @@ import io.expertcast.attach.ProxyCommand;
 import io.expertcast.analysis.EvaluatePredictorCommand;
 import io.expertcast.emulator.EmulatorCommand;
 import io.expertcast.offline.SimulateCommand;
-import io.expertcast.launcher.bench.BenchCommand;
+import io.expertcast.bench.BenchCommand;
 import io.expertcast.launcher.broker.BrokerCommand;
 import io.expertcast.launcher.deadletters.DeadLettersCommand;
 import io.expertcast.launcher.demo.DemoCommand;

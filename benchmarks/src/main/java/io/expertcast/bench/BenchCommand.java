@@ -1,8 +1,5 @@
-package io.expertcast.launcher.bench;
+package io.expertcast.bench;
 
-import io.expertcast.allocator.bench.AllocatorBench;
-import io.expertcast.predictor.bench.AggregatorBench;
-import io.expertcast.predictor.bench.NextTokenBench;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

@@ -1,4 +1,4 @@
-package io.expertcast.launcher.bench;
+package io.expertcast.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

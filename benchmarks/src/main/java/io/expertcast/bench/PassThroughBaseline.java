@@ -1,4 +1,4 @@
-package io.expertcast.launcher.bench;
+package io.expertcast.bench;
 
 import io.expertcast.schemas.MemoryTier;
 import io.expertcast.schemas.Phase;

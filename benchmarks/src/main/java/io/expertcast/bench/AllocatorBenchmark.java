@@ -1,4 +1,4 @@
-package io.expertcast.allocator.bench;
+package io.expertcast.bench;
 
 import io.expertcast.core.allocation.AllocationResult;
 import io.expertcast.core.allocation.TaskAllocator;

@@ -1,4 +1,4 @@
-package io.expertcast.launcher.bench;
+package io.expertcast.bench;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;

@@ -1,4 +1,4 @@
-package io.expertcast.launcher.bench;
+package io.expertcast.bench;
 
 import io.expertcast.attach.proxy.EngineProxy;
 import io.expertcast.attach.standin.EngineStandIn;

@@ -1,4 +1,4 @@
-package io.expertcast.predictor.bench;
+package io.expertcast.bench;
 
 import io.expertcast.core.predict.TransitionRows;
 import io.expertcast.predictor.GlobalHeatmaps;
@@ -6,7 +6,6 @@ import io.expertcast.predictor.HeatmapSnapshots;
 import io.expertcast.schemas.HeatmapKind;
 import io.expertcast.schemas.PredictionLevel;
 import io.expertcast.schemas.Topics;
-import io.expertcast.streams.bench.JmhOptions;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;

@@ -1,6 +1,5 @@
-package io.expertcast.allocator.bench;
+package io.expertcast.bench;
 
-import io.expertcast.streams.bench.JmhOptions;
 import java.util.concurrent.Callable;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;

@@ -1,4 +1,4 @@
-package io.expertcast.streams.bench;
+package io.expertcast.bench;
 
 import java.util.HashMap;
 import java.util.Map;

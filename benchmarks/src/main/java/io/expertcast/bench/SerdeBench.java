@@ -1,6 +1,5 @@
-package io.expertcast.launcher.bench;
+package io.expertcast.bench;
 
-import io.expertcast.streams.bench.JmhOptions;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;

@@ -1,6 +1,5 @@
-package io.expertcast.predictor.bench;
+package io.expertcast.bench;
 
-import io.expertcast.streams.bench.JmhOptions;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
