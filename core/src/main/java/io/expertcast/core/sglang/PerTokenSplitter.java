@@ -41,10 +41,8 @@ import java.util.TreeMap;
  * logical experts through {@code last_physical_to_logical_map}.
  */
 public final class PerTokenSplitter {
-    static final int EXTEND = 1;
-    static final int DECODE = 2;
-    static final int MIXED = 3;
-    static final int IDLE = 4;
+    private static final int DECODE = PerTokenPasses.DECODE;
+    private static final int IDLE = PerTokenPasses.IDLE;
 
     /**
      * What the split recovered and what it could not.
@@ -82,12 +80,12 @@ public final class PerTokenSplitter {
 
     /** The model as the dump shows it: all recorded layers, MoE where any id was recorded, k = widest row. */
     public static ModelShape inferShape(RecorderDump.PerToken dump, String id) throws IOException {
-        Tensor first = topk(dump, dump.records().get(0));
+        Tensor first = PerTokenPasses.topk(dump, dump.records().get(0));
         int layers = first.dim(0);
         boolean[] moe = new boolean[layers];
         int k = 0;
         for (Map<String, Object> r : dump.records()) {
-            Tensor t = topk(dump, r);
+            Tensor t = PerTokenPasses.topk(dump, r);
             int tokens = t.dim(1);
             int width = t.dim(2);
             for (int l = 0; l < layers; l++) {
@@ -114,14 +112,8 @@ public final class PerTokenSplitter {
     }
 
     public static Result split(RecorderDump.PerToken dump, ModelShape model, String requestPrefix) throws IOException {
-        Tensor p2l = dump.physicalToLogical();
-        if (p2l.dim(0) != model.numLayers()) {
-            throw new IOException(dump.file() + ": the map has " + p2l.dim(0) + " layers, " + model.id() + " has "
-                    + model.numLayers());
-        }
-        int physical = p2l.dim(1);
-        List<Map<String, Object>> records = new ArrayList<>(dump.records());
-        records.sort(Comparator.comparingLong(r -> number(r, "forward_pass_id", dump)));
+        Tensor p2l = PerTokenPasses.physicalToLogical(dump, model);
+        List<Map<String, Object>> records = PerTokenPasses.inPassOrder(dump);
         Map<Integer, Open> open = new LinkedHashMap<>();
         List<Open> all = new ArrayList<>();
         Open chunkedTail = null; // the last prefill chunk of the latest EXTEND/MIXED pass: may continue first in the next
@@ -133,93 +125,40 @@ public final class PerTokenSplitter {
         Map<Integer, Integer> skippedModes = new TreeMap<>();
         List<String> notes = new ArrayList<>();
         for (Map<String, Object> r : records) {
-            int mode = (int) number(r, "forward_mode", dump);
+            int mode = PerTokenPasses.mode(dump, r);
             if (mode == IDLE) {
                 continue;
             }
-            if (mode != EXTEND && mode != DECODE && mode != MIXED) {
+            if (!PerTokenPasses.splittable(mode)) {
                 skippedModes.merge(mode, 1, Integer::sum);
                 continue;
             }
             passes++;
-            Object passId = r.get("forward_pass_id");
-            Tensor topk = topk(dump, r);
-            List<Long> positions = longs(r.get("positions"), "positions", dump);
-            int tokens = topk.dim(1);
-            if (positions.size() != tokens || topk.dim(0) != model.numLayers()) {
-                throw new IOException(dump.file() + ": pass " + passId + " has " + positions.size()
-                        + " positions for topk_ids_of_layer " + topk + " (expected [" + model.numLayers() + ", "
-                        + positions.size() + ", k])");
-            }
-            List<Long> lens = r.get("extend_seq_lens") == null ? null : longs(r.get("extend_seq_lens"), "extend_seq_lens", dump);
-            if (lens == null && mode != DECODE) {
-                throw new IOException(dump.file() + ": pass " + passId + " is mode " + mode
-                        + " without extend_seq_lens, so its tokens cannot be cut into requests");
-            }
-            List<int[]> chunks = new ArrayList<>(); // [start, length]
-            if (mode == DECODE) {
-                for (int t = 0; t < tokens; t++) {
-                    chunks.add(new int[] {t, 1});
-                }
-            } else {
-                int at = 0;
-                for (long len : lens) {
-                    if (len <= 0) {
-                        throw new IOException(dump.file() + ": pass " + passId + ": extend_seq_lens holds " + len);
-                    }
-                    chunks.add(new int[] {at, (int) len});
-                    at += (int) len;
-                }
-                if (at != tokens) {
-                    throw new IOException(dump.file() + ": pass " + passId + ": extend_seq_lens sum to "
-                            + at + ", the pass has " + tokens + " tokens");
-                }
-            }
+            PerTokenPasses.Pass pass = PerTokenPasses.pass(dump, r, mode, model);
+            Object passId = pass.passId();
+            List<PerTokenPasses.Chunk> chunks = pass.chunks();
             Set<Integer> served = new HashSet<>();
             Open lastPrefillChunk = null;
             for (int c = 0; c < chunks.size(); c++) {
-                int[] chunk = chunks.get(c);
-                long firstPos = positions.get(chunk[0]);
-                for (int t = 1; t < chunk[1]; t++) {
-                    if (positions.get(chunk[0] + t) != firstPos + t) {
-                        throw new IOException(dump.file() + ": pass " + passId + ": positions of chunk " + c
-                                + " do not follow on (" + positions.subList(chunk[0], chunk[0] + chunk[1]) + ")");
-                    }
-                }
+                PerTokenPasses.Chunk chunk = chunks.get(c);
+                long firstPos = chunk.firstPosition();
                 List<int[]> ids = new ArrayList<>();
                 boolean complete = true;
-                for (int t = chunk[0]; t < chunk[0] + chunk[1]; t++) {
-                    int[] token = token(topk, t, model, p2l, physical, dump, passId);
+                for (int t = chunk.start(); t < chunk.start() + chunk.length(); t++) {
+                    int[] token = token(pass, t, model, p2l, dump);
                     complete &= token != null;
                     ids.add(token);
                 }
-                Open target;
-                boolean prefill;
-                if (mode != DECODE && firstPos > 0 && c == 0 && chunkedTail != null
-                        && chunkedTail.lastPosition == firstPos - 1) {
-                    target = chunkedTail; // the next piece of a chunked prefill
-                    prefill = true;
-                    chunked++;
-                } else if (mode == DECODE || (mode == MIXED && chunk[1] == 1 && firstPos > 0)) {
-                    List<Open> candidates = new ArrayList<>();
-                    for (Open o : open.values()) {
-                        if (o.lastPosition == firstPos - 1 && !served.contains(o.index)) {
-                            candidates.add(o);
-                        }
-                    }
-                    if (candidates.isEmpty() && mode == DECODE) {
-                        dropped++;
-                        continue;
-                    }
-                    if (candidates.size() > 1) {
-                        ambiguous++;
-                    }
-                    target = candidates.isEmpty() ? null : candidates.get(0);
-                    prefill = target == null; // MIXED: a 1-token prefill of a new request with a cached prefix
-                } else {
-                    target = null;
-                    prefill = true;
+                PerTokenPasses.Placement<Open> placed = PerTokenPasses.place(mode, chunk, c, chunkedTail,
+                        o -> o.lastPosition, open.values(), o -> served.contains(o.index));
+                if (placed.dropped()) {
+                    dropped++;
+                    continue;
                 }
+                ambiguous += placed.ambiguous() ? 1 : 0;
+                chunked += placed.chunkedContinuation() ? 1 : 0;
+                Open target = placed.target();
+                boolean prefill = placed.prefill();
                 if (target == null) {
                     target = new Open(all.size());
                     all.add(target);
@@ -243,7 +182,7 @@ public final class PerTokenSplitter {
                     target.broken = true;
                 }
                 served.add(target.index);
-                target.lastPosition = (int) (firstPos + chunk[1] - 1);
+                target.lastPosition = (int) (firstPos + chunk.length() - 1);
             }
             if (mode == DECODE) {
                 // Every running request decodes in every decode pass: one that sat this pass out has finished
@@ -290,62 +229,14 @@ public final class PerTokenSplitter {
     }
 
     /** A token's logical ids [moe layer][k], or null when a MoE layer has other than k recorded ids. */
-    private static int[] token(Tensor topk, int t, ModelShape model, Tensor p2l, int physical, RecorderDump dump,
-                               Object passId) throws IOException {
-        int tokens = topk.dim(1);
-        int width = topk.dim(2);
-        int k = model.topK();
-        int[] ids = new int[model.numMoeLayers() * k];
-        for (int m = 0; m < model.numMoeLayers(); m++) {
-            int l = model.moeLayer(m);
-            int n = 0;
-            for (int a = 0; a < width; a++) {
-                long slot = topk.longAt(((long) l * tokens + t) * width + a);
-                if (slot < 0) {
-                    continue;
-                }
-                if (slot >= physical) {
-                    throw new IOException(dump.file() + ": pass " + passId + ", token " + t + ": physical expert "
-                            + slot + " at layer " + l + " is outside last_physical_to_logical_map (" + physical + " slots)");
-                }
-                if (n < k) {
-                    ids[m * k + n] = (int) p2l.longAt((long) l * physical + slot);
-                }
-                n++;
-            }
-            if (n != k) {
-                return null;
-            }
+    private static int[] token(PerTokenPasses.Pass pass, int t, ModelShape model, Tensor p2l, RecorderDump dump)
+            throws IOException {
+        int[] ids = new int[model.numMoeLayers() * model.topK()];
+        try {
+            PerTokenPasses.token(pass, t, model, p2l, dump, ids, 0);
+        } catch (PerTokenPasses.IncompleteToken e) {
+            return null;
         }
         return ids;
-    }
-
-    private static Tensor topk(RecorderDump.PerToken dump, Map<String, Object> r) throws IOException {
-        if (!(r.get("topk_ids_of_layer") instanceof Tensor t) || t.rank() != 3 || !t.isInteger()) {
-            throw new IOException(dump.file() + ": pass " + r.get("forward_pass_id") + " has topk_ids_of_layer "
-                    + r.get("topk_ids_of_layer") + ", expected int[layers, tokens, k]");
-        }
-        return t;
-    }
-
-    private static long number(Map<String, Object> r, String key, RecorderDump dump) {
-        if (!(r.get(key) instanceof Number n)) {
-            throw new IllegalArgumentException(dump.file() + ": a record lacks the number " + key);
-        }
-        return n.longValue();
-    }
-
-    private static List<Long> longs(Object list, String key, RecorderDump dump) throws IOException {
-        if (!(list instanceof List<?> l)) {
-            throw new IOException(dump.file() + ": " + key + " is not a list");
-        }
-        List<Long> out = new ArrayList<>();
-        for (Object o : l) {
-            if (!(o instanceof Number n)) {
-                throw new IOException(dump.file() + ": " + key + " holds " + o);
-            }
-            out.add(n.longValue());
-        }
-        return out;
     }
 }
