@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.emulator.EmulatorSettings;
-import io.expertcast.launcher.broker.LocalBroker;
+import io.expertcast.local.LocalBroker;
 import io.expertcast.launcher.demo.ExpectedOutputs;
 import io.expertcast.launcher.demo.PipelineOutputs;
 import io.expertcast.launcher.demo.PipelineStages;

@@ -3,7 +3,7 @@ package io.expertcast.launcher;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.expertcast.launcher.broker.LocalBroker;
+import io.expertcast.local.LocalBroker;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

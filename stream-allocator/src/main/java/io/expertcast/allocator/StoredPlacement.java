@@ -15,7 +15,7 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * model/layer/expert), read back from the allocator's global store: a restarted allocator rebuilds
  * its table from the topic. Experts without a row sit on their even, EP-like home.
  */
-final class StoredPlacement {
+public final class StoredPlacement {
     private StoredPlacement() {
     }
 
@@ -74,7 +74,7 @@ final class StoredPlacement {
     }
 
     /** The reason a row cannot be part of the model's table, or empty. */
-    static Optional<String> check(PlacementEntry row, ModelShape model, int dies) {
+    public static Optional<String> check(PlacementEntry row, ModelShape model, int dies) {
         if (row.getLayer() < 0 || row.getLayer() >= model.numMoeLayers()) {
             return Optional.of("MoE layer " + row.getLayer() + " out of range 0.." + (model.numMoeLayers() - 1));
         }

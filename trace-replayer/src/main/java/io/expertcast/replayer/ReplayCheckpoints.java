@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import io.expertcast.streams.pass.BatchScheduler;
 
 /**
  * The position of a named replay on moe.replay-checkpoints. It is written inside the producer's

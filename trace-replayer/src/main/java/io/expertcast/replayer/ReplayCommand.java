@@ -2,10 +2,10 @@ package io.expertcast.replayer;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.trace.TraceFormatException;
-import io.expertcast.replayer.source.DatasetSource;
-import io.expertcast.replayer.source.JsonLinesSource;
-import io.expertcast.replayer.source.SyntheticSource;
-import io.expertcast.replayer.source.TraceSource;
+import io.expertcast.core.trace.source.DatasetSource;
+import io.expertcast.core.trace.source.JsonLinesSource;
+import io.expertcast.core.trace.source.SyntheticSource;
+import io.expertcast.core.trace.source.TraceSource;
 import io.expertcast.streams.connect.BrokerPreflight;
 import io.expertcast.streams.connect.KafkaConnection;
 import io.expertcast.streams.connect.PreflightException;
@@ -103,7 +103,7 @@ public final class ReplayCommand implements Callable<Integer> {
                 sources.add(new JsonLinesSource(f, catalog));
             }
             for (String model : synth) {
-                sources.add(new SyntheticSource(SynthCommand.model(model, catalog), synthRequests, seed));
+                sources.add(new SyntheticSource(catalog.resolve(model), synthRequests, seed));
             }
             if (sources.isEmpty()) {
                 System.err.println("replay: give at least one of --traces, --jsonl or --synth");

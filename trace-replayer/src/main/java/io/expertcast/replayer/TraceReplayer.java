@@ -2,8 +2,8 @@ package io.expertcast.replayer;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.trace.RequestTrace;
-import io.expertcast.replayer.source.DatasetSource;
-import io.expertcast.replayer.source.TraceSource;
+import io.expertcast.core.trace.source.DatasetSource;
+import io.expertcast.core.trace.source.TraceSource;
 import io.expertcast.schemas.SelectionEvent;
 import io.expertcast.schemas.Topics;
 import java.io.PrintStream;
@@ -21,6 +21,8 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import io.expertcast.streams.pass.BatchScheduler;
+import io.expertcast.streams.pass.ScheduledPass;
 
 /**
  * Replays trace sources into Kafka: SelectionEvents keyed by request id on moe.selections, then

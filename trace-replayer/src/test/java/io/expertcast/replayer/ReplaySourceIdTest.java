@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.expertcast.core.model.ModelCatalog;
-import io.expertcast.replayer.source.SyntheticSource;
+import io.expertcast.core.trace.source.SyntheticSource;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
+import io.expertcast.streams.pass.BatchScheduler;
+import io.expertcast.streams.pass.ScheduledPass;
 
 /** The source id a replay stamps: --source, else --replay-id, else a generated one. */
 class ReplaySourceIdTest {

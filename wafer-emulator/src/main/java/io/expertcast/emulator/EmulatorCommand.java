@@ -6,7 +6,7 @@ import io.expertcast.emulator.http.PipelinePage;
 import io.expertcast.emulator.http.WaferHttpServer;
 import io.expertcast.streams.metrics.ServiceMetrics;
 import io.expertcast.emulator.http.WaferSnapshot;
-import io.expertcast.emulator.prefetch.PrefetchSource;
+import io.expertcast.core.wafer.PrefetchSource;
 import io.expertcast.streams.StreamsService;
 import io.expertcast.streams.connect.BrokerPreflight;
 import io.expertcast.streams.StateDir;

@@ -3,8 +3,8 @@ package io.expertcast.emulator;
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.time.EventTimeBound;
-import io.expertcast.emulator.engine.Policies;
-import io.expertcast.emulator.prefetch.PrefetchSource;
+import io.expertcast.core.wafer.Policies;
+import io.expertcast.core.wafer.PrefetchSource;
 import java.time.Duration;
 import java.util.List;
 

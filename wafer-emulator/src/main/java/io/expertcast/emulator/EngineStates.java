@@ -14,7 +14,7 @@ import org.apache.kafka.streams.state.Stores;
  * instance a task moves to, goes on with the same wafer (resource clocks, link bytes, each die's LLC
  * and the expert copies its HBM took under the Pred policies) instead of a cold one, and its totals
  * equal those of a run that was never interrupted. One entry per (model, source, policy), key
- * {@code model NUL source NUL policy}, value {@link io.expertcast.emulator.engine.WaferEngine#exportState};
+ * {@code model NUL source NUL policy}, value {@link io.expertcast.core.wafer.WaferEngine#exportState};
  * written after every pass in the same transaction as the pass's outputs (the store is cached, so a
  * commit interval writes each engine once to the changelog), read back when the task starts.
  *

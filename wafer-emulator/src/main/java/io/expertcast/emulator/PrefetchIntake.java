@@ -1,9 +1,9 @@
 package io.expertcast.emulator;
 
-import io.expertcast.emulator.engine.Policies;
-import io.expertcast.emulator.engine.PolicyTotals;
+import io.expertcast.core.wafer.Policies;
+import io.expertcast.core.wafer.PolicyTotals;
 import io.expertcast.emulator.http.WaferSnapshot;
-import io.expertcast.emulator.prefetch.PrefetchCounts;
+import io.expertcast.core.wafer.PrefetchCounts;
 import io.expertcast.schemas.DeadLetter;
 import io.expertcast.schemas.PrefetchCommand;
 import io.expertcast.schemas.Topics;

@@ -1,7 +1,7 @@
 package io.expertcast.emulator;
 
-import io.expertcast.emulator.engine.PolicyTotals;
-import io.expertcast.emulator.prefetch.PrefetchCounts;
+import io.expertcast.core.wafer.PolicyTotals;
+import io.expertcast.core.wafer.PrefetchCounts;
 import io.expertcast.schemas.WaferMetrics;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;

@@ -5,11 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
-import io.expertcast.emulator.engine.BasePolicy;
-import io.expertcast.emulator.engine.ExpertParallelPolicy;
-import io.expertcast.emulator.engine.PassResult;
-import io.expertcast.emulator.engine.WaferContext;
-import io.expertcast.emulator.engine.WaferEngine;
+import io.expertcast.core.wafer.BasePolicy;
+import io.expertcast.core.wafer.ExpertParallelPolicy;
+import io.expertcast.core.wafer.PassResult;
+import io.expertcast.core.wafer.WaferContext;
+import io.expertcast.core.wafer.WaferEngine;
 import io.expertcast.schemas.AllocationPlan;
 import io.expertcast.schemas.Assignment;
 import io.expertcast.schemas.DeadLetter;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.emulator.http.WaferSnapshot;
-import io.expertcast.emulator.prefetch.PrefetchSource;
+import io.expertcast.core.wafer.PrefetchSource;
 import io.expertcast.schemas.DeadLetter;
 import io.expertcast.schemas.LayerPrediction;
 import io.expertcast.schemas.MemoryTier;

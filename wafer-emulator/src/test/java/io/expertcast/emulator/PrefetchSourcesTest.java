@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
-import io.expertcast.emulator.prefetch.PrefetchCounts;
-import io.expertcast.emulator.prefetch.PrefetchSource;
+import io.expertcast.core.wafer.PrefetchCounts;
+import io.expertcast.core.wafer.PrefetchSource;
 import io.expertcast.schemas.ForwardPass;
 import io.expertcast.schemas.LayerPrediction;
 import io.expertcast.schemas.MemoryTier;

@@ -87,6 +87,20 @@ public final class ModelCatalog {
     }
 
     /**
+     * A model named on the command line: a known id, or a shape (see {@link #parseShape}) that is then
+     * registered here. Shared by synth and replay, which take the same --model.
+     */
+    public ModelShape resolve(String idOrShape) {
+        if (idOrShape.contains(":")) {
+            ModelShape shape = parseShape(idOrShape);
+            register(shape);
+            return shape;
+        }
+        return byId(idOrShape).orElseThrow(() -> new IllegalArgumentException("unknown model " + idOrShape
+                + " (known: " + String.join(", ", all().keySet()) + "; or give a shape id:layers:moeLayers:experts:k)"));
+    }
+
+    /**
      * Parses a shape given on the command line:
      * {@code id:layers:moeLayers:experts:k[:hidden:intermediate]} where moeLayers is {@code all},
      * {@code odd}, {@code from=N} or a comma list of layer indices.

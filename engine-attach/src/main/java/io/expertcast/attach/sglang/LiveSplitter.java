@@ -6,8 +6,9 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.expertcast.core.model.ExpertIds;
 import io.expertcast.core.model.ModelShape;
-import io.expertcast.replayer.sglang.RecorderDump;
-import io.expertcast.replayer.sglang.Tensor;
+import io.expertcast.core.sglang.PerTokenPasses;
+import io.expertcast.core.sglang.RecorderDump;
+import io.expertcast.core.sglang.Tensor;
 import io.expertcast.schemas.ForwardPass;
 import io.expertcast.schemas.PassEntry;
 import io.expertcast.schemas.Phase;
@@ -15,7 +16,6 @@ import io.expertcast.schemas.SelectionEvent;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,7 +25,7 @@ import java.util.Set;
 /**
  * Splits per_token recorder windows of one engine rank into requests, window after window: a
  * request still running at a window's end continues in the next window as the same request. The
- * matching rules are import-sglang's (PerTokenSplitter: SGLang records no request ids, so a token
+ * matching rules are import-sglang's, shared in core (PerTokenPasses.place; SGLang records no request ids, so a token
  * at position p continues the open request that ended at p - 1, a prefill chunk at p &gt; 0 that
  * opens a pass continues the previous pass's cut prefill, and a request absent from a DECODE pass
  * has finished). Unlike the importer it publishes the engine's own passes, as they ran.
@@ -37,10 +37,8 @@ import java.util.Set;
  * what follows cannot continue what came before.
  */
 public final class LiveSplitter {
-    static final int EXTEND = 1;
-    static final int DECODE = 2;
-    static final int MIXED = 3;
-    static final int IDLE = 4;
+    private static final int DECODE = PerTokenPasses.DECODE;
+    private static final int IDLE = PerTokenPasses.IDLE;
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Tokens per SelectionEvent at most (the replayer's prefill chunk). */
     public static final int MAX_EVENT_TOKENS = 256;
@@ -126,19 +124,14 @@ public final class LiveSplitter {
      * from {@link #state()} taken before (the attach does).
      */
     public List<Published> window(RecorderDump.PerToken dump, long nowMs, WindowReport[] reportOut) throws IOException {
-        Tensor p2l = dump.physicalToLogical();
-        if (p2l.dim(0) != model.numLayers()) {
-            throw new IOException(dump.file() + ": the map has " + p2l.dim(0) + " layers, " + model.id() + " has "
-                    + model.numLayers());
-        }
+        Tensor p2l = PerTokenPasses.physicalToLogical(dump, model);
         for (long i = 0; i < p2l.size(); i++) {
             if (p2l.longAt(i) >= model.numExperts()) {
                 throw new IOException(dump.file() + ": last_physical_to_logical_map names logical expert " + p2l.longAt(i)
                         + ", " + model.id() + " has " + model.numExperts());
             }
         }
-        List<Map<String, Object>> records = new ArrayList<>(dump.records());
-        records.sort(Comparator.comparingLong(r -> number(r, "forward_pass_id", dump)));
+        List<Map<String, Object>> records = PerTokenPasses.inPassOrder(dump);
         Set<Long> openBefore = new HashSet<>(open.keySet());
         int passes = 0;
         int created = 0;
@@ -149,68 +142,41 @@ public final class LiveSplitter {
         int restarted = 0;
         Set<Long> continued = new HashSet<>();
         for (Map<String, Object> r : records) {
-            int mode = (int) number(r, "forward_mode", dump);
+            int mode = PerTokenPasses.mode(dump, r);
             if (mode == IDLE) {
                 continue;
             }
-            if (mode != EXTEND && mode != DECODE && mode != MIXED) {
+            if (!PerTokenPasses.splittable(mode)) {
                 skipped++;
                 continue;
             }
             passes++;
-            Object passId = r.get("forward_pass_id");
-            Tensor topk = topk(dump, r);
-            List<Long> positions = longs(r.get("positions"), "positions", dump);
-            int tokens = topk.dim(1);
-            if (positions.size() != tokens || topk.dim(0) != model.numLayers()) {
-                throw new IOException(dump.file() + ": pass " + passId + " has " + positions.size()
-                        + " positions for topk_ids_of_layer " + topk + " (expected [" + model.numLayers() + ", "
-                        + positions.size() + ", k])");
-            }
-            List<int[]> chunks = chunks(r, mode, tokens, dump, passId);
+            PerTokenPasses.Pass pass = PerTokenPasses.pass(dump, r, mode, model);
+            List<PerTokenPasses.Chunk> chunks = pass.chunks();
             Set<Long> served = new HashSet<>();
             Long lastPrefillChunk = null;
             List<Entry> entries = new ArrayList<>();
             for (int c = 0; c < chunks.size(); c++) {
-                int[] chunk = chunks.get(c);
-                long firstPos = positions.get(chunk[0]);
-                for (int t = 1; t < chunk[1]; t++) {
-                    if (positions.get(chunk[0] + t) != firstPos + t) {
-                        throw new IOException(dump.file() + ": pass " + passId + ": positions of chunk " + c
-                                + " do not follow on (" + positions.subList(chunk[0], chunk[0] + chunk[1]) + ")");
-                    }
-                }
+                PerTokenPasses.Chunk chunk = chunks.get(c);
+                long firstPos = chunk.firstPosition();
                 int perToken = model.numMoeLayers() * model.topK();
-                int[] ids = new int[chunk[1] * perToken];
-                for (int t = 0; t < chunk[1]; t++) {
-                    token(topk, chunk[0] + t, p2l, dump, passId, ids, t * perToken);
+                int[] ids = new int[chunk.length() * perToken];
+                for (int t = 0; t < chunk.length(); t++) {
+                    PerTokenPasses.token(pass, chunk.start() + t, model, p2l, dump, ids, t * perToken);
                 }
-                Open target = null;
-                boolean prefill;
                 Open tail = chunkedTail == null ? null : open.get(chunkedTail);
-                if (mode != DECODE && firstPos > 0 && c == 0 && tail != null && tail.lastPosition == firstPos - 1
-                        && !tail.decoding) {
-                    target = tail; // the next piece of a chunked prefill
-                    prefill = true;
-                } else if (mode == DECODE || (mode == MIXED && chunk[1] == 1 && firstPos > 0)) {
-                    List<Open> candidates = new ArrayList<>();
-                    for (Open o : open.values()) {
-                        if (o.lastPosition == firstPos - 1 && !served.contains(o.id)) {
-                            candidates.add(o);
-                        }
-                    }
-                    if (candidates.isEmpty() && mode == DECODE) {
-                        dropped++;
-                        continue;
-                    }
-                    if (candidates.size() > 1) {
-                        ambiguous++;
-                    }
-                    target = candidates.isEmpty() ? null : candidates.get(0);
-                    prefill = target == null; // MIXED: a 1-token prefill of a new request with a cached prefix
-                } else {
-                    prefill = true;
+                PerTokenPasses.Placement<Open> placed = PerTokenPasses.place(mode, chunk, c,
+                        tail != null && !tail.decoding ? tail : null, o -> o.lastPosition, open.values(),
+                        o -> served.contains(o.id));
+                if (placed.dropped()) {
+                    dropped++;
+                    continue;
                 }
+                if (placed.ambiguous()) {
+                    ambiguous++;
+                }
+                Open target = placed.target();
+                boolean prefill = placed.prefill();
                 if (target != null && prefill && target.decoding) {
                     restarted++;
                     target = null; // a prefill chunk after decode began cannot continue it: a new request
@@ -224,8 +190,8 @@ public final class LiveSplitter {
                 }
                 Entry e;
                 if (prefill) {
-                    e = new Entry(target.id, 0, target.prefillTokens, chunk[1], ids);
-                    target.prefillTokens += chunk[1];
+                    e = new Entry(target.id, 0, target.prefillTokens, chunk.length(), ids);
+                    target.prefillTokens += chunk.length();
                     lastPrefillChunk = target.id;
                 } else {
                     e = new Entry(target.id, target.nextStep++, 0, 1, ids);
@@ -237,7 +203,7 @@ public final class LiveSplitter {
                 target.last = e;
                 entries.add(e);
                 served.add(target.id);
-                target.lastPosition = (int) (firstPos + chunk[1] - 1);
+                target.lastPosition = (int) (firstPos + chunk.length() - 1);
             }
             if (mode == DECODE) {
                 // Every running request decodes in every decode pass: one that sat this pass out has finished
@@ -319,94 +285,6 @@ public final class LiveSplitter {
             }
             out.add(new Published(new ForwardPass(model.id(), h.passId(), passEntries, offset, decodeTokens, h.timeMs(),
                     source), events));
-        }
-        return out;
-    }
-
-    private static List<int[]> chunks(Map<String, Object> r, int mode, int tokens, RecorderDump dump, Object passId)
-            throws IOException {
-        List<int[]> chunks = new ArrayList<>(); // [start, length]
-        if (mode == DECODE) {
-            for (int t = 0; t < tokens; t++) {
-                chunks.add(new int[] {t, 1});
-            }
-            return chunks;
-        }
-        if (r.get("extend_seq_lens") == null) {
-            throw new IOException(dump.file() + ": pass " + passId + " is mode " + mode
-                    + " without extend_seq_lens, so its tokens cannot be cut into requests");
-        }
-        int at = 0;
-        for (long len : longs(r.get("extend_seq_lens"), "extend_seq_lens", dump)) {
-            if (len <= 0) {
-                throw new IOException(dump.file() + ": pass " + passId + ": extend_seq_lens holds " + len);
-            }
-            chunks.add(new int[] {at, (int) len});
-            at += (int) len;
-        }
-        if (at != tokens) {
-            throw new IOException(dump.file() + ": pass " + passId + ": extend_seq_lens sum to " + at
-                    + ", the pass has " + tokens + " tokens");
-        }
-        return chunks;
-    }
-
-    /** A token's logical ids [moe layer][k] into out; IOException when a MoE layer has other than k ids. */
-    private void token(Tensor topk, int t, Tensor p2l, RecorderDump dump, Object passId, int[] out, int at)
-            throws IOException {
-        int tokens = topk.dim(1);
-        int width = topk.dim(2);
-        int physical = p2l.dim(1);
-        int k = model.topK();
-        for (int m = 0; m < model.numMoeLayers(); m++) {
-            int l = model.moeLayer(m);
-            int n = 0;
-            for (int a = 0; a < width; a++) {
-                long slot = topk.longAt(((long) l * tokens + t) * width + a);
-                if (slot < 0) {
-                    continue;
-                }
-                if (slot >= physical) {
-                    throw new IOException(dump.file() + ": pass " + passId + ", token " + t + ": physical expert "
-                            + slot + " at layer " + l + " is outside last_physical_to_logical_map (" + physical + " slots)");
-                }
-                if (n < k) {
-                    out[at + m * k + n] = (int) p2l.longAt((long) l * physical + slot);
-                }
-                n++;
-            }
-            if (n != k) {
-                throw new IOException(dump.file() + ": pass " + passId + ", token " + t + ": layer " + l + " has " + n
-                        + " expert ids, " + model.id() + " picks " + k);
-            }
-        }
-    }
-
-    private static Tensor topk(RecorderDump.PerToken dump, Map<String, Object> r) throws IOException {
-        if (!(r.get("topk_ids_of_layer") instanceof Tensor t) || t.rank() != 3 || !t.isInteger()) {
-            throw new IOException(dump.file() + ": pass " + r.get("forward_pass_id") + " has topk_ids_of_layer "
-                    + r.get("topk_ids_of_layer") + ", expected int[layers, tokens, k]");
-        }
-        return t;
-    }
-
-    private static long number(Map<String, Object> r, String key, RecorderDump dump) {
-        if (!(r.get(key) instanceof Number n)) {
-            throw new IllegalArgumentException(dump.file() + ": a record lacks the number " + key);
-        }
-        return n.longValue();
-    }
-
-    private static List<Long> longs(Object list, String key, RecorderDump dump) throws IOException {
-        if (!(list instanceof List<?> l)) {
-            throw new IOException(dump.file() + ": " + key + " is not a list");
-        }
-        List<Long> out = new ArrayList<>();
-        for (Object o : l) {
-            if (!(o instanceof Number n)) {
-                throw new IOException(dump.file() + ": " + key + " holds " + o);
-            }
-            out.add(n.longValue());
         }
         return out;
     }

@@ -8,7 +8,7 @@ import io.expertcast.attach.standin.RecorderStandIn;
 import io.expertcast.attach.standin.SimulatedEngine;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
-import io.expertcast.replayer.sglang.RecorderDump;
+import io.expertcast.core.sglang.RecorderDump;
 import io.expertcast.schemas.ForwardPass;
 import io.expertcast.schemas.SelectionEvent;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package io.expertcast.launcher.broker;
 
-import io.expertcast.launcher.WorkDir;
+import io.expertcast.local.WorkDir;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,6 +14,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import io.expertcast.local.LocalBroker;
+import io.expertcast.local.LocalBrokerException;
+import io.expertcast.local.LocalCluster;
 
 /**
  * {@code expertcast broker start|stop|status}: the local single-node KRaft broker ({@link LocalBroker}),

@@ -2,8 +2,8 @@ package io.expertcast.launcher.chaos;
 
 import io.expertcast.emulator.EmulatorSettings;
 import io.expertcast.emulator.http.WaferSnapshot;
-import io.expertcast.emulator.prefetch.PrefetchSource;
-import io.expertcast.launcher.WorkDir;
+import io.expertcast.core.wafer.PrefetchSource;
+import io.expertcast.local.WorkDir;
 import io.expertcast.allocator.AllocatorApp;
 import io.expertcast.allocator.AllocatorSettings;
 import io.expertcast.allocator.ProfileRebalancing;

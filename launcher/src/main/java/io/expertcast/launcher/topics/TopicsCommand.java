@@ -16,6 +16,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import io.expertcast.local.TopicAdmin;
+import io.expertcast.local.TopicAdminException;
 
 /** {@code expertcast topics create|list}: the pipeline's topics ({@link Topics#ALL}) on a cluster. */
 @Command(name = "topics", mixinStandardHelpOptions = true,

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.expertcast.launcher.ExpertcastCommand;
-import io.expertcast.launcher.topics.TopicAdmin;
+import io.expertcast.local.TopicAdmin;
 import io.expertcast.schemas.Topic;
 import io.expertcast.schemas.Topics;
 import java.io.IOException;
@@ -30,6 +30,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
+import io.expertcast.local.LocalBroker;
+import io.expertcast.local.LocalBrokerException;
 
 /**
  * The real thing: a kafka.Kafka child JVM on free loopback ports in a temporary work dir, the
@@ -158,7 +160,7 @@ class LocalBrokerTest {
         assertTrue(out.toString().contains("0 created, " + Topics.ALL.size() + " existing"), out.toString());
         try (TopicAdmin admin = new TopicAdmin(broker.bootstrapServers(), Duration.ofSeconds(30))) {
             Topic<String, String> fresh = new Topic<>("test.fresh", null, null, false);
-            var e = assertThrows(io.expertcast.launcher.topics.TopicAdminException.class,
+            var e = assertThrows(io.expertcast.local.TopicAdminException.class,
                     () -> admin.createAll(List.of(fresh), 1, (short) 3));
             assertTrue(e.getMessage().contains("create test.fresh failed"), e.getMessage());
         }

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.expertcast.emulator.http.HeadlessChromium;
 import io.expertcast.emulator.http.WaferSnapshot;
-import io.expertcast.launcher.topics.TopicAdmin;
+import io.expertcast.local.TopicAdmin;
 import io.expertcast.replayer.ReplayOptions;
 import io.expertcast.replayer.TraceReplayer;
 import io.expertcast.schemas.Topics;

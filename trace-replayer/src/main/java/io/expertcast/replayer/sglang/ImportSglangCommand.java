@@ -8,7 +8,7 @@ import io.expertcast.core.trace.RequestTrace;
 import io.expertcast.replayer.ReplayOptions;
 import io.expertcast.replayer.ReplaySummary;
 import io.expertcast.replayer.TraceReplayer;
-import io.expertcast.replayer.source.TraceSource;
+import io.expertcast.core.trace.source.TraceSource;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -27,6 +27,9 @@ import io.expertcast.streams.connect.PreflightException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import io.expertcast.core.sglang.LogicalCounts;
+import io.expertcast.core.sglang.PerTokenSplitter;
+import io.expertcast.core.sglang.RecorderDump;
 
 /**
  * {@code expertcast import-sglang}: SGLang expert distribution recorder dumps to requests (per_token)

@@ -21,6 +21,9 @@ import io.expertcast.core.testing.ConsoleCapture.Run;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
+import io.expertcast.core.sglang.LogicalCounts;
+import io.expertcast.core.sglang.PerTokenSplitter;
+import io.expertcast.core.sglang.RecorderDump;
 
 /**
  * Against dumps written by real torch in SGLang's layout (scripts/fixtures/make_sglang_dumps.py) and

@@ -1,7 +1,7 @@
 package io.expertcast.emulator.http;
 
 import io.expertcast.core.hardware.HardwareConfig;
-import io.expertcast.emulator.engine.PassResult;
+import io.expertcast.core.wafer.PassResult;
 import io.expertcast.schemas.WaferMetrics;
 import java.util.LinkedHashMap;
 import java.util.Map;

@@ -1,7 +1,7 @@
 package io.expertcast.emulator.prefetch;
 
 import io.expertcast.core.model.ModelShape;
-import io.expertcast.emulator.engine.CopyEnable;
+import io.expertcast.core.wafer.CopyEnable;
 import io.expertcast.schemas.ForwardPass;
 import io.expertcast.schemas.MemoryTier;
 import io.expertcast.schemas.PassEntry;
@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import io.expertcast.core.wafer.PrefetchCounts;
 
 /**
  * One model's (and one source's) prefetch commands from moe.prefetch, joined to the passes they target by request id

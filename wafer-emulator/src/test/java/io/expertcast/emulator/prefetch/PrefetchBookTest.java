@@ -16,6 +16,7 @@ import io.expertcast.streams.StreamsTestData;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import io.expertcast.core.wafer.PrefetchCounts;
 
 /** Commands meet their pass by exact (request, step), whatever order the passes arrive in. */
 class PrefetchBookTest {

@@ -1,0 +1,114 @@
+package io.expertcast.offline;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The simulate command on the bundled real Llama-4 sample, a custom mesh file, and bad input. */
+class SimulateCommandTest {
+    private static final String SAMPLE = "../data/sample";
+
+    record Run(int exit, String out, String err) {
+    }
+
+    static Run run(String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            int exit = new CommandLine(new SimulateCommand()).execute(args);
+            return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    static Path meshFile(Path dir, String name, String... overrides) throws Exception {
+        List<String> lines = new ArrayList<>(List.of("rows=4", "cols=4", "dies=16", "peak_flops_per_s=989e12",
+                "hbm_bytes=80e9", "hbm_bytes_per_s=3.35e12", "link_bytes_per_s=1.7e12", "hop_latency_ns=200",
+                "llc_bytes=67108864", "llc_hit_ns=100", "llc_miss_extra_ns=110", "llc_write_ns=30",
+                "hbm_access_ns=300", "command_bytes=16", "dram_reserved_fraction=0.10"));
+        for (String o : overrides) {
+            String key = o.substring(0, o.indexOf('='));
+            lines.removeIf(l -> l.startsWith(key + "="));
+            lines.add(o);
+        }
+        Path f = dir.resolve(name + ".properties");
+        Files.write(f, lines);
+        return f;
+    }
+
+    @Test
+    void realSampleOnACustomMeshGivesTheIssuesJsonRows(@TempDir Path dir) throws Exception {
+        Path mesh = meshFile(dir, "wafer-4x4");
+        Run r = run("--traces", SAMPLE, "--limit", "12", "--batch", "6,12", "--mesh", mesh.toString(), "--format", "json");
+        assertEquals(0, r.exit(), r.err());
+        JsonNode rows = new ObjectMapper().readTree(r.out()).get("rows");
+        assertEquals(10, rows.size(), "2 batch sizes x 5 policies");
+        JsonNode base = rows.get(0);
+        assertEquals("llama4-maverick", base.get("model").asText());
+        assertEquals("wafer-4x4", base.get("mesh").asText());
+        assertEquals(6, base.get("batch").asInt());
+        assertEquals("base", base.get("policy").asText());
+        assertEquals(1.0, base.get("throughput_vs_base").asDouble(), 0.0);
+        assertEquals(1.0, base.get("hops_reduction_vs_base").asDouble(), 0.0);
+        assertTrue(base.get("hops").asLong() > 0);
+        JsonNode ep = rows.get(1);
+        assertEquals("ep", ep.get("policy").asText());
+        assertEquals(0, ep.get("hops").asLong());
+        assertTrue(ep.get("hops_reduction_vs_base").isNull(), "no hops: null, not infinity");
+        assertTrue(ep.get("throughput_tokens_per_s").asDouble() > 0);
+        for (JsonNode row : rows) {
+            assertTrue(row.get("tokens").asLong() > 0);
+            assertNull(row.get("unexpected"));
+        }
+    }
+
+    @Test
+    void aDieCountThatDoesNotMatchTheMeshIsAClearError(@TempDir Path dir) throws Exception {
+        Run r = run("--traces", SAMPLE, "--mesh", meshFile(dir, "odd", "dies=15").toString());
+        assertEquals(2, r.exit());
+        assertTrue(r.err().startsWith("simulate: odd: dies=15 does not match the 4x4 mesh (16 dies)"), r.err());
+    }
+
+    @Test
+    void aZeroOrNegativeBandwidthIsAClearError(@TempDir Path dir) throws Exception {
+        Run zero = run("--traces", SAMPLE, "--mesh", meshFile(dir, "slow", "link_bytes_per_s=0").toString());
+        assertEquals(2, zero.exit());
+        assertTrue(zero.err().contains("slow: link_bytes_per_s must be positive, got 0.0"), zero.err());
+        Run negative = run("--traces", SAMPLE, "--mesh", meshFile(dir, "neg", "hbm_bytes_per_s=-3e12").toString());
+        assertEquals(2, negative.exit());
+        assertTrue(negative.err().contains("neg: hbm_bytes_per_s must be positive"), negative.err());
+    }
+
+    @Test
+    void aModelThatDoesNotFitTheWaferAndOtherBadOptionsAreClearErrors(@TempDir Path dir) throws Exception {
+        Run tiny = run("--synth", "deepseek-v3", "--requests", "2", "--batch", "2", "--passes", "2",
+                "--mesh", meshFile(dir, "tiny", "rows=2", "cols=2", "dies=4").toString());
+        assertEquals(2, tiny.exit());
+        assertTrue(tiny.err().contains("deepseek-v3 does not fit on tiny"), tiny.err());
+        assertEquals(2, run("--synth", "gpt-9").exit());
+        assertEquals(2, run("--traces", SAMPLE, "--policies", "base,oracle").exit());
+        assertEquals(2, run("--traces", SAMPLE, "--batch", "0").exit());
+        assertEquals(2, run("--traces", dir.resolve("missing").toString()).exit());
+        assertEquals(2, run("--traces", SAMPLE, "--format", "xml").exit());
+        assertEquals(2, run("--traces", SAMPLE, "--bytes-per-param", "0").exit());
+    }
+}

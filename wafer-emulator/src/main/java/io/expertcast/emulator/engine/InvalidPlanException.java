@@ -1,8 +1,0 @@
-package io.expertcast.emulator.engine;
-
-/** A controller plan that cannot be executed on the wafer (die outside the mesh, too many tokens, ...). */
-public class InvalidPlanException extends RuntimeException {
-    public InvalidPlanException(String message) {
-        super(message);
-    }
-}
