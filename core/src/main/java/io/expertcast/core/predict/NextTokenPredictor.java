@@ -199,11 +199,12 @@ public final class NextTokenPredictor {
     }
 
     /**
-     * A long whose order is the order of the (never NaN) doubles: the bits of a positive one, the bits of a
-     * negative one with all but the sign flipped (-0.0 sorts just under +0.0, which equal as doubles).
+     * A long whose order is the order of the (never NaN) doubles, equal for equal doubles: the bits of a
+     * positive one, the bits of a negative one with all but the sign flipped; -0.0 + 0.0 is +0.0, so the two
+     * zeros, equal as doubles, get one key.
      */
     private static long key(double v) {
-        long bits = Double.doubleToRawLongBits(v);
+        long bits = Double.doubleToRawLongBits(v + 0.0);
         return bits ^ ((bits >> 63) >>> 1);
     }
 

@@ -86,13 +86,16 @@ class NextTokenPredictorTest {
                 }
             }
             double[][] global = new double[layers][experts];
-            int popularityKind = random.nextInt(4); // 0: zeros, 1: integers, 2: fractions, 3: huge integers
+            // 0: zeros, 1: integers, 2: fractions, 3: huge integers, 4: signed fractions and -0.0 (negative
+            // scores: the top-n's order-preserving keys must order them as doubles do)
+            int popularityKind = random.nextInt(5);
             for (int l = 0; l < layers; l++) {
                 for (int e = 0; e < experts; e++) {
                     global[l][e] = switch (popularityKind) {
                         case 0 -> 0;
                         case 1 -> random.nextInt(3) == 0 ? 0 : random.nextInt(1000);
                         case 2 -> random.nextDouble() * 50;
+                        case 4 -> random.nextInt(3) == 0 ? -0.0 : random.nextDouble() * 50 - 40;
                         default -> (double) (1L << 50) + random.nextInt(1 << 20);
                     };
                 }
