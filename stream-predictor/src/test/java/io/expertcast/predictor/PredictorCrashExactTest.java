@@ -1,5 +1,6 @@
 package io.expertcast.predictor;
 
+import io.expertcast.streams.testing.ChildJvm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
@@ -202,26 +203,13 @@ class PredictorCrashExactTest {
     }
 
     private Process startPredictor(String bootstrap, int run) throws Exception {
-        Path stdout = work.resolve("predictor-" + run + ".out");
-        Path log = work.resolve("predictor-" + run + ".log");
-        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", CrashablePredictor.class.getName(), bootstrap, work.resolve("state").toString())
-                .redirectOutput(stdout.toFile()).redirectError(log.toFile());
-        builder.environment().put("CLASSPATH", System.getProperty("java.class.path"));
-        Process child = builder.start();
-        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
-        while (!(Files.exists(stdout) && Files.readString(stdout).contains("RUNNING"))) {
-            if (!child.isAlive() || System.nanoTime() > deadline) {
-                child.destroyForcibly();
-                throw new IllegalStateException("the predictor did not start: " + Files.readString(log));
-            }
-            Thread.sleep(100);
+        ChildJvm child = ChildJvm.start(work, "predictor-" + run, "256m", CrashablePredictor.class, bootstrap,
+                work.resolve("state").toString());
+        if (!"RUNNING\n".equals(child.awaitOutput(Duration.ofMinutes(2), "NOT RUNNING", "RUNNING\n"))) {
+            child.process().destroyForcibly();
+            throw new IllegalStateException("the predictor did not start: " + child.log());
         }
-        if (!Files.readString(stdout).contains("RUNNING\n") || Files.readString(stdout).contains("NOT RUNNING")) {
-            child.destroyForcibly();
-            throw new IllegalStateException("the predictor did not start: " + Files.readString(stdout));
-        }
-        return child;
+        return child.process();
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.expertcast.predictor;
 
+import io.expertcast.streams.testing.ChildJvm;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.expertcast.schemas.Topics;
@@ -57,25 +58,12 @@ class PredictorKillRestartTest {
         }
     }
 
-    /** Starts the child and returns what it printed first: RUNNING or ERROR. */
+    /** Starts the child and returns what it printed first: RUNNING or ERROR (also when it exited). */
     private String start(String bootstrap, String name) throws Exception {
-        Path out = work.resolve(name + ".out");
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx384m",
-                "-cp", System.getProperty("java.class.path"), Child.class.getName(), bootstrap,
-                work.resolve("state").toString())
-                .redirectOutput(out.toFile()).redirectError(work.resolve(name + ".log").toFile()).start();
-        children.add(p);
-        String[] said = new String[1];
-        Poll.until(Duration.ofSeconds(150), () -> {
-            try {
-                String text = Files.exists(out) ? Files.readString(out) : "";
-                said[0] = text.contains("RUNNING") ? "RUNNING" : text.contains("ERROR") || !p.isAlive() ? "ERROR" : null;
-                return said[0] != null;
-            } catch (java.io.IOException e) {
-                return false;
-            }
-        }, "predictor " + name + " running or stopped");
-        return said[0];
+        ChildJvm child = ChildJvm.start(work, name, "384m", Child.class, bootstrap, work.resolve("state").toString());
+        children.add(child.process());
+        String said = child.awaitOutput(Duration.ofSeconds(150), "RUNNING", "ERROR");
+        return said == null ? "ERROR" : said;
     }
 
     @Test

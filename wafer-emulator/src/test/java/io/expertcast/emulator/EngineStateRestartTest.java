@@ -1,5 +1,6 @@
 package io.expertcast.emulator;
 
+import io.expertcast.streams.testing.ChildJvm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -77,21 +78,10 @@ class EngineStateRestartTest {
     }
 
     private Process startChild(String bootstrap, String name) throws Exception {
-        Path out = work.resolve(name + ".out");
-        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx384m", "-cp", System.getProperty("java.class.path"), Child.class.getName(), bootstrap,
-                work.resolve(name).toString())
-                .redirectOutput(out.toFile()).redirectError(work.resolve(name + ".log").toFile());
-        Process p = builder.start();
-        children.add(p);
-        Poll.until(Duration.ofSeconds(120), () -> {
-            try {
-                return p.isAlive() && Files.exists(out) && Files.readString(out).contains("RUNNING");
-            } catch (java.io.IOException e) {
-                return false;
-            }
-        }, "emulator " + name + " running (log " + work.resolve(name + ".log") + ")");
-        return p;
+        ChildJvm child = ChildJvm.start(work, name, "384m", Child.class, bootstrap, work.resolve(name).toString());
+        children.add(child.process());
+        child.await(Duration.ofSeconds(120), "RUNNING");
+        return child.process();
     }
 
     /** Step s of the request reads expert e(s) at every MoE layer: a few experts again and again. */

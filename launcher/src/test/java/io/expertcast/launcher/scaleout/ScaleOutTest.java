@@ -1,5 +1,6 @@
 package io.expertcast.launcher.scaleout;
 
+import io.expertcast.streams.testing.ChildJvm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -158,22 +159,10 @@ class ScaleOutTest {
     }
 
     private Process startChild(String bootstrap) throws Exception {
-        Path log = work.resolve("child.log");
-        Path stdout = work.resolve("child.out");
-        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx512m", StageInstance.class.getName(), bootstrap, work.resolve("b").toString(), PREFIX, "127.0.0.1:2")
-                .redirectOutput(stdout.toFile()).redirectError(log.toFile());
-        builder.environment().put("CLASSPATH", System.getProperty("java.class.path"));
-        Process child = builder.start();
-        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
-        while (!(Files.exists(stdout) && Files.readString(stdout).contains("RUNNING"))) {
-            if (!child.isAlive() || System.nanoTime() > deadline) {
-                child.destroyForcibly();
-                throw new IllegalStateException("the child's stages did not start: " + Files.readString(log));
-            }
-            Thread.sleep(200);
-        }
-        return child;
+        ChildJvm child = ChildJvm.start(work, "child", "512m", StageInstance.class, bootstrap,
+                work.resolve("b").toString(), PREFIX, "127.0.0.1:2");
+        child.await(Duration.ofMinutes(3), "RUNNING");
+        return child.process();
     }
 
     /** Until the two instances share the work: each stage has two clients, the survivor some tasks. */
