@@ -1,29 +1,28 @@
 package io.expertcast.offline;
 
-import io.expertcast.core.wafer.PrefetchSource;
 import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
-import io.expertcast.emulator.EmulatorSettings;
-import io.expertcast.emulator.PassEmulator;
-import io.expertcast.core.wafer.PassResult;
-import io.expertcast.core.wafer.PassWorkload;
-import io.expertcast.core.wafer.PolicyTotals;
-import io.expertcast.streams.pass.BatchScheduler;
-import io.expertcast.streams.pass.ScheduledPass;
+import io.expertcast.core.trace.RequestTrace;
 import io.expertcast.core.trace.source.SyntheticSource;
 import io.expertcast.core.trace.source.TraceSource;
+import io.expertcast.core.wafer.DecodeOnlySource;
+import io.expertcast.core.wafer.InProcessPlanner;
+import io.expertcast.core.wafer.PassResult;
+import io.expertcast.core.wafer.PolicyTotals;
+import io.expertcast.core.wafer.PrefetchSource;
+import io.expertcast.emulator.EmulatorSettings;
+import io.expertcast.emulator.PassEmulator;
 import io.expertcast.schemas.DeadLetter;
+import io.expertcast.streams.pass.BatchScheduler;
 import io.expertcast.streams.pass.CompletedPass;
-import io.expertcast.core.trace.RequestTrace;
+import io.expertcast.streams.pass.ScheduledPass;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
-import io.expertcast.core.wafer.DecodeOnlySource;
-import io.expertcast.core.wafer.InProcessPlanner;
 
 /**
  * The offline {@code simulate}: for each mesh and batch size, the requests of a source fill a
@@ -53,25 +52,6 @@ public final class Simulation {
         this.maxPasses = maxPasses;
     }
 
-    private static TraceSource listSource(List<RequestTrace> requests, TraceSource origin) {
-        return new TraceSource() {
-            @Override
-            public Iterator<RequestTrace> requests(boolean skipBad, List<String> skippedOut) {
-                return requests.iterator();
-            }
-
-            @Override
-            public int size() {
-                return requests.size();
-            }
-
-            @Override
-            public String describe() {
-                return origin.describe();
-            }
-        };
-    }
-
     /** Runs every (mesh, batch) on a fresh wafer with the source's requests from the start. */
     public Result run(List<HardwareConfig> meshes, List<Integer> batches, Supplier<TraceSource> source) {
         long started = System.nanoTime();
@@ -87,7 +67,7 @@ public final class Simulation {
             TraceSource origin = source.get();
             // Synthetic requests: generate only the tokens the passes read, on every core.
             TraceSource trimmed = origin instanceof SyntheticSource synth
-                    ? listSource(synth.decodeOnly(maxPasses, Runtime.getRuntime().availableProcessors()), origin)
+                    ? TraceSource.of(synth.decodeOnly(maxPasses, Runtime.getRuntime().availableProcessors()), origin.describe())
                     : origin;
             new DecodeOnlySource(trimmed, maxPasses, catalog).requests(false, new ArrayList<>())
                     .forEachRemaining(cached::add);

@@ -20,7 +20,6 @@ import io.expertcast.streams.testing.EmbeddedKafka;
 import io.expertcast.streams.testing.Poll;
 import io.expertcast.streams.testing.PoisonRecords;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

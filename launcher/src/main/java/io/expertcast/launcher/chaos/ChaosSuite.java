@@ -616,22 +616,7 @@ final class ChaosSuite {
 
     /** Replays {@code requests} (not the trace folder) under {@code source}. */
     private void replayList(String bootstrap, String source, List<RequestTrace> requests, double rate) {
-        TraceSource list = new TraceSource() {
-            @Override
-            public Iterator<RequestTrace> requests(boolean skipBad, List<String> skippedOut) {
-                return requests.iterator();
-            }
-
-            @Override
-            public int size() {
-                return requests.size();
-            }
-
-            @Override
-            public String describe() {
-                return source + " (" + requests.size() + " requests)";
-            }
-        };
+        TraceSource list = TraceSource.of(requests, source + " (" + requests.size() + " requests)");
         TraceReplayer.replay(new ReplayOptions(bootstrap, settings.traces(), settings.batch(), rate, 0, true, 256,
                 null, 5, source), List.of(list), null);
     }

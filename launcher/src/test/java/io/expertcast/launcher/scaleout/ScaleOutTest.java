@@ -19,7 +19,6 @@ import io.expertcast.schemas.PrefetchCommand;
 import io.expertcast.schemas.PrefetchScope;
 import io.expertcast.schemas.Topics;
 import io.expertcast.schemas.WaferMetrics;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -142,7 +141,7 @@ public final class ImportSglangCommand implements Callable<Integer> {
                 }
                 BrokerPreflight.requirePipelineTopics(kafka);
                 ReplaySummary summary = TraceReplayer.replay(new ReplayOptions(kafka.bootstrap(), null, batch, 0, 0, false,
-                        256, null, 0, kafka.clientProperties()), List.of(new Imported(requests, dumpDir)), null);
+                        256, null, 0, kafka.clientProperties()), List.of(TraceSource.of(requests, "sglang " + dumpDir)), null);
                 System.out.print(summary.format());
                 return 0;
             }
@@ -201,23 +200,5 @@ public final class ImportSglangCommand implements Callable<Integer> {
             layers.append(layers.length() == 0 ? "" : ",").append(l);
         }
         return m.id() + ":" + m.numLayers() + ":" + layers + ":" + m.numExperts() + ":" + m.topK();
-    }
-
-    /** Recovered requests as a replay source. */
-    private record Imported(List<RequestTrace> requests, Path dir) implements TraceSource {
-        @Override
-        public Iterator<RequestTrace> requests(boolean skipBad, List<String> skippedOut) {
-            return requests.iterator();
-        }
-
-        @Override
-        public int size() {
-            return requests.size();
-        }
-
-        @Override
-        public String describe() {
-            return "sglang " + dir;
-        }
     }
 }

@@ -14,4 +14,24 @@ public interface TraceSource {
 
     /** For messages and the replay summary, e.g. {@code traces data/sample}. */
     String describe();
+
+    /** Requests already in memory (recovered, generated or picked), described as {@code description}. */
+    static TraceSource of(List<RequestTrace> requests, String description) {
+        return new TraceSource() {
+            @Override
+            public Iterator<RequestTrace> requests(boolean skipBad, List<String> skippedOut) {
+                return requests.iterator();
+            }
+
+            @Override
+            public int size() {
+                return requests.size();
+            }
+
+            @Override
+            public String describe() {
+                return description;
+            }
+        };
+    }
 }
