@@ -20,8 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -62,13 +60,7 @@ class PredictorCrashExactTest {
         assertFalse(expected.heatmaps.isEmpty());
         try (EmbeddedKafka cluster = EmbeddedKafka.start()) {
             String bootstrap = cluster.bootstrapServers();
-            try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
-                List<NewTopic> topics = new ArrayList<>();
-                for (var topic : Topics.ALL) {
-                    topics.add(new NewTopic(topic.name(), 2, (short) 1));
-                }
-                admin.createTopics(topics).all().get();
-            }
+            cluster.createPipelineTopics(2);
             Process child = startPredictor(bootstrap, 0);
             try {
                 CompletableFuture<Void> replay = CompletableFuture.runAsync(() -> produce(bootstrap, events));

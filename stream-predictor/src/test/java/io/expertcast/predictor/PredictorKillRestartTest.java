@@ -69,9 +69,7 @@ class PredictorKillRestartTest {
     @Test
     void aPredictorKilledWithHeatmapsInItsGlobalStoreStartsAgain() throws Exception {
         try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
-            for (var topic : Topics.ALL) {
-                kafka.createTopic(topic.name(), 1);
-            }
+            kafka.createPipelineTopics(1);
             String bootstrap = kafka.bootstrapServers();
             try {
                 Process first = null;

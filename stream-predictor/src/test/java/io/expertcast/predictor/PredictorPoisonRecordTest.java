@@ -34,9 +34,7 @@ class PredictorPoisonRecordTest {
     @Test
     void aMegabytePoisonRecordIsDeadLetteredAndForecastingGoesOn() throws Exception {
         try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
-            for (var topic : Topics.ALL) {
-                kafka.createTopic(topic.name(), 1);
-            }
+            kafka.createPipelineTopics(1);
             List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>(PoisonRecords.selections());
             var serializer = Topics.SELECTIONS.valueSerde().serializer();
             byte[] key = "r1".getBytes(StandardCharsets.UTF_8);

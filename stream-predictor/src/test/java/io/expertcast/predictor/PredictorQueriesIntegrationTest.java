@@ -26,7 +26,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -54,11 +53,7 @@ class PredictorQueriesIntegrationTest {
     @BeforeAll
     static void startBroker() throws Exception {
         kafka = EmbeddedKafka.start();
-        List<NewTopic> topics = new ArrayList<>();
-        for (var topic : Topics.ALL) {
-            topics.add(new NewTopic(topic.name(), 2, (short) 1));
-        }
-        kafka.createTopics(topics);
+        kafka.createPipelineTopics(2);
     }
 
     @AfterAll

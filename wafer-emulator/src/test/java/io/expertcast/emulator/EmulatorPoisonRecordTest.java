@@ -36,9 +36,7 @@ class EmulatorPoisonRecordTest {
     @Test
     void aMegabytePoisonRecordIsDeadLetteredAndEmulationGoesOn() throws Exception {
         try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
-            for (var topic : Topics.ALL) {
-                kafka.createTopic(topic.name(), 1);
-            }
+            kafka.createPipelineTopics(1);
             List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>(PoisonRecords.selections());
             records.add(new ProducerRecord<>(Topics.SELECTIONS.name(), "r1".getBytes(StandardCharsets.UTF_8),
                     Topics.SELECTIONS.valueSerde().serializer().serialize(Topics.SELECTIONS.name(),

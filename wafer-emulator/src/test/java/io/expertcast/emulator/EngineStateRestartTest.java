@@ -144,9 +144,7 @@ class EngineStateRestartTest {
     @Test
     void killedEmulatorsGoOnWithTheSameWaferAndMatchAnUninterruptedRun() throws Exception {
         try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
-            for (var topic : Topics.ALL) {
-                kafka.createTopic(topic.name(), 2);
-            }
+            kafka.createPipelineTopics(2);
             String bootstrap = kafka.bootstrapServers();
             Map<String, WaferMetrics> latest = new HashMap<>();
             try (var consumer = new KafkaConsumer<>(Map.<String, Object>of(

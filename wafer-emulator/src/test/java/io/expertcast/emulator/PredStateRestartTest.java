@@ -80,9 +80,7 @@ class PredStateRestartTest {
     @Test
     void filedCommandsAreUsedAfterARestartFromTheChangelogs() throws Exception {
         try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
-            for (var topic : Topics.ALL) {
-                kafka.createTopic(topic.name(), 1);
-            }
+            kafka.createPipelineTopics(1);
             String bootstrap = kafka.bootstrapServers();
             EmulatorSettings settings = new EmulatorSettings(ModelCatalog.standard(), HardwareConfig.load("dojo-5x5"),
                     List.of("base", "pred"), APP);

@@ -149,9 +149,7 @@ class FloodTest {
     @Test
     void tenThousandMalformedRecordsAreAllDeadLetteredAndMemoryAndLogsStayBounded() throws Exception {
         try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
-            for (var topic : Topics.ALL) {
-                kafka.createTopic(topic.name(), 1);
-            }
+            kafka.createPipelineTopics(1);
             String bootstrap = kafka.bootstrapServers();
             List<KafkaStreams> services = List.of(
                     PredictorApp.start(bootstrap, stateDir.resolve("predictor"), PredictorSettings.defaults(), Map.of()),

@@ -52,6 +52,15 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
     }
 
+    /** Every topic of the registry ({@code Topics.ALL}), each with {@code partitions} partitions. */
+    public void createPipelineTopics(int partitions) throws Exception {
+        List<NewTopic> topics = new java.util.ArrayList<>();
+        for (var topic : io.expertcast.schemas.Topics.ALL) {
+            topics.add(new NewTopic(topic.name(), partitions, (short) 1));
+        }
+        createTopics(topics);
+    }
+
     public void createTopic(String name, int partitions) throws Exception {
         createTopics(List.of(new NewTopic(name, partitions, (short) 1)));
     }
