@@ -30,8 +30,8 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
 /**
- * The {@code expertcast} command: one entry point for every part of the pipeline (design.md,
- * "one launcher"). Each stage module owns its own picocli command; this class only lists them.
+ * The {@code expertcast} command: one entry point for every part of the pipeline (the
+ * commands table of the README). Each module owns its picocli commands; this class only lists them.
  */
 @Command(name = "expertcast",
         mixinStandardHelpOptions = true,

@@ -5,7 +5,7 @@ import org.apache.kafka.common.serialization.Serde;
 
 /**
  * Makes the value serdes of every topic. The one place to plug in a registry-based serde where a
- * schema registry exists; here the default is Avro single-object encoding (formats.md section 4).
+ * schema registry exists; here the default is Avro single-object encoding (docs/formats.md section 4).
  */
 public interface SerdeFactory {
 

@@ -35,7 +35,7 @@ import java.util.Arrays;
  * act(die) = 2 x hidden x 2 B x (D-1)/D / (links(die) x link bandwidth)   tokens come evenly from all D dies
  * </pre>
  * max_split_num: 295 tokens is where an expert's GEMMs turn compute-bound on an H100-class die
- * (989 TFLOP/s over 3.35 TB/s, paper-notes.md); below it every extra split re-reads the full weights
+ * (989 TFLOP/s over 3.35 TB/s, docs/paper-notes.md); below it every extra split re-reads the full weights
  * for no compute gain, so an expert is split into at most one piece per 295 tokens, never more than
  * its candidates.
  *

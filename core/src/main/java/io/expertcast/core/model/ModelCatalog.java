@@ -6,7 +6,7 @@ import java.util.Optional;
 import java.util.stream.IntStream;
 
 /**
- * Shapes of the models in the paper's public traces (paper-notes.md), keyed by a short id and by
+ * Shapes of the models in the paper's public traces (docs/paper-notes.md), keyed by a short id and by
  * the dataset's {@code org/model} folder, plus shapes registered at run time.
  */
 public final class ModelCatalog {

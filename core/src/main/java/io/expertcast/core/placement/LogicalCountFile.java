@@ -9,7 +9,7 @@ import java.util.Map;
 
 /**
  * SGLang's load statistics, {@code {"logical_count": [[count per logical expert] per layer]}}
- * (formats.md section 3): what {@code place} reads and {@code import-sglang} writes.
+ * (docs/formats.md section 3): what {@code place} reads and {@code import-sglang} writes.
  */
 public final class LogicalCountFile {
     private LogicalCountFile() {

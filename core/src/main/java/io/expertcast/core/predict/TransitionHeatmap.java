@@ -9,7 +9,7 @@ import java.util.Arrays;
  * the same layer ({@link #observeToken}). Layer level: i at layer l, j at the next MoE layer of the same
  * token (the caller passes the two rows to {@link #observe}). The predictor of the case study reads,
  * for every expert the current token selected, its row and keeps the top-n successors; the union is
- * the set forecast for the next token (section "Predictor" in paper-notes.md).
+ * the set forecast for the next token (section "Predictor" in docs/paper-notes.md).
  *
  * <p>Optional exponential decay so the table follows drift: with a half-life of H tokens, a
  * transition observed {@code d} ticks ago weighs 0.5^(d/H). Implemented without touching old cells:

@@ -6,7 +6,7 @@ import java.util.Map;
 
 /**
  * Token -> expert assignment counts per layer and logical expert, the {@code logical_count} JSON of
- * formats.md section 3, written by {@link io.expertcast.core.placement.LogicalCountFile} (what the
+ * docs/formats.md section 3, written by {@link io.expertcast.core.placement.LogicalCountFile} (what the
  * allocator's {@code place} reads): from per_pass and per_token
  * records through the physical -> logical map, or a stat dump's buffer summed.
  */

@@ -23,7 +23,7 @@ import java.util.TreeMap;
  *       the first chunk of a pass can continue the previous pass's last prefill chunk, and only when
  *       that one ended at p - 1), or else a new request whose first p prompt tokens were prefix-cache
  *       hits (the radix cache is on by default; EXTEND computes only the uncached suffix, and the
- *       dataset's step 0 likewise holds only the computed tokens, formats.md section 1);</li>
+ *       dataset's step 0 likewise holds only the computed tokens, docs/formats.md section 1);</li>
  *   <li>a DECODE pass has one token per running request: a token at position p continues the open
  *       request whose last position was p - 1; a MIXED pass (--enable-mixed-chunk) holds prefill
  *       chunks plus 1-token chunks of running requests, told apart the same way;</li>

@@ -7,7 +7,7 @@ import java.util.Map;
 import java.util.TreeSet;
 
 /**
- * One file of SGLang's expert distribution recorder (formats.md section 2; the dict layouts are
+ * One file of SGLang's expert distribution recorder (docs/formats.md section 2; the dict layouts are
  * those of {@code _DetailAccumulator.dump} and {@code _StatAccumulator.dump} in
  * python/sglang/srt/eplb/expert_distribution.py): per_token and per_pass files hold
  * {@code {"records": [...], "last_physical_to_logical_map": int[layers, physical]}}, a stat file

@@ -17,7 +17,7 @@ import java.util.function.ToDoubleFunction;
  * weights interact a little. Deterministic for a seed.
  */
 public final class SyntheticCalibrator {
-    /** The paper's figures for a model (paper-notes.md, Ob1, Ob2, Ob5). */
+    /** The paper's figures for a model (docs/paper-notes.md, Ob1, Ob2, Ob5). */
     public record Targets(double tokenCoverage, double layerCoverage, double pairShare) {
     }
 

@@ -9,7 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Writes requests in the paper's dataset format (formats.md section 1) so that {@link TraceDataset}
+ * Writes requests in the paper's dataset format (docs/formats.md section 1) so that {@link TraceDataset}
  * and every tool built on it read them back: {@code <root>/<org>/<model id>/<benchmark>/<subject>/<index>.json}.
  * The model folder is the model's id, which the reader resolves through the catalog; a shape the
  * catalog lacks is written beside it as {@value TraceDataset#SHAPE_FILE}. Steps are written one per

@@ -23,7 +23,7 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * The paper's public trace dataset (formats.md section 1): {@code <org>/<model>/<benchmark>/<subject>/<index>.json},
+ * The paper's public trace dataset (docs/formats.md section 1): {@code <org>/<model>/<benchmark>/<subject>/<index>.json},
  * one request per file, a JSON array of steps (step 0 prefill, then one decode token per step), each
  * step an object with one key per transformer layer (null for a dense layer, else one row of k
  * expert ids per token). Files are read with Jackson's streaming parser, one request in memory at a

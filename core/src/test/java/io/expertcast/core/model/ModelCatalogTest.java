@@ -33,7 +33,7 @@ class ModelCatalogTest {
 
     @Test
     void deepSeekExpertIs88MegabytesInBf16() {
-        // paper-notes.md: 3 x 7168 x 2048 parameters, 88 MB in BF16.
+        // docs/paper-notes.md: 3 x 7168 x 2048 parameters, 88 MB in BF16.
         assertEquals(3L * 7168 * 2048 * 2, ModelCatalog.DEEPSEEK_V3.expertBytes());
         assertEquals(88, ModelCatalog.DEEPSEEK_V3.expertBytes() / 1_000_000);
         assertEquals(44, ModelCatalog.DEEPSEEK_V3.withBytesPerParam(1).expertBytes() / 1_000_000);

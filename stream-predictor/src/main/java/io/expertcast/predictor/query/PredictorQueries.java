@@ -33,8 +33,8 @@ import org.apache.kafka.streams.state.HostInfo;
 import org.apache.kafka.streams.state.KeyValueIterator;
 
 /**
- * The predictor's interactive queries (design.md, Predictor: "a request's heatmap, a layer's table,
- * current accuracy"), read from its state stores and routed to the instance that owns the key:
+ * The predictor's interactive queries (a request's heatmap, a layer's table, current accuracy;
+ * docs/predictor.md), read from its state stores and routed to the instance that owns the key:
  * <ul>
  *   <li>{@code GET /requests/{requestId}} (the id may hold slashes): the request's prefill heatmap [MoE layer][expert]
  *       ({@link PredictorTopology#REQUEST_STORE}) and its decode plan and last scored step (its records in
