@@ -41,6 +41,12 @@ public final class PackedLayerTokens {
          * read the same way ({@code previous} with its own offset, one token).
          */
         public void add(int layer, int k, int[] previous, int previousAt, int[] ids, int tokens, int stride, boolean next) {
+            add(layer, k, previous, previousAt, ids, 0, tokens, stride, next);
+        }
+
+        /** As above, token t's ids at {@code ids[idsAt + t * stride + layer * k ...]}: a slice of an event's tokens. */
+        public void add(int layer, int k, int[] previous, int previousAt, int[] ids, int idsAt, int tokens, int stride,
+                        boolean next) {
             int width = wide ? 2 : 1;
             ensure(6 + width * k * (tokens * (next ? 2 : 1) + (previous == null ? 0 : 1)));
             putShort(layer);
@@ -51,11 +57,11 @@ public final class PackedLayerTokens {
                 putIds(previous, previousAt + layer * k, k);
             }
             for (int t = 0; t < tokens; t++) {
-                putIds(ids, t * stride + layer * k, k);
+                putIds(ids, idsAt + t * stride + layer * k, k);
             }
             if (next) {
                 for (int t = 0; t < tokens; t++) {
-                    putIds(ids, t * stride + (layer + 1) * k, k);
+                    putIds(ids, idsAt + t * stride + (layer + 1) * k, k);
                 }
             }
         }

@@ -51,6 +51,34 @@ final class PendingLessons {
     private PendingLessons() {
     }
 
+    /**
+     * Bytes of events per store value at most (an event larger than it is a value of its own): the events
+     * between two commits grow with the rate and the commit interval (a DeepSeek-V3 decode event ~0.6 KB, a
+     * prefill chunk up to its input record's size), and a changelog record must stay under the 1 MB a
+     * producer may send.
+     */
+    static final int MAX_CHUNK_BYTES = 256 * 1024;
+
+    /** {@code events} in order, cut into runs of at most {@code maxBytes} (one event alone when it is larger). */
+    static List<List<byte[]>> chunks(List<byte[]> events, int maxBytes) {
+        List<List<byte[]>> out = new ArrayList<>();
+        List<byte[]> run = new ArrayList<>();
+        long bytes = 0;
+        for (byte[] e : events) {
+            if (!run.isEmpty() && bytes + e.length > maxBytes) {
+                out.add(run);
+                run = new ArrayList<>();
+                bytes = 0;
+            }
+            run.add(e);
+            bytes += e.length;
+        }
+        if (!run.isEmpty()) {
+            out.add(run);
+        }
+        return out;
+    }
+
     /** Events' bytes as one value of generation {@code generation}: it, the count, each as length and bytes. */
     static byte[] join(long generation, List<byte[]> events) {
         int size = 12;

@@ -207,7 +207,9 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             generationChanged = false;
         }
         if (!unwritten.isEmpty()) {
-            pending.put(nextChunk++, PendingLessons.join(generation, unwritten));
+            for (List<byte[]> chunk : PendingLessons.chunks(unwritten, PendingLessons.MAX_CHUNK_BYTES)) {
+                pending.put(nextChunk++, PendingLessons.join(generation, chunk));
+            }
             unwritten.clear();
         }
     }

@@ -1,6 +1,7 @@
 package io.expertcast.predictor;
 
 import io.expertcast.schemas.LayerSelections;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -12,24 +13,59 @@ import org.apache.kafka.streams.KeyValue;
  * (key {@code model/shard}, MoE layer l in shard l mod shards): the tokens of every event since the last
  * hand-on, in processing order, packed ({@link PackedLayerTokens}), one {@link LayerSelections} per key
  * and batch interval instead of one per key and event.
+ *
+ * <p>A record holds at most {@link #recordTokens} tokens (a longer event is cut into slices, the slice
+ * after a cut taking the token before it as its previous one), so a burst of prefill tokens becomes several
+ * records of the same key, in order. The aggregator counts them exactly as one (each table ticks and counts
+ * token after token either way), but no single record holds its stream thread for long (a record costs
+ * tokens x the shard's layers x 2k^2 cell adds: a 100 ms batch of a prefill burst, 4,000 tokens, would be
+ * ~60 ms) or nears the 1 MB a Kafka record may have.
  */
 final class SelectionBatches {
+    /** Tokens per record at most: ~3 ms of counting for a DeepSeek-V3 shard (15 layers). */
+    static final int MAX_RECORD_TOKENS = 512;
+    /** Bytes of packed ids per record at most (models with many layers per shard or over 256 experts). */
+    static final int MAX_RECORD_BYTES = 256 * 1024;
+
+    private record Sealed(ByteBuffer packed, long eventTimeMs) {
+    }
+
     private static final class Batch {
         final String model;
         final int numExperts;
         final int topK;
+        final int maxTokens;
+        final List<Sealed> sealed = new ArrayList<>();
         final PackedLayerTokens.Writer tokens;
+        int writerTokens;
         long eventTimeMs = Long.MIN_VALUE;
 
-        Batch(String model, int numExperts, int topK) {
+        Batch(String model, int numExperts, int topK, int layersInShard) {
             this.model = model;
             this.numExperts = numExperts;
             this.topK = topK;
+            this.maxTokens = recordTokens(numExperts, topK, layersInShard);
             this.tokens = new PackedLayerTokens.Writer(numExperts);
+        }
+
+        void seal() {
+            sealed.add(new Sealed(tokens.drain(), eventTimeMs));
+            writerTokens = 0;
+            eventTimeMs = Long.MIN_VALUE;
         }
     }
 
     private final Map<String, Batch[]> byModel = new LinkedHashMap<>();
+
+    /**
+     * Tokens per record for a shard of {@code layersInShard} layers: {@link #MAX_RECORD_TOKENS}, fewer where
+     * they could pass {@link #MAX_RECORD_BYTES}: per token and layer at most an entry of its own (6 bytes of
+     * header and the previous token's ids, when every event is one token), its ids and the next layer's.
+     */
+    static int recordTokens(int numExperts, int k, int layersInShard) {
+        int bytesPerToken = layersInShard * (6 + 3 * k * (PackedLayerTokens.wideIds(numExperts) ? 2 : 1));
+        return Math.max(1, Math.min(MAX_RECORD_TOKENS, MAX_RECORD_BYTES / Math.max(1, bytesPerToken)));
+    }
 
     /**
      * One event's tokens (ids [token][moe layer][k]) and the request's previous token ([moe layer][k],
@@ -38,38 +74,55 @@ final class SelectionBatches {
     void add(String model, int layers, int numExperts, int k, int shards, int[] previous, int[] ids,
              long eventTimeMs) {
         Batch[] batches = byModel.computeIfAbsent(model, m -> new Batch[shards]);
-        int tokens = ids.length / (layers * k);
-        for (int l = 0; l < layers; l++) {
-            int g = l % shards;
+        int stride = layers * k;
+        int tokens = ids.length / stride;
+        for (int g = 0; g < shards; g++) {
             Batch b = batches[g];
             if (b == null) {
-                b = new Batch(model, numExperts, k);
+                b = new Batch(model, numExperts, k, (layers - g + shards - 1) / shards);
                 batches[g] = b;
             }
-            b.tokens.add(l, k, previous, 0, ids, tokens, layers * k, l + 1 < layers);
-            b.eventTimeMs = Math.max(b.eventTimeMs, eventTimeMs);
+            for (int from = 0; from < tokens; ) {
+                if (b.writerTokens == b.maxTokens) {
+                    b.seal();
+                }
+                int slice = Math.min(tokens - from, b.maxTokens - b.writerTokens);
+                int[] before = from == 0 ? previous : ids;
+                int beforeAt = from == 0 ? 0 : (from - 1) * stride;
+                for (int l = g; l < layers; l += shards) {
+                    b.tokens.add(l, k, before, beforeAt, ids, from * stride, slice, stride, l + 1 < layers);
+                }
+                b.writerTokens += slice;
+                b.eventTimeMs = Math.max(b.eventTimeMs, eventTimeMs);
+                from += slice;
+            }
         }
     }
 
-    /** Every non-empty batch as a record (key model/shard), and the batches empty again. */
+    /** Every non-empty batch as records (key model/shard; a shard's in order), and the batches empty again. */
     List<KeyValue<String, LayerSelections>> drain() {
         List<KeyValue<String, LayerSelections>> out = new ArrayList<>();
         for (Batch[] batches : byModel.values()) {
             for (int g = 0; g < batches.length; g++) {
                 Batch b = batches[g];
-                if (b == null || b.tokens.isEmpty()) {
+                if (b == null) {
                     continue;
                 }
-                out.add(KeyValue.pair(b.model + "/" + g, LayerSelections.newBuilder()
-                        .setModel(b.model)
-                        .setNumExperts(b.numExperts)
-                        .setTopK(b.topK)
-                        .setLayers(List.of())
-                        .setTags(List.of())
-                        .setPacked(b.tokens.drain())
-                        .setEventTimeMs(b.eventTimeMs)
-                        .build()));
-                b.eventTimeMs = Long.MIN_VALUE;
+                if (!b.tokens.isEmpty()) {
+                    b.seal();
+                }
+                for (Sealed s : b.sealed) {
+                    out.add(KeyValue.pair(b.model + "/" + g, LayerSelections.newBuilder()
+                            .setModel(b.model)
+                            .setNumExperts(b.numExperts)
+                            .setTopK(b.topK)
+                            .setLayers(List.of())
+                            .setTags(List.of())
+                            .setPacked(s.packed())
+                            .setEventTimeMs(s.eventTimeMs())
+                            .build()));
+                }
+                b.sealed.clear();
             }
         }
         return out;

@@ -41,6 +41,15 @@ class PendingLessonsTest {
         assertEquals(41, PendingLessons.generation(PendingLessons.generation(41)));
     }
 
+    @Test
+    void eventsBetweenTwoCommitsAreCutIntoValuesOfBoundedSizeInOrder() {
+        List<byte[]> events = List.of(new byte[100], new byte[100], new byte[50], new byte[300], new byte[1], new byte[99]);
+        List<List<byte[]>> chunks = PendingLessons.chunks(events, 250);
+        assertEquals(List.of(3, 1, 2), chunks.stream().map(List::size).toList()); // 250 bytes | 300 alone | 100
+        assertEquals(events, chunks.stream().flatMap(List::stream).toList());
+        assertEquals(List.of(), PendingLessons.chunks(List.of(), 250));
+    }
+
     private static int[] ids(Random random, int n, int bound) {
         int[] a = new int[n];
         for (int i = 0; i < n; i++) {
