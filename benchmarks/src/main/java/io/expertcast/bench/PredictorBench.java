@@ -136,6 +136,10 @@ public final class PredictorBench implements Callable<Integer> {
             + "running predictor before anything is timed, so the JIT has compiled its hot code (default ${DEFAULT-VALUE}; 0: none).")
     int warmupRequests;
 
+    @Option(names = "--heatmap-shards", description = "Override the predictor's --heatmap-shards (keys a model's MoE "
+            + "layers are spread over; the layer count = one key per layer).")
+    Integer heatmapShards;
+
     @Option(names = "--heatmap-publish-interval-ms", description = "Override the predictor's heatmap publication "
             + "interval (default: the predictor's, 5000 ms), e.g. to see what publication costs.")
     Long heatmapPublishIntervalMs;
@@ -188,6 +192,7 @@ public final class PredictorBench implements Callable<Integer> {
                 || rates.stream().anyMatch(r -> !(r > 0)) || latencySeconds <= 0 || streamThreads <= 0
                 || warmupRequests < 0 || warmupRounds < 1
                 || heatmapPublishIntervalMs != null && heatmapPublishIntervalMs <= 0
+                || heatmapShards != null && heatmapShards <= 0
                 || heatmapSnapshotIntervalMs != null && heatmapSnapshotIntervalMs <= 0) {
             System.err.println("bench predictor: --requests, --batch, --partitions, --rate, --latency-seconds and "
                     + "--stream-threads, --warmup-rounds and --heatmap-publish/snapshot-interval-ms must be positive, --warmup-requests "
@@ -243,6 +248,9 @@ public final class PredictorBench implements Callable<Integer> {
             }
             String appId = "expertcast-bench-predictor-" + System.currentTimeMillis();
             PredictorSettings settings = PredictorSettings.defaults().withApplicationName(appId);
+            if (heatmapShards != null) {
+                settings = settings.withHeatmapShards(heatmapShards);
+            }
             if (heatmapPublishIntervalMs != null) {
                 settings = settings.withHeatmapPublishInterval(Duration.ofMillis(heatmapPublishIntervalMs));
             }
@@ -318,6 +326,10 @@ public final class PredictorBench implements Callable<Integer> {
                         "the predictor to commit every loaded record");
             }
             double predictorSeconds = (System.nanoTime() - t0) / 1e9;
+            // The heatmap aggregator counts these events after the request side has committed them (it reads
+            // the lessons the request side's commits publish): its tail is part of their cost, so the CPU per
+            // event waits for it, and the latency runs start with nothing of this phase left to count.
+            double aggregatorTailSeconds = aggregatorCaughtUp(servers, appId);
             CpuUse cpu = CpuUse.now(broker).minus(cpu0);
 
             out.printf(Locale.ROOT, "%n== throughput (exactly_once_v2, %d stream thread(s), commit every %s ms, "
@@ -338,6 +350,8 @@ public final class PredictorBench implements Callable<Integer> {
                     + "%.0f us of stream-thread CPU per event)%n", passThrough.events() / passThrough.seconds(),
                     passThrough.decodeEvents() / passThrough.seconds(), passThrough.seconds(),
                     passThrough.streamThreadNs() / 1e3 / passThrough.events());
+            out.printf(Locale.ROOT, "  heatmap aggregator caught up %.2f s after the request side's last commit "
+                    + "(counted in the CPU per event below, not in the rate)%n", aggregatorTailSeconds);
             out.printf(Locale.ROOT, "  predictor / plain consumer         %9.2f   (targets: >= 20000 decode events/s, >= 0.5)%n",
                     plain.seconds() / predictorSeconds);
             out.printf(Locale.ROOT, "  predictor / Streams pass-through   %9.2f%n", passThrough.seconds() / predictorSeconds);
@@ -357,11 +371,13 @@ public final class PredictorBench implements Callable<Integer> {
             figures.put("pass_through_decode_events_per_s", round(passThrough.decodeEvents() / passThrough.seconds()));
             figures.put("ratio_to_pass_through", round2(passThrough.seconds() / predictorSeconds));
             figures.put("stream_thread_cpu_us_per_event", round(cpu.streamThreadsNs() / 1e3 / load.events()));
+            figures.put("aggregator_tail_s", round2(aggregatorTailSeconds));
             figures.put("pass_through_stream_thread_cpu_us_per_event",
                     round(passThrough.streamThreadNs() / 1e3 / passThrough.events()));
             List<Map<String, Object>> latencies = new ArrayList<>();
             for (int i = 0; i < rates.size(); i++) {
                 double rate = rates.get(i);
+                aggregatorCaughtUp(servers, appId); // a steady state: nothing of the last phase left to count
                 Latency latency = latency(servers, appId, Topics.SELECTIONS.name(), Topics.PREFETCH.name(), rate,
                         "r" + i);
                 Latency passThroughLatency = passThroughLatencies.get(i);
@@ -984,6 +1000,23 @@ public final class PredictorBench implements Callable<Integer> {
 
     private interface Condition {
         boolean holds() throws Exception;
+    }
+
+    /**
+     * Seconds until the predictor's heatmap aggregator has committed every lesson on moe.heatmap-lessons as of
+     * now. Its input is written in transactions, so a partition's end is one past its last commit marker, which
+     * the consumer's position passes once it has read past the marker: committed >= end.
+     */
+    private double aggregatorCaughtUp(String servers, String appId) throws Exception {
+        long t = System.nanoTime();
+        try (Admin admin = Admin.create(withClient(client, AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
+            Map<TopicPartition, Long> end = endOffsets(admin, Topics.HEATMAP_LESSONS.name());
+            await(() -> {
+                Map<TopicPartition, Long> done = committed(admin, appId, end.keySet());
+                return !done.isEmpty() && end.entrySet().stream().allMatch(e -> done.get(e.getKey()) >= e.getValue());
+            }, Duration.ofMinutes(2), "the heatmap aggregator to count every lesson");
+        }
+        return (System.nanoTime() - t) / 1e9;
     }
 
     private static void await(Condition condition, Duration timeout, String what) throws Exception {
