@@ -45,7 +45,8 @@ import org.apache.kafka.streams.state.Stores;
 public final class PredictorTopology {
     /**
      * Request id -> {@link RequestForecastState} (the prefill heatmap and the request's history as of the end
-     * of prefill; ~197 KB for DeepSeek-V3): written by the prefill chunks only, read at the first and the last
+     * of prefill, ~197 KB for DeepSeek-V3, or while smaller the prefill's ids: {@link RequestStates}): written by
+     * the prefill chunks only, read at the first and the last
      * decode step; what decode adds, plans included, is in {@link #REQUEST_STEPS_STORE}.
      */
     public static final String REQUEST_STORE = "predictor-request-forecasts";
@@ -80,6 +81,11 @@ public final class PredictorTopology {
 
     /** With at most {@code liveRequests} decoding requests per task in memory (tests: 1 rebuilds at every step). */
     static void build(StreamsBuilder builder, PredictorSettings settings, int liveRequests) {
+        build(builder, settings, liveRequests, true);
+    }
+
+    /** As above; {@code compactPrefill} false (tests) stores every request's prefill dense ({@link RequestStates}). */
+    static void build(StreamsBuilder builder, PredictorSettings settings, int liveRequests, boolean compactPrefill) {
         SerdeFactory serdes = SerdeFactory.defaultFactory();
         Serde<PredictorMetrics> metricsSerde = Topics.PREDICTOR_METRICS.valueSerde();
         KStream<String, SelectionEvent> selections =
@@ -102,7 +108,7 @@ public final class PredictorTopology {
         KStream<String, ForecastOutput> outputs = selections.process(new ProcessorSupplier<>() {
             @Override
             public RequestForecastProcessor get() {
-                return new RequestForecastProcessor(settings, published, liveRequests);
+                return new RequestForecastProcessor(settings, published, liveRequests, compactPrefill);
             }
 
             @Override

@@ -129,11 +129,15 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
 
     private final ParsedHeatmapCache published;
     private final int liveRequests;
+    /** Short prefills stored as their ids ({@link RequestStates}); false (tests) keeps every state dense. */
+    private final boolean compactPrefill;
 
-    RequestForecastProcessor(PredictorSettings settings, ParsedHeatmapCache published, int liveRequests) {
+    RequestForecastProcessor(PredictorSettings settings, ParsedHeatmapCache published, int liveRequests,
+                             boolean compactPrefill) {
         this.settings = settings;
         this.published = published;
         this.liveRequests = liveRequests;
+        this.compactPrefill = compactPrefill;
     }
 
     @Override
@@ -310,7 +314,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             return null;
         }
         ModelShape shape = settings.catalog().byId(state.getModel()).orElseThrow();
-        r = new LiveRequest(state.getModel(), historyOf(shape, state), lastToken(state), state.getEventTimeMs());
+        r = new LiveRequest(state.getModel(), RequestStates.history(shape, state), lastToken(state), state.getEventTimeMs());
         if (state.getPlannedExperts() != null) {
             // A state written by an older predictor, which kept the plans in it.
             r.blendedPlan = toArrays(state.getPlannedExperts());
@@ -403,8 +407,8 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         }
         PrefillHeatmap heatmap = state == null
                 ? new PrefillHeatmap(shape.numMoeLayers(), shape.numExperts(), shape.topK())
-                : heatmapOf(shape, state);
-        RequestHistory history = historyOf(shape, state);
+                : RequestStates.heatmap(shape, state);
+        RequestHistory history = RequestStates.history(shape, state);
         int[] ids = ids(event);
         heatmap.add(ids);
         int perToken = shape.numMoeLayers() * shape.topK();
@@ -421,9 +425,9 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         RequestForecastState.Builder next = state == null ? RequestForecastState.newBuilder()
                 .setModel(event.getModel())
                 .setRequestId(event.getRequestId()) : RequestForecastState.newBuilder(state);
-        requests.put(requestKey(event), withHistory(next, history)
+        requests.put(requestKey(event), RequestStates.withPrefill(next, shape, state, ids, heatmap, history,
+                        compactPrefill)
                 .setPrefillTokens(heatmap.tokens())
-                .setHeatmap(toList(heatmap.counts()))
                 .setLastToken(toList(Arrays.copyOfRange(ids, ids.length - perToken, ids.length)))
                 .setEventTimeMs(event.getEventTimeMs())
                 .build());
@@ -471,7 +475,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         RequestForecastState state = null;
         if (first) {
             state = requests.get(requestId);
-            PrefillHeatmap heatmap = heatmapOf(shape, state);
+            PrefillHeatmap heatmap = RequestStates.heatmap(shape, state);
             double[][] planScores = new double[layers][];
             r.blendedPlan = blendedPlan(event, shape, history, heatmap.tokens(), planScores);
             r.prefillOnlyPlan = forecaster(shape).prefillOnlyPlan(heatmap);
@@ -484,7 +488,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         long requestCount = first ? 1 : 0;
         double[] spearman = null;
         if (event.getLastStep()) {
-            spearman = forecaster(shape).spearman(heatmapOf(shape, first ? state : requests.get(requestId)), history,
+            spearman = forecaster(shape).spearman(RequestStates.heatmap(shape, first ? state : requests.get(requestId)), history,
                     ids);
         }
         forecaster(shape).step(ids);
@@ -654,40 +658,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
                 .build();
     }
 
-    private static RequestHistory historyOf(ModelShape shape, RequestForecastState state) {
-        int layers = shape.numMoeLayers();
-        int cells = layers * shape.numExperts();
-        if (state == null || state.getHistoryCounts().remaining() == 0) {
-            return new RequestHistory(layers, shape.numExperts(), shape.topK());
-        }
-        int[] c = new int[cells];
-        double[] d = new double[cells];
-        state.getHistoryCounts().duplicate().order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(c);
-        DoubleBuffer decayed = state.getHistoryDecayed().duplicate().order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer();
-        decayed.get(d);
-        // The cells' unit follows them, then the layers' kept totals (written by withHistory); a state
-        // written before has no unit (1) or no totals (summed from the cells).
-        double scale = decayed.hasRemaining() ? decayed.get() : 1;
-        double[] totals = null;
-        if (decayed.remaining() >= layers) {
-            totals = new double[layers];
-            decayed.get(totals);
-        }
-        return RequestHistory.of(layers, shape.numExperts(), shape.topK(), c, d, totals, scale,
-                state.getHistoryTokens());
-    }
-
-    private static RequestForecastState.Builder withHistory(RequestForecastState.Builder b, RequestHistory h) {
-        int[] c = h.counts();
-        double[] d = h.decayed();
-        double[] totals = h.decayedTotals();
-        ByteBuffer counts = ByteBuffer.allocate(c.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer decayed = ByteBuffer.allocate((d.length + 1 + totals.length) * 8).order(ByteOrder.LITTLE_ENDIAN);
-        counts.asIntBuffer().put(c);       // bulk: the views keep the little-endian order
-        decayed.asDoubleBuffer().put(d).put(h.decayScale()).put(totals); // the cells, their unit, the totals
-        return b.setHistoryCounts(counts).setHistoryDecayed(decayed).setHistoryTokens(h.tokens());
-    }
-
     private static int[] lastToken(RequestForecastState state) {
         return state.getLastToken().isEmpty() ? null : state.getLastToken().stream().mapToInt(Integer::intValue).toArray();
     }
@@ -698,12 +668,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             a[l] = lists.get(l).stream().mapToInt(Integer::intValue).toArray();
         }
         return a;
-    }
-
-    private static PrefillHeatmap heatmapOf(ModelShape shape, RequestForecastState state) {
-        int[] counts = state.getHeatmap().stream().mapToInt(Integer::intValue).toArray();
-        return PrefillHeatmap.of(shape.numMoeLayers(), shape.numExperts(), shape.topK(), counts,
-                state.getPrefillTokens());
     }
 
     private static int[] ids(SelectionEvent event) {

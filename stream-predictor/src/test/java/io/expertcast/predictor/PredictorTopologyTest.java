@@ -76,9 +76,14 @@ class PredictorTopologyTest {
      * directory of its own, with at most {@code liveRequests} decoding requests per task in memory.
      */
     private void restartDriver(String applicationName, int liveRequests) {
+        restartDriver(applicationName, liveRequests, true);
+    }
+
+    /** As above; {@code compactPrefill} false stores every prefill dense. */
+    private void restartDriver(String applicationName, int liveRequests, boolean compactPrefill) {
         driver.close();
         StreamsBuilder builder = new StreamsBuilder();
-        PredictorTopology.build(builder, settings, liveRequests);
+        PredictorTopology.build(builder, settings, liveRequests, compactPrefill);
         driver = new TopologyTestDriver(builder.build(),
                 StreamsSettings.base(applicationName, "unused:9092", stateDir.resolve(applicationName), Map.of()));
         createTopics();
@@ -182,6 +187,51 @@ class PredictorTopologyTest {
             assertEquals(m.getLayerSpearmanSum(), r.getLayerSpearmanSum(), key);
         });
         assertTrue(requestStoreIsEmpty(), "every request's state and steps are deleted after its last step");
+    }
+
+    /**
+     * A short prefill is stored as its tokens' ids, the heatmap and history counted again when read; a long one
+     * (here past 48 tokens, where the ids would take more bytes than the dense cells) dense. Every command and
+     * score equals those of a predictor that stores every prefill dense, with one request in memory so that
+     * every step rebuilds from the stores.
+     */
+    @Test
+    void aShortPrefillStoredAsItsIdsPredictsExactlyAsTheDenseState() {
+        List<RequestTrace> requests = List.of(
+                TraceEvents.randomRequest(TOY, "toy/a", 7, 9, 41),
+                TraceEvents.randomRequest(TOY, "toy/b", 60, 6, 42),
+                TraceEvents.randomRequest(TOY, "toy/c", 5, 8, 43));
+        List<SelectionEvent> events = TraceEvents.lockstep(requests, 3);
+        Map<String, Integer> idBytes = new java.util.TreeMap<>();
+        restartDriver(settings.applicationName() + "-ids", 1, true);
+        KeyValueStore<String, RequestForecastState> store = driver.getKeyValueStore(PredictorTopology.REQUEST_STORE);
+        for (SelectionEvent e : events) {
+            selections.pipeInput(e.getRequestId(), e);
+            RequestForecastState state = store.get(e.getRequestId());
+            if (state != null) {
+                idBytes.put(e.getRequestId(), state.getPrefillIds().remaining());
+                assertEquals(state.getPrefillIds().hasRemaining(), state.getHeatmap().isEmpty());
+            }
+        }
+        handOnAndPublish(INTERVAL);
+        List<PrefetchCommand> fromIds = prefetch.readValuesToList();
+        Map<String, PredictorMetrics> fromIdsMetrics = latestMetrics();
+        assertEquals(Map.of("toy/a", 7 * 4 * 4 * 2, "toy/b", 0, "toy/c", 5 * 4 * 4 * 2), idBytes,
+                "ids (uint16) for the short prefills, dense for the long one");
+
+        restartDriver(settings.applicationName() + "-dense", 1, false);
+        pipe(events);
+        handOnAndPublish(INTERVAL);
+        assertEquals(fromIds, prefetch.readValuesToList());
+        Map<String, PredictorMetrics> denseMetrics = latestMetrics();
+        assertEquals(denseMetrics.keySet(), fromIdsMetrics.keySet());
+        denseMetrics.forEach((key, m) -> {
+            PredictorMetrics r = fromIdsMetrics.get(key);
+            assertEquals(m.getHits(), r.getHits(), key);
+            assertEquals(m.getSamples(), r.getSamples(), key);
+            assertEquals(m.getLayerHits(), r.getLayerHits(), key);
+            assertEquals(m.getLayerSpearmanSum(), r.getLayerSpearmanSum(), key);
+        });
     }
 
     /**

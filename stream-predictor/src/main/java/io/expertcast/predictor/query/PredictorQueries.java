@@ -15,6 +15,7 @@ import io.expertcast.schemas.HeatmapSnapshot;
 import io.expertcast.schemas.PredictionLevel;
 import io.expertcast.schemas.PredictorMetrics;
 import io.expertcast.schemas.RequestDecodeStep;
+import io.expertcast.predictor.RequestStates;
 import io.expertcast.schemas.RequestForecastState;
 import io.expertcast.streams.query.AvroJson;
 import io.expertcast.streams.query.QueryException;
@@ -23,6 +24,7 @@ import io.expertcast.streams.query.QueryRequest;
 import io.expertcast.streams.query.QueryServer;
 import io.expertcast.streams.query.StoreRouting;
 import java.util.List;
+import java.util.Optional;
 import java.util.Locale;
 import java.util.function.Supplier;
 import org.apache.kafka.common.serialization.Serdes;
@@ -139,12 +141,16 @@ public final class PredictorQueries {
         body.put("prefillTokens", state.getPrefillTokens());
         body.put("lastScoredStep", lastStep == null ? 0 : lastStep.getStep());
         body.put("eventTimeMs", lastStep == null ? state.getEventTimeMs() : lastStep.getEventTimeMs());
-        List<Integer> counts = state.getHeatmap();
-        int experts = catalog.byId(state.getModel()).map(ModelShape::numExperts).orElse(counts.size());
+        Optional<ModelShape> shape = catalog.byId(state.getModel());
+        int[] counts = shape.map(m -> RequestStates.heatmap(m, state).counts())
+                .orElseGet(() -> state.getHeatmap().stream().mapToInt(Integer::intValue).toArray());
+        int experts = shape.map(ModelShape::numExperts).orElse(counts.length);
         ArrayNode layers = body.putArray("heatmap"); // [MoE layer][expert] prefill counts
-        for (int from = 0; from + experts <= counts.size(); from += experts) {
+        for (int from = 0; from + experts <= counts.length; from += experts) {
             ArrayNode row = layers.addArray();
-            counts.subList(from, from + experts).forEach(row::add);
+            for (int i = from; i < from + experts; i++) {
+                row.add(counts[i]);
+            }
         }
         body.set("plannedExperts", plannedExperts(state, firstStep));
         body.put("servedBy", self());
