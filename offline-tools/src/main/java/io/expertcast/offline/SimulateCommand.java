@@ -83,6 +83,7 @@ public final class SimulateCommand implements Callable<Integer> {
             description = "Shape(s) of the Pred policies' forecast, side by side: on-wafer (the paper's predictor on the "
                     + "wafer, marking this pass's reads), per-request (the live predictor's NEXT_TOKEN commands), "
                     + "per-pass (one command: the union of the top-n successors of the previous pass's experts), "
+                    + "per-pass-blended (one command: the union of the previous pass's per-request forecasts), "
                     + "per-die (per-pass cut per die to the experts it reads remotely) (default ${DEFAULT-VALUE}).")
     List<String> prefetchShapes;
 

@@ -137,7 +137,7 @@ class SimulateCommandTest {
     void anUnknownPrefetchShapeIsAClearError() {
         Run r = run("--traces", SAMPLE, "--prefetch-shape", "per-pass,per-token");
         assertEquals(2, r.exit());
-        assertEquals("simulate: unknown prefetch shape 'per-token', known: on-wafer, per-request, per-pass, per-die",
+        assertEquals("simulate: unknown prefetch shape 'per-token', known: on-wafer, per-request, per-pass, per-pass-blended, per-die",
                 r.err().strip());
     }
 }

@@ -70,7 +70,7 @@ public final class InProcessForecast {
         this.experts = model.numExperts();
         this.k = model.topK();
         this.heatmap = new TransitionHeatmap(layers, experts);
-        boolean perRequest = shape == PrefetchShape.PER_REQUEST;
+        boolean perRequest = shape == PrefetchShape.PER_REQUEST || shape == PrefetchShape.PER_PASS_BLENDED;
         this.finishedCounts = perRequest ? new double[layers][experts] : null;
         this.forecaster = perRequest ? new RequestForecaster(model, n) : null;
     }
@@ -89,7 +89,7 @@ public final class InProcessForecast {
         CopyEnable copy = new CopyEnable(layers, experts);
         switch (shape) {
             case ON_WAFER -> mark(copy, union(pass));
-            case PER_PASS, PER_DIE -> {
+            case PER_PASS, PER_DIE, PER_PASS_BLENDED -> {
                 if (nextPass != null) {
                     mark(copy, nextPass);
                 }
@@ -127,20 +127,8 @@ public final class InProcessForecast {
     public void learn(PassWorkload pass, List<Entry> entries) {
         if (shape == PrefetchShape.PER_PASS || shape == PrefetchShape.PER_DIE) {
             nextPass = union(pass);
-            long ids = 0;
-            long named = 0;
-            for (boolean[] layer : nextPass) {
-                long before = ids;
-                for (boolean b : layer) {
-                    ids += b ? 1 : 0;
-                }
-                named += ids > before ? 1 : 0;
-            }
-            if (ids > 0) {
-                commands++;
-                payloadBytes += ids * BYTES_PER_ID + named * BYTES_PER_LAYER_HEADER;
-            }
-        } else if (shape == PrefetchShape.PER_REQUEST) {
+            countUnion(nextPass);
+        } else if (shape == PrefetchShape.PER_REQUEST || shape == PrefetchShape.PER_PASS_BLENDED) {
             forecastRequests(pass, entries);
         }
         int perToken = layers * k;
@@ -162,7 +150,28 @@ public final class InProcessForecast {
         }
     }
 
-    /** Each entry's request observes its tokens, then (unless it ended) predicts its next step, as the live predictor does. */
+    /** One union command: its ids and, per layer it names experts at, a header (none when it names nothing). */
+    private void countUnion(boolean[][] union) {
+        long ids = 0;
+        long named = 0;
+        for (boolean[] layer : union) {
+            long before = ids;
+            for (boolean b : layer) {
+                ids += b ? 1 : 0;
+            }
+            named += ids > before ? 1 : 0;
+        }
+        if (ids > 0) {
+            commands++;
+            payloadBytes += ids * BYTES_PER_ID + named * BYTES_PER_LAYER_HEADER;
+        }
+    }
+
+    /**
+     * Each entry's request observes its tokens, then (unless it ended) predicts its next step, as the live
+     * predictor does: one command per request ({@link PrefetchShape#PER_REQUEST}), or their union for the
+     * next pass ({@link PrefetchShape#PER_PASS_BLENDED}).
+     */
     private void forecastRequests(PassWorkload pass, List<Entry> entries) {
         TransitionRows[] rows = new TransitionRows[layers];
         LayerPopularity[] popularity = new LayerPopularity[layers];
@@ -172,6 +181,8 @@ public final class InProcessForecast {
         }
         int perToken = layers * k;
         double[][] scores = new double[layers][];
+        boolean blended = shape == PrefetchShape.PER_PASS_BLENDED;
+        boolean[][] union = blended ? new boolean[layers][experts] : null;
         for (Entry e : entries) {
             RequestHistory history = histories.computeIfAbsent(e.requestId(), r -> new RequestHistory(layers, experts, k));
             for (int t = e.firstToken(); t < e.firstToken() + e.tokens(); t++) {
@@ -191,9 +202,21 @@ public final class InProcessForecast {
             int last = (e.firstToken() + e.tokens() - 1) * perToken;
             int[] current = Arrays.copyOfRange(pass.ids(), last, last + perToken);
             int[][] plan = forecaster.nextToken(rows, popularity, history, current, scores);
+            if (blended) {
+                for (int l = 0; l < layers; l++) {
+                    for (int id : plan[l]) {
+                        union[l][id] = true;
+                    }
+                }
+                continue;
+            }
             nextToken.put(e.requestId(), new Forecast(e.step() + 1, plan));
             commands++;
             payloadBytes += (long) layers * forecaster.width() * BYTES_PER_ID;
+        }
+        if (blended) {
+            nextPass = union;
+            countUnion(union);
         }
     }
 

@@ -18,6 +18,9 @@ import java.util.stream.Collectors;
  *   <li>{@link #PER_PASS}: one command per pass, the paper's predictor run by the controller: per MoE
  *       layer the union of the top-n successors of the experts the previous pass selected, marked for
  *       the next pass (a command is made once a pass's selections are out, so it serves the next one).</li>
+ *   <li>{@link #PER_PASS_BLENDED}: one command per pass carrying the union of the {@link #PER_REQUEST}
+ *       forecasts made from the previous pass (the live predictor's forecasts, sent as one command): the
+ *       same copies as per request wherever the next pass holds the same requests, at a union's bytes.</li>
  *   <li>{@link #PER_DIE}: {@link #PER_PASS} cut per die to the experts that die reads remotely: the wafer
  *       copies only on a remote read, so the copies are exactly those of {@link #PER_PASS}; only the
  *       command bytes differ.</li>
@@ -27,6 +30,7 @@ public enum PrefetchShape {
     ON_WAFER("on-wafer"),
     PER_REQUEST("per-request"),
     PER_PASS("per-pass"),
+    PER_PASS_BLENDED("per-pass-blended"),
     PER_DIE("per-die");
 
     private final String label;

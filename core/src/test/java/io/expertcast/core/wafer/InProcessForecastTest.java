@@ -118,4 +118,20 @@ class InProcessForecastTest {
         assertSet(new boolean[][] {{true, true, false, false, false, false}, {true, true, false, false, false, false}}, c);
     }
 
+
+    @Test
+    void perPassBlendedMarksTheUnionOfThePreviousPasssPerRequestCommandsForTheNextPass() {
+        InProcessForecast f = taught(PrefetchShape.PER_PASS_BLENDED);
+        PassWorkload first = pass(0, 0, 1, 4, 1);
+        f.learn(first, entries(0));
+        // a's command as above: {0, 1} at both layers. b after {4, 1}: layer 0 own 0.45 on 4, heat 0.45 x row 4 =
+        // 5: 0.45 -> {4, 5}; layer 1 as a's -> {0, 1}. One command naming 6 ids over 2 layers, whatever the
+        // next pass holds.
+        CopyEnable c = f.copyEnable(pass(1, 2, 3, 5, 3), List.of(new InProcessForecast.Entry("c", 0, 0, 1, false),
+                new InProcessForecast.Entry("d", 0, 1, 1, false)));
+        assertSet(new boolean[][] {{true, true, false, false, true, true}, {true, true, false, false, false, false}}, c);
+        assertEquals(1, f.totals().commands());
+        assertEquals(6 * InProcessForecast.BYTES_PER_ID + 2 * InProcessForecast.BYTES_PER_LAYER_HEADER,
+                f.totals().payloadBytes());
+    }
 }
