@@ -1,5 +1,6 @@
 package io.expertcast.offline;
 
+import io.expertcast.core.wafer.PrefetchShape;
 import io.expertcast.core.wafer.PrefetchSource;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -78,6 +79,14 @@ public final class SimulateCommand implements Callable<Integer> {
             description = "Top-n heatmap successors per selected expert for the Pred policies (default ${DEFAULT-VALUE}).")
     int predictN;
 
+    @Option(names = "--prefetch-shape", defaultValue = "on-wafer", split = ",",
+            description = "Shape(s) of the Pred policies' forecast, side by side: on-wafer (the paper's predictor on the "
+                    + "wafer, marking this pass's reads), per-request (the live predictor's NEXT_TOKEN commands), "
+                    + "per-pass (one command: the union of the top-n successors of the previous pass's experts), "
+                    + "per-pass-blended (one command: the union of the previous pass's per-request forecasts), "
+                    + "per-die (per-pass cut per die to the experts it reads remotely) (default ${DEFAULT-VALUE}).")
+    List<String> prefetchShapes;
+
     @Option(names = "--format", defaultValue = "table", description = "table or json (default ${DEFAULT-VALUE}).")
     String format;
 
@@ -86,7 +95,11 @@ public final class SimulateCommand implements Callable<Integer> {
         ModelCatalog catalog = ModelCatalog.standard();
         List<HardwareConfig> hardware = new ArrayList<>();
         Supplier<TraceSource> source;
+        List<PrefetchShape> shapes = new ArrayList<>();
         try {
+            for (String s : prefetchShapes) {
+                shapes.add(PrefetchShape.of(s));
+            }
             if (!format.equals("table") && !format.equals("json")) {
                 throw new IllegalArgumentException("--format must be table or json, got " + format);
             }
@@ -130,7 +143,7 @@ public final class SimulateCommand implements Callable<Integer> {
         }
         Simulation.Result result;
         try {
-            result = new Simulation(catalog, policies, predictN, passes).run(hardware, batches, source);
+            result = new Simulation(catalog, policies, predictN, passes, shapes).run(hardware, batches, source);
         } catch (IllegalArgumentException e) { // e.g. a model that does not fit the wafer's HBM
             System.err.println("simulate: " + e.getMessage());
             return 2;
@@ -191,6 +204,8 @@ public final class SimulateCommand implements Callable<Integer> {
             m.put("mesh", r.mesh());
             m.put("batch", r.batch());
             m.put("policy", r.policy());
+            Simulation.Commands c = r.commands();
+            m.put("prefetch_shape", c == null ? null : c.shape().label());
             m.put("throughput_tokens_per_s", t.throughputTokensPerS());
             m.put("throughput_vs_base", base == null ? null : t.throughputTokensPerS() / base.throughputTokensPerS());
             m.put("hops", t.hops());
@@ -207,6 +222,9 @@ public final class SimulateCommand implements Callable<Integer> {
             m.put("llc_hit_rate", t.llcHitRate());
             m.put("die_balance", t.dieBalance());
             m.put("link_bytes", t.linkBytes());
+            m.put("commands_per_pass", c == null ? null : c.commandsPerPass());
+            m.put("command_bytes_per_pass", c == null ? null : c.bytesPerPass());
+            m.put("copy_enabled_experts_per_layer", c == null ? null : c.enabledExpertsPerLayer());
             out.add(m);
         }
         return out;
@@ -223,7 +241,8 @@ public final class SimulateCommand implements Callable<Integer> {
     }
 
     public static void printTable(Simulation.Result result, PrintStream out) {
-        out.printf(Locale.ROOT, "%-16s %-14s %6s %-10s %12s %8s %14s %12s %7s %9s %8s %8s%n", "model", "mesh", "batch",
+        int w = Math.max(10, result.rows().stream().mapToInt(r -> r.label().length()).max().orElse(0));
+        out.printf(Locale.ROOT, "%-16s %-14s %6s %-" + w + "s %12s %8s %14s %12s %7s %9s %8s %8s%n", "model", "mesh", "batch",
                 "policy", "tokens/s", "vs base", "hops", "hops vs base", "passes", "copies", "balance", "x bound");
         for (Simulation.Row r : result.rows()) {
             PolicyTotals base = baseOf(result.rows(), r);
@@ -231,9 +250,24 @@ public final class SimulateCommand implements Callable<Integer> {
             String speed = base == null ? "-" : String.format(Locale.ROOT, "%.2fx", t.throughputTokensPerS() / base.throughputTokensPerS());
             String hops = base == null ? "-" : t.hops() == 0 ? "no hops"
                     : String.format(Locale.ROOT, "%.1fx", base.hops() / (double) t.hops());
-            out.printf(Locale.ROOT, "%-16s %-14s %6d %-10s %12.0f %8s %14d %12s %7d %9d %8.2f %8.3f%n", r.model(), r.mesh(),
-                    r.batch(), r.policy(), t.throughputTokensPerS(), speed, t.hops(), hops, t.passes(), t.copyWrites(),
+            out.printf(Locale.ROOT, "%-16s %-14s %6d %-" + w + "s %12.0f %8s %14d %12s %7d %9d %8.2f %8.3f%n", r.model(), r.mesh(),
+                    r.batch(), r.label(), t.throughputTokensPerS(), speed, t.hops(), hops, t.passes(), t.copyWrites(),
                     t.dieBalance(), t.timeOverBound());
+        }
+        if (result.rows().stream().anyMatch(r -> r.commands() != null && r.commands().shape() != PrefetchShape.ON_WAFER)) {
+            out.printf(Locale.ROOT, "%nPrefetch commands (ids and scores as uint16, as PrefetchCommand v2 packs them)%n");
+            out.printf(Locale.ROOT, "%-16s %-14s %6s %-" + w + "s %13s %14s %16s %9s %11s %8s%n", "model", "mesh", "batch",
+                    "policy", "commands/pass", "bytes/pass", "enabled/layer", "copies", "copy reads", "llc hit");
+            for (Simulation.Row r : result.rows()) {
+                Simulation.Commands c = r.commands();
+                if (c == null) {
+                    continue;
+                }
+                PolicyTotals t = r.totals();
+                out.printf(Locale.ROOT, "%-16s %-14s %6d %-" + w + "s %13.1f %14.0f %16.1f %9d %11d %8.4f%n", r.model(), r.mesh(),
+                        r.batch(), r.label(), c.commandsPerPass(), c.bytesPerPass(), c.enabledExpertsPerLayer(),
+                        t.copyWrites(), t.copyReads(), t.llcHitRate());
+            }
         }
         out.printf(Locale.ROOT, "%d token-layer steps emulated in %.1f s (%.2fM steps/s in the emulator, one thread); wall %.1f s%n",
                 result.tokenLayerSteps(), result.emulateNanos() / 1e9,

@@ -95,4 +95,49 @@ class SimulateCommandTest {
         assertEquals(2, run("--traces", SAMPLE, "--format", "xml").exit());
         assertEquals(2, run("--traces", SAMPLE, "--bytes-per-param", "0").exit());
     }
+
+    @Test
+    void prefetchShapesRunSideBySideWithTheirCommandBytes() throws Exception {
+        Run r = run("--traces", SAMPLE, "--limit", "12", "--batch", "6", "--policies", "base,pred",
+                "--prefetch-shape", "on-wafer,per-request,per-pass,per-die", "--format", "json");
+        assertEquals(0, r.exit(), r.err());
+        JsonNode rows = new ObjectMapper().readTree(r.out()).get("rows");
+        assertEquals(5, rows.size(), "base once, pred once per shape");
+        assertTrue(rows.get(0).get("prefetch_shape").isNull(), "base does not predict");
+        assertTrue(rows.get(0).get("command_bytes_per_pass").isNull());
+        JsonNode[] pred = new JsonNode[4];
+        String[] shapes = {"on-wafer", "per-request", "per-pass", "per-die"};
+        for (int i = 0; i < 4; i++) {
+            pred[i] = rows.get(1 + i);
+            assertEquals("pred", pred[i].get("policy").asText());
+            assertEquals(shapes[i], pred[i].get("prefetch_shape").asText());
+            assertTrue(pred[i].get("copy_enabled_experts_per_layer").asDouble() > 0, shapes[i]);
+        }
+        assertEquals(0.0, pred[0].get("command_bytes_per_pass").asDouble(), 0.0, "on the wafer no command travels");
+        // Llama-4 is top-1 with 24 MoE layers: a per-request command is 24 x n = 4 ids of 4 bytes.
+        assertEquals(24 * 4 * 4, pred[1].get("command_bytes_per_pass").asDouble()
+                / pred[1].get("commands_per_pass").asDouble(), 1e-9);
+        assertTrue(pred[2].get("command_bytes_per_pass").asDouble() > 0);
+        // The wafer copies only what a die reads remotely, so per-die copies exactly what per-pass copies,
+        // with fewer bytes (only the experts each die read remotely).
+        for (String f : List.of("throughput_tokens_per_s", "hops", "copy_writes", "copy_reads", "remote_reads")) {
+            assertEquals(pred[2].get(f).asDouble(), pred[3].get(f).asDouble(), 0.0, f);
+        }
+        assertTrue(pred[3].get("command_bytes_per_pass").asDouble() < pred[2].get("command_bytes_per_pass").asDouble());
+        assertTrue(pred[1].get("hops").asLong() != pred[2].get("hops").asLong(), "the shapes copy differently");
+
+        Run table = run("--traces", SAMPLE, "--limit", "12", "--batch", "6", "--policies", "pred",
+                "--prefetch-shape", "per-pass");
+        assertEquals(0, table.exit(), table.err());
+        assertTrue(table.out().contains("pred/per-pass"), table.out());
+        assertTrue(table.out().contains("Prefetch commands"), table.out());
+    }
+
+    @Test
+    void anUnknownPrefetchShapeIsAClearError() {
+        Run r = run("--traces", SAMPLE, "--prefetch-shape", "per-pass,per-token");
+        assertEquals(2, r.exit());
+        assertEquals("simulate: unknown prefetch shape 'per-token', known: on-wafer, per-request, per-pass, per-pass-blended, per-die",
+                r.err().strip());
+    }
 }

@@ -2,8 +2,9 @@ package io.expertcast.emulator;
 
 import io.expertcast.core.model.ModelShape;
 import io.expertcast.core.state.BoundedLru;
-import io.expertcast.core.predict.TransitionHeatmap;
 import io.expertcast.core.wafer.CopyEnable;
+import io.expertcast.core.wafer.InProcessForecast;
+import io.expertcast.core.wafer.PrefetchShape;
 import io.expertcast.core.wafer.InvalidPlanException;
 import io.expertcast.core.wafer.PassResult;
 import io.expertcast.core.wafer.PassWorkload;
@@ -44,9 +45,9 @@ import java.util.Set;
  *   <li>{@link PrefetchSource#TOPIC} (the service's default): the predictor's commands from
  *       moe.prefetch, filed by {@link #offer} in a {@link PrefetchBook} and joined to the pass they
  *       target by request id and step;</li>
- *   <li>{@link PrefetchSource#IN_PROCESS} (offline {@code simulate}): the core's token-level
- *       {@link TransitionHeatmap} with each running request's last token. For a pass, the forecast at
- *       each MoE layer is the union of the top-n successors of the experts its tokens selected (the
+ *   <li>{@link PrefetchSource#IN_PROCESS} (offline {@code simulate}): core's {@link InProcessForecast}
+ *       in a {@link PrefetchShape}, by default {@link PrefetchShape#ON_WAFER}: for a pass, the forecast
+ *       at each MoE layer is the union of the top-n successors of the experts its tokens selected (the
  *       next token's likely experts), copied into HBM (token level, as the predictor's NEXT_TOKEN
  *       commands); the heatmap then learns the pass's transitions.</li>
  * </ul>
@@ -79,6 +80,7 @@ import java.util.Set;
  */
 public final class PassEmulator {
     private final EmulatorSettings settings;
+    private final PrefetchShape shape;
     private final Map<String, ModelRun> runs = new HashMap<>(); // model/source -> its wafer; lookup only
     private final Map<String, PrefetchBook> books = new HashMap<>(); // model/source -> its commands; lookup only
     private final Map<String, Set<String>> sources = new HashMap<>(); // model -> sources with an emulated pass
@@ -99,8 +101,7 @@ public final class PassEmulator {
         final ModelShape model;
         final WaferContext wafer;
         final Map<String, WaferEngine> engines = new LinkedHashMap<>();
-        final TransitionHeatmap heatmap;
-        final Map<String, int[]> lastToken = new HashMap<>(); // request -> its last token's ids [layer][k]
+        final InProcessForecast forecast;
 
         ModelRun(ModelShape model) {
             this.model = model;
@@ -108,12 +109,27 @@ public final class PassEmulator {
             for (String p : settings.policies()) {
                 engines.put(p, new WaferEngine(wafer, model));
             }
-            this.heatmap = new TransitionHeatmap(model.numMoeLayers(), model.numExperts());
+            this.forecast = new InProcessForecast(model, shape, settings.predictN());
         }
     }
 
     public PassEmulator(EmulatorSettings settings) {
+        this(settings, PrefetchShape.ON_WAFER);
+    }
+
+    /**
+     * With the shape of the in-process forecast ({@link PrefetchSource#IN_PROCESS}): the offline
+     * {@code simulate} compares the command shapes a live predictor could send on the same passes.
+     */
+    public PassEmulator(EmulatorSettings settings, PrefetchShape shape) {
         this.settings = settings;
+        this.shape = shape;
+    }
+
+    /** The in-process forecast of a model's (empty-source) wafer once a pass of it ran, else null. */
+    public synchronized InProcessForecast inProcessForecast(String model) {
+        ModelRun run = runs.get(model + "/");
+        return run == null ? null : run.forecast;
     }
 
     public EmulatorSettings settings() {
@@ -422,10 +438,12 @@ public final class PassEmulator {
         boolean inProcess = settings.prefetchSource() == PrefetchSource.IN_PROCESS;
         CopyEnable predicted = null;
         PrefetchCounts prefetch = PrefetchCounts.NONE;
+        List<InProcessForecast.Entry> entries = null;
         if (settings.needsPrediction() && inProcess) {
             // The token-level heatmap's forecast (Insight 2: long reuse distance) is copied into HBM,
             // as the predictor's NEXT_TOKEN commands ask.
-            predicted = CopyEnable.hbm(forecast(run, workload));
+            entries = entries(completed.selections());
+            predicted = run.forecast.copyEnable(workload, entries);
         } else if (settings.needsPrediction()) {
             PrefetchBook book = book(model, source);
             book.journal(journals.of(modelId, source));
@@ -458,8 +476,8 @@ public final class PassEmulator {
                 }
             }
         }
-        if (settings.needsPrediction() && inProcess) {
-            learn(run, completed.selections());
+        if (entries != null) {
+            run.forecast.learn(workload, entries);
         }
         if (journals.owner() != null) {
             runOwners.put(modelId + "/" + source, journals.owner());
@@ -478,51 +496,14 @@ public final class PassEmulator {
         return new Outcome(deltas, results, rejected);
     }
 
-    /** Per MoE layer, the union of the top-n heatmap successors of the experts this pass selected. */
-    private boolean[][] forecast(ModelRun run, PassWorkload pass) {
-        ModelShape model = run.model;
-        int layers = model.numMoeLayers();
-        int k = model.topK();
-        boolean[][] predicted = new boolean[layers][model.numExperts()];
-        boolean[] selected = new boolean[model.numExperts()];
-        for (int l = 0; l < layers; l++) {
-            java.util.Arrays.fill(selected, false);
-            for (int t = 0; t < pass.tokens(); t++) {
-                for (int s = 0; s < k; s++) {
-                    selected[pass.expert(t, l, s)] = true;
-                }
-            }
-            run.heatmap.predictInto(l, selected, settings.predictN(), predicted[l]);
-        }
-        return predicted;
-    }
-
-    /** Token -> token transitions of every request in the pass, in token order; finished requests forgotten. */
-    private static void learn(ModelRun run, List<SelectionEvent> selections) {
-        ModelShape model = run.model;
-        int perToken = model.numMoeLayers() * model.topK();
+    /** The pass's (request, step) entries, in the order of its selections. */
+    private static List<InProcessForecast.Entry> entries(List<SelectionEvent> selections) {
+        List<InProcessForecast.Entry> entries = new ArrayList<>(selections.size());
         for (SelectionEvent e : selections) {
-            ByteBuffer b = e.getExpertIds().duplicate().order(ByteOrder.LITTLE_ENDIAN);
-            int[] ids = new int[e.getTokenCount() * perToken];
-            for (int i = 0; i < ids.length; i++) {
-                ids[i] = b.getShort() & 0xFFFF;
-            }
-            int[] previous = run.lastToken.get(e.getRequestId());
-            int previousAt = 0;
-            for (int t = 0; t < e.getTokenCount(); t++) {
-                if (previous != null) {
-                    run.heatmap.observeToken(previous, previousAt, ids, t * perToken, model.topK());
-                }
-                previous = ids;
-                previousAt = t * perToken;
-            }
-            if (e.getLastStep()) {
-                run.lastToken.remove(e.getRequestId());
-            } else {
-                run.lastToken.put(e.getRequestId(),
-                        java.util.Arrays.copyOfRange(ids, previousAt, previousAt + perToken));
-            }
+            entries.add(new InProcessForecast.Entry(e.getRequestId(), e.getStep(), e.getBatchTokenOffset(),
+                    e.getTokenCount(), e.getLastStep()));
         }
+        return entries;
     }
 
     private static DeadLetter letter(String application, String topic, String model, String source, long passId,

@@ -66,6 +66,11 @@ public final class WaferEngine {
     private final ExpertLru[] llc;
     private final ExpertLru[] copies;
     private double clock;
+    private long enabledRemoteReads;    // remote reads of copy-enabled experts, since the engine started
+    private long enabledDieLayers;      // (die, layer) pairs of a pass with such a read, since the start
+    private long enabledDiePasses;      // (die, pass) pairs with such a read, since the start
+    private final boolean[] enabledInLayer;
+    private final boolean[] enabledInPass;
     private final EventQueue queue = new EventQueue();
     private final LayerLowerBound lowerBound;
     private final int[] layerTokens;
@@ -98,6 +103,8 @@ public final class WaferEngine {
         this.linkBusy = new double[dies * 4];
         this.linkBytes = new long[dies * 4];
         this.dieEnd = new double[dies];
+        this.enabledInLayer = new boolean[dies];
+        this.enabledInPass = new boolean[dies];
         this.lowerBound = new LayerLowerBound(hw);
         this.layerTokens = new int[experts];
         int keys = model.numMoeLayers() * experts;
@@ -145,6 +152,25 @@ public final class WaferEngine {
         return linkBytes.clone();
     }
 
+    /**
+     * Remote reads of a copy-enabled expert since the engine started (copy-on-read policies): the
+     * (die, layer, expert) entries a per-die command would carry, since a die copies only what it reads
+     * remotely. Not part of the exported state.
+     */
+    public long enabledRemoteReads() {
+        return enabledRemoteReads;
+    }
+
+    /** The (die, MoE layer) pairs of each pass with at least one {@link #enabledRemoteReads} read, summed over passes. */
+    public long enabledDieLayers() {
+        return enabledDieLayers;
+    }
+
+    /** The (die, pass) pairs with at least one {@link #enabledRemoteReads} read: the per-die commands that carry something. */
+    public long enabledDiePasses() {
+        return enabledDiePasses;
+    }
+
     /** Whether {@code die}'s LLC holds the expert now. */
     public boolean llcHolds(int die, int moeLayer, int expert) {
         return llc[die].contains(moeLayer * experts + expert);
@@ -163,6 +189,7 @@ public final class WaferEngine {
         double boundNs = 0;
         long hops = 0, reads = 0, local = 0, remote = 0, copyReads = 0, copyWrites = 0, llcHits = 0, events = 0;
         long bytes = model.expertBytes();
+        java.util.Arrays.fill(enabledInPass, false);
         for (int layer = 0; layer < layers; layer++) {
             LayerWork work = policy.assign(pass, layer, wafer);
             double t0 = clock;
@@ -180,6 +207,7 @@ public final class WaferEngine {
             boundNs += lowerBound.boundNs(model, table, layer, layerTokens, anyLlc ? llcNow : LlcResidency.NONE,
                     anyCopy ? copiesNow : LlcResidency.NONE);
             int n = 0;
+            java.util.Arrays.fill(enabledInLayer, false);
             for (int d = 0; d < dies; d++) {
                 dieEnd[d] = t0;
                 for (int e = 0; e < experts; e++) {
@@ -211,6 +239,17 @@ public final class WaferEngine {
                         itemHolder[n] = holder;
                         remote++;
                         hops += h;
+                        if (copyOnRead && copy.any(layer, e)) {
+                            enabledRemoteReads++;
+                            if (!enabledInLayer[d]) {
+                                enabledInLayer[d] = true;
+                                enabledDieLayers++;
+                            }
+                            if (!enabledInPass[d]) {
+                                enabledInPass[d] = true;
+                                enabledDiePasses++;
+                            }
+                        }
                         queue.schedule(t0 + h * hw.hopLatencyNs(), 1, REMOTE, n);
                     }
                     n++;
