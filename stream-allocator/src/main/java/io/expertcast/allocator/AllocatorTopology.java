@@ -1,7 +1,6 @@
 package io.expertcast.allocator;
 
 import io.expertcast.core.model.ModelShape;
-import io.expertcast.core.placement.CoActivation;
 import io.expertcast.schemas.AllocationPlan;
 import io.expertcast.schemas.AllocatorMetrics;
 import io.expertcast.schemas.DeadLetter;
@@ -19,9 +18,7 @@ import io.expertcast.streams.ValidatedSelections;
 import io.expertcast.streams.pass.CompletedPass;
 import io.expertcast.streams.pass.PassAssembly;
 import java.nio.charset.StandardCharsets;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.specific.SpecificRecord;
@@ -190,10 +187,10 @@ public final class AllocatorTopology {
     }
 
     /**
-     * Insight 5: per completed pass and MoE layer its co-activations ({@link PairObservations}), re-keyed
-     * by model to the task that keeps the model's decayed pair counts ({@link PairCountKeeper}). Counted
-     * here, beside the pass planner and not in it (the plans of a pass do not wait for it), and only
-     * when the policy reads pair counts.
+     * Insight 5: per completed pass the expert ids of (a sample of) its tokens ({@link PairObservations}),
+     * re-keyed by model to the task that counts their co-activations and keeps the model's decayed pair
+     * counts ({@link PairCountKeeper}): this thread, which plans the passes, only copies ids. Only when
+     * the policy reads pair counts.
      */
     private static KStream<String, SpecificRecord> pairObservations(StreamsBuilder builder, AllocatorSettings settings,
                                                                     KStream<String, CompletedPass> completed) {
@@ -201,22 +198,19 @@ public final class AllocatorTopology {
                 Serdes.String(), SerdeFactory.defaultFactory().serde(PairCounts.class)));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PAIR_PENDING_STORE),
                 Serdes.String(), SerdeFactory.defaultFactory().serde(PairObservation.class)));
-        // Scratch per stream thread: the mapper is shared by the tasks of every thread.
-        ThreadLocal<Map<Integer, CoActivation>> scratch = ThreadLocal.withInitial(HashMap::new);
         Set<String> unfit = ConcurrentHashMap.newKeySet();
         return completed.flatMap((k, v) -> {
                     ModelShape model = settings.catalog().byId(v.pass().getModel()).orElseThrow();
                     if (!PairObservations.fits(model)) {
                         if (model.topK() > 1 && unfit.add(model.id())) {
-                            LOG.warn("{}: {} experts make a layer's pairs larger than {} bytes; its pair counts are "
-                                    + "not kept (pair-separate places it without them)", model.id(), model.numExperts(),
+                            LOG.warn("{}: {} tokens of {} MoE layers x top-{} take more than {} bytes; its pair "
+                                    + "counts are not kept (pair-separate places it without them)", model.id(),
+                                    PairObservations.MAX_TOKENS_PER_PASS, model.numMoeLayers(), model.topK(),
                                     PairObservations.MAX_RECORD_BYTES);
                         }
                         return List.<KeyValue<String, PairObservation>>of();
                     }
-                    CoActivation counter = scratch.get().computeIfAbsent(model.numExperts(), CoActivation::new);
-                    return PairObservations.of(model, v, counter).stream()
-                            .map(o -> KeyValue.pair(model.id(), o)).toList();
+                    return PairObservations.of(model, v).stream().map(o -> KeyValue.pair(model.id(), o)).toList();
                 }, Named.as("observe-pairs"))
                 .repartition(Repartitioned.with(Serdes.String(), SerdeFactory.defaultFactory().serde(PairObservation.class))
                         .withName(PAIR_OBSERVATIONS))

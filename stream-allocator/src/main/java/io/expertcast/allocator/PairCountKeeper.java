@@ -2,6 +2,7 @@ package io.expertcast.allocator;
 
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.placement.CoActivation;
 import io.expertcast.core.placement.DecayedPairCounts;
 import io.expertcast.schemas.PairCounts;
 import io.expertcast.schemas.PairObservation;
@@ -18,11 +19,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Insight 5 live: per model its decayed co-activation counts per MoE layer ({@link DecayedPairCounts},
- * decayed at each pass like the workload profiles), exactly once across restarts, and with a bounded
- * changelog. Rewriting the counts at every commit would send a whole model's 7.6 MB (DeepSeek-V3) to
- * the changelog five times a second; instead every observation is appended to a pending log (store
- * {@link AllocatorTopology#PAIR_PENDING_STORE}, key model/sequence, as small as the observation) and
- * every {@link #SNAPSHOT_EVERY_PASSES} passes the counts are written once (store
+ * decayed at each pass like the workload profiles: every layer once per pass), counted from the
+ * passes' {@link PairObservation}s, exactly once across restarts, and with a bounded changelog.
+ * Rewriting the counts at every commit would send a whole model's 7.6 MB (DeepSeek-V3) to the
+ * changelog five times a second; instead every observation is appended to a pending log (store
+ * {@link AllocatorTopology#PAIR_PENDING_STORE}, key model/sequence, the observation as it came, at
+ * most 59 KB) and every {@link #SNAPSHOT_EVERY_PASSES} passes the counts are written once (store
  * {@link AllocatorTopology#PAIR_COUNTS_STORE}, one record per model and layer, 130 KB for 256 experts)
  * and the log is deleted. A restart loads the snapshots and replays the log in order: the same float
  * operations in the same order, so the counts are the ones it had.
@@ -39,6 +41,8 @@ final class PairCountKeeper {
     private final Map<String, Model> models = new HashMap<>();
     private int[] cells = new int[0];
     private long[] counts = new long[0];
+    private int[] ids = new int[0];
+    private CoActivation counter;
 
     private static final class Model {
         final DecayedPairCounts counts;
@@ -63,20 +67,27 @@ final class PairCountKeeper {
         restore();
     }
 
-    /** Adds one pass's co-activations of one layer; writes a snapshot when enough passes are pending. */
+    /** Adds one pass's co-activations; writes a snapshot when enough passes are pending. */
     void observe(PairObservation o) {
         // Observations come from passes validated before assembly, built with the catalog's shapes.
         ModelShape shape = catalog.byId(o.getModel()).orElseThrow();
-        if (o.getNumExperts() != shape.numExperts() || o.getMoeLayer() < 0 || o.getMoeLayer() >= shape.numMoeLayers()) {
-            throw new IllegalStateException("pair observation of " + o.getModel() + " layer " + o.getMoeLayer() + " has "
-                    + o.getNumExperts() + " experts, the catalog " + shape.numMoeLayers() + " x " + shape.numExperts());
+        if (!fits(shape, o)) {
+            throw new IllegalStateException("pair observation of " + o.getModel() + " has " + o.getNumMoeLayers() + " x "
+                    + o.getNumExperts() + " top-" + o.getTopK() + ", the catalog " + shape.numMoeLayers() + " x "
+                    + shape.numExperts() + " top-" + shape.topK());
         }
         Model m = modelOf(shape);
         apply(m, o);
         pending.put(pendingKey(shape.id(), m.nextSeq++), o);
-        if (++m.pending >= (long) SNAPSHOT_EVERY_PASSES * shape.numMoeLayers()) {
+        if (++m.pending >= SNAPSHOT_EVERY_PASSES) {
             snapshot(shape, m);
         }
+    }
+
+    private static boolean fits(ModelShape shape, PairObservation o) {
+        return o.getNumMoeLayers() == shape.numMoeLayers() && o.getNumExperts() == shape.numExperts()
+                && o.getTopK() == shape.topK() && o.getWeight() >= 1
+                && o.getExpertIds().remaining() == (long) o.getTokens() * shape.numMoeLayers() * shape.topK() * 2;
     }
 
     /** The model's decayed counts, or empty if it has none. */
@@ -91,16 +102,31 @@ final class PairCountKeeper {
         return m == null ? 0 : m.observations[layer];
     }
 
+    /** Counts the pass's co-activations layer by layer and folds them into the decayed counts. */
     private void apply(Model m, PairObservation o) {
-        int n = o.getPairs().remaining() / 8;
-        if (cells.length < n) {
-            cells = new int[n];
-            counts = new long[n];
+        int experts = o.getNumExperts();
+        if (counter == null || counter.experts() != experts) {
+            counter = new CoActivation(experts);
         }
-        PairObservations.read(o, cells, counts);
-        m.counts.observe(o.getMoeLayer(), cells, counts, n);
-        m.observations[o.getMoeLayer()]++;
-        m.eventTimeMs[o.getMoeLayer()] = o.getEventTimeMs();
+        if (ids.length < o.getTopK()) {
+            ids = new int[o.getTopK()];
+        }
+        for (int layer = 0; layer < o.getNumMoeLayers(); layer++) {
+            PairObservations.count(o, layer, counter, ids);
+            int n = counter.distinctPairs();
+            if (cells.length < n) {
+                cells = new int[n];
+                counts = new long[n];
+            }
+            for (int p = 0; p < n; p++) {
+                cells[p] = counter.cell(p);
+                counts[p] = counter.count(cells[p]) * o.getWeight();
+            }
+            m.counts.observe(layer, cells, counts, n);
+            m.observations[layer]++;
+            m.eventTimeMs[layer] = o.getEventTimeMs();
+        }
+        counter.clear();
     }
 
     private void snapshot(ModelShape shape, Model m) {
@@ -143,7 +169,7 @@ final class PairCountKeeper {
             while (all.hasNext()) {
                 var kv = all.next();
                 Optional<ModelShape> shape = catalog.byId(kv.value.getModel());
-                if (shape.isEmpty() || shape.get().numExperts() != kv.value.getNumExperts()) {
+                if (shape.isEmpty() || !fits(shape.get(), kv.value)) {
                     LOG.warn("pending pair observation {} does not fit the catalog's model; not replayed", kv.key);
                     continue;
                 }

@@ -65,7 +65,10 @@ class ProfileRebalancerPairsTest {
     /** Selected together by every eighth token and never apart. */
     private static final int A = 3;
     private static final int B = 200;
-    private static final int TOKENS = 200;
+    /** No more than a pair observation carries: every token counted. */
+    private static final int TOKENS = PairObservations.MAX_TOKENS_PER_PASS;
+    /** A larger batch: its pairs are counted on every fourth token (weight 4), A and B's among them. */
+    private static final int BATCH = 200;
 
     @TempDir
     Path stateDir;
@@ -108,8 +111,8 @@ class ProfileRebalancerPairsTest {
     @Test
     void coSelectedExpertsEndOnDifferentDiesWhereThePlacementWithoutPairCountsKeepsThemTogether() {
         start("pair-separate", 1000);
-        int[] ids = pass(0);
-        double[] load = load(ids);
+        int[] ids = pass(BATCH);
+        double[] load = load(ids, BATCH);
         // What the same re-placement does without pair counts: A and B share dies.
         ExpertDistributionTable withoutPairs = ExpertDistributionTable.even(DEEPSEEK, HW.dies());
         WorkloadProfiles.rebalance(repeat(load), withoutPairs, PlacementPolicies.byName("pair-separate"), REDUNDANT,
@@ -117,7 +120,7 @@ class ProfileRebalancerPairsTest {
         assertTrue(sharedDies(withoutPairs, 0) > 0, "the test's load keeps A and B together without pair counts");
 
         for (int i = 1; i < 4; i++) {
-            pass(i);
+            pass(BATCH);
         }
         // The schedule re-places for the profile and the pair counts of the passes so far.
         driver.advanceWallClockTime(Duration.ofMillis(PERIOD_MS));
@@ -134,7 +137,7 @@ class ProfileRebalancerPairsTest {
     @Test
     void otherPoliciesKeepNoPairCounts() {
         start("hot-replicate", 4);
-        pass(0);
+        pass(TOKENS);
         assertThrowsNoStore(AllocatorTopology.PAIR_COUNTS_STORE);
         assertThrowsNoStore(AllocatorTopology.PAIR_PENDING_STORE);
         assertFalse(commands.readValuesToList().stream().anyMatch(c -> c.getReason().contains("pair counts")));
@@ -152,7 +155,7 @@ class ProfileRebalancerPairsTest {
         int passesRun = PairCountKeeper.SNAPSHOT_EVERY_PASSES + 5;
         CoActivation counter = new CoActivation(EXPERTS);
         for (int i = 0; i < passesRun; i++) {
-            int[] ids = pass(i);
+            int[] ids = pass(TOKENS);
             for (int layer = 0; layer < LAYERS; layer++) {
                 counter.clear();
                 for (int t = 0; t < TOKENS; t++) {
@@ -173,12 +176,12 @@ class ProfileRebalancerPairsTest {
         PairCounts layer0 = snapshots.get(DEEPSEEK.id() + "/0");
         assertNotNull(layer0, "a snapshot after 64 passes");
         assertEquals(PairCountKeeper.SNAPSHOT_EVERY_PASSES, layer0.getObservations());
-        // The decayed count of A and B after 64 identical passes: 25 per pass x (1 - 0.999^64) / 0.001.
+        // The decayed count of A and B after 64 identical passes: 8 per pass x (1 - 0.999^64) / 0.001.
         int perPass = TOKENS / 8;
         DecayedPairCounts snapshot = new DecayedPairCounts(LAYERS, EXPERTS, DECAY);
         snapshot.restore(0, layer0.getCounts());
         assertEquals(perPass * (1 - Math.pow(DECAY, 64)) / (1 - DECAY), snapshot.count(0, A, B), 1e-3);
-        assertEquals(5L * LAYERS, count(pending), "the passes since the snapshot are pending");
+        assertEquals(5L, count(pending), "the passes since the snapshot are pending");
 
         PairCountKeeper restarted = new PairCountKeeper(ModelCatalog.standard(), DECAY, snapshots, pending);
         DecayedPairCounts rebuilt = restarted.counts(DEEPSEEK.id()).orElseThrow();
@@ -190,40 +193,50 @@ class ProfileRebalancerPairsTest {
         assertEquals(0, rebuilt.count(7, A, A + 1), "never selected together");
     }
 
-    /** The largest records the allocator writes stay well under Kafka's 1 MB default max message size. */
+    /**
+     * The largest records the allocator writes stay well under Kafka's 1 MB default max message size
+     * whatever the batch: a pass of 4 x 64 tokens carries every fourth token, each weighing 4.
+     */
     @Test
-    void recordsStayWellUnderAMegabyteEvenWhenEveryPairIsCoActivated() {
+    void recordsStayWellUnderAMegabyteWhateverTheBatch() {
         var observationSerde = SerdeFactory.defaultFactory().serde(PairObservation.class);
         var countsSerde = SerdeFactory.defaultFactory().serde(PairCounts.class);
         for (ModelShape model : ModelCatalog.standard().all().values()) {
             if (model.topK() < 2) {
+                assertFalse(PairObservations.fits(model), model.id() + " has no pairs");
                 continue;
             }
             assertTrue(PairObservations.fits(model), model.id());
-            // A batch whose tokens co-activate every pair of experts at layer 0.
-            CoActivation counter = new CoActivation(model.numExperts());
             int e = model.numExperts();
-            List<int[]> tokens = new ArrayList<>();
-            for (int i = 0; i < e; i++) {
-                for (int j = i + 1; j < e; j += model.topK() - 1) {
-                    int[] t = new int[model.topK()];
-                    t[0] = i;
-                    for (int s = 1; s < model.topK(); s++) {
-                        t[s] = (j + s - 1) % e == i ? (i + e - 1) % e : (j + s - 1) % e;
-                    }
-                    tokens.add(t);
+            int k = model.topK();
+            int tokens = 4 * PairObservations.MAX_TOKENS_PER_PASS;
+            Random random = new Random(e);
+            List<int[]> selected = new ArrayList<>();
+            CoActivation sampled = new CoActivation(e);
+            for (int t = 0; t < tokens; t++) {
+                int[] token = random.ints(0, e).distinct().limit(k).toArray();
+                selected.add(token);
+                if (t % 4 == 0) {
+                    sampled.addToken(token, 0, k);
                 }
             }
-            PairObservation layer0 = PairObservations.of(model, completedPass(model, tokens), counter).get(0);
-            assertEquals(DecayedPairCounts.cells(e), layer0.getPairs().remaining() / 8, model.id() + ": every pair");
-            byte[] observation = observationSerde.serializer().serialize("t", layer0);
+            PairObservation o = PairObservations.of(model, completedPass(model, selected)).orElseThrow();
+            assertEquals(PairObservations.MAX_TOKENS_PER_PASS, o.getTokens());
+            assertEquals(4, o.getWeight());
+            CoActivation counted = new CoActivation(e);
+            PairObservations.count(o, model.numMoeLayers() - 1, counted, new int[k]);
+            assertEquals(sampled.distinctPairs(), counted.distinctPairs(), model.id() + ": the pairs of every fourth token");
+            for (int p = 0; p < sampled.distinctPairs(); p++) {
+                assertEquals(sampled.count(sampled.cell(p)), counted.count(sampled.cell(p)));
+            }
+            byte[] observation = observationSerde.serializer().serialize("t", o);
+            assertTrue(observation.length <= PairObservations.maxIdBytes(model) + 256 && observation.length < 100_000,
+                    model.id() + ": the largest observation takes " + observation.length + " bytes");
+
             DecayedPairCounts decayed = new DecayedPairCounts(model.numMoeLayers(), e, DECAY);
             decayed.observe(0, new int[0], new long[0], 0);
-            byte[] counts = countsSerde.serializer().serialize("t",
-                    new PairCounts(model.id(), 0, e, decayed.pack(0), 1L, 0L));
-            assertTrue(observation.length <= PairObservations.MAX_RECORD_BYTES && observation.length < 700_000,
-                    model.id() + " observation " + observation.length + " bytes");
-            assertTrue(counts.length < 300_000, model.id() + " counts " + counts.length + " bytes");
+            byte[] stored = countsSerde.serializer().serialize("t", new PairCounts(model.id(), 0, e, decayed.pack(0), 1L, 0L));
+            assertTrue(stored.length < 300_000, model.id() + ": counts record " + stored.length + " bytes");
         }
     }
 
@@ -257,9 +270,9 @@ class ProfileRebalancerPairsTest {
         return n;
     }
 
-    private static double[] load(int[] ids) {
+    private static double[] load(int[] ids, int tokens) {
         double[] load = new double[EXPERTS];
-        for (int t = 0; t < TOKENS; t++) {
+        for (int t = 0; t < tokens; t++) {
             for (int s = 0; s < K; s++) {
                 load[ids[ExpertIds.index(t, 0, s, LAYERS, K)]]++;
             }
@@ -284,15 +297,15 @@ class ProfileRebalancerPairsTest {
     }
 
     /**
-     * One pass of {@code TOKENS} tokens, the same in every pass and layer: every eighth token selects A
+     * One pass of {@code tokens} tokens, the same in every pass and layer: every eighth token selects A
      * and B, the others 8 experts spread over the rest (never A or B). Returns the ids [token][layer][slot].
      */
-    private int[] pass(int i) {
+    private int[] pass(int tokens) {
         long id = passId++;
         Random random = new Random(1);
-        int[] ids = new int[TOKENS * LAYERS * K];
+        int[] ids = new int[tokens * LAYERS * K];
         int[] token = new int[K];
-        for (int t = 0; t < TOKENS; t++) {
+        for (int t = 0; t < tokens; t++) {
             int n = 0;
             if (t % 8 == 0) {
                 token[n++] = A;
@@ -315,12 +328,12 @@ class ProfileRebalancerPairsTest {
         }
         String request = "pairs-" + id;
         SelectionEvent event = SelectionEvent.newBuilder().setModel(DEEPSEEK.id()).setRequestId(request).setStep(0)
-                .setPhase(Phase.PREFILL).setTokenOffset(0).setTokenCount(TOKENS).setPassId(id).setBatchTokenOffset(0)
+                .setPhase(Phase.PREFILL).setTokenOffset(0).setTokenCount(tokens).setPassId(id).setBatchTokenOffset(0)
                 .setNumMoeLayers(LAYERS).setTopK(K).setExpertIds(ByteBuffer.wrap(ExpertIds.pack(ids)))
                 .setBenchmark("mmlu").setSubject("anatomy").setLanguage("en").setEventTimeMs(1000L).build();
         selections.pipeInput(request, event);
-        passes.pipeInput(DEEPSEEK.id(), new ForwardPass(DEEPSEEK.id(), id, List.of(new PassEntry(request, 0, TOKENS)),
-                TOKENS, 0, 1000L, ""));
+        passes.pipeInput(DEEPSEEK.id(), new ForwardPass(DEEPSEEK.id(), id, List.of(new PassEntry(request, 0, tokens)),
+                tokens, 0, 1000L, ""));
         return ids;
     }
 
