@@ -133,7 +133,7 @@ final class PairCountKeeper {
         for (int layer = 0; layer < shape.numMoeLayers(); layer++) {
             if (m.counts.observed(layer)) {
                 snapshots.put(shape.id() + "/" + layer, new PairCounts(shape.id(), layer, shape.numExperts(),
-                        m.counts.pack(layer), m.observations[layer], m.eventTimeMs[layer]));
+                        m.counts.pack(layer), m.counts.scale(layer), m.observations[layer], m.eventTimeMs[layer]));
             }
         }
         List<String> done = new ArrayList<>();
@@ -158,7 +158,7 @@ final class PairCountKeeper {
                     continue;
                 }
                 Model m = modelOf(shape.get());
-                m.counts.restore(c.getMoeLayer(), c.getCounts());
+                m.counts.restore(c.getMoeLayer(), c.getCounts(), c.getScale());
                 m.observations[c.getMoeLayer()] = c.getObservations();
                 m.eventTimeMs[c.getMoeLayer()] = c.getEventTimeMs();
             }

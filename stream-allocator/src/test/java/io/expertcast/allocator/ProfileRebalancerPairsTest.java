@@ -179,7 +179,7 @@ class ProfileRebalancerPairsTest {
         // The decayed count of A and B after 64 identical passes: 8 per pass x (1 - 0.999^64) / 0.001.
         int perPass = TOKENS / 8;
         DecayedPairCounts snapshot = new DecayedPairCounts(LAYERS, EXPERTS, DECAY);
-        snapshot.restore(0, layer0.getCounts());
+        snapshot.restore(0, layer0.getCounts(), layer0.getScale());
         assertEquals(perPass * (1 - Math.pow(DECAY, 64)) / (1 - DECAY), snapshot.count(0, A, B), 1e-3);
         assertEquals(5L, count(pending), "the passes since the snapshot are pending");
 
@@ -235,7 +235,7 @@ class ProfileRebalancerPairsTest {
 
             DecayedPairCounts decayed = new DecayedPairCounts(model.numMoeLayers(), e, DECAY);
             decayed.observe(0, new int[0], new long[0], 0);
-            byte[] stored = countsSerde.serializer().serialize("t", new PairCounts(model.id(), 0, e, decayed.pack(0), 1L, 0L));
+            byte[] stored = countsSerde.serializer().serialize("t", new PairCounts(model.id(), 0, e, decayed.pack(0), 1.0, 1L, 0L));
             assertTrue(stored.length < 300_000, model.id() + ": counts record " + stored.length + " bytes");
         }
     }

@@ -41,12 +41,30 @@ class DecayedPairCountsTest {
         assertEquals(0.0, m[0][0]);
 
         DecayedPairCounts back = new DecayedPairCounts(2, 4, 0.5);
-        back.restore(1, d.pack(1));
+        back.restore(1, d.pack(1), d.scale(1));
+        assertEquals(0.25, d.scale(1), "the decay is lazy: two observations at 0.5");
         assertArrayEquals(d.matrix(1), back.matrix(1));
         assertEquals(6 * Float.BYTES, d.pack(1).remaining(), "the upper triangle of 4 experts, float32");
         assertThrows(IllegalArgumentException.class, () -> d.observe(0, new int[] {1 * 4 + 0}, new long[] {1}, 1),
                 "a cell must be a pair i < j");
-        assertThrows(IllegalArgumentException.class, () -> back.restore(0, java.nio.ByteBuffer.allocate(7)));
+        assertThrows(IllegalArgumentException.class, () -> back.restore(0, java.nio.ByteBuffer.allocate(7), 1.0));
+    }
+
+    @Test
+    void aLazyScaleBelowTheBoundIsFoldedIntoTheCountsWithoutChangingThem() {
+        DecayedPairCounts lazy = new DecayedPairCounts(1, 3, 0.5);
+        double expected = 0;
+        for (int pass = 0; pass < 45; pass++) { // 0.5^20 < 1e-6: folded twice
+            lazy.observe(0, new int[] {0 * 3 + 2}, new long[] {pass % 3}, 1);
+            expected = expected * 0.5 + pass % 3;
+        }
+        assertEquals(expected, lazy.count(0, 0, 2), 1e-5 * expected);
+        assertEquals(1 / 32.0, lazy.scale(0), 1e-12, "folded at the 20th and 40th observation, then five halvings");
+        DecayedPairCounts lastOnly = new DecayedPairCounts(1, 3, 0);
+        lastOnly.observe(0, new int[] {1}, new long[] {7}, 1);
+        lastOnly.observe(0, new int[] {2}, new long[] {5}, 1);
+        assertEquals(0, lastOnly.count(0, 0, 1), "decay 0 keeps the last pass only");
+        assertEquals(5, lastOnly.count(0, 0, 2));
     }
 
     @Test
