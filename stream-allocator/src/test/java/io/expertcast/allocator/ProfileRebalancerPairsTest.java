@@ -143,6 +143,26 @@ class ProfileRebalancerPairsTest {
         assertFalse(commands.readValuesToList().stream().anyMatch(c -> c.getReason().contains("pair counts")));
     }
 
+    /** Bad input as before: a selection of the wrong shape goes to the dead letters, nothing of it is counted. */
+    @Test
+    void aSelectionOfTheWrongShapeIsADeadLetterAndNotCounted() {
+        start("pair-separate", 4);
+        int layers = LAYERS - 1;
+        SelectionEvent bad = SelectionEvent.newBuilder().setModel(DEEPSEEK.id()).setRequestId("bad").setStep(0)
+                .setPhase(Phase.PREFILL).setTokenOffset(0).setTokenCount(1).setPassId(99L).setBatchTokenOffset(0)
+                .setNumMoeLayers(layers).setTopK(K).setExpertIds(ByteBuffer.wrap(ExpertIds.pack(new int[layers * K])))
+                .setEventTimeMs(1000L).build();
+        selections.pipeInput("bad", bad);
+        passes.pipeInput(DEEPSEEK.id(), new ForwardPass(DEEPSEEK.id(), 99L, List.of(new PassEntry("bad", 0, 1)), 1, 0,
+                1000L, ""));
+        List<DeadLetter> letters = deadLetters.readValuesToList();
+        assertEquals(1, letters.size(), "a selection of 57 MoE layers for a model of 58: " + letters);
+        KeyValueStore<String, PairObservation> pending = driver.getKeyValueStore(AllocatorTopology.PAIR_PENDING_STORE);
+        assertEquals(0, count(pending), "its pass never completes, nothing is counted");
+        pass(TOKENS);
+        assertEquals(1, count(pending), "a good pass afterwards is counted");
+    }
+
     /**
      * The stores hold the decayed counts the core computes from the same tokens (snapshot every 64
      * passes, the passes since in the pending log), and a keeper rebuilt from the stores, as a
