@@ -66,7 +66,7 @@ public final class AllocatorTopology {
     public static final String WORKLOAD_PROFILES_STORE = "allocator-workload-profiles";
     /** Name of the repartition (to key = model) of the per-pass workload observations. */
     public static final String WORKLOAD_OBSERVATIONS = "allocator-workload-observations";
-    /** Name of the repartition (to key = model) of the per-pass and -layer co-activations (Insight 5, pair-separate only). */
+    /** Name of the repartition (to key = model) of the per-pass token selections pairs are counted from (Insight 5, pair-separate only). */
     public static final String PAIR_OBSERVATIONS = "allocator-pair-observations";
     /** model/layer -> the layer's decayed co-activation counts as of the last snapshot, changelogged. */
     public static final String PAIR_COUNTS_STORE = "allocator-pair-counts";

@@ -4,16 +4,16 @@ import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.hardware.Mesh;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.placement.DecayedPairCounts;
 import io.expertcast.core.placement.ExpertDistributionTable;
 import io.expertcast.core.placement.HbmCapacity;
+import io.expertcast.core.placement.PairSeparationPolicy;
 import io.expertcast.core.placement.PlacementMove;
 import io.expertcast.core.placement.PlacementPolicies;
 import io.expertcast.core.placement.PlacementPolicy;
 import io.expertcast.core.placement.Rebalance;
 import io.expertcast.core.placement.WorkloadProfiles;
 import io.expertcast.core.state.BoundedLru;
-import io.expertcast.core.placement.DecayedPairCounts;
-import io.expertcast.core.placement.PairSeparationPolicy;
 import io.expertcast.schemas.PairCounts;
 import io.expertcast.schemas.PairObservation;
 import io.expertcast.schemas.PlacementAction;
@@ -68,9 +68,11 @@ import org.slf4j.LoggerFactory;
  * and logged once per period.
  *
  * <p>Insight 5: with the policy pair-separate the input also carries {@link PairObservation}s (the
- * co-activations of each pass and MoE layer, same key); {@link PairCountKeeper} keeps the model's
- * decayed pair counts in changelogged stores and every re-placement hands them to the policy
- * through {@link io.expertcast.core.placement.PlacementRequest#pairCounts}.
+ * expert ids of each pass's tokens, at most 64, same key); {@link PairCountKeeper} counts their
+ * co-activations into the model's decayed pair counts, kept in changelogged stores, and every
+ * re-placement hands them to the policy through
+ * {@link io.expertcast.core.placement.PlacementRequest#pairCounts}. Live load windows (engine
+ * attach) carry per-expert counts only and add no pairs.
  */
 final class ProfileRebalancer implements Processor<String, SpecificRecord, String, PlacementCommand> {
     private static final Logger LOG = LoggerFactory.getLogger(ProfileRebalancer.class);
@@ -140,11 +142,6 @@ final class ProfileRebalancer implements Processor<String, SpecificRecord, Strin
     /** Whether re-placements use pair counts (only pair-separate reads them), so the allocator keeps them. */
     static boolean keepsPairCounts(ProfileRebalancing settings) {
         return PlacementPolicies.byName(settings.policy()) instanceof PairSeparationPolicy;
-    }
-
-    /** The pair counts this task keeps; null unless the policy reads them. */
-    PairCountKeeper pairCounts() {
-        return pairs;
     }
 
     @Override
