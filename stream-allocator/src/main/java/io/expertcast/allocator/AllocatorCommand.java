@@ -47,7 +47,8 @@ public class AllocatorCommand implements Callable<Integer> {
 
     @Option(names = "--rebalance-policy", defaultValue = ProfileRebalancing.DEFAULT_POLICY,
             description = "Placement policy the workload profiles are applied with (Insight 6): even, eplb, hot-replicate, "
-                    + "pair-separate (default: ${DEFAULT-VALUE})")
+                    + "pair-separate (which also keeps decayed expert co-activation counts of the passes and places "
+                    + "with them, Insight 5) (default: ${DEFAULT-VALUE})")
     String rebalancePolicy;
 
     @Option(names = "--rebalance-period-ms", defaultValue = "600000",
@@ -64,7 +65,8 @@ public class AllocatorCommand implements Callable<Integer> {
     List<String> modelShapes = new ArrayList<>();
 
     @Option(names = "--profile-decay", defaultValue = "" + ProfileRebalancing.DEFAULT_DECAY,
-            description = "Weight a tag's profile keeps at each forward pass of the tag (default: ${DEFAULT-VALUE})")
+            description = "Weight a tag's profile keeps at each forward pass of the tag, and the pair counts at each "
+                    + "pass (default: ${DEFAULT-VALUE})")
     double profileDecay;
 
     @Option(names = "--http-port", defaultValue = "8472",

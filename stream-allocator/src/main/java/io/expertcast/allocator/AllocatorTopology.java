@@ -5,6 +5,8 @@ import io.expertcast.schemas.AllocationPlan;
 import io.expertcast.schemas.AllocatorMetrics;
 import io.expertcast.schemas.DeadLetter;
 import io.expertcast.schemas.ForwardPass;
+import io.expertcast.schemas.PairCounts;
+import io.expertcast.schemas.PairObservation;
 import io.expertcast.schemas.PlacementEntry;
 import io.expertcast.schemas.SelectionEvent;
 import io.expertcast.schemas.SerdeFactory;
@@ -15,9 +17,12 @@ import io.expertcast.streams.ValidatedPasses;
 import io.expertcast.streams.ValidatedSelections;
 import io.expertcast.streams.pass.CompletedPass;
 import io.expertcast.streams.pass.PassAssembly;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Serdes;
-import java.nio.charset.StandardCharsets;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Branched;
@@ -27,13 +32,17 @@ import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.state.Stores;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The allocator stage (Insight 3, Algorithm 1): moe.selections + moe.passes -> per forward pass and
  * MoE layer one AllocationPlan on moe.allocations (key model/pass) and one AllocatorMetrics on
  * moe.allocator-metrics (key model); the initial even table once per model on moe.placement.
  * With {@link AllocatorSettings#rebalancing()} set, workload profiles per tag (Insight 6) re-place
- * experts through PlacementCommands on moe.placement-commands ({@link ProfileRebalancer}).
+ * experts through PlacementCommands on moe.placement-commands ({@link ProfileRebalancer}); with the
+ * policy pair-separate the co-activations of every pass are counted too and kept decayed per model
+ * and MoE layer (Insight 5, {@link PairObservations}, {@link PairCountKeeper}) for its re-placements.
  *
  * <p>Bad input: invalid selections and invalid passes (unknown model, no tokens) go to
  * moe.dead-letter. A pass one of whose selections was dead-lettered never has all its tokens, so
@@ -46,6 +55,7 @@ import org.apache.kafka.streams.state.Stores;
  * <p>Plan layers are MoE layer indexes (0..numMoeLayers-1), not transformer layer numbers.
  */
 public final class AllocatorTopology {
+    private static final Logger LOG = LoggerFactory.getLogger(AllocatorTopology.class);
     /** Prefix of the pass-assembly stores and repartition topic. */
     public static final String ASSEMBLY_NAME = "allocator";
     /** model -> version of the table published on moe.placement by this task. */
@@ -56,6 +66,12 @@ public final class AllocatorTopology {
     public static final String WORKLOAD_PROFILES_STORE = "allocator-workload-profiles";
     /** Name of the repartition (to key = model) of the per-pass workload observations. */
     public static final String WORKLOAD_OBSERVATIONS = "allocator-workload-observations";
+    /** Name of the repartition (to key = model) of the per-pass token selections pairs are counted from (Insight 5, pair-separate only). */
+    public static final String PAIR_OBSERVATIONS = "allocator-pair-observations";
+    /** model/layer -> the layer's decayed co-activation counts as of the last snapshot, changelogged. */
+    public static final String PAIR_COUNTS_STORE = "allocator-pair-counts";
+    /** model/sequence -> a pair observation since the last snapshot, changelogged; replayed at a restart. */
+    public static final String PAIR_PENDING_STORE = "allocator-pair-pending";
 
     private AllocatorTopology() {
     }
@@ -148,18 +164,57 @@ public final class AllocatorTopology {
         KStream<String, WorkloadObservation> live = loads
                 .filter((k, v) -> v instanceof WorkloadObservation, Named.as("expert-load-taken"))
                 .mapValues(v -> (WorkloadObservation) v, Named.as("expert-load-as-observation"));
-        completed.flatMap((k, v) -> {
+        KStream<String, SpecificRecord> observations = completed.flatMap((k, v) -> {
                     ModelShape model = settings.catalog().byId(v.pass().getModel()).orElseThrow();
                     return WorkloadObservations.of(model, v).stream()
                             .map(o -> KeyValue.pair(model.id(), o)).toList();
                 }, Named.as("observe-workload-tags"))
                 .merge(live, Named.as("observations-and-live-load"))
                 .repartition(Repartitioned.with(Serdes.String(), observationSerde).withName(WORKLOAD_OBSERVATIONS))
+                .mapValues(v -> (SpecificRecord) v, Named.as("observation-as-record"));
+        String[] stores = {WORKLOAD_PROFILES_STORE};
+        if (ProfileRebalancer.keepsPairCounts(settings.rebalancing())) {
+            observations = observations.merge(pairObservations(builder, settings, completed),
+                    Named.as("observations-and-pairs"));
+            stores = new String[] {WORKLOAD_PROFILES_STORE, PAIR_COUNTS_STORE, PAIR_PENDING_STORE};
+        }
+        observations
                 .process(() -> new ProfileRebalancer(settings.catalog(), settings.hardware(), settings.rebalancing(),
                                 settings.tagLimits()),
-                        Named.as("rebalance-workload-profiles"), WORKLOAD_PROFILES_STORE)
+                        Named.as("rebalance-workload-profiles"), stores)
                 .to(Topics.PLACEMENT_COMMANDS.name(), Produced.with(Topics.PLACEMENT_COMMANDS.keySerde(),
                         Topics.PLACEMENT_COMMANDS.valueSerde()).withName("profile-commands-sink"));
+    }
+
+    /**
+     * Insight 5: per completed pass the expert ids of (a sample of) its tokens ({@link PairObservations}),
+     * re-keyed by model to the task that counts their co-activations and keeps the model's decayed pair
+     * counts ({@link PairCountKeeper}): this thread, which plans the passes, only copies ids. Only when
+     * the policy reads pair counts.
+     */
+    private static KStream<String, SpecificRecord> pairObservations(StreamsBuilder builder, AllocatorSettings settings,
+                                                                    KStream<String, CompletedPass> completed) {
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PAIR_COUNTS_STORE),
+                Serdes.String(), SerdeFactory.defaultFactory().serde(PairCounts.class)));
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PAIR_PENDING_STORE),
+                Serdes.String(), SerdeFactory.defaultFactory().serde(PairObservation.class)));
+        Set<String> unfit = ConcurrentHashMap.newKeySet();
+        return completed.flatMap((k, v) -> {
+                    ModelShape model = settings.catalog().byId(v.pass().getModel()).orElseThrow();
+                    if (!PairObservations.fits(model)) {
+                        if (model.topK() > 1 && unfit.add(model.id())) {
+                            LOG.warn("{}: {} tokens of {} MoE layers x top-{} take more than {} bytes; its pair "
+                                    + "counts are not kept (pair-separate places it without them)", model.id(),
+                                    PairObservations.MAX_TOKENS_PER_PASS, model.numMoeLayers(), model.topK(),
+                                    PairObservations.MAX_RECORD_BYTES);
+                        }
+                        return List.<KeyValue<String, PairObservation>>of();
+                    }
+                    return PairObservations.of(model, v).stream().map(o -> KeyValue.pair(model.id(), o)).toList();
+                }, Named.as("observe-pairs"))
+                .repartition(Repartitioned.with(Serdes.String(), SerdeFactory.defaultFactory().serde(PairObservation.class))
+                        .withName(PAIR_OBSERVATIONS))
+                .mapValues(v -> (SpecificRecord) v, Named.as("pairs-as-record"));
     }
 
     /** Key of a row of the expert distribution table on moe.placement. */

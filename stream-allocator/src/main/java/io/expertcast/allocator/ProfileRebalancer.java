@@ -4,14 +4,18 @@ import io.expertcast.core.hardware.HardwareConfig;
 import io.expertcast.core.hardware.Mesh;
 import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.placement.DecayedPairCounts;
 import io.expertcast.core.placement.ExpertDistributionTable;
 import io.expertcast.core.placement.HbmCapacity;
+import io.expertcast.core.placement.PairSeparationPolicy;
 import io.expertcast.core.placement.PlacementMove;
 import io.expertcast.core.placement.PlacementPolicies;
 import io.expertcast.core.placement.PlacementPolicy;
 import io.expertcast.core.placement.Rebalance;
 import io.expertcast.core.placement.WorkloadProfiles;
 import io.expertcast.core.state.BoundedLru;
+import io.expertcast.schemas.PairCounts;
+import io.expertcast.schemas.PairObservation;
 import io.expertcast.schemas.PlacementAction;
 import io.expertcast.schemas.PlacementCommand;
 import io.expertcast.schemas.PlacementEntry;
@@ -29,6 +33,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -61,8 +66,15 @@ import org.slf4j.LoggerFactory;
  * recently seen is evicted, its profile deleted from the store too) and none unseen for longer than
  * the TTL; a tag's start triggers at most one re-placement per model per gap. Evictions are counted
  * and logged once per period.
+ *
+ * <p>Insight 5: with the policy pair-separate the input also carries {@link PairObservation}s (the
+ * expert ids of each pass's tokens, at most 64, same key); {@link PairCountKeeper} counts their
+ * co-activations into the model's decayed pair counts, kept in changelogged stores, and every
+ * re-placement hands them to the policy through
+ * {@link io.expertcast.core.placement.PlacementRequest#pairCounts}. Live load windows (engine
+ * attach) carry per-expert counts only and add no pairs.
  */
-final class ProfileRebalancer implements Processor<String, WorkloadObservation, String, PlacementCommand> {
+final class ProfileRebalancer implements Processor<String, SpecificRecord, String, PlacementCommand> {
     private static final Logger LOG = LoggerFactory.getLogger(ProfileRebalancer.class);
 
     private final ModelCatalog catalog;
@@ -85,6 +97,8 @@ final class ProfileRebalancer implements Processor<String, WorkloadObservation, 
     private ProcessorContext<String, PlacementCommand> context;
     private KeyValueStore<String, WorkloadProfile> store;
     private ReadOnlyKeyValueStore<String, PlacementEntry> placementStore;
+    /** The models' decayed co-activation counts; null unless the policy places with them. */
+    private PairCountKeeper pairs;
 
     ProfileRebalancer(ModelCatalog catalog, HardwareConfig hardware, ProfileRebalancing settings) {
         this(catalog, hardware, settings, TagStateLimits.DEFAULT);
@@ -105,6 +119,11 @@ final class ProfileRebalancer implements Processor<String, WorkloadObservation, 
         this.context = context;
         this.store = context.getStateStore(AllocatorTopology.WORKLOAD_PROFILES_STORE);
         this.placementStore = context.getStateStore(AllocatorTopology.PLACEMENT_TABLE_STORE);
+        if (keepsPairCounts(settings)) {
+            KeyValueStore<String, PairCounts> snapshots = context.getStateStore(AllocatorTopology.PAIR_COUNTS_STORE);
+            KeyValueStore<String, PairObservation> log = context.getStateStore(AllocatorTopology.PAIR_PENDING_STORE);
+            pairs = new PairCountKeeper(catalog, settings.decay(), snapshots, log);
+        }
         profiles.clear();
         lastSeen.clear();
         lastTagStart.clear();
@@ -120,9 +139,22 @@ final class ProfileRebalancer implements Processor<String, WorkloadObservation, 
         context.schedule(Duration.ofMillis(settings.periodMs()), PunctuationType.WALL_CLOCK_TIME, this::onSchedule);
     }
 
+    /** Whether re-placements use pair counts (only pair-separate reads them), so the allocator keeps them. */
+    static boolean keepsPairCounts(ProfileRebalancing settings) {
+        return PlacementPolicies.byName(settings.policy()) instanceof PairSeparationPolicy;
+    }
+
     @Override
-    public void process(Record<String, WorkloadObservation> record) {
-        WorkloadObservation o = record.value();
+    public void process(Record<String, SpecificRecord> record) {
+        if (record.value() instanceof PairObservation p) {
+            if (pairs == null) {
+                throw new IllegalStateException("pair observation for " + p.getModel() + " but policy " + policy.name()
+                        + " keeps no pair counts");
+            }
+            pairs.observe(p);
+            return;
+        }
+        WorkloadObservation o = (WorkloadObservation) record.value();
         // Observations come from passes validated before assembly, built with the catalog's shapes.
         ModelShape model = catalog.byId(o.getModel()).orElseThrow();
         if (o.getNumMoeLayers() != model.numMoeLayers() || o.getNumExperts() != model.numExperts()) {
@@ -232,12 +264,15 @@ final class ProfileRebalancer implements Processor<String, WorkloadObservation, 
             inFlightSince.remove(model.id());
         }
         active.sort(null);
-        List<PlacementMove> moves = WorkloadProfiles.rebalance(profilesOf(model).mix(active), table, policy, redundant,
+        DecayedPairCounts pairCounts = pairs == null ? null : pairs.counts(model.id()).orElse(null);
+        List<PlacementMove> moves = WorkloadProfiles.rebalance(profilesOf(model).mix(active),
+                pairCounts == null ? null : pairCounts::matrix, table, policy, redundant,
                 settings.maxMovesPerLayer(), slots, model.expertBytes(), mesh);
         if (moves.isEmpty()) {
             return;
         }
-        String reason = "workload profile of " + String.join(", ", active) + " (" + policy.name() + ", " + trigger + ")";
+        String reason = "workload profile of " + String.join(", ", active) + (pairCounts == null ? "" : " and pair counts")
+                + " (" + policy.name() + ", " + trigger + ")";
         long bytes = 0;
         for (PlacementMove m : moves) {
             int from = m.action() == PlacementMove.Action.EVICT ? m.evictDie() : m.fromDie();

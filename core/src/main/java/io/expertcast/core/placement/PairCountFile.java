@@ -24,13 +24,13 @@ import java.util.Arrays;
 public final class PairCountFile {
     private final String model;
     private final int experts;
-    /** Per model layer the upper triangle, [i x experts + j] for i &lt; j; null for a layer without pairs. */
-    private final long[][] counts;
+    /** Per model layer its co-activations; null for a layer without pairs. */
+    private final CoActivation[] counts;
 
     private PairCountFile(String model, int layers, int experts) {
         this.model = model;
         this.experts = experts;
-        this.counts = new long[layers][];
+        this.counts = new CoActivation[layers];
     }
 
     /** An empty accumulator for {@code model}'s layers. */
@@ -49,20 +49,18 @@ public final class PairCountFile {
             throw new IllegalArgumentException("pair counts of " + model + ", request of " + shape.id());
         }
         int k = shape.topK();
+        int[] ids = new int[k];
         for (int s = decode ? 1 : 0; s < (decode ? r.numSteps() : Math.min(1, r.numSteps())); s++) {
             for (int t = 0; t < r.tokens(s); t++) {
                 for (int m = 0; m < shape.numMoeLayers(); m++) {
                     int layer = shape.moeLayer(m);
                     if (counts[layer] == null) {
-                        counts[layer] = new long[experts * experts];
+                        counts[layer] = new CoActivation(experts);
                     }
                     for (int a = 0; a < k; a++) {
-                        int i = r.expert(s, t, m, a);
-                        for (int b = a + 1; b < k; b++) {
-                            int j = r.expert(s, t, m, b);
-                            counts[layer][Math.min(i, j) * experts + Math.max(i, j)]++;
-                        }
+                        ids[a] = r.expert(s, t, m, a);
                     }
+                    counts[layer].addToken(ids, 0, k);
                 }
             }
         }
@@ -71,12 +69,12 @@ public final class PairCountFile {
     /** The symmetric [expert][expert] counts of one model layer (zeros for a layer without pairs). */
     public double[][] matrix(int layer) {
         double[][] m = new double[experts][experts];
-        long[] c = counts[layer];
+        CoActivation c = counts[layer];
         if (c != null) {
             for (int i = 0; i < experts; i++) {
                 for (int j = i + 1; j < experts; j++) {
-                    m[i][j] = c[i * experts + j];
-                    m[j][i] = c[i * experts + j];
+                    m[i][j] = c.count(i, j);
+                    m[j][i] = m[i][j];
                 }
             }
         }
@@ -90,15 +88,15 @@ public final class PairCountFile {
         root.put("num_layers", counts.length);
         root.put("num_experts", experts);
         ArrayNode layers = root.putArray("pair_count");
-        for (long[] c : counts) {
+        for (CoActivation c : counts) {
             ArrayNode triples = layers.addArray();
             if (c == null) {
                 continue;
             }
             for (int i = 0; i < experts; i++) {
                 for (int j = i + 1; j < experts; j++) {
-                    if (c[i * experts + j] > 0) {
-                        triples.addArray().add(i).add(j).add(c[i * experts + j]);
+                    if (c.count(i, j) > 0) {
+                        triples.addArray().add(i).add(j).add(c.count(i, j));
                     }
                 }
             }
@@ -150,9 +148,9 @@ public final class PairCountFile {
                             + (experts - 1) + " and the count >= 0");
                 }
                 if (out.counts[l] == null) {
-                    out.counts[l] = new long[experts * experts];
+                    out.counts[l] = new CoActivation(experts);
                 }
-                out.counts[l][Math.min(i, j) * experts + Math.max(i, j)] += c;
+                out.counts[l].add(i, j, c);
             }
         }
         return out;

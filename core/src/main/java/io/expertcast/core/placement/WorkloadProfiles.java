@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.IntFunction;
 
 /**
  * Insight 6, workload-aware serving: per workload tag (benchmark, subject or language; Ob4 found
@@ -157,6 +158,20 @@ public final class WorkloadProfiles {
     public static List<PlacementMove> rebalance(double[][] load, ExpertDistributionTable table, PlacementPolicy policy,
                                                 int redundant, int maxMovesPerLayer, int slotsPerDie, long expertBytes,
                                                 Mesh mesh) {
+        return rebalance(load, null, table, policy, redundant, maxMovesPerLayer, slotsPerDie, expertBytes, mesh);
+    }
+
+    /**
+     * As above, each layer's request carrying its co-activation counts ({@link PlacementRequest#pairCounts},
+     * [expert][expert], null for a layer without) from {@code pairCounts} (null: none), which
+     * pair-separate places with and other policies ignore. With pair counts a layer balanced within
+     * the tolerance is still moved when its table keeps more co-activations on one die than the
+     * target does (by more than the same tolerance): separation is what such a re-placement is for.
+     */
+    public static List<PlacementMove> rebalance(double[][] load, IntFunction<double[][]> pairCounts,
+                                                ExpertDistributionTable table, PlacementPolicy policy,
+                                                int redundant, int maxMovesPerLayer, int slotsPerDie, long expertBytes,
+                                                Mesh mesh) {
         if (load.length != table.numMoeLayers()) {
             throw new IllegalArgumentException("load of " + load.length + " MoE layers, table has " + table.numMoeLayers());
         }
@@ -169,13 +184,35 @@ public final class WorkloadProfiles {
             if (total <= 0) {
                 continue;
             }
-            LayerPlacement target = policy.place(PlacementRequest.of(load[l], table.dies(), redundant));
-            if (maxOverMean(table, l, load[l]) <= target.maxOverMean(load[l]) * (1 + BALANCE_TOLERANCE)) {
+            double[][] pairs = pairCounts == null ? null : pairCounts.apply(l);
+            LayerPlacement target = policy.place(new PlacementRequest(load[l], table.dies(), redundant, 1, 1, pairs));
+            if (maxOverMean(table, l, load[l]) <= target.maxOverMean(load[l]) * (1 + BALANCE_TOLERANCE)
+                    && (pairs == null || colocated(table, l, pairs)
+                    <= PairSeparationPolicy.colocatedPairCount(target, pairs) * (1 + BALANCE_TOLERANCE))) {
                 continue;
             }
             moves.addAll(Rebalance.toward(table, l, target, load[l], maxMovesPerLayer, slotsPerDie, expertBytes, mesh));
         }
         return moves;
+    }
+
+    /** Co-activations of one layer of the table whose two experts share a die (as {@link PairSeparationPolicy#colocatedPairCount}). */
+    static double colocated(ExpertDistributionTable table, int layer, double[][] pairs) {
+        double sum = 0;
+        int experts = table.numExperts();
+        for (int d = 0; d < table.dies(); d++) {
+            for (int i = 0; i < experts; i++) {
+                if (!table.holds(layer, i, d)) {
+                    continue;
+                }
+                for (int j = i + 1; j < experts; j++) {
+                    if (pairs[i][j] != 0 && table.holds(layer, j, d)) {
+                        sum += pairs[i][j];
+                    }
+                }
+            }
+        }
+        return sum;
     }
 
     /**
