@@ -10,6 +10,7 @@ import io.expertcast.schemas.PredictionLevel;
 import io.expertcast.schemas.SerdeFactory;
 import io.expertcast.schemas.Topics;
 import io.expertcast.streams.DeadLetters;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -109,6 +110,8 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     /** Record keys (model/shard) whose layers were restored and replayed since init. */
     private final Set<String> restoredKeys = new java.util.HashSet<>();
     private HeatmapLessonsReplay replay;
+    /** Counts the live lessons beside the stream thread; null: counted on it (per-record publication). */
+    private HeatmapCounter counter;
     private long lostLessons;
     private long lastEvictionLogMs = Long.MIN_VALUE / 2;
 
@@ -121,6 +124,10 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         this.context = context;
         this.published = context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
         // A task revived after a failure: what memory holds since the last commit was not committed.
+        closeCounter();
+        if (!settings.heatmapPublishInterval().isZero()) {
+            counter = new HeatmapCounter(Thread.currentThread().getName());
+        }
         models.clear();
         dirty.clear();
         restoredKeys.clear();
@@ -141,8 +148,23 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         }
     }
 
+    private void closeCounter() {
+        if (counter != null) {
+            counter.close();
+            counter = null;
+        }
+    }
+
+    /** Everything handed to the counter is in the tables: before anything reads them. */
+    private void counted() {
+        if (counter != null) {
+            counter.drain();
+        }
+    }
+
     @Override
     public void close() {
+        closeCounter();
         if (replay != null) {
             replay.close();
             replay = null;
@@ -185,7 +207,23 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         // v2: the tokens of many events, packed; observed layer by layer and table by table (each table
         // takes its layer's entries in the order the request side saw them, which is all it depends on), so
         // the table being counted stays in cache.
-        if (in.getPacked().remaining() > 0) {
+        if (in.getPacked().remaining() > 0 && !replayed && counter != null) {
+            // The layers' counts are found (or restored) here, the cell adds run on the counter's thread.
+            List<LayerCounts> touched = new ArrayList<>();
+            PackedLayerTokens.forEachLayer(in.getPacked(), experts, k,
+                    (layer, entries) -> touched.add(counts(model, layer, experts)));
+            ByteBuffer packed = in.getPacked();
+            counter.submit(() -> PackedLayerTokens.forEachLayer(packed, experts, k, (layer, entries) -> {
+                for (LayerCounts counts : touched) {
+                    if (counts.layer == layer) {
+                        if (counts.transitions.observe(k, entries) > 0) {
+                            counts.changedTransitions = true;
+                        }
+                        return;
+                    }
+                }
+            }));
+        } else if (in.getPacked().remaining() > 0) {
             PackedLayerTokens.forEachLayer(in.getPacked(), experts, k, (layer, entries) -> {
                 LayerCounts counts = counts(model, layer, experts);
                 if (replayed && replayedOffset <= counts.transitionsOffset) {
@@ -198,6 +236,9 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         }
         for (LayerTokens layer : in.getLayers()) {
             LayerCounts counts = counts(model, layer.getLayer(), experts);
+            if (!layer.getTokens().isEmpty()) {
+                counted(); // v1 tokens are counted on this thread
+            }
             if (!replayed || replayedOffset > counts.transitionsOffset) {
                 observe(counts, k, layer.getPrevious().isEmpty() ? null : ints(layer.getPrevious()),
                         ints(layer.getTokens()), ints(layer.getNextLayer()));
@@ -226,6 +267,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         if (key == null || !restoredKeys.add(key) || !key.startsWith(model + "/")) {
             return;
         }
+        counted(); // the replay counts into the tables on this thread
         var shape = settings.catalog().byId(model);
         int shard;
         try {
@@ -559,6 +601,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
      * the accepted keys whose last whole tables are older than the snapshot interval and behind.
      */
     private void publish(long now, java.util.function.Predicate<LayerCounts> which) {
+        counted();
         for (var it = dirty.iterator(); it.hasNext(); ) {
             LayerCounts c = it.next();
             if (!which.test(c)) {
