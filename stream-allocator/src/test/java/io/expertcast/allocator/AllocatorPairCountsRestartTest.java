@@ -127,20 +127,7 @@ class AllocatorPairCountsRestartTest {
                 new ByteArraySerializer())) {
             for (int id = from; id < to; id++) {
                 int[] ids = ids(new Random(id));
-                for (int layer = 0; layer < LAYERS; layer++) {
-                    counter.clear();
-                    for (int t = 0; t < TOKENS; t++) {
-                        counter.addToken(ids, ExpertIds.index(t, layer, 0, LAYERS, K), K);
-                    }
-                    int n = counter.distinctPairs();
-                    int[] cells = new int[n];
-                    long[] counts = new long[n];
-                    for (int p = 0; p < n; p++) {
-                        cells[p] = counter.cell(p);
-                        counts[p] = counter.count(cells[p]);
-                    }
-                    expected.observe(layer, cells, counts, n);
-                }
+                ProfileRebalancerPairsTest.observePass(expected, counter, ids, LAYERS, TOKENS, K);
                 String request = "r" + id;
                 SelectionEvent event = SelectionEvent.newBuilder().setModel(DEEPSEEK.id()).setRequestId(request)
                         .setStep(0).setPhase(Phase.PREFILL).setTokenOffset(0).setTokenCount(TOKENS).setPassId(id)

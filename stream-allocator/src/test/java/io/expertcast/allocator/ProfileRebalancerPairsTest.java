@@ -84,21 +84,13 @@ class ProfileRebalancerPairsTest {
     private void start(String policy, int maxMovesPerLayer) {
         AllocatorSettings settings = new AllocatorSettings(ModelCatalog.standard(), HW, "pairs-test",
                 new ProfileRebalancing(policy, PERIOD_MS, maxMovesPerLayer, DECAY));
-        StreamsBuilder builder = new StreamsBuilder();
-        AllocatorTopology.build(builder, settings);
-        driver = new TopologyTestDriver(builder.build(),
-                StreamsSettings.base(settings.applicationName(), "unused:9092", stateDir, Map.of()),
-                Instant.ofEpochMilli(1_000_000));
-        selections = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
-                Topics.SELECTIONS.valueSerde().serializer());
-        passes = driver.createInputTopic(Topics.PASSES.name(), new StringSerializer(),
-                Topics.PASSES.valueSerde().serializer());
-        commands = driver.createOutputTopic(Topics.PLACEMENT_COMMANDS.name(), new StringDeserializer(),
-                Topics.PLACEMENT_COMMANDS.valueSerde().deserializer());
-        placement = driver.createOutputTopic(Topics.PLACEMENT.name(), new StringDeserializer(),
-                Topics.PLACEMENT.valueSerde().deserializer());
-        deadLetters = driver.createOutputTopic(Topics.DEAD_LETTER.name(),
-                Topics.DEAD_LETTER.keySerde().deserializer(), Topics.DEAD_LETTER.valueSerde().deserializer());
+        AllocatorDriver d = AllocatorDriver.start(settings, stateDir);
+        driver = d.driver();
+        selections = d.selections();
+        passes = d.passes();
+        commands = d.commands();
+        placement = d.placement();
+        deadLetters = d.deadLetters();
     }
 
     @AfterEach
@@ -176,20 +168,7 @@ class ProfileRebalancerPairsTest {
         CoActivation counter = new CoActivation(EXPERTS);
         for (int i = 0; i < passesRun; i++) {
             int[] ids = pass(TOKENS);
-            for (int layer = 0; layer < LAYERS; layer++) {
-                counter.clear();
-                for (int t = 0; t < TOKENS; t++) {
-                    counter.addToken(ids, ExpertIds.index(t, layer, 0, LAYERS, K), K);
-                }
-                int n = counter.distinctPairs();
-                int[] cells = new int[n];
-                long[] counts = new long[n];
-                for (int p = 0; p < n; p++) {
-                    cells[p] = counter.cell(p);
-                    counts[p] = counter.count(cells[p]);
-                }
-                expected.observe(layer, cells, counts, n);
-            }
+            observePass(expected, counter, ids, LAYERS, TOKENS, K);
         }
         KeyValueStore<String, PairCounts> snapshots = driver.getKeyValueStore(AllocatorTopology.PAIR_COUNTS_STORE);
         KeyValueStore<String, PairObservation> pending = driver.getKeyValueStore(AllocatorTopology.PAIR_PENDING_STORE);
@@ -266,6 +245,24 @@ class ProfileRebalancerPairsTest {
                 throw new IllegalStateException("no store " + name);
             }
         });
+    }
+
+    /** Counts a pass's co-activations ({@code tokens} x [layer][k] ids) into {@code expected}, layer by layer. */
+    static void observePass(DecayedPairCounts expected, CoActivation counter, int[] ids, int layers, int tokens, int k) {
+        for (int layer = 0; layer < layers; layer++) {
+            counter.clear();
+            for (int t = 0; t < tokens; t++) {
+                counter.addToken(ids, ExpertIds.index(t, layer, 0, layers, k), k);
+            }
+            int n = counter.distinctPairs();
+            int[] cells = new int[n];
+            long[] counts = new long[n];
+            for (int p = 0; p < n; p++) {
+                cells[p] = counter.cell(p);
+                counts[p] = counter.count(cells[p]);
+            }
+            expected.observe(layer, cells, counts, n);
+        }
     }
 
     private static long count(KeyValueStore<String, ?> store) {

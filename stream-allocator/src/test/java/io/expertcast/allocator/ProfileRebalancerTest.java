@@ -77,21 +77,13 @@ class ProfileRebalancerTest {
     private void start(int maxMovesPerLayer, TagStateLimits limits) {
         AllocatorSettings settings = new AllocatorSettings(ModelCatalog.standard(), HW, "profiles-test",
                 new ProfileRebalancing("hot-replicate", PERIOD_MS, maxMovesPerLayer, 0.999)).withTagLimits(limits);
-        StreamsBuilder builder = new StreamsBuilder();
-        AllocatorTopology.build(builder, settings);
-        driver = new TopologyTestDriver(builder.build(),
-                StreamsSettings.base(settings.applicationName(), "unused:9092", stateDir, Map.of()),
-                Instant.ofEpochMilli(1_000_000));
-        selections = driver.createInputTopic(Topics.SELECTIONS.name(), new StringSerializer(),
-                Topics.SELECTIONS.valueSerde().serializer());
-        passes = driver.createInputTopic(Topics.PASSES.name(), new StringSerializer(),
-                Topics.PASSES.valueSerde().serializer());
-        commands = driver.createOutputTopic(Topics.PLACEMENT_COMMANDS.name(), new StringDeserializer(),
-                Topics.PLACEMENT_COMMANDS.valueSerde().deserializer());
-        placement = driver.createOutputTopic(Topics.PLACEMENT.name(), new StringDeserializer(),
-                Topics.PLACEMENT.valueSerde().deserializer());
-        deadLetters = driver.createOutputTopic(Topics.DEAD_LETTER.name(),
-                Topics.DEAD_LETTER.keySerde().deserializer(), Topics.DEAD_LETTER.valueSerde().deserializer());
+        AllocatorDriver d = AllocatorDriver.start(settings, stateDir);
+        driver = d.driver();
+        selections = d.selections();
+        passes = d.passes();
+        commands = d.commands();
+        placement = d.placement();
+        deadLetters = d.deadLetters();
     }
 
     @AfterEach

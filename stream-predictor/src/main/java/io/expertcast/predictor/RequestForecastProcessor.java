@@ -23,8 +23,6 @@ import io.expertcast.schemas.SelectionEvent;
 import io.expertcast.schemas.Topics;
 import io.expertcast.streams.DeadLetters;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.DoubleBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -674,7 +672,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         return unpack(event.getExpertIds());
     }
 
-    private static int[] unpack(ByteBuffer packed) {
+    static int[] unpack(ByteBuffer packed) {
         ByteBuffer buffer = packed.duplicate();
         byte[] bytes = new byte[buffer.remaining()];
         buffer.get(bytes);
@@ -682,7 +680,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     }
 
     // Plain loops, not streams: these run for 58 layers at every decode step.
-    private static List<Integer> toList(int[] values) {
+    static List<Integer> toList(int[] values) {
         List<Integer> list = new ArrayList<>(values.length);
         for (int v : values) {
             list.add(v);

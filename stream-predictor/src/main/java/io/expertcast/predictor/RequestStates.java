@@ -8,7 +8,6 @@ import io.expertcast.schemas.RequestForecastState;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -102,7 +101,7 @@ public final class RequestStates {
             return b.setPrefillIds(ids).setHeatmap(List.of()).setHistoryCounts(ByteBuffer.allocate(0))
                     .setHistoryDecayed(ByteBuffer.allocate(0)).setHistoryTokens(history.tokens());
         }
-        return dense(b.setPrefillIds(ByteBuffer.allocate(0)).setHeatmap(list(heatmap.counts())), history);
+        return dense(b.setPrefillIds(ByteBuffer.allocate(0)).setHeatmap(RequestForecastProcessor.toList(heatmap.counts())), history);
     }
 
     private static RequestForecastState.Builder dense(RequestForecastState.Builder b, RequestHistory h) {
@@ -117,17 +116,6 @@ public final class RequestStates {
     }
 
     private static int[] prefillIds(RequestForecastState state) {
-        ByteBuffer packed = state.getPrefillIds().duplicate();
-        byte[] bytes = new byte[packed.remaining()];
-        packed.get(bytes);
-        return ExpertIds.unpack(bytes);
-    }
-
-    private static List<Integer> list(int[] a) {
-        List<Integer> out = new ArrayList<>(a.length);
-        for (int v : a) {
-            out.add(v);
-        }
-        return out;
+        return RequestForecastProcessor.unpack(state.getPrefillIds());
     }
 }

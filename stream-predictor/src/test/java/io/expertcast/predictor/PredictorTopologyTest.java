@@ -136,6 +136,18 @@ class PredictorTopologyTest {
         }
     }
 
+    /** The same keys, and under each the same hits, samples, per-layer hits and Spearman sums. */
+    private static void assertSameScores(Map<String, PredictorMetrics> expected, Map<String, PredictorMetrics> actual) {
+        assertEquals(expected.keySet(), actual.keySet());
+        expected.forEach((key, m) -> {
+            PredictorMetrics r = actual.get(key);
+            assertEquals(m.getHits(), r.getHits(), key);
+            assertEquals(m.getSamples(), r.getSamples(), key);
+            assertEquals(m.getLayerHits(), r.getLayerHits(), key);
+            assertEquals(m.getLayerSpearmanSum(), r.getLayerSpearmanSum(), key);
+        });
+    }
+
     private Map<String, PredictorMetrics> latestMetrics() {
         Map<String, PredictorMetrics> latest = new java.util.TreeMap<>();
         metrics.readKeyValuesToList().forEach(kv -> latest.put(kv.key, kv.value));
@@ -177,15 +189,7 @@ class PredictorTopologyTest {
         List<PrefetchCommand> rebuilt = prefetch.readValuesToList();
         assertEquals(8 + 5 + 7, rebuilt.stream().filter(c -> c.getScope() == PrefetchScope.NEXT_TOKEN).count());
         assertEquals(inMemory, rebuilt);
-        Map<String, PredictorMetrics> rebuiltMetrics = latestMetrics();
-        assertEquals(inMemoryMetrics.keySet(), rebuiltMetrics.keySet());
-        inMemoryMetrics.forEach((key, m) -> {
-            PredictorMetrics r = rebuiltMetrics.get(key);
-            assertEquals(m.getHits(), r.getHits(), key);
-            assertEquals(m.getSamples(), r.getSamples(), key);
-            assertEquals(m.getLayerHits(), r.getLayerHits(), key);
-            assertEquals(m.getLayerSpearmanSum(), r.getLayerSpearmanSum(), key);
-        });
+        assertSameScores(inMemoryMetrics, latestMetrics());
         assertTrue(requestStoreIsEmpty(), "every request's state and steps are deleted after its last step");
     }
 
@@ -223,15 +227,7 @@ class PredictorTopologyTest {
         pipe(events);
         handOnAndPublish(INTERVAL);
         assertEquals(fromIds, prefetch.readValuesToList());
-        Map<String, PredictorMetrics> denseMetrics = latestMetrics();
-        assertEquals(denseMetrics.keySet(), fromIdsMetrics.keySet());
-        denseMetrics.forEach((key, m) -> {
-            PredictorMetrics r = fromIdsMetrics.get(key);
-            assertEquals(m.getHits(), r.getHits(), key);
-            assertEquals(m.getSamples(), r.getSamples(), key);
-            assertEquals(m.getLayerHits(), r.getLayerHits(), key);
-            assertEquals(m.getLayerSpearmanSum(), r.getLayerSpearmanSum(), key);
-        });
+        assertSameScores(fromIdsMetrics, latestMetrics());
     }
 
     /**
