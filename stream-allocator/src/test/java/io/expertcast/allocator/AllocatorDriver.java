@@ -20,7 +20,8 @@ import org.apache.kafka.streams.TopologyTestDriver;
 /** The allocator's topology under a TopologyTestDriver (wall clock from 1,000,000 ms), with its topics. */
 record AllocatorDriver(TopologyTestDriver driver, TestInputTopic<String, SelectionEvent> selections,
                        TestInputTopic<String, ForwardPass> passes, TestOutputTopic<String, PlacementCommand> commands,
-                       TestOutputTopic<String, PlacementEntry> placement, TestOutputTopic<byte[], DeadLetter> deadLetters) {
+                       TestOutputTopic<String, PlacementEntry> placement, TestOutputTopic<byte[], DeadLetter> deadLetters)
+        implements AutoCloseable {
 
     static AllocatorDriver start(AllocatorSettings settings, Path stateDir) {
         StreamsBuilder builder = new StreamsBuilder();
@@ -38,5 +39,10 @@ record AllocatorDriver(TopologyTestDriver driver, TestInputTopic<String, Selecti
                         Topics.PLACEMENT.valueSerde().deserializer()),
                 driver.createOutputTopic(Topics.DEAD_LETTER.name(), Topics.DEAD_LETTER.keySerde().deserializer(),
                         Topics.DEAD_LETTER.valueSerde().deserializer()));
+    }
+
+    @Override
+    public void close() {
+        driver.close();
     }
 }

@@ -39,9 +39,6 @@ import java.util.Random;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.StreamsBuilder;
-import org.apache.kafka.streams.TestInputTopic;
-import org.apache.kafka.streams.TestOutputTopic;
-import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -73,30 +70,19 @@ class ProfileRebalancerPairsTest {
     @TempDir
     Path stateDir;
 
-    private TopologyTestDriver driver;
-    private TestInputTopic<String, SelectionEvent> selections;
-    private TestInputTopic<String, ForwardPass> passes;
-    private TestOutputTopic<String, PlacementCommand> commands;
-    private TestOutputTopic<String, PlacementEntry> placement;
-    private TestOutputTopic<byte[], DeadLetter> deadLetters;
+    private AllocatorDriver topology;
     private long passId;
 
     private void start(String policy, int maxMovesPerLayer) {
         AllocatorSettings settings = new AllocatorSettings(ModelCatalog.standard(), HW, "pairs-test",
                 new ProfileRebalancing(policy, PERIOD_MS, maxMovesPerLayer, DECAY));
-        AllocatorDriver d = AllocatorDriver.start(settings, stateDir);
-        driver = d.driver();
-        selections = d.selections();
-        passes = d.passes();
-        commands = d.commands();
-        placement = d.placement();
-        deadLetters = d.deadLetters();
+        topology = AllocatorDriver.start(settings, stateDir);
     }
 
     @AfterEach
     void stop() {
-        if (driver != null) {
-            driver.close();
+        if (topology != null) {
+            topology.close();
         }
     }
 
@@ -115,15 +101,15 @@ class ProfileRebalancerPairsTest {
             pass(BATCH);
         }
         // The schedule re-places for the profile and the pair counts of the passes so far.
-        driver.advanceWallClockTime(Duration.ofMillis(PERIOD_MS));
-        List<PlacementCommand> sent = commands.readValuesToList();
+        topology.driver().advanceWallClockTime(Duration.ofMillis(PERIOD_MS));
+        List<PlacementCommand> sent = topology.commands().readValuesToList();
         assertTrue(sent.stream().anyMatch(c -> c.getReason().contains("and pair counts")),
                 "a re-placement used the pair counts");
-        ExpertDistributionTable table = tableOf(placement.readValuesToList());
+        ExpertDistributionTable table = tableOf(topology.placement().readValuesToList());
         for (int layer = 0; layer < LAYERS; layer++) {
             assertEquals(0, sharedDies(table, layer), "layer " + layer + ": A and B on different dies");
         }
-        assertTrue(deadLetters.isEmpty());
+        assertTrue(topology.deadLetters().isEmpty());
     }
 
     @Test
@@ -132,7 +118,7 @@ class ProfileRebalancerPairsTest {
         pass(TOKENS);
         assertThrowsNoStore(AllocatorTopology.PAIR_COUNTS_STORE);
         assertThrowsNoStore(AllocatorTopology.PAIR_PENDING_STORE);
-        assertFalse(commands.readValuesToList().stream().anyMatch(c -> c.getReason().contains("pair counts")));
+        assertFalse(topology.commands().readValuesToList().stream().anyMatch(c -> c.getReason().contains("pair counts")));
     }
 
     /** Bad input as before: a selection of the wrong shape goes to the dead letters, nothing of it is counted. */
@@ -144,12 +130,12 @@ class ProfileRebalancerPairsTest {
                 .setPhase(Phase.PREFILL).setTokenOffset(0).setTokenCount(1).setPassId(99L).setBatchTokenOffset(0)
                 .setNumMoeLayers(layers).setTopK(K).setExpertIds(ByteBuffer.wrap(ExpertIds.pack(new int[layers * K])))
                 .setEventTimeMs(1000L).build();
-        selections.pipeInput("bad", bad);
-        passes.pipeInput(DEEPSEEK.id(), new ForwardPass(DEEPSEEK.id(), 99L, List.of(new PassEntry("bad", 0, 1)), 1, 0,
+        topology.selections().pipeInput("bad", bad);
+        topology.passes().pipeInput(DEEPSEEK.id(), new ForwardPass(DEEPSEEK.id(), 99L, List.of(new PassEntry("bad", 0, 1)), 1, 0,
                 1000L, ""));
-        List<DeadLetter> letters = deadLetters.readValuesToList();
+        List<DeadLetter> letters = topology.deadLetters().readValuesToList();
         assertEquals(1, letters.size(), "a selection of 57 MoE layers for a model of 58: " + letters);
-        KeyValueStore<String, PairObservation> pending = driver.getKeyValueStore(AllocatorTopology.PAIR_PENDING_STORE);
+        KeyValueStore<String, PairObservation> pending = topology.driver().getKeyValueStore(AllocatorTopology.PAIR_PENDING_STORE);
         assertEquals(0, count(pending), "its pass never completes, nothing is counted");
         pass(TOKENS);
         assertEquals(1, count(pending), "a good pass afterwards is counted");
@@ -170,8 +156,8 @@ class ProfileRebalancerPairsTest {
             int[] ids = pass(TOKENS);
             observePass(expected, counter, ids, LAYERS, TOKENS, K);
         }
-        KeyValueStore<String, PairCounts> snapshots = driver.getKeyValueStore(AllocatorTopology.PAIR_COUNTS_STORE);
-        KeyValueStore<String, PairObservation> pending = driver.getKeyValueStore(AllocatorTopology.PAIR_PENDING_STORE);
+        KeyValueStore<String, PairCounts> snapshots = topology.driver().getKeyValueStore(AllocatorTopology.PAIR_COUNTS_STORE);
+        KeyValueStore<String, PairObservation> pending = topology.driver().getKeyValueStore(AllocatorTopology.PAIR_PENDING_STORE);
         PairCounts layer0 = snapshots.get(DEEPSEEK.id() + "/0");
         assertNotNull(layer0, "a snapshot after 64 passes");
         assertEquals(PairCountKeeper.SNAPSHOT_EVERY_PASSES, layer0.getObservations());
@@ -241,7 +227,7 @@ class ProfileRebalancerPairsTest {
 
     private void assertThrowsNoStore(String name) {
         org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class, () -> {
-            if (driver.getKeyValueStore(name) == null) {
+            if (topology.driver().getKeyValueStore(name) == null) {
                 throw new IllegalStateException("no store " + name);
             }
         });
@@ -348,8 +334,8 @@ class ProfileRebalancerPairsTest {
                 .setPhase(Phase.PREFILL).setTokenOffset(0).setTokenCount(tokens).setPassId(id).setBatchTokenOffset(0)
                 .setNumMoeLayers(LAYERS).setTopK(K).setExpertIds(ByteBuffer.wrap(ExpertIds.pack(ids)))
                 .setBenchmark("mmlu").setSubject("anatomy").setLanguage("en").setEventTimeMs(1000L).build();
-        selections.pipeInput(request, event);
-        passes.pipeInput(DEEPSEEK.id(), new ForwardPass(DEEPSEEK.id(), id, List.of(new PassEntry(request, 0, tokens)),
+        topology.selections().pipeInput(request, event);
+        topology.passes().pipeInput(DEEPSEEK.id(), new ForwardPass(DEEPSEEK.id(), id, List.of(new PassEntry(request, 0, tokens)),
                 tokens, 0, 1000L, ""));
         return ids;
     }

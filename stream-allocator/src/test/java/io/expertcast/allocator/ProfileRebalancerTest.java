@@ -14,7 +14,6 @@ import io.expertcast.core.placement.HbmCapacity;
 import io.expertcast.core.placement.PlacementMove;
 import io.expertcast.core.placement.PlacementPolicies;
 import io.expertcast.core.placement.WorkloadProfiles;
-import io.expertcast.schemas.DeadLetter;
 import io.expertcast.schemas.ForwardPass;
 import io.expertcast.schemas.PassEntry;
 import io.expertcast.schemas.Phase;
@@ -37,9 +36,6 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
-import org.apache.kafka.streams.TestInputTopic;
-import org.apache.kafka.streams.TestOutputTopic;
-import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -62,12 +58,7 @@ class ProfileRebalancerTest {
     @TempDir
     Path stateDir;
 
-    private TopologyTestDriver driver;
-    private TestInputTopic<String, SelectionEvent> selections;
-    private TestInputTopic<String, ForwardPass> passes;
-    private TestOutputTopic<String, PlacementCommand> commands;
-    private TestOutputTopic<String, PlacementEntry> placement;
-    private TestOutputTopic<byte[], DeadLetter> deadLetters;
+    private AllocatorDriver topology;
     private long passId;
 
     private void start(int maxMovesPerLayer) {
@@ -77,19 +68,13 @@ class ProfileRebalancerTest {
     private void start(int maxMovesPerLayer, TagStateLimits limits) {
         AllocatorSettings settings = new AllocatorSettings(ModelCatalog.standard(), HW, "profiles-test",
                 new ProfileRebalancing("hot-replicate", PERIOD_MS, maxMovesPerLayer, 0.999)).withTagLimits(limits);
-        AllocatorDriver d = AllocatorDriver.start(settings, stateDir);
-        driver = d.driver();
-        selections = d.selections();
-        passes = d.passes();
-        commands = d.commands();
-        placement = d.placement();
-        deadLetters = d.deadLetters();
+        topology = AllocatorDriver.start(settings, stateDir);
     }
 
     @AfterEach
     void stop() {
-        if (driver != null) {
-            driver.close();
+        if (topology != null) {
+            topology.close();
         }
     }
 
@@ -97,7 +82,7 @@ class ProfileRebalancerTest {
     void aNewTagsTrafficYieldsCommandsBoundedPerLayerThatCarryTheirBytesAndAreApplied() {
         start(4);
         int[][] counts = onePass("mmlu", "anatomy", "en", 0, 200);
-        List<KeyValue<String, PlacementCommand>> sent = commands.readKeyValuesToList();
+        List<KeyValue<String, PlacementCommand>> sent = topology.commands().readKeyValuesToList();
         assertFalse(sent.isEmpty(), "the tag's first traffic re-places experts");
 
         // Exactly what the core computes from the tag's first observation, on the even table.
@@ -127,12 +112,12 @@ class ProfileRebalancerTest {
             assertEquals(4, movedPerLayer[layer], "layer " + layer);
         }
         // The applier took every command: one row each on moe.placement, no dead letter.
-        assertTrue(deadLetters.isEmpty());
-        List<PlacementEntry> rows = placement.readValuesToList();
+        assertTrue(topology.deadLetters().isEmpty());
+        List<PlacementEntry> rows = topology.placement().readValuesToList();
         assertEquals(table, tableOf(rows));
 
         // The profile is in the changelogged store.
-        KeyValueStore<String, WorkloadProfile> store = driver.getKeyValueStore(AllocatorTopology.WORKLOAD_PROFILES_STORE);
+        KeyValueStore<String, WorkloadProfile> store = topology.driver().getKeyValueStore(AllocatorTopology.WORKLOAD_PROFILES_STORE);
         WorkloadProfile profile = store.get("deepseek-v3/mmlu/anatomy/en");
         assertEquals(1L, profile.getObservations());
         assertEquals(counts[5][17], ProfileRebalancer.unpack(profile.getLoad(), LAYERS, 256)[5][17], 0);
@@ -142,71 +127,71 @@ class ProfileRebalancerTest {
     void theScheduleReappliesTheProfileWithinTheBudgetUntilThePlacementIsWhatThePolicyWants() {
         start(30);
         onePass("mmlu", "anatomy", "en", 0, 200);
-        List<PlacementCommand> first = commands.readValuesToList();
+        List<PlacementCommand> first = topology.commands().readValuesToList();
         assertFalse(first.isEmpty());
         assertTrue(maxMovedPerLayer(first) <= 30);
         // Same tag again within the period: not a start, nothing sent.
         onePass("mmlu", "anatomy", "en", 0, 200);
-        assertTrue(commands.isEmpty());
+        assertTrue(topology.commands().isEmpty());
 
         // Each scheduled rebalance moves up to 30 experts per layer toward the target (69 replicas per layer).
         int rounds = 0;
         List<PlacementCommand> sent;
         do {
-            driver.advanceWallClockTime(Duration.ofMillis(PERIOD_MS));
-            sent = commands.readValuesToList();
+            topology.driver().advanceWallClockTime(Duration.ofMillis(PERIOD_MS));
+            sent = topology.commands().readValuesToList();
             assertTrue(maxMovedPerLayer(sent) <= 30, "budget per layer");
             sent.forEach(c -> assertTrue(c.getReason().endsWith("schedule)"), c.getReason()));
             rounds++;
             // The tag stays active: one pass per period.
             onePass("mmlu", "anatomy", "en", 0, 200);
-            assertTrue(commands.isEmpty(), "no start within the period");
+            assertTrue(topology.commands().isEmpty(), "no start within the period");
         } while (!sent.isEmpty() && rounds < 10);
         assertTrue(rounds >= 3, "69 replicas per layer at 30 per rebalance take at least three rounds: " + rounds);
         assertTrue(sent.isEmpty(), "the placement reached what the policy wants");
-        assertTrue(deadLetters.isEmpty(), "no command was sent twice or against a stale table");
+        assertTrue(topology.deadLetters().isEmpty(), "no command was sent twice or against a stale table");
 
         // Once the tag is silent for more than a period, the schedule has nothing to place.
-        driver.advanceWallClockTime(Duration.ofMillis(2 * PERIOD_MS + 1));
-        assertTrue(commands.isEmpty());
+        topology.driver().advanceWallClockTime(Duration.ofMillis(2 * PERIOD_MS + 1));
+        assertTrue(topology.commands().isEmpty());
     }
 
     @Test
     void nothingIsSentWhenThePlacementIsAlreadyWhatThePolicyWants() {
         start(1000);
         onePass("mmlu", "anatomy", "en", 0, 200);
-        List<PlacementCommand> first = commands.readValuesToList();
+        List<PlacementCommand> first = topology.commands().readValuesToList();
         assertEquals(REDUNDANT * LAYERS, first.size(), "an unbounded budget reaches the target in one go");
-        driver.advanceWallClockTime(Duration.ofMillis(PERIOD_MS));
-        assertTrue(commands.isEmpty(), "the schedule finds the placement the policy wants");
-        assertTrue(deadLetters.isEmpty());
+        topology.driver().advanceWallClockTime(Duration.ofMillis(PERIOD_MS));
+        assertTrue(topology.commands().isEmpty(), "the schedule finds the placement the policy wants");
+        assertTrue(topology.deadLetters().isEmpty());
     }
 
     @Test
     void aSecondTagsStartReplacesForTheMixAndASilentTagStartsAgainWithItsLearnedProfile() {
         start(4);
         onePass("mmlu", "anatomy", "en", 0, 200);
-        assertFalse(commands.readValuesToList().isEmpty());
+        assertFalse(topology.commands().readValuesToList().isEmpty());
         // A tag's start re-places at most once per model per gap (TagStateLimits, default 1 min).
-        driver.advanceWallClockTime(TagStateLimits.DEFAULT_MIN_TAG_START_GAP);
+        topology.driver().advanceWallClockTime(TagStateLimits.DEFAULT_MIN_TAG_START_GAP);
         // Chinese traffic favours other experts (Ob4): its start re-places for the mix of both tags.
         onePass("cmmlu", "anatomy", "zh", 128, 200);
-        List<PlacementCommand> zh = commands.readValuesToList();
+        List<PlacementCommand> zh = topology.commands().readValuesToList();
         assertFalse(zh.isEmpty());
         zh.forEach(c -> assertTrue(c.getReason().startsWith("workload profile of cmmlu/anatomy/zh, mmlu/anatomy/en")
                 && c.getReason().contains("traffic of cmmlu/anatomy/zh starts"), c.getReason()));
         assertTrue(maxMovedPerLayer(zh) <= 4);
 
         // Both silent for longer than a period, then English returns: a start again.
-        driver.advanceWallClockTime(Duration.ofMillis(PERIOD_MS));
-        commands.readValuesToList();
-        driver.advanceWallClockTime(Duration.ofMillis(PERIOD_MS + 1));
-        assertTrue(commands.isEmpty(), "nothing active, nothing placed");
+        topology.driver().advanceWallClockTime(Duration.ofMillis(PERIOD_MS));
+        topology.commands().readValuesToList();
+        topology.driver().advanceWallClockTime(Duration.ofMillis(PERIOD_MS + 1));
+        assertTrue(topology.commands().isEmpty(), "nothing active, nothing placed");
         onePass("mmlu", "anatomy", "en", 0, 200);
-        List<PlacementCommand> back = commands.readValuesToList();
+        List<PlacementCommand> back = topology.commands().readValuesToList();
         back.forEach(c -> assertTrue(c.getReason().startsWith("workload profile of mmlu/anatomy/en (")
                 && c.getReason().contains("starts"), c.getReason()));
-        assertTrue(deadLetters.isEmpty());
+        assertTrue(topology.deadLetters().isEmpty());
     }
 
     /**
@@ -219,7 +204,7 @@ class ProfileRebalancerTest {
         for (int i = 0; i < 500; i++) {
             onePass("bench" + i, "subject", "en", i % 200, 20);
         }
-        KeyValueStore<String, WorkloadProfile> store = driver.getKeyValueStore(AllocatorTopology.WORKLOAD_PROFILES_STORE);
+        KeyValueStore<String, WorkloadProfile> store = topology.driver().getKeyValueStore(AllocatorTopology.WORKLOAD_PROFILES_STORE);
         List<String> kept = new java.util.ArrayList<>();
         try (var all = store.all()) {
             all.forEachRemaining(kv -> kept.add(kv.key));
@@ -227,11 +212,11 @@ class ProfileRebalancerTest {
         assertEquals(16, kept.size(), "at most 16 profiles per model: " + kept);
         assertTrue(kept.contains("deepseek-v3/bench499/subject/en"), "the most recent tags are kept: " + kept);
         assertFalse(kept.contains("deepseek-v3/bench0/subject/en"));
-        List<PlacementCommand> sent = commands.readValuesToList();
+        List<PlacementCommand> sent = topology.commands().readValuesToList();
         assertTrue(maxMovedPerLayer(sent) <= 4, "one tag-start re-placement within the minute, not 500: "
                 + sent.size() + " commands");
         // The evictions are counted and logged at the schedule; the TTL evicts tags unseen for 6 h.
-        driver.advanceWallClockTime(Duration.ofHours(7));
+        topology.driver().advanceWallClockTime(Duration.ofHours(7));
         try (var all = store.all()) {
             assertFalse(all.hasNext(), "every tag unseen for 6 h is evicted");
         }
@@ -284,8 +269,8 @@ class ProfileRebalancerTest {
                 .setPhase(Phase.PREFILL).setTokenOffset(0).setTokenCount(tokens).setPassId(id).setBatchTokenOffset(0)
                 .setNumMoeLayers(LAYERS).setTopK(DEEPSEEK.topK()).setExpertIds(ByteBuffer.wrap(ExpertIds.pack(ids)))
                 .setBenchmark(benchmark).setSubject(subject).setLanguage(language).setEventTimeMs(1000L).build();
-        selections.pipeInput(request, event);
-        passes.pipeInput(DEEPSEEK.id(), new ForwardPass(DEEPSEEK.id(), id, List.of(new PassEntry(request, 0, tokens)),
+        topology.selections().pipeInput(request, event);
+        topology.passes().pipeInput(DEEPSEEK.id(), new ForwardPass(DEEPSEEK.id(), id, List.of(new PassEntry(request, 0, tokens)),
                 tokens, 0, 1000L, ""));
         return counts;
     }
