@@ -12,18 +12,30 @@ public final class LayerPopularity {
     private final double[] counts;
     private final double total;
     private final boolean integral;
+    private final boolean nonNegative;
 
     /** Wraps (does not copy) {@code counts}, which must not change afterwards. */
     public LayerPopularity(double[] counts) {
         this.counts = counts;
         double sum = 0;
         boolean whole = true;
+        boolean finite = true;
         for (double c : counts) {
             sum += c;
             whole &= c >= 0 && c == Math.rint(c);
+            finite &= c >= 0 && c < Double.POSITIVE_INFINITY;
         }
         this.total = sum;
         this.integral = whole && sum < EXACT_LIMIT;
+        this.nonNegative = finite && sum < Double.POSITIVE_INFINITY;
+    }
+
+    /**
+     * Whether every count is a finite number >= 0 (-0.0 included) and so is the total: then every blended
+     * score built from them is a finite double >= +0.0, which {@link NextTokenPredictor} ranks on the doubles.
+     */
+    boolean nonNegative() {
+        return nonNegative;
     }
 
     /** The counts, shared: callers must not modify them. */

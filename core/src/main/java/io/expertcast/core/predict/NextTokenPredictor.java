@@ -31,6 +31,7 @@ public final class NextTokenPredictor {
     private final int[] candidates;    // experts scoring at least the bound
     private int chunk;                 // experts per chunk (for the n of the last call)
     private long[] chunkBest;          // per chunk of consecutive experts, its best score's key
+    private long[] stridedBits;        // per strided chunk (experts c, c + chunks, ...), its best score's bits
     private int chunkedFor;            // the m the chunks were made for
     private int[] reaching;            // chunks whose best reaches the first bound
     private long[] topKeys;            // the m best of their maxima
@@ -83,6 +84,7 @@ public final class NextTokenPredictor {
         chunkedFor = m;
         reaching = new int[chunkBest.length];
         topKeys = new long[m];
+        stridedBits = new long[chunkBest.length];
     }
 
     private void layer(int l, TransitionRows rows, LayerPopularity popularity, RequestHistory history, int[] current,
@@ -109,7 +111,12 @@ public final class NextTokenPredictor {
         for (int e = 0; e < experts; e++) {
             s[e] = a * h[e] + b * decayed[e] + c * (g[e] + own[e]);
         }
-        int found = candidates(m);
+        int found;
+        if (!popularity.nonNegative()) {
+            found = candidates(m);
+        } else {
+            found = candidatesOfNonNegative(m);
+        }
         rank(candidates, found, m, expertsOut, scoresOut);
     }
 
@@ -194,6 +201,71 @@ public final class NextTokenPredictor {
                 cand[found] = e;
                 found += s[e] >= threshold ? 1 : 0;
             }
+        }
+        return found;
+    }
+
+    /**
+     * {@link #candidates} for scores that are all finite and >= +0.0, as every input makes them (probabilities,
+     * decayed counts, popularity that {@link LayerPopularity#nonNegative} vouches for, weights over their
+     * totals). The raw bits of such doubles order as the doubles do, so they are the keys as they are, and a
+     * chunk is strided (experts c, c + chunks, c + 2 chunks, ...): the chunks' best are then an element-wise
+     * maximum over rows of {@code chunks} consecutive keys, a loop the JIT vectorizes, where the best of each
+     * run of consecutive experts is a reduction it does not. With the bound from the chunks (about 9 experts
+     * for n = 8 on DeepSeek-V3), one branch-free pass over all the experts costs less than a strided pass over
+     * the few chunks reaching it. Together 20 % less CPU per decode event than {@link #candidates}
+     * (scripts/next-token-cpu, 2026-12-07).
+     */
+    private int candidatesOfNonNegative(int m) {
+        double[] s = scores;
+        long[] bits = stridedBits;
+        int chunks = bits.length;
+        for (int j = 0; j < chunks; j++) {
+            bits[j] = Double.doubleToRawLongBits(s[j]);
+        }
+        int row = chunks;
+        for (; row + chunks <= experts; row += chunks) { // element-wise: vectorized
+            for (int j = 0; j < chunks; j++) {
+                bits[j] = Math.max(bits[j], Double.doubleToRawLongBits(s[row + j]));
+            }
+        }
+        for (int j = 0; row + j < experts; j++) {
+            bits[j] = Math.max(bits[j], Double.doubleToRawLongBits(s[row + j]));
+        }
+        long bound = Long.MAX_VALUE;
+        for (int group = 0; group < m; group++) {
+            long max = bits[group];
+            for (int ch = group + m; ch < chunks; ch += m) {
+                max = Math.max(max, bits[ch]);
+            }
+            bound = Math.min(bound, max);
+        }
+        int[] reach = reaching;
+        int reached = 0;
+        for (int ch = 0; ch < chunks; ch++) { // branch-free
+            reach[reached] = ch;
+            reached += bits[ch] >= bound ? 1 : 0;
+        }
+        long[] top = topKeys;
+        int kept = 0;
+        for (int i = 0; i < reached; i++) { // a descending top-m list by insertion
+            long x = bits[reach[i]];
+            if (kept == m && x <= top[m - 1]) {
+                continue;
+            }
+            int slot = kept < m ? kept++ : m - 1;
+            while (slot > 0 && top[slot - 1] < x) {
+                top[slot] = top[slot - 1];
+                slot--;
+            }
+            top[slot] = x;
+        }
+        double threshold = Double.longBitsToDouble(top[m - 1]);
+        int found = 0;
+        int[] cand = candidates;
+        for (int e = 0; e < experts; e++) { // branch-free, all of them: cheaper than the strided chunks' loops
+            cand[found] = e;
+            found += s[e] >= threshold ? 1 : 0;
         }
         return found;
     }

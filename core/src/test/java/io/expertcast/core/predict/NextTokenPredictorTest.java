@@ -62,6 +62,7 @@ class NextTokenPredictorTest {
         SplittableRandom random = new SplittableRandom(20251005);
         int cases = 0;
         int wideRows = 0;
+        int signed = 0; // popularity with negative counts: ranked on order-preserving keys, not the raw bits
         for (int round = 0; round < 300; round++) {
             int layers = 1 + random.nextInt(6);
             int experts = 2 + random.nextInt(60); // past HEAT_ROW_WIDTH too
@@ -109,6 +110,7 @@ class NextTokenPredictorTest {
                 current = token;
             }
             wideRows += experts > BlendedPredictor.HEAT_ROW_WIDTH ? 1 : 0;
+            signed += popularityKind == 4 ? 1 : 0;
             int m = Math.min(n, experts);
             int[][] expected = new int[layers][];
             double[][] expectedScores = new double[layers][];
@@ -134,6 +136,18 @@ class NextTokenPredictorTest {
         }
         assertEquals(300, cases);
         assertTrue(wideRows > 50, "rows wider than HEAT_ROW_WIDTH were exercised: " + wideRows);
+        assertTrue(signed > 30 && signed < 270, "both rankings were exercised: " + signed + " signed of 300");
+    }
+
+    @Test
+    void onlyFiniteNonNegativeCountsLetScoresBeRankedOnTheirRawBits() {
+        assertTrue(new LayerPopularity(new double[] {0, -0.0, 3, 0.5, 1e300}).nonNegative(), "-0.0 counts as zero");
+        assertTrue(new LayerPopularity(new double[0]).nonNegative());
+        for (double bad : new double[] {-1e-300, Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY}) {
+            assertTrue(!new LayerPopularity(new double[] {1, bad}).nonNegative(), "a count of " + bad);
+        }
+        assertTrue(!new LayerPopularity(new double[] {Double.MAX_VALUE, Double.MAX_VALUE}).nonNegative(),
+                "a total that overflows");
     }
 
     /** A token of k ids per layer: often some of the previous token's (Insight 1), sometimes an id twice. */
