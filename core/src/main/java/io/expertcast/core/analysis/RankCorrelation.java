@@ -59,12 +59,17 @@ public final class RankCorrelation {
      */
     private static double[] averageRanksOfCounts(double[] v) {
         long[] keyed = new long[v.length];
+        long max = 0;
         for (int i = 0; i < v.length; i++) {
             double x = v[i];
             if (!(x >= 0 && x < COUNT_LIMIT) || x != Math.rint(x)) {
                 return null;
             }
             keyed[i] = (long) x << INDEX_BITS | i;
+            max = Math.max(max, (long) x);
+        }
+        if (max <= 4L * v.length + 64) {
+            return averageRanksOfSmallCounts(v, (int) max);
         }
         Arrays.sort(keyed);
         double[] ranks = new double[v.length];
@@ -80,6 +85,31 @@ public final class RankCorrelation {
                 ranks[(int) (keyed[m] & INDEX_MASK)] = rank;
             }
             i = j + 1;
+        }
+        return ranks;
+    }
+
+    /**
+     * {@link #averageRanksOfCounts} of counts no larger than {@code max}, a few times their number (a request's
+     * per-expert counts at its end: the live predictor ranks 58 x 2 such vectors then): counted, not sorted.
+     * A count's run spans the positions from the number of smaller counts on, so its rank is the same
+     * expression of the same integers as there.
+     */
+    private static double[] averageRanksOfSmallCounts(double[] v, int max) {
+        int[] below = new int[max + 2]; // below[c + 1]: how many counts equal c, then how many are below c + 1
+        for (double x : v) {
+            below[(int) x + 1]++;
+        }
+        double[] rankOf = new double[max + 1];
+        for (int c = 0; c <= max; c++) {
+            int first = below[c];
+            int last = first + below[c + 1] - 1;
+            rankOf[c] = (first + last) / 2.0 + 1;
+            below[c + 1] += first;
+        }
+        double[] ranks = new double[v.length];
+        for (int i = 0; i < v.length; i++) {
+            ranks[i] = rankOf[(int) v[i]];
         }
         return ranks;
     }

@@ -21,8 +21,9 @@ class RankCorrelationTest {
         for (int round = 0; round < 500; round++) {
             double[] v = new double[1 + random.nextInt(300)];
             for (int i = 0; i < v.length; i++) {
-                v[i] = switch (round % 4) {
+                v[i] = switch (round % 5) {
                     case 0 -> random.nextInt(5);                 // counts: many ties
+                    case 4 -> random.nextInt(4 * v.length + 80); // counts just below and above the counted range
                     case 1 -> random.nextGaussian();             // no ties
                     case 2 -> (double) (random.nextLong() >>> 24) + (random.nextInt(50) == 0 ? 0.5 : 0); // big counts
                     default -> random.nextInt(4) == 0 ? special[random.nextInt(special.length)] : random.nextInt(3);
