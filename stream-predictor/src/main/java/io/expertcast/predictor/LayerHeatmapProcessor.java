@@ -130,6 +130,8 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         }
         models.clear();
         dirty.clear();
+        publication = null;
+        publicationRecords = null;
         restoredKeys.clear();
         inputPartition = -1;
         firstOffset = -1;
@@ -575,8 +577,17 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     static final int PUBLICATION_SLICES = 10;
     private long ticks;
 
-    /** One tick of the publication schedule: the changed layers of its slice. */
+    /**
+     * One tick of the publication schedule: the previous tick's snapshots go out, then the changed layers of
+     * this tick's slice are taken. With a counter, the transition tables' snapshots are made on its thread
+     * (top rows, prediction tables and whole tables of a slice: tens of ms for DeepSeek-V3, which stalled every
+     * decode event behind them on the stream thread), after the counting handed over before, so they hold
+     * exactly the lessons up to the offset they name; they are forwarded at the next tick, one tick (half a
+     * second by default) later. A tick waits for the previous one's snapshots only if the counter is that far
+     * behind.
+     */
     private void publishSlice(long now) {
+        forwardPublication();
         int slice = (int) (ticks++ % PUBLICATION_SLICES);
         publish(now, c -> c.layer % PUBLICATION_SLICES == slice);
     }
@@ -595,13 +606,33 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         return Math.max(BlendedPredictor.HEAT_ROW_WIDTH, settings.tableWidth());
     }
 
+    /** The snapshots made on the counter's thread at the last tick, with the task making them; null: none. */
+    private java.util.concurrent.Future<?> publication;
+    private List<Record<String, HeatmapAggregatorOutput>> publicationRecords;
+
+    /** Forwards the last tick's snapshots, once they are made. */
+    private void forwardPublication() {
+        if (publication == null) {
+            return;
+        }
+        counter.await(publication);
+        publication = null;
+        for (Record<String, HeatmapAggregatorOutput> r : publicationRecords) {
+            context.forward(r);
+        }
+        publicationRecords = null;
+    }
+
     /**
-     * Every changed heatmap of the changed keys {@code which} accepts (in the order they changed): the
-     * transition tables' top rows and prediction tables, popularity; then the whole transition tables of
-     * the accepted keys whose last whole tables are older than the snapshot interval and behind.
+     * Every changed heatmap of the changed keys {@code which} accepts (in the order they changed): popularity
+     * here (this thread keeps it), then the transition tables' top rows and prediction tables, and the whole
+     * transition tables of the accepted keys whose last whole tables are older than the snapshot interval and
+     * behind: on this thread without a counter, else made on the counter's and forwarded at the next tick.
      */
     private void publish(long now, java.util.function.Predicate<LayerCounts> which) {
-        counted();
+        int partition = inputPartition;
+        long offset = lastOffset;
+        List<LayerCounts> changed = new ArrayList<>();
         for (var it = dirty.iterator(); it.hasNext(); ) {
             LayerCounts c = it.next();
             if (!which.test(c)) {
@@ -609,37 +640,74 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             }
             it.remove();
             c.dirty = false;
-            if (c.changedTransitions) {
-                publish(HeatmapRecords.topRowsKey(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN),
-                        HeatmapRecords.ofTopRows(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN, c.token,
-                                topRowsWidth(), now), now);
-                // Token-level rows drive HBM copies, layer-level rows LLC prefetch (Insight 2).
-                context.forward(new Record<>(HeatmapRecords.tableKey(c.model, c.layer, PredictionLevel.TOKEN),
-                        new HeatmapAggregatorOutput(null, HeatmapRecords.table(c.model, c.layer, PredictionLevel.TOKEN,
-                                c.token, settings.tableWidth(), now)), now));
-                if (c.nextLayer.total(0) > 0) {
-                    publish(HeatmapRecords.topRowsKey(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER),
-                            HeatmapRecords.ofTopRows(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER, c.nextLayer,
-                                    topRowsWidth(), now), now);
-                    context.forward(new Record<>(HeatmapRecords.tableKey(c.model, c.layer, PredictionLevel.LAYER),
-                            new HeatmapAggregatorOutput(null, HeatmapRecords.table(c.model, c.layer,
-                                    PredictionLevel.LAYER, c.nextLayer, settings.tableWidth(), now)), now));
-                }
-                c.changedTransitions = false;
-                c.wholeTablesBehind = true;
-            }
+            changed.add(c);
             for (String tag : c.changedPopularity) {
                 String t = tag.isEmpty() ? null : tag;
-                publish(HeatmapRecords.popularityKey(c.model, c.layer, t),
-                        HeatmapRecords.ofPopularity(c.model, c.layer, t, c.popularity.get(tag), now), now);
+                context.forward(snapshot(HeatmapRecords.popularityKey(c.model, c.layer, t),
+                        HeatmapRecords.ofPopularity(c.model, c.layer, t, c.popularity.get(tag), now), now, partition,
+                        offset));
             }
             c.changedPopularity.clear();
         }
+        List<LayerCounts> accepted = new ArrayList<>();
         for (LayerCounts[] byLayer : models.values()) {
             for (LayerCounts c : byLayer) {
-                if (c != null && c.wholeTablesBehind && which.test(c) && wholeTablesDue(c, now)) {
-                    publishWholeTables(c, now);
+                if (c != null && which.test(c)) {
+                    accepted.add(c);
                 }
+            }
+        }
+        if (counter == null) {
+            transitionSnapshots(changed, accepted, now, partition, offset, context::forward);
+        } else {
+            forwardPublication(); // an earlier publication's first (a tick and publishChanged both ran)
+            List<Record<String, HeatmapAggregatorOutput>> out = new ArrayList<>();
+            publicationRecords = out;
+            publication = counter.submit(() -> transitionSnapshots(changed, accepted, now, partition, offset, out::add));
+        }
+    }
+
+    /**
+     * The transition tables' snapshots of a publication into {@code out}: top rows and prediction tables of the
+     * {@code changed} keys whose transitions changed, then whole tables of the {@code accepted} keys due. Reads
+     * and clears the keys' transition flags: on the thread that counts.
+     */
+    private void transitionSnapshots(List<LayerCounts> changed, List<LayerCounts> accepted, long now, int partition,
+                                     long offset, java.util.function.Consumer<Record<String, HeatmapAggregatorOutput>> out) {
+        for (LayerCounts c : changed) {
+            if (!c.changedTransitions) {
+                continue;
+            }
+            out.accept(snapshot(HeatmapRecords.topRowsKey(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN),
+                    HeatmapRecords.ofTopRows(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN, c.token, topRowsWidth(), now),
+                    now, partition, offset));
+            // Token-level rows drive HBM copies, layer-level rows LLC prefetch (Insight 2).
+            out.accept(new Record<>(HeatmapRecords.tableKey(c.model, c.layer, PredictionLevel.TOKEN),
+                    new HeatmapAggregatorOutput(null, HeatmapRecords.table(c.model, c.layer, PredictionLevel.TOKEN,
+                            c.token, settings.tableWidth(), now)), now));
+            if (c.nextLayer.total(0) > 0) {
+                out.accept(snapshot(HeatmapRecords.topRowsKey(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER),
+                        HeatmapRecords.ofTopRows(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER, c.nextLayer,
+                                topRowsWidth(), now), now, partition, offset));
+                out.accept(new Record<>(HeatmapRecords.tableKey(c.model, c.layer, PredictionLevel.LAYER),
+                        new HeatmapAggregatorOutput(null, HeatmapRecords.table(c.model, c.layer,
+                                PredictionLevel.LAYER, c.nextLayer, settings.tableWidth(), now)), now));
+            }
+            c.changedTransitions = false;
+            c.wholeTablesBehind = true;
+        }
+        for (LayerCounts c : accepted) {
+            if (c.wholeTablesBehind && wholeTablesDue(c, now)) {
+                out.accept(snapshot(HeatmapRecords.key(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN),
+                        HeatmapRecords.ofTransitions(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN, c.token, now), now,
+                        partition, offset));
+                if (c.nextLayer.total(0) > 0) {
+                    out.accept(snapshot(HeatmapRecords.key(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER),
+                            HeatmapRecords.ofTransitions(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER, c.nextLayer,
+                                    now), now, partition, offset));
+                }
+                c.wholeTablesBehind = false;
+                c.wholeTablesMs = now;
             }
         }
     }
@@ -654,23 +722,12 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
                 || now - c.wholeTablesMs >= settings.heatmapSnapshotInterval().toMillis();
     }
 
-    /** The whole token->token and layer->layer tables of a key, to moe.heatmaps. */
-    private void publishWholeTables(LayerCounts c, long now) {
-        publish(HeatmapRecords.key(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN),
-                HeatmapRecords.ofTransitions(c.model, c.layer, HeatmapKind.TOKEN_TO_TOKEN, c.token, now), now);
-        if (c.nextLayer.total(0) > 0) {
-            publish(HeatmapRecords.key(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER),
-                    HeatmapRecords.ofTransitions(c.model, c.layer, HeatmapKind.LAYER_TO_LAYER, c.nextLayer, now), now);
-        }
-        c.wholeTablesBehind = false;
-        c.wholeTablesMs = now;
-    }
-
-    private void publish(String key, HeatmapSnapshot snapshot, long now) {
-        // What the counts hold: a restart replays the lessons after it (set in place: no copy of the cells).
-        snapshot.setInputPartition(inputPartition);
-        snapshot.setInputOffset(lastOffset);
-        context.forward(new Record<>(key, new HeatmapAggregatorOutput(snapshot, null), now));
+    /** A snapshot's record, saying what its counts hold: a restart replays the lessons after {@code offset}. */
+    private static Record<String, HeatmapAggregatorOutput> snapshot(String key, HeatmapSnapshot snapshot, long now,
+                                                                    int partition, long offset) {
+        snapshot.setInputPartition(partition); // set in place: no copy of the cells
+        snapshot.setInputOffset(offset);
+        return new Record<>(key, new HeatmapAggregatorOutput(snapshot, null), now);
     }
 
     static int[] ints(List<Integer> values) {

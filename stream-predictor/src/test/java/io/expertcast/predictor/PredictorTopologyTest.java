@@ -500,7 +500,11 @@ class PredictorTopologyTest {
         assertTrue(requestStoreIsEmpty(), "dup, good and after ended; late never got state");
     }
 
-    /** Each tick of the publication schedule publishes the changed layers of its slice; an interval, all of them. */
+    /**
+     * Each tick of the publication schedule takes the changed layers of its slice: their popularity goes out at
+     * once, their transition tables (made on the counter's thread) at the next tick; an interval (and a tick)
+     * publishes all of them.
+     */
     @Test
     void heatmapsArePublishedASliceOfLayersPerTickAndEveryLayerOncePerInterval() {
         pipe(TraceEvents.lockstep(List.of(TraceEvents.randomRequest(TOY, "toy/a", 4, 3, 1)), 2));
@@ -509,12 +513,16 @@ class PredictorTopologyTest {
         Duration tick = PredictorSettings.DEFAULT_HEATMAP_PUBLISH_INTERVAL
                 .dividedBy(LayerHeatmapProcessor.PUBLICATION_SLICES);
         driver.advanceWallClockTime(tick.minus(RequestForecastProcessor.BATCH_INTERVAL));
-        assertTrue(globalStore.get("toy-moe/0/TOKEN_TO_TOKEN") != null, "slice 0 at the first tick");
-        assertEquals(null, globalStore.get("toy-moe/1/TOKEN_TO_TOKEN"), "layer 1 waits for its slice");
+        assertTrue(globalStore.get("toy-moe/0/POPULARITY") != null, "slice 0's popularity at the first tick");
+        assertEquals(null, globalStore.get("toy-moe/0/TOKEN_TO_TOKEN"), "its transition tables at the next");
+        assertEquals(null, globalStore.get("toy-moe/1/POPULARITY"), "layer 1 waits for its slice");
         driver.advanceWallClockTime(tick);
-        assertTrue(globalStore.get("toy-moe/1/TOKEN_TO_TOKEN") != null, "slice 1 at the second tick");
-        assertEquals(null, globalStore.get("toy-moe/3/TOKEN_TO_TOKEN"));
-        for (int t = 2; t < LayerHeatmapProcessor.PUBLICATION_SLICES; t++) {
+        assertTrue(globalStore.get("toy-moe/0/TOKEN_TO_TOKEN") != null, "slice 0's transitions at the second tick");
+        assertTrue(globalStore.get("toy-moe/0/TOKEN_TO_TOKEN/top") != null);
+        assertTrue(globalStore.get("toy-moe/1/POPULARITY") != null, "slice 1 at the second tick");
+        assertEquals(null, globalStore.get("toy-moe/1/TOKEN_TO_TOKEN"));
+        assertEquals(null, globalStore.get("toy-moe/3/POPULARITY"));
+        for (int t = 2; t <= LayerHeatmapProcessor.PUBLICATION_SLICES; t++) {
             driver.advanceWallClockTime(tick);
         }
         for (int layer = 0; layer < TOY.numMoeLayers(); layer++) {
