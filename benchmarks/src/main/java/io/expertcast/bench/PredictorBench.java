@@ -96,6 +96,8 @@ public final class PredictorBench implements Callable<Integer> {
     private static final int PREFILL_CHUNK = 256;
     /** How long the latency run waits for outstanding commands after its last send. */
     private static final Duration DRAIN = Duration.ofSeconds(60);
+    /** Decode events per round of the floor's measurement ({@link ForecastFloor}). */
+    private static final int FLOOR_EVENTS = 10_000;
 
     /** --bootstrap (or bootstrap.servers in --config/--property): that broker (its moe.selections must be empty) instead of the bench's own. */
     @Mixin
@@ -365,6 +367,21 @@ public final class PredictorBench implements Callable<Integer> {
                             : String.format(Locale.ROOT, "%.1f s", cpu.brokerNs() / 1e9),
                     cpu.streamThreadsNs() / 1e3 / load.events());
 
+            // What of that CPU no plumbing adds to: the forecast and the counting alone, on this thread, on the
+            // same requests (the predictor is idle meanwhile: it has caught up).
+            ForecastFloor.Figures floor = new ForecastFloor(MODEL).measure(
+                    new SyntheticSource(MODEL, 200, seed + 1000).requests(false, new ArrayList<>()),
+                    toList(new SyntheticSource(MODEL, requests, seed).requests(false, new ArrayList<>())), batch,
+                    FLOOR_EVENTS);
+            double floorUs = floor.nextTokenUs() + floor.countingUs();
+            out.printf(Locale.ROOT, "  floor of this design, measured alone on one thread (best of 5 rounds of %d decode "
+                    + "events): next-token forecast %.0f us + heatmap counting %.0f us = %.0f us per decode event; with "
+                    + "the pass-through's %.0f us, %.0f us against the predictor's %.0f us%n", FLOOR_EVENTS,
+                    floor.nextTokenUs(), floor.countingUs(), floorUs,
+                    passThrough.streamThreadNs() / 1e3 / passThrough.events(),
+                    floorUs + passThrough.streamThreadNs() / 1e3 / passThrough.events(),
+                    cpu.streamThreadsNs() / 1e3 / load.events());
+
             Map<String, Object> figures = new LinkedHashMap<>();
             figures.put("prefetch_delivery", PrefetchDelivery.of(prefetchDelivery).label());
             figures.put("predictor_decode_events_per_s", round(predictorDecodeRate));
@@ -374,6 +391,8 @@ public final class PredictorBench implements Callable<Integer> {
             figures.put("aggregator_tail_s", round2(aggregatorTailSeconds));
             figures.put("pass_through_stream_thread_cpu_us_per_event",
                     round(passThrough.streamThreadNs() / 1e3 / passThrough.events()));
+            figures.put("floor_next_token_us_per_event", round(floor.nextTokenUs()));
+            figures.put("floor_heatmap_counting_us_per_event", round(floor.countingUs()));
             List<Map<String, Object>> latencies = new ArrayList<>();
             for (int i = 0; i < rates.size(); i++) {
                 double rate = rates.get(i);
@@ -892,6 +911,12 @@ public final class PredictorBench implements Callable<Integer> {
 
     private static long percentile(long[] sorted, double q) {
         return sorted[Math.min(sorted.length - 1, (int) Math.ceil(q * sorted.length) - 1)];
+    }
+
+    private static List<RequestTrace> toList(Iterator<RequestTrace> requests) {
+        List<RequestTrace> all = new ArrayList<>();
+        requests.forEachRemaining(all::add);
+        return all;
     }
 
     private static Iterator<RequestTrace> renamed(Iterator<RequestTrace> source, String prefix) {
