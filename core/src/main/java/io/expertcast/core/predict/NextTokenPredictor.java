@@ -34,6 +34,7 @@ public final class NextTokenPredictor {
     private long[] stridedBits;        // per strided chunk (experts c, c + chunks, ...), its best score's bits
     private int chunkedFor;            // the m the chunks were made for
     private int[] reaching;            // chunks whose best reaches the first bound
+    private int reachedChunks;         // how many
     private long[] topKeys;            // the m best of their maxima
 
     public NextTokenPredictor(int layers, int experts, int k) {
@@ -159,36 +160,9 @@ public final class NextTokenPredictor {
             }
             best[full] = max;
         }
-        long bound = Long.MAX_VALUE;
-        for (int group = 0; group < m; group++) {
-            long max = best[group];
-            for (int ch = group + m; ch < chunks; ch += m) {
-                max = Math.max(max, best[ch]);
-            }
-            bound = Math.min(bound, max);
-        }
-        // The chunks reaching that bound (m or more); the m-th best of their maxima is a tighter bound.
+        long bound = boundOfChunks(best, m);
+        int reached = reachedChunks;
         int[] reach = reaching;
-        int reached = 0;
-        for (int ch = 0; ch < chunks; ch++) { // branch-free
-            reach[reached] = ch;
-            reached += best[ch] >= bound ? 1 : 0;
-        }
-        long[] top = topKeys;
-        int kept = 0;
-        for (int i = 0; i < reached; i++) { // a descending top-m list by insertion
-            long x = best[reach[i]];
-            if (kept == m && x <= top[m - 1]) {
-                continue;
-            }
-            int slot = kept < m ? kept++ : m - 1;
-            while (slot > 0 && top[slot - 1] < x) {
-                top[slot] = top[slot - 1];
-                slot--;
-            }
-            top[slot] = x;
-        }
-        bound = top[m - 1];
         double threshold = score(bound);
         int found = 0;
         int[] cand = candidates;
@@ -232,11 +206,30 @@ public final class NextTokenPredictor {
         for (int j = 0; row + j < experts; j++) {
             bits[j] = Math.max(bits[j], Double.doubleToRawLongBits(s[row + j]));
         }
+        double threshold = Double.longBitsToDouble(boundOfChunks(bits, m));
+        int found = 0;
+        int[] cand = candidates;
+        for (int e = 0; e < experts; e++) { // branch-free, all of them: cheaper than the strided chunks' loops
+            cand[found] = e;
+            found += s[e] >= threshold ? 1 : 0;
+        }
+        return found;
+    }
+
+    /**
+     * A key that the m-th best score cannot be under, from the chunks' best keys {@code best}: the chunks are
+     * dealt into m groups (chunk c to group c mod m) and the least of the groups' best is a first bound (m
+     * distinct experts score at least it); the m-th best of the chunk maxima reaching it is a tighter one, and
+     * is returned. The chunks reaching the first bound are left in {@link #reaching}, {@link #reachedChunks}
+     * of them.
+     */
+    private long boundOfChunks(long[] best, int m) {
+        int chunks = best.length;
         long bound = Long.MAX_VALUE;
         for (int group = 0; group < m; group++) {
-            long max = bits[group];
+            long max = best[group];
             for (int ch = group + m; ch < chunks; ch += m) {
-                max = Math.max(max, bits[ch]);
+                max = Math.max(max, best[ch]);
             }
             bound = Math.min(bound, max);
         }
@@ -244,12 +237,13 @@ public final class NextTokenPredictor {
         int reached = 0;
         for (int ch = 0; ch < chunks; ch++) { // branch-free
             reach[reached] = ch;
-            reached += bits[ch] >= bound ? 1 : 0;
+            reached += best[ch] >= bound ? 1 : 0;
         }
+        reachedChunks = reached;
         long[] top = topKeys;
         int kept = 0;
         for (int i = 0; i < reached; i++) { // a descending top-m list by insertion
-            long x = bits[reach[i]];
+            long x = best[reach[i]];
             if (kept == m && x <= top[m - 1]) {
                 continue;
             }
@@ -260,14 +254,7 @@ public final class NextTokenPredictor {
             }
             top[slot] = x;
         }
-        double threshold = Double.longBitsToDouble(top[m - 1]);
-        int found = 0;
-        int[] cand = candidates;
-        for (int e = 0; e < experts; e++) { // branch-free, all of them: cheaper than the strided chunks' loops
-            cand[found] = e;
-            found += s[e] >= threshold ? 1 : 0;
-        }
-        return found;
+        return top[m - 1];
     }
 
     /**
