@@ -12,10 +12,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * events among them), and waits for the counting to be done only where it reads the tables itself (a restore,
  * a v1 record). A publication's snapshots are made on this thread too, after the counting handed over before
  * them, and the stream thread forwards them a tick later. Tasks run one at a time in the order given, so a
- * table takes its records in the order the stream thread processed them, as when it counted them itself. At most {@link #MAX_PENDING} records wait: past
- * that the stream thread waits too, so a slow counter cannot pile up records in memory. The thread is named
- * after the stream thread ({@code ...-StreamThread-N-heatmap-counter}), so the stream threads' CPU figures
- * (bench predictor) include it.
+ * table takes its records in the order the stream thread processed them, as when it counted them itself. At
+ * most {@link #MAX_PENDING} records wait: past that the stream thread waits too, so a slow counter cannot pile
+ * up records in memory. The thread is named after the stream thread
+ * ({@code ...-StreamThread-N-heatmap-counter}), so the stream threads' CPU figures (bench predictor) include it.
  */
 final class HeatmapCounter implements AutoCloseable {
     static final int MAX_PENDING = 64;
