@@ -22,6 +22,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.Future;
+import java.util.function.Consumer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -587,7 +589,6 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
      * behind.
      */
     private void publishSlice(long now) {
-        forwardPublication();
         int slice = (int) (ticks++ % PUBLICATION_SLICES);
         publish(now, c -> c.layer % PUBLICATION_SLICES == slice);
     }
@@ -607,7 +608,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     }
 
     /** The snapshots made on the counter's thread at the last tick, with the task making them; null: none. */
-    private java.util.concurrent.Future<?> publication;
+    private Future<?> publication;
     private List<Record<String, HeatmapAggregatorOutput>> publicationRecords;
 
     /** Forwards the last tick's snapshots, once they are made. */
@@ -660,7 +661,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         if (counter == null) {
             transitionSnapshots(changed, accepted, now, partition, offset, context::forward);
         } else {
-            forwardPublication(); // an earlier publication's first (a tick and publishChanged both ran)
+            forwardPublication(); // the previous tick's, before this tick's replaces it
             List<Record<String, HeatmapAggregatorOutput>> out = new ArrayList<>();
             publicationRecords = out;
             publication = counter.submit(() -> transitionSnapshots(changed, accepted, now, partition, offset, out::add));
@@ -673,7 +674,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
      * and clears the keys' transition flags: on the thread that counts.
      */
     private void transitionSnapshots(List<LayerCounts> changed, List<LayerCounts> accepted, long now, int partition,
-                                     long offset, java.util.function.Consumer<Record<String, HeatmapAggregatorOutput>> out) {
+                                     long offset, Consumer<Record<String, HeatmapAggregatorOutput>> out) {
         for (LayerCounts c : changed) {
             if (!c.changedTransitions) {
                 continue;
