@@ -20,7 +20,6 @@ import io.expertcast.schemas.SuccessorRow;
 import io.expertcast.schemas.Topics;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -79,16 +78,16 @@ public class AggregatorBenchmark {
         Iterator<RequestTrace> learned = generator.requests(LEARNED);
         while (learned.hasNext()) {
             RequestTrace r = learned.next();
-            PackedLayerTokens.Writer[] writers = writers();
+            LessonShards lessons = new LessonShards(model, SHARDS);
             int[] previous = null;
             for (int s = 0; s < r.numSteps(); s++) {
                 int[] ids = r.steps().get(s);
                 int tokens = r.tokens(s);
-                add(writers, previous, ids, tokens);
-                previous = lastToken(ids, tokens);
+                lessons.add(previous, ids, tokens);
+                previous = LessonShards.lastToken(model, ids, tokens);
             }
-            for (PackedLayerTokens.Writer w : writers) {
-                PackedLayerTokens.forEach(w.drain(), experts, k, (l, p, t, n) -> tables[l].observe(k, p, t, n));
+            for (ByteBuffer shard : lessons.drain()) {
+                PackedLayerTokens.forEach(shard, experts, k, (l, p, t, n) -> tables[l].observe(k, p, t, n));
             }
         }
         // The batch: decode steps of REQUESTS other requests, round robin, as they interleave in the stream.
@@ -96,7 +95,7 @@ public class AggregatorBenchmark {
                 .requests(REQUESTS);
         List<RequestTrace> running = new ArrayList<>();
         others.forEachRemaining(running::add);
-        PackedLayerTokens.Writer[] writers = writers();
+        LessonShards lessons = new LessonShards(model, SHARDS);
         for (int e = 0, step = 1; e < EVENTS; step++) {
             for (int r = 0; r < running.size() && e < EVENTS; r++) {
                 RequestTrace t = running.get(r);
@@ -104,35 +103,13 @@ public class AggregatorBenchmark {
                 if (s >= t.numSteps()) {
                     continue;
                 }
-                add(writers, lastToken(t.steps().get(s - 1), t.tokens(s - 1)), t.steps().get(s), 1);
+                lessons.add(LessonShards.lastToken(model, t.steps().get(s - 1), t.tokens(s - 1)), t.steps().get(s), 1);
                 e++;
             }
         }
-        batch = new ByteBuffer[SHARDS];
-        for (int g = 0; g < SHARDS; g++) {
-            batch[g] = writers[g].drain();
-        }
+        batch = lessons.drain();
         published = HeatmapRecords.ofTransitions(model.id(), PUBLISHED_LAYER, HeatmapKind.TOKEN_TO_TOKEN,
                 tables[PUBLISHED_LAYER].token(), 1);
-    }
-
-    private int[] lastToken(int[] ids, int tokens) {
-        return Arrays.copyOfRange(ids, (tokens - 1) * layers * k, tokens * layers * k);
-    }
-
-    private PackedLayerTokens.Writer[] writers() {
-        PackedLayerTokens.Writer[] w = new PackedLayerTokens.Writer[SHARDS];
-        for (int g = 0; g < SHARDS; g++) {
-            w[g] = new PackedLayerTokens.Writer(experts);
-        }
-        return w;
-    }
-
-    /** SelectionBatches.add: one event's tokens after the request's previous token, each MoE layer to its shard. */
-    private void add(PackedLayerTokens.Writer[] writers, int[] previous, int[] ids, int tokens) {
-        for (int l = 0; l < layers; l++) {
-            writers[l % SHARDS].add(l, k, previous, 0, ids, tokens, layers * k, l + 1 < layers);
-        }
     }
 
     /** The aggregator until d83aa0b: a batch's entries in event order. */

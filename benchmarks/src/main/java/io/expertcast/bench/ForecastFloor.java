@@ -41,12 +41,14 @@ final class ForecastFloor {
     private static final int ROUNDS = 5;
     private static final int BATCH_EVENTS = 500; // a 100 ms hand-on at 5,000 decode events/s
 
+    private final ModelShape model;
     private final int layers;
     private final int experts;
     private final int k;
     private final ThreadMXBean cpu = ManagementFactory.getThreadMXBean();
 
     ForecastFloor(ModelShape model) {
+        this.model = model;
         this.layers = model.numMoeLayers();
         this.experts = model.numExperts();
         this.k = model.topK();
@@ -64,17 +66,19 @@ final class ForecastFloor {
         double[][] popularity = new double[layers][experts];
         for (int r = 0; r < LEARNED && learned.hasNext(); r++) {
             RequestTrace t = learned.next();
-            PackedLayerTokens.Writer[] writers = writers();
+            LessonShards lessons = new LessonShards(model, PredictorSettings.DEFAULT_HEATMAP_SHARDS);
             int[] previous = null;
             for (int s = 0; s < t.numSteps(); s++) {
                 int[] ids = t.steps().get(s);
-                add(writers, previous, ids, t.tokens(s));
-                previous = lastToken(ids, t.tokens(s));
+                lessons.add(previous, ids, t.tokens(s));
+                previous = LessonShards.lastToken(model, ids, t.tokens(s));
                 for (int i = 0; i < t.tokens(s) * layers * k; i++) {
                     popularity[(i / k) % layers][ids[i]]++;
                 }
             }
-            count(tables, writers);
+            for (ByteBuffer shard : lessons.drain()) {
+                PackedLayerTokens.forEachLayer(shard, experts, k, (l, entries) -> tables[l].observe(k, entries));
+            }
         }
         TransitionRows[] rows = new TransitionRows[layers];
         LayerPopularity[] pop = new LayerPopularity[layers];
@@ -138,7 +142,7 @@ final class ForecastFloor {
         Arrays.fill(step, 1);
         int made = 0;
         while (made < events) {
-            PackedLayerTokens.Writer[] writers = writers();
+            LessonShards lessons = new LessonShards(model, PredictorSettings.DEFAULT_HEATMAP_SHARDS);
             int inBatch = 0;
             for (int r = 0; r < decoding.size() && inBatch < BATCH_EVENTS && made < events; r++) {
                 RequestTrace t = decoding.get(r);
@@ -146,15 +150,11 @@ final class ForecastFloor {
                     step[r] = 1;
                 }
                 int s = step[r]++;
-                add(writers, lastToken(t.steps().get(s - 1), t.tokens(s - 1)), t.steps().get(s), 1);
+                lessons.add(LessonShards.lastToken(model, t.steps().get(s - 1), t.tokens(s - 1)), t.steps().get(s), 1);
                 inBatch++;
                 made++;
             }
-            ByteBuffer[] shards = new ByteBuffer[writers.length];
-            for (int g = 0; g < writers.length; g++) {
-                shards[g] = writers[g].drain();
-            }
-            batches.add(shards);
+            batches.add(lessons.drain());
         }
         double best = Double.MAX_VALUE;
         for (int round = 0; round < ROUNDS; round++) {
@@ -168,30 +168,5 @@ final class ForecastFloor {
             best = Math.min(best, (cpu.getCurrentThreadCpuTime() - t0) / 1e3 / made);
         }
         return best;
-    }
-
-    private void count(LayerTransitions[] tables, PackedLayerTokens.Writer[] writers) {
-        for (PackedLayerTokens.Writer w : writers) {
-            PackedLayerTokens.forEachLayer(w.drain(), experts, k, (l, entries) -> tables[l].observe(k, entries));
-        }
-    }
-
-    private int[] lastToken(int[] ids, int tokens) {
-        return Arrays.copyOfRange(ids, (tokens - 1) * layers * k, tokens * layers * k);
-    }
-
-    private PackedLayerTokens.Writer[] writers() {
-        PackedLayerTokens.Writer[] w = new PackedLayerTokens.Writer[PredictorSettings.DEFAULT_HEATMAP_SHARDS];
-        for (int g = 0; g < w.length; g++) {
-            w[g] = new PackedLayerTokens.Writer(experts);
-        }
-        return w;
-    }
-
-    /** As SelectionBatches adds an event: its tokens after the request's previous token, each layer to its shard. */
-    private void add(PackedLayerTokens.Writer[] writers, int[] previous, int[] ids, int tokens) {
-        for (int l = 0; l < layers; l++) {
-            writers[l % writers.length].add(l, k, previous, 0, ids, tokens, layers * k, l + 1 < layers);
-        }
     }
 }
