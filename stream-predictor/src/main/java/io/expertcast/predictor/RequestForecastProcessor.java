@@ -9,8 +9,6 @@ import io.expertcast.core.predict.PrefillHeatmap;
 import io.expertcast.core.predict.RequestForecaster;
 import io.expertcast.core.predict.RequestHistory;
 import io.expertcast.core.predict.TransitionRows;
-import io.expertcast.schemas.LayerSelections;
-import io.expertcast.schemas.LayerTokens;
 import io.expertcast.schemas.MemoryTier;
 import io.expertcast.schemas.Phase;
 import io.expertcast.schemas.PredictorMetrics;
@@ -28,35 +26,36 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.processor.api.RecordMetadata;
 import org.apache.kafka.streams.processor.PunctuationType;
-import org.apache.kafka.streams.state.KeyValueIterator;
-import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 
 /**
- * Insights 1-2 per request (key = request id, validated selections), state in
- * {@link PredictorTopology#REQUEST_STORE}: the prefill heatmap and the request's own history
- * ({@link RequestHistory}), written by prefill chunks only; each decode step writes one small
- * {@link PredictorTopology#REQUEST_STEPS_STORE} record, the first one with the two plans (so the large
- * state is written once per request, not again at the first decode step). At its first decode step the
- * blended decode-phase plan ({@link BlendedPredictor#decodePlanScores}: prefill counts blended with the
- * popularity of finished requests of the same workload tag, read from the global heatmaps) as a
- * DECODE_PHASE prefetch command;
- * at every decode step t a NEXT_TOKEN command for step t+1 ({@link BlendedPredictor#nextTokenScores}:
- * the global token->token table's rows of the experts just selected, the request's decayed history,
- * global popularity). Every prediction is scored when its step arrives (per MoE layer) and the score
- * forwarded keyed by model; at the last step, the request's prefill/decode Spearman per layer too.
- * Every selection also goes, per MoE layer (key model/layer shard), to the global heatmaps, batched
- * ({@link SelectionBatches}), as do the scores ({@link ScoreSums}).
+ * Insights 1-2 per request (key = request id, validated selections): the adapter between Kafka and the
+ * forecasting. The forecasts, plans, scores and Spearman are computed in core by the model's
+ * {@link RequestForecaster} (as {@code evaluate-predictor} and the emulator's in-process forecast compute them);
+ * what this processor does is records in and out:
+ * <ul>
+ *   <li>state in and out of the stores ({@link RequestStores}): a request's prefill heatmap and own history
+ *       ({@link RequestHistory}), written by prefill chunks only; each decode step writes one small record, the
+ *       first one with the two plans (so the large state is written once per request);</li>
+ *   <li>at its first decode step the blended decode-phase plan ({@link BlendedPredictor#decodePlanScores}:
+ *       prefill counts blended with the popularity of finished requests of the same workload tag) as a
+ *       DECODE_PHASE prefetch command; at every decode step t a NEXT_TOKEN command for step t+1
+ *       ({@link BlendedPredictor#nextTokenScores}: the global token->token table's rows of the experts just
+ *       selected, the request's decayed history, global popularity);</li>
+ *   <li>every prediction scored when its step arrives (per MoE layer), the score keyed by model; at the last
+ *       step, the request's prefill/decode Spearman per layer too; every selection, per MoE layer (key
+ *       model/layer shard), to the global heatmaps: both batched and durable across crashes
+ *       ({@link DurableBatches});</li>
+ *   <li>bad records to the dead-letter topic.</li>
+ * </ul>
  *
  * <p>What the global side contributes is {@link PublishedHeatmapView}' snapshot, which never holds the
  * record being processed: the token->token table holds the request's own transitions up to the one
@@ -83,24 +82,14 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     /**
      * How often the scores and the heatmap lessons of the records processed meanwhile are handed on, as one
      * record per key (see {@link ScoreSums}, {@link SelectionBatches}); with a heatmap publication after every
-     * record (interval zero: tests), after every record too, so that publication stays deterministic. The
-     * batches are in memory, and what the events added to them is written to
-     * {@link PredictorTopology#PENDING_LESSONS_STORE} before every commit, in its transaction, until a hand-on
-     * voids it: a crash neither loses nor doubles any of it ({@link PendingBatchesStore}, {@link PendingLessons}).
+     * record (interval zero: tests), after every record too, so that publication stays deterministic.
+     * Durable between hand-ons: {@link DurableBatches}.
      */
     static final Duration BATCH_INTERVAL = Duration.ofMillis(100);
 
     private final PredictorSettings settings;
     private ProcessorContext<String, ForecastOutput> context;
-    private KeyValueStore<String, RequestForecastState> requests;
-    private KeyValueStore<String, RequestDecodeStep> steps;
-    /** Decoding requests' state in memory, least recently stepped first; a cache of the two stores. */
-    private final Map<String, LiveRequest> live = new LinkedHashMap<>(256, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, LiveRequest> eldest) {
-            return size() > liveRequests; // an evicted request is rebuilt from the stores at its next step
-        }
-    };
+    private RequestStores requests;
     private PublishedHeatmapView global;
     /** Null: commands are forwarded in the transaction ({@link PrefetchDelivery#TRANSACTIONAL}). */
     private ImmediatePrefetchSender immediate;
@@ -109,21 +98,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     private final Map<String, GlobalInputs> globalInputs = new HashMap<>();
     private long latestEventTimeMs = Long.MIN_VALUE; // the newest event time this task has seen
     /** Scores and heatmap lessons not yet handed on (every {@link #BATCH_INTERVAL}, or per record). */
-    private final ScoreSums scores = new ScoreSums();
-    private final SelectionBatches selections = new SelectionBatches();
-    private long batchTimestamp = Long.MIN_VALUE; // the newest record timestamp in the batches
-    /**
-     * Each event's additions to the batches since they were last handed on, encoded ({@link PendingLessons}),
-     * written to {@link PredictorTopology#PENDING_LESSONS_STORE} before every commit that changed them.
-     */
-    private PendingBatchesStore pending;
-    private final List<byte[]> unwritten = new ArrayList<>(); // events since the last commit
-    private long generation;          // of the batches (PendingLessons.GENERATION)
-    private boolean generationChanged; // bumped since the last commit
-    private long nextChunk;           // the store key of the next commit's events
-    /** What the record being processed adds to the batches. */
-    private PendingLessons.Selection eventSelection;
-    private final List<PendingLessons.Score> eventScores = new ArrayList<>(3);
+    private DurableBatches batches;
 
     private final ParsedHeatmapCache published;
     private final int liveRequests;
@@ -141,11 +116,10 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     @Override
     public void init(ProcessorContext<String, ForecastOutput> context) {
         this.context = context;
-        this.requests = context.getStateStore(PredictorTopology.REQUEST_STORE);
-        this.steps = context.getStateStore(PredictorTopology.REQUEST_STEPS_STORE);
-        live.clear(); // a task (re)initialised after a failure restores its stores: rebuild from them
-        this.pending = context.getStateStore(PredictorTopology.PENDING_LESSONS_STORE);
-        restorePendingLessons();
+        // A task (re)initialised after a failure restores its stores: what memory held is rebuilt from them.
+        this.requests = new RequestStores(settings.catalog(), context.getStateStore(PredictorTopology.REQUEST_STORE),
+                context.getStateStore(PredictorTopology.REQUEST_STEPS_STORE), liveRequests);
+        this.batches = new DurableBatches(context.getStateStore(PredictorTopology.PENDING_LESSONS_STORE));
         ReadOnlyKeyValueStore<String, byte[]> heatmaps =
                 context.getStateStore(PredictorTopology.GLOBAL_HEATMAPS_STORE);
         this.global = new PublishedHeatmapView(heatmaps, published);
@@ -158,7 +132,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         context.schedule(timeout.dividedBy(4).isZero() ? timeout : timeout.dividedBy(4), PunctuationType.STREAM_TIME,
                 this::dropIdleRequests);
         if (!perRecordBatches()) {
-            context.schedule(BATCH_INTERVAL, PunctuationType.WALL_CLOCK_TIME, now -> handOnBatches());
+            context.schedule(BATCH_INTERVAL, PunctuationType.WALL_CLOCK_TIME, now -> batches.handOn(context::forward));
         }
     }
 
@@ -183,63 +157,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         return settings.heatmapPublishInterval().isZero();
     }
 
-    /** The summed scores (key model) and the packed heatmap lessons (key model/shard), downstream. */
-    private void handOnBatches() {
-        if (batchTimestamp == Long.MIN_VALUE) {
-            return;
-        }
-        for (var score : scores.drain()) {
-            context.forward(new Record<>(score.getModel(), ForecastOutput.score(score), batchTimestamp));
-        }
-        for (var batch : selections.drain()) {
-            context.forward(new Record<>(batch.key, ForecastOutput.layerSelections(batch.value), batchTimestamp));
-        }
-        batchTimestamp = Long.MIN_VALUE;
-        // The next commit writes the new generation with what was just forwarded: the stored events are void.
-        unwritten.clear();
-        generation++;
-        generationChanged = true;
-        nextChunk = 0;
-    }
-
-    /** Before each commit, in its transaction: the generation if it moved, and the events since the last. */
-    private void writePendingLessons() {
-        if (generationChanged) {
-            pending.put(PendingLessons.GENERATION, PendingLessons.generation(generation));
-            generationChanged = false;
-        }
-        if (!unwritten.isEmpty()) {
-            for (List<byte[]> chunk : PendingLessons.chunks(unwritten, PendingLessons.MAX_CHUNK_BYTES)) {
-                pending.put(nextChunk++, PendingLessons.join(generation, chunk));
-            }
-            unwritten.clear();
-        }
-    }
-
-    /**
-     * Empties the batches, then adds back every event the store says was added since the last hand-on
-     * committed (after a crash: those whose offsets the transaction committed without their batches).
-     */
-    private void restorePendingLessons() {
-        scores.drain(); // a task revived after a failure: what memory holds was not committed
-        selections.drain();
-        batchTimestamp = Long.MIN_VALUE;
-        unwritten.clear();
-        generationChanged = false;
-        generation = PendingLessons.generation(pending.get(PendingLessons.GENERATION));
-        long chunk = 0;
-        for (byte[] joined; (joined = pending.get(chunk)) != null
-                && PendingLessons.generationOf(joined) == generation; chunk++) {
-            for (byte[] bytes : PendingLessons.split(joined)) {
-                PendingLessons.Event event = PendingLessons.decode(bytes);
-                event.addTo(selections, scores);
-                batchTimestamp = Math.max(batchTimestamp, event.timestamp());
-            }
-        }
-        nextChunk = chunk;
-        pending.beforeCommit(this::writePendingLessons);
-    }
-
     /**
      * Drops the state of every request with no step for longer than the idle timeout (its last step
      * never came: a client that went away, a replay cut short) and says so on the dead-letter topic.
@@ -248,20 +165,10 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         if (latestEventTimeMs == Long.MIN_VALUE) {
             return;
         }
-        long cutoff = latestEventTimeMs - settings.requestIdleTimeout().toMillis();
-        Map<String, Long> idle = new LinkedHashMap<>();
-        try (KeyValueIterator<String, RequestForecastState> all = requests.all()) {
-            while (all.hasNext()) {
-                var entry = all.next();
-                long last = lastEventTimeMs(entry.key, entry.value);
-                if (last < cutoff) {
-                    idle.put(entry.key, last);
-                }
-            }
-        }
+        Map<String, Long> idle = requests.idleSince(latestEventTimeMs - settings.requestIdleTimeout().toMillis());
         for (var entry : idle.entrySet()) {
             String requestId = entry.getKey();
-            deleteRequest(requestId);
+            requests.delete(requestId);
             context.forward(new Record<>(requestId, ForecastOutput.deadLetter(DeadLetters.of(settings.applicationName(),
                     Topics.SELECTIONS.name(), -1, -1L, "request " + requestId + " had no step for more than "
                             + settings.requestIdleTimeout().toMinutes() + " min (last at event time "
@@ -270,80 +177,14 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         }
     }
 
-    /** When a request last had a step: its live state, else its last stored step, else its prefill. */
-    private long lastEventTimeMs(String requestId, RequestForecastState state) {
-        LiveRequest r = live.get(requestId);
-        if (r != null) {
-            return r.eventTimeMs;
-        }
-        long last = state.getEventTimeMs();
-        try (KeyValueIterator<String, RequestDecodeStep> it = steps.prefixScan(DecodeSteps.prefix(requestId),
-                new StringSerializer())) {
-            while (it.hasNext()) {
-                last = Math.max(last, it.next().value.getEventTimeMs());
-            }
-        }
-        return last;
-    }
-
-    /** Everything the predictor holds of a request: its state, its steps, its live state. */
-    private void deleteRequest(String requestId) {
-        requests.delete(requestId);
-        List<String> keys = new ArrayList<>();
-        try (KeyValueIterator<String, RequestDecodeStep> it = steps.prefixScan(DecodeSteps.prefix(requestId),
-                new StringSerializer())) {
-            it.forEachRemaining(kv -> keys.add(kv.key));
-        }
-        keys.forEach(steps::delete);
-        live.remove(requestId);
-    }
-
-    /**
-     * A decoding request's state: in memory, or rebuilt from the stores (its state as of the end of prefill,
-     * then its stored steps replayed in order, the plans from the first); null without a prefill.
-     */
-    private LiveRequest liveRequest(String requestId) {
-        LiveRequest r = live.get(requestId);
-        if (r != null) {
-            return r;
-        }
-        RequestForecastState state = requests.get(requestId);
-        if (state == null) {
-            return null;
-        }
-        ModelShape shape = settings.catalog().byId(state.getModel()).orElseThrow();
-        r = new LiveRequest(state.getModel(), RequestStates.history(shape, state), lastToken(state), state.getEventTimeMs());
-        if (state.getPlannedExperts() != null) {
-            // A state written by an older predictor, which kept the plans in it.
-            r.blendedPlan = toArrays(state.getPlannedExperts());
-            r.prefillOnlyPlan = toArrays(state.getPrefillOnlyExperts());
-        }
-        try (KeyValueIterator<String, RequestDecodeStep> it = steps.prefixScan(DecodeSteps.prefix(requestId),
-                new StringSerializer())) {
-            while (it.hasNext()) {
-                RequestDecodeStep step = it.next().value;
-                if (step.getBlendedPlan().hasRemaining()) { // the first decode step carries the plans
-                    r.blendedPlan = DecodeSteps.decode(step.getBlendedPlan(), shape.numMoeLayers());
-                    r.prefillOnlyPlan = DecodeSteps.decode(step.getPrefillOnlyPlan(), shape.numMoeLayers());
-                }
-                r.replay(step.getStep(), unpack(step.getExpertIds()),
-                        DecodeSteps.decode(step.getNextTokenExperts(), shape.numMoeLayers()), step.getEventTimeMs());
-            }
-        }
-        live.put(requestId, r);
-        return r;
-    }
-
     @Override
     public void process(Record<String, SelectionEvent> record) {
-        eventSelection = null;
-        eventScores.clear();
         processEvent(record);
         if (perRecordBatches()) {
-            handOnBatches();
-        } else if (eventSelection != null || !eventScores.isEmpty()) {
-            unwritten.add(PendingLessons.encode(new PendingLessons.Event(generation, record.timestamp(),
-                    eventSelection, List.copyOf(eventScores))));
+            batches.endEvent(record.timestamp(), false);
+            batches.handOn(context::forward);
+        } else {
+            batches.endEvent(record.timestamp(), true);
         }
     }
 
@@ -360,14 +201,14 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             return;
         }
         if (event.getPhase() == Phase.PREFILL) {
-            RequestForecastState state = requests.get(requestId);
+            RequestForecastState state = requests.prefill(requestId);
             if (state != null && !state.getModel().equals(event.getModel())) {
                 rejectModel(record, state.getModel());
             } else {
                 onPrefillChunk(record, shape, state);
             }
         } else {
-            LiveRequest r = liveRequest(requestId);
+            LiveRequest r = requests.live(requestId);
             if (r != null && !r.model.equals(event.getModel())) {
                 rejectModel(record, r.model);
             } else {
@@ -392,11 +233,11 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     private void onPrefillChunk(Record<String, SelectionEvent> record, ModelShape shape,
                                 RequestForecastState state) {
         SelectionEvent event = record.value();
-        if (state != null && decodeBegan(requestKey(event), state)) {
+        String requestId = requestKey(event);
+        if (state != null && requests.decodeBegan(requestId, state)) {
             reject(record, "prefill chunk at token offset " + event.getTokenOffset() + " after decode began");
             return;
         }
-        live.remove(requestKey(event)); // built by a rejected decode step, it would miss this chunk
         int expectedOffset = state == null ? 0 : state.getPrefillTokens();
         if (event.getTokenOffset() != expectedOffset) {
             reject(record, "duplicated or out-of-order prefill chunk at token offset " + event.getTokenOffset()
@@ -413,41 +254,22 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         for (int t = 0; t < ids.length / perToken; t++) {
             history.observe(ids, t * perToken);
         }
-        int[] previous = state == null ? null : lastToken(state);
+        int[] previous = state == null ? null : RequestStates.lastToken(state);
         forwardLayerSelections(record, shape, previous, ids, event.getLastStep() ? history : null);
         if (event.getLastStep()) {
             // A request without decode steps: nothing to plan or score; its counts went to popularity.
-            requests.delete(requestKey(event));
+            requests.delete(requestId);
             return;
         }
         RequestForecastState.Builder next = state == null ? RequestForecastState.newBuilder()
                 .setModel(event.getModel())
                 .setRequestId(event.getRequestId()) : RequestForecastState.newBuilder(state);
-        requests.put(requestKey(event), RequestStates.withPrefill(next, shape, state, ids, heatmap, history,
+        requests.putPrefill(requestId, RequestStates.withPrefill(next, shape, state, ids, heatmap, history,
                         compactPrefill)
                 .setPrefillTokens(heatmap.tokens())
                 .setLastToken(toList(Arrays.copyOfRange(ids, ids.length - perToken, ids.length)))
                 .setEventTimeMs(event.getEventTimeMs())
                 .build());
-    }
-
-    /**
-     * Whether the request's first decode step was processed: it has its plans in memory, or (evicted or
-     * restored) a stored step, or (a state written by an older predictor) plans in its state. Prefill
-     * chunks are rare: the prefix scan is fine there.
-     */
-    private boolean decodeBegan(String requestId, RequestForecastState state) {
-        LiveRequest r = live.get(requestId);
-        if (r != null) {
-            return r.blendedPlan != null;
-        }
-        if (state.getPlannedExperts() != null) {
-            return true;
-        }
-        try (KeyValueIterator<String, RequestDecodeStep> it = steps.prefixScan(DecodeSteps.prefix(requestId),
-                new StringSerializer())) {
-            return it.hasNext();
-        }
     }
 
     private void onDecodeStep(Record<String, SelectionEvent> record, ModelShape shape, LiveRequest r) {
@@ -472,7 +294,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         boolean first = r.blendedPlan == null;
         RequestForecastState state = null;
         if (first) {
-            state = requests.get(requestId);
+            state = requests.prefill(requestId);
             PrefillHeatmap heatmap = RequestStates.heatmap(shape, state);
             double[][] planScores = new double[layers][];
             r.blendedPlan = blendedPlan(event, shape, history, heatmap.tokens(), planScores);
@@ -486,7 +308,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         long requestCount = first ? 1 : 0;
         double[] spearman = null;
         if (event.getLastStep()) {
-            spearman = forecaster(shape).spearman(RequestStates.heatmap(shape, first ? state : requests.get(requestId)), history,
+            spearman = forecaster(shape).spearman(RequestStates.heatmap(shape, first ? state : requests.prefill(requestId)), history,
                     ids);
         }
         forecaster(shape).step(ids);
@@ -497,7 +319,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         history.observe(ids, 0);
         forwardLayerSelections(record, shape, previous, ids, event.getLastStep() ? history : null);
         if (event.getLastStep()) {
-            deleteRequest(requestId);
+            requests.delete(requestId);
             return;
         }
         double[][] nextScores = new double[layers][];
@@ -512,7 +334,7 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
             stored.setBlendedPlan(DecodeSteps.encode(r.blendedPlan))
                     .setPrefillOnlyPlan(DecodeSteps.encode(r.prefillOnlyPlan));
         }
-        steps.put(DecodeSteps.key(requestId, step), stored.build());
+        requests.putStep(requestId, stored.build());
         r.scored(step, ids, nextPlan, event.getEventTimeMs());
     }
 
@@ -583,11 +405,8 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int[] layerPredicted = new int[layers];
         forecaster(shape).hits(predicted, layerHits, layerPredicted);
         String tag = event.getBenchmark() == null ? "*" : event.getBenchmark();
-        scores.add(event.getModel(), predictor, tag, settings.n(), shape.topK(), layerHits, layerPredicted, requestCount,
-                spearman, event.getEventTimeMs());
-        eventScores.add(new PendingLessons.Score(event.getModel(), predictor, tag, settings.n(), shape.topK(),
-                layerHits, layerPredicted, requestCount, spearman, event.getEventTimeMs()));
-        batchTimestamp = Math.max(batchTimestamp, record.timestamp());
+        batches.add(new PendingLessons.Score(event.getModel(), predictor, tag, settings.n(), shape.topK(), layerHits,
+                layerPredicted, requestCount, spearman, event.getEventTimeMs()), record.timestamp());
     }
 
     /**
@@ -602,41 +421,15 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
         int layers = shape.numMoeLayers();
         int k = shape.topK();
         int shards = Math.min(settings.heatmapShards(), layers);
-        selections.add(event.getModel(), layers, shape.numExperts(), k, shards, previous, ids, event.getEventTimeMs());
-        eventSelection = new PendingLessons.Selection(event.getModel(), layers, shape.numExperts(), k, shards, previous,
-                ids, event.getEventTimeMs());
-        batchTimestamp = Math.max(batchTimestamp, record.timestamp());
+        batches.add(new PendingLessons.Selection(event.getModel(), layers, shape.numExperts(), k, shards, previous, ids,
+                event.getEventTimeMs()), record.timestamp());
         if (finished == null) {
             return;
         }
         List<String> tags = BlendedPredictor.tagKeys(event.getBenchmark(), event.getSubject(), event.getLanguage());
-        List<List<LayerTokens>> byShard = new ArrayList<>(shards);
-        for (int g = 0; g < shards; g++) {
-            byShard.add(new ArrayList<>());
-        }
-        for (int l = 0; l < layers; l++) {
-            int[] c = new int[shape.numExperts()];
-            for (int e = 0; e < c.length; e++) {
-                c[e] = finished.count(l, e);
-            }
-            byShard.get(l % shards).add(LayerTokens.newBuilder()
-                    .setLayer(l)
-                    .setPrevious(List.of())
-                    .setTokens(List.of())
-                    .setNextLayer(List.of())
-                    .setFinishedCounts(toList(c))
-                    .build());
-        }
-        for (int g = 0; g < shards; g++) {
-            LayerSelections counts = LayerSelections.newBuilder()
-                    .setModel(event.getModel())
-                    .setNumExperts(shape.numExperts())
-                    .setTopK(k)
-                    .setLayers(byShard.get(g))
-                    .setTags(tags)
-                    .setEventTimeMs(event.getEventTimeMs())
-                    .build();
-            context.forward(record.withKey(event.getModel() + "/" + g).withValue(ForecastOutput.layerSelections(counts)));
+        for (var counts : SelectionBatches.finishedCounts(event.getModel(), shape, shards, finished, tags,
+                event.getEventTimeMs())) {
+            context.forward(record.withKey(counts.key).withValue(ForecastOutput.layerSelections(counts.value)));
         }
     }
 
@@ -656,18 +449,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
                 .build();
     }
 
-    private static int[] lastToken(RequestForecastState state) {
-        return state.getLastToken().isEmpty() ? null : state.getLastToken().stream().mapToInt(Integer::intValue).toArray();
-    }
-
-    private static int[][] toArrays(List<List<Integer>> lists) {
-        int[][] a = new int[lists.size()][];
-        for (int l = 0; l < a.length; l++) {
-            a[l] = lists.get(l).stream().mapToInt(Integer::intValue).toArray();
-        }
-        return a;
-    }
-
     private static int[] ids(SelectionEvent event) {
         return unpack(event.getExpertIds());
     }
@@ -683,14 +464,6 @@ final class RequestForecastProcessor implements Processor<String, SelectionEvent
     static List<Integer> toList(int[] values) {
         List<Integer> list = new ArrayList<>(values.length);
         for (int v : values) {
-            list.add(v);
-        }
-        return list;
-    }
-
-    private static List<Double> toList(double[] values) {
-        List<Double> list = new ArrayList<>(values.length);
-        for (double v : values) {
             list.add(v);
         }
         return list;

@@ -48,6 +48,12 @@ public final class RequestStates {
                 state.getPrefillTokens());
     }
 
+    /** The request's last prefill token, ids [moe layer][k]; null before its first. */
+    static int[] lastToken(RequestForecastState state) {
+        return state.getLastToken().isEmpty() ? null
+                : state.getLastToken().stream().mapToInt(Integer::intValue).toArray();
+    }
+
     /** The request's own history as of its state; an empty one for no state (or one written before histories). */
     static RequestHistory history(ModelShape shape, RequestForecastState state) {
         int layers = shape.numMoeLayers();

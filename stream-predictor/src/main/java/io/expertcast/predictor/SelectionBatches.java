@@ -1,6 +1,9 @@
 package io.expertcast.predictor;
 
+import io.expertcast.core.model.ModelShape;
+import io.expertcast.core.predict.RequestHistory;
 import io.expertcast.schemas.LayerSelections;
+import io.expertcast.schemas.LayerTokens;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -124,6 +127,46 @@ final class SelectionBatches {
                 }
                 b.sealed.clear();
             }
+        }
+        return out;
+    }
+
+    /**
+     * A finished request's lesson for popularity (learned from finished requests only), sent at once rather than
+     * batched: per shard one record (key model/shard, as {@link #drain}) of its counts at each of the shard's
+     * MoE layers, with the request's tag keys.
+     */
+    static List<KeyValue<String, LayerSelections>> finishedCounts(String model, ModelShape shape, int shards,
+                                                                 RequestHistory finished, List<String> tags,
+                                                                 long eventTimeMs) {
+        int layers = shape.numMoeLayers();
+        List<List<LayerTokens>> byShard = new ArrayList<>(shards);
+        for (int g = 0; g < shards; g++) {
+            byShard.add(new ArrayList<>());
+        }
+        for (int l = 0; l < layers; l++) {
+            List<Integer> counts = new ArrayList<>(shape.numExperts());
+            for (int e = 0; e < shape.numExperts(); e++) {
+                counts.add(finished.count(l, e));
+            }
+            byShard.get(l % shards).add(LayerTokens.newBuilder()
+                    .setLayer(l)
+                    .setPrevious(List.of())
+                    .setTokens(List.of())
+                    .setNextLayer(List.of())
+                    .setFinishedCounts(counts)
+                    .build());
+        }
+        List<KeyValue<String, LayerSelections>> out = new ArrayList<>(shards);
+        for (int g = 0; g < shards; g++) {
+            out.add(KeyValue.pair(model + "/" + g, LayerSelections.newBuilder()
+                    .setModel(model)
+                    .setNumExperts(shape.numExperts())
+                    .setTopK(shape.topK())
+                    .setLayers(byShard.get(g))
+                    .setTags(tags)
+                    .setEventTimeMs(eventTimeMs)
+                    .build()));
         }
         return out;
     }
