@@ -1,7 +1,6 @@
 package io.expertcast.predictor;
 
 import io.expertcast.core.predict.BlendedPredictor;
-import io.expertcast.core.predict.TransitionHeatmap;
 import io.expertcast.schemas.HeatmapKind;
 import io.expertcast.schemas.HeatmapSnapshot;
 import io.expertcast.schemas.LayerSelections;
@@ -16,12 +15,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.Future;
 import java.util.function.Consumer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -63,39 +59,6 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     private final List<LayerCounts> dirty = new ArrayList<>();       // changed since the last publication
     private ProcessorContext<String, HeatmapAggregatorOutput> context;
     private ReadOnlyKeyValueStore<String, byte[]> published;
-
-    /** The counts of one (model, layer). */
-    private static final class LayerCounts {
-        final String model;
-        final int layer;
-        final LayerTransitions transitions;
-        final TransitionHeatmap token;
-        final TransitionHeatmap nextLayer;
-        final Map<String, double[]> popularity = new TreeMap<>(); // "" = all requests, then the tags kept
-        /** The tags kept, least recently counted first (at most the max tags; the oldest is evicted). */
-        final LinkedHashMap<String, Boolean> tagOrder = new LinkedHashMap<>(16, 0.75f, true);
-        final Set<String> changedPopularity = new LinkedHashSet<>();
-        boolean changedTransitions;
-        boolean dirty;
-        /** Transitions counted since the whole tables last went out; when they did (MIN_VALUE: never). */
-        boolean wholeTablesBehind;
-        long wholeTablesMs = Long.MIN_VALUE;
-        /**
-         * Where the restored counts stand on moe.heatmap-lessons: the offset of the last lesson the restored
-         * transition tables, and each tag's popularity, hold (-1: none; {@link #UNKNOWN}: not replayable, a
-         * snapshot written before v5); a tag without a snapshot stands where the transition tables do.
-         */
-        long transitionsOffset = -1;
-        final Map<String, Long> popularityOffsets = new HashMap<>();
-
-        LayerCounts(String model, int layer, int experts, double halfLife) {
-            this.model = model;
-            this.layer = layer;
-            this.transitions = new LayerTransitions(experts, halfLife);
-            this.token = transitions.token();
-            this.nextLayer = transitions.nextLayer();
-        }
-    }
 
     /** The Streams property bounding the workload tags whose popularity a (model, layer) keeps. */
     static final String MAX_TAGS_CONFIG = "expertcast.heatmap.max-tags";
@@ -185,7 +148,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             inputPartition = meta.get().partition();
         }
         lastOffset = Math.max(lastOffset, offset);
-        String problem = problem(in);
+        String problem = LessonProblems.of(settings.catalog(), in);
         if (problem != null) {
             // Only the request side writes this topic; a record it did not write (or a bug) must neither
             // stop the stream thread nor count half of itself.
@@ -244,7 +207,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
                 counted(); // v1 tokens are counted on this thread
             }
             if (!replayed || replayedOffset > counts.transitionsOffset) {
-                observe(counts, k, layer.getPrevious().isEmpty() ? null : ints(layer.getPrevious()),
+                counts.observe(k, layer.getPrevious().isEmpty() ? null : ints(layer.getPrevious()),
                         ints(layer.getTokens()), ints(layer.getNextLayer()));
             }
             if (!layer.getFinishedCounts().isEmpty()) {
@@ -319,7 +282,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         long t0 = System.nanoTime();
         long[] replayed = {0};
         long stalled = replay.replay(inputPartition, key, start, firstOffset, (offset, timestamp, lesson) -> {
-            if (problem(lesson) == null) { // a lesson dead-lettered when it came is skipped again
+            if (LessonProblems.of(settings.catalog(), lesson) == null) { // a lesson dead-lettered when it came is skipped again
                 count(lesson, timestamp, offset);
                 replayed[0]++;
             }
@@ -333,84 +296,6 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     /** Lesson offsets lost to retention (or a stalled broker) before a restore could replay them. */
     long lostLessons() {
         return lostLessons;
-    }
-
-    /**
-     * Why a record cannot be counted, or null: checked whole before anything is counted, so a record is
-     * counted entirely or not at all. The model must be the catalog's with its experts and k; layers,
-     * expert ids, row lengths and finished counts must fit it; packed entries must be whole.
-     */
-    private String problem(LayerSelections in) {
-        var shape = settings.catalog().byId(in.getModel());
-        if (shape.isEmpty()) {
-            return "unknown model '" + in.getModel() + "'";
-        }
-        int layers = shape.get().numMoeLayers();
-        int experts = shape.get().numExperts();
-        int k = shape.get().topK();
-        if (in.getNumExperts() != experts || in.getTopK() != k) {
-            return "model " + in.getModel() + " has " + experts + " experts and k = " + k + ", the record says "
-                    + in.getNumExperts() + " and " + in.getTopK();
-        }
-        String[] packedProblem = {null};
-        try {
-            PackedLayerTokens.forEach(in.getPacked(), experts, k, (layer, previous, tokens, next) -> {
-                if (packedProblem[0] == null) {
-                    packedProblem[0] = rowProblem(layer, layers, experts, k, previous, tokens, next);
-                }
-            });
-        } catch (RuntimeException e) { // a cut-short entry
-            return "packed tokens are not whole: " + e;
-        }
-        if (packedProblem[0] != null) {
-            return packedProblem[0];
-        }
-        for (LayerTokens layer : in.getLayers()) {
-            String p = rowProblem(layer.getLayer(), layers, experts, k,
-                    layer.getPrevious().isEmpty() ? null : ints(layer.getPrevious()), ints(layer.getTokens()),
-                    ints(layer.getNextLayer()));
-            if (p != null) {
-                return p;
-            }
-            List<Integer> finished = layer.getFinishedCounts();
-            if (!finished.isEmpty() && finished.size() != experts) {
-                return "layer " + layer.getLayer() + " has finished counts for " + finished.size() + " experts, not "
-                        + experts;
-            }
-            for (int c : finished) {
-                if (c < 0) {
-                    return "layer " + layer.getLayer() + " has a negative finished count " + c;
-                }
-            }
-        }
-        return null;
-    }
-
-    private static String rowProblem(int layer, int layers, int experts, int k, int[] previous, int[] tokens,
-                                     int[] next) {
-        if (layer < 0 || layer >= layers) {
-            return "layer " + layer + " out of range [0, " + layers + ")";
-        }
-        if (previous != null && previous.length != k || tokens.length % k != 0
-                || next.length != 0 && next.length != tokens.length) {
-            return "layer " + layer + ": rows are not k = " + k + " wide or the next layer's tokens do not match";
-        }
-        if (next.length > 0 && layer + 1 >= layers) {
-            return "layer " + layer + " is the last MoE layer but has a next layer's tokens";
-        }
-        String bad = outOfRange(layer, previous == null ? tokens : previous, experts);
-        bad = bad != null ? bad : outOfRange(layer, tokens, experts);
-        return bad != null ? bad : outOfRange(layer, next, experts);
-    }
-
-    /** Why an id of {@code ids} is outside [0, experts), or null (runs for every entry of every batch). */
-    private static String outOfRange(int layer, int[] ids, int experts) {
-        for (int id : ids) {
-            if (id < 0 || id >= experts) {
-                return "layer " + layer + ": expert id " + id + " out of range [0, " + experts + ")";
-            }
-        }
-        return null;
     }
 
     private void deadLetter(Record<String, LayerSelections> record, String reason) {
@@ -450,13 +335,6 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         return counts;
     }
 
-    private static void observe(LayerCounts counts, int k, int[] previous, int[] tokens, int[] next) {
-        if (tokens.length >= k) {
-            counts.transitions.observe(k, previous, tokens, next);
-            counts.changedTransitions = true;
-        }
-    }
-
     private void addPopularity(LayerCounts counts, String tag, List<Integer> finished, long now) {
         if (!tag.isEmpty()) {
             keepTag(counts, tag, now);
@@ -478,7 +356,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             HeatmapSnapshot snapshot = HeatmapRecords.parseOrEmpty(key, published.get(key),
                     s -> s == null || s.getNumExperts() != experts ? null : s);
             if (snapshot != null) {
-                copy(HeatmapRecords.toTransitions(snapshot, halfLife),
+                LayerCounts.copy(HeatmapRecords.toTransitions(snapshot, halfLife),
                         kind == HeatmapKind.TOKEN_TO_TOKEN ? counts.token : counts.nextLayer);
                 offsets[kind == HeatmapKind.TOKEN_TO_TOKEN ? 0 : 1] = inputOffset(key, snapshot);
             }
@@ -524,18 +402,6 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             return UNKNOWN;
         }
         return s.getInputOffset();
-    }
-
-    private static void copy(TransitionHeatmap from, TransitionHeatmap to) {
-        int e = from.experts();
-        for (int i = 0; i < e; i++) {
-            for (int j = 0; j < e; j++) {
-                double c = from.count(0, i, j);
-                if (c != 0) {
-                    to.add(0, i, j, c);
-                }
-            }
-        }
     }
 
     /**
