@@ -74,6 +74,13 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
     private long lastOffset = -1;
     /** Record keys (model/shard) whose layers were restored and replayed since init. */
     private final Set<String> restoredKeys = new java.util.HashSet<>();
+    /**
+     * Per restored key, the newest lesson offset one of its restored snapshots holds: a lesson at or before it
+     * is counted only into the layers (and tags) whose snapshots do not hold it. Only an application that reads
+     * the lessons again from before its snapshots meets one: its consumer offsets were reset, or it took over
+     * from another application ({@link PredictorRole}).
+     */
+    private final Map<String, Long> heldUpTo = new HashMap<>();
     private HeatmapLessonsReplay replay;
     /** Counts the live lessons beside the stream thread; null: counted on it (per-record publication). */
     private HeatmapCounter counter;
@@ -98,6 +105,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         publication = null;
         publicationRecords = null;
         restoredKeys.clear();
+        heldUpTo.clear();
         inputPartition = -1;
         firstOffset = -1;
         lastOffset = -1;
@@ -156,25 +164,30 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             return;
         }
         restoreKey(record.key(), in.getModel(), in.getNumExperts());
-        count(in, record.timestamp(), -1);
+        if (offset >= 0 && offset <= heldUpTo.getOrDefault(record.key(), -1L)) {
+            counted(); // checked layer by layer, on this thread
+            count(in, record.timestamp(), offset, false); // its counts may be in a snapshot already
+        } else {
+            count(in, record.timestamp(), -1, false);
+        }
         if (settings.heatmapPublishInterval().isZero()) {
             publishChanged(context.currentSystemTimeMs());
         }
     }
 
     /**
-     * Counts a lesson; when {@code replayedOffset} is not -1 it is a lesson read back at that offset while
-     * restoring, counted only into what the restored snapshots do not already hold.
+     * Counts a lesson; when {@code offset} is not -1, only into what the restored snapshots do not already hold
+     * (a lesson read back while restoring, {@code replaying}, or one a restored snapshot may hold).
      */
-    private void count(LayerSelections in, long timestamp, long replayedOffset) {
-        boolean replayed = replayedOffset >= 0;
+    private void count(LayerSelections in, long timestamp, long offset, boolean replaying) {
+        boolean checked = offset >= 0;
         String model = in.getModel();
         int k = in.getTopK();
         int experts = in.getNumExperts();
         // v2: the tokens of many events, packed; observed layer by layer and table by table (each table
         // takes its layer's entries in the order the request side saw them, which is all it depends on), so
         // the table being counted stays in cache.
-        if (in.getPacked().remaining() > 0 && !replayed && counter != null) {
+        if (in.getPacked().remaining() > 0 && !checked && counter != null) {
             // The layers' counts are found (or restored) here, the cell adds run on the counter's thread.
             List<LayerCounts> touched = new ArrayList<>();
             PackedLayerTokens.forEachLayer(in.getPacked(), experts, k,
@@ -193,7 +206,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         } else if (in.getPacked().remaining() > 0) {
             PackedLayerTokens.forEachLayer(in.getPacked(), experts, k, (layer, entries) -> {
                 LayerCounts counts = counts(model, layer, experts);
-                if (replayed && replayedOffset <= counts.transitionsOffset) {
+                if (checked && holds(counts.transitionsOffset, offset, replaying)) {
                     return;
                 }
                 if (counts.transitions.observe(k, entries) > 0) {
@@ -206,7 +219,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             if (!layer.getTokens().isEmpty()) {
                 counted(); // v1 tokens are counted on this thread
             }
-            if (!replayed || replayedOffset > counts.transitionsOffset) {
+            if (!checked || !holds(counts.transitionsOffset, offset, replaying)) {
                 counts.observe(k, layer.getPrevious().isEmpty() ? null : ints(layer.getPrevious()),
                         ints(layer.getTokens()), ints(layer.getNextLayer()));
             }
@@ -215,13 +228,22 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
                 tags.add("");
                 tags.addAll(in.getTags());
                 for (String tag : tags) {
-                    if (!replayed || replayedOffset > counts.popularityOffsets.getOrDefault(tag,
-                            counts.transitionsOffset)) {
+                    if (!checked || !holds(counts.popularityOffsets.getOrDefault(tag, counts.transitionsOffset),
+                            offset, replaying)) {
                         addPopularity(counts, tag, layer.getFinishedCounts(), timestamp);
                     }
                 }
             }
         }
+    }
+
+    /**
+     * Whether counts restored from a snapshot holding the lessons up to {@code snapshotOffset} (-1: none) hold the
+     * one at {@code offset}. A snapshot that cannot say ({@link #UNKNOWN}) is taken to hold what was written before
+     * this task started (the lessons a restore replays), not what it reads live.
+     */
+    private static boolean holds(long snapshotOffset, long offset, boolean replaying) {
+        return snapshotOffset == UNKNOWN ? replaying : offset <= snapshotOffset;
     }
 
     /**
@@ -246,6 +268,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         int shards = Math.min(settings.heatmapShards(), layers);
         long from = UNKNOWN;      // the oldest lesson some restored count lacks
         long snapshotFrom = UNKNOWN; // the same, of the counts restored from a snapshot
+        long held = -1;              // the newest lesson some restored count holds
         for (int l = shard; l < layers && shard < shards; l += shards) {
             LayerCounts c = layerCounts(model, l, experts);
             List<Long> offsets = new ArrayList<>(c.popularityOffsets.values());
@@ -253,17 +276,21 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
             for (long o : offsets) {
                 if (o != UNKNOWN) {
                     from = Math.min(from, o + 1);
+                    held = Math.max(held, o);
                     if (o >= 0) {
                         snapshotFrom = Math.min(snapshotFrom, o + 1);
                     }
                 }
             }
         }
+        if (held >= 0) {
+            heldUpTo.put(key, held);
+        }
         if (from == UNKNOWN || firstOffset < 0 || from >= firstOffset) {
             return;
         }
         if (replay == null) {
-            replay = new HeatmapLessonsReplay(context.appConfigs(), settings.applicationName() + "-lessons-replay-"
+            replay = new HeatmapLessonsReplay(context.appConfigs(), settings.applicationId() + "-lessons-replay-"
                     + context.taskId());
         }
         long beginning = replay.beginning(inputPartition);
@@ -283,7 +310,7 @@ final class LayerHeatmapProcessor implements Processor<String, LayerSelections, 
         long[] replayed = {0};
         long stalled = replay.replay(inputPartition, key, start, firstOffset, (offset, timestamp, lesson) -> {
             if (LessonProblems.of(settings.catalog(), lesson) == null) { // a lesson dead-lettered when it came is skipped again
-                count(lesson, timestamp, offset);
+                count(lesson, timestamp, offset, true);
                 replayed[0]++;
             }
         });

@@ -13,7 +13,9 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
 
 /** Builds the predictor topology on the project's base Streams settings and starts it. */
 public final class PredictorApp {
@@ -21,8 +23,8 @@ public final class PredictorApp {
     }
 
     /**
-     * Starts the predictor; the caller closes the returned instance. The application id is
-     * {@code settings.applicationName()} (default {@value PredictorSettings#DEFAULT_APPLICATION});
+     * Starts the predictor (the part {@code settings.role()} names); the caller closes the returned instance. The
+     * application id is {@code settings.applicationId()} (default {@value PredictorSettings#DEFAULT_APPLICATION});
      * {@code overrides} win over the base settings.
      */
     public static KafkaStreams start(String bootstrap, Path stateDir, PredictorSettings settings,
@@ -39,10 +41,15 @@ public final class PredictorApp {
     /** The predictor as a service (not started), its Kafka metrics on {@code metrics} (may be null). */
     public static StreamsService service(String bootstrap, Path stateDir, PredictorSettings settings,
                                          Map<String, ?> overrides, ServiceMetrics metrics) {
-        var props = StreamsSettings.base(settings.applicationName(), bootstrap, stateDir, overrides);
+        var props = StreamsSettings.base(settings.applicationId(), bootstrap, stateDir, overrides);
         // The global heatmaps' local copy is rebuilt from moe.heatmaps: one left by a kill -9 stops every start.
         io.expertcast.streams.GlobalStoreCopies.wipe(props);
-        return StreamsService.create("predictor", props, builder -> PredictorTopology.build(builder, settings), metrics);
+        StreamsBuilder builder = new StreamsBuilder();
+        PredictorTopology.build(builder, settings);
+        Topology topology = builder.build(props);
+        // A state directory left by another role of this application id holds task stores renumbered since.
+        io.expertcast.streams.StaleTaskStores.wipe(props, topology);
+        return StreamsService.create("predictor", topology, props, metrics);
     }
 
     /**
@@ -71,7 +78,7 @@ public final class PredictorApp {
             http.serveOps(metrics, () -> streams);
             http.start();
             service.start();
-            TopicFollower published = PredictorMeters.follow(bootstrap, settings.applicationName() + "-metrics-reader", metrics);
+            TopicFollower published = PredictorMeters.follow(bootstrap, settings.applicationId() + "-metrics-reader", metrics);
             return new Queried(service, http, metrics, published);
         } catch (RuntimeException e) {
             http.close();

@@ -86,6 +86,12 @@ public final class PredictorCommand implements Callable<Integer> {
             + "each commit). Accuracy and heatmaps stay exactly once either way (default: ${DEFAULT-VALUE})")
     String prefetchDelivery;
 
+    @Option(names = "--role", defaultValue = "all", description = "Which part of the predictor this instance runs: "
+            + "all, requests (forecasts, commands, accuracy; the predictor's application id) or heatmaps (the "
+            + "heatmap aggregator, application id <application-id>-heatmaps), so the aggregator's counting can run on "
+            + "other cores or machines (default: ${DEFAULT-VALUE})")
+    String role;
+
     @Option(names = "--model-shape", description = "Extra model shape id:layers:moeLayers:experts:k[:hidden:intermediate] (repeatable)")
     List<String> modelShapes = new ArrayList<>();
 
@@ -116,8 +122,8 @@ public final class PredictorCommand implements Callable<Integer> {
                     + "); choose another --http-port", e);
         }
         try (QueryServer http = predictor.http()) {
-            LOG.info("predictor {} running on {} (n={}), queries on http://{}/ (/metrics, /health), Ctrl-C to stop",
-                    applicationId, bootstrap, n, http.advertisedAddress());
+            LOG.info("predictor {} ({} role) running on {} (n={}), queries on http://{}/ (/metrics, /health), Ctrl-C "
+                    + "to stop", settings.applicationId(), settings.role().label(), bootstrap, n, http.advertisedAddress());
             return predictor.service().runUntilStopped();
         }
     }
@@ -134,7 +140,8 @@ public final class PredictorCommand implements Callable<Integer> {
                     .withHeatmapPublishInterval(Duration.ofMillis(heatmapPublishIntervalMs))
                     .withTableWidth(tableWidth)
                     .withHeatmapShards(heatmapShards)
-                    .withHeatmapSnapshotInterval(Duration.ofMillis(heatmapSnapshotIntervalMs));
+                    .withHeatmapSnapshotInterval(Duration.ofMillis(heatmapSnapshotIntervalMs))
+                    .withRole(PredictorRole.of(role));
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage(), e);
         }

@@ -25,11 +25,13 @@ import java.util.Objects;
  * @param heatmapShards          how many keys a model's MoE layers are spread over for the heatmaps (layer l
  *                               goes to key model/(l mod shards)); the model's layer count gives one key per
  *                               (model, layer), fewer cuts the records per event at the price of bigger keys
+ * @param role                   which part of the predictor the application runs ({@link PredictorRole}); its
+ *                               application id is {@code role.applicationId(applicationName)}
  */
 public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInterval, String applicationName,
                                 Duration requestIdleTimeout, double heatmapHalfLifeTokens,
                                 Duration heatmapPublishInterval, int tableWidth,
-                                int heatmapShards, Duration heatmapSnapshotInterval) {
+                                int heatmapShards, Duration heatmapSnapshotInterval, PredictorRole role) {
 
     public static final int DEFAULT_N = 8;
     public static final Duration DEFAULT_PUBLISH_INTERVAL = Duration.ofMillis(1000);
@@ -83,6 +85,7 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
         if (tableWidth <= 0) {
             throw new IllegalArgumentException("table width must be positive, got " + tableWidth);
         }
+        Objects.requireNonNull(role, "role");
     }
 
     /** With the default idle timeout and heatmap settings. */
@@ -95,7 +98,7 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
                              Duration requestIdleTimeout) {
         this(catalog, n, publishInterval, applicationName, requestIdleTimeout, DEFAULT_HEATMAP_HALF_LIFE_TOKENS,
                 DEFAULT_HEATMAP_PUBLISH_INTERVAL, n, DEFAULT_HEATMAP_SHARDS,
-                DEFAULT_HEATMAP_SNAPSHOT_INTERVAL);
+                DEFAULT_HEATMAP_SNAPSHOT_INTERVAL, PredictorRole.ALL);
     }
 
     /** The standard catalog, n = 8, publish every second, application {@value #DEFAULT_APPLICATION}. */
@@ -106,52 +109,63 @@ public record PredictorSettings(ModelCatalog catalog, int n, Duration publishInt
 
     public PredictorSettings withCatalog(ModelCatalog value) {
         return new PredictorSettings(value, n, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval, role);
     }
 
     public PredictorSettings withN(int value) {
         return new PredictorSettings(catalog, value, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval, role);
     }
 
     public PredictorSettings withPublishInterval(Duration value) {
         return new PredictorSettings(catalog, n, value, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval, role);
     }
 
     public PredictorSettings withApplicationName(String value) {
         return new PredictorSettings(catalog, n, publishInterval, value, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval, role);
     }
 
     public PredictorSettings withRequestIdleTimeout(Duration value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, value,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval, role);
     }
 
     public PredictorSettings withHeatmapHalfLifeTokens(double value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
-                value, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval);
+                value, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval, role);
     }
 
     public PredictorSettings withHeatmapPublishInterval(Duration value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, value, tableWidth, heatmapShards, heatmapSnapshotInterval);
+                heatmapHalfLifeTokens, value, tableWidth, heatmapShards, heatmapSnapshotInterval, role);
     }
 
     public PredictorSettings withTableWidth(int value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, value, heatmapShards, heatmapSnapshotInterval);
+                heatmapHalfLifeTokens, heatmapPublishInterval, value, heatmapShards, heatmapSnapshotInterval, role);
     }
 
     public PredictorSettings withHeatmapShards(int value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, value, heatmapSnapshotInterval);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, value, heatmapSnapshotInterval, role);
     }
 
     public PredictorSettings withHeatmapSnapshotInterval(Duration value) {
         return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
-                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, value);
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, value, role);
+    }
+
+    public PredictorSettings withRole(PredictorRole value) {
+        return new PredictorSettings(catalog, n, publishInterval, applicationName, requestIdleTimeout,
+                heatmapHalfLifeTokens, heatmapPublishInterval, tableWidth, heatmapShards, heatmapSnapshotInterval,
+                value);
+    }
+
+    /** The Kafka Streams application id: the application name, with the role's suffix ({@link PredictorRole}). */
+    public String applicationId() {
+        return role.applicationId(applicationName);
     }
 
     /**

@@ -41,6 +41,8 @@ import org.apache.kafka.streams.state.Stores;
  *   every instance holds every model/layer) and {@link ParsedHeatmapCache} (each snapshot parsed once, shared by the
  *   instance's tasks)
  * </pre>
+ * The request side (moe.selections to moe.heatmap-lessons, and the accuracy) and the aggregator (moe.heatmap-lessons
+ * to moe.heatmaps) meet only on topics: {@link PredictorRole} runs either alone, as an application of its own.
  */
 public final class PredictorTopology {
     /**
@@ -84,22 +86,52 @@ public final class PredictorTopology {
         build(builder, settings, liveRequests, true);
     }
 
-    /** As above; {@code compactPrefill} false (tests) stores every request's prefill dense ({@link RequestStates}). */
+    /**
+     * As above; {@code compactPrefill} false (tests) stores every request's prefill dense ({@link RequestStates}).
+     * Builds the parts {@code settings.role()} runs, in the order the whole topology has always had them (so an
+     * instance of role {@link PredictorRole#ALL} keeps its tasks' ids).
+     */
     static void build(StreamsBuilder builder, PredictorSettings settings, int liveRequests, boolean compactPrefill) {
-        SerdeFactory serdes = SerdeFactory.defaultFactory();
-        Serde<PredictorMetrics> metricsSerde = Topics.PREDICTOR_METRICS.valueSerde();
-        KStream<String, SelectionEvent> selections =
-                ValidatedSelections.stream(builder, settings.catalog(), settings.applicationName());
+        PredictorRole role = settings.role();
+        KStream<String, SelectionEvent> selections = role.runsRequests()
+                ? ValidatedSelections.stream(builder, settings.catalog(), settings.applicationName()) : null;
+        ParsedHeatmapCache published = globalHeatmaps(builder);
+        KStream<String, PredictorMetrics> scores = null;
+        if (role.runsRequests()) {
+            scores = requestSide(builder, settings, selections, published, liveRequests, compactPrefill);
+        }
+        if (role.runsHeatmaps()) {
+            aggregator(builder, settings);
+        }
+        if (scores != null) {
+            accuracy(scores, settings);
+        }
+    }
 
-        // A global store with its own processor (rather than a global table), so that every snapshot is
-        // parsed once per instance when it arrives, not by every task on every read.
+    /**
+     * The global heatmaps' store (every instance holds every model/layer of moe.heatmaps), with its own processor
+     * rather than a global table, so that every snapshot is parsed once per instance when it arrives, not by every
+     * task on every read.
+     */
+    private static ParsedHeatmapCache globalHeatmaps(StreamsBuilder builder) {
         ParsedHeatmapCache published = new ParsedHeatmapCache();
         builder.addGlobalStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(GLOBAL_HEATMAPS_STORE),
                         Topics.HEATMAPS.keySerde(), Serdes.ByteArray()).withLoggingDisabled(),
                 Topics.HEATMAPS.name(),
                 Consumed.with(Topics.HEATMAPS.keySerde(), Serdes.ByteArray()).withName("global-heatmaps-source"),
                 () -> new HeatmapStoreLoader(published));
+        return published;
+    }
 
+    /**
+     * The request side: forecasts and commands, dead letters, the lessons to moe.heatmap-lessons; returns the
+     * per-step scores, for {@link #accuracy}.
+     */
+    private static KStream<String, PredictorMetrics> requestSide(StreamsBuilder builder, PredictorSettings settings,
+                                                                 KStream<String, SelectionEvent> selections,
+                                                                 ParsedHeatmapCache published, int liveRequests,
+                                                                 boolean compactPrefill) {
+        SerdeFactory serdes = SerdeFactory.defaultFactory();
         StoreBuilder<?> requestStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(REQUEST_STORE),
                 Serdes.String(), serdes.serde(RequestForecastState.class));
         StoreBuilder<?> stepStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(REQUEST_STEPS_STORE),
@@ -140,6 +172,11 @@ public final class PredictorTopology {
                 .mapValues(ForecastOutput::layerSelections, Named.as("layer-selections"))
                 .to(Topics.HEATMAP_LESSONS.name(), Produced.with(Topics.HEATMAP_LESSONS.keySerde(),
                         Topics.HEATMAP_LESSONS.valueSerde()).withName("heatmap-lessons-sink"));
+        return branches.get("forecast-score").mapValues(ForecastOutput::score, Named.as("decode-score"));
+    }
+
+    /** The heatmap aggregator: moe.heatmap-lessons in; moe.heatmaps, moe.prediction-tables and dead letters out. */
+    private static void aggregator(StreamsBuilder builder, PredictorSettings settings) {
         var publications = builder.stream(Topics.HEATMAP_LESSONS.name(), Consumed.with(
                         Topics.HEATMAP_LESSONS.keySerde(), Topics.HEATMAP_LESSONS.valueSerde())
                         .withName("heatmap-lessons-source"))
@@ -161,12 +198,14 @@ public final class PredictorTopology {
                 .mapValues(HeatmapAggregatorOutput::table, Named.as("prediction-table-value"))
                 .to(Topics.PREDICTION_TABLES.name(), Produced.with(Topics.PREDICTION_TABLES.keySerde(),
                         Topics.PREDICTION_TABLES.valueSerde()).withName("prediction-tables-sink"));
+    }
 
+    /** The per-step scores, repartitioned by model, summed into the accuracy: moe.predictor-metrics. */
+    private static void accuracy(KStream<String, PredictorMetrics> scores, PredictorSettings settings) {
+        Serde<PredictorMetrics> metricsSerde = Topics.PREDICTOR_METRICS.valueSerde();
         StoreBuilder<?> accuracyStore = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(ACCURACY_STORE),
                 Serdes.String(), metricsSerde);
-        branches.get("forecast-score")
-                .mapValues(ForecastOutput::score, Named.as("decode-score"))
-                .repartition(Repartitioned.with(Serdes.String(), metricsSerde).withName(SCORES_REPARTITION))
+        scores.repartition(Repartitioned.with(Serdes.String(), metricsSerde).withName(SCORES_REPARTITION))
                 .process(new ProcessorSupplier<String, PredictorMetrics, String, PredictorMetrics>() {
                     @Override
                     public DecodeAccuracyAggregator get() {

@@ -39,6 +39,16 @@ class PredictorCommandTest {
         assertEquals(0.0, command.settings().heatmapHalfLifeTokens());
         assertEquals(3, command.settings().tableWidth());
         assertEquals(Duration.ZERO, command.settings().heatmapSnapshotInterval());
+
+        assertEquals(PredictorRole.ALL, command.settings().role());
+        assertEquals("expertcast-predictor", command.settings().applicationId());
+        new CommandLine(command).parseArgs("--application-id", "p2", "--role", "requests");
+        assertEquals(PredictorRole.REQUESTS, command.settings().role());
+        assertEquals("p2", command.settings().applicationId());
+        new CommandLine(command).parseArgs("--application-id", "p2", "--role", "heatmaps");
+        assertEquals(PredictorRole.HEATMAPS, command.settings().role());
+        assertEquals("p2-heatmaps", command.settings().applicationId());
+        assertEquals("p2", command.settings().applicationName()); // on its dead letters, as the other part's
     }
 
     @Test
@@ -51,6 +61,7 @@ class PredictorCommandTest {
         assertUsageError("heatmap half-life must be >= 0", "--heatmap-half-life", "-1");
         assertUsageError("table width must be positive", "--table-width", "0");
         assertUsageError("heatmap shards must be positive", "--heatmap-shards", "0");
+        assertUsageError("unknown predictor role 'aggregator'; one of all, requests, heatmaps", "--role", "aggregator");
     }
 
     private static void assertUsageError(String message, String... args) {

@@ -8,6 +8,7 @@ import io.expertcast.core.model.ModelCatalog;
 import io.expertcast.core.model.ModelShape;
 import io.expertcast.predictor.DecodeSteps;
 import io.expertcast.predictor.HeatmapRecords;
+import io.expertcast.predictor.PredictorRole;
 import io.expertcast.predictor.PredictorSettings;
 import io.expertcast.predictor.PredictorTopology;
 import io.expertcast.schemas.HeatmapKind;
@@ -19,6 +20,7 @@ import io.expertcast.predictor.RequestStates;
 import io.expertcast.schemas.RequestForecastState;
 import io.expertcast.streams.query.AvroJson;
 import io.expertcast.streams.query.QueryException;
+import io.expertcast.streams.query.QueryHandler;
 import io.expertcast.streams.query.QueryReply;
 import io.expertcast.streams.query.QueryRequest;
 import io.expertcast.streams.query.QueryServer;
@@ -77,9 +79,16 @@ public final class PredictorQueries {
     public static void install(QueryServer server, Supplier<KafkaStreams> streams, PredictorSettings settings) {
         PredictorQueries queries = new PredictorQueries(server, new StoreRouting(streams, server.hostInfo()),
                 settings.catalog(), settings.tableWidth());
-        server.route("/requests", queries::request)
-                .route("/accuracy", queries::accuracy)
-                .route("/tables", queries::table)
+        if (settings.role() == PredictorRole.HEATMAPS) { // no request or accuracy stores here
+            QueryHandler elsewhere = request -> {
+                throw QueryException.notFound("this instance runs the predictor's heatmaps role: ask an instance of "
+                        + "the requests (or all) role for requests and accuracy");
+            };
+            server.route("/requests", elsewhere).route("/accuracy", elsewhere);
+        } else {
+            server.route("/requests", queries::request).route("/accuracy", queries::accuracy);
+        }
+        server.route("/tables", queries::table)
                 .route("/", queries::index);
     }
 
