@@ -12,40 +12,34 @@ import java.util.stream.Collectors;
  */
 public enum PredictorRole {
     /** Both parts in one application (the default). */
-    ALL("all"),
+    ALL,
     /**
      * The request side: selections in; forecasts, prefetch commands, accuracy and heatmap lessons out. Keeps the
      * predictor's application id, so switching an instance from {@link #ALL} keeps its state and offsets.
      */
-    REQUESTS("requests"),
+    REQUESTS,
     /**
      * The heatmap aggregator: lessons in; moe.heatmaps and moe.prediction-tables out. An application of its own
      * (id: the predictor's + {@value #HEATMAPS_SUFFIX}), which restores from the published snapshots and counts
      * every lesson they do not hold, so it can take over from {@link #ALL} and hand back to it.
      */
-    HEATMAPS("heatmaps");
+    HEATMAPS;
 
     static final String HEATMAPS_SUFFIX = "-heatmaps";
 
-    private final String label;
-
-    PredictorRole(String label) {
-        this.label = label;
-    }
-
+    /** The role's name on the command line: all, requests, heatmaps. */
     public String label() {
-        return label;
+        return name().toLowerCase(Locale.ROOT);
     }
 
-    /** The role named {@code label} (all, requests, heatmaps); an {@link IllegalArgumentException} naming them if none. */
+    /** The role named {@code label}; an {@link IllegalArgumentException} naming the roles if none. */
     public static PredictorRole of(String label) {
-        for (PredictorRole r : values()) {
-            if (r.label.equals(label.toLowerCase(Locale.ROOT))) {
-                return r;
-            }
+        try {
+            return valueOf(label.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("unknown predictor role '" + label + "'; one of "
+                    + Arrays.stream(values()).map(PredictorRole::label).collect(Collectors.joining(", ")), e);
         }
-        throw new IllegalArgumentException("unknown predictor role '" + label + "'; one of "
-                + Arrays.stream(values()).map(PredictorRole::label).collect(Collectors.joining(", ")));
     }
 
     /** The Kafka Streams application id of this role for a predictor named {@code applicationName}. */
