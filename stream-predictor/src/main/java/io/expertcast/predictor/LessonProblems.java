@@ -46,8 +46,8 @@ final class LessonProblems {
         }
         for (LayerTokens layer : in.getLayers()) {
             String p = rowProblem(layer.getLayer(), layers, experts, k,
-                    layer.getPrevious().isEmpty() ? null : LayerHeatmapProcessor.ints(layer.getPrevious()), LayerHeatmapProcessor.ints(layer.getTokens()),
-                    LayerHeatmapProcessor.ints(layer.getNextLayer()));
+                    layer.getPrevious().isEmpty() ? null : LayerHeatmapProcessor.ints(layer.getPrevious()),
+                    LayerHeatmapProcessor.ints(layer.getTokens()), LayerHeatmapProcessor.ints(layer.getNextLayer()));
             if (p != null) {
                 return p;
             }

@@ -8,7 +8,6 @@ import io.expertcast.streams.query.QueryServer;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetAddress;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

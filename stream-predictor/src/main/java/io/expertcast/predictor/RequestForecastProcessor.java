@@ -11,7 +11,6 @@ import io.expertcast.core.predict.RequestHistory;
 import io.expertcast.core.predict.TransitionRows;
 import io.expertcast.schemas.MemoryTier;
 import io.expertcast.schemas.Phase;
-import io.expertcast.schemas.PredictorMetrics;
 import io.expertcast.schemas.PrefetchCommand;
 import io.expertcast.schemas.PrefetchPredictions;
 import io.expertcast.schemas.PrefetchScope;

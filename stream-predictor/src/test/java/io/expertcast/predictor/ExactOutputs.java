@@ -28,14 +28,14 @@ import org.apache.kafka.streams.TopologyTestDriver;
  * (each cell, exactly: what a restart restores from) and, per accuracy key, what of the accuracy does not depend
  * on when a publication was read (samples, selected, requests of every predictor; hits and predictions of the
  * prefill-only plan). With no decay the counts are sums, the same in whatever order the request-side tasks'
- * lessons interleave. For the tests that compare a live run against {@link #withoutCrash}.
+ * lessons interleave. For the tests that compare a live run against {@link #oneRun}.
  */
 final class ExactOutputs {
     final Map<String, Map<String, Double>> heatmaps = new TreeMap<>();
     final Map<String, String> metrics = new TreeMap<>();
 
     /** The predictor's topology over {@code events} in a {@link TopologyTestDriver}: publication after every record. */
-    static ExactOutputs withoutCrash(List<SelectionEvent> events) {
+    static ExactOutputs oneRun(List<SelectionEvent> events) {
         PredictorSettings settings = CrashablePredictor.settings().withHeatmapPublishInterval(Duration.ZERO);
         StreamsBuilder builder = new StreamsBuilder();
         PredictorTopology.build(builder, settings);

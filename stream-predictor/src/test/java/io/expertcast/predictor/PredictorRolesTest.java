@@ -43,7 +43,7 @@ class PredictorRolesTest {
     @Test
     void theAggregatorTakesOverFromAWholePredictorAndCountsEveryLessonExactlyOnce() throws Exception {
         List<SelectionEvent> events = PredictorCrashExactTest.trace();
-        ExactOutputs expected = ExactOutputs.withoutCrash(events);
+        ExactOutputs expected = ExactOutputs.oneRun(events);
         assertFalse(expected.heatmaps.isEmpty());
         PredictorSettings settings = CrashablePredictor.settings();
         Map<String, Object> overrides = Map.of(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);

@@ -27,8 +27,9 @@ import org.slf4j.LoggerFactory;
  * the stores the current topology has for that task's subtopology; a directory left by another topology of the
  * same application id (subtopologies renumbered: e.g. the predictor switched from role all to role requests, whose
  * accuracy store moves from subtopology 3 to 2) holds stores of another subtopology, and the start fails
- * ("Metrics recorder is re-initialised with different task"). Task stores are changelogged, so a deleted
- * directory costs a restore from the changelog, as a task that moved to this instance does.
+ * ("Metrics recorder is re-initialised with different task"). Only for an application whose task stores are all
+ * changelogged (the predictor's are): a deleted directory then costs a restore from the changelogs, as a task that
+ * moved to this instance does, and loses nothing.
  */
 public final class StaleTaskStores {
     private static final Logger LOG = LoggerFactory.getLogger(StaleTaskStores.class);

@@ -25,7 +25,6 @@ import io.expertcast.streams.query.QueryReply;
 import io.expertcast.streams.query.QueryRequest;
 import io.expertcast.streams.query.QueryServer;
 import io.expertcast.streams.query.StoreRouting;
-import java.util.List;
 import java.util.Optional;
 import java.util.Locale;
 import java.util.function.Supplier;
